@@ -1,0 +1,335 @@
+//! Configuration: LiteLLM's YAML turned once into runtime types that cannot be invalid.
+//!
+//! [`load`] parses the YAML into the raw form ([`raw`]), reports every key it does
+//! not act on as a warning, resolves `os.environ/NAME` references, applies defaults
+//! and builds the model-group index. A config error names the key path and what
+//! is wrong with it.
+
+mod raw;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+
+use crate::provider;
+use crate::secret::Secret;
+use raw::{RawAlias, RawConfig, RawDeployment};
+
+/// Identifies one deployment: `model_info.id` when the config sets it, else a hash
+/// of where it points (never of its key). Sent to clients as `x-litellm-model-id`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DeploymentId(String);
+
+impl DeploymentId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for DeploymentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One upstream that can serve a model group.
+#[derive(Debug, Clone)]
+pub struct Deployment {
+    pub id: DeploymentId,
+    /// The model name sent upstream: the provider prefix stripped.
+    pub model: String,
+    /// Base URL without a trailing slash; the endpoint path is appended to it.
+    pub api_base: String,
+    pub api_key: Option<Secret>,
+    /// When set, the deployment answers with this text and calls nobody.
+    pub mock_response: Option<String>,
+    /// Relative share of traffic under simple-shuffle (see [`load`] for its source).
+    pub weight: f64,
+}
+
+/// The deployments that serve one public model name.
+#[derive(Debug, Clone)]
+pub struct ModelGroup {
+    pub name: String,
+    pub deployments: Vec<Deployment>,
+}
+
+/// How a deployment is chosen within a group (`router_settings.routing_strategy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoutingStrategy {
+    SimpleShuffle,
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    groups: Vec<ModelGroup>,
+    /// Group names and aliases, each to its index in `groups`.
+    names: HashMap<String, usize>,
+    /// What `GET /v1/models` lists: groups, then aliases not marked `hidden`.
+    listed: Vec<String>,
+    pub master_key: Option<Secret>,
+    pub routing_strategy: RoutingStrategy,
+}
+
+impl Config {
+    /// The group a client's `model` names, directly or through `model_group_alias`.
+    pub fn group(&self, model: &str) -> Option<&ModelGroup> {
+        self.names.get(model).and_then(|&i| self.groups.get(i))
+    }
+
+    /// Public model names, in config order.
+    pub fn listed_models(&self) -> &[String] {
+        &self.listed
+    }
+}
+
+/// A config and what the loader noticed but did not act on.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Vec<String>,
+}
+
+/// A config that cannot be used: where, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("config error at `{path}`: {message}")]
+pub struct ConfigError {
+    pub path: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn at(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { path: path.into(), message: message.into() }
+    }
+}
+
+/// Reads a Worker variable or secret by name, for `os.environ/NAME` values.
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+const ENV_PREFIX: &str = "os.environ/";
+
+/// Parses and validates a LiteLLM-shaped YAML config.
+///
+/// Simple-shuffle weights follow LiteLLM: the first of `weight`, `rpm`, `tpm` that
+/// any deployment of the group sets is the weight of all of them (a deployment
+/// without it weighs 0); when none is set, or all weigh 0, the choice is uniform.
+pub fn load(yaml: &str, env: EnvLookup<'_>) -> Result<Loaded, ConfigError> {
+    let mut warnings = Vec::new();
+    let raw: RawConfig = {
+        let de = serde_yaml_ng::Deserializer::from_str(yaml);
+        let mut report = |path: serde_ignored::Path<'_>| {
+            warnings.push(format!("`{}` is not supported yet and is ignored", dotted(&path)));
+        };
+        let de = serde_ignored::Deserializer::new(de, &mut report);
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let message = e.into_inner().to_string();
+            ConfigError::at(if path == "." { "(document)".to_owned() } else { path }, message)
+        })?
+    };
+    build(raw, env, &mut warnings).map(|config| Loaded { config, warnings })
+}
+
+fn build(raw: RawConfig, env: EnvLookup<'_>, warnings: &mut Vec<String>) -> Result<Config, ConfigError> {
+    if raw.model_list.is_empty() {
+        return Err(ConfigError::at("model_list", "no deployments: add at least one entry"));
+    }
+    let routing_strategy = routing_strategy(raw.router_settings.routing_strategy.as_deref(), warnings)?;
+
+    // Shares are resolved per group once the whole group is known.
+    let mut groups: Vec<(ModelGroup, Vec<Shares>)> = Vec::new();
+    let mut names = HashMap::new();
+    let mut ids = HashMap::new();
+    for (index, entry) in raw.model_list.into_iter().enumerate() {
+        let path = format!("model_list[{index}]");
+        let name = entry.model_name.clone();
+        if name.trim().is_empty() {
+            return Err(ConfigError::at(format!("{path}.model_name"), "must not be empty"));
+        }
+        let shares = Shares::of(&path, &entry)?;
+        let deployment = deployment(index, &path, entry, env)?;
+        if let Some(previous) = ids.insert(deployment.id.clone(), index) {
+            return Err(ConfigError::at(
+                format!("{path}.model_info.id"),
+                format!("`{}` is already the id of model_list[{previous}]", deployment.id),
+            ));
+        }
+        let slot = *names.entry(name.clone()).or_insert_with(|| {
+            groups.push((ModelGroup { name, deployments: Vec::new() }, Vec::new()));
+            groups.len() - 1
+        });
+        if let Some((group, group_shares)) = groups.get_mut(slot) {
+            group.deployments.push(deployment);
+            group_shares.push(shares);
+        }
+    }
+    let groups: Vec<ModelGroup> = groups
+        .into_iter()
+        .map(|(mut group, shares)| {
+            for (deployment, weight) in group.deployments.iter_mut().zip(Shares::weights(&shares)) {
+                deployment.weight = weight;
+            }
+            group
+        })
+        .collect();
+
+    let mut listed: Vec<String> = groups.iter().map(|g| g.name.clone()).collect();
+    for (alias, target) in raw.router_settings.model_group_alias {
+        let path = format!("router_settings.model_group_alias.{alias}");
+        let (target, hidden) = match target {
+            RawAlias::Name(model) => (model, false),
+            RawAlias::Detailed { model, hidden } => (model, hidden),
+        };
+        let Some(&group) = names.get(&target) else {
+            return Err(ConfigError::at(path, format!("names `{target}`, which is not a model_name in model_list")));
+        };
+        if names.contains_key(&alias) {
+            return Err(ConfigError::at(path, format!("`{alias}` is already a model_name")));
+        }
+        names.insert(alias.clone(), group);
+        if !hidden {
+            listed.push(alias);
+        }
+    }
+
+    let master_key = raw
+        .general_settings
+        .master_key
+        .map(|value| resolve("general_settings.master_key", &value, env).map(Secret::new))
+        .transpose()?;
+    Ok(Config { groups, names, listed, master_key, routing_strategy })
+}
+
+fn routing_strategy(value: Option<&str>, warnings: &mut Vec<String>) -> Result<RoutingStrategy, ConfigError> {
+    match value {
+        None | Some("simple-shuffle") => Ok(RoutingStrategy::SimpleShuffle),
+        Some(
+            other @ ("usage-based-routing" | "usage-based-routing-v2" | "latency-based-routing" | "least-busy"
+            | "cost-based-routing"),
+        ) => {
+            warnings.push(format!(
+                "`router_settings.routing_strategy: {other}` is not supported yet; using simple-shuffle"
+            ));
+            Ok(RoutingStrategy::SimpleShuffle)
+        }
+        Some(other) => Err(ConfigError::at(
+            "router_settings.routing_strategy",
+            format!(
+                "unknown strategy `{other}`; expected one of simple-shuffle, usage-based-routing, \
+                 usage-based-routing-v2, latency-based-routing, least-busy, cost-based-routing"
+            ),
+        )),
+    }
+}
+
+fn deployment(index: usize, path: &str, entry: RawDeployment, env: EnvLookup<'_>) -> Result<Deployment, ConfigError> {
+    let params = entry.litellm_params;
+    let parsed = provider::parse(&params.model)
+        .map_err(|e| ConfigError::at(format!("{path}.litellm_params.model"), e.to_string()))?;
+    let api_base = match &params.api_base {
+        Some(value) => resolve(&format!("{path}.litellm_params.api_base"), value, env)?,
+        None => parsed.default_api_base.unwrap_or_default().to_owned(),
+    };
+    if api_base.is_empty() && params.mock_response.is_none() {
+        return Err(ConfigError::at(
+            format!("{path}.litellm_params.api_base"),
+            format!("provider `{}` has no default endpoint: set api_base", parsed.provider),
+        ));
+    }
+    let api_key = params
+        .api_key
+        .as_deref()
+        .map(|value| resolve(&format!("{path}.litellm_params.api_key"), value, env).map(Secret::new))
+        .transpose()?;
+    let id = match entry.model_info.id {
+        Some(id) if id.trim().is_empty() => {
+            return Err(ConfigError::at(format!("{path}.model_info.id"), "must not be empty"));
+        }
+        Some(id) => id,
+        // Index included: two identical entries are still two deployments.
+        None => hashed_id(&[&entry.model_name, &params.model, &api_base, &index.to_string()]),
+    };
+    Ok(Deployment {
+        id: DeploymentId(id),
+        model: parsed.model.to_owned(),
+        api_base: api_base.trim_end_matches('/').to_owned(),
+        api_key,
+        mock_response: params.mock_response,
+        weight: 1.0,
+    })
+}
+
+fn hashed_id(parts: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    hasher.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Replaces an `os.environ/NAME` value by the Worker variable or secret `NAME`.
+fn resolve(path: &str, value: &str, env: EnvLookup<'_>) -> Result<String, ConfigError> {
+    let Some(name) = value.strip_prefix(ENV_PREFIX) else {
+        return Ok(value.to_owned());
+    };
+    env(name).ok_or_else(|| {
+        ConfigError::at(path, format!("`{value}`: no Worker secret or variable named `{name}` is set"))
+    })
+}
+
+/// serde_ignored writes sequence indexes as `?`-less dotted segments (`model_list.0.x`);
+/// the rest of the loader writes `model_list[0].x`, so warnings match errors.
+fn dotted(path: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => String::new(),
+        Path::Seq { parent, index } => format!("{}[{index}]", dotted(parent)),
+        Path::Map { parent, key } => match dotted(parent) {
+            p if p.is_empty() => key.clone(),
+            p => format!("{p}.{key}"),
+        },
+        Path::Some { parent } | Path::NewtypeStruct { parent } | Path::NewtypeVariant { parent } => dotted(parent),
+    }
+}
+
+/// The traffic-share keys of one deployment, kept until its whole group is known.
+#[derive(Debug, Clone, Copy)]
+struct Shares {
+    weight: Option<f64>,
+    rpm: Option<u64>,
+    tpm: Option<u64>,
+}
+
+impl Shares {
+    fn of(path: &str, entry: &RawDeployment) -> Result<Self, ConfigError> {
+        let params = &entry.litellm_params;
+        if let Some(weight) = params.weight {
+            if !weight.is_finite() || weight < 0.0 {
+                return Err(ConfigError::at(
+                    format!("{path}.litellm_params.weight"),
+                    format!("must be a number >= 0, got {weight}"),
+                ));
+            }
+        }
+        Ok(Self { weight: params.weight, rpm: params.rpm, tpm: params.tpm })
+    }
+
+    /// The weights of a group, in LiteLLM's order of precedence (see [`load`]).
+    fn weights(shares: &[Shares]) -> Vec<f64> {
+        let keys: [fn(&Shares) -> Option<f64>; 3] =
+            [|s| s.weight, |s| s.rpm.map(|v| v as f64), |s| s.tpm.map(|v| v as f64)];
+        if let Some(key) = keys.into_iter().find(|key| shares.iter().any(|s| key(s).is_some())) {
+            let weights: Vec<f64> = shares.iter().map(|s| key(s).unwrap_or(0.0)).collect();
+            if weights.iter().any(|&w| w > 0.0) {
+                return weights;
+            }
+        }
+        vec![1.0; shares.len()]
+    }
+}

@@ -1,0 +1,185 @@
+use super::*;
+
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+fn load_ok(yaml: &str) -> Loaded {
+    load(yaml, &no_env).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn load_err(yaml: &str) -> ConfigError {
+    load(yaml, &no_env).expect_err("config should be refused")
+}
+
+const TWO_GROUPS: &str = r#"
+model_list:
+  - model_name: gpt-4o
+    litellm_params:
+      model: openai/gpt-4o
+      api_key: os.environ/OPENAI_KEY
+      rpm: 300
+  - model_name: gpt-4o
+    litellm_params:
+      model: groq/llama-3.1-70b
+      api_base: http://127.0.0.1:9000/v1/
+      rpm: 100
+    model_info:
+      id: groq-70b
+  - model_name: mock
+    litellm_params:
+      model: openai/anything
+      mock_response: "hi"
+router_settings:
+  model_group_alias:
+    gpt4: gpt-4o
+    secret-alias: { model: mock, hidden: true }
+general_settings:
+  master_key: os.environ/MASTER
+"#;
+
+fn env_with_keys(name: &str) -> Option<String> {
+    match name {
+        "OPENAI_KEY" => Some("sk-openai".into()),
+        "MASTER" => Some("sk-master".into()),
+        _ => None,
+    }
+}
+
+#[test]
+fn groups_deployments_and_aliases() {
+    let loaded = load(TWO_GROUPS, &env_with_keys).unwrap();
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let config = loaded.config;
+    let group = config.group("gpt-4o").unwrap();
+    assert_eq!(group.deployments.len(), 2);
+    let [openai, groq] = &group.deployments[..] else { panic!() };
+    assert_eq!(openai.model, "gpt-4o");
+    assert_eq!(openai.api_base, "https://api.openai.com/v1");
+    assert_eq!(openai.api_key.as_ref().unwrap().expose(), "sk-openai");
+    assert_eq!(groq.id.as_str(), "groq-70b");
+    assert_eq!(groq.model, "llama-3.1-70b");
+    assert_eq!(groq.api_base, "http://127.0.0.1:9000/v1", "trailing slash trimmed");
+    assert_eq!(config.group("gpt4").unwrap().name, "gpt-4o");
+    assert_eq!(config.group("secret-alias").unwrap().name, "mock");
+    assert!(config.group("gpt-3.5").is_none());
+    assert_eq!(config.listed_models(), ["gpt-4o", "mock", "gpt4"], "hidden alias not listed");
+    assert_eq!(config.master_key.unwrap().expose(), "sk-master");
+}
+
+#[test]
+fn generated_ids_are_stable_distinct_and_hide_the_key() {
+    let a = load(TWO_GROUPS, &env_with_keys).unwrap().config;
+    let b = load(TWO_GROUPS, &env_with_keys).unwrap().config;
+    let id_a = &a.group("gpt-4o").unwrap().deployments[0].id;
+    assert_eq!(id_a, &b.group("gpt-4o").unwrap().deployments[0].id);
+    assert_eq!(id_a.as_str().len(), 16);
+    assert!(!id_a.as_str().contains("sk-"));
+    let twins = load_ok(
+        "model_list:\n  - {model_name: m, litellm_params: {model: gpt-4o}}\n  - {model_name: m, litellm_params: {model: gpt-4o}}\n",
+    );
+    let twins = &twins.config.group("m").unwrap().deployments;
+    assert_ne!(twins[0].id, twins[1].id);
+}
+
+#[test]
+fn weights_follow_litellm_precedence() {
+    let weights = |yaml: &str| -> Vec<f64> {
+        load_ok(yaml).config.group("m").unwrap().deployments.iter().map(|d| d.weight).collect()
+    };
+    let two = |a: &str, b: &str| {
+        format!(
+            "model_list:\n  - {{model_name: m, litellm_params: {{model: a, mock_response: x{a}}}}}\n  - {{model_name: m, litellm_params: {{model: b, mock_response: x{b}}}}}\n"
+        )
+    };
+    assert_eq!(weights(&two(", weight: 3", ", weight: 1")), [3.0, 1.0]);
+    assert_eq!(weights(&two(", weight: 2, rpm: 1", ", rpm: 100")), [2.0, 0.0], "weight beats rpm");
+    assert_eq!(weights(&two(", rpm: 10", ", rpm: 30")), [10.0, 30.0]);
+    assert_eq!(weights(&two(", tpm: 5", ", tpm: 15")), [5.0, 15.0]);
+    assert_eq!(weights(&two("", "")), [1.0, 1.0], "uniform");
+    assert_eq!(weights(&two(", weight: 0", ", weight: 0")), [1.0, 1.0], "all zero: uniform");
+}
+
+#[test]
+fn unknown_keys_are_warnings_with_their_path() {
+    let loaded = load_ok(
+        r#"
+model_list:
+  - model_name: m
+    litellm_params: {model: gpt-4o, mock_response: hi, max_retries: 3}
+router_settings:
+  num_retries: 2
+litellm_settings:
+  drop_params: true
+environment_variables: {A: b}
+"#,
+    );
+    let mut warnings = loaded.warnings;
+    warnings.sort();
+    assert_eq!(
+        warnings,
+        [
+            "`environment_variables` is not supported yet and is ignored",
+            "`litellm_settings.drop_params` is not supported yet and is ignored",
+            "`model_list[0].litellm_params.max_retries` is not supported yet and is ignored",
+            "`router_settings.num_retries` is not supported yet and is ignored",
+        ]
+    );
+}
+
+#[test]
+fn strategies_not_built_yet_warn_and_unknown_ones_fail() {
+    let base = "model_list:\n  - {model_name: m, litellm_params: {model: gpt-4o}}\nrouter_settings:\n  routing_strategy: ";
+    let loaded = load_ok(&format!("{base}least-busy\n"));
+    assert_eq!(loaded.config.routing_strategy, RoutingStrategy::SimpleShuffle);
+    assert!(loaded.warnings[0].contains("least-busy` is not supported yet"));
+    let err = load_err(&format!("{base}fastest\n"));
+    assert_eq!(err.path, "router_settings.routing_strategy");
+    assert!(err.message.contains("unknown strategy `fastest`"));
+}
+
+#[test]
+fn errors_name_the_key_path() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("model_list:\n  - model_name: m\n    litellm_params: {model: gpt-4o, rpm: lots}\n",
+         "model_list[0].litellm_params.rpm", "invalid type"),
+        ("model_list:\n  - model_name: m\n", "model_list[0]", "missing field `litellm_params`"),
+        ("model_list:\n  - {model_name: m, litellm_params: {model: anthropic/claude}}\n",
+         "model_list[0].litellm_params.model", "`anthropic` is not supported yet"),
+        ("model_list:\n  - {model_name: m, litellm_params: {model: hosted_vllm/llama}}\n",
+         "model_list[0].litellm_params.api_base", "set api_base"),
+        ("model_list:\n  - {model_name: m, litellm_params: {model: gpt-4o, api_key: os.environ/NOPE}}\n",
+         "model_list[0].litellm_params.api_key", "no Worker secret or variable named `NOPE`"),
+        ("model_list:\n  - {model_name: m, litellm_params: {model: gpt-4o, weight: -1}}\n",
+         "model_list[0].litellm_params.weight", "must be a number >= 0"),
+        ("model_list:\n  - {model_name: '', litellm_params: {model: gpt-4o}}\n",
+         "model_list[0].model_name", "must not be empty"),
+        ("model_list:\n  - {model_name: a, litellm_params: {model: gpt-4o}, model_info: {id: x}}\n  - {model_name: b, litellm_params: {model: gpt-4o}, model_info: {id: x}}\n",
+         "model_list[1].model_info.id", "already the id of model_list[0]"),
+        ("model_list:\n  - {model_name: a, litellm_params: {model: gpt-4o}}\nrouter_settings:\n  model_group_alias: {b: c}\n",
+         "router_settings.model_group_alias.b", "not a model_name"),
+        ("model_list:\n  - {model_name: a, litellm_params: {model: gpt-4o}}\nrouter_settings:\n  model_group_alias: {a: a}\n",
+         "router_settings.model_group_alias.a", "already a model_name"),
+        ("model_list: []\n", "model_list", "no deployments"),
+        ("model_list: [\n", "model_list", "line 2 column 1"),
+    ];
+    for (yaml, path, message) in cases {
+        let err = load_err(yaml);
+        assert_eq!(&err.path, path, "{yaml}: {err}");
+        assert!(err.message.contains(message), "{yaml}: {err}");
+    }
+}
+
+#[test]
+fn an_empty_document_says_what_is_missing() {
+    let err = load_err("# nothing but a comment\n");
+    assert_eq!(err.to_string(), "config error at `model_list`: no deployments: add at least one entry");
+}
+
+#[test]
+fn secrets_never_appear_in_debug_output() {
+    let config = load(TWO_GROUPS, &env_with_keys).unwrap().config;
+    let printed = format!("{config:?}");
+    assert!(!printed.contains("sk-openai") && !printed.contains("sk-master"), "{printed}");
+}
+

@@ -1,0 +1,216 @@
+//! Every error a client can see, with its HTTP status and OpenAI's error body.
+//!
+//! [`ApiError::status`] matches every variant without a catch-all arm, so a new kind
+//! of error cannot ship without deciding its status code.
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// An error answered to the client as `{"error": {"message", "type", "param", "code"}}`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ApiError {
+    #[error("the request body is not valid JSON: {0}")]
+    MalformedJson(String),
+    #[error("{message}")]
+    InvalidParam { param: &'static str, message: String },
+    #[error("missing Authorization header: send `Authorization: Bearer <your key>`")]
+    MissingApiKey,
+    #[error("invalid API key")]
+    InvalidApiKey,
+    #[error("{}", model_not_found(.model, .available))]
+    ModelNotFound { model: String, available: Vec<String> },
+    #[error("no route for {method} {path}")]
+    RouteNotFound { method: String, path: String },
+    #[error("{method} is not allowed on {path}; use {allowed}")]
+    MethodNotAllowed { method: String, path: String, allowed: &'static str },
+    /// The deployment answered with an error: its status and message are passed on.
+    #[error("{message}")]
+    Upstream { status: u16, message: String, kind: String, param: Option<String>, code: Option<String> },
+    #[error("deployment `{deployment}` could not be reached: {detail}")]
+    UpstreamUnreachable { deployment: String, detail: String },
+    #[error("{0}")]
+    Config(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::MalformedJson(_) | Self::InvalidParam { .. } => 400,
+            Self::MissingApiKey | Self::InvalidApiKey => 401,
+            Self::ModelNotFound { .. } | Self::RouteNotFound { .. } => 404,
+            Self::MethodNotAllowed { .. } => 405,
+            Self::Upstream { status, .. } => *status,
+            Self::UpstreamUnreachable { .. } => 502,
+            Self::Config(_) | Self::Internal(_) => 500,
+        }
+    }
+
+    fn kind(&self) -> &str {
+        match self {
+            Self::MalformedJson(_)
+            | Self::InvalidParam { .. }
+            | Self::ModelNotFound { .. }
+            | Self::RouteNotFound { .. }
+            | Self::MethodNotAllowed { .. } => "invalid_request_error",
+            Self::MissingApiKey | Self::InvalidApiKey => "authentication_error",
+            Self::Upstream { kind, .. } => kind,
+            Self::UpstreamUnreachable { .. } | Self::Internal(_) => "api_error",
+            Self::Config(_) => "config_error",
+        }
+    }
+
+    fn param(&self) -> Option<&str> {
+        match self {
+            Self::InvalidParam { param, .. } => Some(param),
+            Self::ModelNotFound { .. } => Some("model"),
+            Self::Upstream { param, .. } => param.as_deref(),
+            _ => None,
+        }
+    }
+
+    fn code(&self) -> Option<&str> {
+        match self {
+            Self::MalformedJson(_) => Some("invalid_json"),
+            Self::InvalidParam { .. } => Some("invalid_value"),
+            Self::MissingApiKey | Self::InvalidApiKey => Some("invalid_api_key"),
+            Self::ModelNotFound { .. } => Some("model_not_found"),
+            Self::RouteNotFound { .. } => Some("unknown_url"),
+            Self::MethodNotAllowed { .. } => Some("method_not_allowed"),
+            Self::Upstream { code, .. } => code.as_deref(),
+            Self::UpstreamUnreachable { .. } => Some("upstream_unreachable"),
+            Self::Config(_) => Some("invalid_config"),
+            Self::Internal(_) => None,
+        }
+    }
+
+    /// OpenAI's error body for this error.
+    pub fn body(&self) -> Vec<u8> {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            error: Inner<'a>,
+        }
+        #[derive(Serialize)]
+        struct Inner<'a> {
+            message: String,
+            r#type: &'a str,
+            param: Option<&'a str>,
+            code: Option<&'a str>,
+        }
+        let body = Body {
+            error: Inner { message: self.to_string(), r#type: self.kind(), param: self.param(), code: self.code() },
+        };
+        serde_json::to_vec(&body).unwrap_or_default()
+    }
+
+    /// Reads a deployment's error answer. OpenAI-shaped bodies keep their message,
+    /// type, param and code; anything else (a proxy's HTML page, plain text, another
+    /// provider's JSON) becomes the message, cut to a readable length.
+    pub fn from_upstream(status: u16, body: &[u8]) -> Self {
+        let parsed: Option<Value> = serde_json::from_slice(body).ok();
+        let error = parsed.as_ref().and_then(|v| v.get("error"));
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+        let code = |v: Option<&Value>| match v {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        };
+        let (message, kind, param, code) = match error {
+            Some(Value::Object(e)) => {
+                (text(e.get("message")), text(e.get("type")), text(e.get("param")), code(e.get("code")))
+            }
+            Some(Value::String(message)) => (Some(message.clone()), None, None, None),
+            _ => (text(parsed.as_ref().and_then(|v| v.get("message"))), None, None, None),
+        };
+        let message = message.unwrap_or_else(|| {
+            let raw = String::from_utf8_lossy(body);
+            let raw = raw.trim();
+            if raw.is_empty() { format!("upstream answered {status} with an empty body") } else { truncate(raw, 1000) }
+        });
+        Self::Upstream {
+            status,
+            message,
+            kind: kind.unwrap_or_else(|| kind_for_status(status).to_owned()),
+            param,
+            code,
+        }
+    }
+}
+
+fn kind_for_status(status: u16) -> &'static str {
+    match status {
+        400 | 404 | 409 | 413 | 422 => "invalid_request_error",
+        401 | 403 => "authentication_error",
+        408 => "timeout",
+        429 => "rate_limit_error",
+        _ => "api_error",
+    }
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+fn model_not_found(model: &str, available: &[String]) -> String {
+    format!(
+        "The model `{model}` does not exist or you do not have access to it. Available models: {}",
+        available.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json(error: &ApiError) -> Value {
+        serde_json::from_slice(&error.body()).unwrap()
+    }
+
+    #[test]
+    fn bodies_have_openais_four_fields() {
+        let error = ApiError::InvalidParam { param: "messages", message: "`messages` must be an array".into() };
+        assert_eq!(error.status(), 400);
+        assert_eq!(
+            json(&error),
+            serde_json::json!({"error": {"message": "`messages` must be an array",
+                "type": "invalid_request_error", "param": "messages", "code": "invalid_value"}})
+        );
+        let error = ApiError::ModelNotFound { model: "gpt-5".into(), available: vec!["a".into(), "b".into()] };
+        assert_eq!(error.status(), 404);
+        let body = json(&error);
+        assert_eq!(body["error"]["param"], "model");
+        assert!(body["error"]["message"].as_str().unwrap().ends_with("Available models: a, b"));
+        assert_eq!(json(&ApiError::MissingApiKey)["error"]["param"], Value::Null);
+    }
+
+    #[test]
+    fn openai_shaped_upstream_errors_pass_through() {
+        let body = br#"{"error":{"message":"Rate limit reached","type":"requests","param":null,"code":"rate_limit_exceeded"}}"#;
+        let error = ApiError::from_upstream(429, body);
+        assert_eq!(error.status(), 429);
+        assert_eq!(
+            json(&error),
+            serde_json::json!({"error": {"message": "Rate limit reached", "type": "requests",
+                "param": null, "code": "rate_limit_exceeded"}})
+        );
+    }
+
+    #[test]
+    fn other_upstream_bodies_become_the_message() {
+        let error = ApiError::from_upstream(503, b"<html>Service Unavailable</html>");
+        assert_eq!(error.status(), 503);
+        let body = json(&error);
+        assert_eq!(body["error"]["message"], "<html>Service Unavailable</html>");
+        assert_eq!(body["error"]["type"], "api_error");
+        assert_eq!(json(&ApiError::from_upstream(400, br#"{"error":"bad thing"}"#))["error"]["message"], "bad thing");
+        assert_eq!(json(&ApiError::from_upstream(422, br#"{"message":"nope"}"#))["error"]["message"], "nope");
+        assert!(json(&ApiError::from_upstream(500, b""))["error"]["message"].as_str().unwrap().contains("empty body"));
+        let long = "x".repeat(5000);
+        let message = json(&ApiError::from_upstream(500, long.as_bytes()))["error"]["message"].clone();
+        assert_eq!(message.as_str().unwrap().chars().count(), 1001);
+    }
+}

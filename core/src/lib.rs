@@ -1,0 +1,24 @@
+//! Switchyard's core: every decision the gateway makes, as plain Rust.
+//!
+//! No `worker`, no clock and no random source of its own: time and randomness are
+//! arguments, so every decision runs in a native unit test. The Worker crate at the
+//! repository's root is the thin shell that feeds it requests and performs its effects.
+//!
+//! # Layout
+//! - [`config`]: LiteLLM's YAML into validated runtime types, with warnings for what
+//!   is not supported.
+//! - [`provider`]: which providers a deployment's `model` can name, and their endpoints.
+//! - [`request`]: the client's request body, parsed once into the fields routing needs,
+//!   validated, and rewritten for the upstream.
+//! - [`select`]: choosing a deployment within a model group.
+//! - [`mock`]: well-formed answers for `mock_response`, streamed or not.
+//! - [`error`]: every error a client can see, with its status and OpenAI's error body.
+//! - [`secret`]: secrets that never print.
+
+pub mod config;
+pub mod error;
+pub mod mock;
+pub mod provider;
+pub mod request;
+pub mod secret;
+pub mod select;

@@ -1,0 +1,347 @@
+//! The client's request: parsed once, validated, and rewritten for the upstream.
+//!
+//! The body is read as a list of top-level keys with their values left as raw JSON
+//! text (`RawValue`): routing needs a handful of fields, and everything else is
+//! forwarded byte for byte without ever being built into a JSON tree.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+use crate::error::ApiError;
+
+/// The OpenAI endpoints Switchyard routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    ChatCompletions,
+    Completions,
+    Embeddings,
+}
+
+impl Endpoint {
+    /// The path appended to a deployment's `api_base`.
+    pub fn upstream_path(self) -> &'static str {
+        match self {
+            Self::ChatCompletions => "/chat/completions",
+            Self::Completions => "/completions",
+            Self::Embeddings => "/embeddings",
+        }
+    }
+
+    /// The field that carries the prompt.
+    fn input_param(self) -> &'static str {
+        match self {
+            Self::ChatCompletions => "messages",
+            Self::Completions => "prompt",
+            Self::Embeddings => "input",
+        }
+    }
+}
+
+/// Keys that LiteLLM reads from the body and that an OpenAI-compatible provider
+/// would refuse or misread. `api_key`/`api_base` would let a client redirect the
+/// gateway's credentials, so they are dropped rather than honoured.
+const GATEWAY_ONLY_KEYS: &[&str] = &[
+    "mock_response",
+    "priority",
+    "fallbacks",
+    "context_window_fallbacks",
+    "content_policy_fallbacks",
+    "disable_fallbacks",
+    "num_retries",
+    "timeout",
+    "stream_timeout",
+    "cache",
+    "caching",
+    "tags",
+    "api_key",
+    "api_base",
+    "base_url",
+];
+
+/// A validated request: the fields routing reads, and the raw entries to forward.
+#[derive(Debug)]
+pub struct ParsedRequest<'a> {
+    pub endpoint: Endpoint,
+    pub model: String,
+    pub stream: bool,
+    pub mock_response: Option<String>,
+    /// A rough size of the prompt in tokens (4 bytes each), for mock usage figures.
+    pub prompt_tokens: u64,
+    input: &'a RawValue,
+    entries: Vec<(Key<'a>, &'a RawValue)>,
+}
+
+impl<'a> ParsedRequest<'a> {
+    /// Parses and validates a request body for `endpoint`.
+    pub fn parse(endpoint: Endpoint, body: &'a [u8]) -> Result<Self, ApiError> {
+        let entries = parse_entries(body)?;
+        let get = |name: &str| entries.iter().rev().find(|(k, _)| k.0 == name).map(|(_, v)| *v);
+        let present = |name: &str| get(name).filter(|v| v.get() != "null");
+
+        let model = match present("model") {
+            None => return Err(missing("model", "the model (or model group) to use")),
+            Some(raw) => match serde_json::from_str::<String>(raw.get()) {
+                Ok(model) if !model.trim().is_empty() => model,
+                Ok(_) => return Err(invalid("model", "`model` must not be empty".into())),
+                Err(_) => return Err(wrong_type("model", "a string", raw)),
+            },
+        };
+        let stream = match present("stream") {
+            None => false,
+            Some(raw) => serde_json::from_str::<bool>(raw.get()).map_err(|_| wrong_type("stream", "a boolean", raw))?,
+        };
+        let mock_response = match present("mock_response") {
+            None => None,
+            Some(raw) => Some(
+                serde_json::from_str::<String>(raw.get()).map_err(|_| wrong_type("mock_response", "a string", raw))?,
+            ),
+        };
+        let input = endpoint.input_param();
+        let Some(raw_input) = present(input) else {
+            return Err(missing(input, describe_input(endpoint)));
+        };
+        validate_input(endpoint, raw_input)?;
+        Ok(Self {
+            endpoint,
+            model,
+            stream,
+            mock_response,
+            prompt_tokens: (raw_input.get().len() as u64).div_ceil(4),
+            input: raw_input,
+            entries,
+        })
+    }
+
+    /// How many inputs the request carries: an array's length, else one.
+    pub fn input_count(&self) -> usize {
+        serde_json::from_str::<Vec<&RawValue>>(self.input.get()).map_or(1, |items| items.len())
+    }
+
+    /// The body to send upstream: the original entries, byte for byte, with `model`
+    /// set to the deployment's model and the gateway's own keys left out.
+    pub fn upstream_body(&self, model: &str) -> Vec<u8> {
+        let size = self.entries.iter().map(|(k, v)| k.0.len() + v.get().len() + 4).sum::<usize>() + model.len() + 2;
+        let mut out = Vec::with_capacity(size);
+        out.push(b'{');
+        let mut first = true;
+        for (key, value) in &self.entries {
+            if GATEWAY_ONLY_KEYS.contains(&key.0.as_ref()) {
+                continue;
+            }
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            write_json_string(&mut out, &key.0);
+            out.push(b':');
+            if key.0 == "model" {
+                write_json_string(&mut out, model);
+            } else {
+                out.extend_from_slice(value.get().as_bytes());
+            }
+        }
+        out.push(b'}');
+        out
+    }
+}
+
+fn write_json_string(out: &mut Vec<u8>, text: &str) {
+    // Serializing a &str into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, text);
+}
+
+/// A top-level key, borrowed from the body unless it contains escapes.
+#[derive(Debug, Deserialize)]
+struct Key<'a>(#[serde(borrow)] Cow<'a, str>);
+
+fn parse_entries(body: &[u8]) -> Result<Vec<(Key<'_>, &RawValue)>, ApiError> {
+    struct Entries;
+    impl<'de> Visitor<'de> for Entries {
+        type Value = Vec<(Key<'de>, &'de RawValue)>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(8));
+            while let Some(entry) = map.next_entry()? {
+                entries.push(entry);
+            }
+            Ok(entries)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let entries = de.deserialize_map(Entries).and_then(|entries| de.end().map(|()| entries));
+    entries.map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => ApiError::InvalidParam {
+            param: "body",
+            message: "the request body must be a JSON object".into(),
+        },
+        _ => ApiError::MalformedJson(e.to_string()),
+    })
+}
+
+fn validate_input(endpoint: Endpoint, raw: &RawValue) -> Result<(), ApiError> {
+    let param = endpoint.input_param();
+    match endpoint {
+        Endpoint::ChatCompletions => {
+            let messages: Vec<&RawValue> =
+                serde_json::from_str(raw.get()).map_err(|_| wrong_type(param, "an array of messages", raw))?;
+            if messages.is_empty() {
+                return Err(invalid(param, "`messages` must contain at least one message".into()));
+            }
+            #[derive(Deserialize)]
+            struct Message<'a> {
+                #[serde(borrow)]
+                role: Option<Cow<'a, str>>,
+            }
+            for (i, message) in messages.iter().enumerate() {
+                match serde_json::from_str::<Message<'_>>(message.get()) {
+                    Ok(Message { role: Some(_) }) => {}
+                    Ok(Message { role: None }) => {
+                        return Err(invalid(param, format!("`messages[{i}].role` is required")));
+                    }
+                    Err(_) => {
+                        return Err(invalid(
+                            param,
+                            format!("`messages[{i}]` must be an object with a string `role`, got {}", shown(message)),
+                        ));
+                    }
+                }
+            }
+            Ok(())
+        }
+        Endpoint::Completions | Endpoint::Embeddings => {
+            let text = raw.get();
+            if text.starts_with('"') || text.starts_with('[') {
+                if text == "[]" || (text == "\"\"" && endpoint == Endpoint::Embeddings) {
+                    return Err(invalid(param, format!("`{param}` must not be empty")));
+                }
+                Ok(())
+            } else {
+                Err(wrong_type(param, "a string or an array", raw))
+            }
+        }
+    }
+}
+
+fn describe_input(endpoint: Endpoint) -> &'static str {
+    match endpoint {
+        Endpoint::ChatCompletions => "the conversation so far, as an array of messages",
+        Endpoint::Completions => "the prompt, as a string or an array",
+        Endpoint::Embeddings => "the text to embed, as a string or an array",
+    }
+}
+
+fn missing(param: &'static str, what: &str) -> ApiError {
+    ApiError::InvalidParam { param, message: format!("missing required parameter `{param}`: {what}") }
+}
+
+fn invalid(param: &'static str, message: String) -> ApiError {
+    ApiError::InvalidParam { param, message }
+}
+
+fn wrong_type(param: &'static str, expected: &str, raw: &RawValue) -> ApiError {
+    invalid(param, format!("`{param}` must be {expected}, got {}", shown(raw)))
+}
+
+/// A value for an error message, cut so that a huge payload does not echo back whole.
+fn shown(raw: &RawValue) -> String {
+    let text = raw.get();
+    match text.char_indices().nth(40) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chat(body: &str) -> Result<ParsedRequest<'_>, ApiError> {
+        ParsedRequest::parse(Endpoint::ChatCompletions, body.as_bytes())
+    }
+
+    fn param_of(result: Result<ParsedRequest<'_>, ApiError>) -> (&'static str, String) {
+        match result {
+            Err(ApiError::InvalidParam { param, message }) => (param, message),
+            other => panic!("expected an invalid param, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn reads_the_routing_fields() {
+        let request =
+            chat(r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"stream":true,"mock_response":"yo"}"#)
+                .unwrap();
+        assert_eq!(request.model, "gpt-4o");
+        assert!(request.stream);
+        assert_eq!(request.mock_response.as_deref(), Some("yo"));
+        assert!(request.prompt_tokens > 0);
+        let request = chat(r#"{"model":"m","messages":[{"role":"user"}],"stream":null}"#).unwrap();
+        assert!(!request.stream);
+    }
+
+    #[test]
+    fn upstream_body_renames_the_model_and_drops_gateway_keys_only() {
+        let body = r#"{"model":"gpt4","messages":[{"role":"user","content":"h\u00e9"}],"temperature":0.25,"mock_response":"x","priority":1,"api_key":"stolen","metadata":{"a":1},"user":"u\"1"}"#;
+        let request = chat(body).unwrap();
+        let forwarded = String::from_utf8(request.upstream_body("gpt-4o-2024")).unwrap();
+        assert_eq!(
+            forwarded,
+            r#"{"model":"gpt-4o-2024","messages":[{"role":"user","content":"h\u00e9"}],"temperature":0.25,"metadata":{"a":1},"user":"u\"1"}"#
+        );
+    }
+
+    #[test]
+    fn malformed_json_and_non_objects() {
+        assert!(matches!(chat(r#"{"model": "#), Err(ApiError::MalformedJson(_))));
+        assert!(matches!(chat(r#"{"model":"m"} trailing"#), Err(ApiError::MalformedJson(_))));
+        assert_eq!(param_of(chat("[1,2]")).0, "body");
+        assert_eq!(param_of(chat("\"text\"")).0, "body");
+    }
+
+    #[test]
+    fn each_bad_field_names_its_param() {
+        let cases = [
+            (r#"{"messages":[{"role":"user"}]}"#, "model", "missing required parameter `model`"),
+            (r#"{"model":null,"messages":[{"role":"user"}]}"#, "model", "missing required"),
+            (r#"{"model":42,"messages":[{"role":"user"}]}"#, "model", "must be a string, got 42"),
+            (r#"{"model":" ","messages":[{"role":"user"}]}"#, "model", "must not be empty"),
+            (r#"{"model":"m"}"#, "messages", "missing required parameter `messages`"),
+            (r#"{"model":"m","messages":"hi"}"#, "messages", "must be an array of messages"),
+            (r#"{"model":"m","messages":[]}"#, "messages", "at least one message"),
+            (r#"{"model":"m","messages":[1]}"#, "messages", "`messages[0]` must be an object"),
+            (r#"{"model":"m","messages":[{"content":"x"}]}"#, "messages", "`messages[0].role` is required"),
+            (r#"{"model":"m","messages":[{"role":"user"}],"stream":"yes"}"#, "stream", "must be a boolean"),
+            (r#"{"model":"m","messages":[{"role":"user"}],"mock_response":{}}"#, "mock_response", "must be a string"),
+        ];
+        for (body, param, message) in cases {
+            let (got_param, got_message) = param_of(chat(body));
+            assert_eq!(got_param, param, "{body}");
+            assert!(got_message.contains(message), "{body}: {got_message}");
+        }
+    }
+
+    #[test]
+    fn completions_and_embeddings_need_their_input() {
+        let parse = |endpoint, body: &'static str| ParsedRequest::parse(endpoint, body.as_bytes());
+        assert!(parse(Endpoint::Completions, r#"{"model":"m","prompt":"Say hi"}"#).is_ok());
+        assert!(parse(Endpoint::Embeddings, r#"{"model":"m","input":["a","b"]}"#).is_ok());
+        assert_eq!(param_of(parse(Endpoint::Completions, r#"{"model":"m"}"#)).0, "prompt");
+        assert_eq!(param_of(parse(Endpoint::Embeddings, r#"{"model":"m","input":3}"#)).0, "input");
+        assert_eq!(param_of(parse(Endpoint::Embeddings, r#"{"model":"m","input":[]}"#)).0, "input");
+    }
+
+    #[test]
+    fn a_huge_wrong_value_is_not_echoed_whole() {
+        let body = format!(r#"{{"model":"m","messages":"{}"}}"#, "x".repeat(10_000));
+        let (_, message) = param_of(chat(&body));
+        assert!(message.len() < 200, "{message}");
+    }
+}
