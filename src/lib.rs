@@ -1,1 +1,29 @@
-//! placeholder
+//! Switchyard's Worker: the thin shell around `switchyard_core`.
+//!
+//! It receives HTTP requests, loads the configuration, hands decisions to the core
+//! and performs their effects (`fetch` to providers, KV reads, the clock).
+//!
+//! # Layout
+//! - [`routes`]: which handler answers which method and path, and authentication.
+//! - [`config_source`]: the configuration from KV, a Worker variable or the bundled
+//!   default, cached in the isolate.
+//! - [`proxy`]: the OpenAI endpoints: parse, choose a deployment, answer.
+//! - [`upstream`]: the `fetch` to a deployment, its answer piped back.
+//! - [`respond`]: JSON and error responses, and the `x-litellm-*` headers.
+//! - [`runtime`]: the clock and the random seed, read from JavaScript.
+//! - [`coordinator`]: the per-model-group Durable Object.
+
+mod config_source;
+mod coordinator;
+mod proxy;
+mod respond;
+mod routes;
+mod runtime;
+mod upstream;
+
+use worker::{Context, Env, Request, Response, Result, event};
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+    routes::handle(req, env, ctx).await
+}

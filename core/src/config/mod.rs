@@ -233,6 +233,8 @@ fn deployment(index: usize, path: &str, entry: RawDeployment, env: EnvLookup<'_>
         .map_err(|e| ConfigError::at(format!("{path}.litellm_params.model"), e.to_string()))?;
     let api_base = match &params.api_base {
         Some(value) => resolve(&format!("{path}.litellm_params.api_base"), value, env)?,
+        // A mock calls nobody: it has no endpoint to report.
+        None if params.mock_response.is_some() => String::new(),
         None => parsed.default_api_base.unwrap_or_default().to_owned(),
     };
     if api_base.is_empty() && params.mock_response.is_none() {

@@ -14,7 +14,9 @@ pub struct RawConfig {
     pub model_list: Vec<RawDeployment>,
     #[serde(default)]
     pub router_settings: RawRouterSettings,
+    // Read only so that its unsupported keys are reported one by one.
     #[serde(default)]
+    #[expect(dead_code, reason = "no litellm_settings key is acted on yet")]
     pub litellm_settings: RawLitellmSettings,
     #[serde(default)]
     pub general_settings: RawGeneralSettings,

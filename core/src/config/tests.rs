@@ -63,6 +63,7 @@ fn groups_deployments_and_aliases() {
     assert_eq!(config.group("gpt4").unwrap().name, "gpt-4o");
     assert_eq!(config.group("secret-alias").unwrap().name, "mock");
     assert!(config.group("gpt-3.5").is_none());
+    assert_eq!(config.group("mock").unwrap().deployments[0].api_base, "", "a mock has no endpoint");
     assert_eq!(config.listed_models(), ["gpt-4o", "mock", "gpt4"], "hidden alias not listed");
     assert_eq!(config.master_key.unwrap().expose(), "sk-master");
 }

@@ -1,0 +1,11 @@
+//! What the core takes as inputs and only the JavaScript runtime can provide.
+
+/// Milliseconds since the Unix epoch. (`std::time` panics on wasm32-unknown-unknown.)
+pub fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+/// A generator seeded from `Math.random()`, the runtime's own entropy source.
+pub fn rng() -> fastrand::Rng {
+    fastrand::Rng::with_seed((js_sys::Math::random() * u64::MAX as f64) as u64)
+}
