@@ -1,0 +1,130 @@
+// Chat completions, completions and embeddings routed to a deployment over HTTP.
+import assert from "node:assert/strict";
+import { after, before, beforeEach, test } from "node:test";
+import { startGateway, user } from "../support/gateway.mjs";
+import { startMockUpstream } from "../support/mock-upstream.mjs";
+
+let upstream;
+let gateway;
+
+before(async () => {
+  upstream = await startMockUpstream();
+  gateway = await startGateway({
+    config: `
+model_list:
+  - model_name: gpt-4o
+    litellm_params:
+      model: openai/gpt-4o-2024-08-06
+      api_base: ${upstream.base("alpha")}
+      api_key: os.environ/ALPHA_KEY
+    model_info: { id: alpha-id }
+  - model_name: llama
+    litellm_params:
+      model: groq/llama-3.1-8b
+      api_base: ${upstream.base("beta")}/
+      api_key: sk-beta-inline
+  - model_name: embedder
+    litellm_params:
+      model: openai/text-embedding-3-small
+      api_base: ${upstream.base("emb")}
+router_settings:
+  model_group_alias:
+    gpt4: gpt-4o
+`,
+    bindings: { ALPHA_KEY: "sk-alpha-secret" },
+  });
+});
+
+after(async () => {
+  await gateway?.close();
+  await upstream?.close();
+});
+
+beforeEach(() => upstream.reset());
+
+test("a chat completion is served by the deployment, with the deployment's key and model", async () => {
+  const response = await gateway.post(
+    "/v1/chat/completions",
+    { model: "gpt-4o", messages: user("hello"), temperature: 0.5 },
+    { authorization: "Bearer client-token" },
+  );
+  assert.equal(response.status, 200);
+  const body = await response.json();
+  assert.equal(body.choices[0].message.content, "ok from alpha");
+  assert.equal(response.headers.get("x-litellm-model-id"), "alpha-id");
+  assert.equal(response.headers.get("x-litellm-model-group"), "gpt-4o");
+  assert.equal(response.headers.get("x-litellm-model-api-base"), upstream.base("alpha"));
+
+  assert.equal(upstream.requests.length, 1);
+  const seen = upstream.requests[0];
+  assert.equal(seen.path, "/chat/completions");
+  assert.equal(seen.headers.authorization, "Bearer sk-alpha-secret", "the deployment's key, not the client's");
+  assert.equal(seen.body.model, "gpt-4o-2024-08-06", "provider prefix stripped");
+  assert.deepEqual(seen.body.messages, user("hello"));
+  assert.equal(seen.body.temperature, 0.5);
+});
+
+test("no secret leaks into response headers", async () => {
+  const response = await gateway.post("/v1/chat/completions", { model: "gpt-4o", messages: user() });
+  for (const [, value] of response.headers) assert.ok(!value.includes("sk-alpha-secret"));
+});
+
+test("gateway-only fields are not forwarded, and a client cannot redirect the gateway", async () => {
+  const response = await gateway.post("/chat/completions", {
+    model: "llama",
+    messages: user(),
+    priority: 1,
+    num_retries: 2,
+    api_base: "http://evil.example",
+    api_key: "sk-client",
+    user: "u-1",
+  });
+  assert.equal(response.status, 200);
+  const seen = upstream.requests[0];
+  assert.equal(seen.deployment, "beta");
+  assert.equal(seen.headers.authorization, "Bearer sk-beta-inline");
+  assert.equal(seen.body.model, "llama-3.1-8b");
+  assert.equal(seen.body.user, "u-1");
+  for (const key of ["priority", "num_retries", "api_base", "api_key"]) assert.ok(!(key in seen.body), key);
+});
+
+test("an alias resolves to its model group", async () => {
+  const response = await gateway.post("/v1/chat/completions", { model: "gpt4", messages: user() });
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get("x-litellm-model-group"), "gpt-4o");
+  assert.equal(upstream.requests[0].deployment, "alpha");
+});
+
+test("completions and embeddings are routed the same way, with and without /v1", async () => {
+  for (const path of ["/v1/completions", "/completions"]) {
+    const response = await gateway.post(path, { model: "gpt-4o", prompt: "Say hi" });
+    assert.equal(response.status, 200, path);
+    assert.equal((await response.json()).choices[0].text, "ok from alpha");
+  }
+  for (const path of ["/v1/embeddings", "/embeddings"]) {
+    const response = await gateway.post(path, { model: "embedder", input: ["a", "b"] });
+    assert.equal(response.status, 200, path);
+    assert.equal((await response.json()).data.length, 2);
+  }
+  assert.deepEqual(
+    upstream.requests.map((r) => [r.deployment, r.path]),
+    [
+      ["alpha", "/completions"],
+      ["alpha", "/completions"],
+      ["emb", "/embeddings"],
+      ["emb", "/embeddings"],
+    ],
+  );
+});
+
+test("models and health", async () => {
+  const models = await (await gateway.get("/v1/models")).json();
+  assert.deepEqual(
+    models.data.map((m) => m.id),
+    ["gpt-4o", "llama", "embedder", "gpt4"],
+  );
+  assert.equal(models.object, "list");
+  assert.deepEqual((await gateway.get("/models")).status, 200);
+  assert.equal((await gateway.get("/health/liveliness")).status, 200);
+  assert.equal((await gateway.get("/health/readiness")).status, 200);
+});

@@ -1,0 +1,189 @@
+// A scriptable OpenAI-compatible upstream for end-to-end tests.
+//
+// Each deployment gets its own base URL, `${url}/<name>/v1`, and its own script: a
+// queue of behaviours consumed one per request (then `fallback`, by default "ok").
+// Every request received is recorded with its path, headers, body and time.
+//
+// Behaviours:
+//   { type: "ok", content?, delayMs? }            a completion (SSE when the request streams)
+//   { type: "stream", chunks: [..], delayMs?, stallAfter? }
+//                                                  SSE, one content chunk each delayMs;
+//                                                  stallAfter: stop after that many chunks
+//   { type: "error", status, message?, code?, errorType? }
+//   { type: "rate_limit", retryAfter? }            429 with Retry-After
+//   { type: "context_window" }                     400 context_length_exceeded
+//   { type: "content_policy" }                     400 content_policy_violation
+//   { type: "stall" }                              accepts, never answers
+//   { type: "raw", status, body, headers? }        anything else
+import http from "node:http";
+
+export async function startMockUpstream() {
+  const scripts = new Map();
+  const requests = [];
+  const sockets = new Set();
+  const events = [];
+
+  const server = http.createServer(async (req, res) => {
+    const chunks = [];
+    for await (const chunk of req) chunks.push(chunk);
+    const raw = Buffer.concat(chunks).toString("utf8");
+    let body = null;
+    try {
+      body = JSON.parse(raw);
+    } catch {
+      body = raw;
+    }
+    const match = /^\/([^/]+)\/v1(\/.*)$/.exec(req.url);
+    const deployment = match ? match[1] : null;
+    const path = match ? match[2] : req.url;
+    requests.push({ deployment, path, method: req.method, headers: req.headers, body, at: Date.now() });
+    const script = scripts.get(deployment);
+    const behaviour = script?.queue.shift() ?? script?.fallback ?? { type: "ok" };
+    await respond(res, behaviour, { deployment, path, body, events });
+  });
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${server.address().port}`;
+
+  return {
+    url,
+    /** The api_base of deployment `name`. */
+    base: (name) => `${url}/${name}/v1`,
+    /** Queue behaviours for `name`; `fallback` answers once the queue is empty. */
+    script(name, queue = [], fallback = { type: "ok" }) {
+      scripts.set(name, { queue: [...queue], fallback });
+    },
+    requests,
+    /** Timestamps of what the mock sent, e.g. { kind: "chunk", index, at }. */
+    events,
+    reset() {
+      scripts.clear();
+      requests.length = 0;
+      events.length = 0;
+    },
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function json(res, status, value, headers = {}) {
+  res.writeHead(status, { "content-type": "application/json", ...headers });
+  res.end(JSON.stringify(value));
+}
+
+function openaiError(res, status, message, errorType, code, headers) {
+  json(res, status, { error: { message, type: errorType, param: null, code } }, headers);
+}
+
+async function respond(res, behaviour, { deployment, path, body, events }) {
+  const model = body?.model ?? "unknown";
+  switch (behaviour.type) {
+    case "ok": {
+      if (behaviour.delayMs) await sleep(behaviour.delayMs);
+      const content = behaviour.content ?? `ok from ${deployment}`;
+      if (body?.stream) {
+        return stream(res, { chunks: content.split(/(?= )/), delayMs: 0 }, model, events);
+      }
+      return json(res, 200, success(path, model, content, body));
+    }
+    case "stream":
+      return stream(res, behaviour, model, events);
+    case "error":
+      return openaiError(
+        res,
+        behaviour.status,
+        behaviour.message ?? `scripted error ${behaviour.status}`,
+        behaviour.errorType ?? "api_error",
+        behaviour.code ?? null,
+      );
+    case "rate_limit":
+      return openaiError(res, 429, "Rate limit reached for requests", "requests", "rate_limit_exceeded", {
+        "retry-after": String(behaviour.retryAfter ?? 1),
+      });
+    case "context_window":
+      return openaiError(
+        res,
+        400,
+        "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens.",
+        "invalid_request_error",
+        "context_length_exceeded",
+      );
+    case "content_policy":
+      return openaiError(
+        res,
+        400,
+        "Your request was rejected as a result of our safety system.",
+        "invalid_request_error",
+        "content_policy_violation",
+      );
+    case "stall":
+      return; // the socket stays open until the client gives up or the mock closes
+    case "raw":
+      res.writeHead(behaviour.status, behaviour.headers ?? {});
+      return res.end(behaviour.body ?? "");
+    default:
+      throw new Error(`unknown behaviour ${behaviour.type}`);
+  }
+}
+
+function success(path, model, content, body) {
+  const created = Math.floor(Date.now() / 1000);
+  const usage = { prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 };
+  if (path === "/embeddings") {
+    const inputs = Array.isArray(body?.input) ? body.input : [body?.input];
+    return {
+      object: "list",
+      model,
+      data: inputs.map((_, index) => ({ object: "embedding", index, embedding: [0.1, 0.2, 0.3] })),
+      usage: { prompt_tokens: 5, total_tokens: 5 },
+    };
+  }
+  if (path === "/completions") {
+    return {
+      id: "cmpl-mock",
+      object: "text_completion",
+      created,
+      model,
+      choices: [{ index: 0, text: content, logprobs: null, finish_reason: "stop" }],
+      usage,
+    };
+  }
+  return {
+    id: "chatcmpl-mock",
+    object: "chat.completion",
+    created,
+    model,
+    choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop" }],
+    usage,
+  };
+}
+
+async function stream(res, { chunks, delayMs = 0, stallAfter }, model, events) {
+  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+  const frame = (delta, finish = null) =>
+    `data: ${JSON.stringify({
+      id: "chatcmpl-mock",
+      object: "chat.completion.chunk",
+      created: Math.floor(Date.now() / 1000),
+      model,
+      choices: [{ index: 0, delta, finish_reason: finish }],
+    })}\n\n`;
+  res.write(frame({ role: "assistant", content: "" }));
+  for (const [index, content] of chunks.entries()) {
+    if (stallAfter !== undefined && index >= stallAfter) return; // never ends
+    if (delayMs) await sleep(delayMs);
+    if (res.destroyed) return;
+    res.write(frame({ content }));
+    events.push({ kind: "chunk", index, at: Date.now() });
+  }
+  res.write(frame({}, "stop"));
+  res.end("data: [DONE]\n\n");
+  events.push({ kind: "end", at: Date.now() });
+}
