@@ -10,7 +10,8 @@ const script = `${root}/build/worker/shim.mjs`;
 
 /**
  * @param {object} options
- * @param {string} options.config   YAML, passed as the SWITCHYARD_CONFIG variable
+ * @param {string} [options.config] YAML, passed as the SWITCHYARD_CONFIG variable;
+ *                                  without it the bundled config/default.yaml serves
  * @param {Record<string,string>} [options.bindings]  more variables and secrets
  * @param {Record<string,string>} [options.configKv]  entries put in the CONFIG KV first
  */
@@ -24,7 +25,7 @@ export async function startGateway({ config, bindings = {}, configKv = {} }) {
       { type: "CompiledWasm", include: ["**/*.wasm"] },
     ],
     compatibilityDate: "2026-04-01",
-    bindings: { SWITCHYARD_CONFIG: config, ...bindings },
+    bindings: { ...(config === undefined ? {} : { SWITCHYARD_CONFIG: config }), ...bindings },
     kvNamespaces: ["CONFIG", "CACHE"],
     durableObjects: { COORDINATOR: "Coordinator" },
     host: "127.0.0.1",

@@ -129,6 +129,8 @@ pub fn load(yaml: &str, env: EnvLookup<'_>) -> Result<Loaded, ConfigError> {
         serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
             let message = e.into_inner().to_string();
+            // serde_yaml_ng already starts its message with the path: say it once.
+            let message = message.strip_prefix(&format!("{path}: ")).map_or(message.clone(), str::to_owned);
             ConfigError::at(if path == "." { "(document)".to_owned() } else { path }, message)
         })?
     };

@@ -166,6 +166,7 @@ fn errors_name_the_key_path() {
     ];
     for (yaml, path, message) in cases {
         let err = load_err(yaml);
+        assert!(!err.message.starts_with(path), "the path is said once: {err}");
         assert_eq!(&err.path, path, "{yaml}: {err}");
         assert!(err.message.contains(message), "{yaml}: {err}");
     }

@@ -1,0 +1,35 @@
+# Switchyard: the two commands a newcomer needs are `make dev` and `make test`.
+# Both install whatever is missing first (scripts/setup.sh), and are quick when
+# nothing is.
+
+PORT ?= 8787
+# A LiteLLM-shaped YAML to serve instead of the bundled config/default.yaml.
+CONFIG ?=
+
+SHELL := /bin/bash
+ENV := source .tools/env
+
+.PHONY: setup build dev test test-core test-e2e clean
+
+setup:
+	bash scripts/setup.sh
+
+build:
+	bash scripts/build.sh
+
+## Runs the gateway on 127.0.0.1:$(PORT) with `wrangler dev` (which builds it first).
+dev: setup
+	$(ENV) && exec wrangler dev --ip 127.0.0.1 --port $(PORT) \
+		$(if $(CONFIG),--var "SWITCHYARD_CONFIG:$$(cat '$(CONFIG)')")
+
+## Every test: the core's unit tests, then end to end against the built Worker.
+test: test-core test-e2e
+
+test-core: setup
+	cargo test -p switchyard-core
+
+test-e2e: build
+	$(ENV) && node --test --test-timeout=120000 tests/e2e/
+
+clean:
+	rm -rf build target .wrangler
