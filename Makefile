@@ -9,7 +9,7 @@ CONFIG ?=
 SHELL := /bin/bash
 ENV := source .tools/env
 
-.PHONY: setup build dev test test-core test-e2e clean
+.PHONY: setup build dev test lint test-core test-e2e clean
 
 setup:
 	bash scripts/setup.sh
@@ -22,8 +22,14 @@ dev: setup
 	$(ENV) && exec wrangler dev --ip 127.0.0.1 --port $(PORT) \
 		$(if $(CONFIG),--var "SWITCHYARD_CONFIG:$$(cat '$(CONFIG)')")
 
-## Every test: the core's unit tests, then end to end against the built Worker.
-test: test-core test-e2e
+## Every test: lints, the core's unit tests, then end to end against the built Worker.
+test: lint test-core test-e2e
+
+## Warnings are errors; the wasm crate is linted for the target it ships to.
+lint: setup
+	cargo fmt --check
+	cargo clippy -q -p switchyard-core --all-targets -- -D warnings
+	$(ENV) && cargo clippy -q --target wasm32-unknown-unknown -p switchyard -- -D warnings
 
 test-core: setup
 	cargo test -p switchyard-core

@@ -38,9 +38,8 @@ thread_local! {
 /// The configuration in force, or the error that makes the current one unusable.
 pub async fn current(env: &Env) -> Loaded {
     let now = runtime::now_ms();
-    let fresh = CACHE.with_borrow(|cache| {
-        cache.as_ref().filter(|c| now - c.checked_at_ms < REFRESH_MS).map(|c| c.loaded.clone())
-    });
+    let fresh = CACHE
+        .with_borrow(|cache| cache.as_ref().filter(|c| now - c.checked_at_ms < REFRESH_MS).map(|c| c.loaded.clone()));
     if let Some(loaded) = fresh {
         return loaded;
     }

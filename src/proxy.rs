@@ -6,11 +6,11 @@ use switchyard_core::error::ApiError;
 use switchyard_core::mock::{self, MockContext};
 use switchyard_core::request::{Endpoint, ParsedRequest};
 use switchyard_core::select;
-use worker::{Context, Headers, Request, Response, Result};
+use worker::{Headers, Request, Response, Result};
 
 use crate::{respond, runtime, upstream};
 
-pub async fn handle(endpoint: Endpoint, mut req: Request, config: &Config, _ctx: &Context) -> Result<Response> {
+pub async fn handle(endpoint: Endpoint, mut req: Request, config: &Config) -> Result<Response> {
     let body = req.bytes().await?;
     let request = match ParsedRequest::parse(endpoint, &body) {
         Ok(request) => request,

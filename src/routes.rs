@@ -4,40 +4,47 @@ use serde_json::json;
 use switchyard_core::config::Config;
 use switchyard_core::error::ApiError;
 use switchyard_core::request::Endpoint;
-use worker::{Context, Env, Method, Request, Response, Result};
+use worker::{Env, Method, Request, Response, Result};
 
 use crate::{config_source, proxy, respond};
 
 enum Route {
     Liveliness,
     Readiness,
+    /// Calls that need the config and, when a master key is set, authentication.
+    Api(Api),
+}
+
+enum Api {
     Models,
     Proxy(Endpoint),
 }
 
-pub async fn handle(req: Request, env: Env, ctx: Context) -> Result<Response> {
+pub async fn handle(req: Request, env: Env) -> Result<Response> {
     let route = match route(&req.method(), &req.path()) {
         Ok(route) => route,
         Err(error) => return respond::error(&error),
     };
-    if let Route::Liveliness = route {
-        return respond::json(200, br#"{"status":"alive"}"#.to_vec());
-    }
-    let config = match config_source::current(&env).await {
-        Ok(config) => config,
-        // Readiness says "not ready" rather than passing on a server error.
-        Err(error) if matches!(route, Route::Readiness) => return respond::json(503, error.body()),
-        Err(error) => return respond::error(&error),
-    };
-    if let Err(error) = authenticate(&req, &config) {
-        if !matches!(route, Route::Readiness) {
-            return respond::error(&error);
-        }
-    }
     match route {
-        Route::Liveliness | Route::Readiness => respond::json(200, br#"{"status":"healthy"}"#.to_vec()),
-        Route::Models => models(&config),
-        Route::Proxy(endpoint) => proxy::handle(endpoint, req, &config, &ctx).await,
+        Route::Liveliness => respond::json(200, br#"{"status":"alive"}"#.to_vec()),
+        // Not ready while the config cannot be used; no key needed to ask.
+        Route::Readiness => match config_source::current(&env).await {
+            Ok(_) => respond::json(200, br#"{"status":"healthy"}"#.to_vec()),
+            Err(error) => respond::json(503, error.body()),
+        },
+        Route::Api(api) => {
+            let config = match config_source::current(&env).await {
+                Ok(config) => config,
+                Err(error) => return respond::error(&error),
+            };
+            if let Err(error) = authenticate(&req, &config) {
+                return respond::error(&error);
+            }
+            match api {
+                Api::Models => models(&config),
+                Api::Proxy(endpoint) => proxy::handle(endpoint, req, &config).await,
+            }
+        }
     }
 }
 
@@ -45,10 +52,10 @@ fn route(method: &Method, path: &str) -> std::result::Result<Route, ApiError> {
     // Every OpenAI path is served with and without the `/v1` prefix, as LiteLLM does.
     let path = path.strip_prefix("/v1").filter(|p| p.starts_with('/')).unwrap_or(path);
     let (route, allowed) = match path {
-        "/chat/completions" => (Route::Proxy(Endpoint::ChatCompletions), Method::Post),
-        "/completions" => (Route::Proxy(Endpoint::Completions), Method::Post),
-        "/embeddings" => (Route::Proxy(Endpoint::Embeddings), Method::Post),
-        "/models" => (Route::Models, Method::Get),
+        "/chat/completions" => (Route::Api(Api::Proxy(Endpoint::ChatCompletions)), Method::Post),
+        "/completions" => (Route::Api(Api::Proxy(Endpoint::Completions)), Method::Post),
+        "/embeddings" => (Route::Api(Api::Proxy(Endpoint::Embeddings)), Method::Post),
+        "/models" => (Route::Api(Api::Models), Method::Get),
         "/health/liveliness" | "/health/liveness" => (Route::Liveliness, Method::Get),
         "/health/readiness" => (Route::Readiness, Method::Get),
         _ => return Err(ApiError::RouteNotFound { method: method.to_string(), path: path.to_owned() }),

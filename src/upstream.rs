@@ -4,7 +4,7 @@ use js_sys::Uint8Array;
 use switchyard_core::config::Deployment;
 use switchyard_core::error::ApiError;
 use switchyard_core::request::Endpoint;
-use worker::{Fetch, Headers, Method, Request, RequestInit, Response, ResponseBody, Result};
+use worker::{Fetch, Headers, Method, Request, RequestInit, Response, Result};
 
 /// Headers of the provider's answer that the client is given back.
 const PASSED_HEADERS: &[&str] = &["content-type", "cache-control", "x-request-id", "openai-processing-ms"];
@@ -13,7 +13,11 @@ const PASSED_HEADERS: &[&str] = &["content-type", "cache-control", "x-request-id
 /// streaming from the provider (an SSE stream reaches the client chunk by chunk,
 /// never buffered whole); an error answer or a failed connection becomes an
 /// [`ApiError`]. The outer `Result` is a failure of the runtime itself.
-pub async fn send(deployment: &Deployment, endpoint: Endpoint, body: Vec<u8>) -> Result<std::result::Result<Response, ApiError>> {
+pub async fn send(
+    deployment: &Deployment,
+    endpoint: Endpoint,
+    body: Vec<u8>,
+) -> Result<std::result::Result<Response, ApiError>> {
     let url = format!("{}{}", deployment.api_base, endpoint.upstream_path());
     let headers = Headers::new();
     headers.set("content-type", "application/json")?;
@@ -42,10 +46,7 @@ pub async fn send(deployment: &Deployment, endpoint: Endpoint, body: Vec<u8>) ->
             passed.set(name, &value)?;
         }
     }
+    // The body stays the provider's stream: the runtime pipes it to the client.
     let (_, body) = response.into_parts();
-    let body = match body {
-        ResponseBody::Stream(stream) => ResponseBody::Stream(stream),
-        other => other,
-    };
     Ok(Ok(Response::builder().with_status(status).with_headers(passed).body(body)))
 }

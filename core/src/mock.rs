@@ -144,7 +144,11 @@ mod tests {
 
     #[test]
     fn chat_completion_is_well_formed() {
-        let (body, is_stream) = run(Endpoint::ChatCompletions, r#"{"model":"m","messages":[{"role":"user","content":"hello there"}]}"#, "Hi!");
+        let (body, is_stream) = run(
+            Endpoint::ChatCompletions,
+            r#"{"model":"m","messages":[{"role":"user","content":"hello there"}]}"#,
+            "Hi!",
+        );
         assert!(!is_stream);
         let value: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(value["object"], "chat.completion");
@@ -154,13 +158,19 @@ mod tests {
         assert_eq!(value["choices"][0]["finish_reason"], "stop");
         assert!(value["id"].as_str().unwrap().starts_with("chatcmpl-"));
         let usage = &value["usage"];
-        assert_eq!(usage["total_tokens"], usage["prompt_tokens"].as_u64().unwrap() + usage["completion_tokens"].as_u64().unwrap());
+        assert_eq!(
+            usage["total_tokens"],
+            usage["prompt_tokens"].as_u64().unwrap() + usage["completion_tokens"].as_u64().unwrap()
+        );
     }
 
     #[test]
     fn chat_stream_reassembles_to_the_content() {
-        let (body, is_stream) =
-            run(Endpoint::ChatCompletions, r#"{"model":"m","messages":[{"role":"user"}],"stream":true}"#, "Hello  big world");
+        let (body, is_stream) = run(
+            Endpoint::ChatCompletions,
+            r#"{"model":"m","messages":[{"role":"user"}],"stream":true}"#,
+            "Hello  big world",
+        );
         assert!(is_stream);
         let events = events(&body);
         assert_eq!(events.last().unwrap(), "[DONE]");

@@ -47,8 +47,7 @@ pub enum ProviderError {
 
 pub fn parse(model: &str) -> Result<ProviderModel<'_>, ProviderError> {
     let (provider, name) = model.split_once('/').unwrap_or(("openai", model));
-    let Some(&(_, default_api_base)) = OPENAI_COMPATIBLE.iter().find(|(p, _)| *p == provider)
-    else {
+    let Some(&(_, default_api_base)) = OPENAI_COMPATIBLE.iter().find(|(p, _)| *p == provider) else {
         return Err(ProviderError::Unsupported(provider.to_owned()));
     };
     if name.is_empty() {

@@ -178,10 +178,9 @@ fn parse_entries(body: &[u8]) -> Result<Vec<(Key<'_>, &RawValue)>, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(body);
     let entries = de.deserialize_map(Entries).and_then(|entries| de.end().map(|()| entries));
     entries.map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => ApiError::InvalidParam {
-            param: "body",
-            message: "the request body must be a JSON object".into(),
-        },
+        serde_json::error::Category::Data => {
+            ApiError::InvalidParam { param: "body", message: "the request body must be a JSON object".into() }
+        }
         _ => ApiError::MalformedJson(e.to_string()),
     })
 }
@@ -276,9 +275,10 @@ mod tests {
 
     #[test]
     fn reads_the_routing_fields() {
-        let request =
-            chat(r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"stream":true,"mock_response":"yo"}"#)
-                .unwrap();
+        let request = chat(
+            r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"stream":true,"mock_response":"yo"}"#,
+        )
+        .unwrap();
         assert_eq!(request.model, "gpt-4o");
         assert!(request.stream);
         assert_eq!(request.mock_response.as_deref(), Some("yo"));

@@ -211,7 +211,10 @@ fn routing_strategy(value: Option<&str>, warnings: &mut Vec<String>) -> Result<R
     match value {
         None | Some("simple-shuffle") => Ok(RoutingStrategy::SimpleShuffle),
         Some(
-            other @ ("usage-based-routing" | "usage-based-routing-v2" | "latency-based-routing" | "least-busy"
+            other @ ("usage-based-routing"
+            | "usage-based-routing-v2"
+            | "latency-based-routing"
+            | "least-busy"
             | "cost-based-routing"),
         ) => {
             warnings.push(format!(
@@ -282,9 +285,8 @@ fn resolve(path: &str, value: &str, env: EnvLookup<'_>) -> Result<String, Config
     let Some(name) = value.strip_prefix(ENV_PREFIX) else {
         return Ok(value.to_owned());
     };
-    env(name).ok_or_else(|| {
-        ConfigError::at(path, format!("`{value}`: no Worker secret or variable named `{name}` is set"))
-    })
+    env(name)
+        .ok_or_else(|| ConfigError::at(path, format!("`{value}`: no Worker secret or variable named `{name}` is set")))
 }
 
 /// serde_ignored writes sequence indexes as `?`-less dotted segments (`model_list.0.x`);
@@ -313,13 +315,13 @@ struct Shares {
 impl Shares {
     fn of(path: &str, entry: &RawDeployment) -> Result<Self, ConfigError> {
         let params = &entry.litellm_params;
-        if let Some(weight) = params.weight {
-            if !weight.is_finite() || weight < 0.0 {
-                return Err(ConfigError::at(
-                    format!("{path}.litellm_params.weight"),
-                    format!("must be a number >= 0, got {weight}"),
-                ));
-            }
+        if let Some(weight) = params.weight
+            && (!weight.is_finite() || weight < 0.0)
+        {
+            return Err(ConfigError::at(
+                format!("{path}.litellm_params.weight"),
+                format!("must be a number >= 0, got {weight}"),
+            ));
         }
         Ok(Self { weight: params.weight, rpm: params.rpm, tpm: params.tpm })
     }

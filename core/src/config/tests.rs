@@ -130,7 +130,8 @@ environment_variables: {A: b}
 
 #[test]
 fn strategies_not_built_yet_warn_and_unknown_ones_fail() {
-    let base = "model_list:\n  - {model_name: m, litellm_params: {model: gpt-4o}}\nrouter_settings:\n  routing_strategy: ";
+    let base =
+        "model_list:\n  - {model_name: m, litellm_params: {model: gpt-4o}}\nrouter_settings:\n  routing_strategy: ";
     let loaded = load_ok(&format!("{base}least-busy\n"));
     assert_eq!(loaded.config.routing_strategy, RoutingStrategy::SimpleShuffle);
     assert!(loaded.warnings[0].contains("least-busy` is not supported yet"));
@@ -142,25 +143,52 @@ fn strategies_not_built_yet_warn_and_unknown_ones_fail() {
 #[test]
 fn errors_name_the_key_path() {
     let cases: &[(&str, &str, &str)] = &[
-        ("model_list:\n  - model_name: m\n    litellm_params: {model: gpt-4o, rpm: lots}\n",
-         "model_list[0].litellm_params.rpm", "invalid type"),
+        (
+            "model_list:\n  - model_name: m\n    litellm_params: {model: gpt-4o, rpm: lots}\n",
+            "model_list[0].litellm_params.rpm",
+            "invalid type",
+        ),
         ("model_list:\n  - model_name: m\n", "model_list[0]", "missing field `litellm_params`"),
-        ("model_list:\n  - {model_name: m, litellm_params: {model: anthropic/claude}}\n",
-         "model_list[0].litellm_params.model", "`anthropic` is not supported yet"),
-        ("model_list:\n  - {model_name: m, litellm_params: {model: hosted_vllm/llama}}\n",
-         "model_list[0].litellm_params.api_base", "set api_base"),
-        ("model_list:\n  - {model_name: m, litellm_params: {model: gpt-4o, api_key: os.environ/NOPE}}\n",
-         "model_list[0].litellm_params.api_key", "no Worker secret or variable named `NOPE`"),
-        ("model_list:\n  - {model_name: m, litellm_params: {model: gpt-4o, weight: -1}}\n",
-         "model_list[0].litellm_params.weight", "must be a number >= 0"),
-        ("model_list:\n  - {model_name: '', litellm_params: {model: gpt-4o}}\n",
-         "model_list[0].model_name", "must not be empty"),
-        ("model_list:\n  - {model_name: a, litellm_params: {model: gpt-4o}, model_info: {id: x}}\n  - {model_name: b, litellm_params: {model: gpt-4o}, model_info: {id: x}}\n",
-         "model_list[1].model_info.id", "already the id of model_list[0]"),
-        ("model_list:\n  - {model_name: a, litellm_params: {model: gpt-4o}}\nrouter_settings:\n  model_group_alias: {b: c}\n",
-         "router_settings.model_group_alias.b", "not a model_name"),
-        ("model_list:\n  - {model_name: a, litellm_params: {model: gpt-4o}}\nrouter_settings:\n  model_group_alias: {a: a}\n",
-         "router_settings.model_group_alias.a", "already a model_name"),
+        (
+            "model_list:\n  - {model_name: m, litellm_params: {model: anthropic/claude}}\n",
+            "model_list[0].litellm_params.model",
+            "`anthropic` is not supported yet",
+        ),
+        (
+            "model_list:\n  - {model_name: m, litellm_params: {model: hosted_vllm/llama}}\n",
+            "model_list[0].litellm_params.api_base",
+            "set api_base",
+        ),
+        (
+            "model_list:\n  - {model_name: m, litellm_params: {model: gpt-4o, api_key: os.environ/NOPE}}\n",
+            "model_list[0].litellm_params.api_key",
+            "no Worker secret or variable named `NOPE`",
+        ),
+        (
+            "model_list:\n  - {model_name: m, litellm_params: {model: gpt-4o, weight: -1}}\n",
+            "model_list[0].litellm_params.weight",
+            "must be a number >= 0",
+        ),
+        (
+            "model_list:\n  - {model_name: '', litellm_params: {model: gpt-4o}}\n",
+            "model_list[0].model_name",
+            "must not be empty",
+        ),
+        (
+            "model_list:\n  - {model_name: a, litellm_params: {model: gpt-4o}, model_info: {id: x}}\n  - {model_name: b, litellm_params: {model: gpt-4o}, model_info: {id: x}}\n",
+            "model_list[1].model_info.id",
+            "already the id of model_list[0]",
+        ),
+        (
+            "model_list:\n  - {model_name: a, litellm_params: {model: gpt-4o}}\nrouter_settings:\n  model_group_alias: {b: c}\n",
+            "router_settings.model_group_alias.b",
+            "not a model_name",
+        ),
+        (
+            "model_list:\n  - {model_name: a, litellm_params: {model: gpt-4o}}\nrouter_settings:\n  model_group_alias: {a: a}\n",
+            "router_settings.model_group_alias.a",
+            "already a model_name",
+        ),
         ("model_list: []\n", "model_list", "no deployments"),
         ("model_list: [\n", "model_list", "line 2 column 1"),
     ];
@@ -184,4 +212,3 @@ fn secrets_never_appear_in_debug_output() {
     let printed = format!("{config:?}");
     assert!(!printed.contains("sk-openai") && !printed.contains("sk-master"), "{printed}");
 }
-
