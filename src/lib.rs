@@ -21,9 +21,15 @@ mod routes;
 mod runtime;
 mod upstream;
 
+use switchyard_core::error::ApiError;
 use worker::{Context, Env, Request, Response, Result, event};
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    routes::handle(req, env).await
+    // A failure of the runtime itself still answers in OpenAI's shape, not as the
+    // runtime's plain-text 500.
+    match routes::handle(req, env).await {
+        Ok(response) => Ok(response),
+        Err(error) => respond::error(&ApiError::Internal(error.to_string())),
+    }
 }

@@ -248,6 +248,9 @@ fn deployment(index: usize, path: &str, entry: RawDeployment, env: EnvLookup<'_>
             format!("provider `{}` has no default endpoint: set api_base", parsed.provider),
         ));
     }
+    if !api_base.is_empty() {
+        check_http_url(&format!("{path}.litellm_params.api_base"), &api_base)?;
+    }
     let api_key = params
         .api_key
         .as_deref()
@@ -269,6 +272,17 @@ fn deployment(index: usize, path: &str, entry: RawDeployment, env: EnvLookup<'_>
         mock_response: params.mock_response,
         weight: 1.0,
     })
+}
+
+/// An endpoint must be an absolute http(s) URL: checked here, so that a typo is a
+/// config error at load rather than a failed call later.
+fn check_http_url(path: &str, value: &str) -> Result<(), ConfigError> {
+    match url::Url::parse(value) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => Ok(()),
+        // The value may be a resolved secret: name the problem, not the value.
+        Ok(_) => Err(ConfigError::at(path, "must be an http:// or https:// URL")),
+        Err(error) => Err(ConfigError::at(path, format!("is not a valid URL: {error}"))),
+    }
 }
 
 fn hashed_id(parts: &[&str]) -> String {

@@ -190,6 +190,16 @@ fn errors_name_the_key_path() {
             "already a model_name",
         ),
         ("model_list: []\n", "model_list", "no deployments"),
+        (
+            "model_list:\n  - {model_name: m, litellm_params: {model: gpt-4o, api_base: 'localhost:8080/v1'}}\n",
+            "model_list[0].litellm_params.api_base",
+            "must be an http:// or https:// URL",
+        ),
+        (
+            "model_list:\n  - {model_name: m, litellm_params: {model: gpt-4o, api_base: 'not a url'}}\n",
+            "model_list[0].litellm_params.api_base",
+            "is not a valid URL",
+        ),
         ("model_list: [\n", "model_list", "line 2 column 1"),
     ];
     for (yaml, path, message) in cases {
