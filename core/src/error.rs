@@ -25,9 +25,27 @@ pub enum ApiError {
     MethodNotAllowed { method: String, path: String, allowed: &'static str },
     /// The deployment answered with an error: its status and message are passed on.
     #[error("{message}")]
-    Upstream { status: u16, message: String, kind: String, param: Option<String>, code: Option<String> },
+    Upstream {
+        status: u16,
+        message: String,
+        kind: String,
+        param: Option<String>,
+        code: Option<String>,
+        retry_after_ms: Option<u64>,
+    },
     #[error("deployment `{deployment}` could not be reached: {detail}")]
     UpstreamUnreachable { deployment: String, detail: String },
+    #[error("deployment `{deployment}` did not answer within {after_ms} ms")]
+    Timeout { deployment: String, after_ms: u64 },
+    #[error("every deployment of `{group}` is cooling down after failures; retry after {} s", secs(*.retry_after_ms))]
+    AllCoolingDown { group: String, retry_after_ms: u64 },
+    #[error("every deployment of `{group}` is at its rpm/tpm limit; retry after {} s", secs(*.retry_after_ms))]
+    GroupRateLimited { group: String, retry_after_ms: u64 },
+    #[error("the prompt (about {tokens} tokens) is longer than any deployment of `{group}` accepts (max_input_tokens)")]
+    ContextWindowExceeded { group: String, tokens: u64 },
+    /// The first failure of a request that also failed everywhere else it went.
+    #[error("{error} (tried: {tried})")]
+    Tried { error: Box<ApiError>, tried: String },
     #[error("{0}")]
     Config(String),
     #[error("internal error: {0}")]
@@ -37,13 +55,30 @@ pub enum ApiError {
 impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
-            Self::MalformedJson(_) | Self::InvalidParam { .. } => 400,
+            Self::MalformedJson(_) | Self::InvalidParam { .. } | Self::ContextWindowExceeded { .. } => 400,
             Self::MissingApiKey | Self::InvalidApiKey => 401,
             Self::ModelNotFound { .. } | Self::RouteNotFound { .. } => 404,
             Self::MethodNotAllowed { .. } => 405,
             Self::Upstream { status, .. } => *status,
             Self::UpstreamUnreachable { .. } => 502,
+            Self::Timeout { .. } => 408,
+            Self::AllCoolingDown { .. } | Self::GroupRateLimited { .. } => 429,
+            Self::Tried { error, .. } => error.status(),
             Self::Config(_) | Self::Internal(_) => 500,
+        }
+    }
+
+    /// Seconds for a `retry-after` header: set on every 429 and wherever the
+    /// gateway knows when trying again makes sense.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::AllCoolingDown { retry_after_ms, .. } | Self::GroupRateLimited { retry_after_ms, .. } => {
+                Some(retry_after_ms.div_ceil(1000).max(1))
+            }
+            Self::Upstream { retry_after_ms: Some(ms), .. } => Some(ms.div_ceil(1000)),
+            Self::Upstream { status: 429, .. } => Some(1),
+            Self::Tried { error, .. } => error.retry_after_secs(),
+            _ => None,
         }
     }
 
@@ -53,10 +88,15 @@ impl ApiError {
             | Self::InvalidParam { .. }
             | Self::ModelNotFound { .. }
             | Self::RouteNotFound { .. }
-            | Self::MethodNotAllowed { .. } => "invalid_request_error",
+            | Self::MethodNotAllowed { .. }
+            | Self::ContextWindowExceeded { .. } => "invalid_request_error",
             Self::MissingApiKey | Self::InvalidApiKey => "authentication_error",
             Self::Upstream { kind, .. } => kind,
             Self::UpstreamUnreachable { .. } | Self::Internal(_) => "api_error",
+            Self::Timeout { .. } => "timeout",
+            Self::AllCoolingDown { .. } => "all_deployments_in_cooldown",
+            Self::GroupRateLimited { .. } => "rate_limit_error",
+            Self::Tried { error, .. } => error.kind(),
             Self::Config(_) => "config_error",
         }
     }
@@ -66,6 +106,7 @@ impl ApiError {
             Self::InvalidParam { param, .. } => Some(param),
             Self::ModelNotFound { .. } => Some("model"),
             Self::Upstream { param, .. } => param.as_deref(),
+            Self::Tried { error, .. } => error.param(),
             _ => None,
         }
     }
@@ -80,6 +121,11 @@ impl ApiError {
             Self::MethodNotAllowed { .. } => Some("method_not_allowed"),
             Self::Upstream { code, .. } => code.as_deref(),
             Self::UpstreamUnreachable { .. } => Some("upstream_unreachable"),
+            Self::Timeout { .. } => Some("timeout"),
+            Self::AllCoolingDown { .. } => Some("all_deployments_in_cooldown"),
+            Self::GroupRateLimited { .. } => Some("rate_limit_exceeded"),
+            Self::ContextWindowExceeded { .. } => Some("context_length_exceeded"),
+            Self::Tried { error, .. } => error.code(),
             Self::Config(_) => Some("invalid_config"),
             Self::Internal(_) => None,
         }
@@ -134,8 +180,13 @@ impl ApiError {
             kind: kind.unwrap_or_else(|| kind_for_status(status).to_owned()),
             param,
             code,
+            retry_after_ms: None,
         }
     }
+}
+
+fn secs(ms: u64) -> u64 {
+    ms.div_ceil(1000).max(1)
 }
 
 fn kind_for_status(status: u16) -> &'static str {

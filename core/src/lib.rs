@@ -10,13 +10,18 @@
 //! - [`provider`]: which providers a deployment's `model` can name, and their endpoints.
 //! - [`request`]: the client's request body, parsed once into the fields routing needs,
 //!   validated, and rewritten for the upstream.
-//! - [`select`]: choosing a deployment within a model group.
+//! - [`select`]: weighted simple-shuffle.
+//! - [`coordinator`]: a model group's shared state (cooldowns, rate windows,
+//!   in-flight counts, latencies) and the routing strategies, as a state machine.
+//! - [`failure`]: one classification of a failed attempt, for retry, fallback and cooldown.
 //! - [`mock`]: well-formed answers for `mock_response`, streamed or not.
 //! - [`error`]: every error a client can see, with its status and OpenAI's error body.
 //! - [`secret`]: secrets that never print.
 
 pub mod config;
+pub mod coordinator;
 pub mod error;
+pub mod failure;
 pub mod mock;
 pub mod provider;
 pub mod request;

@@ -7,21 +7,27 @@ use crate::config::Deployment;
 /// [`crate::config::load`]). A deployment of weight 0 is never chosen while another
 /// has weight; when none has, the choice is uniform. `None` only for an empty slice.
 pub fn simple_shuffle<'d>(deployments: &'d [Deployment], rng: &mut fastrand::Rng) -> Option<&'d Deployment> {
-    let total: f64 = deployments.iter().map(|d| d.weight).sum();
+    weighted(deployments, |d| d.weight, rng)
+}
+
+/// [`simple_shuffle`] over anything that has a weight.
+pub fn weighted<'t, T>(items: &'t [T], weight: impl Fn(&T) -> f64, rng: &mut fastrand::Rng) -> Option<&'t T> {
+    let total: f64 = items.iter().map(&weight).sum();
     if total <= 0.0 {
-        return deployments.get(rng.usize(..deployments.len().max(1)));
+        return items.get(rng.usize(..items.len().max(1)));
     }
     let mut point = rng.f64() * total;
-    for deployment in deployments {
-        if deployment.weight > 0.0 {
-            if point < deployment.weight {
-                return Some(deployment);
+    for item in items {
+        let w = weight(item);
+        if w > 0.0 {
+            if point < w {
+                return Some(item);
             }
-            point -= deployment.weight;
+            point -= w;
         }
     }
     // Rounding can leave `point` a hair above the last weight: the last one it is.
-    deployments.iter().rev().find(|d| d.weight > 0.0)
+    items.iter().rev().find(|item| weight(item) > 0.0)
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! and builds the model-group index. A config error names the key path and what
 //! is wrong with it.
 
+mod policy;
 mod raw;
 #[cfg(test)]
 mod tests;
@@ -14,13 +15,16 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
+pub use policy::{CooldownPolicy, DEFAULT_COOLDOWN_MS, FallbackKind, RetryPolicy, RouterPolicy, RoutingStrategy};
+
 use crate::provider;
 use crate::secret::Secret;
 use raw::{RawAlias, RawConfig, RawDeployment};
 
 /// Identifies one deployment: `model_info.id` when the config sets it, else a hash
 /// of where it points (never of its key). Sent to clients as `x-litellm-model-id`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct DeploymentId(String);
 
 impl DeploymentId {
@@ -48,6 +52,19 @@ pub struct Deployment {
     pub mock_response: Option<String>,
     /// Relative share of traffic under simple-shuffle (see [`load`] for its source).
     pub weight: f64,
+    /// Requests per minute this deployment may receive, across every isolate.
+    pub rpm: Option<u64>,
+    /// Tokens per minute this deployment may receive, across every isolate.
+    pub tpm: Option<u64>,
+    /// Tier: only the lowest `order` with a deployment available is used. Unset is last.
+    pub order: u32,
+    pub timeout_ms: Option<u64>,
+    pub stream_timeout_ms: Option<u64>,
+    /// This deployment's own `cooldown_time`: beats the upstream's `Retry-After`.
+    pub cooldown_ms: Option<u64>,
+    pub input_cost_per_token: Option<f64>,
+    pub output_cost_per_token: Option<f64>,
+    pub max_input_tokens: Option<u64>,
 }
 
 /// The deployments that serve one public model name.
@@ -55,12 +72,6 @@ pub struct Deployment {
 pub struct ModelGroup {
     pub name: String,
     pub deployments: Vec<Deployment>,
-}
-
-/// How a deployment is chosen within a group (`router_settings.routing_strategy`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RoutingStrategy {
-    SimpleShuffle,
 }
 
 /// A validated configuration.
@@ -72,7 +83,7 @@ pub struct Config {
     /// What `GET /v1/models` lists: groups, then aliases not marked `hidden`.
     listed: Vec<String>,
     pub master_key: Option<Secret>,
-    pub routing_strategy: RoutingStrategy,
+    pub router: RouterPolicy,
 }
 
 impl Config {
@@ -134,14 +145,16 @@ pub fn load(yaml: &str, env: EnvLookup<'_>) -> Result<Loaded, ConfigError> {
             ConfigError::at(if path == "." { "(document)".to_owned() } else { path }, message)
         })?
     };
-    build(raw, env, &mut warnings).map(|config| Loaded { config, warnings })
+    build(raw, env).map(|config| Loaded { config, warnings })
 }
 
-fn build(raw: RawConfig, env: EnvLookup<'_>, warnings: &mut Vec<String>) -> Result<Config, ConfigError> {
+fn build(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
     if raw.model_list.is_empty() {
         return Err(ConfigError::at("model_list", "no deployments: add at least one entry"));
     }
-    let routing_strategy = routing_strategy(raw.router_settings.routing_strategy.as_deref(), warnings)?;
+    let strategy = routing_strategy(raw.router_settings.routing_strategy.as_deref())?;
+    let mut router_settings = raw.router_settings;
+    let aliases = std::mem::take(&mut router_settings.model_group_alias);
 
     // Shares are resolved per group once the whole group is known.
     let mut groups: Vec<(ModelGroup, Vec<Shares>)> = Vec::new();
@@ -181,7 +194,8 @@ fn build(raw: RawConfig, env: EnvLookup<'_>, warnings: &mut Vec<String>) -> Resu
         .collect();
 
     let mut listed: Vec<String> = groups.iter().map(|g| g.name.clone()).collect();
-    for (alias, target) in raw.router_settings.model_group_alias {
+    let router = policy::build(router_settings, strategy, &|name| names.contains_key(name))?;
+    for (alias, target) in aliases {
         let path = format!("router_settings.model_group_alias.{alias}");
         let (target, hidden) = match target {
             RawAlias::Name(model) => (model, false),
@@ -204,31 +218,34 @@ fn build(raw: RawConfig, env: EnvLookup<'_>, warnings: &mut Vec<String>) -> Resu
         .master_key
         .map(|value| resolve("general_settings.master_key", &value, env).map(Secret::new))
         .transpose()?;
-    Ok(Config { groups, names, listed, master_key, routing_strategy })
+    Ok(Config { groups, names, listed, master_key, router })
 }
 
-fn routing_strategy(value: Option<&str>, warnings: &mut Vec<String>) -> Result<RoutingStrategy, ConfigError> {
-    match value {
-        None | Some("simple-shuffle") => Ok(RoutingStrategy::SimpleShuffle),
-        Some(
-            other @ ("usage-based-routing"
-            | "usage-based-routing-v2"
-            | "latency-based-routing"
-            | "least-busy"
-            | "cost-based-routing"),
-        ) => {
-            warnings.push(format!(
-                "`router_settings.routing_strategy: {other}` is not supported yet; using simple-shuffle"
+fn routing_strategy(value: Option<&str>) -> Result<RoutingStrategy, ConfigError> {
+    Ok(match value {
+        None | Some("simple-shuffle") => RoutingStrategy::SimpleShuffle,
+        Some("usage-based-routing" | "usage-based-routing-v2") => RoutingStrategy::UsageBased,
+        Some("latency-based-routing") => RoutingStrategy::LatencyBased,
+        Some("least-busy") => RoutingStrategy::LeastBusy,
+        Some("cost-based-routing") => RoutingStrategy::CostBased,
+        Some(other) => {
+            return Err(ConfigError::at(
+                "router_settings.routing_strategy",
+                format!(
+                    "unknown strategy `{other}`; expected one of simple-shuffle, usage-based-routing, \
+                     usage-based-routing-v2, latency-based-routing, least-busy, cost-based-routing"
+                ),
             ));
-            Ok(RoutingStrategy::SimpleShuffle)
         }
-        Some(other) => Err(ConfigError::at(
-            "router_settings.routing_strategy",
-            format!(
-                "unknown strategy `{other}`; expected one of simple-shuffle, usage-based-routing, \
-                 usage-based-routing-v2, latency-based-routing, least-busy, cost-based-routing"
-            ),
-        )),
+    })
+}
+
+/// Seconds as LiteLLM writes them, to milliseconds; negative or not finite is an error.
+fn seconds_to_ms(path: &str, seconds: Option<f64>) -> Result<Option<u64>, ConfigError> {
+    match seconds {
+        None => Ok(None),
+        Some(s) if s.is_finite() && s >= 0.0 => Ok(Some((s * 1000.0).round() as u64)),
+        Some(s) => Err(ConfigError::at(path, format!("must be a number of seconds >= 0, got {s}"))),
     }
 }
 
@@ -256,7 +273,7 @@ fn deployment(index: usize, path: &str, entry: RawDeployment, env: EnvLookup<'_>
         .as_deref()
         .map(|value| resolve(&format!("{path}.litellm_params.api_key"), value, env).map(Secret::new))
         .transpose()?;
-    let id = match entry.model_info.id {
+    let id = match entry.model_info.id.clone() {
         Some(id) if id.trim().is_empty() => {
             return Err(ConfigError::at(format!("{path}.model_info.id"), "must not be empty"));
         }
@@ -264,6 +281,8 @@ fn deployment(index: usize, path: &str, entry: RawDeployment, env: EnvLookup<'_>
         // Index included: two identical entries are still two deployments.
         None => hashed_id(&[&entry.model_name, &params.model, &api_base, &index.to_string()]),
     };
+    let info = entry.model_info;
+    let params_path = format!("{path}.litellm_params");
     Ok(Deployment {
         id: DeploymentId(id),
         model: parsed.model.to_owned(),
@@ -271,6 +290,15 @@ fn deployment(index: usize, path: &str, entry: RawDeployment, env: EnvLookup<'_>
         api_key,
         mock_response: params.mock_response,
         weight: 1.0,
+        rpm: params.rpm,
+        tpm: params.tpm,
+        order: params.order.unwrap_or(u32::MAX),
+        timeout_ms: seconds_to_ms(&format!("{params_path}.timeout"), params.timeout)?,
+        stream_timeout_ms: seconds_to_ms(&format!("{params_path}.stream_timeout"), params.stream_timeout)?,
+        cooldown_ms: seconds_to_ms(&format!("{params_path}.cooldown_time"), params.cooldown_time)?,
+        input_cost_per_token: info.input_cost_per_token,
+        output_cost_per_token: info.output_cost_per_token,
+        max_input_tokens: info.max_input_tokens,
     })
 }
 

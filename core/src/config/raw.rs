@@ -39,18 +39,81 @@ pub struct RawLitellmParams {
     pub tpm: Option<u64>,
     pub weight: Option<f64>,
     pub mock_response: Option<String>,
+    pub order: Option<u32>,
+    /// Seconds.
+    pub timeout: Option<f64>,
+    /// Seconds.
+    pub stream_timeout: Option<f64>,
+    /// Seconds.
+    pub cooldown_time: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 pub struct RawModelInfo {
     pub id: Option<String>,
+    pub input_cost_per_token: Option<f64>,
+    pub output_cost_per_token: Option<f64>,
+    pub max_input_tokens: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 pub struct RawRouterSettings {
     pub routing_strategy: Option<String>,
     #[serde(default)]
+    pub routing_strategy_args: RawStrategyArgs,
+    #[serde(default)]
     pub model_group_alias: BTreeMap<String, RawAlias>,
+    pub num_retries: Option<u32>,
+    pub retry_policy: Option<RawRetryPolicy>,
+    #[serde(default)]
+    pub model_group_retry_policy: BTreeMap<String, RawRetryPolicy>,
+    pub fallbacks: Option<Vec<BTreeMap<String, Vec<String>>>>,
+    pub context_window_fallbacks: Option<Vec<BTreeMap<String, Vec<String>>>>,
+    pub content_policy_fallbacks: Option<Vec<BTreeMap<String, Vec<String>>>>,
+    pub default_fallbacks: Option<Vec<String>>,
+    pub max_fallbacks: Option<u32>,
+    /// Seconds.
+    pub timeout: Option<f64>,
+    /// Seconds.
+    pub stream_timeout: Option<f64>,
+    pub allowed_fails: Option<u32>,
+    pub allowed_fails_policy: Option<RawAllowedFailsPolicy>,
+    /// Seconds.
+    pub cooldown_time: Option<f64>,
+    pub disable_cooldowns: Option<bool>,
+    pub enable_pre_call_checks: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawStrategyArgs {
+    /// Seconds of latency history that latency-based routing averages over.
+    pub ttl: Option<f64>,
+    /// Deployments within this fraction of the fastest are chosen among at random.
+    pub lowest_latency_buffer: Option<f64>,
+}
+
+/// LiteLLM's `RetryPolicy`: retries per error class.
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RawRetryPolicy {
+    pub bad_request_error_retries: Option<u32>,
+    pub authentication_error_retries: Option<u32>,
+    pub timeout_error_retries: Option<u32>,
+    pub rate_limit_error_retries: Option<u32>,
+    pub content_policy_violation_error_retries: Option<u32>,
+    pub internal_server_error_retries: Option<u32>,
+}
+
+/// LiteLLM's `AllowedFailsPolicy`: failures tolerated per error class before a cooldown.
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RawAllowedFailsPolicy {
+    pub bad_request_error_allowed_fails: Option<u32>,
+    pub authentication_error_allowed_fails: Option<u32>,
+    pub timeout_error_allowed_fails: Option<u32>,
+    pub rate_limit_error_allowed_fails: Option<u32>,
+    pub content_policy_violation_error_allowed_fails: Option<u32>,
+    pub internal_server_error_allowed_fails: Option<u32>,
 }
 
 /// LiteLLM accepts an alias as a bare group name or as `{model, hidden}`.

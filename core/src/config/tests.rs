@@ -1,4 +1,5 @@
 use super::*;
+use crate::failure::FailureClass;
 
 fn no_env(_: &str) -> Option<String> {
     None
@@ -109,7 +110,7 @@ model_list:
   - model_name: m
     litellm_params: {model: gpt-4o, mock_response: hi, max_retries: 3}
 router_settings:
-  num_retries: 2
+  polling_interval: 0.03
 litellm_settings:
   drop_params: true
 environment_variables: {A: b}
@@ -123,21 +124,88 @@ environment_variables: {A: b}
             "`environment_variables` is not supported yet and is ignored",
             "`litellm_settings.drop_params` is not supported yet and is ignored",
             "`model_list[0].litellm_params.max_retries` is not supported yet and is ignored",
-            "`router_settings.num_retries` is not supported yet and is ignored",
+            "`router_settings.polling_interval` is not supported yet and is ignored",
         ]
     );
 }
 
 #[test]
-fn strategies_not_built_yet_warn_and_unknown_ones_fail() {
+fn strategies_by_litellm_name_and_unknown_ones_fail() {
     let base =
         "model_list:\n  - {model_name: m, litellm_params: {model: gpt-4o}}\nrouter_settings:\n  routing_strategy: ";
-    let loaded = load_ok(&format!("{base}least-busy\n"));
-    assert_eq!(loaded.config.routing_strategy, RoutingStrategy::SimpleShuffle);
-    assert!(loaded.warnings[0].contains("least-busy` is not supported yet"));
+    for (name, strategy) in [
+        ("simple-shuffle", RoutingStrategy::SimpleShuffle),
+        ("usage-based-routing", RoutingStrategy::UsageBased),
+        ("usage-based-routing-v2", RoutingStrategy::UsageBased),
+        ("latency-based-routing", RoutingStrategy::LatencyBased),
+        ("least-busy", RoutingStrategy::LeastBusy),
+        ("cost-based-routing", RoutingStrategy::CostBased),
+    ] {
+        assert_eq!(load_ok(&format!("{base}{name}\n")).config.router.strategy, strategy);
+    }
     let err = load_err(&format!("{base}fastest\n"));
     assert_eq!(err.path, "router_settings.routing_strategy");
     assert!(err.message.contains("unknown strategy `fastest`"));
+}
+
+#[test]
+fn router_policy_defaults_and_settings() {
+    let default = load_ok("model_list:\n  - {model_name: m, litellm_params: {model: gpt-4o}}\n").config.router;
+    assert_eq!(default.num_retries, 2);
+    assert_eq!(default.max_fallbacks, 5);
+    assert!(default.cooldown.enabled);
+    assert_eq!(default.cooldown.allowed_fails, None);
+    assert_eq!(default.timeout_ms, None);
+
+    let config = load_ok(
+        r#"
+model_list:
+  - {model_name: a, litellm_params: {model: gpt-4o, timeout: 1.5, stream_timeout: 0.25, order: 2, cooldown_time: 9}}
+  - {model_name: b, litellm_params: {model: gpt-4o}, model_info: {input_cost_per_token: 0.001, max_input_tokens: 100}}
+  - {model_name: c, litellm_params: {model: gpt-4o}}
+router_settings:
+  num_retries: 4
+  timeout: 30
+  cooldown_time: 0
+  allowed_fails: 1
+  allowed_fails_policy: {RateLimitErrorAllowedFails: 10}
+  retry_policy: {RateLimitErrorRetries: 7, BadRequestErrorRetries: 1}
+  model_group_retry_policy: {b: {RateLimitErrorRetries: 0}}
+  fallbacks: [{a: [b, c]}, {"*": [c]}]
+  context_window_fallbacks: [{a: [c]}]
+  default_fallbacks: [b]
+  max_fallbacks: 3
+  enable_pre_call_checks: true
+  routing_strategy_args: {ttl: 60, lowest_latency_buffer: 0.5}
+"#,
+    )
+    .config;
+    let a = &config.group("a").unwrap().deployments[0];
+    assert_eq!((a.timeout_ms, a.stream_timeout_ms, a.order, a.cooldown_ms), (Some(1500), Some(250), 2, Some(9000)));
+    let b = &config.group("b").unwrap().deployments[0];
+    assert_eq!((b.input_cost_per_token, b.max_input_tokens, b.order), (Some(0.001), Some(100), u32::MAX));
+    let router = &config.router;
+    assert_eq!(router.timeout_ms, Some(30_000));
+    assert!(!router.cooldown.enabled, "cooldown_time: 0 turns cooldowns off");
+    assert_eq!(router.cooldown.allowed_fails_for(FailureClass::RateLimit), Some(10));
+    assert_eq!(router.cooldown.allowed_fails_for(FailureClass::Internal), Some(1));
+    assert_eq!(router.retries_for("a", FailureClass::RateLimit, None), 7);
+    assert_eq!(router.retries_for("b", FailureClass::RateLimit, None), 0, "group policy wins");
+    assert_eq!(router.retries_for("a", FailureClass::Internal, None), 4);
+    assert_eq!(router.retries_for("a", FailureClass::Internal, Some(1)), 1, "the request's num_retries");
+    assert_eq!(router.retries_for("a", FailureClass::BadRequest, None), 1, "a policy can retry 400s");
+    assert_eq!(router.retries_for("b", FailureClass::BadRequest, None), 0);
+    assert_eq!(router.retries_for("a", FailureClass::ContextWindow, None), 0);
+    assert_eq!(router.fallbacks_for("a", FallbackKind::Generic), ["b", "c"]);
+    assert_eq!(router.fallbacks_for("b", FallbackKind::Generic), ["c"], "the \"*\" entry");
+    assert_eq!(router.fallbacks_for("a", FallbackKind::ContextWindow), ["c"]);
+    assert_eq!(router.fallbacks_for("b", FallbackKind::ContentPolicy), ["c"], "no special list: the generic one");
+    assert_eq!(router.max_fallbacks, 3);
+    assert!(router.pre_call_checks);
+    assert_eq!((router.latency_ttl_ms, router.latency_buffer), (60_000, 0.5));
+
+    let no_star = load_ok("model_list:\n  - {model_name: a, litellm_params: {model: x}}\n  - {model_name: b, litellm_params: {model: x}}\nrouter_settings:\n  default_fallbacks: [b]\n").config.router;
+    assert_eq!(no_star.fallbacks_for("a", FallbackKind::Generic), ["b"], "default_fallbacks last");
 }
 
 #[test]
@@ -190,6 +258,21 @@ fn errors_name_the_key_path() {
             "already a model_name",
         ),
         ("model_list: []\n", "model_list", "no deployments"),
+        (
+            "model_list:\n  - {model_name: a, litellm_params: {model: x}}\nrouter_settings:\n  fallbacks: [{a: [zz]}]\n",
+            "router_settings.fallbacks[0].a",
+            "fallback `zz` is not a model_name",
+        ),
+        (
+            "model_list:\n  - {model_name: a, litellm_params: {model: x}}\nrouter_settings:\n  fallbacks: [{zz: [a]}]\n",
+            "router_settings.fallbacks[0]",
+            "`zz` is not a model_name",
+        ),
+        (
+            "model_list:\n  - {model_name: a, litellm_params: {model: x, timeout: -1}}\n",
+            "model_list[0].litellm_params.timeout",
+            "seconds >= 0",
+        ),
         (
             "model_list:\n  - {model_name: m, litellm_params: {model: gpt-4o, api_base: 'localhost:8080/v1'}}\n",
             "model_list[0].litellm_params.api_base",

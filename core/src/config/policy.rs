@@ -1,0 +1,211 @@
+//! The router's reliability settings (`router_settings`), validated.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::raw::{RawAllowedFailsPolicy, RawRetryPolicy, RawRouterSettings};
+use super::{ConfigError, seconds_to_ms};
+use crate::failure::FailureClass;
+
+/// LiteLLM's default: two retries, three attempts in all.
+pub const DEFAULT_NUM_RETRIES: u32 = 2;
+/// LiteLLM's default cap on fallback hops.
+pub const DEFAULT_MAX_FALLBACKS: u32 = 5;
+/// LiteLLM's default cooldown.
+pub const DEFAULT_COOLDOWN_MS: u64 = 5_000;
+/// Latency history that latency-based routing averages over, when `ttl` is not set.
+pub const DEFAULT_LATENCY_TTL_MS: u64 = 3_600_000;
+
+/// How a deployment is chosen within a group (`router_settings.routing_strategy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoutingStrategy {
+    SimpleShuffle,
+    UsageBased,
+    LatencyBased,
+    LeastBusy,
+    CostBased,
+}
+
+/// Retries per failure class (`retry_policy`); `None` falls back to `num_retries`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RetryPolicy(RawRetryPolicy);
+
+impl RetryPolicy {
+    /// The retries this policy sets for a class, if it sets any.
+    pub fn for_class(&self, class: FailureClass) -> Option<u32> {
+        let p = &self.0;
+        match class {
+            FailureClass::BadRequest => p.bad_request_error_retries,
+            FailureClass::Authentication => p.authentication_error_retries,
+            FailureClass::Timeout => p.timeout_error_retries,
+            FailureClass::RateLimit => p.rate_limit_error_retries,
+            FailureClass::ContentPolicy => p.content_policy_violation_error_retries,
+            FailureClass::Internal | FailureClass::Connection => p.internal_server_error_retries,
+            FailureClass::ContextWindow | FailureClass::NotFound => None,
+        }
+    }
+}
+
+/// When a deployment is cooled down, and for how long.
+#[derive(Debug, Clone)]
+pub struct CooldownPolicy {
+    /// `false` with `disable_cooldowns: true` or `cooldown_time: 0`.
+    pub enabled: bool,
+    /// `allowed_fails`: unset means LiteLLM's smart rule (see the coordinator).
+    pub allowed_fails: Option<u32>,
+    per_class: RawAllowedFailsPolicy,
+    /// The router's `cooldown_time`, if set.
+    pub cooldown_ms: Option<u64>,
+}
+
+impl CooldownPolicy {
+    /// Failures of this class tolerated before a cooldown, when a threshold is set.
+    pub fn allowed_fails_for(&self, class: FailureClass) -> Option<u32> {
+        let p = &self.per_class;
+        let specific = match class {
+            FailureClass::BadRequest => p.bad_request_error_allowed_fails,
+            FailureClass::Authentication => p.authentication_error_allowed_fails,
+            FailureClass::Timeout => p.timeout_error_allowed_fails,
+            FailureClass::RateLimit => p.rate_limit_error_allowed_fails,
+            FailureClass::ContentPolicy => p.content_policy_violation_error_allowed_fails,
+            FailureClass::Internal | FailureClass::Connection => p.internal_server_error_allowed_fails,
+            FailureClass::ContextWindow | FailureClass::NotFound => None,
+        };
+        specific.or(self.allowed_fails)
+    }
+}
+
+/// Which fallback list a failure draws from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FallbackKind {
+    Generic,
+    ContextWindow,
+    ContentPolicy,
+}
+
+/// Everything `router_settings` says about reliability.
+#[derive(Debug, Clone)]
+pub struct RouterPolicy {
+    pub strategy: RoutingStrategy,
+    pub latency_ttl_ms: u64,
+    pub latency_buffer: f64,
+    pub num_retries: u32,
+    pub retry_policy: RetryPolicy,
+    pub group_retry_policy: HashMap<String, RetryPolicy>,
+    fallbacks: HashMap<String, Vec<String>>,
+    context_window_fallbacks: HashMap<String, Vec<String>>,
+    content_policy_fallbacks: HashMap<String, Vec<String>>,
+    default_fallbacks: Vec<String>,
+    pub max_fallbacks: u32,
+    pub timeout_ms: Option<u64>,
+    pub stream_timeout_ms: Option<u64>,
+    pub cooldown: CooldownPolicy,
+    pub pre_call_checks: bool,
+}
+
+impl RouterPolicy {
+    /// The fallback groups configured for `group` after a failure of `kind`.
+    /// Context-window and content-policy failures use their own lists when the
+    /// group has one, else the generic list; the generic list is the group's
+    /// entry, else the `"*"` entry, else `default_fallbacks`.
+    pub fn fallbacks_for(&self, group: &str, kind: FallbackKind) -> &[String] {
+        let special = match kind {
+            FallbackKind::Generic => None,
+            FallbackKind::ContextWindow => {
+                self.context_window_fallbacks.get(group).or(self.context_window_fallbacks.get("*"))
+            }
+            FallbackKind::ContentPolicy => {
+                self.content_policy_fallbacks.get(group).or(self.content_policy_fallbacks.get("*"))
+            }
+        };
+        special
+            .or_else(|| self.fallbacks.get(group))
+            .or_else(|| self.fallbacks.get("*"))
+            .map_or(self.default_fallbacks.as_slice(), Vec::as_slice)
+    }
+
+    /// Retries for a failure of `class` in `group`: the group's retry policy, else
+    /// the router's, else `num_retries` (the request's own when it sets one).
+    pub fn retries_for(&self, group: &str, class: FailureClass, request_num_retries: Option<u32>) -> u32 {
+        let from_policy = self.group_retry_policy.get(group).unwrap_or(&self.retry_policy).for_class(class);
+        match (from_policy, class) {
+            (Some(n), _) => n,
+            // Not retried in the same group unless a policy says so: another try of
+            // the same prompt fails the same way; fallbacks exist for these.
+            (None, FailureClass::BadRequest | FailureClass::ContextWindow | FailureClass::ContentPolicy) => 0,
+            (None, _) => request_num_retries.unwrap_or(self.num_retries),
+        }
+    }
+}
+
+/// Builds the policy; `is_group` tells model group names, to check fallback targets.
+pub(super) fn build(
+    raw: RawRouterSettings,
+    strategy: RoutingStrategy,
+    is_group: &dyn Fn(&str) -> bool,
+) -> Result<RouterPolicy, ConfigError> {
+    let fallback_map = |key: &str, lists: Option<Vec<BTreeMap<String, Vec<String>>>>| {
+        let mut map = HashMap::new();
+        for (i, entry) in lists.unwrap_or_default().into_iter().enumerate() {
+            for (from, targets) in entry {
+                for target in &targets {
+                    if !is_group(target) {
+                        return Err(ConfigError::at(
+                            format!("router_settings.{key}[{i}].{from}"),
+                            format!("fallback `{target}` is not a model_name in model_list"),
+                        ));
+                    }
+                }
+                if from != "*" && !is_group(&from) {
+                    return Err(ConfigError::at(
+                        format!("router_settings.{key}[{i}]"),
+                        format!("`{from}` is not a model_name in model_list"),
+                    ));
+                }
+                map.insert(from, targets);
+            }
+        }
+        Ok(map)
+    };
+    let fallbacks = fallback_map("fallbacks", raw.fallbacks)?;
+    let context_window_fallbacks = fallback_map("context_window_fallbacks", raw.context_window_fallbacks)?;
+    let content_policy_fallbacks = fallback_map("content_policy_fallbacks", raw.content_policy_fallbacks)?;
+    let default_fallbacks = raw.default_fallbacks.unwrap_or_default();
+    if let Some(target) = default_fallbacks.iter().find(|t| !is_group(t)) {
+        return Err(ConfigError::at(
+            "router_settings.default_fallbacks",
+            format!("fallback `{target}` is not a model_name in model_list"),
+        ));
+    }
+    let buffer = raw.routing_strategy_args.lowest_latency_buffer.unwrap_or(0.0);
+    if !(buffer.is_finite() && buffer >= 0.0) {
+        return Err(ConfigError::at(
+            "router_settings.routing_strategy_args.lowest_latency_buffer",
+            format!("must be a number >= 0, got {buffer}"),
+        ));
+    }
+    let router_cooldown = seconds_to_ms("router_settings.cooldown_time", raw.cooldown_time)?;
+    let policy = RouterPolicy {
+        strategy,
+        latency_ttl_ms: seconds_to_ms("router_settings.routing_strategy_args.ttl", raw.routing_strategy_args.ttl)?
+            .unwrap_or(DEFAULT_LATENCY_TTL_MS),
+        latency_buffer: buffer,
+        num_retries: raw.num_retries.unwrap_or(DEFAULT_NUM_RETRIES),
+        retry_policy: RetryPolicy(raw.retry_policy.unwrap_or_default()),
+        group_retry_policy: raw.model_group_retry_policy.into_iter().map(|(g, p)| (g, RetryPolicy(p))).collect(),
+        fallbacks,
+        context_window_fallbacks,
+        content_policy_fallbacks,
+        default_fallbacks,
+        max_fallbacks: raw.max_fallbacks.unwrap_or(DEFAULT_MAX_FALLBACKS),
+        timeout_ms: seconds_to_ms("router_settings.timeout", raw.timeout)?,
+        stream_timeout_ms: seconds_to_ms("router_settings.stream_timeout", raw.stream_timeout)?,
+        cooldown: CooldownPolicy {
+            enabled: !raw.disable_cooldowns.unwrap_or(false) && router_cooldown != Some(0),
+            allowed_fails: raw.allowed_fails,
+            per_class: raw.allowed_fails_policy.unwrap_or_default(),
+            cooldown_ms: router_cooldown,
+        },
+        pre_call_checks: raw.enable_pre_call_checks.unwrap_or(false),
+    };
+    Ok(policy)
+}

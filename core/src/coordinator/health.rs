@@ -1,0 +1,133 @@
+//! A deployment's health: healthy, cooling down, or half-open with one probe.
+
+use serde::{Deserialize, Serialize};
+
+use crate::failure::FailureClass;
+
+/// A half-open probe that never reported (its isolate died) is given up after this.
+const PROBE_STALE_MS: u64 = 60_000;
+/// Probe failures double the cooldown up to this.
+const MAX_COOLDOWN_MS: u64 = 300_000;
+/// While a probe is out, others are told to come back after about this long.
+const PROBE_WAIT_MS: u64 = 1_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum Health {
+    /// Serving. Counts failures since `fails_since` for `allowed_fails`.
+    Healthy { fails_since_ms: u64, fails: u32 },
+    /// Out of every pick until `until_ms`.
+    Cooling { until_ms: u64, length_ms: u64 },
+    /// The cooldown ended: one probe request is let through first. Its success
+    /// restores the deployment; its failure cools it again for twice as long.
+    HalfOpen { length_ms: u64, probe: Option<(u64, u64)> },
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Self::Healthy { fails_since_ms: 0, fails: 0 }
+    }
+}
+
+/// What a failure report tells the health state.
+pub struct FailureContext {
+    pub now_ms: u64,
+    pub class: FailureClass,
+    /// The failed ticket was the half-open probe.
+    pub probe: bool,
+    /// Cooldowns are on, the group has other deployments, and the class counts.
+    pub may_cool: bool,
+    pub length_ms: u64,
+    pub allowed_fails: Option<u32>,
+    pub minute_requests: u64,
+    pub minute_failures: u64,
+}
+
+impl Health {
+    /// `None` when a ticket may be granted now, else when it may be again.
+    pub fn available_at(&mut self, now_ms: u64) -> Option<u64> {
+        match *self {
+            Self::Healthy { .. } | Self::HalfOpen { probe: None, .. } => None,
+            Self::Cooling { until_ms, length_ms } => {
+                if now_ms >= until_ms {
+                    *self = Self::HalfOpen { length_ms, probe: None };
+                    None
+                } else {
+                    Some(until_ms)
+                }
+            }
+            Self::HalfOpen { length_ms, probe: Some((_, since_ms)) } => {
+                if now_ms.saturating_sub(since_ms) >= PROBE_STALE_MS {
+                    *self = Self::HalfOpen { length_ms, probe: None };
+                    None
+                } else {
+                    Some(now_ms + PROBE_WAIT_MS)
+                }
+            }
+        }
+    }
+
+    /// Marks the grant of `ticket` as the probe when the deployment is half-open.
+    pub fn start_probe(&mut self, ticket: u64, now_ms: u64) -> bool {
+        if let Self::HalfOpen { length_ms, probe: None } = *self {
+            *self = Self::HalfOpen { length_ms, probe: Some((ticket, now_ms)) };
+            true
+        } else {
+            false
+        }
+    }
+
+    /// A probe whose ticket expired unreported: let another one through.
+    pub fn abandon_probe(&mut self, granted_ms: u64) {
+        if let Self::HalfOpen { length_ms, probe: Some((_, since_ms)) } = *self
+            && since_ms == granted_ms
+        {
+            *self = Self::HalfOpen { length_ms, probe: None };
+        }
+    }
+
+    pub fn on_success(&mut self, probe: bool) {
+        if probe {
+            *self = Self::default();
+        }
+    }
+
+    /// Decides whether this failure cools the deployment down (see the crate's
+    /// cooldown rules in `Coordinator::report`).
+    pub fn on_failure(&mut self, f: FailureContext) {
+        match *self {
+            Self::HalfOpen { length_ms, probe: Some(_) } if f.probe => {
+                *self = if f.may_cool {
+                    let length_ms = length_ms.saturating_mul(2).min(MAX_COOLDOWN_MS).max(f.length_ms);
+                    Self::Cooling { until_ms: f.now_ms + length_ms, length_ms }
+                } else {
+                    Self::HalfOpen { length_ms, probe: None }
+                };
+            }
+            Self::Healthy { fails_since_ms, fails } if f.may_cool => {
+                let trip = match f.allowed_fails {
+                    // More than `allowed` failures within the cooldown length of the first.
+                    Some(allowed) => {
+                        let (since, count) = if f.now_ms.saturating_sub(fails_since_ms) > f.length_ms || fails == 0 {
+                            (f.now_ms, 1)
+                        } else {
+                            (fails_since_ms, fails + 1)
+                        };
+                        *self = Self::Healthy { fails_since_ms: since, fails: count };
+                        count > allowed
+                    }
+                    // LiteLLM's default: a 429 cools at once, and so does a failure
+                    // rate over 50% in the minute once it has 5 requests.
+                    None => {
+                        f.class == FailureClass::RateLimit
+                            || (f.minute_requests >= 5 && f.minute_failures * 2 > f.minute_requests)
+                    }
+                };
+                if trip {
+                    *self = Self::Cooling { until_ms: f.now_ms + f.length_ms, length_ms: f.length_ms };
+                }
+            }
+            // Already cooling, or a failure that does not count: nothing changes.
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,450 @@
+//! Stories told against the coordinator with a fake clock and a seeded generator.
+
+use super::*;
+use crate::config::{Config, load};
+
+struct World {
+    config: Config,
+    group: String,
+    coordinator: Coordinator,
+    rng: fastrand::Rng,
+}
+
+impl World {
+    fn new(yaml: &str) -> Self {
+        let config = load(yaml, &|_| None).unwrap_or_else(|e| panic!("{e}")).config;
+        let group = config.listed_models()[0].clone();
+        Self { config, group, coordinator: Coordinator::default(), rng: fastrand::Rng::with_seed(7) }
+    }
+
+    fn ask(&mut self, now: u64, avoid: &[&str], tokens: u64, stream: bool) -> TicketReply {
+        let group = self.config.group(&self.group).unwrap();
+        let request = TicketRequest {
+            avoid: avoid.iter().map(|id| id_of(group, id)).collect(),
+            estimated_tokens: tokens,
+            stream,
+        };
+        self.coordinator.acquire(now, group, &self.config.router, &request, &mut self.rng)
+    }
+
+    fn acquire(&mut self, now: u64) -> TicketReply {
+        self.ask(now, &[], 10, false)
+    }
+
+    /// The granted deployment and ticket, or a panic naming what came instead.
+    fn grant(&mut self, now: u64, avoid: &[&str]) -> (String, u64) {
+        match self.ask(now, avoid, 10, false) {
+            TicketReply::Granted(g) => (g.deployment.as_str().to_owned(), g.ticket),
+            other => panic!("expected a grant at {now}, got {other:?}"),
+        }
+    }
+
+    fn finish(&mut self, now: u64, ticket: u64, failure: Option<(FailureClass, Option<u64>)>) {
+        self.finish_with(now, ticket, 100, None, failure);
+    }
+
+    fn finish_with(
+        &mut self,
+        now: u64,
+        ticket: u64,
+        latency: u64,
+        ttft: Option<u64>,
+        failure: Option<(FailureClass, Option<u64>)>,
+    ) {
+        let group = self.config.group(&self.group).unwrap();
+        let report = Report {
+            ticket,
+            latency_ms: latency,
+            ttft_ms: ttft,
+            tokens_used: None,
+            failure: failure.map(|(class, retry_after_ms)| ReportedFailure { class, retry_after_ms }),
+        };
+        self.coordinator.report(now, group, &self.config.router, &report);
+    }
+
+    /// Calls `id` (avoiding the others) and fails it with `class`.
+    fn fail(&mut self, now: u64, id: &str, class: FailureClass) {
+        let others: Vec<String> = self.ids().into_iter().filter(|d| d != id).collect();
+        let avoid: Vec<&str> = others.iter().map(String::as_str).collect();
+        let (got, ticket) = self.grant(now, &avoid);
+        assert_eq!(got, id);
+        self.finish(now, ticket, Some((class, None)));
+    }
+
+    /// Whether `id` is out of rotation at `now`: asked for with every other
+    /// deployment avoided, nothing is granted.
+    fn out_of_rotation(&mut self, now: u64, id: &str) -> bool {
+        let others: Vec<String> = self.ids().into_iter().filter(|d| d != id).collect();
+        let avoid: Vec<&str> = others.iter().map(String::as_str).collect();
+        match self.ask(now, &avoid, 10, false) {
+            TicketReply::Unavailable(Unavailable::OnlyAvoided) => true,
+            TicketReply::Granted(g) if g.deployment.as_str() == id => false,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    fn ids(&self) -> Vec<String> {
+        self.config.group(&self.group).unwrap().deployments.iter().map(|d| d.id.as_str().to_owned()).collect()
+    }
+
+    /// Which deployments `n` fresh requests at `now` land on (each finished at once).
+    fn spread(&mut self, now: u64, n: usize) -> HashMap<String, usize> {
+        let mut counts = HashMap::new();
+        for _ in 0..n {
+            let (id, ticket) = self.grant(now, &[]);
+            self.finish(now, ticket, None);
+            *counts.entry(id).or_insert(0) += 1;
+        }
+        counts
+    }
+}
+
+fn id_of(group: &ModelGroup, id: &str) -> DeploymentId {
+    group.deployments.iter().find(|d| d.id.as_str() == id).map(|d| d.id.clone()).unwrap_or_else(|| panic!("no {id}"))
+}
+
+fn two(extra_router: &str, a: &str, b: &str) -> String {
+    format!(
+        "model_list:\n  - {{model_name: g, litellm_params: {{model: x, mock_response: x{a}}}, model_info: {{id: a}}}}\n  - {{model_name: g, litellm_params: {{model: x, mock_response: x{b}}}, model_info: {{id: b}}}}\nrouter_settings:\n  {extra_router}\n"
+    )
+}
+
+#[test]
+fn an_rpm_limit_is_never_exceeded_within_a_minute() {
+    let mut w = World::new(
+        "model_list:\n  - {model_name: g, litellm_params: {model: x, mock_response: x, rpm: 3}, model_info: {id: a}}\n",
+    );
+    for t in [0, 10, 20] {
+        let (_, ticket) = w.grant(t, &[]);
+        w.finish(t + 1, ticket, None);
+    }
+    assert_eq!(w.acquire(59_000), TicketReply::Unavailable(Unavailable::RateLimited { retry_after_ms: 1_000 }));
+    // A new minute opens the window again.
+    assert!(matches!(w.acquire(60_000), TicketReply::Granted(Grant { remaining_requests: Some(2), .. })));
+}
+
+#[test]
+fn rpm_spills_to_the_other_deployment_before_refusing() {
+    let mut w = World::new(&two("num_retries: 0", ", rpm: 1", ", rpm: 1"));
+    let (first, _) = w.grant(0, &[]);
+    let (second, _) = w.grant(1, &[]);
+    assert_ne!(first, second);
+    assert!(matches!(w.acquire(2), TicketReply::Unavailable(Unavailable::RateLimited { .. })));
+}
+
+#[test]
+fn tpm_reserves_the_estimate_and_reconciles_with_actual_usage() {
+    let mut w = World::new(
+        "model_list:\n  - {model_name: g, litellm_params: {model: x, mock_response: x, tpm: 100}, model_info: {id: a}}\n",
+    );
+    let TicketReply::Granted(grant) = w.ask(0, &[], 80, false) else { panic!() };
+    assert_eq!(grant.remaining_tokens, Some(20));
+    assert!(matches!(w.ask(1, &[], 30, false), TicketReply::Unavailable(Unavailable::RateLimited { .. })));
+    // It used only 40 tokens: 60 are free again.
+    let group = w.config.group("g").unwrap();
+    let report = Report { ticket: grant.ticket, latency_ms: 5, ttft_ms: None, tokens_used: Some(40), failure: None };
+    w.coordinator.report(2, group, &w.config.router, &report);
+    assert!(matches!(w.ask(3, &[], 60, false), TicketReply::Granted(_)));
+}
+
+#[test]
+fn a_429_cools_a_deployment_and_the_probe_restores_it() {
+    let mut w = World::new(&two("num_retries: 0", "", ""));
+    // t=0: a answers 429. With the default rule that cools it at once, for 5 s.
+    w.fail(0, "a", FailureClass::RateLimit);
+    // Until t=5 s every pick goes to b, even when a request asks to avoid b.
+    assert_eq!(w.spread(1_000, 20), HashMap::from([("b".to_owned(), 20)]));
+    assert!(w.out_of_rotation(4_999, "a"), "a is still cooling: b again");
+    // t=5 s: a is half-open. One probe goes to it...
+    let (probe, probe_ticket) = w.grant(5_000, &["b"]);
+    assert_eq!(probe, "a");
+    // ...and while the probe is out, nobody else is sent there.
+    assert_eq!(w.spread(5_001, 10), HashMap::from([("b".to_owned(), 10)]));
+    // The probe succeeds: a is back in rotation.
+    w.finish(5_100, probe_ticket, None);
+    let spread = w.spread(5_200, 40);
+    assert!(spread.get("a").copied().unwrap_or(0) > 5, "{spread:?}");
+}
+
+#[test]
+fn a_failed_probe_doubles_the_cooldown() {
+    let mut w = World::new(&two("num_retries: 0", "", ""));
+    w.fail(0, "a", FailureClass::Internal); // not enough for the 50% rule alone
+    assert_eq!(w.spread(1, 1).len(), 1);
+    w.fail(2, "a", FailureClass::RateLimit); // cools for 5 s
+    let (probe, ticket) = w.grant(5_002, &["b"]);
+    assert_eq!(probe, "a");
+    w.finish(5_010, ticket, Some((FailureClass::Internal, None)));
+    // Cooling again, for 10 s this time.
+    assert!(w.out_of_rotation(14_999, "a"));
+    assert_eq!(w.grant(15_010, &["b"]).0, "a");
+}
+
+#[test]
+fn a_failure_rate_over_half_in_the_minute_cools_once_five_requests_are_seen() {
+    let mut w = World::new(&two("num_retries: 0", "", ""));
+    w.fail(0, "a", FailureClass::Internal);
+    w.fail(1, "a", FailureClass::Internal);
+    // 2 requests, 2 failures: fewer than 5 requests, still healthy.
+    assert_eq!(w.grant(2, &["b"]).0, "a");
+    let mut w = World::new(&two("num_retries: 0", "", ""));
+    for t in 0..2 {
+        let (_, ticket) = w.grant(t, &["b"]);
+        w.finish(t, ticket, None);
+    }
+    for t in 2..5 {
+        w.fail(t, "a", FailureClass::Internal);
+    }
+    // 5 requests, 3 failures: over 50%.
+    assert!(w.out_of_rotation(10, "a"));
+}
+
+#[test]
+fn allowed_fails_cools_after_more_than_that_many_within_the_cooldown_time() {
+    let mut w = World::new(&two("allowed_fails: 1", "", ""));
+    w.fail(0, "a", FailureClass::Internal);
+    assert_eq!(w.grant(1, &["b"]).0, "a", "one failure is allowed");
+    // Spaced beyond the 5 s window, failures start a new count.
+    w.fail(6_000, "a", FailureClass::Internal);
+    assert_eq!(w.grant(6_001, &["b"]).0, "a");
+    w.fail(7_000, "a", FailureClass::Internal);
+    assert!(w.out_of_rotation(7_001, "a"), "a second within 5 s of the first cools");
+    let mut w = World::new(&two("allowed_fails: 0", "", ""));
+    w.fail(0, "a", FailureClass::Timeout);
+    assert!(w.out_of_rotation(1, "a"), "allowed_fails: 0 cools on the first");
+}
+
+#[test]
+fn allowed_fails_policy_sets_a_threshold_per_class() {
+    let mut w = World::new(&two("allowed_fails_policy: {RateLimitErrorAllowedFails: 2}", "", ""));
+    w.fail(0, "a", FailureClass::RateLimit);
+    w.fail(1, "a", FailureClass::RateLimit);
+    assert_eq!(w.grant(2, &["b"]).0, "a", "two 429s allowed");
+    w.fail(3, "a", FailureClass::RateLimit);
+    assert!(w.out_of_rotation(4, "a"));
+}
+
+#[test]
+fn request_errors_never_cool_and_single_deployments_never_do() {
+    let mut w = World::new(&two("allowed_fails: 0", "", ""));
+    for class in [FailureClass::BadRequest, FailureClass::ContextWindow, FailureClass::ContentPolicy] {
+        w.fail(0, "a", class);
+    }
+    assert_eq!(w.grant(1, &["b"]).0, "a");
+    let mut w = World::new(
+        "model_list:\n  - {model_name: g, litellm_params: {model: x, mock_response: x}, model_info: {id: a}}\nrouter_settings:\n  allowed_fails: 0\n",
+    );
+    w.fail(0, "a", FailureClass::RateLimit);
+    assert_eq!(w.grant(1, &[]).0, "a", "nothing else to call");
+}
+
+#[test]
+fn cooldowns_can_be_turned_off() {
+    for setting in ["disable_cooldowns: true", "cooldown_time: 0"] {
+        let mut w = World::new(&two(setting, "", ""));
+        w.fail(0, "a", FailureClass::RateLimit);
+        assert_eq!(w.grant(1, &["b"]).0, "a", "{setting}");
+    }
+    let mut w = World::new(&two("num_retries: 0", ", cooldown_time: 0", ""));
+    w.fail(0, "a", FailureClass::RateLimit);
+    assert_eq!(w.grant(1, &["b"]).0, "a", "a deployment's own cooldown_time: 0");
+}
+
+#[test]
+fn cooldown_length_prefers_the_deployment_then_retry_after_then_the_router() {
+    let check = |yaml: String, retry_after: Option<u64>, expected: u64| {
+        let mut w = World::new(&yaml);
+        let (_, ticket) = w.grant(0, &["b"]);
+        w.finish(0, ticket, Some((FailureClass::RateLimit, retry_after)));
+        assert!(w.out_of_rotation(expected - 1, "a"), "{yaml}: still cooling at {}", expected - 1);
+        assert_eq!(w.grant(expected, &["b"]).0, "a", "{yaml}: probe at {expected}");
+    };
+    check(two("cooldown_time: 3", ", cooldown_time: 2", ""), Some(9_000), 2_000);
+    check(two("cooldown_time: 3", "", ""), Some(9_000), 9_000);
+    check(two("cooldown_time: 3", "", ""), None, 3_000);
+    check(two("num_retries: 1", "", ""), None, 5_000);
+}
+
+#[test]
+fn all_cooling_down_says_when_the_first_comes_back() {
+    let mut w = World::new(&two("num_retries: 0", ", cooldown_time: 2", ", cooldown_time: 7"));
+    w.fail(0, "a", FailureClass::RateLimit);
+    w.fail(1_000, "b", FailureClass::RateLimit);
+    assert_eq!(w.acquire(1_500), TicketReply::Unavailable(Unavailable::AllCoolingDown { retry_after_ms: 500 }));
+}
+
+#[test]
+fn only_tried_deployments_left_is_its_own_answer() {
+    let mut w = World::new(&two("num_retries: 0", "", ""));
+    assert_eq!(w.ask(0, &["a", "b"], 1, false), TicketReply::Unavailable(Unavailable::OnlyAvoided));
+}
+
+#[test]
+fn the_lowest_order_serves_while_it_can_then_the_next_tier() {
+    let yaml = "model_list:\n  - {model_name: g, litellm_params: {model: x, mock_response: x, order: 1}, model_info: {id: a}}\n  - {model_name: g, litellm_params: {model: x, mock_response: x, order: 2}, model_info: {id: b}}\n  - {model_name: g, litellm_params: {model: x, mock_response: x}, model_info: {id: c}}\n";
+    let mut w = World::new(yaml);
+    assert_eq!(w.spread(0, 20), HashMap::from([("a".to_owned(), 20)]));
+    assert_eq!(w.grant(1, &["a"]).0, "b", "tier 1 tried: tier 2 before any fallback");
+    assert_eq!(w.grant(1, &["a", "b"]).0, "c", "unset order is the last tier");
+}
+
+#[test]
+fn weight_zero_is_never_chosen_while_another_has_weight() {
+    let mut w = World::new(&two("num_retries: 0", ", weight: 0", ", weight: 1"));
+    assert_eq!(w.spread(0, 50), HashMap::from([("b".to_owned(), 50)]));
+}
+
+#[test]
+fn least_busy_picks_the_fewest_in_flight() {
+    let mut w = World::new(&two("routing_strategy: least-busy", "", ""));
+    let (first, _) = w.grant(0, &[]); // left in flight
+    let (second, ticket) = w.grant(1, &[]);
+    assert_ne!(first, second);
+    w.finish(2, ticket, None);
+    for t in 3..10 {
+        let (id, ticket) = w.grant(t, &[]);
+        assert_eq!(id, second, "the other one still has a request in flight");
+        w.finish(t, ticket, None);
+    }
+}
+
+#[test]
+fn usage_based_picks_the_lowest_usage_this_minute() {
+    let mut w = World::new(&two("routing_strategy: usage-based-routing-v2", ", tpm: 1000", ", tpm: 1000"));
+    let TicketReply::Granted(big) = w.ask(0, &[], 500, false) else { panic!() };
+    for t in 1..10 {
+        let TicketReply::Granted(g) = w.ask(t, &[], 10, false) else { panic!() };
+        assert_ne!(g.deployment, big.deployment);
+        w.finish(t, g.ticket, None);
+    }
+}
+
+#[test]
+fn latency_based_learns_then_prefers_the_fastest_within_the_buffer() {
+    let mut w = World::new(&two("routing_strategy: latency-based-routing", "", ""));
+    // Unmeasured deployments are tried first: each once.
+    let (one, t1) = w.grant(0, &[]);
+    // a: slow overall (900 ms) but first token fast (50 ms); b: the other way round.
+    let ttft_pair = |id: &str| if id == "a" { (900, 50) } else { (100, 500) };
+    w.finish_with(1, t1, ttft_pair(&one).0, Some(ttft_pair(&one).1), None);
+    let (other, t2) = w.grant(2, &[]);
+    assert_ne!(one, other);
+    w.finish_with(3, t2, ttft_pair(&other).0, Some(ttft_pair(&other).1), None);
+    // Now b (100 ms) beats a (900 ms) for plain requests...
+    assert_eq!(w.spread(10, 10), HashMap::from([("b".to_owned(), 10)]));
+    // ...but streams compare time to first token: a's 50 ms beats b's 500 ms.
+    for t in 20..25 {
+        let TicketReply::Granted(g) = w.ask(t, &[], 1, true) else { panic!() };
+        assert_eq!(g.deployment.as_str(), "a");
+        w.finish_with(t, g.ticket, 900, Some(50), None);
+    }
+}
+
+#[test]
+fn latency_buffer_spreads_among_near_equals_and_ttl_forgets() {
+    let mut w = World::new(&two(
+        "routing_strategy: latency-based-routing\n  routing_strategy_args: {lowest_latency_buffer: 0.5, ttl: 10}",
+        "",
+        "",
+    ));
+    for (t, latency_a, latency_b) in [(0, 100, 140)] {
+        let (one, t1) = w.grant(t, &[]);
+        w.finish_with(t, t1, if one == "a" { latency_a } else { latency_b }, None, None);
+        let (_, t2) = w.grant(t, &[]);
+        w.finish_with(t, t2, if one == "a" { latency_b } else { latency_a }, None, None);
+    }
+    // 140 ms is within 50% of 100 ms: both are chosen.
+    let mut seen = HashMap::new();
+    for i in 0..40 {
+        let TicketReply::Granted(g) = w.ask(100 + i, &[], 1, false) else { panic!() };
+        *seen.entry(g.deployment.as_str().to_owned()).or_insert(0) += 1;
+        // Not reported: samples stay as they were.
+        w.coordinator.tickets.remove(&g.ticket);
+    }
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    // After the 10 s ttl both are unmeasured again.
+    assert!(
+        average_latency(
+            &w.coordinator.deployments[&id_of(w.config.group("g").unwrap(), "a")].samples,
+            20_000,
+            10_000,
+            false
+        )
+        .is_none()
+    );
+}
+
+#[test]
+fn cost_based_picks_the_cheapest() {
+    let yaml = "model_list:\n  - {model_name: g, litellm_params: {model: x, mock_response: x}, model_info: {id: a, input_cost_per_token: 0.00001, output_cost_per_token: 0.00003}}\n  - {model_name: g, litellm_params: {model: x, mock_response: x}, model_info: {id: b, input_cost_per_token: 0.000001, output_cost_per_token: 0.000002}}\n  - {model_name: g, litellm_params: {model: x, mock_response: x}, model_info: {id: c}}\nrouter_settings:\n  routing_strategy: cost-based-routing\n";
+    let mut w = World::new(yaml);
+    assert_eq!(w.spread(0, 20), HashMap::from([("b".to_owned(), 20)]));
+    assert_eq!(w.grant(1, &["b"]).0, "a", "an unknown cost counts as expensive");
+}
+
+#[test]
+fn pre_call_checks_skip_deployments_too_small_for_the_prompt() {
+    let yaml = "model_list:\n  - {model_name: g, litellm_params: {model: x, mock_response: x}, model_info: {id: small, max_input_tokens: 100}}\n  - {model_name: g, litellm_params: {model: x, mock_response: x}, model_info: {id: big, max_input_tokens: 1000}}\nrouter_settings:\n  enable_pre_call_checks: true\n";
+    let mut w = World::new(yaml);
+    for t in 0..10 {
+        let TicketReply::Granted(g) = w.ask(t, &[], 500, false) else { panic!() };
+        assert_eq!(g.deployment.as_str(), "big");
+    }
+    assert_eq!(w.ask(10, &[], 5_000, false), TicketReply::Unavailable(Unavailable::ContextWindowExceeded));
+    let mut off = World::new(&yaml.replace("enable_pre_call_checks: true", "num_retries: 1"));
+    assert!(matches!(off.ask(0, &[], 5_000, false), TicketReply::Granted(_)), "only with enable_pre_call_checks");
+}
+
+#[test]
+fn cooldowns_and_windows_survive_a_restart_but_in_flight_does_not() {
+    let mut w = World::new(&two("num_retries: 0", ", rpm: 2", ""));
+    w.fail(0, "a", FailureClass::RateLimit);
+    let (_, _in_flight) = w.grant(1, &[]);
+    let snapshot = w.coordinator.snapshot();
+    let json = serde_json::to_string(&snapshot).unwrap();
+    w.coordinator = Coordinator::restore(serde_json::from_str(&json).unwrap());
+    assert!(w.out_of_rotation(2, "a"), "a is still cooling after the restart");
+    // a's window (1 request of 2) survived: one more fits, then none.
+    let (id, _) = w.grant(5_000, &["b"]);
+    assert_eq!(id, "a");
+    assert!(w.out_of_rotation(5_001, "a"), "a reached rpm 2 across the restart");
+}
+
+#[test]
+fn lost_reports_stop_counting_after_the_ticket_ttl() {
+    let mut w = World::new(&two("routing_strategy: least-busy", "", ""));
+    let (first, _) = w.grant(0, &[]);
+    assert_ne!(w.grant(1, &[]).0, first);
+    // Both have one request in flight whose report never comes; after the ttl
+    // neither counts, and unknown tickets are ignored.
+    w.finish(TICKET_TTL_MS + 10, 999, None);
+    w.acquire(TICKET_TTL_MS + 10);
+    let states = &w.coordinator.deployments;
+    assert!(states.values().map(|s| s.in_flight).sum::<u32>() <= 1, "expired tickets released");
+}
+
+#[test]
+fn time_going_backwards_does_not_panic() {
+    let mut w = World::new(&two("allowed_fails: 0", ", rpm: 5", ""));
+    w.fail(10_000, "a", FailureClass::RateLimit);
+    for t in [9_000, 0, 10_001, 5] {
+        let _ = w.acquire(t);
+    }
+    let (_, ticket) = w.grant(100_000, &[]);
+    w.finish(0, ticket, Some((FailureClass::Internal, Some(u64::MAX))));
+}
+
+#[test]
+fn the_config_changing_forgets_removed_deployments() {
+    let mut w = World::new(&two("num_retries: 0", "", ""));
+    w.fail(0, "a", FailureClass::RateLimit);
+    let config = load(
+        "model_list:\n  - {model_name: g, litellm_params: {model: x, mock_response: x}, model_info: {id: b}}\n",
+        &|_| None,
+    )
+    .unwrap()
+    .config;
+    w.config = config;
+    w.acquire(1);
+    assert!(w.coordinator.deployments.keys().all(|id| id.as_str() == "b"));
+}
