@@ -25,11 +25,11 @@ dev: setup
 ## Every test: lints, the core's unit tests, then end to end against the built Worker.
 test: lint test-core test-e2e
 
-## Warnings are errors; the wasm crate is linted for the target it ships to.
+## Warnings are errors. Both crates are linted on the host with the default
+## toolchain: Debian's wasm32 toolchain (see scripts/setup.sh) ships no clippy.
 lint: setup
 	cargo fmt --check
-	cargo clippy -q -p switchyard-core --all-targets -- -D warnings
-	$(ENV) && cargo clippy -q --target wasm32-unknown-unknown -p switchyard -- -D warnings
+	cargo clippy -q --workspace --all-targets -- -D warnings
 
 test-core: setup
 	cargo test -p switchyard-core

@@ -146,7 +146,7 @@ fn is_content_policy(error: &ApiError) -> bool {
 /// not read: providers send seconds, and a date would need a clock here.
 pub fn parse_retry_after(value: &str) -> Option<u64> {
     let seconds: f64 = value.trim().parse().ok()?;
-    (seconds.is_finite() && seconds >= 0.0).then(|| (seconds * 1000.0) as u64)
+    (seconds.is_finite() && seconds >= 0.0).then_some((seconds * 1000.0) as u64)
 }
 
 #[cfg(test)]
