@@ -1,0 +1,239 @@
+//! The retry and fallback planner: after each outcome, what to do next.
+//!
+//! A state machine the Worker drives:
+//! 1. [`Plan::new`] gives the first [`Step`]: call the requested group.
+//! 2. For a `Call`, the Worker waits `delay_ms`, asks the group's coordinator for a
+//!    ticket avoiding the deployments listed, and calls the deployment granted.
+//! 3. It feeds back what happened: [`Plan::on_unavailable`] when no ticket was
+//!    granted, [`Plan::on_failure`] when the call failed. Each returns the next step.
+//! 4. A success ends the plan; `Fail` ends it with the error to answer.
+//!
+//! Rules:
+//! - Retries stay in the group: at once on another deployment when one is
+//!   available; otherwise after `Retry-After` (when 0 < it <= 60 s) or 0.5 s
+//!   doubling per retry up to 8 s, plus up to 0.75 s of jitter. The number of
+//!   retries comes from [`RouterPolicy::retries_for`].
+//! - When a group is exhausted, fallbacks: the request's own `fallbacks` for the
+//!   requested group, else the configured list for the failure's kind. Groups are
+//!   visited breadth first, each at most once (a cycle `a -> b -> a` ends), at most
+//!   `max_fallbacks` hops, none with `disable_fallbacks`.
+//! - When everything failed, the answer is the requested group's last error (the
+//!   upstream's own status with `num_retries: 0` and no fallbacks), followed by the
+//!   list of what was tried when there was more than one attempt.
+
+use std::collections::VecDeque;
+
+use crate::config::{DeploymentId, FallbackKind, RouterPolicy};
+use crate::coordinator::Unavailable;
+use crate::error::ApiError;
+use crate::failure::{Failure, FailureClass};
+
+const BACKOFF_BASE_MS: u64 = 500;
+const BACKOFF_MAX_MS: u64 = 8_000;
+const JITTER_MS: u64 = 750;
+const RETRY_AFTER_MAX_MS: u64 = 60_000;
+
+/// What the request body says about its own reliability.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RequestPolicy {
+    pub num_retries: Option<u32>,
+    pub fallbacks: Option<Vec<String>>,
+    pub disable_fallbacks: bool,
+}
+
+/// What the Worker does next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    Call { group: String, avoid: Vec<DeploymentId>, delay_ms: u64 },
+    Fail(ApiError),
+}
+
+/// Counts the client sees in `x-litellm-*` headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attempts {
+    pub retries: u32,
+    pub max_retries: u32,
+    pub fallbacks: u32,
+}
+
+#[derive(Debug)]
+pub struct Plan {
+    request: RequestPolicy,
+    prompt_tokens: u64,
+    original: String,
+    current: String,
+    /// Groups entered or queued, so that each is visited once.
+    seen: Vec<String>,
+    queue: VecDeque<String>,
+    avoid: Vec<DeploymentId>,
+    retries_here: u32,
+    attempts: Attempts,
+    last_retry_after_ms: Option<u64>,
+    primary_error: Option<ApiError>,
+    last_error: Option<ApiError>,
+    tried: Vec<String>,
+}
+
+impl Plan {
+    /// `prompt_tokens` is the request's estimate, for the pre-call context-window error.
+    pub fn new(group: &str, request: RequestPolicy, prompt_tokens: u64, policy: &RouterPolicy) -> (Self, Step) {
+        let max_retries = request.num_retries.unwrap_or(policy.num_retries);
+        let plan = Self {
+            request,
+            prompt_tokens,
+            original: group.to_owned(),
+            current: group.to_owned(),
+            seen: vec![group.to_owned()],
+            queue: VecDeque::new(),
+            avoid: Vec::new(),
+            retries_here: 0,
+            attempts: Attempts { retries: 0, max_retries, fallbacks: 0 },
+            last_retry_after_ms: None,
+            primary_error: None,
+            last_error: None,
+            tried: Vec::new(),
+        };
+        let step = plan.call(0);
+        (plan, step)
+    }
+
+    pub fn attempts(&self) -> Attempts {
+        self.attempts
+    }
+
+    /// The group currently being tried.
+    pub fn group(&self) -> &str {
+        &self.current
+    }
+
+    /// A call to `deployment` of the current group failed.
+    pub fn on_failure(&mut self, deployment: &DeploymentId, failure: Failure, policy: &RouterPolicy) -> Step {
+        self.tried.push(format!("{}/{}: {}", self.current, deployment, describe(&failure)));
+        self.avoid.push(deployment.clone());
+        self.last_retry_after_ms = failure.retry_after_ms;
+        let class = failure.class;
+        self.record(failure.error);
+        let max = policy.retries_for(&self.current, class, self.request.num_retries);
+        self.attempts.max_retries = max;
+        if self.retries_here < max {
+            self.retries_here += 1;
+            self.attempts.retries += 1;
+            return self.call(0);
+        }
+        self.fall_back(kind_of(class), policy)
+    }
+
+    /// No ticket was granted in the current group.
+    pub fn on_unavailable(&mut self, reason: &Unavailable, policy: &RouterPolicy, rng: &mut fastrand::Rng) -> Step {
+        let group = self.current.clone();
+        let (error, kind) = match *reason {
+            // The retry must go to a deployment this request already tried: wait first.
+            Unavailable::OnlyAvoided => {
+                self.avoid.clear();
+                let delay = backoff_ms(self.retries_here, self.last_retry_after_ms, rng);
+                return self.call(delay);
+            }
+            Unavailable::AllCoolingDown { retry_after_ms } => {
+                (ApiError::AllCoolingDown { group, retry_after_ms }, FallbackKind::Generic)
+            }
+            Unavailable::RateLimited { retry_after_ms } => {
+                (ApiError::GroupRateLimited { group, retry_after_ms }, FallbackKind::Generic)
+            }
+            Unavailable::ContextWindowExceeded => {
+                (ApiError::ContextWindowExceeded { group, tokens: self.prompt_tokens }, FallbackKind::ContextWindow)
+            }
+        };
+        self.tried.push(format!("{}: {}", self.current, short(&error)));
+        self.record(error);
+        self.fall_back(kind, policy)
+    }
+
+    fn record(&mut self, error: ApiError) {
+        if self.current == self.original {
+            self.primary_error = Some(error.clone());
+        }
+        self.last_error = Some(error);
+    }
+
+    fn fall_back(&mut self, kind: FallbackKind, policy: &RouterPolicy) -> Step {
+        if !self.request.disable_fallbacks {
+            let targets: Vec<String> = match (&self.request.fallbacks, self.current == self.original) {
+                (Some(own), true) => own.clone(),
+                _ => policy.fallbacks_for(&self.current, kind).to_vec(),
+            };
+            for target in targets {
+                if !self.seen.contains(&target) {
+                    self.seen.push(target.clone());
+                    self.queue.push_back(target);
+                }
+            }
+            if self.attempts.fallbacks < policy.max_fallbacks
+                && let Some(next) = self.queue.pop_front()
+            {
+                self.attempts.fallbacks += 1;
+                self.current = next;
+                self.retries_here = 0;
+                self.avoid.clear();
+                self.last_retry_after_ms = None;
+                return self.call(0);
+            }
+        }
+        Step::Fail(self.final_error())
+    }
+
+    fn final_error(&mut self) -> ApiError {
+        let error = self
+            .primary_error
+            .take()
+            .or_else(|| self.last_error.take())
+            .unwrap_or_else(|| ApiError::Internal("the request failed before any attempt".into()));
+        if self.tried.len() > 1 {
+            ApiError::Tried { error: Box::new(error), tried: self.tried.join("; ") }
+        } else {
+            error
+        }
+    }
+
+    fn call(&self, delay_ms: u64) -> Step {
+        Step::Call { group: self.current.clone(), avoid: self.avoid.clone(), delay_ms }
+    }
+}
+
+/// Which fallback list a failure of this class draws from.
+fn kind_of(class: FailureClass) -> FallbackKind {
+    match class {
+        FailureClass::ContextWindow => FallbackKind::ContextWindow,
+        FailureClass::ContentPolicy => FallbackKind::ContentPolicy,
+        _ => FallbackKind::Generic,
+    }
+}
+
+/// The wait before retrying a deployment already tried: the upstream's
+/// `Retry-After` when reasonable, else exponential backoff with jitter.
+fn backoff_ms(retry: u32, retry_after_ms: Option<u64>, rng: &mut fastrand::Rng) -> u64 {
+    if let Some(ms) = retry_after_ms.filter(|&ms| ms > 0 && ms <= RETRY_AFTER_MAX_MS) {
+        return ms;
+    }
+    let exponent = retry.saturating_sub(1).min(16);
+    let base = BACKOFF_BASE_MS.saturating_mul(1 << exponent).min(BACKOFF_MAX_MS);
+    base + rng.u64(..JITTER_MS)
+}
+
+fn describe(failure: &Failure) -> String {
+    match failure.error.status() {
+        502 if failure.class == FailureClass::Connection => "unreachable".to_owned(),
+        status => format!("{status} {}", failure.class.litellm_name()),
+    }
+}
+
+fn short(error: &ApiError) -> &'static str {
+    match error {
+        ApiError::AllCoolingDown { .. } => "all deployments cooling down",
+        ApiError::GroupRateLimited { .. } => "at its rpm/tpm limit",
+        ApiError::ContextWindowExceeded { .. } => "prompt too long for every deployment",
+        _ => "failed",
+    }
+}
+
+#[cfg(test)]
+mod tests;
