@@ -10,6 +10,10 @@
 #   - wrangler, workerd, miniflare, esbuild, binaryen and the OpenAI SDK from npm.
 set -euo pipefail
 
+# This script decides the toolchain itself: ignore one chosen by an earlier
+# `source .tools/env` (make dev under the test runner inherits it).
+unset RUSTUP_TOOLCHAIN CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER
+
 root=$(cd "$(dirname "$0")/.." && pwd)
 tools="$root/.tools"
 mkdir -p "$tools/bin"
@@ -23,7 +27,11 @@ WASM_TARGET=wasm32-unknown-unknown
 toolchain_exports=""
 has_wasm_std() { # $1: rustup toolchain name ("" for the default)
   local libdir
-  libdir=$(RUSTUP_TOOLCHAIN="${1:-${RUSTUP_TOOLCHAIN:-}}" rustc --print target-libdir --target "$WASM_TARGET" 2>/dev/null) || return 1
+  if [ -n "$1" ]; then
+    libdir=$(RUSTUP_TOOLCHAIN="$1" rustc --print target-libdir --target "$WASM_TARGET" 2>/dev/null) || return 1
+  else
+    libdir=$(rustc --print target-libdir --target "$WASM_TARGET" 2>/dev/null) || return 1
+  fi
   compgen -G "$libdir/libstd-*.rlib" >/dev/null
 }
 
@@ -39,7 +47,7 @@ debian_wasm_std() {
   local sysroot lld
   sysroot=$(/usr/bin/rustc --print sysroot)
   # The Debian rustc ships no rust-lld: borrow the one every rustup toolchain has.
-  lld=$(ls "$(rustup which rustc | xargs dirname)"/../lib/rustlib/*/bin/rust-lld 2>/dev/null | head -n 1)
+  lld=$(ls "$(dirname "$(rustup which rustc)")"/../lib/rustlib/*/bin/rust-lld 2>/dev/null | head -n 1 || true)
   [ -n "$lld" ] || { log "no rust-lld found in the rustup toolchain"; exit 1; }
   if ! has_wasm_std debian-web; then
     log "building the wasm32 standard library from source (about a minute)"
@@ -67,14 +75,16 @@ debian_wasm_std() {
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=$lld"
 }
 
+# SWITCHYARD_DEBIAN_TOOLCHAIN=1 forces the Debian route (to test it where rustup works).
 if [ "${SWITCHYARD_DEBIAN_TOOLCHAIN:-}" = 1 ]; then
   debian_wasm_std
 elif has_wasm_std ""; then
   :
+elif has_wasm_std debian-web; then
+  # Built on an earlier run: do not wait for rustup again.
+  debian_wasm_std
 elif timeout 120 rustup target add "$WASM_TARGET" >/dev/null 2>&1 && has_wasm_std ""; then
   log "added rustup's $WASM_TARGET target"
-elif has_wasm_std debian-web; then
-  debian_wasm_std
 else
   log "rustup cannot download $WASM_TARGET here: using Debian's toolchain"
   debian_wasm_std
@@ -84,14 +94,14 @@ fi
 # Host tools: built with the default toolchain, installed under .tools/.
 if ! "$tools/bin/worker-build" --version 2>/dev/null | grep -q "$WORKER_BUILD_VERSION"; then
   log "installing worker-build $WORKER_BUILD_VERSION (a few minutes, once)"
-  env -u RUSTUP_TOOLCHAIN cargo install -q worker-build --version "$WORKER_BUILD_VERSION" --root "$tools"
+  cargo install -q worker-build --version "$WORKER_BUILD_VERSION" --root "$tools"
 fi
 bindgen_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' "$root/Cargo.lock")
 [ -n "$bindgen_version" ] || { log "no wasm-bindgen in Cargo.lock"; exit 1; }
 if ! "$tools/bin/wasm-bindgen" --version 2>/dev/null | grep -q " $bindgen_version\$"; then
   log "installing wasm-bindgen-cli $bindgen_version (a few minutes, once)"
   # Not --locked: its lockfile wants a webpki-roots version the registry no longer serves.
-  env -u RUSTUP_TOOLCHAIN cargo install -q wasm-bindgen-cli --version "$bindgen_version" --root "$tools" --force
+  cargo install -q wasm-bindgen-cli --version "$bindgen_version" --root "$tools" --force
 fi
 
 # --- 3. npm: wrangler (workerd, miniflare), esbuild, binaryen, openai -------------
@@ -100,7 +110,7 @@ if ! [ -f "$stamp" ] || [ "$root/package-lock.json" -nt "$stamp" ]; then
   log "installing npm packages"
   (cd "$root" && npm ci --no-audit --no-fund --loglevel=error)
 fi
-esbuild=$(ls "$root"/node_modules/@esbuild/linux-*/bin/esbuild 2>/dev/null | head -n 1)
+esbuild=$(ls "$root"/node_modules/@esbuild/linux-*/bin/esbuild 2>/dev/null | head -n 1 || true)
 [ -n "$esbuild" ] || esbuild="$root/node_modules/.bin/esbuild"
 
 cat >"$env_file" <<EOF

@@ -7,28 +7,29 @@
 //! - [`routes`]: which handler answers which method and path, and authentication.
 //! - [`config_source`]: the configuration from KV, a Worker variable or the bundled
 //!   default, cached in the isolate.
-//! - [`proxy`]: the OpenAI endpoints: parse, choose a deployment, answer.
-//! - [`upstream`]: the `fetch` to a deployment, its answer piped back.
+//! - [`proxy`]: the OpenAI endpoints: the planner's steps, run against the
+//!   coordinator and the deployments.
+//! - [`attempt`]: one call to a deployment under its deadlines; streams relayed.
 //! - [`respond`]: JSON and error responses, and the `x-litellm-*` headers.
 //! - [`runtime`]: the clock and the random seed, read from JavaScript.
-//! - [`coordinator`]: the per-model-group Durable Object.
+//! - [`coordinator`]: the per-model-group Durable Object, and its client.
 
+mod attempt;
 mod config_source;
 mod coordinator;
 mod proxy;
 mod respond;
 mod routes;
 mod runtime;
-mod upstream;
 
 use switchyard_core::error::ApiError;
 use worker::{Context, Env, Request, Response, Result, event};
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     // A failure of the runtime itself still answers in OpenAI's shape, not as the
     // runtime's plain-text 500.
-    match routes::handle(req, env).await {
+    match routes::handle(req, env, ctx).await {
         Ok(response) => Ok(response),
         Err(error) => respond::error(&ApiError::Internal(error.to_string())),
     }

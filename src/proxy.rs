@@ -1,16 +1,32 @@
-//! The OpenAI endpoints: parse the body once, resolve the model group, choose a
-//! deployment, and answer with its response (or a mock, or the error).
+//! The OpenAI endpoints: parse the body once, then run the planner's steps: ask the
+//! model group's coordinator for a ticket, call the deployment granted, report how
+//! it went, until an answer or the final error.
 
-use switchyard_core::config::Config;
+use std::time::Duration;
+
+use futures_channel::oneshot;
+use switchyard_core::config::{Config, Deployment, ModelGroup};
+use switchyard_core::coordinator::{Grant, Report, ReportedFailure, TicketReply, TicketRequest};
 use switchyard_core::error::ApiError;
+use switchyard_core::failure::Failure;
 use switchyard_core::mock::{self, MockContext};
+use switchyard_core::plan::{Plan, Step};
 use switchyard_core::request::{Endpoint, ParsedRequest};
-use switchyard_core::select;
-use worker::{Headers, Request, Response, Result};
+use worker::{Context, Delay, Env, Headers, Request, Response, Result};
 
-use crate::{respond, runtime, upstream};
+use crate::attempt::{self, Answer, Deadlines, StreamEnd};
+use crate::respond::{self, Served};
+use crate::{coordinator, runtime};
 
-pub async fn handle(endpoint: Endpoint, mut req: Request, config: &Config) -> Result<Response> {
+/// LiteLLM's default when no timeout is configured anywhere: 10 minutes.
+const DEFAULT_TIMEOUT_MS: u64 = 600_000;
+
+pub async fn handle(endpoint: Endpoint, mut req: Request, env: &Env, ctx: &Context, config: &Config) -> Result<Response> {
+    let started = runtime::now_ms();
+    let header_timeout = match header_timeout(&req) {
+        Ok(timeout) => timeout,
+        Err(error) => return respond::error(&error),
+    };
     let body = req.bytes().await?;
     let request = match ParsedRequest::parse(endpoint, &body) {
         Ok(request) => request,
@@ -20,31 +36,144 @@ pub async fn handle(endpoint: Endpoint, mut req: Request, config: &Config) -> Re
         let error = ApiError::ModelNotFound { model: request.model, available: config.listed_models().to_vec() };
         return respond::error(&error);
     };
-    let mut rng = runtime::rng();
-    let Some(deployment) = select::simple_shuffle(&group.deployments, &mut rng) else {
-        return respond::error(&ApiError::Internal(format!("model group `{}` has no deployments", group.name)));
-    };
+    if let Some(fallbacks) = &request.policy.fallbacks
+        && let Some(unknown) = fallbacks.iter().find(|f| config.group(f).is_none())
+    {
+        let message = format!("fallback `{unknown}` is not a model on this gateway");
+        return respond::error(&ApiError::InvalidParam { param: "fallbacks", message });
+    }
 
-    // A mock in the request wins over the deployment's, as in LiteLLM.
-    let mock = request.mock_response.as_deref().or(deployment.mock_response.as_deref());
-    let response = match mock {
-        Some(content) => {
-            let ctx = MockContext { now_secs: (runtime::now_ms() / 1000.0) as u64, rng: &mut rng };
-            let answer = mock::answer(&request, &deployment.model, content, ctx);
-            let headers = Headers::new();
-            if answer.is_stream {
-                headers.set("content-type", "text/event-stream")?;
-                headers.set("cache-control", "no-cache")?;
-            } else {
-                headers.set("content-type", "application/json")?;
+    let mut rng = runtime::rng();
+    let (mut plan, mut step) = Plan::new(&group.name, request.policy.clone(), request.prompt_tokens, &config.router);
+    let mut last_served: Option<(&ModelGroup, &Deployment, Grant)> = None;
+    loop {
+        let (name, avoid, delay_ms) = match step {
+            Step::Fail(error) => {
+                let mut response = respond::error(&error)?;
+                let served = last_served.as_ref().map(|(g, d, grant)| Served { group: g, deployment: d, grant });
+                respond::attempt_headers(response.headers_mut(), served, plan.attempts(), started)?;
+                return Ok(response);
             }
-            Response::from_bytes(answer.body)?.with_headers(headers)
+            Step::Call { group, avoid, delay_ms } => (group, avoid, delay_ms),
+        };
+        if delay_ms > 0 {
+            Delay::from(Duration::from_millis(delay_ms)).await;
         }
-        None => match upstream::send(deployment, endpoint, request.upstream_body(&deployment.model)).await? {
-            Ok(response) => response,
-            Err(error) => respond::error(&error)?,
-        },
+        let Some(group) = config.group(&name) else {
+            return respond::error(&ApiError::Internal(format!("fallback group `{name}` vanished")));
+        };
+        let ticket = TicketRequest { avoid, estimated_tokens: request.prompt_tokens, stream: request.stream };
+        let grant = match coordinator::acquire(env, &group.name, ticket).await? {
+            TicketReply::Unavailable(reason) => {
+                step = plan.on_unavailable(&reason, &config.router, &mut rng);
+                continue;
+            }
+            TicketReply::Granted(grant) => grant,
+        };
+        let Some(deployment) = group.deployments.iter().find(|d| d.id == grant.deployment) else {
+            return respond::error(&ApiError::Internal(format!("coordinator chose unknown `{}`", grant.deployment)));
+        };
+        let attempt_started = runtime::now_ms();
+        let outcome = run(deployment, &request, endpoint, deadlines(&request, header_timeout, deployment, config)).await?;
+        let elapsed = |since: f64| (runtime::now_ms() - since) as u64;
+        match outcome {
+            Err(failure) => {
+                // Reported before the next step, so that a retry sees the cooldown.
+                let reported = ReportedFailure { class: failure.class, retry_after_ms: failure.retry_after_ms };
+                let report =
+                    Report { ticket: grant.ticket, latency_ms: elapsed(attempt_started), ttft_ms: None, tokens_used: None, failure: Some(reported) };
+                coordinator::report(env, &group.name, report).await?;
+                step = plan.on_failure(&deployment.id, failure, &config.router);
+                last_served = Some((group, deployment, grant));
+            }
+            Ok(Answer::Complete { mut response, tokens }) => {
+                let latency_ms = elapsed(attempt_started);
+                let report = Report { ticket: grant.ticket, latency_ms, ttft_ms: None, tokens_used: tokens, failure: None };
+                let (env, name) = (env.clone(), group.name.clone());
+                ctx.wait_until(async move {
+                    let _ = coordinator::report(&env, &name, report).await;
+                });
+                let served = Served { group, deployment, grant: &grant };
+                respond::attempt_headers(response.headers_mut(), Some(served), plan.attempts(), started)?;
+                return Ok(response);
+            }
+            Ok(Answer::Stream { status, headers, first, rest, ttft_ms }) => {
+                let (sender, receiver) = oneshot::channel();
+                let stall_ms = deadlines(&request, header_timeout, deployment, config).stall_ms;
+                let body = attempt::relay(first, rest, stall_ms, deployment.id.to_string(), sender);
+                let (env, name, ticket) = (env.clone(), group.name.clone(), grant.ticket);
+                ctx.wait_until(async move {
+                    let failure = match receiver.await {
+                        Ok(StreamEnd::Failed(f)) => Some(ReportedFailure { class: f.class, retry_after_ms: None }),
+                        // Finished, or the client went away: the deployment did its part.
+                        Ok(StreamEnd::Finished) | Err(_) => None,
+                    };
+                    let latency_ms = elapsed(attempt_started);
+                    let report = Report { ticket, latency_ms, ttft_ms: Some(ttft_ms), tokens_used: None, failure };
+                    let _ = coordinator::report(&env, &name, report).await;
+                });
+                let mut response = Response::from_stream(body)?.with_status(status).with_headers(headers);
+                let served = Served { group, deployment, grant: &grant };
+                respond::attempt_headers(response.headers_mut(), Some(served), plan.attempts(), started)?;
+                return Ok(response);
+            }
+        }
+    }
+}
+
+/// Runs one attempt: a mock answers at once; anything else is a call.
+async fn run(
+    deployment: &Deployment,
+    request: &ParsedRequest<'_>,
+    endpoint: Endpoint,
+    deadlines: Deadlines,
+) -> Result<std::result::Result<Answer, Failure>> {
+    // A mock in the request wins over the deployment's, as in LiteLLM.
+    if let Some(content) = request.mock_response.as_deref().or(deployment.mock_response.as_deref()) {
+        let mut rng = runtime::rng();
+        let ctx = MockContext { now_secs: (runtime::now_ms() / 1000.0) as u64, rng: &mut rng };
+        let answer = mock::answer(request, &deployment.model, content, ctx);
+        let headers = Headers::new();
+        headers.set("content-type", if answer.is_stream { "text/event-stream" } else { "application/json" })?;
+        let tokens = request.prompt_tokens + (content.len() as u64).div_ceil(4);
+        let response = Response::from_bytes(answer.body)?.with_headers(headers);
+        return Ok(Ok(Answer::Complete { response, tokens: Some(tokens) }));
+    }
+    attempt::call(deployment, endpoint, request.upstream_body(&deployment.model), request.stream, deadlines).await
+}
+
+/// The attempt's deadlines: the request's (body, else `x-litellm-timeout`), else the
+/// deployment's, else the router's; for streams `stream_timeout` first at each level.
+fn deadlines(request: &ParsedRequest<'_>, header_ms: Option<u64>, deployment: &Deployment, config: &Config) -> Deadlines {
+    let router = &config.router;
+    let timeout = request
+        .timeout_ms
+        .or(header_ms)
+        .or(deployment.timeout_ms)
+        .or(router.timeout_ms)
+        .unwrap_or(DEFAULT_TIMEOUT_MS);
+    let stream_timeout = request
+        .stream_timeout_ms
+        .or(request.timeout_ms)
+        .or(header_ms)
+        .or(deployment.stream_timeout_ms)
+        .or(deployment.timeout_ms)
+        .or(router.stream_timeout_ms)
+        .or(router.timeout_ms)
+        .unwrap_or(DEFAULT_TIMEOUT_MS);
+    if request.stream { Deadlines { first_ms: stream_timeout, stall_ms: stream_timeout } } else { Deadlines { first_ms: timeout, stall_ms: timeout } }
+}
+
+/// `x-litellm-timeout: <seconds>`.
+fn header_timeout(req: &Request) -> std::result::Result<Option<u64>, ApiError> {
+    let Some(value) = req.headers().get("x-litellm-timeout").ok().flatten() else {
+        return Ok(None);
     };
-    respond::served_by(response.headers(), group, deployment)?;
-    Ok(response)
+    match value.trim().parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 => Ok(Some((s * 1000.0).ceil() as u64)),
+        _ => Err(ApiError::InvalidParam {
+            param: "x-litellm-timeout",
+            message: format!("the x-litellm-timeout header must be a number of seconds > 0, got `{value}`"),
+        }),
+    }
 }

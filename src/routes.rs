@@ -4,7 +4,7 @@ use serde_json::json;
 use switchyard_core::config::Config;
 use switchyard_core::error::ApiError;
 use switchyard_core::request::Endpoint;
-use worker::{Env, Method, Request, Response, Result};
+use worker::{Context, Env, Method, Request, Response, Result};
 
 use crate::{config_source, proxy, respond};
 
@@ -20,7 +20,7 @@ enum Api {
     Proxy(Endpoint),
 }
 
-pub async fn handle(req: Request, env: Env) -> Result<Response> {
+pub async fn handle(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let route = match route(&req.method(), &req.path()) {
         Ok(route) => route,
         Err(error) => return respond::error(&error),
@@ -42,7 +42,7 @@ pub async fn handle(req: Request, env: Env) -> Result<Response> {
             }
             match api {
                 Api::Models => models(&config),
-                Api::Proxy(endpoint) => proxy::handle(endpoint, req, &config).await,
+                Api::Proxy(endpoint) => proxy::handle(endpoint, req, &env, &ctx, &config).await,
             }
         }
     }

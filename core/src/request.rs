@@ -12,6 +12,7 @@ use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::error::ApiError;
+use crate::plan::RequestPolicy;
 
 /// The OpenAI endpoints Switchyard routes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,8 +70,15 @@ pub struct ParsedRequest<'a> {
     pub model: String,
     pub stream: bool,
     pub mock_response: Option<String>,
-    /// A rough size of the prompt in tokens (4 bytes each), for mock usage figures.
+    /// A rough size of the prompt in tokens (4 bytes each): reserved against tpm,
+    /// checked against `max_input_tokens`, reported in mock usage.
     pub prompt_tokens: u64,
+    /// `num_retries`, `fallbacks` and `disable_fallbacks` from the body.
+    pub policy: RequestPolicy,
+    /// `timeout` from the body, in milliseconds.
+    pub timeout_ms: Option<u64>,
+    /// `stream_timeout` from the body, in milliseconds.
+    pub stream_timeout_ms: Option<u64>,
     input: &'a RawValue,
     entries: Vec<(Key<'a>, &'a RawValue)>,
 }
@@ -100,6 +108,21 @@ impl<'a> ParsedRequest<'a> {
                 serde_json::from_str::<String>(raw.get()).map_err(|_| wrong_type("mock_response", "a string", raw))?,
             ),
         };
+        let num_retries = match present("num_retries") {
+            None => None,
+            Some(raw) => Some(
+                serde_json::from_str::<u32>(raw.get())
+                    .map_err(|_| wrong_type("num_retries", "a non-negative integer", raw))?,
+            ),
+        };
+        let disable_fallbacks = match present("disable_fallbacks") {
+            None => false,
+            Some(raw) => serde_json::from_str::<bool>(raw.get())
+                .map_err(|_| wrong_type("disable_fallbacks", "a boolean", raw))?,
+        };
+        let fallbacks = present("fallbacks").map(parse_fallbacks).transpose()?;
+        let timeout_ms = present("timeout").map(|raw| seconds("timeout", raw)).transpose()?;
+        let stream_timeout_ms = present("stream_timeout").map(|raw| seconds("stream_timeout", raw)).transpose()?;
         let input = endpoint.input_param();
         let Some(raw_input) = present(input) else {
             return Err(missing(input, describe_input(endpoint)));
@@ -111,6 +134,9 @@ impl<'a> ParsedRequest<'a> {
             stream,
             mock_response,
             prompt_tokens: (raw_input.get().len() as u64).div_ceil(4),
+            policy: RequestPolicy { num_retries, fallbacks, disable_fallbacks },
+            timeout_ms,
+            stream_timeout_ms,
             input: raw_input,
             entries,
         })
@@ -229,6 +255,33 @@ fn validate_input(endpoint: Endpoint, raw: &RawValue) -> Result<(), ApiError> {
     }
 }
 
+/// `fallbacks` in the body: model names, or LiteLLM's `{"model": name, ...}` objects
+/// (only `model` is read from those).
+fn parse_fallbacks(raw: &RawValue) -> Result<Vec<String>, ApiError> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Entry {
+        Name(String),
+        Detailed { model: String },
+    }
+    let entries: Vec<Entry> = serde_json::from_str(raw.get())
+        .map_err(|_| wrong_type("fallbacks", "an array of model names or {\"model\": ...} objects", raw))?;
+    Ok(entries
+        .into_iter()
+        .map(|e| match e {
+            Entry::Name(name) | Entry::Detailed { model: name } => name,
+        })
+        .collect())
+}
+
+/// A timeout in seconds, as LiteLLM takes it, to milliseconds.
+fn seconds(param: &'static str, raw: &RawValue) -> Result<u64, ApiError> {
+    match serde_json::from_str::<f64>(raw.get()) {
+        Ok(s) if s.is_finite() && s > 0.0 => Ok((s * 1000.0).ceil() as u64),
+        _ => Err(wrong_type(param, "a number of seconds > 0", raw)),
+    }
+}
+
 fn describe_input(endpoint: Endpoint) -> &'static str {
     match endpoint {
         Endpoint::ChatCompletions => "the conversation so far, as an array of messages",
@@ -299,6 +352,21 @@ mod tests {
     }
 
     #[test]
+    fn reads_the_reliability_fields() {
+        let request = chat(
+            r#"{"model":"m","messages":[{"role":"user"}],"num_retries":3,"fallbacks":["b",{"model":"c","messages":[]}],"disable_fallbacks":true,"timeout":1.5,"stream_timeout":0.2}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            request.policy,
+            RequestPolicy { num_retries: Some(3), fallbacks: Some(vec!["b".into(), "c".into()]), disable_fallbacks: true }
+        );
+        assert_eq!((request.timeout_ms, request.stream_timeout_ms), (Some(1_500), Some(200)));
+        let plain = chat(r#"{"model":"m","messages":[{"role":"user"}]}"#).unwrap();
+        assert_eq!(plain.policy, RequestPolicy::default());
+    }
+
+    #[test]
     fn malformed_json_and_non_objects() {
         assert!(matches!(chat(r#"{"model": "#), Err(ApiError::MalformedJson(_))));
         assert!(matches!(chat(r#"{"model":"m"} trailing"#), Err(ApiError::MalformedJson(_))));
@@ -320,6 +388,13 @@ mod tests {
             (r#"{"model":"m","messages":[{"content":"x"}]}"#, "messages", "`messages[0].role` is required"),
             (r#"{"model":"m","messages":[{"role":"user"}],"stream":"yes"}"#, "stream", "must be a boolean"),
             (r#"{"model":"m","messages":[{"role":"user"}],"mock_response":{}}"#, "mock_response", "must be a string"),
+            (r#"{"model":"m","messages":[{"role":"user"}],"num_retries":-1}"#, "num_retries", "non-negative integer"),
+            (r#"{"model":"m","messages":[{"role":"user"}],"num_retries":1.5}"#, "num_retries", "non-negative integer"),
+            (r#"{"model":"m","messages":[{"role":"user"}],"fallbacks":"b"}"#, "fallbacks", "an array of model names"),
+            (r#"{"model":"m","messages":[{"role":"user"}],"fallbacks":[{"x":1}]}"#, "fallbacks", "an array"),
+            (r#"{"model":"m","messages":[{"role":"user"}],"disable_fallbacks":1}"#, "disable_fallbacks", "a boolean"),
+            (r#"{"model":"m","messages":[{"role":"user"}],"timeout":0}"#, "timeout", "seconds > 0"),
+            (r#"{"model":"m","messages":[{"role":"user"}],"stream_timeout":"5"}"#, "stream_timeout", "seconds > 0"),
         ];
         for (body, param, message) in cases {
             let (got_param, got_message) = param_of(chat(body));

@@ -18,6 +18,8 @@ model_list:
   - model_name: gone
     litellm_params: { model: openai/gpt-4o, api_base: "http://127.0.0.1:1/v1" }
     model_info: { id: gone-1 }
+router_settings:
+  num_retries: 0  # each scripted answer reaches the client as it is
 `,
   });
 });

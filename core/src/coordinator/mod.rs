@@ -38,6 +38,15 @@ const TICKET_TTL_MS: u64 = 10 * MINUTE_MS;
 /// Latency samples kept per deployment, at most.
 const MAX_SAMPLES: usize = 256;
 
+/// A message from a Worker isolate to a model group's coordinator.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Message {
+    /// Answered with a [`TicketReply`].
+    Acquire { group: String, request: TicketRequest },
+    /// Answered with an empty 204.
+    Report { group: String, report: Report },
+}
+
 /// What a request asks the coordinator for.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TicketRequest {

@@ -1,0 +1,192 @@
+//! One attempt: a call to one deployment under its deadlines.
+//!
+//! A complete answer is read whole within the timeout (so a stall is cut, and the
+//! usage it reports is known). A stream must send its first chunk within the
+//! stream timeout; after that it is relayed chunk by chunk as it arrives, and a gap
+//! longer than the stream timeout ends it with an SSE error event and no `[DONE]`.
+
+use std::pin::pin;
+use std::time::Duration;
+
+use futures_channel::oneshot;
+use futures_util::future::{Either, select};
+use futures_util::{Stream, StreamExt, stream};
+use js_sys::Uint8Array;
+use serde::Deserialize;
+use switchyard_core::config::Deployment;
+use switchyard_core::failure::{Failure, parse_retry_after};
+use switchyard_core::request::Endpoint;
+use worker::{AbortController, ByteStream, Delay, Fetch, Headers, Method, Request, RequestInit, Response, Result};
+
+use crate::runtime;
+
+/// Headers of the provider's answer that the client is given back.
+const PASSED_HEADERS: &[&str] = &["content-type", "x-request-id", "openai-processing-ms"];
+
+/// How long the attempt may take.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadlines {
+    /// For a complete answer: the whole call. For a stream: until its first chunk.
+    pub first_ms: u64,
+    /// For a stream: the longest gap allowed between chunks.
+    pub stall_ms: u64,
+}
+
+/// A successful answer.
+pub enum Answer {
+    /// The whole answer, ready to send, and the tokens it reports using.
+    Complete { response: Response, tokens: Option<u64> },
+    Stream { status: u16, headers: Headers, first: Vec<u8>, rest: ByteStream, ttft_ms: u64 },
+}
+
+/// How a relayed stream ended, for the coordinator.
+pub enum StreamEnd {
+    Finished,
+    Failed(Failure),
+}
+
+/// Calls the deployment. The outer `Result` is a failure of the runtime itself.
+pub async fn call(
+    deployment: &Deployment,
+    endpoint: Endpoint,
+    body: Vec<u8>,
+    stream: bool,
+    deadlines: Deadlines,
+) -> Result<std::result::Result<Answer, Failure>> {
+    let started = runtime::now_ms();
+    let id = deployment.id.as_str();
+    let url = format!("{}{}", deployment.api_base, endpoint.upstream_path());
+    let headers = Headers::new();
+    headers.set("content-type", "application/json")?;
+    if let Some(key) = &deployment.api_key {
+        headers.set("authorization", &format!("Bearer {}", key.expose()))?;
+    }
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post).with_headers(headers).with_body(Some(Uint8Array::from(body.as_slice()).into()));
+    let request = Request::new_with_init(&url, &init)?;
+
+    // Aborting cuts the connection, so a timed-out upstream stops working for us.
+    let controller = AbortController::default();
+    let signal = controller.signal();
+    let remaining = |deadline: u64| deadline.saturating_sub((runtime::now_ms() - started) as u64);
+    let fetch = Fetch::Request(request);
+    let mut response = match within(deadlines.first_ms, fetch.send_with_signal(&signal)).await {
+        None => {
+            controller.abort();
+            return Ok(Err(Failure::timeout(id, deadlines.first_ms)));
+        }
+        Some(Err(error)) => return Ok(Err(Failure::unreachable(id, error.to_string()))),
+        Some(Ok(response)) => response,
+    };
+    let status = response.status_code();
+    let passed = Headers::new();
+    for name in PASSED_HEADERS {
+        if let Some(value) = response.headers().get(name)? {
+            passed.set(name, &value)?;
+        }
+    }
+    if status >= 400 {
+        let retry_after = response.headers().get("retry-after")?.and_then(|v| parse_retry_after(&v));
+        let body = within(remaining(deadlines.first_ms), response.bytes()).await.and_then(|b| b.ok());
+        controller.abort();
+        return Ok(Err(Failure::from_upstream(status, &body.unwrap_or_default(), retry_after)));
+    }
+    if !stream {
+        return Ok(match within(remaining(deadlines.first_ms), response.bytes()).await {
+            None => {
+                controller.abort();
+                Err(Failure::timeout(id, deadlines.first_ms))
+            }
+            Some(Err(error)) => Err(Failure::unreachable(id, error.to_string())),
+            Some(Ok(body)) => {
+                let tokens = usage_tokens(&body);
+                Ok(Answer::Complete { response: Response::from_bytes(body)?.with_status(status).with_headers(passed), tokens })
+            }
+        });
+    }
+    let mut rest = response.stream()?;
+    Ok(match within(remaining(deadlines.first_ms), rest.next()).await {
+        None => {
+            controller.abort();
+            Err(Failure::timeout(id, deadlines.first_ms))
+        }
+        Some(Some(Ok(first))) => {
+            let ttft_ms = (runtime::now_ms() - started) as u64;
+            Ok(Answer::Stream { status, headers: passed, first, rest, ttft_ms })
+        }
+        Some(Some(Err(error))) => Err(Failure::unreachable(id, error.to_string())),
+        Some(None) => Err(Failure::unreachable(id, "the stream ended before its first chunk".into())),
+    })
+}
+
+/// Relays a stream to the client: the first chunk, then each as it arrives. A gap
+/// over `stall_ms` (or a broken upstream) ends it with an SSE error event, so the
+/// client knows the answer is cut; `end` learns how it ended.
+pub fn relay(
+    first: Vec<u8>,
+    rest: ByteStream,
+    stall_ms: u64,
+    deployment: String,
+    end: oneshot::Sender<StreamEnd>,
+) -> impl Stream<Item = Result<Vec<u8>>> {
+    struct Relay {
+        first: Option<Vec<u8>>,
+        rest: ByteStream,
+        end: Option<oneshot::Sender<StreamEnd>>,
+    }
+    let relay = Relay { first: Some(first), rest, end: Some(end) };
+    stream::unfold(relay, move |mut r| {
+        let deployment = deployment.clone();
+        async move {
+            if let Some(first) = r.first.take() {
+                return Some((Ok(first), r));
+            }
+            let end = r.end.take()?;
+            let failure = match within(stall_ms, r.rest.next()).await {
+                Some(Some(Ok(chunk))) => {
+                    r.end = Some(end);
+                    return Some((Ok(chunk), r));
+                }
+                Some(None) => {
+                    let _ = end.send(StreamEnd::Finished);
+                    return None;
+                }
+                Some(Some(Err(error))) => Failure::unreachable(&deployment, error.to_string()),
+                None => Failure::timeout(&deployment, stall_ms),
+            };
+            let event = sse_error(&failure);
+            let _ = end.send(StreamEnd::Failed(failure));
+            Some((Ok(event), r))
+        }
+    })
+}
+
+fn sse_error(failure: &Failure) -> Vec<u8> {
+    let mut event = b"data: ".to_vec();
+    event.extend_from_slice(&failure.error.body());
+    event.extend_from_slice(b"\n\n");
+    event
+}
+
+/// `Some(output)` if `future` finishes within `ms`.
+async fn within<F: std::future::Future>(ms: u64, future: F) -> Option<F::Output> {
+    let future = pin!(future);
+    let delay = pin!(Delay::from(Duration::from_millis(ms)));
+    match select(future, delay).await {
+        Either::Left((output, _)) => Some(output),
+        Either::Right(_) => None,
+    }
+}
+
+/// `usage.total_tokens` of a complete answer, without building a JSON tree.
+fn usage_tokens(body: &[u8]) -> Option<u64> {
+    #[derive(Deserialize)]
+    struct Usage {
+        total_tokens: Option<u64>,
+    }
+    #[derive(Deserialize)]
+    struct Body {
+        usage: Option<Usage>,
+    }
+    serde_json::from_slice::<Body>(body).ok()?.usage?.total_tokens
+}
