@@ -35,8 +35,17 @@ pub struct Deadlines {
 /// A successful answer.
 pub enum Answer {
     /// The whole answer, ready to send, and the tokens it reports using.
-    Complete { response: Response, tokens: Option<u64> },
-    Stream { status: u16, headers: Headers, first: Vec<u8>, rest: ByteStream, ttft_ms: u64 },
+    Complete {
+        response: Response,
+        tokens: Option<u64>,
+    },
+    Stream {
+        status: u16,
+        headers: Headers,
+        first: Vec<u8>,
+        rest: ByteStream,
+        ttft_ms: u64,
+    },
 }
 
 /// How a relayed stream ended, for the coordinator.
@@ -100,7 +109,10 @@ pub async fn call(
             Some(Err(error)) => Err(Failure::unreachable(id, error.to_string())),
             Some(Ok(body)) => {
                 let tokens = usage_tokens(&body);
-                Ok(Answer::Complete { response: Response::from_bytes(body)?.with_status(status).with_headers(passed), tokens })
+                Ok(Answer::Complete {
+                    response: Response::from_bytes(body)?.with_status(status).with_headers(passed),
+                    tokens,
+                })
             }
         });
     }

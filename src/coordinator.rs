@@ -90,7 +90,10 @@ pub async fn acquire(env: &Env, group: &str, request: TicketRequest) -> Result<T
     let mut response = send(env, group, &message).await?;
     if response.status_code() != 200 {
         let text = response.text().await.unwrap_or_default();
-        return Err(worker::Error::RustError(format!("coordinator of `{group}` answered {}: {text}", response.status_code())));
+        return Err(worker::Error::RustError(format!(
+            "coordinator of `{group}` answered {}: {text}",
+            response.status_code()
+        )));
     }
     response.json().await
 }

@@ -21,7 +21,13 @@ use crate::{coordinator, runtime};
 /// LiteLLM's default when no timeout is configured anywhere: 10 minutes.
 const DEFAULT_TIMEOUT_MS: u64 = 600_000;
 
-pub async fn handle(endpoint: Endpoint, mut req: Request, env: &Env, ctx: &Context, config: &Config) -> Result<Response> {
+pub async fn handle(
+    endpoint: Endpoint,
+    mut req: Request,
+    env: &Env,
+    ctx: &Context,
+    config: &Config,
+) -> Result<Response> {
     let started = runtime::now_ms();
     let header_timeout = match header_timeout(&req) {
         Ok(timeout) => timeout,
@@ -74,21 +80,28 @@ pub async fn handle(endpoint: Endpoint, mut req: Request, env: &Env, ctx: &Conte
             return respond::error(&ApiError::Internal(format!("coordinator chose unknown `{}`", grant.deployment)));
         };
         let attempt_started = runtime::now_ms();
-        let outcome = run(deployment, &request, endpoint, deadlines(&request, header_timeout, deployment, config)).await?;
+        let outcome =
+            run(deployment, &request, endpoint, deadlines(&request, header_timeout, deployment, config)).await?;
         let elapsed = |since: f64| (runtime::now_ms() - since) as u64;
         match outcome {
             Err(failure) => {
                 // Reported before the next step, so that a retry sees the cooldown.
                 let reported = ReportedFailure { class: failure.class, retry_after_ms: failure.retry_after_ms };
-                let report =
-                    Report { ticket: grant.ticket, latency_ms: elapsed(attempt_started), ttft_ms: None, tokens_used: None, failure: Some(reported) };
+                let report = Report {
+                    ticket: grant.ticket,
+                    latency_ms: elapsed(attempt_started),
+                    ttft_ms: None,
+                    tokens_used: None,
+                    failure: Some(reported),
+                };
                 coordinator::report(env, &group.name, report).await?;
                 step = plan.on_failure(&deployment.id, failure, &config.router);
                 last_served = Some((group, deployment, grant));
             }
             Ok(Answer::Complete { mut response, tokens }) => {
                 let latency_ms = elapsed(attempt_started);
-                let report = Report { ticket: grant.ticket, latency_ms, ttft_ms: None, tokens_used: tokens, failure: None };
+                let report =
+                    Report { ticket: grant.ticket, latency_ms, ttft_ms: None, tokens_used: tokens, failure: None };
                 let (env, name) = (env.clone(), group.name.clone());
                 ctx.wait_until(async move {
                     let _ = coordinator::report(&env, &name, report).await;
@@ -144,14 +157,15 @@ async fn run(
 
 /// The attempt's deadlines: the request's (body, else `x-litellm-timeout`), else the
 /// deployment's, else the router's; for streams `stream_timeout` first at each level.
-fn deadlines(request: &ParsedRequest<'_>, header_ms: Option<u64>, deployment: &Deployment, config: &Config) -> Deadlines {
+fn deadlines(
+    request: &ParsedRequest<'_>,
+    header_ms: Option<u64>,
+    deployment: &Deployment,
+    config: &Config,
+) -> Deadlines {
     let router = &config.router;
-    let timeout = request
-        .timeout_ms
-        .or(header_ms)
-        .or(deployment.timeout_ms)
-        .or(router.timeout_ms)
-        .unwrap_or(DEFAULT_TIMEOUT_MS);
+    let timeout =
+        request.timeout_ms.or(header_ms).or(deployment.timeout_ms).or(router.timeout_ms).unwrap_or(DEFAULT_TIMEOUT_MS);
     let stream_timeout = request
         .stream_timeout_ms
         .or(request.timeout_ms)
@@ -161,7 +175,11 @@ fn deadlines(request: &ParsedRequest<'_>, header_ms: Option<u64>, deployment: &D
         .or(router.stream_timeout_ms)
         .or(router.timeout_ms)
         .unwrap_or(DEFAULT_TIMEOUT_MS);
-    if request.stream { Deadlines { first_ms: stream_timeout, stall_ms: stream_timeout } } else { Deadlines { first_ms: timeout, stall_ms: timeout } }
+    if request.stream {
+        Deadlines { first_ms: stream_timeout, stall_ms: stream_timeout }
+    } else {
+        Deadlines { first_ms: timeout, stall_ms: timeout }
+    }
 }
 
 /// `x-litellm-timeout: <seconds>`.

@@ -34,7 +34,12 @@ pub struct Served<'a> {
 /// Sets the headers LiteLLM's users read: who served, how many retries and
 /// fallbacks it took, how long, and what is left of the deployment's limits.
 /// `api_base` is cut at its query string: some providers put credentials there.
-pub fn attempt_headers(headers: &mut Headers, served: Option<Served<'_>>, attempts: Attempts, started_ms: f64) -> Result<()> {
+pub fn attempt_headers(
+    headers: &mut Headers,
+    served: Option<Served<'_>>,
+    attempts: Attempts,
+    started_ms: f64,
+) -> Result<()> {
     if let Some(Served { group, deployment, grant }) = served {
         headers.set("x-litellm-model-id", deployment.id.as_str())?;
         headers.set("x-litellm-model-group", &group.name)?;

@@ -359,7 +359,11 @@ mod tests {
         .unwrap();
         assert_eq!(
             request.policy,
-            RequestPolicy { num_retries: Some(3), fallbacks: Some(vec!["b".into(), "c".into()]), disable_fallbacks: true }
+            RequestPolicy {
+                num_retries: Some(3),
+                fallbacks: Some(vec!["b".into(), "c".into()]),
+                disable_fallbacks: true
+            }
         );
         assert_eq!((request.timeout_ms, request.stream_timeout_ms), (Some(1_500), Some(200)));
         let plain = chat(r#"{"model":"m","messages":[{"role":"user"}]}"#).unwrap();

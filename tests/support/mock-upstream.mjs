@@ -5,7 +5,8 @@
 // Every request received is recorded with its path, headers, body and time.
 //
 // Behaviours:
-//   { type: "ok", content?, delayMs? }            a completion (SSE when the request streams)
+//   { type: "ok", content?, delayMs?, totalTokens? }
+//                                                  a completion (SSE when the request streams)
 //   { type: "stream", chunks: [..], delayMs?, stallAfter? }
 //                                                  SSE, one content chunk each delayMs;
 //                                                  stallAfter: stop after that many chunks
@@ -91,7 +92,7 @@ async function respond(res, behaviour, { deployment, path, body, events }) {
       if (body?.stream) {
         return stream(res, { chunks: content.split(/(?= )/), delayMs: 0 }, model, events);
       }
-      return json(res, 200, success(path, model, content, body));
+      return json(res, 200, success(path, model, content, body, behaviour.totalTokens));
     }
     case "stream":
       return stream(res, behaviour, model, events);
@@ -133,9 +134,9 @@ async function respond(res, behaviour, { deployment, path, body, events }) {
   }
 }
 
-function success(path, model, content, body) {
+function success(path, model, content, body, totalTokens = 8) {
   const created = Math.floor(Date.now() / 1000);
-  const usage = { prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 };
+  const usage = { prompt_tokens: totalTokens - 3, completion_tokens: 3, total_tokens: totalTokens };
   if (path === "/embeddings") {
     const inputs = Array.isArray(body?.input) ? body.input : [body?.input];
     return {

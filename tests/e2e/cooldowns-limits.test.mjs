@@ -1,0 +1,145 @@
+// Cooldowns shared through the coordinator, rpm held exactly, order tiers, pre-call checks.
+import assert from "node:assert/strict";
+import { after, before, beforeEach, test } from "node:test";
+import { startGateway, user } from "../support/gateway.mjs";
+import { startMockUpstream } from "../support/mock-upstream.mjs";
+
+let upstream;
+let gateway;
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+before(async () => {
+  upstream = await startMockUpstream();
+  const d = (group, name, extra = "") =>
+    `  - { model_name: ${group}, litellm_params: { model: openai/m, api_base: "${upstream.base(name)}"${extra} }, model_info: { id: ${name} } }`;
+  gateway = await startGateway({
+    config: [
+      "model_list:",
+      d("pair", "pa"),
+      d("pair", "pb"),
+      d("flaky", "fa"),
+      d("flaky", "fb"),
+      d("both-down", "da"),
+      d("both-down", "db"),
+      d("single", "sa"),
+      d("limited", "la", ", rpm: 10"),
+      d("tiers", "t1", ", order: 1"),
+      d("tiers", "t2", ", order: 2"),
+      `  - { model_name: small, litellm_params: { model: openai/m, api_base: "${upstream.base("sm")}" }, model_info: { id: sm, max_input_tokens: 50 } }`,
+      d("large", "lg"),
+      "router_settings:",
+      "  num_retries: 0",
+      "  cooldown_time: 1",
+      "  enable_pre_call_checks: true",
+      "  context_window_fallbacks: [{ small: [large] }]",
+    ].join("\n"),
+  });
+});
+
+after(async () => {
+  await gateway?.close();
+  await upstream?.close();
+});
+
+beforeEach(() => upstream.reset());
+
+const chat = (model, extra = {}) => gateway.post("/v1/chat/completions", { model, messages: user(), ...extra });
+async function ids(model, n, extra) {
+  const responses = await Promise.all(Array.from({ length: n }, () => chat(model, extra)));
+  return Promise.all(
+    responses.map(async (r) => {
+      await r.arrayBuffer();
+      return r.headers.get("x-litellm-model-id");
+    }),
+  );
+}
+
+test("a 429 cools the deployment; after cooldown_time one probe goes first, then it serves again", async () => {
+  upstream.script("pa", [{ type: "rate_limit", retryAfter: 0 }]);
+  // Until pa answers its 429, requests go either way.
+  while (!upstream.requests.some((r) => r.deployment === "pa")) await ids("pair", 1);
+  const cooledAt = Date.now();
+  // Cooling: everything goes to pb, whichever isolate asks.
+  assert.deepEqual(new Set(await ids("pair", 12)), new Set(["pb"]));
+  await sleep(Math.max(0, 1_100 - (Date.now() - cooledAt)));
+  // Half-open: pa gets one probe, slow enough that the others arrive while it is out.
+  upstream.script("pa", [{ type: "ok", delayMs: 400 }]);
+  const probeBurst = await ids("pair", 8);
+  assert.equal(probeBurst.filter((id) => id === "pa").length, 1, `one probe: ${probeBurst}`);
+  // The probe succeeded: pa is back in rotation.
+  const after = await ids("pair", 30);
+  assert.ok(after.filter((id) => id === "pa").length >= 5, `${after}`);
+});
+
+test("a failed probe cools the deployment again, for twice as long", async () => {
+  upstream.script("fa", [{ type: "rate_limit", retryAfter: 0 }]);
+  while (!upstream.requests.some((r) => r.deployment === "fa")) await ids("flaky", 1);
+  await sleep(1_100);
+  upstream.script("fa", [{ type: "error", status: 500 }]);
+  // Drive requests until the probe has gone to fa and failed.
+  while (upstream.requests.filter((r) => r.deployment === "fa").length < 2) await ids("flaky", 1);
+  const probedAt = Date.now();
+  await sleep(1_300); // past a plain cooldown, within a doubled one
+  assert.deepEqual(new Set(await ids("flaky", 10)), new Set(["fb"]));
+  await sleep(Math.max(0, 2_150 - (Date.now() - probedAt)));
+  upstream.script("fa", [], { type: "ok" });
+  const later = await ids("flaky", 20);
+  assert.ok(later.includes("fa"), "back after the doubled cooldown");
+});
+
+test("with every deployment cooling down: 429, all_deployments_in_cooldown, retry-after", async () => {
+  upstream.script("da", [{ type: "rate_limit", retryAfter: 0 }]);
+  upstream.script("db", [{ type: "rate_limit", retryAfter: 0 }]);
+  while (upstream.requests.length < 2 || new Set(upstream.requests.map((r) => r.deployment)).size < 2) {
+    await ids("both-down", 1);
+  }
+  const response = await chat("both-down");
+  assert.equal(response.status, 429);
+  const retryAfter = Number(response.headers.get("retry-after"));
+  assert.ok(retryAfter >= 1 && retryAfter <= 1, `retry-after ${retryAfter}`);
+  const { error } = await response.json();
+  assert.equal(error.type, "all_deployments_in_cooldown");
+});
+
+test("a group's only deployment is never cooled down", async () => {
+  upstream.script("sa", [{ type: "rate_limit", retryAfter: 0 }]);
+  assert.equal((await chat("single")).status, 429);
+  assert.equal((await chat("single")).status, 200);
+  assert.equal(upstream.requests.length, 2);
+});
+
+test("rpm: 10 lets exactly 10 requests through under concurrent load", async () => {
+  // Stay within one minute window.
+  const second = new Date().getSeconds();
+  if (second >= 50) await sleep((61 - second) * 1_000);
+  const responses = await Promise.all(Array.from({ length: 30 }, () => chat("limited")));
+  const statuses = responses.map((r) => r.status);
+  assert.equal(statuses.filter((s) => s === 200).length, 10);
+  assert.equal(upstream.requests.length, 10, "the upstream saw exactly 10");
+  const refused = responses.filter((r) => r.status === 429);
+  assert.equal(refused.length, 20);
+  const retryAfter = Number(refused[0].headers.get("retry-after"));
+  assert.ok(retryAfter >= 1 && retryAfter <= 60, `retry-after ${retryAfter}`);
+  assert.equal((await refused[0].json()).error.type, "rate_limit_error");
+  const remaining = responses.filter((r) => r.status === 200).map((r) => Number(r.headers.get("x-ratelimit-remaining-requests")));
+  assert.deepEqual(remaining.sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+});
+
+test("the lowest order serves; when it fails, the next tier serves before any fallback", async () => {
+  assert.deepEqual(new Set(await ids("tiers", 10)), new Set(["t1"]));
+  upstream.reset();
+  upstream.script("t1", [{ type: "error", status: 500 }]);
+  const response = await chat("tiers", { num_retries: 1 });
+  assert.equal(response.status, 200);
+  assert.deepEqual(upstream.requests.map((r) => r.deployment), ["t1", "t2"]);
+});
+
+test("a prompt too long for every deployment goes to the context-window fallback without a call", async () => {
+  const long = "word ".repeat(400);
+  const response = await chat("small", { messages: user(long) });
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get("x-litellm-model-group"), "large");
+  assert.deepEqual(upstream.requests.map((r) => r.deployment), ["lg"]);
+  const short = await chat("small");
+  assert.equal(short.headers.get("x-litellm-model-id"), "sm");
+});
