@@ -94,7 +94,10 @@ pub async fn handle(
                     tokens_used: None,
                     failure: Some(reported),
                 };
-                coordinator::report(env, &group.name, report).await?;
+                // A lost report costs only accuracy (the ticket expires); never the answer.
+                if let Err(error) = coordinator::report(env, &group.name, report).await {
+                    worker::console_error!("reporting to the coordinator of `{}` failed: {error}", group.name);
+                }
                 step = plan.on_failure(&deployment.id, failure, &config.router);
                 last_served = Some((group, deployment, grant));
             }

@@ -10,7 +10,7 @@
 //! - [`provider`]: which providers a deployment's `model` can name, and their endpoints.
 //! - [`request`]: the client's request body, parsed once into the fields routing needs,
 //!   validated, and rewritten for the upstream.
-//! - [`select`]: weighted simple-shuffle.
+//! - [`select`]: the weighted random choice of simple-shuffle.
 //! - [`coordinator`]: a model group's shared state (cooldowns, rate windows,
 //!   in-flight counts, latencies) and the routing strategies, as a state machine.
 //! - [`plan`]: retries with backoff and fallbacks, as a state machine the Worker drives.

@@ -1,16 +1,9 @@
-//! Choosing a deployment within a model group.
+//! LiteLLM's `simple-shuffle`: a weighted random choice.
 
-use crate::config::Deployment;
-
-/// LiteLLM's `simple-shuffle`: a random deployment, each chosen with probability
-/// proportional to its weight (config weights are resolved at load, see
-/// [`crate::config::load`]). A deployment of weight 0 is never chosen while another
-/// has weight; when none has, the choice is uniform. `None` only for an empty slice.
-pub fn simple_shuffle<'d>(deployments: &'d [Deployment], rng: &mut fastrand::Rng) -> Option<&'d Deployment> {
-    weighted(deployments, |d| d.weight, rng)
-}
-
-/// [`simple_shuffle`] over anything that has a weight.
+/// A random item, each chosen with probability proportional to its weight (a
+/// deployment's weight is resolved at load, see [`crate::config::load`]). An item
+/// of weight 0 is never chosen while another has weight; when none has, the choice
+/// is uniform. `None` only for an empty slice.
 pub fn weighted<'t, T>(items: &'t [T], weight: impl Fn(&T) -> f64, rng: &mut fastrand::Rng) -> Option<&'t T> {
     let total: f64 = items.iter().map(&weight).sum();
     if total <= 0.0 {
@@ -33,7 +26,7 @@ pub fn weighted<'t, T>(items: &'t [T], weight: impl Fn(&T) -> f64, rng: &mut fas
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::load;
+    use crate::config::{Deployment, load};
 
     fn group(weights: &[f64]) -> Vec<Deployment> {
         let mut yaml = String::from("model_list:\n");
@@ -53,7 +46,7 @@ mod tests {
         let mut rng = fastrand::Rng::with_seed(seed);
         let mut counts = vec![0; deployments.len()];
         for _ in 0..draws {
-            let chosen = simple_shuffle(deployments, &mut rng).unwrap();
+            let chosen = weighted(deployments, |d| d.weight, &mut rng).unwrap();
             let index = deployments.iter().position(|d| d.id == chosen.id).unwrap();
             counts[index] += 1;
         }
@@ -76,7 +69,7 @@ mod tests {
     fn all_zero_is_uniform_and_empty_is_none() {
         let counts = counts(&group(&[0.0, 0.0]), 10_000, 3);
         assert!(counts.iter().all(|&c| (4_700..5_300).contains(&c)), "{counts:?}");
-        assert!(simple_shuffle(&[], &mut fastrand::Rng::with_seed(0)).is_none());
+        assert!(weighted(&[] as &[Deployment], |d| d.weight, &mut fastrand::Rng::with_seed(0)).is_none());
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub struct Candidate<'d> {
 
 /// Picks one candidate.
 ///
-/// - `SimpleShuffle`: random, weighted (see [`select::simple_shuffle`]).
+/// - `SimpleShuffle`: random, weighted (see [`select::weighted`]).
 /// - `UsageBased`: 1. lowest tokens this minute, 2. then fewest requests, 3. random among ties.
 /// - `LatencyBased`: 1. a deployment with no recent sample first (to learn it), 2. else
 ///   any within `(1 + buffer)` times the fastest average, 3. random among those.
