@@ -1,16 +1,10 @@
 // Chat completions, completions and embeddings routed to a deployment over HTTP.
 import assert from "node:assert/strict";
-import { after, before, beforeEach, test } from "node:test";
-import { startGateway, user } from "../support/gateway.mjs";
-import { startMockUpstream } from "../support/mock-upstream.mjs";
+import { test } from "node:test";
+import { useGateway, user } from "../support/gateway.mjs";
 
-let upstream;
-let gateway;
-
-before(async () => {
-  upstream = await startMockUpstream();
-  gateway = await startGateway({
-    config: `
+const ctx = useGateway((upstream) => ({
+  config: `
 model_list:
   - model_name: gpt-4o
     litellm_params:
@@ -31,19 +25,11 @@ router_settings:
   model_group_alias:
     gpt4: gpt-4o
 `,
-    bindings: { ALPHA_KEY: "sk-alpha-secret" },
-  });
-});
-
-after(async () => {
-  await gateway?.close();
-  await upstream?.close();
-});
-
-beforeEach(() => upstream.reset());
+  bindings: { ALPHA_KEY: "sk-alpha-secret" },
+}));
 
 test("a chat completion is served by the deployment, with the deployment's key and model", async () => {
-  const response = await gateway.post(
+  const response = await ctx.gateway.post(
     "/v1/chat/completions",
     { model: "gpt-4o", messages: user("hello"), temperature: 0.5 },
     { authorization: "Bearer client-token" },
@@ -53,10 +39,10 @@ test("a chat completion is served by the deployment, with the deployment's key a
   assert.equal(body.choices[0].message.content, "ok from alpha");
   assert.equal(response.headers.get("x-litellm-model-id"), "alpha-id");
   assert.equal(response.headers.get("x-litellm-model-group"), "gpt-4o");
-  assert.equal(response.headers.get("x-litellm-model-api-base"), upstream.base("alpha"));
+  assert.equal(response.headers.get("x-litellm-model-api-base"), ctx.upstream.base("alpha"));
 
-  assert.equal(upstream.requests.length, 1);
-  const seen = upstream.requests[0];
+  assert.equal(ctx.upstream.requests.length, 1);
+  const seen = ctx.upstream.requests[0];
   assert.equal(seen.path, "/chat/completions");
   assert.equal(seen.headers.authorization, "Bearer sk-alpha-secret", "the deployment's key, not the client's");
   assert.equal(seen.body.model, "gpt-4o-2024-08-06", "provider prefix stripped");
@@ -65,12 +51,12 @@ test("a chat completion is served by the deployment, with the deployment's key a
 });
 
 test("no secret leaks into response headers", async () => {
-  const response = await gateway.post("/v1/chat/completions", { model: "gpt-4o", messages: user() });
+  const response = await ctx.gateway.post("/v1/chat/completions", { model: "gpt-4o", messages: user() });
   for (const [, value] of response.headers) assert.ok(!value.includes("sk-alpha-secret"));
 });
 
 test("gateway-only fields are not forwarded, and a client cannot redirect the gateway", async () => {
-  const response = await gateway.post("/chat/completions", {
+  const response = await ctx.gateway.post("/chat/completions", {
     model: "llama",
     messages: user(),
     priority: 1,
@@ -80,7 +66,7 @@ test("gateway-only fields are not forwarded, and a client cannot redirect the ga
     user: "u-1",
   });
   assert.equal(response.status, 200);
-  const seen = upstream.requests[0];
+  const seen = ctx.upstream.requests[0];
   assert.equal(seen.deployment, "beta");
   assert.equal(seen.headers.authorization, "Bearer sk-beta-inline");
   assert.equal(seen.body.model, "llama-3.1-8b");
@@ -89,25 +75,25 @@ test("gateway-only fields are not forwarded, and a client cannot redirect the ga
 });
 
 test("an alias resolves to its model group", async () => {
-  const response = await gateway.post("/v1/chat/completions", { model: "gpt4", messages: user() });
+  const response = await ctx.gateway.post("/v1/chat/completions", { model: "gpt4", messages: user() });
   assert.equal(response.status, 200);
   assert.equal(response.headers.get("x-litellm-model-group"), "gpt-4o");
-  assert.equal(upstream.requests[0].deployment, "alpha");
+  assert.equal(ctx.upstream.requests[0].deployment, "alpha");
 });
 
 test("completions and embeddings are routed the same way, with and without /v1", async () => {
   for (const path of ["/v1/completions", "/completions"]) {
-    const response = await gateway.post(path, { model: "gpt-4o", prompt: "Say hi" });
+    const response = await ctx.gateway.post(path, { model: "gpt-4o", prompt: "Say hi" });
     assert.equal(response.status, 200, path);
     assert.equal((await response.json()).choices[0].text, "ok from alpha");
   }
   for (const path of ["/v1/embeddings", "/embeddings"]) {
-    const response = await gateway.post(path, { model: "embedder", input: ["a", "b"] });
+    const response = await ctx.gateway.post(path, { model: "embedder", input: ["a", "b"] });
     assert.equal(response.status, 200, path);
     assert.equal((await response.json()).data.length, 2);
   }
   assert.deepEqual(
-    upstream.requests.map((r) => [r.deployment, r.path]),
+    ctx.upstream.requests.map((r) => [r.deployment, r.path]),
     [
       ["alpha", "/completions"],
       ["alpha", "/completions"],
@@ -118,13 +104,13 @@ test("completions and embeddings are routed the same way, with and without /v1",
 });
 
 test("models and health", async () => {
-  const models = await (await gateway.get("/v1/models")).json();
+  const models = await (await ctx.gateway.get("/v1/models")).json();
   assert.deepEqual(
     models.data.map((m) => m.id),
     ["gpt-4o", "llama", "embedder", "gpt4"],
   );
   assert.equal(models.object, "list");
-  assert.deepEqual((await gateway.get("/models")).status, 200);
-  assert.equal((await gateway.get("/health/liveliness")).status, 200);
-  assert.equal((await gateway.get("/health/readiness")).status, 200);
+  assert.deepEqual((await ctx.gateway.get("/models")).status, 200);
+  assert.equal((await ctx.gateway.get("/health/liveliness")).status, 200);
+  assert.equal((await ctx.gateway.get("/health/readiness")).status, 200);
 });

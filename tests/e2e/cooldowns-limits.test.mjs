@@ -1,49 +1,34 @@
 // Cooldowns shared through the coordinator, rpm held exactly, order tiers, pre-call checks.
 import assert from "node:assert/strict";
-import { after, before, beforeEach, test } from "node:test";
-import { startGateway, user } from "../support/gateway.mjs";
-import { startMockUpstream } from "../support/mock-upstream.mjs";
+import { test } from "node:test";
+import { deployment, useGateway, user } from "../support/gateway.mjs";
 
-let upstream;
-let gateway;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-before(async () => {
-  upstream = await startMockUpstream();
-  const d = (group, name, extra = "") =>
-    `  - { model_name: ${group}, litellm_params: { model: openai/m, api_base: "${upstream.base(name)}"${extra} }, model_info: { id: ${name} } }`;
-  gateway = await startGateway({
-    config: [
-      "model_list:",
-      d("pair", "pa"),
-      d("pair", "pb"),
-      d("flaky", "fa"),
-      d("flaky", "fb"),
-      d("both-down", "da"),
-      d("both-down", "db"),
-      d("single", "sa"),
-      d("limited", "la", ", rpm: 10"),
-      d("tiers", "t1", ", order: 1"),
-      d("tiers", "t2", ", order: 2"),
-      `  - { model_name: small, litellm_params: { model: openai/m, api_base: "${upstream.base("sm")}" }, model_info: { id: sm, max_input_tokens: 50 } }`,
-      d("large", "lg"),
-      "router_settings:",
-      "  num_retries: 0",
-      "  cooldown_time: 1",
-      "  enable_pre_call_checks: true",
-      "  context_window_fallbacks: [{ small: [large] }]",
-    ].join("\n"),
-  });
-});
+const ctx = useGateway((upstream) => ({
+  config: [
+    "model_list:",
+    deployment(upstream, "pair", "pa"),
+    deployment(upstream, "pair", "pb"),
+    deployment(upstream, "flaky", "fa"),
+    deployment(upstream, "flaky", "fb"),
+    deployment(upstream, "both-down", "da"),
+    deployment(upstream, "both-down", "db"),
+    deployment(upstream, "single", "sa"),
+    deployment(upstream, "limited", "la", ", rpm: 10"),
+    deployment(upstream, "tiers", "t1", ", order: 1"),
+    deployment(upstream, "tiers", "t2", ", order: 2"),
+    `  - { model_name: small, litellm_params: { model: openai/m, api_base: "${upstream.base("sm")}" }, model_info: { id: sm, max_input_tokens: 50 } }`,
+    deployment(upstream, "large", "lg"),
+    "router_settings:",
+    "  num_retries: 0",
+    "  cooldown_time: 1",
+    "  enable_pre_call_checks: true",
+    "  context_window_fallbacks: [{ small: [large] }]",
+  ].join("\n"),
+}));
 
-after(async () => {
-  await gateway?.close();
-  await upstream?.close();
-});
-
-beforeEach(() => upstream.reset());
-
-const chat = (model, extra = {}) => gateway.post("/v1/chat/completions", { model, messages: user(), ...extra });
+const chat = (model, extra = {}) => ctx.gateway.post("/v1/chat/completions", { model, messages: user(), ...extra });
 async function ids(model, n, extra) {
   const responses = await Promise.all(Array.from({ length: n }, () => chat(model, extra)));
   return Promise.all(
@@ -55,15 +40,15 @@ async function ids(model, n, extra) {
 }
 
 test("a 429 cools the deployment; after cooldown_time one probe goes first, then it serves again", async () => {
-  upstream.script("pa", [{ type: "rate_limit", retryAfter: 0 }]);
+  ctx.upstream.script("pa", [{ type: "rate_limit", retryAfter: 0 }]);
   // Until pa answers its 429, requests go either way.
-  while (!upstream.requests.some((r) => r.deployment === "pa")) await ids("pair", 1);
+  while (!ctx.upstream.requests.some((r) => r.deployment === "pa")) await ids("pair", 1);
   const cooledAt = Date.now();
   // Cooling: everything goes to pb, whichever isolate asks.
   assert.deepEqual(new Set(await ids("pair", 12)), new Set(["pb"]));
   await sleep(Math.max(0, 1_100 - (Date.now() - cooledAt)));
   // Half-open: pa gets one probe, slow enough that the others arrive while it is out.
-  upstream.script("pa", [{ type: "ok", delayMs: 400 }]);
+  ctx.upstream.script("pa", [{ type: "ok", delayMs: 400 }]);
   const probeBurst = await ids("pair", 8);
   assert.equal(probeBurst.filter((id) => id === "pa").length, 1, `one probe: ${probeBurst}`);
   // The probe succeeded: pa is back in rotation.
@@ -72,25 +57,25 @@ test("a 429 cools the deployment; after cooldown_time one probe goes first, then
 });
 
 test("a failed probe cools the deployment again, for twice as long", async () => {
-  upstream.script("fa", [{ type: "rate_limit", retryAfter: 0 }]);
-  while (!upstream.requests.some((r) => r.deployment === "fa")) await ids("flaky", 1);
+  ctx.upstream.script("fa", [{ type: "rate_limit", retryAfter: 0 }]);
+  while (!ctx.upstream.requests.some((r) => r.deployment === "fa")) await ids("flaky", 1);
   await sleep(1_100);
-  upstream.script("fa", [{ type: "error", status: 500 }]);
+  ctx.upstream.script("fa", [{ type: "error", status: 500 }]);
   // Drive requests until the probe has gone to fa and failed.
-  while (upstream.requests.filter((r) => r.deployment === "fa").length < 2) await ids("flaky", 1);
+  while (ctx.upstream.requests.filter((r) => r.deployment === "fa").length < 2) await ids("flaky", 1);
   const probedAt = Date.now();
   await sleep(1_300); // past a plain cooldown, within a doubled one
   assert.deepEqual(new Set(await ids("flaky", 10)), new Set(["fb"]));
   await sleep(Math.max(0, 2_150 - (Date.now() - probedAt)));
-  upstream.script("fa", [], { type: "ok" });
+  ctx.upstream.script("fa", [], { type: "ok" });
   const later = await ids("flaky", 20);
   assert.ok(later.includes("fa"), "back after the doubled cooldown");
 });
 
 test("with every deployment cooling down: 429, all_deployments_in_cooldown, retry-after", async () => {
-  upstream.script("da", [{ type: "rate_limit", retryAfter: 0 }]);
-  upstream.script("db", [{ type: "rate_limit", retryAfter: 0 }]);
-  while (upstream.requests.length < 2 || new Set(upstream.requests.map((r) => r.deployment)).size < 2) {
+  ctx.upstream.script("da", [{ type: "rate_limit", retryAfter: 0 }]);
+  ctx.upstream.script("db", [{ type: "rate_limit", retryAfter: 0 }]);
+  while (ctx.upstream.requests.length < 2 || new Set(ctx.upstream.requests.map((r) => r.deployment)).size < 2) {
     await ids("both-down", 1);
   }
   const response = await chat("both-down");
@@ -102,10 +87,10 @@ test("with every deployment cooling down: 429, all_deployments_in_cooldown, retr
 });
 
 test("a group's only deployment is never cooled down", async () => {
-  upstream.script("sa", [{ type: "rate_limit", retryAfter: 0 }]);
+  ctx.upstream.script("sa", [{ type: "rate_limit", retryAfter: 0 }]);
   assert.equal((await chat("single")).status, 429);
   assert.equal((await chat("single")).status, 200);
-  assert.equal(upstream.requests.length, 2);
+  assert.equal(ctx.upstream.requests.length, 2);
 });
 
 test("rpm: 10 lets exactly 10 requests through under concurrent load", async () => {
@@ -115,7 +100,7 @@ test("rpm: 10 lets exactly 10 requests through under concurrent load", async () 
   const responses = await Promise.all(Array.from({ length: 30 }, () => chat("limited")));
   const statuses = responses.map((r) => r.status);
   assert.equal(statuses.filter((s) => s === 200).length, 10);
-  assert.equal(upstream.requests.length, 10, "the upstream saw exactly 10");
+  assert.equal(ctx.upstream.requests.length, 10, "the upstream saw exactly 10");
   const refused = responses.filter((r) => r.status === 429);
   assert.equal(refused.length, 20);
   const retryAfter = Number(refused[0].headers.get("retry-after"));
@@ -127,11 +112,11 @@ test("rpm: 10 lets exactly 10 requests through under concurrent load", async () 
 
 test("the lowest order serves; when it fails, the next tier serves before any fallback", async () => {
   assert.deepEqual(new Set(await ids("tiers", 10)), new Set(["t1"]));
-  upstream.reset();
-  upstream.script("t1", [{ type: "error", status: 500 }]);
+  ctx.upstream.reset();
+  ctx.upstream.script("t1", [{ type: "error", status: 500 }]);
   const response = await chat("tiers", { num_retries: 1 });
   assert.equal(response.status, 200);
-  assert.deepEqual(upstream.requests.map((r) => r.deployment), ["t1", "t2"]);
+  assert.deepEqual(ctx.upstream.requests.map((r) => r.deployment), ["t1", "t2"]);
 });
 
 test("a prompt too long for every deployment goes to the context-window fallback without a call", async () => {
@@ -139,7 +124,7 @@ test("a prompt too long for every deployment goes to the context-window fallback
   const response = await chat("small", { messages: user(long) });
   assert.equal(response.status, 200);
   assert.equal(response.headers.get("x-litellm-model-group"), "large");
-  assert.deepEqual(upstream.requests.map((r) => r.deployment), ["lg"]);
+  assert.deepEqual(ctx.upstream.requests.map((r) => r.deployment), ["lg"]);
   const short = await chat("small");
   assert.equal(short.headers.get("x-litellm-model-id"), "sm");
 });

@@ -1,16 +1,10 @@
 // `mock_response` in the config or in the request answers without a network call.
 import assert from "node:assert/strict";
-import { after, before, beforeEach, test } from "node:test";
-import { readEvents, startGateway, streamedContent, user } from "../support/gateway.mjs";
-import { startMockUpstream } from "../support/mock-upstream.mjs";
+import { test } from "node:test";
+import { readEvents, streamedContent, useGateway, user } from "../support/gateway.mjs";
 
-let upstream;
-let gateway;
-
-before(async () => {
-  upstream = await startMockUpstream();
-  gateway = await startGateway({
-    config: `
+const ctx = useGateway((upstream) => ({
+  config: `
 model_list:
   - model_name: canned
     litellm_params: { model: openai/gpt-4o, mock_response: "Canned answer here" }
@@ -20,18 +14,10 @@ model_list:
   - model_name: vectors
     litellm_params: { model: openai/text-embedding-3-small, mock_response: x }
 `,
-  });
-});
-
-after(async () => {
-  await gateway?.close();
-  await upstream?.close();
-});
-
-beforeEach(() => upstream.reset());
+}));
 
 test("a mock deployment answers a well-formed completion", async () => {
-  const response = await gateway.post("/v1/chat/completions", { model: "canned", messages: user() });
+  const response = await ctx.gateway.post("/v1/chat/completions", { model: "canned", messages: user() });
   assert.equal(response.status, 200);
   assert.equal(response.headers.get("x-litellm-model-id"), "canned-1");
   assert.equal(response.headers.get("x-litellm-model-api-base"), null, "a mock has no endpoint");
@@ -45,7 +31,7 @@ test("a mock deployment answers a well-formed completion", async () => {
 });
 
 test("a mock streams as SSE chunks ending in [DONE]", async () => {
-  const response = await gateway.post("/v1/chat/completions", { model: "canned", messages: user(), stream: true });
+  const response = await ctx.gateway.post("/v1/chat/completions", { model: "canned", messages: user(), stream: true });
   assert.match(response.headers.get("content-type"), /^text\/event-stream/);
   const events = await readEvents(response);
   assert.equal(events.at(-1).data, "[DONE]");
@@ -55,13 +41,13 @@ test("a mock streams as SSE chunks ending in [DONE]", async () => {
 });
 
 test("mock_response in the request wins, even on a real deployment, and nothing is called", async () => {
-  const response = await gateway.post("/v1/chat/completions", {
+  const response = await ctx.gateway.post("/v1/chat/completions", {
     model: "real",
     messages: user(),
     mock_response: "from the body",
   });
   assert.equal((await response.json()).choices[0].message.content, "from the body");
-  const streamed = await gateway.post("/v1/completions", {
+  const streamed = await ctx.gateway.post("/v1/completions", {
     model: "real",
     prompt: "x",
     stream: true,
@@ -69,11 +55,11 @@ test("mock_response in the request wins, even on a real deployment, and nothing 
   });
   const events = await readEvents(streamed);
   assert.equal(events.filter((e) => e.data !== "[DONE]").map((e) => JSON.parse(e.data).choices[0].text).join(""), "a b c");
-  assert.equal(upstream.requests.length, 0);
+  assert.equal(ctx.upstream.requests.length, 0);
 });
 
 test("mock embeddings have one vector per input", async () => {
-  const response = await gateway.post("/v1/embeddings", { model: "vectors", input: ["a", "b", "c"] });
+  const response = await ctx.gateway.post("/v1/embeddings", { model: "vectors", input: ["a", "b", "c"] });
   const body = await response.json();
   assert.equal(body.object, "list");
   assert.deepEqual(
@@ -84,7 +70,7 @@ test("mock embeddings have one vector per input", async () => {
 });
 
 test("the request's mock_response must be a string", async () => {
-  const response = await gateway.post("/v1/chat/completions", { model: "canned", messages: user(), mock_response: 5 });
+  const response = await ctx.gateway.post("/v1/chat/completions", { model: "canned", messages: user(), mock_response: 5 });
   assert.equal(response.status, 400);
   assert.equal((await response.json()).error.param, "mock_response");
 });

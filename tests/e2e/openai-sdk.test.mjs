@@ -1,46 +1,34 @@
 // The official OpenAI Node SDK, pointed at the gateway, as a team would use it.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import OpenAI from "openai";
-import { startGateway } from "../support/gateway.mjs";
-import { startMockUpstream } from "../support/mock-upstream.mjs";
+import { useGateway } from "../support/gateway.mjs";
 
-let upstream;
-let gateway;
-let client;
-
-before(async () => {
-  upstream = await startMockUpstream();
-  gateway = await startGateway({
-    config: `
+const ctx = useGateway((upstream) => ({
+  config: `
 model_list:
   - model_name: gpt-4o
     litellm_params: { model: openai/gpt-4o, api_base: ${upstream.base("sdk")}, api_key: sk-provider }
 general_settings:
   master_key: sk-team
 `,
-  });
-  client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: "sk-team", maxRetries: 0 });
-});
+}));
 
-after(async () => {
-  await gateway?.close();
-  await upstream?.close();
-});
+const sdk = (apiKey = "sk-team") => new OpenAI({ baseURL: `${ctx.gateway.url}/v1`, apiKey, maxRetries: 0 });
 
 test("chat.completions.create", async () => {
-  upstream.script("sdk", [{ type: "ok", content: "Paris." }]);
-  const { data, response } = await client.chat.completions
+  ctx.upstream.script("sdk", [{ type: "ok", content: "Paris." }]);
+  const { data, response } = await sdk().chat.completions
     .create({ model: "gpt-4o", messages: [{ role: "user", content: "Capital of France?" }] })
     .withResponse();
   assert.equal(data.choices[0].message.content, "Paris.");
   assert.equal(response.headers.get("x-litellm-model-group"), "gpt-4o");
-  assert.equal(upstream.requests.at(-1).headers.authorization, "Bearer sk-provider");
+  assert.equal(ctx.upstream.requests.at(-1).headers.authorization, "Bearer sk-provider");
 });
 
 test("a streamed completion arrives chunk by chunk", async () => {
-  upstream.script("sdk", [{ type: "stream", chunks: ["The", " answer", " is", " 42."], delayMs: 20 }]);
-  const stream = await client.chat.completions.create({
+  ctx.upstream.script("sdk", [{ type: "stream", chunks: ["The", " answer", " is", " 42."], delayMs: 20 }]);
+  const stream = await sdk().chat.completions.create({
     model: "gpt-4o",
     messages: [{ role: "user", content: "?" }],
     stream: true,
@@ -53,9 +41,8 @@ test("a streamed completion arrives chunk by chunk", async () => {
 
 test("errors surface as the SDK's typed errors", async () => {
   await assert.rejects(
-    client.chat.completions.create({ model: "nope", messages: [{ role: "user", content: "x" }] }),
+    sdk().chat.completions.create({ model: "nope", messages: [{ role: "user", content: "x" }] }),
     (error) => error instanceof OpenAI.NotFoundError && error.status === 404 && error.code === "model_not_found",
   );
-  const stranger = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: "sk-wrong", maxRetries: 0 });
-  await assert.rejects(stranger.models.list(), (error) => error instanceof OpenAI.AuthenticationError);
+  await assert.rejects(sdk("sk-wrong").models.list(), (error) => error instanceof OpenAI.AuthenticationError);
 });

@@ -1,57 +1,40 @@
 // Retries within a group and fallbacks across groups, counted at the upstream.
 import assert from "node:assert/strict";
-import { after, before, beforeEach, test } from "node:test";
-import { startGateway, user } from "../support/gateway.mjs";
-import { startMockUpstream } from "../support/mock-upstream.mjs";
+import { test } from "node:test";
+import { deployment, useGateway, user } from "../support/gateway.mjs";
 
-let upstream;
-let gateway;
 
-// Each test uses its own groups: coordinator state (cooldowns) lives per group.
-const deployment = (group, name, extra = "") =>
-  `  - { model_name: ${group}, litellm_params: { model: openai/m, api_base: "${upstream.base(name)}"${extra} }, model_info: { id: ${name} } }`;
-
-before(async () => {
-  upstream = await startMockUpstream();
-  gateway = await startGateway({
-    config: [
-      "model_list:",
-      deployment("retry-pair", "rp1"),
-      deployment("retry-pair", "rp2"),
-      deployment("retry-solo", "rs1"),
-      deployment("no-retry", "nr1"),
-      deployment("primary", "p1"),
-      deployment("secondary", "s1"),
-      deployment("tertiary", "t1"),
-      deployment("long-context", "lc1"),
-      deployment("safe", "sf1"),
-      deployment("cyc-a", "ca1"),
-      deployment("cyc-b", "cb1"),
-      deployment("lonely", "l1"),
-      deployment("catch-all", "ct1"),
-      "router_settings:",
-      "  num_retries: 2",
-      "  cooldown_time: 0.05",
-      "  retry_policy: { BadRequestErrorRetries: 0 }",
-      "  model_group_retry_policy: { no-retry: { InternalServerErrorRetries: 0 } }",
-      "  fallbacks: [{ primary: [secondary, tertiary] }, { cyc-a: [cyc-b] }, { cyc-b: [cyc-a] }, { '*': [catch-all] }]",
-      "  context_window_fallbacks: [{ primary: [long-context] }]",
-      "  content_policy_fallbacks: [{ primary: [safe] }]",
-    ].join("\n"),
-  });
-});
-
-after(async () => {
-  await gateway?.close();
-  await upstream?.close();
-});
-
-beforeEach(() => upstream.reset());
+const ctx = useGateway((upstream) => ({
+  config: [
+    "model_list:",
+    deployment(upstream, "retry-pair", "rp1"),
+    deployment(upstream, "retry-pair", "rp2"),
+    deployment(upstream, "retry-solo", "rs1"),
+    deployment(upstream, "no-retry", "nr1"),
+    deployment(upstream, "primary", "p1"),
+    deployment(upstream, "secondary", "s1"),
+    deployment(upstream, "tertiary", "t1"),
+    deployment(upstream, "long-context", "lc1"),
+    deployment(upstream, "safe", "sf1"),
+    deployment(upstream, "cyc-a", "ca1"),
+    deployment(upstream, "cyc-b", "cb1"),
+    deployment(upstream, "lonely", "l1"),
+    deployment(upstream, "catch-all", "ct1"),
+    "router_settings:",
+    "  num_retries: 2",
+    "  cooldown_time: 0.05",
+    "  retry_policy: { BadRequestErrorRetries: 0 }",
+    "  model_group_retry_policy: { no-retry: { InternalServerErrorRetries: 0 } }",
+    "  fallbacks: [{ primary: [secondary, tertiary] }, { cyc-a: [cyc-b] }, { cyc-b: [cyc-a] }, { '*': [catch-all] }]",
+    "  context_window_fallbacks: [{ primary: [long-context] }]",
+    "  content_policy_fallbacks: [{ primary: [safe] }]",
+  ].join("\n"),
+}));
 
 // The '*' catch-all would rescue every group: tests of a final error turn fallbacks off.
 const alone = { disable_fallbacks: true };
-const chat = (model, extra = {}) => gateway.post("/v1/chat/completions", { model, messages: user(), ...extra });
-const seen = () => upstream.requests.map((r) => r.deployment);
+const chat = (model, extra = {}) => ctx.gateway.post("/v1/chat/completions", { model, messages: user(), ...extra });
+const seen = () => ctx.upstream.requests.map((r) => r.deployment);
 const headers = (response) => ({
   retries: response.headers.get("x-litellm-attempted-retries"),
   maxRetries: response.headers.get("x-litellm-max-retries"),
@@ -61,11 +44,11 @@ const headers = (response) => ({
 });
 
 test("a failed call is retried at once on the group's other deployment", async () => {
-  upstream.script("rp1", [], { type: "error", status: 500 });
-  upstream.script("rp2", [], { type: "error", status: 500 });
-  upstream.script(Math.random() < 0.5 ? "rp1" : "rp2", [{ type: "error", status: 503 }]);
-  upstream.script("rp1", [{ type: "error", status: 503 }]);
-  upstream.script("rp2", [{ type: "ok" }]);
+  ctx.upstream.script("rp1", [], { type: "error", status: 500 });
+  ctx.upstream.script("rp2", [], { type: "error", status: 500 });
+  ctx.upstream.script(Math.random() < 0.5 ? "rp1" : "rp2", [{ type: "error", status: 503 }]);
+  ctx.upstream.script("rp1", [{ type: "error", status: 503 }]);
+  ctx.upstream.script("rp2", [{ type: "ok" }]);
   const response = await chat("retry-pair");
   assert.equal(response.status, 200);
   assert.deepEqual(headers(response), { retries: "1", maxRetries: "2", fallbacks: "0", id: "rp2", group: "retry-pair" });
@@ -73,7 +56,7 @@ test("a failed call is retried at once on the group's other deployment", async (
 });
 
 test("retries are counted at the upstream and the last error names what was tried", async () => {
-  upstream.script("rs1", [], { type: "error", status: 500, message: "boom" });
+  ctx.upstream.script("rs1", [], { type: "error", status: 500, message: "boom" });
   const started = Date.now();
   const response = await chat("retry-solo", alone);
   assert.equal(response.status, 500);
@@ -82,18 +65,18 @@ test("retries are counted at the upstream and the last error names what was trie
   assert.match(error.message, /^boom \(tried: retry-solo\/rs1: 500 InternalServerError; retry-solo\/rs1: 500/);
   assert.equal(headers(response).retries, "2");
   // One deployment: each retry waits (0.5 s, then 1 s, plus jitter) before trying it again.
-  const gaps = upstream.requests.slice(1).map((r, i) => r.at - upstream.requests[i].at);
+  const gaps = ctx.upstream.requests.slice(1).map((r, i) => r.at - ctx.upstream.requests[i].at);
   assert.ok(gaps[0] >= 450 && gaps[1] >= 950, `backoff gaps ${gaps}`);
   assert.ok(Date.now() - started < 6_000);
 });
 
 test("num_retries in the body, and a group retry policy, set the count", async () => {
-  upstream.script("rs1", [], { type: "error", status: 500 });
+  ctx.upstream.script("rs1", [], { type: "error", status: 500 });
   const response = await chat("retry-solo", { ...alone, num_retries: 0 });
   assert.equal(response.status, 500);
   assert.deepEqual(seen(), ["rs1"]);
-  upstream.reset();
-  upstream.script("nr1", [], { type: "error", status: 502, message: "bad gateway upstream" });
+  ctx.upstream.reset();
+  ctx.upstream.script("nr1", [], { type: "error", status: 502, message: "bad gateway upstream" });
   const policy = await chat("no-retry", alone);
   assert.equal(policy.status, 502, "the upstream's own status");
   assert.equal((await policy.json()).error.message, "bad gateway upstream");
@@ -101,24 +84,24 @@ test("num_retries in the body, and a group retry policy, set the count", async (
 });
 
 test("a 400 is not retried", async () => {
-  upstream.script("rs1", [{ type: "error", status: 400, message: "bad param", errorType: "invalid_request_error" }]);
+  ctx.upstream.script("rs1", [{ type: "error", status: 400, message: "bad param", errorType: "invalid_request_error" }]);
   const response = await chat("retry-solo", alone);
   assert.equal(response.status, 400);
   assert.deepEqual(seen(), ["rs1"]);
 });
 
 test("429 with Retry-After is waited for before the same deployment is tried again", async () => {
-  upstream.script("rs1", [{ type: "rate_limit", retryAfter: 1 }, { type: "ok" }]);
+  ctx.upstream.script("rs1", [{ type: "rate_limit", retryAfter: 1 }, { type: "ok" }]);
   const response = await chat("retry-solo");
   assert.equal(response.status, 200);
-  const [first, second] = upstream.requests;
+  const [first, second] = ctx.upstream.requests;
   assert.ok(second.at - first.at >= 1_000, `waited ${second.at - first.at} ms`);
 });
 
 test("fallbacks after retries: in order, each group with its own retries", async () => {
-  upstream.script("p1", [], { type: "error", status: 500 });
-  upstream.script("s1", [], { type: "error", status: 503 });
-  upstream.script("t1", [], { type: "ok" });
+  ctx.upstream.script("p1", [], { type: "error", status: 500 });
+  ctx.upstream.script("s1", [], { type: "error", status: 503 });
+  ctx.upstream.script("t1", [], { type: "ok" });
   const response = await chat("primary", { num_retries: 1 });
   assert.equal(response.status, 200);
   assert.deepEqual(seen(), ["p1", "p1", "s1", "s1", "t1"]);
@@ -127,24 +110,24 @@ test("fallbacks after retries: in order, each group with its own retries", async
 });
 
 test("context-window and content-policy errors go straight to their own fallbacks", async () => {
-  upstream.script("p1", [{ type: "context_window" }]);
+  ctx.upstream.script("p1", [{ type: "context_window" }]);
   const cw = await chat("primary");
   assert.equal(cw.status, 200);
   assert.deepEqual(seen(), ["p1", "lc1"], "no retry on the same group");
-  upstream.reset();
-  upstream.script("p1", [{ type: "content_policy" }]);
+  ctx.upstream.reset();
+  ctx.upstream.script("p1", [{ type: "content_policy" }]);
   const cp = await chat("primary");
   assert.equal(cp.status, 200);
   assert.deepEqual(seen(), ["p1", "sf1"]);
 });
 
 test("per-request fallbacks replace the configured ones; disable_fallbacks turns them off", async () => {
-  upstream.script("p1", [], { type: "error", status: 500 });
+  ctx.upstream.script("p1", [], { type: "error", status: 500 });
   const own = await chat("primary", { num_retries: 0, fallbacks: [{ model: "safe" }] });
   assert.equal(own.status, 200);
   assert.deepEqual(seen(), ["p1", "sf1"]);
-  upstream.reset();
-  upstream.script("p1", [], { type: "error", status: 500 });
+  ctx.upstream.reset();
+  ctx.upstream.script("p1", [], { type: "error", status: 500 });
   const off = await chat("primary", { num_retries: 0, disable_fallbacks: true });
   assert.equal(off.status, 500);
   assert.deepEqual(seen(), ["p1"]);
@@ -154,14 +137,14 @@ test("per-request fallbacks replace the configured ones; disable_fallbacks turns
 });
 
 test("a fallback cycle ends, and the '*' entry catches every other group", async () => {
-  upstream.script("ca1", [], { type: "error", status: 500 });
-  upstream.script("cb1", [], { type: "error", status: 500 });
+  ctx.upstream.script("ca1", [], { type: "error", status: 500 });
+  ctx.upstream.script("cb1", [], { type: "error", status: 500 });
   const cycle = await chat("cyc-a", { num_retries: 0 });
   assert.equal(cycle.status, 500);
   assert.deepEqual(seen(), ["ca1", "cb1"], "a -> b -> a stops at b");
   assert.match((await cycle.json()).error.message, /tried: cyc-a\/ca1: 500 .*; cyc-b\/cb1: 500/);
-  upstream.reset();
-  upstream.script("l1", [], { type: "error", status: 500 });
+  ctx.upstream.reset();
+  ctx.upstream.script("l1", [], { type: "error", status: 500 });
   const caught = await chat("lonely", { num_retries: 0 });
   assert.equal(caught.status, 200);
   assert.deepEqual(seen(), ["l1", "ct1"]);

@@ -1,37 +1,21 @@
 // Each kind of timeout cuts the upstream call in time.
 import assert from "node:assert/strict";
-import { after, before, beforeEach, test } from "node:test";
-import { readEvents, startGateway, streamedContent, user } from "../support/gateway.mjs";
-import { startMockUpstream } from "../support/mock-upstream.mjs";
+import { test } from "node:test";
+import { deployment, readEvents, streamedContent, useGateway, user } from "../support/gateway.mjs";
 
-let upstream;
-let gateway;
-
-before(async () => {
-  upstream = await startMockUpstream();
-  const d = (group, name, extra = "") =>
-    `  - { model_name: ${group}, litellm_params: { model: openai/m, api_base: "${upstream.base(name)}"${extra} }, model_info: { id: ${name} } }`;
-  gateway = await startGateway({
-    config: [
-      "model_list:",
-      d("router-timeout", "rt"),
-      d("deployment-timeout", "dt", ", timeout: 0.4"),
-      d("streamy", "st", ", stream_timeout: 0.4"),
-      d("stream-backup", "sb"),
-      "router_settings:",
-      "  num_retries: 0",
-      "  timeout: 0.8",
-      "  fallbacks: [{ streamy: [stream-backup] }]",
-    ].join("\n"),
-  });
-});
-
-after(async () => {
-  await gateway?.close();
-  await upstream?.close();
-});
-
-beforeEach(() => upstream.reset());
+const ctx = useGateway((upstream) => ({
+  config: [
+    "model_list:",
+    deployment(upstream, "router-timeout", "rt"),
+    deployment(upstream, "deployment-timeout", "dt", ", timeout: 0.4"),
+    deployment(upstream, "streamy", "st", ", stream_timeout: 0.4"),
+    deployment(upstream, "stream-backup", "sb"),
+    "router_settings:",
+    "  num_retries: 0",
+    "  timeout: 0.8",
+    "  fallbacks: [{ streamy: [stream-backup] }]",
+  ].join("\n"),
+}));
 
 async function timed(promise) {
   const started = Date.now();
@@ -40,7 +24,7 @@ async function timed(promise) {
 }
 
 const chat = (model, extra = {}, headers = {}) =>
-  gateway.post("/v1/chat/completions", { model, messages: user(), ...extra }, headers);
+  ctx.gateway.post("/v1/chat/completions", { model, messages: user(), ...extra }, headers);
 
 async function expectTimeout({ response, ms }, min, max) {
   assert.equal(response.status, 408);
@@ -50,17 +34,17 @@ async function expectTimeout({ response, ms }, min, max) {
 }
 
 test("the router timeout cuts a stalled upstream with a 408", async () => {
-  upstream.script("rt", [{ type: "stall" }]);
+  ctx.upstream.script("rt", [{ type: "stall" }]);
   await expectTimeout(await timed(chat("router-timeout")), 750, 2_000);
 });
 
 test("a deployment timeout beats the router's", async () => {
-  upstream.script("dt", [{ type: "stall" }]);
+  ctx.upstream.script("dt", [{ type: "stall" }]);
   await expectTimeout(await timed(chat("deployment-timeout")), 350, 750);
 });
 
 test("the request's timeout, in the body or x-litellm-timeout, beats the deployment's", async () => {
-  upstream.script("dt", [{ type: "stall" }, { type: "stall" }]);
+  ctx.upstream.script("dt", [{ type: "stall" }, { type: "stall" }]);
   await expectTimeout(await timed(chat("deployment-timeout", { timeout: 0.15 })), 120, 380);
   await expectTimeout(await timed(chat("deployment-timeout", {}, { "x-litellm-timeout": "0.15" })), 120, 380);
   const bad = await chat("deployment-timeout", {}, { "x-litellm-timeout": "soon" });
@@ -68,14 +52,14 @@ test("the request's timeout, in the body or x-litellm-timeout, beats the deploym
 });
 
 test("a slow answer within the timeout is not cut", async () => {
-  upstream.script("dt", [{ type: "ok", delayMs: 200 }]);
+  ctx.upstream.script("dt", [{ type: "ok", delayMs: 200 }]);
   const { response } = await timed(chat("deployment-timeout"));
   assert.equal(response.status, 200);
 });
 
 test("a stream that stalls before its first chunk falls back like any request", async () => {
-  upstream.script("st", [{ type: "stall" }]);
-  upstream.script("sb", [{ type: "stream", chunks: ["from", " backup"] }]);
+  ctx.upstream.script("st", [{ type: "stall" }]);
+  ctx.upstream.script("sb", [{ type: "stream", chunks: ["from", " backup"] }]);
   const { response, ms } = await timed(chat("streamy", { stream: true }));
   assert.equal(response.status, 200);
   assert.equal(response.headers.get("x-litellm-model-group"), "stream-backup");
@@ -84,7 +68,7 @@ test("a stream that stalls before its first chunk falls back like any request", 
 });
 
 test("a stream that stalls after its first chunk ends with an error event and no [DONE]", async () => {
-  upstream.script("st", [{ type: "stream", chunks: ["one", " two", " three"], delayMs: 50, stallAfter: 2 }]);
+  ctx.upstream.script("st", [{ type: "stream", chunks: ["one", " two", " three"], delayMs: 50, stallAfter: 2 }]);
   const response = await chat("streamy", { stream: true });
   assert.equal(response.status, 200);
   const events = await readEvents(response);

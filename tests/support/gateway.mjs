@@ -2,8 +2,10 @@
 // listening on a real local port, with a test config and its own KV and Durable
 // Object storage. Tests talk to it over HTTP like any client.
 import { existsSync } from "node:fs";
+import { after, before, beforeEach } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
+import { startMockUpstream } from "./mock-upstream.mjs";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const script = `${root}/build/worker/shim.mjs`;
@@ -85,3 +87,27 @@ export function streamedContent(events) {
 }
 
 export const user = (content = "hi") => [{ role: "user", content }];
+
+/**
+ * For a test file: a mock upstream and a gateway started before its tests and
+ * closed after them, the upstream's record reset before each test.
+ * `options(upstream)` gives startGateway's options. Returns `{ upstream, gateway }`,
+ * filled in once the file's tests start.
+ */
+export function useGateway(options) {
+  const ctx = {};
+  before(async () => {
+    ctx.upstream = await startMockUpstream();
+    ctx.gateway = await startGateway(options(ctx.upstream));
+  });
+  after(async () => {
+    await ctx.gateway?.close();
+    await ctx.upstream?.close();
+  });
+  beforeEach(() => ctx.upstream.reset());
+  return ctx;
+}
+
+/** A `model_list` entry for group `group`, served by mock deployment `name` (also its id). */
+export const deployment = (upstream, group, name, extra = "") =>
+  `  - { model_name: ${group}, litellm_params: { model: openai/m, api_base: "${upstream.base(name)}"${extra} }, model_info: { id: ${name} } }`;
