@@ -106,6 +106,8 @@ test("fallbacks after retries: in order, each group with its own retries", async
   assert.equal(response.status, 200);
   assert.deepEqual(seen(), ["p1", "p1", "s1", "s1", "t1"]);
   assert.deepEqual(headers(response), { retries: "2", maxRetries: "1", fallbacks: "2", id: "t1", group: "tertiary" });
+  const duration = Number(response.headers.get("x-litellm-response-duration-ms"));
+  assert.ok(Number.isInteger(duration) && duration >= 0 && duration < 5_000, `duration ${duration}`);
   assert.equal((await response.json()).choices[0].message.content, "ok from t1");
 });
 
