@@ -57,7 +57,7 @@ pub async fn handle(
             Step::Fail(error) => {
                 let mut response = respond::error(&error)?;
                 let served = last_served.as_ref().map(|(g, d, grant)| Served { group: g, deployment: d, grant });
-                respond::attempt_headers(response.headers_mut(), served, plan.attempts(), started)?;
+                respond::attempt_headers(response.headers_mut(), plan.group(), served, plan.attempts(), started)?;
                 return Ok(response);
             }
             Step::Call { group, avoid, delay_ms } => (group, avoid, delay_ms),
@@ -110,7 +110,7 @@ pub async fn handle(
                     let _ = coordinator::report(&env, &name, report).await;
                 });
                 let served = Served { group, deployment, grant: &grant };
-                respond::attempt_headers(response.headers_mut(), Some(served), plan.attempts(), started)?;
+                respond::attempt_headers(response.headers_mut(), &group.name, Some(served), plan.attempts(), started)?;
                 return Ok(response);
             }
             Ok(Answer::Stream { status, headers, first, rest, ttft_ms }) => {
@@ -130,7 +130,7 @@ pub async fn handle(
                 });
                 let mut response = Response::from_stream(body)?.with_status(status).with_headers(headers);
                 let served = Served { group, deployment, grant: &grant };
-                respond::attempt_headers(response.headers_mut(), Some(served), plan.attempts(), started)?;
+                respond::attempt_headers(response.headers_mut(), &group.name, Some(served), plan.attempts(), started)?;
                 return Ok(response);
             }
         }

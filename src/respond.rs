@@ -34,12 +34,15 @@ pub struct Served<'a> {
 /// Sets the headers LiteLLM's users read: who served, how many retries and
 /// fallbacks it took, how long, and what is left of the deployment's limits.
 /// `api_base` is cut at its query string: some providers put credentials there.
+/// `group` is the group tried last, for answers where no deployment was granted.
 pub fn attempt_headers(
     headers: &mut Headers,
+    group: &str,
     served: Option<Served<'_>>,
     attempts: Attempts,
     started_ms: f64,
 ) -> Result<()> {
+    headers.set("x-litellm-model-group", group)?;
     if let Some(Served { group, deployment, grant }) = served {
         headers.set("x-litellm-model-id", deployment.id.as_str())?;
         headers.set("x-litellm-model-group", &group.name)?;

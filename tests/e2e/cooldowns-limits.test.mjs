@@ -82,6 +82,7 @@ test("with every deployment cooling down: 429, all_deployments_in_cooldown, retr
   assert.equal(response.status, 429);
   const retryAfter = Number(response.headers.get("retry-after"));
   assert.ok(retryAfter >= 1 && retryAfter <= 1, `retry-after ${retryAfter}`);
+  assert.equal(response.headers.get("x-litellm-model-group"), "both-down");
   const { error } = await response.json();
   assert.equal(error.type, "all_deployments_in_cooldown");
 });
