@@ -1,18 +1,34 @@
 //! The per-model-group coordinator Durable Object: a thin shell around
-//! `switchyard_core::coordinator::Coordinator`.
+//! `switchyard_core::coordinator::Coordinator`, and the client the Worker uses.
 //!
 //! One object per model group (named after it) is the single source of truth for
-//! its deployments' cooldowns and usage, shared by every isolate. It decodes a
-//! [`Message`], calls the core with the time, persists the core's snapshot (the
-//! state that must survive an eviction: cooldowns and the minute's counts), and
-//! encodes the answer. In-flight tickets and latency samples live in memory only.
+//! its deployments' cooldowns, usage and queue, shared by every isolate. For each
+//! [`Message`] it calls the core with the time, answers waiting requests that the
+//! message made admissible ([`Coordinator::tick`]), persists the core's snapshot
+//! (cooldowns and the minute's counts: what must survive an eviction), and encodes
+//! the answer. In-flight tickets, latency samples and the queue live in memory.
+//!
+//! A request that must wait is not polled: its `fetch` stays open here on a
+//! channel, and whoever frees capacity (a report, or the timer of any waiting
+//! request at [`Coordinator::next_wakeup`]) sends it its ticket. If the object is
+//! reset, every open `fetch` fails, and the Worker answers those clients with a
+//! retryable 503 rather than leaving them hanging.
+//!
+//! [`Coordinator::tick`]: switchyard_core::coordinator::Coordinator::tick
+//! [`Coordinator::next_wakeup`]: switchyard_core::coordinator::Coordinator::next_wakeup
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::pin::pin;
+use std::time::Duration;
 
-use switchyard_core::coordinator::{self, Message, Report, Snapshot, TicketReply, TicketRequest};
+use futures_channel::oneshot;
+use futures_util::future::{Either, select};
+use switchyard_core::config::Config;
+use switchyard_core::coordinator::{self, Admission, Message, Report, Snapshot, TicketReply, TicketRequest};
 use switchyard_core::error::ApiError;
 use worker::{
-    DurableObject, Env, Headers, Method, Request, RequestInit, Response, Result, State, Stub, durable_object,
+    Delay, DurableObject, Env, Headers, Method, Request, RequestInit, Response, Result, State, Stub, durable_object,
 };
 
 use crate::{config_source, respond, runtime};
@@ -27,11 +43,21 @@ pub struct Coordinator {
     core: RefCell<Option<coordinator::Coordinator>>,
     /// The last snapshot written, so that an unchanged state is not written again.
     persisted: RefCell<String>,
+    /// Where to send each waiting request's answer.
+    waiters: RefCell<HashMap<u64, oneshot::Sender<TicketReply>>>,
+    next_waiter: Cell<u64>,
 }
 
 impl DurableObject for Coordinator {
     fn new(state: State, env: Env) -> Self {
-        Self { state, env, core: RefCell::new(None), persisted: RefCell::new(String::new()) }
+        Self {
+            state,
+            env,
+            core: RefCell::new(None),
+            persisted: RefCell::new(String::new()),
+            waiters: RefCell::new(HashMap::new()),
+            next_waiter: Cell::new(0),
+        }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -50,52 +76,116 @@ impl DurableObject for Coordinator {
             let snapshot: Snapshot = stored.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default();
             self.core.borrow_mut().get_or_insert_with(|| coordinator::Coordinator::restore(snapshot));
         }
-        let now = runtime::now_ms() as u64;
-        let (reply, snapshot) = {
-            let mut core = self.core.borrow_mut();
-            let Some(core) = core.as_mut() else {
-                return respond::error(&ApiError::Internal("coordinator state missing".into()));
-            };
-            let reply = match &message {
-                Message::Acquire { group, request } => {
-                    let Some(group) = config.group(group) else {
-                        return respond::error(&ApiError::Internal(format!("no model group `{group}`")));
-                    };
-                    let mut rng = runtime::rng();
-                    Some(core.acquire(now, group, &config.router, request, &mut rng))
-                }
-                Message::Report { group, report } => {
-                    if let Some(group) = config.group(group) {
-                        core.report(now, group, &config.router, report);
+        match message {
+            Message::Acquire { group, request } => {
+                let reply = self.acquire(&config, &group, &request).await?;
+                respond::json(200, serde_json::to_vec(&reply)?)
+            }
+            Message::Report { group, report } => {
+                self.with_core(|core, now| {
+                    if let Some(model_group) = config.group(&group) {
+                        core.report(now, model_group, &config.router, &report);
                     }
-                    None
-                }
-            };
-            (reply, serde_json::to_string(&core.snapshot())?)
-        };
-        if *self.persisted.borrow() != snapshot {
-            self.state.storage().put(SNAPSHOT_KEY, &snapshot).await?;
-            *self.persisted.borrow_mut() = snapshot;
-        }
-        match reply {
-            Some(reply) => respond::json(200, serde_json::to_vec(&reply)?),
-            None => Ok(Response::empty()?.with_status(204)),
+                });
+                self.tick(&config, &group);
+                self.persist().await?;
+                Ok(Response::empty()?.with_status(204))
+            }
         }
     }
 }
 
-/// Asks the group's coordinator for a ticket.
-pub async fn acquire(env: &Env, group: &str, request: TicketRequest) -> Result<TicketReply> {
+impl Coordinator {
+    async fn acquire(&self, config: &Config, group: &str, request: &TicketRequest) -> Result<TicketReply> {
+        let Some(model_group) = config.group(group) else {
+            return Err(worker::Error::RustError(format!("no model group `{group}`")));
+        };
+        let waiter = self.next_waiter.get();
+        self.next_waiter.set(waiter + 1);
+        let mut rng = runtime::rng();
+        let admission =
+            self.with_core(|core, now| core.acquire(now, model_group, &config.router, request, waiter, &mut rng));
+        match admission {
+            None => return Err(worker::Error::RustError("coordinator state missing".into())),
+            Some(Admission::Now(reply)) => {
+                self.persist().await?;
+                return Ok(reply);
+            }
+            Some(Admission::Queued) => {}
+        }
+        let (sender, receiver) = oneshot::channel();
+        self.waiters.borrow_mut().insert(waiter, sender);
+        // Capacity may be free right now (the queue was not empty when it came).
+        self.tick(config, group);
+        let mut receiver = receiver;
+        loop {
+            let now = runtime::now_ms() as u64;
+            let wake = self.with_core(|core, now| core.next_wakeup(now)).flatten().unwrap_or(now + 1_000);
+            let wait = Delay::from(Duration::from_millis(wake.saturating_sub(now).clamp(1, 60_000)));
+            match select(&mut receiver, pin!(wait)).await {
+                Either::Left((Ok(reply), _)) => {
+                    self.persist().await?;
+                    return Ok(reply);
+                }
+                Either::Left((Err(_), _)) => {
+                    return Err(worker::Error::RustError("the queue dropped a waiting request".into()));
+                }
+                // Time may have freed capacity or ended a deadline: this waiter's
+                // timer serves every waiter, itself included.
+                Either::Right(_) => self.tick(config, group),
+            }
+        }
+    }
+
+    /// Admits or expires waiting requests and sends them their answers. A grant
+    /// whose request is gone (its client left) is given back at once.
+    fn tick(&self, config: &Config, group: &str) {
+        let Some(model_group) = config.group(group) else {
+            return;
+        };
+        let mut rng = runtime::rng();
+        let answers = self.with_core(|core, now| core.tick(now, model_group, &config.router, &mut rng));
+        for (waiter, reply) in answers.unwrap_or_default() {
+            let sender = self.waiters.borrow_mut().remove(&waiter);
+            let undelivered = match sender {
+                Some(sender) => sender.send(reply).err(),
+                None => Some(reply),
+            };
+            if let Some(TicketReply::Granted(grant)) = undelivered {
+                self.with_core(|core, now| core.release(now, grant.ticket));
+            }
+        }
+    }
+
+    fn with_core<T>(&self, f: impl FnOnce(&mut coordinator::Coordinator, u64) -> T) -> Option<T> {
+        let now = runtime::now_ms() as u64;
+        self.core.borrow_mut().as_mut().map(|core| f(core, now))
+    }
+
+    async fn persist(&self) -> Result<()> {
+        let Some(snapshot) = self.with_core(|core, _| serde_json::to_string(&core.snapshot())) else {
+            return Ok(());
+        };
+        let snapshot = snapshot?;
+        if *self.persisted.borrow() != snapshot {
+            self.state.storage().put(SNAPSHOT_KEY, &snapshot).await?;
+            *self.persisted.borrow_mut() = snapshot;
+        }
+        Ok(())
+    }
+}
+
+/// Asks the group's coordinator for a ticket; a request with a priority may wait
+/// there until one is free or its deadline comes.
+pub async fn acquire(env: &Env, group: &str, request: TicketRequest) -> std::result::Result<TicketReply, ApiError> {
+    let unavailable = |detail: String| ApiError::CoordinatorUnavailable { group: group.to_owned(), detail };
     let message = Message::Acquire { group: group.to_owned(), request };
-    let mut response = send(env, group, &message).await?;
+    let mut response = send(env, group, &message).await.map_err(|e| unavailable(e.to_string()))?;
     if response.status_code() != 200 {
         let text = response.text().await.unwrap_or_default();
-        return Err(worker::Error::RustError(format!(
-            "coordinator of `{group}` answered {}: {text}",
-            response.status_code()
-        )));
+        return Err(unavailable(format!("it answered {}: {text}", response.status_code())));
     }
-    response.json().await
+    response.json().await.map_err(|e| unavailable(e.to_string()))
 }
 
 /// Tells the group's coordinator how a ticket ended.

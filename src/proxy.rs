@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures_channel::oneshot;
 use switchyard_core::config::{Config, Deployment, ModelGroup};
-use switchyard_core::coordinator::{Grant, Report, ReportedFailure, TicketReply, TicketRequest};
+use switchyard_core::coordinator::{Grant, QueueRequest, Report, ReportedFailure, TicketReply, TicketRequest};
 use switchyard_core::error::ApiError;
 use switchyard_core::failure::Failure;
 use switchyard_core::mock::{self, MockContext};
@@ -49,6 +49,9 @@ pub async fn handle(
         return respond::error(&ApiError::InvalidParam { param: "fallbacks", message });
     }
 
+    // As in LiteLLM, only requests with a priority wait in the queue, unless the
+    // router gives every request a default one.
+    let priority = request.priority.or(config.router.queue.default_priority);
     let mut rng = runtime::rng();
     let (mut plan, mut step) = Plan::new(&group.name, request.policy.clone(), request.prompt_tokens, &config.router);
     let mut last_served: Option<(&ModelGroup, &Deployment, Grant)> = None;
@@ -58,6 +61,7 @@ pub async fn handle(
                 let mut response = respond::error(&error)?;
                 let served = last_served.as_ref().map(|(g, d, grant)| Served { group: g, deployment: d, grant });
                 respond::attempt_headers(response.headers_mut(), plan.group(), served, plan.attempts(), started)?;
+                respond::prioritized(response.headers_mut(), priority.is_some())?;
                 return Ok(response);
             }
             Step::Call { group, avoid, delay_ms } => (group, avoid, delay_ms),
@@ -68,8 +72,16 @@ pub async fn handle(
         let Some(group) = config.group(&name) else {
             return respond::error(&ApiError::Internal(format!("fallback group `{name}` vanished")));
         };
-        let ticket = TicketRequest { avoid, estimated_tokens: request.prompt_tokens, stream: request.stream };
-        let grant = match coordinator::acquire(env, &group.name, ticket).await? {
+        let queue = priority.map(|priority| QueueRequest {
+            priority,
+            max_wait_ms: max_wait_ms(&request, header_timeout, group, config),
+        });
+        let ticket = TicketRequest { avoid, estimated_tokens: request.prompt_tokens, stream: request.stream, queue };
+        let reply = match coordinator::acquire(env, &group.name, ticket).await {
+            Ok(reply) => reply,
+            Err(error) => return respond::error(&error),
+        };
+        let grant = match reply {
             TicketReply::Unavailable(reason) => {
                 step = plan.on_unavailable(&reason, &config.router, &mut rng);
                 continue;
@@ -111,6 +123,7 @@ pub async fn handle(
                 });
                 let served = Served { group, deployment, grant: &grant };
                 respond::attempt_headers(response.headers_mut(), &group.name, Some(served), plan.attempts(), started)?;
+                respond::prioritized(response.headers_mut(), priority.is_some())?;
                 return Ok(response);
             }
             Ok(Answer::Stream { status, headers, first, rest, ttft_ms }) => {
@@ -131,6 +144,7 @@ pub async fn handle(
                 let mut response = Response::from_stream(body)?.with_status(status).with_headers(headers);
                 let served = Served { group, deployment, grant: &grant };
                 respond::attempt_headers(response.headers_mut(), &group.name, Some(served), plan.attempts(), started)?;
+                respond::prioritized(response.headers_mut(), priority.is_some())?;
                 return Ok(response);
             }
         }
@@ -183,6 +197,13 @@ fn deadlines(
     } else {
         Deadlines { first_ms: timeout, stall_ms: timeout }
     }
+}
+
+/// How long a request may wait in the queue: its own timeout, else the longest
+/// of its group's deployments', else the router's, else the default.
+fn max_wait_ms(request: &ParsedRequest<'_>, header_ms: Option<u64>, group: &ModelGroup, config: &Config) -> u64 {
+    let deployments = group.deployments.iter().filter_map(|d| d.timeout_ms).max();
+    request.timeout_ms.or(header_ms).or(deployments).or(config.router.timeout_ms).unwrap_or(DEFAULT_TIMEOUT_MS)
 }
 
 /// `x-litellm-timeout: <seconds>`.

@@ -64,3 +64,11 @@ pub fn attempt_headers(
     headers.set("x-litellm-response-duration-ms", &duration.to_string())?;
     Ok(())
 }
+
+/// Marks answers to requests that went through the priority queue's rules.
+pub fn prioritized(headers: &mut Headers, used: bool) -> Result<()> {
+    if used {
+        headers.set("x-litellm-request-prioritization-used", "true")?;
+    }
+    Ok(())
+}

@@ -52,7 +52,10 @@ fn route(method: &Method, path: &str) -> std::result::Result<Route, ApiError> {
     // Every OpenAI path is served with and without the `/v1` prefix, as LiteLLM does.
     let path = path.strip_prefix("/v1").filter(|p| p.starts_with('/')).unwrap_or(path);
     let (route, allowed) = match path {
-        "/chat/completions" => (Route::Api(Api::Proxy(Endpoint::ChatCompletions)), Method::Post),
+        // LiteLLM's queue endpoint: the same as chat completions, `priority` honoured.
+        "/chat/completions" | "/queue/chat/completions" => {
+            (Route::Api(Api::Proxy(Endpoint::ChatCompletions)), Method::Post)
+        }
         "/completions" => (Route::Api(Api::Proxy(Endpoint::Completions)), Method::Post),
         "/embeddings" => (Route::Api(Api::Proxy(Endpoint::Embeddings)), Method::Post),
         "/models" => (Route::Api(Api::Models), Method::Get),

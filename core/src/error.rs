@@ -41,11 +41,21 @@ pub enum ApiError {
     AllCoolingDown { group: String, retry_after_ms: u64 },
     #[error("every deployment of `{group}` is at its rpm/tpm limit; retry after {} s", secs(*.retry_after_ms))]
     GroupRateLimited { group: String, retry_after_ms: u64 },
+    #[error("every deployment of `{group}` is at its max_parallel_requests")]
+    GroupBusy { group: String },
+    #[error("the queue of `{group}` is full ({max} requests wait already)")]
+    QueueFull { group: String, max: usize },
+    #[error(
+        "waited {waited_ms} ms in the queue of `{group}` (place {position} in line) without a deployment becoming free"
+    )]
+    QueueTimeout { group: String, waited_ms: u64, position: usize },
     #[error("the prompt (about {tokens} tokens) is longer than any deployment of `{group}` accepts (max_input_tokens)")]
     ContextWindowExceeded { group: String, tokens: u64 },
     /// The first failure of a request that also failed everywhere else it went.
     #[error("{error} (tried: {tried})")]
     Tried { error: Box<ApiError>, tried: String },
+    #[error("the coordinator of `{group}` is unavailable (it may have restarted); retry the request: {detail}")]
+    CoordinatorUnavailable { group: String, detail: String },
     #[error("{0}")]
     Config(String),
     #[error("internal error: {0}")]
@@ -61,8 +71,12 @@ impl ApiError {
             Self::MethodNotAllowed { .. } => 405,
             Self::Upstream { status, .. } => *status,
             Self::UpstreamUnreachable { .. } => 502,
-            Self::Timeout { .. } => 408,
-            Self::AllCoolingDown { .. } | Self::GroupRateLimited { .. } => 429,
+            Self::CoordinatorUnavailable { .. } => 503,
+            Self::Timeout { .. } | Self::QueueTimeout { .. } => 408,
+            Self::AllCoolingDown { .. }
+            | Self::GroupRateLimited { .. }
+            | Self::GroupBusy { .. }
+            | Self::QueueFull { .. } => 429,
             Self::Tried { error, .. } => error.status(),
             Self::Config(_) | Self::Internal(_) => 500,
         }
@@ -76,6 +90,7 @@ impl ApiError {
                 Some(retry_after_ms.div_ceil(1000).max(1))
             }
             Self::Upstream { retry_after_ms: Some(ms), .. } => Some(ms.div_ceil(1000)),
+            Self::GroupBusy { .. } | Self::QueueFull { .. } | Self::CoordinatorUnavailable { .. } => Some(1),
             Self::Upstream { status: 429, .. } => Some(1),
             Self::Tried { error, .. } => error.retry_after_secs(),
             _ => None,
@@ -92,10 +107,10 @@ impl ApiError {
             | Self::ContextWindowExceeded { .. } => "invalid_request_error",
             Self::MissingApiKey | Self::InvalidApiKey => "authentication_error",
             Self::Upstream { kind, .. } => kind,
-            Self::UpstreamUnreachable { .. } | Self::Internal(_) => "api_error",
-            Self::Timeout { .. } => "timeout",
+            Self::UpstreamUnreachable { .. } | Self::CoordinatorUnavailable { .. } | Self::Internal(_) => "api_error",
+            Self::Timeout { .. } | Self::QueueTimeout { .. } => "timeout",
             Self::AllCoolingDown { .. } => "all_deployments_in_cooldown",
-            Self::GroupRateLimited { .. } => "rate_limit_error",
+            Self::GroupRateLimited { .. } | Self::GroupBusy { .. } | Self::QueueFull { .. } => "rate_limit_error",
             Self::Tried { error, .. } => error.kind(),
             Self::Config(_) => "config_error",
         }
@@ -121,9 +136,13 @@ impl ApiError {
             Self::MethodNotAllowed { .. } => Some("method_not_allowed"),
             Self::Upstream { code, .. } => code.as_deref(),
             Self::UpstreamUnreachable { .. } => Some("upstream_unreachable"),
+            Self::CoordinatorUnavailable { .. } => Some("coordinator_unavailable"),
             Self::Timeout { .. } => Some("timeout"),
             Self::AllCoolingDown { .. } => Some("all_deployments_in_cooldown"),
             Self::GroupRateLimited { .. } => Some("rate_limit_exceeded"),
+            Self::GroupBusy { .. } => Some("all_deployments_busy"),
+            Self::QueueFull { .. } => Some("queue_full"),
+            Self::QueueTimeout { .. } => Some("queue_timeout"),
             Self::ContextWindowExceeded { .. } => Some("context_length_exceeded"),
             Self::Tried { error, .. } => error.code(),
             Self::Config(_) => Some("invalid_config"),

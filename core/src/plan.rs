@@ -142,6 +142,12 @@ impl Plan {
             Unavailable::ContextWindowExceeded => {
                 (ApiError::ContextWindowExceeded { group, tokens: self.prompt_tokens }, FallbackKind::ContextWindow)
             }
+            Unavailable::Busy => (ApiError::GroupBusy { group }, FallbackKind::Generic),
+            Unavailable::QueueFull { max } => (ApiError::QueueFull { group, max }, FallbackKind::Generic),
+            // The request's own time is up: nothing more is tried for it.
+            Unavailable::QueueTimeout { waited_ms, position } => {
+                return Step::Fail(ApiError::QueueTimeout { group, waited_ms, position });
+            }
         };
         self.tried.push(format!("{}: {}", self.current, short(&error)));
         self.record(error);
@@ -231,6 +237,8 @@ fn short(error: &ApiError) -> &'static str {
         ApiError::AllCoolingDown { .. } => "all deployments cooling down",
         ApiError::GroupRateLimited { .. } => "at its rpm/tpm limit",
         ApiError::ContextWindowExceeded { .. } => "prompt too long for every deployment",
+        ApiError::GroupBusy { .. } => "every deployment busy",
+        ApiError::QueueFull { .. } => "queue full",
         _ => "failed",
     }
 }

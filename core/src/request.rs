@@ -79,6 +79,8 @@ pub struct ParsedRequest<'a> {
     pub timeout_ms: Option<u64>,
     /// `stream_timeout` from the body, in milliseconds.
     pub stream_timeout_ms: Option<u64>,
+    /// `priority` from the body: lower is served first; such a request may wait.
+    pub priority: Option<u32>,
     input: &'a RawValue,
     entries: Vec<(Key<'a>, &'a RawValue)>,
 }
@@ -121,6 +123,13 @@ impl<'a> ParsedRequest<'a> {
                 .map_err(|_| wrong_type("disable_fallbacks", "a boolean", raw))?,
         };
         let fallbacks = present("fallbacks").map(parse_fallbacks).transpose()?;
+        let priority = match present("priority") {
+            None => None,
+            Some(raw) => Some(
+                serde_json::from_str::<u32>(raw.get())
+                    .map_err(|_| wrong_type("priority", "a non-negative integer", raw))?,
+            ),
+        };
         let timeout_ms = present("timeout").map(|raw| seconds("timeout", raw)).transpose()?;
         let stream_timeout_ms = present("stream_timeout").map(|raw| seconds("stream_timeout", raw)).transpose()?;
         let input = endpoint.input_param();
@@ -137,6 +146,7 @@ impl<'a> ParsedRequest<'a> {
             policy: RequestPolicy { num_retries, fallbacks, disable_fallbacks },
             timeout_ms,
             stream_timeout_ms,
+            priority,
             input: raw_input,
             entries,
         })
@@ -366,6 +376,7 @@ mod tests {
             }
         );
         assert_eq!((request.timeout_ms, request.stream_timeout_ms), (Some(1_500), Some(200)));
+        assert_eq!(chat(r#"{"model":"m","messages":[{"role":"user"}],"priority":0}"#).unwrap().priority, Some(0));
         let plain = chat(r#"{"model":"m","messages":[{"role":"user"}]}"#).unwrap();
         assert_eq!(plain.policy, RequestPolicy::default());
     }
@@ -398,6 +409,9 @@ mod tests {
             (r#"{"model":"m","messages":[{"role":"user"}],"fallbacks":[{"x":1}]}"#, "fallbacks", "an array"),
             (r#"{"model":"m","messages":[{"role":"user"}],"disable_fallbacks":1}"#, "disable_fallbacks", "a boolean"),
             (r#"{"model":"m","messages":[{"role":"user"}],"timeout":0}"#, "timeout", "seconds > 0"),
+            (r#"{"model":"m","messages":[{"role":"user"}],"priority":-1}"#, "priority", "non-negative integer"),
+            (r#"{"model":"m","messages":[{"role":"user"}],"priority":1.5}"#, "priority", "non-negative integer"),
+            (r#"{"model":"m","messages":[{"role":"user"}],"priority":"high"}"#, "priority", "non-negative integer"),
             (r#"{"model":"m","messages":[{"role":"user"}],"stream_timeout":"5"}"#, "stream_timeout", "seconds > 0"),
         ];
         for (body, param, message) in cases {

@@ -62,6 +62,8 @@ pub struct Deployment {
     pub stream_timeout_ms: Option<u64>,
     /// This deployment's own `cooldown_time`: beats the upstream's `Retry-After`.
     pub cooldown_ms: Option<u64>,
+    /// Requests in flight at once at most, across every isolate.
+    pub max_parallel_requests: Option<u32>,
     pub input_cost_per_token: Option<f64>,
     pub output_cost_per_token: Option<f64>,
     pub max_input_tokens: Option<u64>,
@@ -296,6 +298,7 @@ fn deployment(index: usize, path: &str, entry: RawDeployment, env: EnvLookup<'_>
         timeout_ms: seconds_to_ms(&format!("{params_path}.timeout"), params.timeout)?,
         stream_timeout_ms: seconds_to_ms(&format!("{params_path}.stream_timeout"), params.stream_timeout)?,
         cooldown_ms: seconds_to_ms(&format!("{params_path}.cooldown_time"), params.cooldown_time)?,
+        max_parallel_requests: params.max_parallel_requests,
         input_cost_per_token: info.input_cost_per_token,
         output_cost_per_token: info.output_cost_per_token,
         max_input_tokens: info.max_input_tokens,

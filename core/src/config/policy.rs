@@ -82,6 +82,16 @@ pub enum FallbackKind {
     ContentPolicy,
 }
 
+/// Who waits in a group's queue, how many, and how they age.
+#[derive(Debug, Clone, Default)]
+pub struct QueuePolicy {
+    /// Applied to requests without a `priority`: then every request may wait.
+    pub default_priority: Option<u32>,
+    /// Waiting requests per group at most; `None`: unbounded.
+    pub max_size: Option<usize>,
+    pub aging_ms: Option<u64>,
+}
+
 /// Everything `router_settings` says about reliability.
 #[derive(Debug, Clone)]
 pub struct RouterPolicy {
@@ -100,6 +110,7 @@ pub struct RouterPolicy {
     pub stream_timeout_ms: Option<u64>,
     pub cooldown: CooldownPolicy,
     pub pre_call_checks: bool,
+    pub queue: QueuePolicy,
 }
 
 impl RouterPolicy {
@@ -206,6 +217,11 @@ pub(super) fn build(
             cooldown_ms: router_cooldown,
         },
         pre_call_checks: raw.enable_pre_call_checks.unwrap_or(false),
+        queue: QueuePolicy {
+            default_priority: raw.default_priority,
+            max_size: raw.max_queue_size,
+            aging_ms: seconds_to_ms("router_settings.priority_aging_s", raw.priority_aging_s)?,
+        },
     };
     Ok(policy)
 }

@@ -46,6 +46,7 @@ pub struct RawLitellmParams {
     pub stream_timeout: Option<f64>,
     /// Seconds.
     pub cooldown_time: Option<f64>,
+    pub max_parallel_requests: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -82,6 +83,10 @@ pub struct RawRouterSettings {
     pub cooldown_time: Option<f64>,
     pub disable_cooldowns: Option<bool>,
     pub enable_pre_call_checks: Option<bool>,
+    pub default_priority: Option<u32>,
+    pub max_queue_size: Option<usize>,
+    /// Seconds per step of priority a waiting request gains.
+    pub priority_aging_s: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

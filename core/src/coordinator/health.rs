@@ -66,6 +66,15 @@ impl Health {
         }
     }
 
+    /// When this state changes by itself: a cooldown ends, or a probe goes stale.
+    pub fn next_change(&self) -> Option<u64> {
+        match *self {
+            Self::Cooling { until_ms, .. } => Some(until_ms),
+            Self::HalfOpen { probe: Some((_, since_ms)), .. } => Some(since_ms + PROBE_STALE_MS),
+            Self::Healthy { .. } | Self::HalfOpen { probe: None, .. } => None,
+        }
+    }
+
     /// Marks the grant of `ticket` as the probe when the deployment is half-open.
     pub fn start_probe(&mut self, ticket: u64, now_ms: u64) -> bool {
         if let Self::HalfOpen { length_ms, probe: None } = *self {

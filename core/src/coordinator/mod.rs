@@ -22,6 +22,7 @@
 //!    latency is recorded, and a failure may start a cooldown.
 
 mod health;
+mod queue;
 mod strategy;
 
 use std::collections::{HashMap, VecDeque};
@@ -31,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{DeploymentId, ModelGroup, RouterPolicy};
 use crate::failure::FailureClass;
 use health::Health;
+use queue::PriorityQueue;
 
 const MINUTE_MS: u64 = 60_000;
 /// A ticket whose report never came (its isolate died) stops counting as in flight.
@@ -54,6 +56,24 @@ pub struct TicketRequest {
     pub avoid: Vec<DeploymentId>,
     pub estimated_tokens: u64,
     pub stream: bool,
+    /// Set for requests that may wait in the group's queue when nothing can serve them.
+    pub queue: Option<QueueRequest>,
+}
+
+/// A request's place in line: its priority (lower first) and how long it may wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueRequest {
+    pub priority: u32,
+    pub max_wait_ms: u64,
+}
+
+/// What `acquire` does with a request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Admission {
+    /// Answered at once.
+    Now(TicketReply),
+    /// Waiting in the queue: a later [`Coordinator::tick`] answers it.
+    Queued,
 }
 
 /// The coordinator's answer to a [`TicketRequest`].
@@ -83,6 +103,12 @@ pub enum Unavailable {
     RateLimited { retry_after_ms: u64 },
     /// The prompt is longer than every deployment's `max_input_tokens`.
     ContextWindowExceeded,
+    /// Every available deployment is at its `max_parallel_requests`.
+    Busy,
+    /// The group's queue holds `max_queue_size` requests already.
+    QueueFull { max: usize },
+    /// The request waited in the queue until its deadline.
+    QueueTimeout { waited_ms: u64, position: usize },
 }
 
 /// How a ticket ended.
@@ -157,6 +183,8 @@ pub struct Coordinator {
     deployments: HashMap<DeploymentId, DeploymentState>,
     tickets: HashMap<u64, Ticket>,
     next_ticket: u64,
+    /// Waiting requests by waiter id (rebuilt: a restart answers them, see the shell).
+    queue: Option<PriorityQueue<TicketRequest>>,
 }
 
 impl Coordinator {
@@ -176,8 +204,134 @@ impl Coordinator {
         Snapshot { deployments }
     }
 
-    /// Chooses a deployment for a request, or says why none can be called now.
+    /// Chooses a deployment for a request now, or queues it (when it may wait and
+    /// nothing can serve it), or says why nothing can. `waiter` names the request in
+    /// the queue and in what [`Coordinator::tick`] returns.
     pub fn acquire(
+        &mut self,
+        now_ms: u64,
+        group: &ModelGroup,
+        policy: &RouterPolicy,
+        request: &TicketRequest,
+        waiter: u64,
+        rng: &mut fastrand::Rng,
+    ) -> Admission {
+        self.sync(group);
+        self.expire_tickets(now_ms);
+        let queue = self.queue.get_or_insert_with(|| PriorityQueue::new(policy.queue.aging_ms));
+        let waiting = !queue.is_empty();
+        let reply = match request.queue {
+            // Others wait already: this request takes its place in line behind them.
+            Some(_) if waiting => TicketReply::Unavailable(Unavailable::Busy),
+            _ => self.grant_now(now_ms, group, policy, request, rng),
+        };
+        let Some(QueueRequest { priority, max_wait_ms }) = request.queue else {
+            return Admission::Now(reply);
+        };
+        match reply {
+            TicketReply::Unavailable(
+                Unavailable::Busy | Unavailable::RateLimited { .. } | Unavailable::AllCoolingDown { .. },
+            ) => {
+                let queue = self.queue.get_or_insert_with(|| PriorityQueue::new(policy.queue.aging_ms));
+                if policy.queue.max_size.is_some_and(|max| queue.len() >= max) {
+                    let max = policy.queue.max_size.unwrap_or_default();
+                    return Admission::Now(TicketReply::Unavailable(Unavailable::QueueFull { max }));
+                }
+                queue.push(waiter, priority, now_ms, now_ms.saturating_add(max_wait_ms), request.clone());
+                Admission::Queued
+            }
+            other => Admission::Now(other),
+        }
+    }
+
+    /// Answers waiting requests: first those whose deadline came (with how long
+    /// they waited and their place in line), then, strictly in order, as many as
+    /// can be served now. Call it after every message, and at
+    /// [`Coordinator::next_wakeup`].
+    pub fn tick(
+        &mut self,
+        now_ms: u64,
+        group: &ModelGroup,
+        policy: &RouterPolicy,
+        rng: &mut fastrand::Rng,
+    ) -> Vec<(u64, TicketReply)> {
+        let Some(mut queue) = self.queue.take() else {
+            return Vec::new();
+        };
+        self.sync(group);
+        self.expire_tickets(now_ms);
+        let mut answers: Vec<(u64, TicketReply)> = queue
+            .expire(now_ms)
+            .into_iter()
+            .map(|(entry, position)| {
+                let waited_ms = now_ms.saturating_sub(entry.enqueued_ms);
+                (entry.id, TicketReply::Unavailable(Unavailable::QueueTimeout { waited_ms, position }))
+            })
+            .collect();
+        while let Some((id, request)) = queue.peek().map(|head| (head.id, head.payload.clone())) {
+            match self.grant_now(now_ms, group, policy, &request, rng) {
+                TicketReply::Unavailable(
+                    Unavailable::Busy | Unavailable::RateLimited { .. } | Unavailable::AllCoolingDown { .. },
+                ) => break,
+                // Granted, or an answer that waiting will not change.
+                reply => {
+                    queue.pop();
+                    answers.push((id, reply));
+                }
+            }
+        }
+        self.queue = Some(queue);
+        answers
+    }
+
+    /// When capacity may come back without a report (a cooldown ends, a stale probe
+    /// is given up, a new minute starts) or a waiting request's deadline comes:
+    /// the time to call [`Coordinator::tick`] again. `None` while nobody waits.
+    pub fn next_wakeup(&self, now_ms: u64) -> Option<u64> {
+        let queue = self.queue.as_ref().filter(|q| !q.is_empty())?;
+        let next_minute = now_ms - now_ms % MINUTE_MS + MINUTE_MS;
+        let wake = self
+            .deployments
+            .values()
+            .filter_map(|state| state.health.next_change())
+            .chain(queue.next_deadline())
+            .fold(next_minute, u64::min);
+        Some(wake.max(now_ms + 1))
+    }
+
+    /// Waiting requests, by priority, and the longest wait so far.
+    pub fn queue_depth(&self, now_ms: u64) -> (std::collections::BTreeMap<u32, usize>, u64) {
+        self.queue.as_ref().map(|q| q.depth(now_ms)).unwrap_or_default()
+    }
+
+    /// Takes a waiting request out of the queue (its client went away).
+    pub fn leave_queue(&mut self, waiter: u64) {
+        if let Some(queue) = self.queue.as_mut() {
+            queue.remove(waiter);
+        }
+    }
+
+    /// Gives back a grant that was never used (its client went away): the request
+    /// did not happen, so it counts neither in flight nor against the minute.
+    pub fn release(&mut self, now_ms: u64, ticket: u64) {
+        let Some(ticket) = self.tickets.remove(&ticket) else {
+            return;
+        };
+        if let Some(state) = self.deployments.get_mut(&ticket.deployment) {
+            state.in_flight = state.in_flight.saturating_sub(1);
+            if ticket.probe {
+                state.health.abandon_probe(ticket.granted_ms);
+            }
+            let window = state.window.current(now_ms);
+            if window.minute == ticket.minute {
+                window.requests = window.requests.saturating_sub(1);
+                window.tokens = window.tokens.saturating_sub(ticket.estimated_tokens);
+            }
+        }
+    }
+
+    /// Chooses a deployment for a request now, or says why none can be called now.
+    fn grant_now(
         &mut self,
         now_ms: u64,
         group: &ModelGroup,
@@ -185,9 +339,6 @@ impl Coordinator {
         request: &TicketRequest,
         rng: &mut fastrand::Rng,
     ) -> TicketReply {
-        self.sync(group);
-        self.expire_tickets(now_ms);
-
         let fits: Vec<_> = group
             .deployments
             .iter()
@@ -221,7 +372,17 @@ impl Coordinator {
             let retry_after_ms = MINUTE_MS - now_ms % MINUTE_MS;
             return TicketReply::Unavailable(Unavailable::RateLimited { retry_after_ms });
         }
-        let fresh: Vec<_> = open.into_iter().filter(|d| !request.avoid.contains(&d.id)).collect();
+        let free: Vec<_> = open
+            .into_iter()
+            .filter(|d| {
+                let in_flight = self.deployments.get(&d.id).map_or(0, |s| s.in_flight);
+                d.max_parallel_requests.is_none_or(|max| in_flight < max)
+            })
+            .collect();
+        if free.is_empty() {
+            return TicketReply::Unavailable(Unavailable::Busy);
+        }
+        let fresh: Vec<_> = free.into_iter().filter(|d| !request.avoid.contains(&d.id)).collect();
         let Some(tier) = fresh.iter().map(|d| d.order).min() else {
             return TicketReply::Unavailable(Unavailable::OnlyAvoided);
         };

@@ -23,8 +23,32 @@ impl World {
             avoid: avoid.iter().map(|id| id_of(group, id)).collect(),
             estimated_tokens: tokens,
             stream,
+            queue: None,
         };
-        self.coordinator.acquire(now, group, &self.config.router, &request, &mut self.rng)
+        match self.coordinator.acquire(now, group, &self.config.router, &request, 0, &mut self.rng) {
+            Admission::Now(reply) => reply,
+            Admission::Queued => panic!("a request without a priority never waits"),
+        }
+    }
+
+    /// Asks for a ticket with a priority: `Some(reply)` at once, `None` when queued.
+    fn wait(&mut self, now: u64, waiter: u64, priority: u32, max_wait_ms: u64) -> Option<TicketReply> {
+        let group = self.config.group(&self.group).unwrap();
+        let request = TicketRequest {
+            avoid: vec![],
+            estimated_tokens: 10,
+            stream: false,
+            queue: Some(QueueRequest { priority, max_wait_ms }),
+        };
+        match self.coordinator.acquire(now, group, &self.config.router, &request, waiter, &mut self.rng) {
+            Admission::Now(reply) => Some(reply),
+            Admission::Queued => None,
+        }
+    }
+
+    fn tick(&mut self, now: u64) -> Vec<(u64, TicketReply)> {
+        let group = self.config.group(&self.group).unwrap();
+        self.coordinator.tick(now, group, &self.config.router, &mut self.rng)
     }
 
     fn acquire(&mut self, now: u64) -> TicketReply {
@@ -445,4 +469,131 @@ fn the_config_changing_forgets_removed_deployments() {
     w.config = config;
     w.acquire(1);
     assert!(w.coordinator.deployments.keys().all(|id| id.as_str() == "b"));
+}
+
+fn ticket_of(reply: &TicketReply) -> u64 {
+    match reply {
+        TicketReply::Granted(grant) => grant.ticket,
+        other => panic!("expected a grant, got {other:?}"),
+    }
+}
+
+const ONE_AT_A_TIME: &str = "model_list:\n  - {model_name: g, litellm_params: {model: x, mock_response: x, max_parallel_requests: 1}, model_info: {id: a}}\n";
+
+#[test]
+fn waiting_requests_are_admitted_by_priority_then_in_arrival_order() {
+    let mut w = World::new(ONE_AT_A_TIME);
+    let busy = ticket_of(&w.wait(0, 100, 9, 60_000).expect("capacity: admitted at once"));
+    for (waiter, priority) in [(1, 5), (2, 1), (3, 3), (4, 1), (5, 0)] {
+        assert_eq!(w.wait(waiter, waiter, priority, 60_000), None, "waits");
+    }
+    // A request without a priority is not queued: it is told at once.
+    assert_eq!(w.acquire(6), TicketReply::Unavailable(Unavailable::Busy));
+    assert!(w.tick(10).is_empty(), "nothing freed yet");
+    let mut order = vec![];
+    let mut running = busy;
+    for t in [100, 200, 300, 400, 500] {
+        w.finish(t, running, None);
+        let admitted = w.tick(t);
+        assert_eq!(admitted.len(), 1, "one slot, one admission");
+        order.push(admitted[0].0);
+        running = ticket_of(&admitted[0].1);
+    }
+    assert_eq!(order, [5, 2, 4, 3, 1]);
+}
+
+#[test]
+fn a_priority_0_request_waits_like_any_other() {
+    let mut w = World::new(ONE_AT_A_TIME);
+    ticket_of(&w.wait(0, 1, 3, 60_000).unwrap());
+    assert_eq!(w.wait(1, 2, 0, 60_000), None);
+}
+
+#[test]
+fn a_deadline_answers_with_the_wait_and_the_place_in_line() {
+    let mut w = World::new(ONE_AT_A_TIME);
+    ticket_of(&w.wait(0, 1, 0, 60_000).unwrap());
+    assert_eq!(w.wait(0, 2, 0, 5_000), None);
+    assert_eq!(w.wait(1_000, 3, 1, 2_000), None);
+    assert_eq!(w.coordinator.next_wakeup(1_000), Some(3_000));
+    assert!(w.tick(2_999).is_empty());
+    assert_eq!(
+        w.tick(3_000),
+        [(3, TicketReply::Unavailable(Unavailable::QueueTimeout { waited_ms: 2_000, position: 2 }))]
+    );
+    assert_eq!(
+        w.tick(5_000),
+        [(2, TicketReply::Unavailable(Unavailable::QueueTimeout { waited_ms: 5_000, position: 1 }))]
+    );
+    assert_eq!(w.coordinator.next_wakeup(5_000), None, "nobody waits");
+}
+
+#[test]
+fn a_full_queue_refuses_at_once() {
+    let yaml = format!("{ONE_AT_A_TIME}router_settings:\n  max_queue_size: 2\n");
+    let mut w = World::new(&yaml);
+    ticket_of(&w.wait(0, 1, 0, 60_000).unwrap());
+    assert_eq!(w.wait(0, 2, 0, 60_000), None);
+    assert_eq!(w.wait(0, 3, 0, 60_000), None);
+    assert_eq!(w.wait(0, 4, 0, 60_000), Some(TicketReply::Unavailable(Unavailable::QueueFull { max: 2 })));
+}
+
+#[test]
+fn a_new_minute_admits_requests_held_by_rpm() {
+    let mut w = World::new(
+        "model_list:\n  - {model_name: g, litellm_params: {model: x, mock_response: x, rpm: 1}, model_info: {id: a}}\n",
+    );
+    let first = ticket_of(&w.wait(30_000, 1, 0, 120_000).unwrap());
+    w.finish(30_100, first, None);
+    assert_eq!(w.wait(30_200, 2, 0, 120_000), None, "rpm used up: waits");
+    assert!(w.tick(30_300).is_empty(), "a completion does not free rpm");
+    assert_eq!(w.coordinator.next_wakeup(30_300), Some(60_000));
+    let admitted = w.tick(60_000);
+    assert_eq!(admitted.len(), 1);
+    assert_eq!(admitted[0].0, 2);
+}
+
+#[test]
+fn the_end_of_a_cooldown_admits_waiting_requests() {
+    let mut w = World::new(&two("cooldown_time: 2", "", ""));
+    w.fail(0, "a", FailureClass::RateLimit);
+    w.fail(10, "b", FailureClass::RateLimit);
+    assert_eq!(w.wait(20, 1, 0, 60_000), None, "all cooling: waits");
+    assert_eq!(w.coordinator.next_wakeup(20), Some(2_000));
+    let admitted = w.tick(2_000);
+    assert!(matches!(admitted[..], [(1, TicketReply::Granted(_))]), "{admitted:?}");
+}
+
+#[test]
+fn aging_lets_low_priority_through_eventually() {
+    let yaml = format!("{ONE_AT_A_TIME}router_settings:\n  priority_aging_s: 1\n");
+    let mut w = World::new(&yaml);
+    let running = ticket_of(&w.wait(0, 1, 0, 600_000).unwrap());
+    assert_eq!(w.wait(0, 2, 5, 600_000), None);
+    assert_eq!(w.wait(6_000, 3, 0, 600_000), None, "newer and urgent, but 2 has aged past it");
+    w.finish(7_000, running, None);
+    assert_eq!(w.tick(7_000)[0].0, 2);
+}
+
+#[test]
+fn a_released_grant_frees_its_slot_and_its_rpm() {
+    let mut w = World::new(
+        "model_list:\n  - {model_name: g, litellm_params: {model: x, mock_response: x, rpm: 1, max_parallel_requests: 1}, model_info: {id: a}}\n",
+    );
+    let ticket = ticket_of(&w.wait(0, 1, 0, 60_000).unwrap());
+    assert_eq!(w.wait(1, 2, 0, 60_000), None);
+    w.coordinator.release(2, ticket);
+    let admitted = w.tick(2);
+    assert!(matches!(admitted[..], [(2, TicketReply::Granted(_))]), "{admitted:?}");
+}
+
+#[test]
+fn a_request_that_leaves_the_queue_is_never_admitted() {
+    let mut w = World::new(ONE_AT_A_TIME);
+    let running = ticket_of(&w.wait(0, 1, 0, 60_000).unwrap());
+    assert_eq!(w.wait(0, 2, 0, 60_000), None);
+    assert_eq!(w.wait(0, 3, 1, 60_000), None);
+    w.coordinator.leave_queue(2);
+    w.finish(10, running, None);
+    assert_eq!(w.tick(10).iter().map(|(id, _)| *id).collect::<Vec<_>>(), [3]);
 }

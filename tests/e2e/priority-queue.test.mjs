@@ -1,0 +1,108 @@
+// Requests with a priority wait in the group's queue, admitted strictly by priority.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { deployment, startGateway, useGateway, user } from "../support/gateway.mjs";
+
+const ctx = useGateway((upstream) => ({
+  config: [
+    "model_list:",
+    deployment(upstream, "serial", "one", ", max_parallel_requests: 1"),
+    deployment(upstream, "expiry", "ex", ", max_parallel_requests: 1"),
+    deployment(upstream, "plain", "pl", ", max_parallel_requests: 1"),
+    "router_settings:",
+    "  num_retries: 0",
+  ].join("\n"),
+}));
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const chat = (model, body = {}, path = "/v1/chat/completions") =>
+  ctx.gateway.post(path, { model, messages: user(body.tag ?? "x"), ...body, tag: undefined });
+
+test("while the deployment is busy, waiting requests reach it in priority order", async () => {
+  ctx.upstream.script("one", [], { type: "ok", delayMs: 300 });
+  const blocker = chat("serial", { priority: 0, tag: "blocker" });
+  await sleep(100);
+  const sent = [];
+  for (const [tag, priority] of [["p5", 5], ["p1-first", 1], ["p3", 3], ["p0", 0], ["p1-second", 1]]) {
+    sent.push(chat("serial", { priority, tag }));
+    await sleep(30);
+  }
+  const responses = await Promise.all([blocker, ...sent]);
+  for (const response of responses) {
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get("x-litellm-request-prioritization-used"), "true");
+  }
+  const order = ctx.upstream.requests.map((r) => r.body.messages[0].content);
+  assert.deepEqual(order, ["blocker", "p0", "p1-first", "p1-second", "p3", "p5"]);
+});
+
+test("a queued request is answered 408 when its timeout passes, saying how long it waited", async () => {
+  ctx.upstream.script("ex", [{ type: "ok", delayMs: 2_500 }]);
+  const blocker = chat("expiry", { priority: 1 });
+  await sleep(100);
+  const started = Date.now();
+  const response = await chat("expiry", { priority: 1, timeout: 0.5 });
+  const waited = Date.now() - started;
+  assert.equal(response.status, 408);
+  assert.ok(waited >= 450 && waited < 1_500, `answered after ${waited} ms`);
+  const { error } = await response.json();
+  assert.equal(error.code, "queue_timeout");
+  assert.match(error.message, /waited \d+ ms in the queue of `expiry` \(place 1 in line\)/);
+  assert.equal((await blocker).status, 200);
+  assert.equal(ctx.upstream.requests.length, 1, "the expired request never reached the upstream");
+});
+
+test("without a priority a request does not wait: 429 at once", async () => {
+  ctx.upstream.script("pl", [{ type: "ok", delayMs: 600 }]);
+  const blocker = chat("plain");
+  await sleep(100);
+  const started = Date.now();
+  const response = await chat("plain");
+  assert.equal(response.status, 429);
+  assert.ok(Date.now() - started < 300);
+  assert.ok(Number(response.headers.get("retry-after")) >= 1);
+  assert.equal((await response.json()).error.code, "all_deployments_busy");
+  assert.equal((await blocker).status, 200);
+});
+
+test("priority must be a non-negative integer", async () => {
+  for (const priority of [-1, 1.5, "high"]) {
+    const response = await chat("serial", { priority });
+    assert.equal(response.status, 400);
+    assert.equal((await response.json()).error.param, "priority");
+  }
+});
+
+test("/queue/chat/completions serves chat completions with priority", async () => {
+  const response = await chat("serial", { priority: 2 }, "/queue/chat/completions");
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get("x-litellm-request-prioritization-used"), "true");
+});
+
+test("past max_queue_size a request is refused at once, and default_priority queues everyone", async (t) => {
+  const upstream = ctx.upstream;
+  const gateway = await startGateway({
+    config: [
+      "model_list:",
+      deployment(upstream, "tiny", "tq", ", max_parallel_requests: 1"),
+      "router_settings:",
+      "  num_retries: 0",
+      "  max_queue_size: 1",
+      "  default_priority: 3",
+    ].join("\n"),
+  });
+  t.after(() => gateway.close());
+  upstream.script("tq", [], { type: "ok", delayMs: 400 });
+  const post = () => gateway.post("/v1/chat/completions", { model: "tiny", messages: user() });
+  const running = post();
+  await sleep(100);
+  const waiting = post(); // no priority: default_priority lets it wait
+  await sleep(100);
+  const refused = await post();
+  assert.equal(refused.status, 429);
+  assert.equal((await refused.json()).error.code, "queue_full");
+  assert.equal((await running).status, 200);
+  const queued = await waiting;
+  assert.equal(queued.status, 200);
+  assert.equal(queued.headers.get("x-litellm-request-prioritization-used"), "true");
+});
