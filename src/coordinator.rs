@@ -25,7 +25,9 @@ use std::time::Duration;
 use futures_channel::oneshot;
 use futures_util::future::{Either, select};
 use switchyard_core::config::Config;
-use switchyard_core::coordinator::{self, Admission, Message, Report, Snapshot, TicketReply, TicketRequest};
+use switchyard_core::coordinator::{
+    self, Admission, Message, QueueStatus, Report, Snapshot, TicketReply, TicketRequest,
+};
 use switchyard_core::error::ApiError;
 use worker::{
     Delay, DurableObject, Env, Headers, Method, Request, RequestInit, Response, Result, State, Stub, durable_object,
@@ -80,6 +82,10 @@ impl DurableObject for Coordinator {
             Message::Acquire { group, request } => {
                 let reply = self.acquire(&config, &group, &request).await?;
                 respond::json(200, serde_json::to_vec(&reply)?)
+            }
+            Message::Status { group } => {
+                let status = self.with_core(|core, now| core.queue_status(now, &group)).unwrap_or_default();
+                respond::json(200, serde_json::to_vec(&status)?)
             }
             Message::Report { group, report } => {
                 self.with_core(|core, now| {
@@ -186,6 +192,11 @@ pub async fn acquire(env: &Env, group: &str, request: TicketRequest) -> std::res
         return Err(unavailable(format!("it answered {}: {text}", response.status_code())));
     }
     response.json().await.map_err(|e| unavailable(e.to_string()))
+}
+
+/// The group's queue as its coordinator sees it now.
+pub async fn status(env: &Env, group: &str) -> Result<QueueStatus> {
+    send(env, group, &Message::Status { group: group.to_owned() }).await?.json().await
 }
 
 /// Tells the group's coordinator how a ticket ended.

@@ -1,12 +1,13 @@
 //! Which handler answers which method and path; authentication.
 
+use futures_util::future::join_all;
 use serde_json::json;
 use switchyard_core::config::Config;
 use switchyard_core::error::ApiError;
 use switchyard_core::request::Endpoint;
 use worker::{Context, Env, Method, Request, Response, Result};
 
-use crate::{config_source, proxy, respond};
+use crate::{config_source, coordinator, proxy, respond};
 
 enum Route {
     Liveliness,
@@ -17,6 +18,7 @@ enum Route {
 
 enum Api {
     Models,
+    QueueStatus,
     Proxy(Endpoint),
 }
 
@@ -42,6 +44,7 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Result<Response> {
             }
             match api {
                 Api::Models => models(&config),
+                Api::QueueStatus => queue_status(&env, &config).await,
                 Api::Proxy(endpoint) => proxy::handle(endpoint, req, &env, &ctx, &config).await,
             }
         }
@@ -59,6 +62,7 @@ fn route(method: &Method, path: &str) -> std::result::Result<Route, ApiError> {
         "/completions" => (Route::Api(Api::Proxy(Endpoint::Completions)), Method::Post),
         "/embeddings" => (Route::Api(Api::Proxy(Endpoint::Embeddings)), Method::Post),
         "/models" => (Route::Api(Api::Models), Method::Get),
+        "/queue/status" => (Route::Api(Api::QueueStatus), Method::Get),
         "/health/liveliness" | "/health/liveness" => (Route::Liveliness, Method::Get),
         "/health/readiness" => (Route::Readiness, Method::Get),
         _ => return Err(ApiError::RouteNotFound { method: method.to_string(), path: path.to_owned() }),
@@ -82,6 +86,13 @@ fn authenticate(req: &Request, config: &Config) -> std::result::Result<(), ApiEr
     let header = req.headers().get("authorization").ok().flatten().ok_or(ApiError::MissingApiKey)?;
     let token = header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer ")).unwrap_or(&header);
     if master_key.matches(token.trim()) { Ok(()) } else { Err(ApiError::InvalidApiKey) }
+}
+
+/// Every group's queue, asked of their coordinators at once.
+async fn queue_status(env: &Env, config: &Config) -> Result<Response> {
+    let statuses = join_all(config.groups().iter().map(|group| coordinator::status(env, &group.name))).await;
+    let groups = statuses.into_iter().collect::<Result<Vec<_>>>()?;
+    respond::json(200, serde_json::to_vec(&json!({ "groups": groups }))?)
 }
 
 fn models(config: &Config) -> Result<Response> {

@@ -106,3 +106,26 @@ test("past max_queue_size a request is refused at once, and default_priority que
   assert.equal(queued.status, 200);
   assert.equal(queued.headers.get("x-litellm-request-prioritization-used"), "true");
 });
+
+test("/queue/status shows each group's waiting requests by priority, and what was admitted", async () => {
+  ctx.upstream.script("one", [], { type: "ok", delayMs: 400 });
+  const before = await (await ctx.gateway.get("/queue/status")).json();
+  const admittedBefore = before.groups.find((g) => g.group === "serial").admitted;
+  const running = chat("serial", { priority: 0 });
+  await sleep(100);
+  const waiting = [chat("serial", { priority: 2 }), chat("serial", { priority: 2 }), chat("serial", { priority: 7 })];
+  await sleep(150);
+  const during = await (await ctx.gateway.get("/queue/status")).json();
+  const serial = during.groups.find((g) => g.group === "serial");
+  assert.equal(serial.depth, 3);
+  assert.deepEqual(serial.by_priority, { 2: 2, 7: 1 });
+  assert.ok(serial.oldest_wait_ms >= 100, `oldest ${serial.oldest_wait_ms}`);
+  assert.deepEqual(
+    during.groups.map((g) => g.group),
+    ["serial", "expiry", "plain"],
+  );
+  await Promise.all([running, ...waiting]);
+  const after = (await (await ctx.gateway.get("/queue/status")).json()).groups.find((g) => g.group === "serial");
+  assert.equal(after.depth, 0);
+  assert.equal(after.admitted - admittedBefore, 3);
+});

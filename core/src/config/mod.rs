@@ -94,6 +94,11 @@ impl Config {
         self.names.get(model).and_then(|&i| self.groups.get(i))
     }
 
+    /// Every model group, in config order.
+    pub fn groups(&self) -> &[ModelGroup] {
+        &self.groups
+    }
+
     /// Public model names, in config order.
     pub fn listed_models(&self) -> &[String] {
         &self.listed

@@ -47,6 +47,22 @@ pub enum Message {
     Acquire { group: String, request: TicketRequest },
     /// Answered with an empty 204.
     Report { group: String, report: Report },
+    /// Answered with a [`QueueStatus`].
+    Status { group: String },
+}
+
+/// What a group's queue looks like now, for people watching the gateway.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct QueueStatus {
+    pub group: String,
+    pub depth: usize,
+    /// Waiting requests per priority.
+    pub by_priority: std::collections::BTreeMap<u32, usize>,
+    pub oldest_wait_ms: u64,
+    /// Requests admitted from the queue, and answered at their deadline, since the
+    /// coordinator started.
+    pub admitted: u64,
+    pub expired: u64,
 }
 
 /// What a request asks the coordinator for.
@@ -185,6 +201,8 @@ pub struct Coordinator {
     next_ticket: u64,
     /// Waiting requests by waiter id (rebuilt: a restart answers them, see the shell).
     queue: Option<PriorityQueue<TicketRequest>>,
+    admitted: u64,
+    expired: u64,
 }
 
 impl Coordinator {
@@ -268,6 +286,7 @@ impl Coordinator {
                 (entry.id, TicketReply::Unavailable(Unavailable::QueueTimeout { waited_ms, position }))
             })
             .collect();
+        self.expired += answers.len() as u64;
         while let Some((id, request)) = queue.peek().map(|head| (head.id, head.payload.clone())) {
             match self.grant_now(now_ms, group, policy, &request, rng) {
                 TicketReply::Unavailable(
@@ -276,6 +295,7 @@ impl Coordinator {
                 // Granted, or an answer that waiting will not change.
                 reply => {
                     queue.pop();
+                    self.admitted += 1;
                     answers.push((id, reply));
                 }
             }
@@ -299,9 +319,16 @@ impl Coordinator {
         Some(wake.max(now_ms + 1))
     }
 
-    /// Waiting requests, by priority, and the longest wait so far.
-    pub fn queue_depth(&self, now_ms: u64) -> (std::collections::BTreeMap<u32, usize>, u64) {
-        self.queue.as_ref().map(|q| q.depth(now_ms)).unwrap_or_default()
+    pub fn queue_status(&self, now_ms: u64, group: &str) -> QueueStatus {
+        let (by_priority, oldest_wait_ms) = self.queue.as_ref().map(|q| q.depth(now_ms)).unwrap_or_default();
+        QueueStatus {
+            group: group.to_owned(),
+            depth: by_priority.values().sum(),
+            by_priority,
+            oldest_wait_ms,
+            admitted: self.admitted,
+            expired: self.expired,
+        }
     }
 
     /// Takes a waiting request out of the queue (its client went away).

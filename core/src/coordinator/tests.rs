@@ -487,6 +487,10 @@ fn waiting_requests_are_admitted_by_priority_then_in_arrival_order() {
     for (waiter, priority) in [(1, 5), (2, 1), (3, 3), (4, 1), (5, 0)] {
         assert_eq!(w.wait(waiter, waiter, priority, 60_000), None, "waits");
     }
+    let status = w.coordinator.queue_status(9, "g");
+    assert_eq!(status.depth, 5);
+    assert_eq!(status.by_priority, [(0, 1), (1, 2), (3, 1), (5, 1)].into_iter().collect());
+    assert_eq!(status.oldest_wait_ms, 8);
     // A request without a priority is not queued: it is told at once.
     assert_eq!(w.acquire(6), TicketReply::Unavailable(Unavailable::Busy));
     assert!(w.tick(10).is_empty(), "nothing freed yet");
@@ -500,6 +504,7 @@ fn waiting_requests_are_admitted_by_priority_then_in_arrival_order() {
         running = ticket_of(&admitted[0].1);
     }
     assert_eq!(order, [5, 2, 4, 3, 1]);
+    assert_eq!(w.coordinator.queue_status(500, "g").admitted, 5);
 }
 
 #[test]
@@ -526,6 +531,8 @@ fn a_deadline_answers_with_the_wait_and_the_place_in_line() {
         [(2, TicketReply::Unavailable(Unavailable::QueueTimeout { waited_ms: 5_000, position: 1 }))]
     );
     assert_eq!(w.coordinator.next_wakeup(5_000), None, "nobody waits");
+    let status = w.coordinator.queue_status(5_000, "g");
+    assert_eq!((status.depth, status.expired, status.admitted), (0, 2, 0));
 }
 
 #[test]
