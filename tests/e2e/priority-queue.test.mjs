@@ -9,6 +9,7 @@ const ctx = useGateway((upstream) => ({
     deployment(upstream, "serial", "one", ", max_parallel_requests: 1"),
     deployment(upstream, "expiry", "ex", ", max_parallel_requests: 1"),
     deployment(upstream, "plain", "pl", ", max_parallel_requests: 1"),
+    deployment(upstream, "once", "on", ", rpm: 1"),
     "router_settings:",
     "  num_retries: 0",
   ].join("\n"),
@@ -122,10 +123,23 @@ test("/queue/status shows each group's waiting requests by priority, and what wa
   assert.ok(serial.oldest_wait_ms >= 100, `oldest ${serial.oldest_wait_ms}`);
   assert.deepEqual(
     during.groups.map((g) => g.group),
-    ["serial", "expiry", "plain"],
+    ["serial", "expiry", "plain", "once"],
   );
   await Promise.all([running, ...waiting]);
   const after = (await (await ctx.gateway.get("/queue/status")).json()).groups.find((g) => g.group === "serial");
   assert.equal(after.depth, 0);
   assert.equal(after.admitted - admittedBefore, 3);
+});
+
+test("a request that cannot be admitted before its timeout is told at once", async () => {
+  const second = new Date().getSeconds();
+  if (second >= 50) await sleep((61 - second) * 1_000); // the next minute must be > 1 s away
+  assert.equal((await chat("once", { priority: 0 })).status, 200);
+  const started = Date.now();
+  const response = await chat("once", { priority: 0, timeout: 1 });
+  assert.equal(response.status, 429);
+  assert.ok(Date.now() - started < 500, "no waiting for a deadline that cannot be met");
+  const retryAfter = Number(response.headers.get("retry-after"));
+  assert.ok(retryAfter >= 1 && retryAfter <= 60, `retry-after ${retryAfter}`);
+  assert.equal(ctx.upstream.requests.length, 1);
 });

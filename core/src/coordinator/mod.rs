@@ -250,6 +250,10 @@ impl Coordinator {
             TicketReply::Unavailable(
                 Unavailable::Busy | Unavailable::RateLimited { .. } | Unavailable::AllCoolingDown { .. },
             ) => {
+                // Known already to be too late: say so now rather than at the deadline.
+                if self.earliest_capacity(now_ms, group, policy, request).is_some_and(|at| at > now_ms + max_wait_ms) {
+                    return Admission::Now(reply);
+                }
                 let queue = self.queue.get_or_insert_with(|| PriorityQueue::new(policy.queue.aging_ms));
                 if policy.queue.max_size.is_some_and(|max| queue.len() >= max) {
                     let max = policy.queue.max_size.unwrap_or_default();
@@ -302,6 +306,36 @@ impl Coordinator {
         }
         self.queue = Some(queue);
         answers
+    }
+
+    /// The earliest time a deployment can serve `request` again, when only time
+    /// stands in the way (cooldowns ending, a new minute). `None` when a deployment
+    /// waits only for requests in flight: one may finish at any moment.
+    fn earliest_capacity(
+        &mut self,
+        now_ms: u64,
+        group: &ModelGroup,
+        policy: &RouterPolicy,
+        request: &TicketRequest,
+    ) -> Option<u64> {
+        let next_minute = now_ms - now_ms % MINUTE_MS + MINUTE_MS;
+        let mut earliest: Option<u64> = None;
+        for d in &group.deployments {
+            if policy.pre_call_checks && d.max_input_tokens.is_some_and(|max| request.estimated_tokens > max) {
+                continue;
+            }
+            let state = self.deployments.entry(d.id.clone()).or_default();
+            let healthy_at = state.health.available_at(now_ms).unwrap_or(now_ms);
+            let window = state.window.current(now_ms);
+            let over_rate = d.rpm.is_some_and(|rpm| window.requests >= rpm)
+                || d.tpm.is_some_and(|tpm| window.tokens + request.estimated_tokens > tpm);
+            if healthy_at <= now_ms && !over_rate {
+                return None; // busy with requests in flight
+            }
+            let at = healthy_at.max(if over_rate { next_minute } else { now_ms });
+            earliest = Some(earliest.map_or(at, |e| e.min(at)));
+        }
+        earliest
     }
 
     /// When capacity may come back without a report (a cooldown ends, a stale probe

@@ -604,3 +604,28 @@ fn a_request_that_leaves_the_queue_is_never_admitted() {
     w.finish(10, running, None);
     assert_eq!(w.tick(10).iter().map(|(id, _)| *id).collect::<Vec<_>>(), [3]);
 }
+
+#[test]
+fn a_request_that_cannot_be_admitted_before_its_deadline_is_told_at_once() {
+    let mut w = World::new(
+        "model_list:\n  - {model_name: g, litellm_params: {model: x, mock_response: x, rpm: 1}, model_info: {id: a}}\n",
+    );
+    let first = ticket_of(&w.wait(30_000, 1, 0, 60_000).unwrap());
+    w.finish(30_100, first, None);
+    // The next minute starts at 60 s: a 5 s wait cannot reach it.
+    assert_eq!(
+        w.wait(30_200, 2, 0, 5_000),
+        Some(TicketReply::Unavailable(Unavailable::RateLimited { retry_after_ms: 29_800 }))
+    );
+    assert_eq!(w.wait(30_200, 3, 0, 40_000), None, "a 40 s wait can: it queues");
+    // Waiting only for requests in flight, nobody can tell: it queues.
+    let mut w = World::new(ONE_AT_A_TIME);
+    ticket_of(&w.wait(0, 1, 0, 60_000).unwrap());
+    assert_eq!(w.wait(0, 2, 0, 1), None);
+    // Every deployment cooling down past the deadline: told at once.
+    let mut w = World::new(&two("cooldown_time: 30", "", ""));
+    w.fail(0, "a", FailureClass::RateLimit);
+    w.fail(0, "b", FailureClass::RateLimit);
+    assert!(matches!(w.wait(1_000, 1, 0, 5_000), Some(TicketReply::Unavailable(Unavailable::AllCoolingDown { .. }))));
+    assert_eq!(w.wait(1_000, 2, 0, 60_000), None);
+}
