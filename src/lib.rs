@@ -13,10 +13,12 @@
 //! - [`respond`]: JSON and error responses, and the `x-litellm-*` headers.
 //! - [`runtime`]: the clock and the random seed, read from JavaScript.
 //! - [`coordinator`]: the per-model-group Durable Object, and its client.
+//! - [`jobs`]: async jobs, one Durable Object each.
 
 mod attempt;
 mod config_source;
 mod coordinator;
+mod jobs;
 mod proxy;
 mod respond;
 mod routes;

@@ -21,6 +21,23 @@ use crate::{coordinator, runtime};
 /// LiteLLM's default when no timeout is configured anywhere: 10 minutes.
 const DEFAULT_TIMEOUT_MS: u64 = 600_000;
 
+/// Where work off the response's critical path (reports to the coordinator) runs.
+pub enum Background<'a> {
+    /// A client request: `ctx.waitUntil`, so it finishes after the response.
+    WaitUntil(&'a Context),
+    /// Inside a Durable Object (an async job): spawned on the object's event loop.
+    Spawn,
+}
+
+impl Background<'_> {
+    fn run(&self, work: impl std::future::Future<Output = ()> + 'static) {
+        match self {
+            Self::WaitUntil(ctx) => ctx.wait_until(work),
+            Self::Spawn => wasm_bindgen_futures::spawn_local(work),
+        }
+    }
+}
+
 pub async fn handle(
     endpoint: Endpoint,
     mut req: Request,
@@ -28,13 +45,25 @@ pub async fn handle(
     ctx: &Context,
     config: &Config,
 ) -> Result<Response> {
-    let started = runtime::now_ms();
     let header_timeout = match header_timeout(&req) {
         Ok(timeout) => timeout,
         Err(error) => return respond::error(&error),
     };
     let body = req.bytes().await?;
-    let request = match ParsedRequest::parse(endpoint, &body) {
+    serve(endpoint, &body, header_timeout, env, Background::WaitUntil(ctx), config).await
+}
+
+/// Serves one request body, from a client or from an async job.
+pub async fn serve(
+    endpoint: Endpoint,
+    body: &[u8],
+    header_timeout: Option<u64>,
+    env: &Env,
+    background: Background<'_>,
+    config: &Config,
+) -> Result<Response> {
+    let started = runtime::now_ms();
+    let request = match ParsedRequest::parse(endpoint, body) {
         Ok(request) => request,
         Err(error) => return respond::error(&error),
     };
@@ -118,7 +147,7 @@ pub async fn handle(
                 let report =
                     Report { ticket: grant.ticket, latency_ms, ttft_ms: None, tokens_used: tokens, failure: None };
                 let (env, name) = (env.clone(), group.name.clone());
-                ctx.wait_until(async move {
+                background.run(async move {
                     let _ = coordinator::report(&env, &name, report).await;
                 });
                 let served = Served { group, deployment, grant: &grant };
@@ -131,7 +160,7 @@ pub async fn handle(
                 let stall_ms = deadlines(&request, header_timeout, deployment, config).stall_ms;
                 let body = attempt::relay(first, rest, stall_ms, deployment.id.to_string(), sender);
                 let (env, name, ticket) = (env.clone(), group.name.clone(), grant.ticket);
-                ctx.wait_until(async move {
+                background.run(async move {
                     let failure = match receiver.await {
                         Ok(StreamEnd::Failed(f)) => Some(ReportedFailure { class: f.class, retry_after_ms: None }),
                         // Finished, or the client went away: the deployment did its part.

@@ -7,7 +7,7 @@ use switchyard_core::error::ApiError;
 use switchyard_core::request::Endpoint;
 use worker::{Context, Env, Method, Request, Response, Result};
 
-use crate::{config_source, coordinator, proxy, respond};
+use crate::{config_source, coordinator, jobs, proxy, respond};
 
 enum Route {
     Liveliness,
@@ -19,6 +19,8 @@ enum Route {
 enum Api {
     Models,
     QueueStatus,
+    SubmitJob,
+    JobResponse(String),
     Proxy(Endpoint),
 }
 
@@ -45,6 +47,8 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Result<Response> {
             match api {
                 Api::Models => models(&config),
                 Api::QueueStatus => queue_status(&env, &config).await,
+                Api::SubmitJob => jobs::submit(req, &env, &config).await,
+                Api::JobResponse(id) => jobs::response(&id, &env).await,
                 Api::Proxy(endpoint) => proxy::handle(endpoint, req, &env, &ctx, &config).await,
             }
         }
@@ -63,6 +67,10 @@ fn route(method: &Method, path: &str) -> std::result::Result<Route, ApiError> {
         "/embeddings" => (Route::Api(Api::Proxy(Endpoint::Embeddings)), Method::Post),
         "/models" => (Route::Api(Api::Models), Method::Get),
         "/queue/status" => (Route::Api(Api::QueueStatus), Method::Get),
+        "/queue/request" => (Route::Api(Api::SubmitJob), Method::Post),
+        p if p.starts_with("/queue/response/") => {
+            (Route::Api(Api::JobResponse(p.trim_start_matches("/queue/response/").to_owned())), Method::Get)
+        }
         "/health/liveliness" | "/health/liveness" => (Route::Liveliness, Method::Get),
         "/health/readiness" => (Route::Readiness, Method::Get),
         _ => return Err(ApiError::RouteNotFound { method: method.to_string(), path: path.to_owned() }),

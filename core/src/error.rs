@@ -19,6 +19,8 @@ pub enum ApiError {
     InvalidApiKey,
     #[error("{}", model_not_found(.model, .available))]
     ModelNotFound { model: String, available: Vec<String> },
+    #[error("no job `{id}`: it never existed, or its result expired (job_ttl)")]
+    JobNotFound { id: String },
     #[error("no route for {method} {path}")]
     RouteNotFound { method: String, path: String },
     #[error("{method} is not allowed on {path}; use {allowed}")]
@@ -67,7 +69,7 @@ impl ApiError {
         match self {
             Self::MalformedJson(_) | Self::InvalidParam { .. } | Self::ContextWindowExceeded { .. } => 400,
             Self::MissingApiKey | Self::InvalidApiKey => 401,
-            Self::ModelNotFound { .. } | Self::RouteNotFound { .. } => 404,
+            Self::ModelNotFound { .. } | Self::RouteNotFound { .. } | Self::JobNotFound { .. } => 404,
             Self::MethodNotAllowed { .. } => 405,
             Self::Upstream { status, .. } => *status,
             Self::UpstreamUnreachable { .. } => 502,
@@ -103,6 +105,7 @@ impl ApiError {
             | Self::InvalidParam { .. }
             | Self::ModelNotFound { .. }
             | Self::RouteNotFound { .. }
+            | Self::JobNotFound { .. }
             | Self::MethodNotAllowed { .. }
             | Self::ContextWindowExceeded { .. } => "invalid_request_error",
             Self::MissingApiKey | Self::InvalidApiKey => "authentication_error",
@@ -133,6 +136,7 @@ impl ApiError {
             Self::MissingApiKey | Self::InvalidApiKey => Some("invalid_api_key"),
             Self::ModelNotFound { .. } => Some("model_not_found"),
             Self::RouteNotFound { .. } => Some("unknown_url"),
+            Self::JobNotFound { .. } => Some("job_not_found"),
             Self::MethodNotAllowed { .. } => Some("method_not_allowed"),
             Self::Upstream { code, .. } => code.as_deref(),
             Self::UpstreamUnreachable { .. } => Some("upstream_unreachable"),

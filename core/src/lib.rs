@@ -14,6 +14,7 @@
 //! - [`coordinator`]: a model group's shared state (cooldowns, rate windows,
 //!   in-flight counts, latencies) and the routing strategies, as a state machine.
 //! - [`plan`]: retries with backoff and fallbacks, as a state machine the Worker drives.
+//! - [`jobs`]: the record of an async job (`/queue/request`).
 //! - [`failure`]: one classification of a failed attempt, for retry, fallback and cooldown.
 //! - [`mock`]: well-formed answers for `mock_response`, streamed or not.
 //! - [`error`]: every error a client can see, with its status and OpenAI's error body.
@@ -23,6 +24,7 @@ pub mod config;
 pub mod coordinator;
 pub mod error;
 pub mod failure;
+pub mod jobs;
 pub mod mock;
 pub mod plan;
 pub mod provider;

@@ -16,8 +16,10 @@ const script = `${root}/build/worker/shim.mjs`;
  *                                  without it the bundled config/default.yaml serves
  * @param {Record<string,string>} [options.bindings]  more variables and secrets
  * @param {Record<string,string>} [options.configKv]  entries put in the CONFIG KV first
+ * @param {string} [options.persist]  a folder keeping Durable Object and KV storage
+ *                                    across gateways (a restart of the server)
  */
-export async function startGateway({ config, bindings = {}, configKv = {} }) {
+export async function startGateway({ config, bindings = {}, configKv = {}, persist }) {
   if (!existsSync(script)) throw new Error("build/ is missing: run `make build` (make test does)");
   const mf = new Miniflare({
     scriptPath: script,
@@ -29,7 +31,8 @@ export async function startGateway({ config, bindings = {}, configKv = {} }) {
     compatibilityDate: "2026-04-01",
     bindings: { ...(config === undefined ? {} : { SWITCHYARD_CONFIG: config }), ...bindings },
     kvNamespaces: ["CONFIG", "CACHE"],
-    durableObjects: { COORDINATOR: "Coordinator" },
+    durableObjects: { COORDINATOR: "Coordinator", JOBS: "Job" },
+    ...(persist ? { durableObjectsPersist: `${persist}/do`, kvPersist: `${persist}/kv` } : {}),
     host: "127.0.0.1",
     port: 0,
     cf: false,

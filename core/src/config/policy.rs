@@ -90,6 +90,8 @@ pub struct QueuePolicy {
     /// Waiting requests per group at most; `None`: unbounded.
     pub max_size: Option<usize>,
     pub aging_ms: Option<u64>,
+    /// How long an async job's result is kept.
+    pub job_ttl_ms: u64,
 }
 
 /// Everything `router_settings` says about reliability.
@@ -221,6 +223,8 @@ pub(super) fn build(
             default_priority: raw.default_priority,
             max_size: raw.max_queue_size,
             aging_ms: seconds_to_ms("router_settings.priority_aging_s", raw.priority_aging_s)?,
+            job_ttl_ms: seconds_to_ms("router_settings.job_ttl", raw.job_ttl)?
+                .unwrap_or(crate::jobs::DEFAULT_JOB_TTL_MS),
         },
     };
     Ok(policy)

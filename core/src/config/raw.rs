@@ -87,6 +87,8 @@ pub struct RawRouterSettings {
     pub max_queue_size: Option<usize>,
     /// Seconds per step of priority a waiting request gains.
     pub priority_aging_s: Option<f64>,
+    /// Seconds an async job's result is kept.
+    pub job_ttl: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -1,0 +1,168 @@
+//! Async jobs: `POST /queue/request` and `GET /queue/response/<id>`.
+//!
+//! Each job is one small Durable Object, named by the job's id. It stores the job
+//! (so it survives restarts), runs it from its alarm through the same path as a
+//! client's request (so the group's priority queue and reliability rules apply),
+//! records the answer, and deletes everything `job_ttl` after the job ended. An
+//! alarm that does not complete (the server stopped mid-job) fires again, and the
+//! job runs again.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use switchyard_core::config::Config;
+use switchyard_core::error::ApiError;
+use switchyard_core::jobs::{Job as JobRecord, JobStatus};
+use switchyard_core::request::{Endpoint, ParsedRequest};
+use worker::{
+    DurableObject, Env, Headers, Method, Request, RequestInit, Response, Result, State, Stub, durable_object,
+};
+
+use crate::proxy::{self, Background};
+use crate::{config_source, coordinator, respond, runtime};
+
+const JOB_KEY: &str = "job";
+
+#[derive(Serialize, Deserialize)]
+struct Submit {
+    id: String,
+    body: String,
+}
+
+/// `POST /queue/request`: validates the chat completion and queues it as a job.
+pub async fn submit(mut req: Request, env: &Env, config: &Config) -> Result<Response> {
+    let body = req.bytes().await?;
+    let request = match ParsedRequest::parse(Endpoint::ChatCompletions, &body) {
+        Ok(request) => request,
+        Err(error) => return respond::error(&error),
+    };
+    if request.stream {
+        let message = "an async job's answer is fetched whole: `stream` must be false".to_owned();
+        return respond::error(&ApiError::InvalidParam { param: "stream", message });
+    }
+    let Some(group) = config.group(&request.model) else {
+        let error = ApiError::ModelNotFound { model: request.model, available: config.listed_models().to_vec() };
+        return respond::error(&error);
+    };
+    let mut rng = runtime::rng();
+    let id = format!("job-{:016x}{:016x}", rng.u64(..), rng.u64(..));
+    let body = String::from_utf8_lossy(&body).into_owned();
+    let submitted =
+        send(env, &id, Method::Post, Some(serde_json::to_string(&Submit { id: id.clone(), body })?)).await?;
+    if submitted.status_code() != 200 {
+        return Ok(submitted);
+    }
+    // A rough wait: how long the group's waiting requests have waited so far.
+    let eta = match coordinator::status(env, &group.name).await {
+        Ok(status) if status.depth > 0 => status.oldest_wait_ms.div_ceil(1000),
+        _ => 0,
+    };
+    let answer = serde_json::json!({
+        "id": id, "url": format!("/queue/response/{id}"), "eta": eta, "status": JobStatus::Queued,
+    });
+    respond::json(200, serde_json::to_vec(&answer)?)
+}
+
+/// `GET /queue/response/<id>`.
+pub async fn response(id: &str, env: &Env) -> Result<Response> {
+    let well_formed = id.len() == 36 && id.starts_with("job-") && id[4..].bytes().all(|b| b.is_ascii_hexdigit());
+    if !well_formed {
+        return respond::error(&ApiError::JobNotFound { id: id.to_owned() });
+    }
+    send(env, id, Method::Get, None).await
+}
+
+async fn send(env: &Env, id: &str, method: Method, body: Option<String>) -> Result<Response> {
+    let stub: Stub = env.durable_object("JOBS")?.id_from_name(id)?.get_stub()?;
+    let headers = Headers::new();
+    headers.set("content-type", "application/json")?;
+    let mut init = RequestInit::new();
+    init.with_method(method).with_headers(headers).with_body(body.map(Into::into));
+    // A Durable Object's fetch needs a full URL; the host is never resolved.
+    stub.fetch_with_request(Request::new_with_init("https://job/", &init)?).await
+}
+
+#[durable_object]
+pub struct Job {
+    state: State,
+    env: Env,
+}
+
+impl DurableObject for Job {
+    fn new(state: State, env: Env) -> Self {
+        Self { state, env }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let stored: Option<JobRecord> = self.load().await;
+        match (req.method(), stored) {
+            (Method::Post, None) => {
+                let submit: Submit = req.json().await?;
+                let job = JobRecord::new(submit.id, submit.body, runtime::now_ms() as u64);
+                self.save(&job).await?;
+                self.state.storage().set_alarm(Duration::from_millis(0)).await?;
+                respond::json(200, serde_json::to_vec(&job.view())?)
+            }
+            (Method::Post, Some(job)) => {
+                respond::error(&ApiError::Internal(format!("job `{}` exists already", job.id)))
+            }
+            (_, Some(job)) => respond::json(200, serde_json::to_vec(&job.view())?),
+            (_, None) => {
+                let id = req.path().trim_start_matches('/').to_owned();
+                respond::error(&ApiError::JobNotFound { id })
+            }
+        }
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        let Some(mut job) = self.load().await else {
+            return Response::empty();
+        };
+        let config = config_source::current(&self.env).await;
+        match job.status {
+            JobStatus::Queued | JobStatus::Running => {
+                job.status = JobStatus::Running;
+                self.save(&job).await?;
+                let (status, body) = match &config {
+                    Ok(config) => {
+                        let background = Background::Spawn;
+                        let body = job.body.clone();
+                        let mut answer = proxy::serve(
+                            Endpoint::ChatCompletions,
+                            body.as_bytes(),
+                            None,
+                            &self.env,
+                            background,
+                            config,
+                        )
+                        .await?;
+                        (answer.status_code(), answer.bytes().await?)
+                    }
+                    Err(error) => (error.status(), error.body()),
+                };
+                let ttl =
+                    config.as_ref().map_or(switchyard_core::jobs::DEFAULT_JOB_TTL_MS, |c| c.router.queue.job_ttl_ms);
+                job.finish(status, &body, runtime::now_ms() as u64, ttl);
+                self.save(&job).await?;
+                self.state.storage().set_alarm(Duration::from_millis(ttl)).await?;
+            }
+            JobStatus::Finished | JobStatus::Failed => {
+                if job.expires_ms.is_some_and(|at| runtime::now_ms() as u64 >= at) {
+                    self.state.storage().delete_all().await?;
+                }
+            }
+        }
+        Response::empty()
+    }
+}
+
+impl Job {
+    async fn load(&self) -> Option<JobRecord> {
+        let stored: Option<String> = self.state.storage().get(JOB_KEY).await.ok().flatten();
+        stored.and_then(|s| serde_json::from_str(&s).ok())
+    }
+
+    async fn save(&self, job: &JobRecord) -> Result<()> {
+        self.state.storage().put(JOB_KEY, serde_json::to_string(job)?).await
+    }
+}
