@@ -17,7 +17,7 @@
 //! [`Coordinator::tick`]: switchyard_core::coordinator::Coordinator::tick
 //! [`Coordinator::next_wakeup`]: switchyard_core::coordinator::Coordinator::next_wakeup
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::pin::pin;
 use std::time::Duration;
@@ -47,7 +47,9 @@ pub struct Coordinator {
     persisted: RefCell<String>,
     /// Where to send each waiting request's answer.
     waiters: RefCell<HashMap<u64, oneshot::Sender<TicketReply>>>,
-    next_waiter: Cell<u64>,
+    /// The ticket each admitted waiter was sent, until it is reported: a client that
+    /// left just as it was admitted gives its grant back.
+    admitted: RefCell<HashMap<u64, u64>>,
 }
 
 impl DurableObject for Coordinator {
@@ -58,12 +60,13 @@ impl DurableObject for Coordinator {
             core: RefCell::new(None),
             persisted: RefCell::new(String::new()),
             waiters: RefCell::new(HashMap::new()),
-            next_waiter: Cell::new(0),
+            admitted: RefCell::new(HashMap::new()),
         }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let message: Message = match req.json().await {
+        // serde_json, not `req.json()`: JavaScript's JSON.parse would round 64-bit ids.
+        let message: Message = match serde_json::from_str(&req.text().await?) {
             Ok(message) => message,
             Err(error) => return respond::error(&ApiError::Internal(format!("bad coordinator message: {error}"))),
         };
@@ -87,7 +90,20 @@ impl DurableObject for Coordinator {
                 let status = self.with_core(|core, now| core.queue_status(now, &group)).unwrap_or_default();
                 respond::json(200, serde_json::to_vec(&status)?)
             }
+            Message::Leave { group, waiter } => {
+                // Dropping its sender ends the waiting fetch, whose client is gone.
+                self.waiters.borrow_mut().remove(&waiter);
+                let ticket = self.admitted.borrow_mut().remove(&waiter);
+                self.with_core(|core, now| match ticket {
+                    Some(ticket) => core.release(now, ticket),
+                    None => core.leave_queue(waiter),
+                });
+                self.tick(&config, &group);
+                self.persist().await?;
+                Ok(Response::empty()?.with_status(204))
+            }
             Message::Report { group, report } => {
+                self.admitted.borrow_mut().retain(|_, ticket| *ticket != report.ticket);
                 self.with_core(|core, now| {
                     if let Some(model_group) = config.group(&group) {
                         core.report(now, model_group, &config.router, &report);
@@ -106,11 +122,8 @@ impl Coordinator {
         let Some(model_group) = config.group(group) else {
             return Err(worker::Error::RustError(format!("no model group `{group}`")));
         };
-        let waiter = self.next_waiter.get();
-        self.next_waiter.set(waiter + 1);
         let mut rng = runtime::rng();
-        let admission =
-            self.with_core(|core, now| core.acquire(now, model_group, &config.router, request, waiter, &mut rng));
+        let admission = self.with_core(|core, now| core.acquire(now, model_group, &config.router, request, &mut rng));
         match admission {
             None => return Err(worker::Error::RustError("coordinator state missing".into())),
             Some(Admission::Now(reply)) => {
@@ -119,6 +132,9 @@ impl Coordinator {
             }
             Some(Admission::Queued) => {}
         }
+        let Some(waiter) = request.queue.map(|q| q.waiter) else {
+            return Err(worker::Error::RustError("queued a request that may not wait".into()));
+        };
         let (sender, receiver) = oneshot::channel();
         self.waiters.borrow_mut().insert(waiter, sender);
         // Capacity may be free right now (the queue was not empty when it came).
@@ -153,11 +169,15 @@ impl Coordinator {
         let answers = self.with_core(|core, now| core.tick(now, model_group, &config.router, &mut rng));
         for (waiter, reply) in answers.unwrap_or_default() {
             let sender = self.waiters.borrow_mut().remove(&waiter);
+            if let TicketReply::Granted(grant) = &reply {
+                self.admitted.borrow_mut().insert(waiter, grant.ticket);
+            }
             let undelivered = match sender {
                 Some(sender) => sender.send(reply).err(),
                 None => Some(reply),
             };
             if let Some(TicketReply::Granted(grant)) = undelivered {
+                self.admitted.borrow_mut().remove(&waiter);
                 self.with_core(|core, now| core.release(now, grant.ticket));
             }
         }
@@ -191,12 +211,20 @@ pub async fn acquire(env: &Env, group: &str, request: TicketRequest) -> std::res
         let text = response.text().await.unwrap_or_default();
         return Err(unavailable(format!("it answered {}: {text}", response.status_code())));
     }
-    response.json().await.map_err(|e| unavailable(e.to_string()))
+    let text = response.text().await.map_err(|e| unavailable(e.to_string()))?;
+    serde_json::from_str(&text).map_err(|e| unavailable(e.to_string()))
 }
 
 /// The group's queue as its coordinator sees it now.
 pub async fn status(env: &Env, group: &str) -> Result<QueueStatus> {
-    send(env, group, &Message::Status { group: group.to_owned() }).await?.json().await
+    let text = send(env, group, &Message::Status { group: group.to_owned() }).await?.text().await?;
+    Ok(serde_json::from_str(&text)?)
+}
+
+/// Takes a waiting request whose client went away out of the group's queue (or
+/// gives back the grant it was just sent).
+pub async fn leave(env: &Env, group: &str, waiter: u64) -> Result<()> {
+    send(env, group, &Message::Leave { group: group.to_owned(), waiter }).await.map(|_| ())
 }
 
 /// Tells the group's coordinator how a ticket ended.

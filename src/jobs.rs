@@ -131,6 +131,7 @@ impl DurableObject for Job {
                             Endpoint::ChatCompletions,
                             body.as_bytes(),
                             None,
+                            None,
                             &self.env,
                             background,
                             config,

@@ -2,9 +2,11 @@
 //! model group's coordinator for a ticket, call the deployment granted, report how
 //! it went, until an answer or the final error.
 
+use std::pin::pin;
 use std::time::Duration;
 
 use futures_channel::oneshot;
+use futures_util::future::{Either, select};
 use switchyard_core::config::{Config, Deployment, ModelGroup};
 use switchyard_core::coordinator::{Grant, QueueRequest, Report, ReportedFailure, TicketReply, TicketRequest};
 use switchyard_core::error::ApiError;
@@ -12,6 +14,7 @@ use switchyard_core::failure::Failure;
 use switchyard_core::mock::{self, MockContext};
 use switchyard_core::plan::{Plan, Step};
 use switchyard_core::request::{Endpoint, ParsedRequest};
+use web_sys::AbortSignal;
 use worker::{Context, Delay, Env, Headers, Request, Response, Result};
 
 use crate::attempt::{self, Answer, Deadlines, StreamEnd};
@@ -50,14 +53,29 @@ pub async fn handle(
         Err(error) => return respond::error(&error),
     };
     let body = req.bytes().await?;
-    serve(endpoint, &body, header_timeout, env, Background::WaitUntil(ctx), config).await
+    // Aborts when the client disconnects (the `enable_request_signal` flag).
+    let client_gone = Some(req.inner().signal());
+    serve(endpoint, &body, header_timeout, client_gone, env, Background::WaitUntil(ctx), config).await
 }
 
-/// Serves one request body, from a client or from an async job.
+/// Resolves when `signal` aborts.
+async fn aborted(signal: AbortSignal) {
+    if signal.aborted() {
+        return;
+    }
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let _ = signal.add_event_listener_with_callback("abort", &resolve);
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+/// Serves one request body, from a client or from an async job. `client_gone`
+/// aborts when the client disconnects (a job has no client to lose).
 pub async fn serve(
     endpoint: Endpoint,
     body: &[u8],
     header_timeout: Option<u64>,
+    client_gone: Option<AbortSignal>,
     env: &Env,
     background: Background<'_>,
     config: &Config,
@@ -104,9 +122,27 @@ pub async fn serve(
         let queue = priority.map(|priority| QueueRequest {
             priority,
             max_wait_ms: max_wait_ms(&request, header_timeout, group, config),
+            waiter: rng.u64(..),
         });
         let ticket = TicketRequest { avoid, estimated_tokens: request.prompt_tokens, stream: request.stream, queue };
-        let reply = match coordinator::acquire(env, &group.name, ticket).await {
+        let acquired = coordinator::acquire(env, &group.name, ticket);
+        let acquired = match (queue, &client_gone) {
+            // While the request may wait, its client may leave: then it leaves the queue.
+            (Some(QueueRequest { waiter, .. }), Some(signal)) => {
+                match select(pin!(acquired), pin!(aborted(signal.clone()))).await {
+                    Either::Left((acquired, _)) => acquired,
+                    Either::Right(_) => {
+                        let (env, name) = (env.clone(), group.name.clone());
+                        background.run(async move {
+                            let _ = coordinator::leave(&env, &name, waiter).await;
+                        });
+                        return respond::error(&ApiError::Internal("the client disconnected".into()));
+                    }
+                }
+            }
+            _ => acquired.await,
+        };
+        let reply = match acquired {
             Ok(reply) => reply,
             Err(error) => return respond::error(&error),
         };

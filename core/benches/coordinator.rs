@@ -40,7 +40,7 @@ fn admissions_per_second(strategy: &str) {
     let started = Instant::now();
     for i in 0..n {
         let Admission::Now(TicketReply::Granted(grant)) =
-            coordinator.acquire(i, group, &config.router, &request(None), i, &mut rng)
+            coordinator.acquire(i, group, &config.router, &request(None), &mut rng)
         else {
             panic!("expected a grant");
         };
@@ -55,17 +55,17 @@ fn queue_of_ten_thousand() {
     let group = config.group("g").unwrap();
     let mut coordinator = Coordinator::default();
     let mut rng = fastrand::Rng::with_seed(2);
-    let wait = |i: u64| Some(QueueRequest { priority: (i % 10) as u32, max_wait_ms: 3_600_000 });
+    let wait = |i: u64| Some(QueueRequest { priority: (i % 10) as u32, max_wait_ms: 3_600_000, waiter: 100 + i });
     // Fill the three slots, then queue 10,000 behind them.
     let mut running: Vec<u64> = (0..3)
-        .map(|i| match coordinator.acquire(0, group, &config.router, &request(None), i, &mut rng) {
+        .map(|_| match coordinator.acquire(0, group, &config.router, &request(None), &mut rng) {
             Admission::Now(TicketReply::Granted(grant)) => grant.ticket,
             other => panic!("{other:?}"),
         })
         .collect();
     let started = Instant::now();
     for i in 0..10_000 {
-        let admission = coordinator.acquire(1, group, &config.router, &request(wait(i)), 100 + i, &mut rng);
+        let admission = coordinator.acquire(1, group, &config.router, &request(wait(i)), &mut rng);
         assert_eq!(admission, Admission::Queued);
     }
     let pushed = started.elapsed();

@@ -29,6 +29,7 @@ export async function startGateway({ config, bindings = {}, configKv = {}, persi
       { type: "CompiledWasm", include: ["**/*.wasm"] },
     ],
     compatibilityDate: "2026-04-01",
+    compatibilityFlags: ["enable_request_signal"],
     bindings: { ...(config === undefined ? {} : { SWITCHYARD_CONFIG: config }), ...bindings },
     kvNamespaces: ["CONFIG", "CACHE"],
     durableObjects: { COORDINATOR: "Coordinator", JOBS: "Job" },

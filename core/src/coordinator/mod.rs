@@ -49,6 +49,8 @@ pub enum Message {
     Report { group: String, report: Report },
     /// Answered with a [`QueueStatus`].
     Status { group: String },
+    /// The client of a waiting request went away. Answered with an empty 204.
+    Leave { group: String, waiter: u64 },
 }
 
 /// What a group's queue looks like now, for people watching the gateway.
@@ -81,6 +83,9 @@ pub struct TicketRequest {
 pub struct QueueRequest {
     pub priority: u32,
     pub max_wait_ms: u64,
+    /// Names the request in the queue, chosen by the Worker so that it can take
+    /// the request out again (`Message::Leave`).
+    pub waiter: u64,
 }
 
 /// What `acquire` does with a request.
@@ -223,15 +228,14 @@ impl Coordinator {
     }
 
     /// Chooses a deployment for a request now, or queues it (when it may wait and
-    /// nothing can serve it), or says why nothing can. `waiter` names the request in
-    /// the queue and in what [`Coordinator::tick`] returns.
+    /// nothing can serve it), or says why nothing can. A queued request is named
+    /// by its `waiter` in what [`Coordinator::tick`] returns.
     pub fn acquire(
         &mut self,
         now_ms: u64,
         group: &ModelGroup,
         policy: &RouterPolicy,
         request: &TicketRequest,
-        waiter: u64,
         rng: &mut fastrand::Rng,
     ) -> Admission {
         self.sync(group);
@@ -243,7 +247,7 @@ impl Coordinator {
             Some(_) if waiting => TicketReply::Unavailable(Unavailable::Busy),
             _ => self.grant_now(now_ms, group, policy, request, rng),
         };
-        let Some(QueueRequest { priority, max_wait_ms }) = request.queue else {
+        let Some(QueueRequest { priority, max_wait_ms, waiter }) = request.queue else {
             return Admission::Now(reply);
         };
         match reply {

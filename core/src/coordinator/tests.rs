@@ -25,7 +25,7 @@ impl World {
             stream,
             queue: None,
         };
-        match self.coordinator.acquire(now, group, &self.config.router, &request, 0, &mut self.rng) {
+        match self.coordinator.acquire(now, group, &self.config.router, &request, &mut self.rng) {
             Admission::Now(reply) => reply,
             Admission::Queued => panic!("a request without a priority never waits"),
         }
@@ -38,9 +38,9 @@ impl World {
             avoid: vec![],
             estimated_tokens: 10,
             stream: false,
-            queue: Some(QueueRequest { priority, max_wait_ms }),
+            queue: Some(QueueRequest { priority, max_wait_ms, waiter }),
         };
-        match self.coordinator.acquire(now, group, &self.config.router, &request, waiter, &mut self.rng) {
+        match self.coordinator.acquire(now, group, &self.config.router, &request, &mut self.rng) {
             Admission::Now(reply) => Some(reply),
             Admission::Queued => None,
         }
