@@ -16,7 +16,7 @@ use serde::Deserialize;
 use switchyard_core::config::Deployment;
 use switchyard_core::failure::{Failure, parse_retry_after};
 use switchyard_core::request::Endpoint;
-use worker::{AbortController, ByteStream, Delay, Fetch, Headers, Method, Request, RequestInit, Response, Result};
+use worker::{AbortController, ByteStream, Delay, Fetch, Headers, Method, Request, RequestInit, Result};
 
 use crate::runtime;
 
@@ -34,9 +34,11 @@ pub struct Deadlines {
 
 /// A successful answer.
 pub enum Answer {
-    /// The whole answer, ready to send, and the tokens it reports using.
+    /// The whole answer, and the tokens it reports using.
     Complete {
-        response: Response,
+        status: u16,
+        headers: Headers,
+        body: Vec<u8>,
         tokens: Option<u64>,
     },
     Stream {
@@ -48,9 +50,10 @@ pub enum Answer {
     },
 }
 
-/// How a relayed stream ended, for the coordinator.
+/// How a relayed stream ended, for the coordinator (and the cache: the whole
+/// stream, when it was asked to keep it).
 pub enum StreamEnd {
-    Finished,
+    Finished(Option<Vec<u8>>),
     Failed(Failure),
 }
 
@@ -109,10 +112,7 @@ pub async fn call(
             Some(Err(error)) => Err(Failure::unreachable(id, error.to_string())),
             Some(Ok(body)) => {
                 let tokens = usage_tokens(&body);
-                Ok(Answer::Complete {
-                    response: Response::from_bytes(body)?.with_status(status).with_headers(passed),
-                    tokens,
-                })
+                Ok(Answer::Complete { status, headers: passed, body, tokens })
             }
         });
     }
@@ -139,14 +139,18 @@ pub fn relay(
     rest: ByteStream,
     stall_ms: u64,
     deployment: String,
+    keep: bool,
     end: oneshot::Sender<StreamEnd>,
 ) -> impl Stream<Item = Result<Vec<u8>>> {
     struct Relay {
         first: Option<Vec<u8>>,
         rest: ByteStream,
         end: Option<oneshot::Sender<StreamEnd>>,
+        /// A copy of everything relayed, for the cache.
+        kept: Option<Vec<u8>>,
     }
-    let relay = Relay { first: Some(first), rest, end: Some(end) };
+    let kept = keep.then(|| first.clone());
+    let relay = Relay { first: Some(first), rest, end: Some(end), kept };
     stream::unfold(relay, move |mut r| {
         let deployment = deployment.clone();
         async move {
@@ -156,11 +160,14 @@ pub fn relay(
             let end = r.end.take()?;
             let failure = match within(stall_ms, r.rest.next()).await {
                 Some(Some(Ok(chunk))) => {
+                    if let Some(kept) = r.kept.as_mut() {
+                        kept.extend_from_slice(&chunk);
+                    }
                     r.end = Some(end);
                     return Some((Ok(chunk), r));
                 }
                 Some(None) => {
-                    let _ = end.send(StreamEnd::Finished);
+                    let _ = end.send(StreamEnd::Finished(r.kept.take()));
                     return None;
                 }
                 Some(Some(Err(error))) => Failure::unreachable(&deployment, error.to_string()),

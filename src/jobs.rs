@@ -18,7 +18,7 @@ use worker::{
     DurableObject, Env, Headers, Method, Request, RequestInit, Response, Result, State, Stub, durable_object,
 };
 
-use crate::proxy::{self, Background};
+use crate::proxy::{self, Background, Caller};
 use crate::{config_source, coordinator, respond, runtime};
 
 const JOB_KEY: &str = "job";
@@ -131,7 +131,7 @@ impl DurableObject for Job {
                             Endpoint::ChatCompletions,
                             body.as_bytes(),
                             None,
-                            None,
+                            Caller::Job,
                             &self.env,
                             background,
                             config,

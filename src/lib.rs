@@ -9,6 +9,7 @@
 //!   default, cached in the isolate.
 //! - [`proxy`]: the OpenAI endpoints: the planner's steps, run against the
 //!   coordinator and the deployments.
+//! - [`cache`]: the response cache in KV.
 //! - [`attempt`]: one call to a deployment under its deadlines; streams relayed.
 //! - [`respond`]: JSON and error responses, and the `x-litellm-*` headers.
 //! - [`runtime`]: the clock and the random seed, read from JavaScript.
@@ -16,6 +17,7 @@
 //! - [`jobs`]: async jobs, one Durable Object each.
 
 mod attempt;
+mod cache;
 mod config_source;
 mod coordinator;
 mod jobs;

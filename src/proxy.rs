@@ -18,6 +18,7 @@ use web_sys::AbortSignal;
 use worker::{Context, Delay, Env, Headers, Request, Response, Result};
 
 use crate::attempt::{self, Answer, Deadlines, StreamEnd};
+use crate::cache::Cached;
 use crate::respond::{self, Served};
 use crate::{coordinator, runtime};
 
@@ -41,6 +42,15 @@ impl Background<'_> {
     }
 }
 
+/// Who a request is served for.
+pub enum Caller {
+    /// A client: its API key scopes the response cache; `gone` aborts when it
+    /// disconnects (the `enable_request_signal` flag).
+    Client { api_key: Option<String>, gone: AbortSignal },
+    /// An async job: no client to lose, and no cache (a job carries no API key).
+    Job,
+}
+
 pub async fn handle(
     endpoint: Endpoint,
     mut req: Request,
@@ -53,9 +63,14 @@ pub async fn handle(
         Err(error) => return respond::error(&error),
     };
     let body = req.bytes().await?;
-    // Aborts when the client disconnects (the `enable_request_signal` flag).
-    let client_gone = Some(req.inner().signal());
-    serve(endpoint, &body, header_timeout, client_gone, env, Background::WaitUntil(ctx), config).await
+    let api_key = req
+        .headers()
+        .get("authorization")
+        .ok()
+        .flatten()
+        .map(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")).unwrap_or(&h).trim().to_owned());
+    let caller = Caller::Client { api_key, gone: req.inner().signal() };
+    serve(endpoint, &body, header_timeout, caller, env, Background::WaitUntil(ctx), config).await
 }
 
 /// Resolves when `signal` aborts.
@@ -69,13 +84,12 @@ async fn aborted(signal: AbortSignal) {
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
-/// Serves one request body, from a client or from an async job. `client_gone`
-/// aborts when the client disconnects (a job has no client to lose).
+/// Serves one request body, from a client or from an async job.
 pub async fn serve(
     endpoint: Endpoint,
     body: &[u8],
     header_timeout: Option<u64>,
-    client_gone: Option<AbortSignal>,
+    caller: Caller,
     env: &Env,
     background: Background<'_>,
     config: &Config,
@@ -94,6 +108,21 @@ pub async fn serve(
     {
         let message = format!("fallback `{unknown}` is not a model on this gateway");
         return respond::error(&ApiError::InvalidParam { param: "fallbacks", message });
+    }
+
+    let cached = match &caller {
+        Caller::Client { api_key, .. } => match Cached::of(&config.cache, &request, &group.name, api_key.as_deref()) {
+            Ok(cached) => cached,
+            Err(error) => return respond::error(&error),
+        },
+        Caller::Job => None,
+    };
+    // A hit calls nobody and is counted nowhere as usage.
+    if let Some(cached) = &cached
+        && let Some(hit) = cached.lookup(env, endpoint, request.stream).await
+    {
+        hit.headers().set("x-litellm-model-group", &group.name)?;
+        return Ok(hit);
     }
 
     // As in LiteLLM, only requests with a priority wait in the queue, unless the
@@ -126,9 +155,9 @@ pub async fn serve(
         });
         let ticket = TicketRequest { avoid, estimated_tokens: request.prompt_tokens, stream: request.stream, queue };
         let acquired = coordinator::acquire(env, &group.name, ticket);
-        let acquired = match (queue, &client_gone) {
+        let acquired = match (queue, &caller) {
             // While the request may wait, its client may leave: then it leaves the queue.
-            (Some(QueueRequest { waiter, .. }), Some(signal)) => {
+            (Some(QueueRequest { waiter, .. }), Caller::Client { gone: signal, .. }) => {
                 match select(pin!(acquired), pin!(aborted(signal.clone()))).await {
                     Either::Left((acquired, _)) => acquired,
                     Either::Right(_) => {
@@ -178,7 +207,23 @@ pub async fn serve(
                 step = plan.on_failure(&deployment.id, failure, &config.router);
                 last_served = Some((group, deployment, grant));
             }
-            Ok(Answer::Complete { mut response, tokens }) => {
+            Ok(Answer::Complete { status, headers, body, tokens }) => {
+                if let Some(cached) = &cached
+                    && (200..300).contains(&status)
+                {
+                    let answer = if request.stream {
+                        switchyard_core::cache::assemble_stream(endpoint, &body)
+                    } else {
+                        serde_json::from_slice(&body).ok()
+                    };
+                    if let Some(store) = answer.and_then(|answer| cached.store(env, &config.cache, answer)) {
+                        background.run(store);
+                    }
+                }
+                let mut response = Response::from_bytes(body)?.with_status(status).with_headers(headers);
+                if let Some(cached) = &cached {
+                    cached.mark(response.headers(), "MISS")?;
+                }
                 let latency_ms = elapsed(attempt_started);
                 let report =
                     Report { ticket: grant.ticket, latency_ms, ttft_ms: None, tokens_used: tokens, failure: None };
@@ -194,19 +239,35 @@ pub async fn serve(
             Ok(Answer::Stream { status, headers, first, rest, ttft_ms }) => {
                 let (sender, receiver) = oneshot::channel();
                 let stall_ms = deadlines(&request, header_timeout, deployment, config).stall_ms;
-                let body = attempt::relay(first, rest, stall_ms, deployment.id.to_string(), sender);
+                let keep = cached.as_ref().is_some_and(|c| !c.controls.no_store);
+                let body = attempt::relay(first, rest, stall_ms, deployment.id.to_string(), keep, sender);
                 let (env, name, ticket) = (env.clone(), group.name.clone(), grant.ticket);
+                let cache_policy = config.cache.clone();
+                let cached_key = cached.as_ref().map(|c| Cached { key: c.key.clone(), controls: c.controls.clone() });
                 background.run(async move {
                     let failure = match receiver.await {
                         Ok(StreamEnd::Failed(f)) => Some(ReportedFailure { class: f.class, retry_after_ms: None }),
-                        // Finished, or the client went away: the deployment did its part.
-                        Ok(StreamEnd::Finished) | Err(_) => None,
+                        Ok(StreamEnd::Finished(kept)) => {
+                            // Cached once complete, after the client has it all.
+                            let answer = kept.and_then(|sse| switchyard_core::cache::assemble_stream(endpoint, &sse));
+                            if let (Some(cached), Some(answer)) = (&cached_key, answer)
+                                && let Some(store) = cached.store(&env, &cache_policy, answer)
+                            {
+                                store.await;
+                            }
+                            None
+                        }
+                        // The client went away: the deployment did its part.
+                        Err(_) => None,
                     };
                     let latency_ms = elapsed(attempt_started);
                     let report = Report { ticket, latency_ms, ttft_ms: Some(ttft_ms), tokens_used: None, failure };
                     let _ = coordinator::report(&env, &name, report).await;
                 });
                 let mut response = Response::from_stream(body)?.with_status(status).with_headers(headers);
+                if let Some(cached) = &cached {
+                    cached.mark(response.headers(), "MISS")?;
+                }
                 let served = Served { group, deployment, grant: &grant };
                 respond::attempt_headers(response.headers_mut(), &group.name, Some(served), plan.attempts(), started)?;
                 respond::prioritized(response.headers_mut(), priority.is_some())?;
@@ -231,8 +292,7 @@ async fn run(
         let headers = Headers::new();
         headers.set("content-type", if answer.is_stream { "text/event-stream" } else { "application/json" })?;
         let tokens = request.prompt_tokens + (content.len() as u64).div_ceil(4);
-        let response = Response::from_bytes(answer.body)?.with_headers(headers);
-        return Ok(Ok(Answer::Complete { response, tokens: Some(tokens) }));
+        return Ok(Ok(Answer::Complete { status: 200, headers, body: answer.body, tokens: Some(tokens) }));
     }
     attempt::call(deployment, endpoint, request.upstream_body(&deployment.model), request.stream, deadlines).await
 }

@@ -16,10 +16,12 @@
 //! - [`plan`]: retries with backoff and fallbacks, as a state machine the Worker drives.
 //! - [`jobs`]: the record of an async job (`/queue/request`).
 //! - [`failure`]: one classification of a failed attempt, for retry, fallback and cooldown.
+//! - [`cache`]: the response cache's keys, controls, entries and stream replay.
 //! - [`mock`]: well-formed answers for `mock_response`, streamed or not.
 //! - [`error`]: every error a client can see, with its status and OpenAI's error body.
 //! - [`secret`]: secrets that never print.
 
+pub mod cache;
 pub mod config;
 pub mod coordinator;
 pub mod error;

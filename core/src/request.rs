@@ -152,6 +152,16 @@ impl<'a> ParsedRequest<'a> {
         })
     }
 
+    /// A top-level field's raw JSON (the last, when a key repeats).
+    pub fn field(&self, name: &str) -> Option<&'a RawValue> {
+        self.entries.iter().rev().find(|(k, _)| k.0 == name).map(|(_, v)| *v)
+    }
+
+    /// Every top-level field, in body order.
+    pub fn fields(&self) -> impl Iterator<Item = (&str, &'a RawValue)> + '_ {
+        self.entries.iter().map(|(k, v)| (k.0.as_ref(), *v))
+    }
+
     /// How many inputs the request carries: an array's length, else one.
     pub fn input_count(&self) -> usize {
         serde_json::from_str::<Vec<&RawValue>>(self.input.get()).map_or(1, |items| items.len())

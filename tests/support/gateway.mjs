@@ -18,8 +18,9 @@ const script = `${root}/build/worker/shim.mjs`;
  * @param {Record<string,string>} [options.configKv]  entries put in the CONFIG KV first
  * @param {string} [options.persist]  a folder keeping Durable Object and KV storage
  *                                    across gateways (a restart of the server)
+ * @param {boolean} [options.noCacheKv]  leave the CACHE namespace unbound (a broken KV)
  */
-export async function startGateway({ config, bindings = {}, configKv = {}, persist }) {
+export async function startGateway({ config, bindings = {}, configKv = {}, persist, noCacheKv = false }) {
   if (!existsSync(script)) throw new Error("build/ is missing: run `make build` (make test does)");
   const mf = new Miniflare({
     scriptPath: script,
@@ -31,7 +32,7 @@ export async function startGateway({ config, bindings = {}, configKv = {}, persi
     compatibilityDate: "2026-04-01",
     compatibilityFlags: ["enable_request_signal"],
     bindings: { ...(config === undefined ? {} : { SWITCHYARD_CONFIG: config }), ...bindings },
-    kvNamespaces: ["CONFIG", "CACHE"],
+    kvNamespaces: noCacheKv ? ["CONFIG"] : ["CONFIG", "CACHE"],
     durableObjects: { COORDINATOR: "Coordinator", JOBS: "Job" },
     ...(persist ? { durableObjectsPersist: `${persist}/do`, kvPersist: `${persist}/kv` } : {}),
     host: "127.0.0.1",

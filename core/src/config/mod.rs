@@ -17,7 +17,9 @@ use sha2::{Digest, Sha256};
 
 pub use policy::{CooldownPolicy, DEFAULT_COOLDOWN_MS, FallbackKind, RetryPolicy, RouterPolicy, RoutingStrategy};
 
+use crate::cache::{CachePolicy, DEFAULT_TTL_S, endpoint_of_call_type};
 use crate::provider;
+use crate::request::Endpoint;
 use crate::secret::Secret;
 use raw::{RawAlias, RawConfig, RawDeployment};
 
@@ -86,6 +88,7 @@ pub struct Config {
     listed: Vec<String>,
     pub master_key: Option<Secret>,
     pub router: RouterPolicy,
+    pub cache: CachePolicy,
 }
 
 impl Config {
@@ -162,6 +165,7 @@ fn build(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
     let strategy = routing_strategy(raw.router_settings.routing_strategy.as_deref())?;
     let mut router_settings = raw.router_settings;
     let aliases = std::mem::take(&mut router_settings.model_group_alias);
+    let cache = cache_policy(&router_settings, raw.litellm_settings)?;
 
     // Shares are resolved per group once the whole group is known.
     let mut groups: Vec<(ModelGroup, Vec<Shares>)> = Vec::new();
@@ -225,7 +229,7 @@ fn build(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
         .master_key
         .map(|value| resolve("general_settings.master_key", &value, env).map(Secret::new))
         .transpose()?;
-    Ok(Config { groups, names, listed, master_key, router })
+    Ok(Config { groups, names, listed, master_key, router, cache })
 }
 
 fn routing_strategy(value: Option<&str>) -> Result<RoutingStrategy, ConfigError> {
@@ -244,6 +248,39 @@ fn routing_strategy(value: Option<&str>) -> Result<RoutingStrategy, ConfigError>
                 ),
             ));
         }
+    })
+}
+
+/// The response cache: on with `router_settings.cache_responses` or
+/// `litellm_settings.cache`; TTL from `default_cache_time_seconds`, else
+/// `cache_params.ttl`, else 600 s.
+fn cache_policy(router: &raw::RawRouterSettings, litellm: raw::RawLitellmSettings) -> Result<CachePolicy, ConfigError> {
+    let params = litellm.cache_params.unwrap_or_default();
+    let ttl = seconds_to_ms("router_settings.default_cache_time_seconds", router.default_cache_time_seconds)?
+        .or(seconds_to_ms("litellm_settings.cache_params.ttl", params.ttl)?)
+        .map_or(DEFAULT_TTL_S, |ms| ms / 1000);
+    let endpoints = match params.supported_call_types {
+        None => vec![Endpoint::ChatCompletions, Endpoint::Completions, Endpoint::Embeddings],
+        Some(types) => types
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| match endpoint_of_call_type(t) {
+                Some(endpoint) => Some(Ok(endpoint)),
+                // Call types Switchyard has no endpoint for (transcription, ...) cache nothing.
+                None if t.contains("transcription") || t.contains("speech") || t.contains("image") => None,
+                None => Some(Err(ConfigError::at(
+                    format!("litellm_settings.cache_params.supported_call_types[{i}]"),
+                    format!("unknown call type `{t}`; expected completion, acompletion, text_completion, atext_completion, embedding or aembedding"),
+                ))),
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    Ok(CachePolicy {
+        enabled: router.cache_responses.unwrap_or(false) || litellm.cache.unwrap_or(false),
+        default_ttl_s: ttl,
+        namespace: params.namespace,
+        endpoints,
+        shared: params.shared.unwrap_or(false),
     })
 }
 

@@ -14,9 +14,7 @@ pub struct RawConfig {
     pub model_list: Vec<RawDeployment>,
     #[serde(default)]
     pub router_settings: RawRouterSettings,
-    // Read only so that its unsupported keys are reported one by one.
     #[serde(default)]
-    #[expect(dead_code, reason = "no litellm_settings key is acted on yet")]
     pub litellm_settings: RawLitellmSettings,
     #[serde(default)]
     pub general_settings: RawGeneralSettings,
@@ -89,6 +87,9 @@ pub struct RawRouterSettings {
     pub priority_aging_s: Option<f64>,
     /// Seconds an async job's result is kept.
     pub job_ttl: Option<f64>,
+    pub cache_responses: Option<bool>,
+    /// Seconds.
+    pub default_cache_time_seconds: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -135,9 +136,22 @@ pub enum RawAlias {
     },
 }
 
-/// No `litellm_settings` key is acted on yet: all of them are reported.
 #[derive(Debug, Default, Deserialize)]
-pub struct RawLitellmSettings {}
+pub struct RawLitellmSettings {
+    pub cache: Option<bool>,
+    pub cache_params: Option<RawCacheParams>,
+}
+
+/// LiteLLM's `cache_params`; the store is always the `CACHE` KV namespace.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawCacheParams {
+    /// Seconds.
+    pub ttl: Option<f64>,
+    pub namespace: Option<String>,
+    pub supported_call_types: Option<Vec<String>>,
+    /// Switchyard's: one cache for every API key instead of one per key.
+    pub shared: Option<bool>,
+}
 
 #[derive(Debug, Default, Deserialize)]
 pub struct RawGeneralSettings {

@@ -1,0 +1,96 @@
+//! The response cache in the KV namespace bound as `CACHE`.
+//!
+//! Reads are on the request's path; writes are not (they run in the background).
+//! A KV failure only skips the cache: it never fails the request.
+
+use switchyard_core::cache::{self, CacheControls, CachePolicy, Entry, MAX_ENTRY_BYTES};
+use switchyard_core::error::ApiError;
+use switchyard_core::request::{Endpoint, ParsedRequest};
+use worker::{Env, Headers, Response, Result, console_error};
+
+use crate::runtime;
+
+const BINDING: &str = "CACHE";
+
+/// A request the cache applies to: its key and its own controls.
+pub struct Cached {
+    pub key: String,
+    pub controls: CacheControls,
+}
+
+impl Cached {
+    /// `Some` when the cache is on for this endpoint; `api_key` scopes the entry.
+    pub fn of(
+        policy: &CachePolicy,
+        request: &ParsedRequest<'_>,
+        group: &str,
+        api_key: Option<&str>,
+    ) -> std::result::Result<Option<Self>, ApiError> {
+        if !policy.applies_to(request.endpoint) {
+            return Ok(None);
+        }
+        let controls = CacheControls::of(request)?;
+        let key = cache::key(policy, &controls, api_key, group, request);
+        Ok(Some(Self { key, controls }))
+    }
+
+    /// The stored answer, replayed as the request wants it, if there is one it accepts.
+    pub async fn lookup(&self, env: &Env, endpoint: Endpoint, stream: bool) -> Option<Response> {
+        if self.controls.no_cache {
+            return None;
+        }
+        let kv = env.kv(BINDING).ok()?;
+        let entry: Entry = match kv.get(&self.key).text().await {
+            Ok(Some(text)) => serde_json::from_str(&text).ok()?,
+            Ok(None) => return None,
+            Err(error) => {
+                console_error!("cache lookup failed, calling the deployment: {error}");
+                return None;
+            }
+        };
+        if !entry.acceptable(runtime::now_ms() as u64, &self.controls) {
+            return None;
+        }
+        let headers = Headers::new();
+        let streamed = stream && endpoint != Endpoint::Embeddings;
+        headers.set("content-type", if streamed { "text/event-stream" } else { "application/json" }).ok()?;
+        self.mark(&headers, "HIT").ok()?;
+        Some(Response::from_bytes(entry.replay(endpoint, stream)).ok()?.with_headers(headers))
+    }
+
+    /// `x-litellm-cache-key` and `x-cache`.
+    pub fn mark(&self, headers: &Headers, outcome: &str) -> Result<()> {
+        headers.set("x-litellm-cache-key", &self.key)?;
+        headers.set("x-cache", outcome)
+    }
+
+    /// The work that stores `response` (a complete answer's JSON), for the
+    /// background; `None` when this answer is not to be stored.
+    pub fn store(
+        &self,
+        env: &Env,
+        policy: &CachePolicy,
+        response: serde_json::Value,
+    ) -> Option<impl std::future::Future<Output = ()> + 'static> {
+        if self.controls.no_store {
+            return None;
+        }
+        let entry = serde_json::to_string(&Entry { created_ms: runtime::now_ms() as u64, response }).ok()?;
+        if entry.len() > MAX_ENTRY_BYTES {
+            return None;
+        }
+        let (env, key, ttl) = (env.clone(), self.key.clone(), self.controls.ttl_s(policy));
+        Some(async move {
+            let put = match env.kv(BINDING) {
+                Ok(kv) => match kv.put(&key, entry) {
+                    Ok(put) => put.expiration_ttl(ttl).execute().await.map_err(|e| e.to_string()),
+                    Err(error) => Err(error.to_string()),
+                },
+                Err(error) => Err(error.to_string()),
+            };
+            if let Err(error) = put {
+                console_error!("cache write skipped: {error}");
+            }
+        })
+    }
+}
