@@ -9,7 +9,7 @@ CONFIG ?=
 SHELL := /bin/bash
 ENV := source .tools/env
 
-.PHONY: setup build dev test lint test-core test-e2e clean
+.PHONY: setup build dev test lint test-core test-e2e bench clean
 
 setup:
 	bash scripts/setup.sh
@@ -36,6 +36,14 @@ test-core: setup
 
 test-e2e: build
 	$(ENV) && node --test --test-timeout=120000 tests/e2e/
+
+## Benchmarks: the coordinator natively, then end to end under `workerd serve`
+## (nginx and oha are installed on first use). Writes BENCHMARKS.md.
+bench: build
+	command -v nginx >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light)
+	test -x .tools/bin/oha || cargo install -q oha --locked --root .tools
+	cargo bench -q -p switchyard-core
+	python3 bench/run.py
 
 clean:
 	rm -rf build target .wrangler
