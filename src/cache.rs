@@ -13,6 +13,7 @@ use crate::runtime;
 const BINDING: &str = "CACHE";
 
 /// A request the cache applies to: its key and its own controls.
+#[derive(Clone)]
 pub struct Cached {
     pub key: String,
     pub controls: CacheControls,

@@ -243,7 +243,7 @@ pub async fn serve(
                 let body = attempt::relay(first, rest, stall_ms, deployment.id.to_string(), keep, sender);
                 let (env, name, ticket) = (env.clone(), group.name.clone(), grant.ticket);
                 let cache_policy = config.cache.clone();
-                let cached_key = cached.as_ref().map(|c| Cached { key: c.key.clone(), controls: c.controls.clone() });
+                let cached_key = cached.clone();
                 background.run(async move {
                     let failure = match receiver.await {
                         Ok(StreamEnd::Failed(f)) => Some(ReportedFailure { class: f.class, retry_after_ms: None }),
