@@ -140,7 +140,8 @@ def oha(port, body, rate=None):
                "-H", "content-type: application/json", "-d", body,
                "-c", str(CONCURRENCY if rate is None else 64)]
     if rate is not None:
-        command += ["-q", str(rate)]
+        # Open loop: latency counted from when each request was due, not sent.
+        command += ["-q", str(rate), "--latency-correction"]
     command.append(f"http://127.0.0.1:{port}/v1/chat/completions")
     result = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
     codes = result.get("statusCodeDistribution", {})
@@ -168,6 +169,9 @@ def main():
                          stdout=subprocess.DEVNULL, stderr=open(OUT / "workerd.log", "w")),
     ]
     try:
+        time.sleep(0.5)
+        if processes[0].poll() is not None:
+            sys.exit(f"nginx did not start (is port {UPSTREAM} taken?): see {OUT}/nginx-error.log")
         wait_for(UPSTREAM, BODY)
         status, headers, _ = wait_for(SWITCHYARD, BODY)
         assert status == 200 and headers.get("x-litellm-model-id"), headers
