@@ -204,3 +204,16 @@ test("a KV that cannot be used skips the cache and never fails the request", asy
   }
   assert.equal(ctx.upstream.requests.length, 2);
 });
+
+test("an answer over the size bound (1 MiB) is not stored", async () => {
+  const q = prompt();
+  ctx.upstream.script("ca", [{ type: "ok", content: "x".repeat(1_100_000) }, { type: "ok", content: "x".repeat(1_100_000) }]);
+  const first = await ask(q);
+  assert.equal(first.status, 200);
+  assert.equal((await first.json()).choices[0].message.content.length, 1_100_000);
+  await sleep(500);
+  const second = await ask(q);
+  assert.equal(second.headers.get("x-cache"), "MISS");
+  await second.arrayBuffer();
+  assert.equal(ctx.upstream.requests.length, 2);
+});
