@@ -132,6 +132,19 @@ pub enum Unavailable {
     QueueTimeout { waited_ms: u64, position: usize },
 }
 
+impl Unavailable {
+    /// Whether capacity comes back by itself (a request finishing, a cooldown
+    /// ending, a new minute): what a request may wait out in the queue.
+    pub fn passes_with_time(&self) -> bool {
+        match self {
+            Self::Busy | Self::RateLimited { .. } | Self::AllCoolingDown { .. } => true,
+            Self::OnlyAvoided | Self::ContextWindowExceeded | Self::QueueFull { .. } | Self::QueueTimeout { .. } => {
+                false
+            }
+        }
+    }
+}
+
 /// How a ticket ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
@@ -251,12 +264,10 @@ impl Coordinator {
             return Admission::Now(reply);
         };
         match reply {
-            TicketReply::Unavailable(
-                Unavailable::Busy | Unavailable::RateLimited { .. } | Unavailable::AllCoolingDown { .. },
-            ) => {
+            TicketReply::Unavailable(reason) if reason.passes_with_time() => {
                 // Known already to be too late: say so now rather than at the deadline.
                 if self.earliest_capacity(now_ms, group, policy, request).is_some_and(|at| at > now_ms + max_wait_ms) {
-                    return Admission::Now(reply);
+                    return Admission::Now(TicketReply::Unavailable(reason));
                 }
                 let queue = self.queue.get_or_insert_with(|| PriorityQueue::new(policy.queue.aging_ms));
                 if policy.queue.max_size.is_some_and(|max| queue.len() >= max) {
@@ -297,9 +308,7 @@ impl Coordinator {
         self.expired += answers.len() as u64;
         while let Some((id, request)) = queue.peek().map(|head| (head.id, head.payload.clone())) {
             match self.grant_now(now_ms, group, policy, &request, rng) {
-                TicketReply::Unavailable(
-                    Unavailable::Busy | Unavailable::RateLimited { .. } | Unavailable::AllCoolingDown { .. },
-                ) => break,
+                TicketReply::Unavailable(reason) if reason.passes_with_time() => break,
                 // Granted, or an answer that waiting will not change.
                 reply => {
                     queue.pop();
