@@ -99,7 +99,7 @@ impl DurableObject for Coordinator {
                     None => core.leave_queue(waiter),
                 });
                 self.tick(&config, &group);
-                self.persist().await?;
+                self.persist(&config, &group).await?;
                 Ok(Response::empty()?.with_status(204))
             }
             Message::Report { group, report } => {
@@ -110,7 +110,7 @@ impl DurableObject for Coordinator {
                     }
                 });
                 self.tick(&config, &group);
-                self.persist().await?;
+                self.persist(&config, &group).await?;
                 Ok(Response::empty()?.with_status(204))
             }
         }
@@ -127,7 +127,7 @@ impl Coordinator {
         match admission {
             None => return Err(worker::Error::RustError("coordinator state missing".into())),
             Some(Admission::Now(reply)) => {
-                self.persist().await?;
+                self.persist(config, group).await?;
                 return Ok(reply);
             }
             Some(Admission::Queued) => {}
@@ -146,7 +146,7 @@ impl Coordinator {
             let wait = Delay::from(Duration::from_millis(wake.saturating_sub(now).clamp(1, 60_000)));
             match select(&mut receiver, pin!(wait)).await {
                 Either::Left((Ok(reply), _)) => {
-                    self.persist().await?;
+                    self.persist(config, group).await?;
                     return Ok(reply);
                 }
                 Either::Left((Err(_), _)) => {
@@ -188,8 +188,11 @@ impl Coordinator {
         self.core.borrow_mut().as_mut().map(|core| f(core, now))
     }
 
-    async fn persist(&self) -> Result<()> {
-        let Some(snapshot) = self.with_core(|core, _| serde_json::to_string(&core.snapshot())) else {
+    async fn persist(&self, config: &Config, group: &str) -> Result<()> {
+        let Some(model_group) = config.group(group) else {
+            return Ok(());
+        };
+        let Some(snapshot) = self.with_core(|core, _| serde_json::to_string(&core.snapshot(model_group))) else {
             return Ok(());
         };
         let snapshot = snapshot?;

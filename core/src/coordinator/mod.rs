@@ -8,10 +8,12 @@
 //!
 //! Per deployment it holds:
 //! - **persisted** (in the snapshot, survives an eviction of the Durable Object):
-//!   the cooldown state and the current minute's request, token and failure counts,
-//!   so that an rpm limit and a cooldown hold across a restart;
-//! - **rebuilt** (memory only): in-flight tickets and latency samples. After a
-//!   restart in-flight counts start at zero and latency-based routing relearns.
+//!   the cooldown state, and the current minute's request, token and failure
+//!   counts of deployments with rpm/tpm limits, so that limits and cooldowns hold
+//!   across a restart;
+//! - **rebuilt** (memory only): in-flight tickets, latency samples, the queue, and
+//!   the counts of unlimited deployments. After a restart in-flight counts start at
+//!   zero and latency-based routing relearns.
 //!
 //! # The life of a request here
 //! 1. `acquire`: the deployments that fit the prompt (pre-call checks), that are not
@@ -233,9 +235,18 @@ impl Coordinator {
         Self { deployments, ..Self::default() }
     }
 
-    pub fn snapshot(&self) -> Snapshot {
-        let mut deployments: Vec<_> =
-            self.deployments.iter().map(|(id, state)| (id.clone(), state.health, state.window)).collect();
+    /// What must survive an eviction: every deployment's health, and the minute's
+    /// counts of those with rpm/tpm limits (so that the limits hold across a
+    /// restart). Other counts only steer usage-based routing and are rebuilt, which
+    /// keeps the snapshot unchanged, and unwritten, while nothing that matters changes.
+    pub fn snapshot(&self, group: &ModelGroup) -> Snapshot {
+        let limited =
+            |id: &DeploymentId| group.deployments.iter().any(|d| &d.id == id && (d.rpm.is_some() || d.tpm.is_some()));
+        let mut deployments: Vec<_> = self
+            .deployments
+            .iter()
+            .map(|(id, state)| (id.clone(), state.health, if limited(id) { state.window } else { Window::default() }))
+            .collect();
         deployments.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
         Snapshot { deployments }
     }

@@ -422,7 +422,7 @@ fn cooldowns_and_windows_survive_a_restart_but_in_flight_does_not() {
     let mut w = World::new(&two("num_retries: 0", ", rpm: 2", ""));
     w.fail(0, "a", FailureClass::RateLimit);
     let (_, _in_flight) = w.grant(1, &[]);
-    let snapshot = w.coordinator.snapshot();
+    let snapshot = w.coordinator.snapshot(w.config.group("g").unwrap());
     let json = serde_json::to_string(&snapshot).unwrap();
     w.coordinator = Coordinator::restore(serde_json::from_str(&json).unwrap());
     assert!(w.out_of_rotation(2, "a"), "a is still cooling after the restart");
@@ -628,4 +628,21 @@ fn a_request_that_cannot_be_admitted_before_its_deadline_is_told_at_once() {
     w.fail(0, "b", FailureClass::RateLimit);
     assert!(matches!(w.wait(1_000, 1, 0, 5_000), Some(TicketReply::Unavailable(Unavailable::AllCoolingDown { .. }))));
     assert_eq!(w.wait(1_000, 2, 0, 60_000), None);
+}
+
+#[test]
+fn the_snapshot_changes_with_health_and_limited_windows_only() {
+    let mut w = World::new(&two("num_retries: 0", ", rpm: 100", ""));
+    let group = w.config.group("g").unwrap().clone();
+    w.acquire(0); // the first request creates the deployments' state: written once
+    let before = w.coordinator.snapshot(&group);
+    let (_, ticket) = w.grant(0, &["a"]); // b has no limits
+    w.finish(1, ticket, None);
+    assert_eq!(w.coordinator.snapshot(&group), before, "an unlimited deployment's traffic writes nothing");
+    let (_, ticket) = w.grant(2, &["b"]);
+    w.finish(3, ticket, None);
+    assert_ne!(w.coordinator.snapshot(&group), before, "a limited deployment's window is kept");
+    let limited = w.coordinator.snapshot(&group);
+    w.fail(4, "b", FailureClass::RateLimit);
+    assert_ne!(w.coordinator.snapshot(&group), limited, "a cooldown is kept");
 }
