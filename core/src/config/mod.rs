@@ -165,7 +165,8 @@ fn build(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
     let strategy = routing_strategy(raw.router_settings.routing_strategy.as_deref())?;
     let mut router_settings = raw.router_settings;
     let aliases = std::mem::take(&mut router_settings.model_group_alias);
-    let cache = cache_policy(&router_settings, raw.litellm_settings)?;
+    let mut litellm = raw.litellm_settings;
+    let cache = cache_policy(&router_settings, &mut litellm)?;
 
     // Shares are resolved per group once the whole group is known.
     let mut groups: Vec<(ModelGroup, Vec<Shares>)> = Vec::new();
@@ -205,7 +206,7 @@ fn build(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
         .collect();
 
     let mut listed: Vec<String> = groups.iter().map(|g| g.name.clone()).collect();
-    let router = policy::build(router_settings, strategy, &|name| names.contains_key(name))?;
+    let router = policy::build(router_settings, litellm, strategy, &|name| names.contains_key(name))?;
     for (alias, target) in aliases {
         let path = format!("router_settings.model_group_alias.{alias}");
         let (target, hidden) = match target {
@@ -254,8 +255,11 @@ fn routing_strategy(value: Option<&str>) -> Result<RoutingStrategy, ConfigError>
 /// The response cache: on with `router_settings.cache_responses` or
 /// `litellm_settings.cache`; TTL from `default_cache_time_seconds`, else
 /// `cache_params.ttl`, else 600 s.
-fn cache_policy(router: &raw::RawRouterSettings, litellm: raw::RawLitellmSettings) -> Result<CachePolicy, ConfigError> {
-    let params = litellm.cache_params.unwrap_or_default();
+fn cache_policy(
+    router: &raw::RawRouterSettings,
+    litellm: &mut raw::RawLitellmSettings,
+) -> Result<CachePolicy, ConfigError> {
+    let params = litellm.cache_params.take().unwrap_or_default();
     let ttl = seconds_to_ms("router_settings.default_cache_time_seconds", router.default_cache_time_seconds)?
         .or(seconds_to_ms("litellm_settings.cache_params.ttl", params.ttl)?)
         .map_or(DEFAULT_TTL_S, |ms| ms / 1000);

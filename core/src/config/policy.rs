@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::raw::{RawAllowedFailsPolicy, RawRetryPolicy, RawRouterSettings};
+use super::raw::{RawAllowedFailsPolicy, RawLitellmSettings, RawRetryPolicy, RawRouterSettings};
 use super::{ConfigError, seconds_to_ms};
 use crate::failure::FailureClass;
 
@@ -150,27 +150,41 @@ impl RouterPolicy {
     }
 }
 
+type FallbackLists = Option<Vec<BTreeMap<String, Vec<String>>>>;
+
+/// The `router_settings` value when set, else LiteLLM proxy's `litellm_settings`
+/// one, with the section it came from (for error paths).
+fn either<T>(router: Option<T>, litellm: Option<T>) -> (Option<T>, &'static str) {
+    match router {
+        Some(value) => (Some(value), "router_settings"),
+        None => (litellm, "litellm_settings"),
+    }
+}
+
 /// Builds the policy; `is_group` tells model group names, to check fallback targets.
+/// LiteLLM's proxy also reads `num_retries`, `request_timeout` and the fallback
+/// lists from `litellm_settings`: they apply where `router_settings` sets none.
 pub(super) fn build(
     raw: RawRouterSettings,
+    litellm: RawLitellmSettings,
     strategy: RoutingStrategy,
     is_group: &dyn Fn(&str) -> bool,
 ) -> Result<RouterPolicy, ConfigError> {
-    let fallback_map = |key: &str, lists: Option<Vec<BTreeMap<String, Vec<String>>>>| {
+    let fallback_map = |key: &str, (lists, section): (FallbackLists, &str)| {
         let mut map = HashMap::new();
         for (i, entry) in lists.unwrap_or_default().into_iter().enumerate() {
             for (from, targets) in entry {
                 for target in &targets {
                     if !is_group(target) {
                         return Err(ConfigError::at(
-                            format!("router_settings.{key}[{i}].{from}"),
+                            format!("{section}.{key}[{i}].{from}"),
                             format!("fallback `{target}` is not a model_name in model_list"),
                         ));
                     }
                 }
                 if from != "*" && !is_group(&from) {
                     return Err(ConfigError::at(
-                        format!("router_settings.{key}[{i}]"),
+                        format!("{section}.{key}[{i}]"),
                         format!("`{from}` is not a model_name in model_list"),
                     ));
                 }
@@ -179,16 +193,27 @@ pub(super) fn build(
         }
         Ok(map)
     };
-    let fallbacks = fallback_map("fallbacks", raw.fallbacks)?;
-    let context_window_fallbacks = fallback_map("context_window_fallbacks", raw.context_window_fallbacks)?;
-    let content_policy_fallbacks = fallback_map("content_policy_fallbacks", raw.content_policy_fallbacks)?;
-    let default_fallbacks = raw.default_fallbacks.unwrap_or_default();
+    let fallbacks = fallback_map("fallbacks", either(raw.fallbacks, litellm.fallbacks))?;
+    let context_window_fallbacks = fallback_map(
+        "context_window_fallbacks",
+        either(raw.context_window_fallbacks, litellm.context_window_fallbacks),
+    )?;
+    let content_policy_fallbacks = fallback_map(
+        "content_policy_fallbacks",
+        either(raw.content_policy_fallbacks, litellm.content_policy_fallbacks),
+    )?;
+    let (default_fallbacks, section) = either(raw.default_fallbacks, litellm.default_fallbacks);
+    let default_fallbacks = default_fallbacks.unwrap_or_default();
     if let Some(target) = default_fallbacks.iter().find(|t| !is_group(t)) {
         return Err(ConfigError::at(
-            "router_settings.default_fallbacks",
+            format!("{section}.default_fallbacks"),
             format!("fallback `{target}` is not a model_name in model_list"),
         ));
     }
+    let timeout_ms = match either(raw.timeout, litellm.request_timeout) {
+        (seconds, "router_settings") => seconds_to_ms("router_settings.timeout", seconds)?,
+        (seconds, _) => seconds_to_ms("litellm_settings.request_timeout", seconds)?,
+    };
     let buffer = raw.routing_strategy_args.lowest_latency_buffer.unwrap_or(0.0);
     if !(buffer.is_finite() && buffer >= 0.0) {
         return Err(ConfigError::at(
@@ -202,7 +227,7 @@ pub(super) fn build(
         latency_ttl_ms: seconds_to_ms("router_settings.routing_strategy_args.ttl", raw.routing_strategy_args.ttl)?
             .unwrap_or(DEFAULT_LATENCY_TTL_MS),
         latency_buffer: buffer,
-        num_retries: raw.num_retries.unwrap_or(DEFAULT_NUM_RETRIES),
+        num_retries: raw.num_retries.or(litellm.num_retries).unwrap_or(DEFAULT_NUM_RETRIES),
         retry_policy: RetryPolicy(raw.retry_policy.unwrap_or_default()),
         group_retry_policy: raw.model_group_retry_policy.into_iter().map(|(g, p)| (g, RetryPolicy(p))).collect(),
         fallbacks,
@@ -210,7 +235,7 @@ pub(super) fn build(
         content_policy_fallbacks,
         default_fallbacks,
         max_fallbacks: raw.max_fallbacks.unwrap_or(DEFAULT_MAX_FALLBACKS),
-        timeout_ms: seconds_to_ms("router_settings.timeout", raw.timeout)?,
+        timeout_ms,
         stream_timeout_ms: seconds_to_ms("router_settings.stream_timeout", raw.stream_timeout)?,
         cooldown: CooldownPolicy {
             enabled: !raw.disable_cooldowns.unwrap_or(false) && router_cooldown != Some(0),

@@ -140,6 +140,14 @@ pub enum RawAlias {
 pub struct RawLitellmSettings {
     pub cache: Option<bool>,
     pub cache_params: Option<RawCacheParams>,
+    // LiteLLM's proxy also reads these here; `router_settings` wins when both set one.
+    pub num_retries: Option<u32>,
+    /// Seconds: the proxy-wide default timeout.
+    pub request_timeout: Option<f64>,
+    pub fallbacks: Option<Vec<BTreeMap<String, Vec<String>>>>,
+    pub context_window_fallbacks: Option<Vec<BTreeMap<String, Vec<String>>>>,
+    pub content_policy_fallbacks: Option<Vec<BTreeMap<String, Vec<String>>>>,
+    pub default_fallbacks: Option<Vec<String>>,
 }
 
 /// LiteLLM's `cache_params`; the store is always the `CACHE` KV namespace.

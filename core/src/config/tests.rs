@@ -305,3 +305,22 @@ fn secrets_never_appear_in_debug_output() {
     let printed = format!("{config:?}");
     assert!(!printed.contains("sk-openai") && !printed.contains("sk-master"), "{printed}");
 }
+
+#[test]
+fn litellm_settings_can_carry_the_proxy_reliability_keys_and_router_settings_win() {
+    let two = "model_list:\n  - {model_name: a, litellm_params: {model: x}}\n  - {model_name: b, litellm_params: {model: x}}\n";
+    let loaded = load_ok(&format!(
+        "{two}litellm_settings:\n  num_retries: 4\n  request_timeout: 12\n  fallbacks: [{{a: [b]}}]\n  context_window_fallbacks: [{{b: [a]}}]\n  default_fallbacks: [b]\n"
+    ));
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let router = loaded.config.router;
+    assert_eq!((router.num_retries, router.timeout_ms), (4, Some(12_000)));
+    assert_eq!(router.fallbacks_for("a", FallbackKind::Generic), ["b"]);
+    assert_eq!(router.fallbacks_for("b", FallbackKind::ContextWindow), ["a"]);
+    let both =
+        load_ok(&format!("{two}router_settings:\n  num_retries: 1\nlitellm_settings:\n  num_retries: 4\n")).config;
+    assert_eq!(both.router.num_retries, 1, "router_settings wins");
+    let err = load_err(&format!("{two}litellm_settings:\n  fallbacks: [{{a: [nope]}}]\n"));
+    assert_eq!(err.path, "litellm_settings.fallbacks[0].a", "the path names where it was written");
+    assert!(err.message.contains("`nope` is not a model_name"), "{err}");
+}
