@@ -20,7 +20,7 @@ use worker::{Context, Delay, Env, Headers, Request, Response, Result};
 use crate::attempt::{self, Answer, Deadlines, StreamEnd};
 use crate::cache::Cached;
 use crate::respond::{self, Served};
-use crate::{coordinator, runtime};
+use crate::{coordinator, routes, runtime};
 
 /// LiteLLM's default when no timeout is configured anywhere: 10 minutes.
 const DEFAULT_TIMEOUT_MS: u64 = 600_000;
@@ -63,13 +63,7 @@ pub async fn handle(
         Err(error) => return respond::error(&error),
     };
     let body = req.bytes().await?;
-    let api_key = req
-        .headers()
-        .get("authorization")
-        .ok()
-        .flatten()
-        .map(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")).unwrap_or(&h).trim().to_owned());
-    let caller = Caller::Client { api_key, gone: req.inner().signal() };
+    let caller = Caller::Client { api_key: routes::api_key(&req), gone: req.inner().signal() };
     serve(endpoint, &body, header_timeout, caller, env, Background::WaitUntil(ctx), config).await
 }
 

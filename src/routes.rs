@@ -91,9 +91,15 @@ fn authenticate(req: &Request, config: &Config) -> std::result::Result<(), ApiEr
     let Some(master_key) = &config.master_key else {
         return Ok(());
     };
-    let header = req.headers().get("authorization").ok().flatten().ok_or(ApiError::MissingApiKey)?;
+    let token = api_key(req).ok_or(ApiError::MissingApiKey)?;
+    if master_key.matches(&token) { Ok(()) } else { Err(ApiError::InvalidApiKey) }
+}
+
+/// The caller's key: the `Authorization` header's bearer token.
+pub fn api_key(req: &Request) -> Option<String> {
+    let header = req.headers().get("authorization").ok().flatten()?;
     let token = header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer ")).unwrap_or(&header);
-    if master_key.matches(token.trim()) { Ok(()) } else { Err(ApiError::InvalidApiKey) }
+    Some(token.trim().to_owned())
 }
 
 /// Every group's queue, asked of their coordinators at once.
