@@ -31,7 +31,7 @@ use std::collections::{HashMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{DeploymentId, ModelGroup, RouterPolicy};
+use crate::config::{Deployment, DeploymentId, ModelGroup, RouterPolicy};
 use crate::failure::FailureClass;
 use health::Health;
 use queue::PriorityQueue;
@@ -187,6 +187,17 @@ impl Window {
         }
         self
     }
+
+    /// Whether one more request of `tokens` stays within the deployment's rpm and tpm.
+    fn admits(&self, deployment: &Deployment, tokens: u64) -> bool {
+        deployment.rpm.is_none_or(|rpm| self.requests < rpm)
+            && deployment.tpm.is_none_or(|tpm| self.tokens + tokens <= tpm)
+    }
+}
+
+/// Whether the prompt fits the deployment (checked only with `enable_pre_call_checks`).
+fn fits(policy: &RouterPolicy, deployment: &Deployment, tokens: u64) -> bool {
+    !policy.pre_call_checks || deployment.max_input_tokens.is_none_or(|max| tokens <= max)
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -264,8 +275,7 @@ impl Coordinator {
     ) -> Admission {
         self.sync(group);
         self.expire_tickets(now_ms);
-        let queue = self.queue.get_or_insert_with(|| PriorityQueue::new(policy.queue.aging_ms));
-        let waiting = !queue.is_empty();
+        let waiting = self.queue.as_ref().is_some_and(|queue| !queue.is_empty());
         let reply = match request.queue {
             // Others wait already: this request takes its place in line behind them.
             Some(_) if waiting => TicketReply::Unavailable(Unavailable::Busy),
@@ -281,8 +291,9 @@ impl Coordinator {
                     return Admission::Now(TicketReply::Unavailable(reason));
                 }
                 let queue = self.queue.get_or_insert_with(|| PriorityQueue::new(policy.queue.aging_ms));
-                if policy.queue.max_size.is_some_and(|max| queue.len() >= max) {
-                    let max = policy.queue.max_size.unwrap_or_default();
+                if let Some(max) = policy.queue.max_size
+                    && queue.len() >= max
+                {
                     return Admission::Now(TicketReply::Unavailable(Unavailable::QueueFull { max }));
                 }
                 queue.push(waiter, priority, now_ms, now_ms.saturating_add(max_wait_ms), request.clone());
@@ -345,14 +356,12 @@ impl Coordinator {
         let next_minute = now_ms - now_ms % MINUTE_MS + MINUTE_MS;
         let mut earliest: Option<u64> = None;
         for d in &group.deployments {
-            if policy.pre_call_checks && d.max_input_tokens.is_some_and(|max| request.estimated_tokens > max) {
+            if !fits(policy, d, request.estimated_tokens) {
                 continue;
             }
             let state = self.deployments.entry(d.id.clone()).or_default();
             let healthy_at = state.health.available_at(now_ms).unwrap_or(now_ms);
-            let window = state.window.current(now_ms);
-            let over_rate = d.rpm.is_some_and(|rpm| window.requests >= rpm)
-                || d.tpm.is_some_and(|tpm| window.tokens + request.estimated_tokens > tpm);
+            let over_rate = !state.window.current(now_ms).admits(d, request.estimated_tokens);
             if healthy_at <= now_ms && !over_rate {
                 return None; // busy with requests in flight
             }
@@ -424,11 +433,7 @@ impl Coordinator {
         request: &TicketRequest,
         rng: &mut fastrand::Rng,
     ) -> TicketReply {
-        let fits: Vec<_> = group
-            .deployments
-            .iter()
-            .filter(|d| !policy.pre_call_checks || d.max_input_tokens.is_none_or(|max| request.estimated_tokens <= max))
-            .collect();
+        let fits: Vec<_> = group.deployments.iter().filter(|d| fits(policy, d, request.estimated_tokens)).collect();
         if fits.is_empty() {
             return TicketReply::Unavailable(Unavailable::ContextWindowExceeded);
         }
@@ -448,9 +453,12 @@ impl Coordinator {
         let open: Vec<_> = healthy
             .into_iter()
             .filter(|d| {
-                let window = self.deployments.entry(d.id.clone()).or_default().window.current(now_ms);
-                d.rpm.is_none_or(|rpm| window.requests < rpm)
-                    && d.tpm.is_none_or(|tpm| window.tokens + request.estimated_tokens <= tpm)
+                self.deployments
+                    .entry(d.id.clone())
+                    .or_default()
+                    .window
+                    .current(now_ms)
+                    .admits(d, request.estimated_tokens)
             })
             .collect();
         if open.is_empty() {
