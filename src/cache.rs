@@ -65,17 +65,23 @@ impl Cached {
         headers.set("x-cache", outcome)
     }
 
-    /// The work that stores `response` (a complete answer's JSON), for the
-    /// background; `None` when this answer is not to be stored.
+    /// The work that stores a successful answer, for the background: `body` is its
+    /// JSON, or for a streamed answer its SSE, stored as the complete answer it adds
+    /// up to. `None` when it is not to be stored (no-store, a cut or unreadable
+    /// answer, over the size bound).
     pub fn store(
         &self,
         env: &Env,
         policy: &CachePolicy,
-        response: serde_json::Value,
+        endpoint: Endpoint,
+        streamed: bool,
+        body: &[u8],
     ) -> Option<impl std::future::Future<Output = ()> + 'static> {
         if self.controls.no_store {
             return None;
         }
+        let response =
+            if streamed { cache::assemble_stream(endpoint, body)? } else { serde_json::from_slice(body).ok()? };
         let entry = serde_json::to_string(&Entry { created_ms: runtime::now_ms() as u64, response }).ok()?;
         if entry.len() > MAX_ENTRY_BYTES {
             return None;

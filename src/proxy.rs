@@ -130,8 +130,15 @@ pub async fn serve(
             Step::Fail(error) => {
                 let mut response = respond::error(&error)?;
                 let served = last_served.as_ref().map(|(g, d, grant)| Served { group: g, deployment: d, grant });
-                respond::attempt_headers(response.headers_mut(), plan.group(), served, plan.attempts(), started)?;
-                respond::prioritized(response.headers_mut(), priority.is_some())?;
+                let prioritized = priority.is_some();
+                respond::attempt_headers(
+                    response.headers_mut(),
+                    plan.group(),
+                    served,
+                    plan.attempts(),
+                    started,
+                    prioritized,
+                )?;
                 return Ok(response);
             }
             Step::Call { group, avoid, delay_ms } => (group, avoid, delay_ms),
@@ -180,10 +187,10 @@ pub async fn serve(
             return respond::error(&ApiError::Internal(format!("coordinator chose unknown `{}`", grant.deployment)));
         };
         let attempt_started = runtime::now_ms();
-        let outcome =
-            run(deployment, &request, endpoint, deadlines(&request, header_timeout, deployment, config)).await?;
+        let deadlines = deadlines(&request, header_timeout, deployment, config);
+        let outcome = run(deployment, &request, endpoint, deadlines).await?;
         let elapsed = |since: f64| (runtime::now_ms() - since) as u64;
-        match outcome {
+        let mut response = match outcome {
             Err(failure) => {
                 // Reported before the next step, so that a retry sees the cooldown.
                 let reported = ReportedFailure { class: failure.class, retry_after_ms: failure.retry_after_ms };
@@ -200,23 +207,14 @@ pub async fn serve(
                 }
                 step = plan.on_failure(&deployment.id, failure, &config.router);
                 last_served = Some((group, deployment, grant));
+                continue;
             }
             Ok(Answer::Complete { status, headers, body, tokens }) => {
                 if let Some(cached) = &cached
                     && (200..300).contains(&status)
+                    && let Some(store) = cached.store(env, &config.cache, endpoint, request.stream, &body)
                 {
-                    let answer = if request.stream {
-                        switchyard_core::cache::assemble_stream(endpoint, &body)
-                    } else {
-                        serde_json::from_slice(&body).ok()
-                    };
-                    if let Some(store) = answer.and_then(|answer| cached.store(env, &config.cache, answer)) {
-                        background.run(store);
-                    }
-                }
-                let mut response = Response::from_bytes(body)?.with_status(status).with_headers(headers);
-                if let Some(cached) = &cached {
-                    cached.mark(response.headers(), "MISS")?;
+                    background.run(store);
                 }
                 let latency_ms = elapsed(attempt_started);
                 let report =
@@ -225,27 +223,21 @@ pub async fn serve(
                 background.run(async move {
                     let _ = coordinator::report(&env, &name, report).await;
                 });
-                let served = Served { group, deployment, grant: &grant };
-                respond::attempt_headers(response.headers_mut(), &group.name, Some(served), plan.attempts(), started)?;
-                respond::prioritized(response.headers_mut(), priority.is_some())?;
-                return Ok(response);
+                Response::from_bytes(body)?.with_status(status).with_headers(headers)
             }
             Ok(Answer::Stream { status, headers, first, rest, ttft_ms }) => {
                 let (sender, receiver) = oneshot::channel();
-                let stall_ms = deadlines(&request, header_timeout, deployment, config).stall_ms;
                 let keep = cached.as_ref().is_some_and(|c| !c.controls.no_store);
-                let body = attempt::relay(first, rest, stall_ms, deployment.id.to_string(), keep, sender);
+                let body = attempt::relay(first, rest, deadlines.stall_ms, deployment.id.to_string(), keep, sender);
                 let (env, name, ticket) = (env.clone(), group.name.clone(), grant.ticket);
-                let cache_policy = config.cache.clone();
-                let cached_key = cached.clone();
+                let (cache_policy, cached) = (config.cache.clone(), cached.clone());
                 background.run(async move {
                     let failure = match receiver.await {
                         Ok(StreamEnd::Failed(f)) => Some(ReportedFailure { class: f.class, retry_after_ms: None }),
                         Ok(StreamEnd::Finished(kept)) => {
                             // Cached once complete, after the client has it all.
-                            let answer = kept.and_then(|sse| switchyard_core::cache::assemble_stream(endpoint, &sse));
-                            if let (Some(cached), Some(answer)) = (&cached_key, answer)
-                                && let Some(store) = cached.store(&env, &cache_policy, answer)
+                            if let (Some(cached), Some(sse)) = (&cached, kept)
+                                && let Some(store) = cached.store(&env, &cache_policy, endpoint, true, &sse)
                             {
                                 store.await;
                             }
@@ -258,16 +250,23 @@ pub async fn serve(
                     let report = Report { ticket, latency_ms, ttft_ms: Some(ttft_ms), tokens_used: None, failure };
                     let _ = coordinator::report(&env, &name, report).await;
                 });
-                let mut response = Response::from_stream(body)?.with_status(status).with_headers(headers);
-                if let Some(cached) = &cached {
-                    cached.mark(response.headers(), "MISS")?;
-                }
-                let served = Served { group, deployment, grant: &grant };
-                respond::attempt_headers(response.headers_mut(), &group.name, Some(served), plan.attempts(), started)?;
-                respond::prioritized(response.headers_mut(), priority.is_some())?;
-                return Ok(response);
+                Response::from_stream(body)?.with_status(status).with_headers(headers)
             }
+        };
+        if let Some(cached) = &cached {
+            cached.mark(response.headers(), "MISS")?;
         }
+        let served = Served { group, deployment, grant: &grant };
+        let prioritized = priority.is_some();
+        respond::attempt_headers(
+            response.headers_mut(),
+            &group.name,
+            Some(served),
+            plan.attempts(),
+            started,
+            prioritized,
+        )?;
+        return Ok(response);
     }
 }
 

@@ -35,17 +35,21 @@ pub struct Served<'a> {
 /// fallbacks it took, how long, and what is left of the deployment's limits.
 /// `api_base` is cut at its query string: some providers put credentials there.
 /// `group` is the group tried last, for answers where no deployment was granted.
+/// `prioritized`: the request went by the priority queue's rules.
 pub fn attempt_headers(
     headers: &mut Headers,
     group: &str,
     served: Option<Served<'_>>,
     attempts: Attempts,
     started_ms: f64,
+    prioritized: bool,
 ) -> Result<()> {
-    headers.set("x-litellm-model-group", group)?;
-    if let Some(Served { group, deployment, grant }) = served {
+    headers.set("x-litellm-model-group", served.as_ref().map_or(group, |s| &s.group.name))?;
+    if prioritized {
+        headers.set("x-litellm-request-prioritization-used", "true")?;
+    }
+    if let Some(Served { deployment, grant, .. }) = served {
         headers.set("x-litellm-model-id", deployment.id.as_str())?;
-        headers.set("x-litellm-model-group", &group.name)?;
         let api_base = deployment.api_base.split('?').next().unwrap_or_default();
         if !api_base.is_empty() {
             headers.set("x-litellm-model-api-base", api_base)?;
@@ -62,13 +66,5 @@ pub fn attempt_headers(
     headers.set("x-litellm-attempted-fallbacks", &attempts.fallbacks.to_string())?;
     let duration = (runtime::now_ms() - started_ms).max(0.0) as u64;
     headers.set("x-litellm-response-duration-ms", &duration.to_string())?;
-    Ok(())
-}
-
-/// Marks answers to requests that went through the priority queue's rules.
-pub fn prioritized(headers: &mut Headers, used: bool) -> Result<()> {
-    if used {
-        headers.set("x-litellm-request-prioritization-used", "true")?;
-    }
     Ok(())
 }
