@@ -29,11 +29,9 @@ use switchyard_core::coordinator::{
     self, Admission, Message, QueueStatus, Report, Snapshot, TicketReply, TicketRequest,
 };
 use switchyard_core::error::ApiError;
-use worker::{
-    Delay, DurableObject, Env, Headers, Method, Request, RequestInit, Response, Result, State, Stub, durable_object,
-};
+use worker::{Delay, DurableObject, Env, Method, Request, Response, Result, State, durable_object};
 
-use crate::{config_source, respond, runtime};
+use crate::{config_source, durable, respond, runtime};
 
 const SNAPSHOT_KEY: &str = "snapshot";
 
@@ -236,11 +234,5 @@ pub async fn report(env: &Env, group: &str, report: Report) -> Result<()> {
 }
 
 async fn send(env: &Env, group: &str, message: &Message) -> Result<Response> {
-    let stub: Stub = env.durable_object("COORDINATOR")?.id_from_name(group)?.get_stub()?;
-    let headers = Headers::new();
-    headers.set("content-type", "application/json")?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_headers(headers).with_body(Some(serde_json::to_string(message)?.into()));
-    // A Durable Object's fetch needs a full URL; the host is never resolved.
-    stub.fetch_with_request(Request::new_with_init("https://coordinator/", &init)?).await
+    durable::call(env, "COORDINATOR", group, Method::Post, Some(serde_json::to_string(message)?)).await
 }

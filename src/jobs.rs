@@ -14,12 +14,10 @@ use switchyard_core::config::Config;
 use switchyard_core::error::ApiError;
 use switchyard_core::jobs::{Job as JobRecord, JobStatus};
 use switchyard_core::request::{Endpoint, ParsedRequest};
-use worker::{
-    DurableObject, Env, Headers, Method, Request, RequestInit, Response, Result, State, Stub, durable_object,
-};
+use worker::{DurableObject, Env, Method, Request, Response, Result, State, durable_object};
 
 use crate::proxy::{self, Background, Caller};
-use crate::{config_source, coordinator, respond, runtime};
+use crate::{config_source, coordinator, durable, respond, runtime};
 
 const JOB_KEY: &str = "job";
 
@@ -73,13 +71,7 @@ pub async fn response(id: &str, env: &Env) -> Result<Response> {
 }
 
 async fn send(env: &Env, id: &str, method: Method, body: Option<String>) -> Result<Response> {
-    let stub: Stub = env.durable_object("JOBS")?.id_from_name(id)?.get_stub()?;
-    let headers = Headers::new();
-    headers.set("content-type", "application/json")?;
-    let mut init = RequestInit::new();
-    init.with_method(method).with_headers(headers).with_body(body.map(Into::into));
-    // A Durable Object's fetch needs a full URL; the host is never resolved.
-    stub.fetch_with_request(Request::new_with_init("https://job/", &init)?).await
+    durable::call(env, "JOBS", id, method, body).await
 }
 
 #[durable_object]

@@ -15,11 +15,13 @@
 //! - [`runtime`]: the clock and the random seed, read from JavaScript.
 //! - [`coordinator`]: the per-model-group Durable Object, and its client.
 //! - [`jobs`]: async jobs, one Durable Object each.
+//! - [`durable`]: calling a Durable Object by name.
 
 mod attempt;
 mod cache;
 mod config_source;
 mod coordinator;
+mod durable;
 mod jobs;
 mod proxy;
 mod respond;
