@@ -28,16 +28,18 @@ function ask(content, extra = {}, key = "sk-tenant-a") {
   );
 }
 
-/** Repeats a request until it is a hit (writes land in the background), or 3 s pass. */
-async function hit(content, extra, key) {
+/** Repeats `send()` until its answer is a hit (writes land in the background), or 3 s pass. */
+async function untilHit(send) {
   const deadline = Date.now() + 3_000;
   for (;;) {
-    const response = await ask(content, extra, key);
+    const response = await send();
     if (response.headers.get("x-cache") === "HIT" || Date.now() > deadline) return response;
     await response.arrayBuffer();
     await sleep(50);
   }
 }
+
+const hit = (content, extra, key) => untilHit(() => ask(content, extra, key));
 
 const upstreamCalls = () => ctx.upstream.requests.length;
 
@@ -161,12 +163,7 @@ test("a shared cache serves every key; without the cache on there are no cache h
   const send = (gateway, key) =>
     gateway.post("/v1/chat/completions", { model: "g", messages: user(q) }, { authorization: `Bearer ${key}` });
   await (await send(shared, "sk-one")).arrayBuffer();
-  let response;
-  for (let i = 0; i < 30; i++) {
-    response = await send(shared, "sk-two");
-    if (response.headers.get("x-cache") === "HIT") break;
-    await sleep(50);
-  }
+  const response = await untilHit(() => send(shared, "sk-two"));
   assert.equal(response.headers.get("x-cache"), "HIT");
   const plain = await send(off, "sk-one");
   assert.equal(plain.headers.get("x-cache"), null);
@@ -180,12 +177,7 @@ test("a hit is counted nowhere as usage: it does not spend the deployment's rpm"
   const second = new Date().getSeconds();
   if (second >= 55) await sleep((61 - second) * 1_000);
   assert.equal((await send()).status, 200); // the minute's only request
-  let response;
-  for (let i = 0; i < 30; i++) {
-    response = await send();
-    if (response.headers.get("x-cache") === "HIT") break;
-    await sleep(50);
-  }
+  const response = await untilHit(send);
   assert.equal(response.status, 200);
   assert.equal(response.headers.get("x-cache"), "HIT");
   assert.equal(ctx.upstream.requests.length, 1);
