@@ -27,20 +27,65 @@ pub enum RoutingStrategy {
 
 /// Retries per failure class (`retry_policy`); `None` falls back to `num_retries`.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct RetryPolicy(RawRetryPolicy);
+pub struct RetryPolicy(PerClass);
 
 impl RetryPolicy {
     /// The retries this policy sets for a class, if it sets any.
     pub fn for_class(&self, class: FailureClass) -> Option<u32> {
-        let p = &self.0;
+        self.0.get(class)
+    }
+}
+
+/// A value for each exception class LiteLLM's `retry_policy` and
+/// `allowed_fails_policy` name: one mapping from failure classes for both.
+#[derive(Debug, Clone, Copy, Default)]
+struct PerClass {
+    bad_request: Option<u32>,
+    authentication: Option<u32>,
+    timeout: Option<u32>,
+    rate_limit: Option<u32>,
+    content_policy: Option<u32>,
+    internal: Option<u32>,
+}
+
+impl PerClass {
+    /// Unreachable deployments count as server errors; context-window and
+    /// not-found failures have no slot in LiteLLM's policies.
+    fn get(&self, class: FailureClass) -> Option<u32> {
         match class {
-            FailureClass::BadRequest => p.bad_request_error_retries,
-            FailureClass::Authentication => p.authentication_error_retries,
-            FailureClass::Timeout => p.timeout_error_retries,
-            FailureClass::RateLimit => p.rate_limit_error_retries,
-            FailureClass::ContentPolicy => p.content_policy_violation_error_retries,
-            FailureClass::Internal | FailureClass::Connection => p.internal_server_error_retries,
+            FailureClass::BadRequest => self.bad_request,
+            FailureClass::Authentication => self.authentication,
+            FailureClass::Timeout => self.timeout,
+            FailureClass::RateLimit => self.rate_limit,
+            FailureClass::ContentPolicy => self.content_policy,
+            FailureClass::Internal | FailureClass::Connection => self.internal,
             FailureClass::ContextWindow | FailureClass::NotFound => None,
+        }
+    }
+}
+
+impl From<RawRetryPolicy> for PerClass {
+    fn from(p: RawRetryPolicy) -> Self {
+        Self {
+            bad_request: p.bad_request_error_retries,
+            authentication: p.authentication_error_retries,
+            timeout: p.timeout_error_retries,
+            rate_limit: p.rate_limit_error_retries,
+            content_policy: p.content_policy_violation_error_retries,
+            internal: p.internal_server_error_retries,
+        }
+    }
+}
+
+impl From<RawAllowedFailsPolicy> for PerClass {
+    fn from(p: RawAllowedFailsPolicy) -> Self {
+        Self {
+            bad_request: p.bad_request_error_allowed_fails,
+            authentication: p.authentication_error_allowed_fails,
+            timeout: p.timeout_error_allowed_fails,
+            rate_limit: p.rate_limit_error_allowed_fails,
+            content_policy: p.content_policy_violation_error_allowed_fails,
+            internal: p.internal_server_error_allowed_fails,
         }
     }
 }
@@ -52,7 +97,7 @@ pub struct CooldownPolicy {
     pub enabled: bool,
     /// `allowed_fails`: unset means LiteLLM's smart rule (see the coordinator).
     pub allowed_fails: Option<u32>,
-    per_class: RawAllowedFailsPolicy,
+    per_class: PerClass,
     /// The router's `cooldown_time`, if set.
     pub cooldown_ms: Option<u64>,
 }
@@ -60,17 +105,7 @@ pub struct CooldownPolicy {
 impl CooldownPolicy {
     /// Failures of this class tolerated before a cooldown, when a threshold is set.
     pub fn allowed_fails_for(&self, class: FailureClass) -> Option<u32> {
-        let p = &self.per_class;
-        let specific = match class {
-            FailureClass::BadRequest => p.bad_request_error_allowed_fails,
-            FailureClass::Authentication => p.authentication_error_allowed_fails,
-            FailureClass::Timeout => p.timeout_error_allowed_fails,
-            FailureClass::RateLimit => p.rate_limit_error_allowed_fails,
-            FailureClass::ContentPolicy => p.content_policy_violation_error_allowed_fails,
-            FailureClass::Internal | FailureClass::Connection => p.internal_server_error_allowed_fails,
-            FailureClass::ContextWindow | FailureClass::NotFound => None,
-        };
-        specific.or(self.allowed_fails)
+        self.per_class.get(class).or(self.allowed_fails)
     }
 }
 
@@ -228,8 +263,8 @@ pub(super) fn build(
             .unwrap_or(DEFAULT_LATENCY_TTL_MS),
         latency_buffer: buffer,
         num_retries: raw.num_retries.or(litellm.num_retries).unwrap_or(DEFAULT_NUM_RETRIES),
-        retry_policy: RetryPolicy(raw.retry_policy.unwrap_or_default()),
-        group_retry_policy: raw.model_group_retry_policy.into_iter().map(|(g, p)| (g, RetryPolicy(p))).collect(),
+        retry_policy: RetryPolicy(raw.retry_policy.unwrap_or_default().into()),
+        group_retry_policy: raw.model_group_retry_policy.into_iter().map(|(g, p)| (g, RetryPolicy(p.into()))).collect(),
         fallbacks,
         context_window_fallbacks,
         content_policy_fallbacks,
@@ -240,7 +275,7 @@ pub(super) fn build(
         cooldown: CooldownPolicy {
             enabled: !raw.disable_cooldowns.unwrap_or(false) && router_cooldown != Some(0),
             allowed_fails: raw.allowed_fails,
-            per_class: raw.allowed_fails_policy.unwrap_or_default(),
+            per_class: raw.allowed_fails_policy.unwrap_or_default().into(),
             cooldown_ms: router_cooldown,
         },
         pre_call_checks: raw.enable_pre_call_checks.unwrap_or(false),
