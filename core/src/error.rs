@@ -89,7 +89,7 @@ impl ApiError {
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
             Self::AllCoolingDown { retry_after_ms, .. } | Self::GroupRateLimited { retry_after_ms, .. } => {
-                Some(retry_after_ms.div_ceil(1000).max(1))
+                Some(secs(*retry_after_ms))
             }
             Self::Upstream { retry_after_ms: Some(ms), .. } => Some(ms.div_ceil(1000)),
             Self::GroupBusy { .. } | Self::QueueFull { .. } | Self::CoordinatorUnavailable { .. } => Some(1),
