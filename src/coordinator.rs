@@ -25,8 +25,10 @@ use std::time::Duration;
 use futures_channel::oneshot;
 use futures_util::future::{Either, select};
 use switchyard_core::config::Config;
+use switchyard_core::config::DeploymentId;
+use switchyard_core::coordinator::local::HealthView;
 use switchyard_core::coordinator::{
-    self, Admission, Message, QueueStatus, Report, Snapshot, TicketReply, TicketRequest,
+    self, Admission, Message, QueueStatus, Report, ReportedFailure, Snapshot, TicketReply, TicketRequest,
 };
 use switchyard_core::error::ApiError;
 use worker::{Delay, DurableObject, Env, Method, Request, Response, Result, State, durable_object};
@@ -110,6 +112,16 @@ impl DurableObject for Coordinator {
                 self.tick(&config, &group);
                 self.persist(&config, &group).await?;
                 Ok(Response::empty()?.with_status(204))
+            }
+            Message::Sync { group, served, failure } => {
+                let Some(model_group) = config.group(&group) else {
+                    return respond::error(&ApiError::Internal(format!("no model group `{group}`")));
+                };
+                let view = self
+                    .with_core(|core, now| core.sync_local(now, model_group, &config.router, &served, failure.as_ref()))
+                    .unwrap_or_default();
+                self.persist(&config, &group).await?;
+                respond::json(200, serde_json::to_vec(&view)?)
             }
         }
     }
@@ -214,6 +226,22 @@ pub async fn acquire(env: &Env, group: &str, request: TicketRequest) -> std::res
     }
     let text = response.text().await.map_err(|e| unavailable(e.to_string()))?;
     serde_json::from_str(&text).map_err(|e| unavailable(e.to_string()))
+}
+
+/// Tells the group's coordinator what an isolate routing by itself served (and a
+/// failure), and answers with the view to route by next.
+pub async fn sync(
+    env: &Env,
+    group: &str,
+    served: Vec<(DeploymentId, u64)>,
+    failure: Option<(DeploymentId, ReportedFailure)>,
+) -> Result<HealthView> {
+    let message = Message::Sync { group: group.to_owned(), served, failure };
+    let mut response = send(env, group, &message).await?;
+    if response.status_code() != 200 {
+        return Err(worker::Error::RustError(format!("the coordinator answered {}", response.status_code())));
+    }
+    Ok(serde_json::from_str(&response.text().await?)?)
 }
 
 /// The group's queue as its coordinator sees it now.

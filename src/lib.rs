@@ -23,6 +23,7 @@ mod config_source;
 mod coordinator;
 mod durable;
 mod jobs;
+mod local_route;
 mod proxy;
 mod respond;
 mod routes;

@@ -1,13 +1,14 @@
-//! The OpenAI endpoints: parse the body once, then run the planner's steps: ask the
-//! model group's coordinator for a ticket, call the deployment granted, report how
-//! it went, until an answer or the final error.
+//! The OpenAI endpoints: parse the body once, then run the planner's steps: pick a
+//! deployment (in the isolate while the group needs no coordination, else with a
+//! ticket from the group's coordinator), call it, report how it went, until an
+//! answer or the final error.
 
 use std::pin::pin;
 use std::time::Duration;
 
 use futures_channel::oneshot;
 use futures_util::future::{Either, select};
-use switchyard_core::config::{Config, Deployment, ModelGroup};
+use switchyard_core::config::{Config, Deployment, DeploymentId, ModelGroup};
 use switchyard_core::coordinator::{Grant, QueueRequest, Report, ReportedFailure, TicketReply, TicketRequest};
 use switchyard_core::error::ApiError;
 use switchyard_core::failure::Failure;
@@ -20,7 +21,7 @@ use worker::{Context, Delay, Env, Headers, Request, Response, Result};
 use crate::attempt::{self, Answer, Deadlines, StreamEnd};
 use crate::cache::Cached;
 use crate::respond::{self, Served};
-use crate::{coordinator, routes, runtime};
+use crate::{coordinator, local_route, routes, runtime};
 
 /// LiteLLM's default when no timeout is configured anywhere: 10 minutes.
 const DEFAULT_TIMEOUT_MS: u64 = 600_000;
@@ -124,12 +125,13 @@ pub async fn serve(
     let priority = request.priority.or(config.router.queue.default_priority);
     let mut rng = runtime::rng();
     let (mut plan, mut step) = Plan::new(&group.name, request.policy.clone(), request.prompt_tokens, &config.router);
-    let mut last_served: Option<(&ModelGroup, &Deployment, Grant)> = None;
+    let mut last_served: Option<(&ModelGroup, &Deployment, Option<Grant>)> = None;
     loop {
         let (name, avoid, delay_ms) = match step {
             Step::Fail(error) => {
                 let mut response = respond::error(&error)?;
-                let served = last_served.as_ref().map(|(g, d, grant)| Served { group: g, deployment: d, grant });
+                let served =
+                    last_served.as_ref().map(|(g, d, grant)| Served { group: g, deployment: d, grant: grant.as_ref() });
                 let prioritized = priority.is_some();
                 respond::attempt_headers(
                     response.headers_mut(),
@@ -149,62 +151,47 @@ pub async fn serve(
         let Some(group) = config.group(&name) else {
             return respond::error(&ApiError::Internal(format!("fallback group `{name}` vanished")));
         };
-        let queue = priority.map(|priority| QueueRequest {
-            priority,
-            max_wait_ms: max_wait_ms(&request, header_timeout, group, config),
-            waiter: rng.u64(..),
-        });
-        let ticket = TicketRequest { avoid, estimated_tokens: request.prompt_tokens, stream: request.stream, queue };
-        let acquired = coordinator::acquire(env, &group.name, ticket);
-        let acquired = match (queue, &caller) {
-            // While the request may wait, its client may leave: then it leaves the queue.
-            (Some(QueueRequest { waiter, .. }), Caller::Client { gone: signal, .. }) => {
-                match select(pin!(acquired), pin!(aborted(signal.clone()))).await {
-                    Either::Left((acquired, _)) => acquired,
-                    Either::Right(_) => {
-                        let (env, name) = (env.clone(), group.name.clone());
-                        background.run(async move {
-                            let _ = coordinator::leave(&env, &name, waiter).await;
-                        });
-                        return respond::error(&ApiError::Internal("the client disconnected".into()));
+        let picked = local_route::pick(env, group, &config.router, &avoid, request.prompt_tokens, &mut rng).await;
+        let (deployment, grant) = match picked {
+            Some(deployment) => (deployment, None),
+            None => {
+                let queue = priority.map(|priority| QueueRequest {
+                    priority,
+                    max_wait_ms: max_wait_ms(&request, header_timeout, group, config),
+                    waiter: rng.u64(..),
+                });
+                let ticket =
+                    TicketRequest { avoid, estimated_tokens: request.prompt_tokens, stream: request.stream, queue };
+                let grant = match take_ticket(env, &group.name, ticket, &caller, &background).await {
+                    Ok(TicketReply::Granted(grant)) => grant,
+                    Ok(TicketReply::Unavailable(reason)) => {
+                        step = plan.on_unavailable(&reason, &config.router, &mut rng);
+                        continue;
                     }
-                }
+                    Err(error) => return respond::error(&error),
+                };
+                let Some(deployment) = group.deployments.iter().find(|d| d.id == grant.deployment) else {
+                    let error = ApiError::Internal(format!("coordinator chose unknown `{}`", grant.deployment));
+                    return respond::error(&error);
+                };
+                (deployment, Some(grant))
             }
-            _ => acquired.await,
-        };
-        let reply = match acquired {
-            Ok(reply) => reply,
-            Err(error) => return respond::error(&error),
-        };
-        let grant = match reply {
-            TicketReply::Unavailable(reason) => {
-                step = plan.on_unavailable(&reason, &config.router, &mut rng);
-                continue;
-            }
-            TicketReply::Granted(grant) => grant,
-        };
-        let Some(deployment) = group.deployments.iter().find(|d| d.id == grant.deployment) else {
-            return respond::error(&ApiError::Internal(format!("coordinator chose unknown `{}`", grant.deployment)));
         };
         let attempt_started = runtime::now_ms();
         let deadlines = deadlines(&request, header_timeout, deployment, config);
         let outcome = run(deployment, &request, endpoint, deadlines).await?;
         let elapsed = |since: f64| (runtime::now_ms() - since) as u64;
+        let settle = Settle {
+            env: env.clone(),
+            group: group.name.clone(),
+            deployment: deployment.id.clone(),
+            ticket: grant.as_ref().map(|g| g.ticket),
+        };
         let mut response = match outcome {
             Err(failure) => {
-                // Reported before the next step, so that a retry sees the cooldown.
+                // Told before the next step, so that a retry sees the cooldown.
                 let reported = ReportedFailure { class: failure.class, retry_after_ms: failure.retry_after_ms };
-                let report = Report {
-                    ticket: grant.ticket,
-                    latency_ms: elapsed(attempt_started),
-                    ttft_ms: None,
-                    tokens_used: None,
-                    failure: Some(reported),
-                };
-                // A lost report costs only accuracy (the ticket expires); never the answer.
-                if let Err(error) = coordinator::report(env, &group.name, report).await {
-                    worker::console_error!("reporting to the coordinator of `{}` failed: {error}", group.name);
-                }
+                settle.ended(elapsed(attempt_started), None, None, Some(reported)).await;
                 step = plan.on_failure(&deployment.id, failure, &config.router);
                 last_served = Some((group, deployment, grant));
                 continue;
@@ -217,20 +204,14 @@ pub async fn serve(
                     background.run(store);
                 }
                 let latency_ms = elapsed(attempt_started);
-                let report =
-                    Report { ticket: grant.ticket, latency_ms, ttft_ms: None, tokens_used: tokens, failure: None };
-                let (env, name) = (env.clone(), group.name.clone());
-                background.run(async move {
-                    let _ = coordinator::report(&env, &name, report).await;
-                });
+                background.run(settle.ended(latency_ms, None, tokens, None));
                 Response::from_bytes(body)?.with_status(status).with_headers(headers)
             }
             Ok(Answer::Stream { status, headers, first, rest, ttft_ms }) => {
                 let (sender, receiver) = oneshot::channel();
                 let keep = cached.as_ref().is_some_and(|c| !c.controls.no_store);
                 let body = attempt::relay(first, rest, deadlines.stall_ms, deployment.id.to_string(), keep, sender);
-                let (env, name, ticket) = (env.clone(), group.name.clone(), grant.ticket);
-                let (cache_policy, cached) = (config.cache.clone(), cached.clone());
+                let (env, cache_policy, cached) = (env.clone(), config.cache.clone(), cached.clone());
                 background.run(async move {
                     let failure = match receiver.await {
                         Ok(StreamEnd::Failed(f)) => Some(ReportedFailure { class: f.class, retry_after_ms: None }),
@@ -246,9 +227,7 @@ pub async fn serve(
                         // The client went away: the deployment did its part.
                         Err(_) => None,
                     };
-                    let latency_ms = elapsed(attempt_started);
-                    let report = Report { ticket, latency_ms, ttft_ms: Some(ttft_ms), tokens_used: None, failure };
-                    let _ = coordinator::report(&env, &name, report).await;
+                    settle.ended(elapsed(attempt_started), Some(ttft_ms), None, failure).await;
                 });
                 Response::from_stream(body)?.with_status(status).with_headers(headers)
             }
@@ -256,7 +235,7 @@ pub async fn serve(
         if let Some(cached) = &cached {
             cached.mark(response.headers(), "MISS")?;
         }
-        let served = Served { group, deployment, grant: &grant };
+        let served = Served { group, deployment, grant: grant.as_ref() };
         let prioritized = priority.is_some();
         respond::attempt_headers(
             response.headers_mut(),
@@ -267,6 +246,63 @@ pub async fn serve(
             prioritized,
         )?;
         return Ok(response);
+    }
+}
+
+/// Asks the group's coordinator for a ticket. A request that may wait there leaves
+/// the queue when its client disconnects.
+async fn take_ticket(
+    env: &Env,
+    group: &str,
+    ticket: TicketRequest,
+    caller: &Caller,
+    background: &Background<'_>,
+) -> std::result::Result<TicketReply, ApiError> {
+    let waiter = ticket.queue.map(|q| q.waiter);
+    let acquired = coordinator::acquire(env, group, ticket);
+    let (Some(waiter), Caller::Client { gone, .. }) = (waiter, caller) else {
+        return acquired.await;
+    };
+    match select(pin!(acquired), pin!(aborted(gone.clone()))).await {
+        Either::Left((acquired, _)) => acquired,
+        Either::Right(_) => {
+            let (env, group) = (env.clone(), group.to_owned());
+            background.run(async move {
+                let _ = coordinator::leave(&env, &group, waiter).await;
+            });
+            Err(ApiError::Internal("the client disconnected".into()))
+        }
+    }
+}
+
+/// Tells how an attempt ended: with a ticket, its report to the coordinator;
+/// picked in the isolate, only a failure (successes are counted at the next sync).
+struct Settle {
+    env: Env,
+    group: String,
+    deployment: DeploymentId,
+    ticket: Option<u64>,
+}
+
+impl Settle {
+    async fn ended(
+        self,
+        latency_ms: u64,
+        ttft_ms: Option<u64>,
+        tokens_used: Option<u64>,
+        failure: Option<ReportedFailure>,
+    ) {
+        let Some(ticket) = self.ticket else {
+            if let Some(failure) = failure {
+                local_route::failed(&self.env, &self.group, &self.deployment, failure).await;
+            }
+            return;
+        };
+        let report = Report { ticket, latency_ms, ttft_ms, tokens_used, failure };
+        // A lost report costs only accuracy (the ticket expires); never the answer.
+        if let Err(error) = coordinator::report(&self.env, &self.group, report).await {
+            worker::console_error!("reporting to the coordinator of `{}` failed: {error}", self.group);
+        }
     }
 }
 

@@ -28,7 +28,8 @@ pub fn error(error: &ApiError) -> Result<Response> {
 pub struct Served<'a> {
     pub group: &'a ModelGroup,
     pub deployment: &'a Deployment,
-    pub grant: &'a Grant,
+    /// `None` for a deployment picked in the isolate, without a ticket.
+    pub grant: Option<&'a Grant>,
 }
 
 /// Sets the headers LiteLLM's users read: who served, how many retries and
@@ -54,10 +55,10 @@ pub fn attempt_headers(
         if !api_base.is_empty() {
             headers.set("x-litellm-model-api-base", api_base)?;
         }
-        if let Some(remaining) = grant.remaining_requests {
+        if let Some(remaining) = grant.and_then(|g| g.remaining_requests) {
             headers.set("x-ratelimit-remaining-requests", &remaining.to_string())?;
         }
-        if let Some(remaining) = grant.remaining_tokens {
+        if let Some(remaining) = grant.and_then(|g| g.remaining_tokens) {
             headers.set("x-ratelimit-remaining-tokens", &remaining.to_string())?;
         }
     }

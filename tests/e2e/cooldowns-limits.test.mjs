@@ -15,6 +15,8 @@ const ctx = useGateway((upstream) => ({
     deployment(upstream, "both-down", "da"),
     deployment(upstream, "both-down", "db"),
     deployment(upstream, "single", "sa"),
+    deployment(upstream, "failing", "xa", ", cooldown_time: 60"),
+    deployment(upstream, "failing", "xb"),
     deployment(upstream, "limited", "la", ", rpm: 10"),
     deployment(upstream, "tiers", "t1", ", order: 1"),
     deployment(upstream, "tiers", "t2", ", order: 2"),
@@ -70,6 +72,22 @@ test("a failed probe cools the deployment again, for twice as long", async () =>
   ctx.upstream.script("fa", [], { type: "ok" });
   const later = await ids("flaky", 20);
   assert.ok(later.includes("fa"), "back after the doubled cooldown");
+});
+
+test("a deployment failing every call is cooled once its minute has five requests, over half failed", async () => {
+  // LiteLLM's default rule for 5xx: it needs the minute's request count, which the
+  // isolate routing this unlimited group tells the coordinator with each failure.
+  ctx.upstream.script("xa", [], { type: "error", status: 500 });
+  const statuses = [];
+  for (let i = 0; i < 40; i++) {
+    const response = await chat("failing");
+    await response.arrayBuffer();
+    statuses.push(response.status);
+  }
+  const calls = ctx.upstream.requests.filter((r) => r.deployment === "xa").length;
+  assert.equal(calls, 5, "xa is out after its fifth failure");
+  assert.equal(statuses.filter((s) => s === 500).length, 5);
+  assert.equal(statuses.filter((s) => s === 200).length, 35);
 });
 
 test("with every deployment cooling down: 429, all_deployments_in_cooldown, retry-after", async () => {

@@ -24,6 +24,7 @@
 //!    latency is recorded, and a failure may start a cooldown.
 
 mod health;
+pub mod local;
 mod queue;
 mod strategy;
 
@@ -34,6 +35,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Deployment, DeploymentId, ModelGroup, RouterPolicy};
 use crate::failure::FailureClass;
 use health::Health;
+use local::{HealthView, VIEW_TTL_MS};
 use queue::PriorityQueue;
 
 const MINUTE_MS: u64 = 60_000;
@@ -53,6 +55,10 @@ pub enum Message {
     Status { group: String },
     /// The client of a waiting request went away. Answered with an empty 204.
     Leave { group: String, waiter: u64 },
+    /// From an isolate that routes the group itself ([`local`]): the requests it
+    /// sent per deployment since it last said, and the failure of one, if any.
+    /// Answered with a fresh [`local::HealthView`].
+    Sync { group: String, served: Vec<(DeploymentId, u64)>, failure: Option<(DeploymentId, ReportedFailure)> },
 }
 
 /// What a group's queue looks like now, for people watching the gateway.
@@ -532,10 +538,6 @@ impl Coordinator {
         let Some(ticket) = self.tickets.remove(&report.ticket) else {
             return;
         };
-        let Some(deployment) = group.deployments.iter().find(|d| d.id == ticket.deployment) else {
-            return;
-        };
-        let several = group.deployments.len() > 1;
         let Some(state) = self.deployments.get_mut(&ticket.deployment) else {
             return;
         };
@@ -558,23 +560,85 @@ impl Coordinator {
                 }
                 state.health.on_success(ticket.probe);
             }
-            Some(failure) => {
-                window.failures += 1;
-                let window = *window;
-                let length = cooldown_length(deployment.cooldown_ms, failure.retry_after_ms, policy);
-                let may_cool = several && policy.cooldown.enabled && failure.class.counts_for_cooldown() && length > 0;
-                state.health.on_failure(health::FailureContext {
-                    now_ms,
-                    class: failure.class,
-                    probe: ticket.probe,
-                    may_cool,
-                    length_ms: length,
-                    allowed_fails: policy.cooldown.allowed_fails_for(failure.class),
-                    minute_requests: window.requests,
-                    minute_failures: window.failures,
-                });
+            Some(failure) => self.fail(now_ms, group, policy, &ticket.deployment, failure, ticket.probe),
+        }
+    }
+
+    /// Takes what an isolate routing by itself has to say (see [`Message::Sync`])
+    /// and answers with the view it routes by next.
+    pub fn sync_local(
+        &mut self,
+        now_ms: u64,
+        group: &ModelGroup,
+        policy: &RouterPolicy,
+        served: &[(DeploymentId, u64)],
+        failure: Option<&(DeploymentId, ReportedFailure)>,
+    ) -> HealthView {
+        self.sync(group);
+        for (id, count) in served {
+            if group.deployments.iter().any(|d| &d.id == id) {
+                self.deployments.entry(id.clone()).or_default().window.current(now_ms).requests += count;
             }
         }
+        if let Some((id, failure)) = failure {
+            self.fail(now_ms, group, policy, id, *failure, false);
+        }
+        self.view(now_ms, group)
+    }
+
+    /// Which deployments an isolate must leave out, and whether it must ask for
+    /// tickets instead (a probe is due, or requests wait).
+    fn view(&mut self, now_ms: u64, group: &ModelGroup) -> HealthView {
+        let mut view = HealthView {
+            blocked: Vec::new(),
+            coordinate: self.queue.as_ref().is_some_and(|queue| !queue.is_empty()),
+            fresh_for_ms: VIEW_TTL_MS,
+        };
+        for d in &group.deployments {
+            let health = &mut self.deployments.entry(d.id.clone()).or_default().health;
+            match health.available_at(now_ms) {
+                Some(at) => {
+                    view.blocked.push(d.id.clone());
+                    view.fresh_for_ms = view.fresh_for_ms.min(at.saturating_sub(now_ms));
+                }
+                // The cooldown is over: its probe must be the only request until it answers.
+                None if matches!(health, Health::HalfOpen { .. }) => view.coordinate = true,
+                None => {}
+            }
+        }
+        view
+    }
+
+    /// Counts a failure of `id`, which may cool it down (see [`Health::on_failure`]).
+    fn fail(
+        &mut self,
+        now_ms: u64,
+        group: &ModelGroup,
+        policy: &RouterPolicy,
+        id: &DeploymentId,
+        failure: ReportedFailure,
+        probe: bool,
+    ) {
+        let Some(deployment) = group.deployments.iter().find(|d| &d.id == id) else {
+            return;
+        };
+        let several = group.deployments.len() > 1;
+        let state = self.deployments.entry(id.clone()).or_default();
+        let window = state.window.current(now_ms);
+        window.failures += 1;
+        let window = *window;
+        let length = cooldown_length(deployment.cooldown_ms, failure.retry_after_ms, policy);
+        let may_cool = several && policy.cooldown.enabled && failure.class.counts_for_cooldown() && length > 0;
+        state.health.on_failure(health::FailureContext {
+            now_ms,
+            class: failure.class,
+            probe,
+            may_cool,
+            length_ms: length,
+            allowed_fails: policy.cooldown.allowed_fails_for(failure.class),
+            minute_requests: window.requests,
+            minute_failures: window.failures,
+        });
     }
 
     /// Forgets deployments that left the group (the config changed).

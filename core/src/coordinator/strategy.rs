@@ -17,6 +17,13 @@ pub struct Candidate<'d> {
     pub latency_ms: Option<f64>,
 }
 
+impl<'d> Candidate<'d> {
+    /// A deployment with no usage known: all the stateless strategies need.
+    pub fn unloaded(deployment: &'d Deployment) -> Self {
+        Self { deployment, tokens: 0, requests: 0, in_flight: 0, latency_ms: None }
+    }
+}
+
 /// Picks one candidate.
 ///
 /// - `SimpleShuffle`: random, weighted (see [`select::weighted`]).

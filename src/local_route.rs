@@ -1,0 +1,76 @@
+//! The isolate's side of routing without tickets (`switchyard_core::coordinator::local`):
+//! one [`LocalRouter`] per group for the isolate's life, refreshed from the
+//! group's coordinator.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use switchyard_core::config::{Deployment, DeploymentId, ModelGroup, RouterPolicy};
+use switchyard_core::coordinator::ReportedFailure;
+use switchyard_core::coordinator::local::{LocalPick, LocalRouter};
+use worker::Env;
+
+use crate::{coordinator, runtime};
+
+thread_local! {
+    static ROUTERS: RefCell<HashMap<String, LocalRouter>> = RefCell::new(HashMap::new());
+}
+
+fn with_router<T>(group: &str, f: impl FnOnce(&mut LocalRouter) -> T) -> T {
+    ROUTERS.with(|routers| f(routers.borrow_mut().entry(group.to_owned()).or_default()))
+}
+
+/// The deployment to call without a ticket, or `None` when the request must take
+/// one (the group needs coordination, or its coordinator could not be asked).
+pub async fn pick<'g>(
+    env: &Env,
+    group: &'g ModelGroup,
+    policy: &RouterPolicy,
+    avoid: &[DeploymentId],
+    estimated_tokens: u64,
+    rng: &mut fastrand::Rng,
+) -> Option<&'g Deployment> {
+    if !LocalRouter::eligible(group, policy) {
+        return None;
+    }
+    let mut refreshed = false;
+    loop {
+        let now = runtime::now_ms() as u64;
+        match with_router(&group.name, |r| r.pick(now, group, policy, avoid, estimated_tokens, rng)) {
+            LocalPick::Call(deployment) => return Some(deployment),
+            LocalPick::Coordinate => return None,
+            // A view just fetched that is already stale (a cooldown ending now): ask for a ticket.
+            LocalPick::Refresh if refreshed => return None,
+            LocalPick::Refresh => {
+                if !sync(env, &group.name, None).await {
+                    return None;
+                }
+                refreshed = true;
+            }
+        }
+    }
+}
+
+/// Tells the coordinator that a call without a ticket failed, and takes the view
+/// it answers with, so that the next pick already sees a cooldown it started.
+pub async fn failed(env: &Env, group: &str, deployment: &DeploymentId, failure: ReportedFailure) {
+    sync(env, group, Some((deployment.clone(), failure))).await;
+}
+
+/// Sends what this isolate served since it last said (and a failure), and takes
+/// the fresh view. `false` when the coordinator could not be reached: the counts
+/// are lost (they only steer the failure-rate rule) and the old view stays.
+async fn sync(env: &Env, group: &str, failure: Option<(DeploymentId, ReportedFailure)>) -> bool {
+    let served = with_router(group, LocalRouter::take_served);
+    match coordinator::sync(env, group, served, failure).await {
+        Ok(view) => {
+            let now = runtime::now_ms() as u64;
+            with_router(group, |r| r.update(now, view));
+            true
+        }
+        Err(error) => {
+            worker::console_error!("syncing with the coordinator of `{group}` failed: {error}");
+            false
+        }
+    }
+}
