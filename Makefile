@@ -38,12 +38,21 @@ test-e2e: build
 	$(ENV) && node --test --test-timeout=120000 tests/e2e/
 
 ## Benchmarks: the coordinator natively, then end to end under `workerd serve`
-## (nginx and oha are installed on first use). Writes BENCHMARKS.md.
+## beside LiteLLM's proxy and Portkey's gateway. nginx, oha, LiteLLM (pinned: a
+## release from before the compromised ones), Portkey and matplotlib are installed
+## on first use. Writes BENCHMARKS.md, bench/results.json and bench/latency.png.
+LITELLM_VERSION := 1.82.6
+PORTKEY_VERSION := 1.15.2
 bench: build
 	command -v nginx >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light)
 	test -x .tools/bin/oha || cargo install -q oha --locked --root .tools
+	test -x bench/.venv/bin/litellm || (python3 -m venv bench/.venv && \
+		bench/.venv/bin/pip install -q 'litellm[proxy]==$(LITELLM_VERSION)' matplotlib)
+	test -d bench/.portkey/node_modules/@portkey-ai/gateway || (mkdir -p bench/.portkey && \
+		echo '{"private": true}' > bench/.portkey/package.json && \
+		npm install --prefix bench/.portkey --no-audit --no-fund -s @portkey-ai/gateway@$(PORTKEY_VERSION))
 	cargo bench -q -p switchyard-core
-	python3 bench/run.py
+	bench/.venv/bin/python bench/run.py
 
 clean:
 	rm -rf build target .wrangler

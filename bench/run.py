@@ -4,9 +4,15 @@
 Starts nginx as a zero-latency OpenAI-shaped upstream and one workerd process
 holding: the release Switchyard Worker (cache off), the same Worker with the
 response cache on, a minimal JavaScript pass-through worker (the runtime's limit),
-and an in-memory KV service. Then measures with oha, closed loop (requests/s at a
-fixed concurrency) and open loop (latency at a fixed rate), several runs each,
-medians, and writes the figures into BENCHMARKS.md between its markers.
+and an in-memory KV service. Beside them, when installed (`make bench` installs
+them): LiteLLM's proxy with an equivalent config, at its best worker count here,
+and Portkey's gateway on Node, configured per request by headers.
+
+Then, with oha: closed loop (requests/s at a fixed concurrency), every path once
+per round, several rounds, medians, and ratios taken round by round; the CPU time
+workerd spends per request; and an open-loop sweep of offered rates (p50, p99).
+Writes the figures into BENCHMARKS.md between its markers, the raw figures into
+bench/results.json and the plot of latency against load into bench/latency.png.
 """
 
 import gzip
@@ -20,17 +26,23 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "bench" / ".out"
+BENCH = ROOT / "bench"
+OUT = BENCH / ".out"
 WORKERD = ROOT / "node_modules/@cloudflare/workerd-linux-64/bin/workerd"
 OHA = ROOT / ".tools/bin/oha"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+LITELLM = BENCH / ".venv/bin/litellm"
+PORTKEY = BENCH / ".portkey/node_modules/@portkey-ai/gateway/build/start-server.js"
 
-UPSTREAM, SWITCHYARD, CACHED, PASSTHROUGH = 18790, 18791, 18792, 18793
-RUNS, SECONDS, CONCURRENCY, RATE = 3, 8, 32, 1000
+UPSTREAM, SWITCHYARD, CACHED, PASSTHROUGH, LITELLM_PORT, PORTKEY_PORT = range(18790, 18796)
+ROUNDS, SECONDS, CONCURRENCY = 3, 8, 32
+SWEEP_RATES, SWEEP_SECONDS, TARGET_RATE = [50, 100, 250, 500, 1000, 2000, 4000, 8000], 5, 1000
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 COMPLETION = json.dumps({
     "id": "chatcmpl-bench", "object": "chat.completion", "created": 1700000000, "model": "m",
@@ -43,9 +55,33 @@ SSE = "".join(f"data: {CHUNK % (delta, finish)}\n\n" for delta, finish in [
     ('{"role":"assistant","content":""}', "null"), ('{"content":"Hello"}', "null"),
     ('{"content":" there"}', "null"), ("{}", '"stop"')]) + "data: [DONE]\n\n"
 
-BODY = json.dumps({"model": "bench", "messages": [{"role": "user", "content": "Say hello."}], "temperature": 0})
-STREAM_BODY = json.dumps({"model": "bench-stream", "messages": [{"role": "user", "content": "Say hello."}],
-                          "stream": True})
+
+def body(model, **extra):
+    return json.dumps({"model": model, "messages": [{"role": "user", "content": "Say hello."}],
+                       "temperature": 0, **extra})
+
+
+@dataclass
+class Route:
+    """One way through to the upstream, as oha calls it."""
+    name: str
+    port: int
+    body: str
+    headers: list = field(default_factory=list)
+    #  Served by the workerd process, whose CPU time is read around each run.
+    workerd: bool = False
+
+
+DIRECT = Route("upstream direct (nginx)", UPSTREAM, body("m"))
+JS = Route("JavaScript pass-through worker", PASSTHROUGH, body("m"), workerd=True)
+ROUTED = Route("Switchyard, routed", SWITCHYARD, body("bench"), workerd=True)
+TICKETED = Route("Switchyard, rpm-limited (a ticket each)", SWITCHYARD, body("bench-limited"), workerd=True)
+STREAMED = Route("Switchyard, streamed", SWITCHYARD, body("bench-stream", stream=True), workerd=True)
+CACHE_HIT = Route("Switchyard, cache hit", CACHED, body("bench"), workerd=True)
+LITELLM_PATH = Route("LiteLLM proxy", LITELLM_PORT, body("bench"), ["authorization: Bearer sk-bench"])
+PORTKEY_PATH = Route("Portkey gateway (Node)", PORTKEY_PORT, body("m"), [
+    "x-portkey-provider: openai", f"x-portkey-custom-host: http://127.0.0.1:{UPSTREAM}/v1",
+    "authorization: Bearer sk-bench"])
 
 
 def write_configs():
@@ -67,17 +103,24 @@ http {{
 }}
 """)
     base = f"http://127.0.0.1:{UPSTREAM}"
+    # An rpm far above what the machine can send: the limit never refuses, but every
+    # request of `bench-limited` takes a ticket from the coordinator and reports back.
     model_list = f"""model_list:
   - model_name: bench
-    litellm_params: {{ model: openai/m, api_base: "{base}/v1" }}
+    litellm_params: {{ model: openai/m, api_base: "{base}/v1", api_key: sk-bench }}
+  - model_name: bench-limited
+    litellm_params: {{ model: openai/m, api_base: "{base}/v1", api_key: sk-bench, rpm: 100000000 }}
   - model_name: bench-stream
-    litellm_params: {{ model: openai/m, api_base: "{base}/sse/v1" }}
+    litellm_params: {{ model: openai/m, api_base: "{base}/sse/v1", api_key: sk-bench }}
 """
     (OUT / "switchyard.yaml").write_text(model_list)
     (OUT / "switchyard-cached.yaml").write_text(model_list + "router_settings:\n  cache_responses: true\n")
+    # LiteLLM's proxy, with the one group it is measured on.
+    (OUT / "litellm.yaml").write_text(model_list.split("  - model_name: bench-limited")[0]
+                                      + "litellm_settings:\n  telemetry: false\n")
     # capnp's `embed` takes paths relative to the config file.
     build = os.path.relpath(ROOT / "build", OUT)
-    bench = os.path.relpath(ROOT / "bench", OUT)
+    bench = os.path.relpath(BENCH, OUT)
 
     def switchyard(name, config, key):
         return f"""(name = "{name}", worker = (
@@ -118,44 +161,95 @@ const config :Workerd.Config = (
 """)
 
 
-def post(port, body, path="/v1/chat/completions"):
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body.encode(),
-                                     headers={"content-type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as response:
+def post(path, timeout=10):
+    headers = {"content-type": "application/json"}
+    headers.update(h.split(": ", 1) for h in path.headers)
+    request = urllib.request.Request(f"http://127.0.0.1:{path.port}/v1/chat/completions",
+                                     data=path.body.encode(), headers=headers)
+    with urllib.request.urlopen(request, timeout=timeout) as response:
         return response.status, dict(response.headers), response.read()
 
 
-def wait_for(port, body):
-    for _ in range(100):
+def wait_for(path, seconds=10):
+    deadline = time.time() + seconds
+    while True:
         try:
-            return post(port, body)
-        except OSError:
-            time.sleep(0.1)
-    sys.exit(f"nothing answers on port {port}")
+            return post(path)
+        except OSError as error:
+            if time.time() > deadline:
+                sys.exit(f"{path.name}: nothing answers on port {path.port} ({error})")
+            time.sleep(0.2)
 
 
-def oha(port, body, rate=None):
-    """One oha run: requests/s and latency percentiles in ms."""
-    command = [str(OHA), "--no-tui", "--output-format", "json", "-z", f"{SECONDS}s", "-m", "POST",
-               "-H", "content-type: application/json", "-d", body,
+def cpu_seconds(pid):
+    fields = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def oha(path, seconds, rate=None, workerd_pid=None):
+    """One oha run: requests/s, latency percentiles in ms, the share of failures, and
+    workerd's CPU time per request when the path runs in it."""
+    command = [str(OHA), "--no-tui", "--output-format", "json", "-z", f"{seconds}s", "-m", "POST",
+               "-H", "content-type: application/json", "-d", path.body,
                "-c", str(CONCURRENCY if rate is None else 64)]
+    for header in path.headers:
+        command += ["-H", header]
     if rate is not None:
         # Open loop: latency counted from when each request was due, not sent.
         command += ["-q", str(rate), "--latency-correction"]
-    command.append(f"http://127.0.0.1:{port}/v1/chat/completions")
+    command.append(f"http://127.0.0.1:{path.port}/v1/chat/completions")
+    cpu_before = cpu_seconds(workerd_pid) if path.workerd and workerd_pid else None
     result = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
     codes = result.get("statusCodeDistribution", {})
     ok = sum(v for k, v in codes.items() if k.startswith("2"))
-    total = sum(codes.values())
-    if total == 0 or ok != total:
-        sys.exit(f"port {port}: not every answer was a success: {codes}")
+    total = sum(codes.values()) + sum(result.get("errorDistribution", {}).values())
     pct = result["latencyPercentiles"]
-    return {"rps": result["summary"]["requestsPerSec"], "p50": pct["p50"] * 1000, "p99": pct["p99"] * 1000}
+    figures = {"rps": result["summary"]["requestsPerSec"] * (ok / total if total else 0),
+               "p50": (pct["p50"] or 0) * 1000, "p99": (pct["p99"] or 0) * 1000,
+               "failed": 1 - ok / total if total else 1}
+    if cpu_before is not None and ok:
+        figures["cpu_us"] = (cpu_seconds(workerd_pid) - cpu_before) / ok * 1e6
+    return figures
 
 
-def median_of(port, body, rate=None):
-    runs = [oha(port, body, rate) for _ in range(RUNS)]
-    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+def median(runs, key):
+    values = [run[key] for run in runs if key in run]
+    return statistics.median(values) if values else None
+
+
+def start_litellm(workers):
+    env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True", LITELLM_LOG="ERROR")
+    return subprocess.Popen([str(LITELLM), "--config", str(OUT / "litellm.yaml"), "--host", "127.0.0.1",
+                             "--port", str(LITELLM_PORT), "--num_workers", str(workers)],
+                            start_new_session=True, env=env, stdout=subprocess.DEVNULL,
+                            stderr=open(OUT / f"litellm-{workers}.log", "w"))
+
+
+def stop(process):
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def best_litellm(processes):
+    """Starts LiteLLM's proxy with 1, then 2 workers (this machine's cores), keeps the
+    faster running and returns its worker count."""
+    best = None
+    for workers in (1, 2):
+        process = start_litellm(workers)
+        wait_for(LITELLM_PATH, seconds=120)
+        rps = oha(LITELLM_PATH, 5)["rps"]
+        print(f"LiteLLM with {workers} worker(s): {rps:,.0f} requests/s", flush=True)
+        if best is None or rps > best[1]:
+            if best is not None:
+                stop(best[2])
+            best = (workers, rps, process)
+        else:
+            stop(process)
+    processes.append(best[2])
+    return best[0]
 
 
 def main():
@@ -168,72 +262,137 @@ def main():
         subprocess.Popen([str(WORKERD), "serve", str(OUT / "config.capnp")], start_new_session=True,
                          stdout=subprocess.DEVNULL, stderr=open(OUT / "workerd.log", "w")),
     ]
+    workerd_pid = processes[1].pid
+    notes = {}
     try:
         time.sleep(0.5)
         if processes[0].poll() is not None:
             sys.exit(f"nginx did not start (is port {UPSTREAM} taken?): see {OUT}/nginx-error.log")
-        wait_for(UPSTREAM, BODY)
-        status, headers, _ = wait_for(SWITCHYARD, BODY)
+        wait_for(DIRECT)
+        status, headers, _ = wait_for(ROUTED)
         assert status == 200 and headers.get("x-litellm-model-id"), headers
-        post(CACHED, BODY)
+        assert post(TICKETED)[1].get("x-ratelimit-remaining-requests"), "the limited group took no ticket"
+        post(CACHE_HIT)
         for _ in range(50):  # the cache write lands in the background
-            if post(CACHED, BODY)[1].get("x-cache") == "HIT":
+            if post(CACHE_HIT)[1].get("x-cache") == "HIT":
                 break
             time.sleep(0.05)
         else:
             sys.exit("the cached service never answered a HIT")
-        wait_for(PASSTHROUGH, BODY)
+        wait_for(JS)
+        paths = [DIRECT, JS, ROUTED, TICKETED, STREAMED, CACHE_HIT]
+        if LITELLM.exists():
+            notes["litellm_workers"] = best_litellm(processes)
+            paths.append(LITELLM_PATH)
+        if PORTKEY.exists():
+            processes.append(subprocess.Popen(["node", str(PORTKEY), f"--port={PORTKEY_PORT}", "--headless"],
+                                              start_new_session=True, stdout=subprocess.DEVNULL,
+                                              stderr=open(OUT / "portkey.log", "w"),
+                                              env=dict(os.environ, NODE_ENV="production")))
+            wait_for(PORTKEY_PATH, seconds=30)
+            paths.append(PORTKEY_PATH)
 
-        closed = {
-            "upstream direct (nginx)": median_of(UPSTREAM, BODY),
-            "JavaScript pass-through worker": median_of(PASSTHROUGH, BODY),
-            "Switchyard, routed": median_of(SWITCHYARD, BODY),
-            "Switchyard, streamed": median_of(SWITCHYARD, STREAM_BODY),
-            "Switchyard, cache hit": median_of(CACHED, BODY),
-        }
-        opened = {
-            "upstream direct (nginx)": median_of(UPSTREAM, BODY, RATE),
-            "Switchyard, routed": median_of(SWITCHYARD, BODY, RATE),
-            "Switchyard, cache hit": median_of(CACHED, BODY, RATE),
-        }
+        rounds = []
+        for number in range(ROUNDS):
+            print(f"closed loop, round {number + 1} of {ROUNDS}", flush=True)
+            rounds.append({p.name: oha(p, SECONDS, workerd_pid=workerd_pid) for p in paths})
+            for name, figures in rounds[-1].items():
+                print(f"  {name}: {figures}", flush=True)
+        sweep = {}
+        for p in paths:
+            capacity = median([r[p.name] for r in rounds], "rps")
+            # Past its capacity a path only queues: its latency grows with the run's length.
+            rates = [rate for rate in SWEEP_RATES if rate <= capacity]
+            print(f"open loop, {p.name}: {rates}", flush=True)
+            sweep[p.name] = {rate: oha(p, SWEEP_SECONDS, rate) for rate in rates}
     finally:
         for process in processes:
-            os.killpg(process.pid, signal.SIGTERM)
-    write_report(closed, opened)
+            stop(process)
+    results = {"date": str(date.today()), "machine": f"{platform.machine()} ({os.cpu_count()} cores)",
+               "notes": notes, "rounds": rounds, "sweep": sweep}
+    (BENCH / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    plot(sweep)
+    write_report(results)
 
 
-def write_report(closed, opened):
+def plot(sweep):
+    try:
+        import matplotlib
+    except ImportError:
+        print("matplotlib is missing (make bench installs it into bench/.venv): no plot")
+        return
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    figure, axes = pyplot.subplots(1, 2, figsize=(12, 4.5))
+    for name, runs in sweep.items():
+        rates = sorted(runs)
+        for axis, key in zip(axes, ("p50", "p99")):
+            axis.plot(rates, [runs[r][key] for r in rates], marker="o", label=name)
+    for axis, key in zip(axes, ("p50", "p99")):
+        axis.set_xscale("log")
+        axis.set_yscale("log")
+        axis.set_xlabel("offered load, requests/s (open loop)")
+        axis.set_ylabel(f"{key} latency, ms")
+        axis.grid(True, which="both", alpha=0.3)
+    axes[1].legend(fontsize=7)
+    figure.suptitle("Latency against offered load, each path up to its closed-loop capacity")
+    figure.tight_layout()
+    figure.savefig(BENCH / "latency.png", dpi=110)
+
+
+def write_report(results):
+    rounds, sweep = results["rounds"], results["sweep"]
+    names = list(rounds[0])
     wasm = (ROOT / "build/index_bg.wasm").read_bytes()
-    js = closed["JavaScript pass-through worker"]["rps"]
-    direct = opened["upstream direct (nginx)"]
+
+    def ratio(name, base):
+        return statistics.median(r[name]["rps"] / r[base]["rps"] for r in rounds)
+
+    def cell(value, fmt):
+        return "" if value is None else format(value, fmt)
+
+    js = JS.name
     rows = "\n".join(
-        f"| {name} | {r['rps']:,.0f} | {r['rps'] / js:.2f}x | {r['p50']:.2f} | {r['p99']:.2f} |"
-        for name, r in closed.items())
+        f"| {n} | {median([r[n] for r in rounds], 'rps'):,.0f} | {ratio(n, js):.2f}x"
+        f" | {median([r[n] for r in rounds], 'p50'):.2f} | {median([r[n] for r in rounds], 'p99'):.2f}"
+        f" | {cell(median([r[n] for r in rounds], 'cpu_us'), ',.0f')} |"
+        for n in names)
+    direct = sweep[DIRECT.name].get(TARGET_RATE)
     open_rows = "\n".join(
-        f"| {name} | {r['p50']:.2f} | {r['p99']:.2f} | {r['p99'] - direct['p99']:+.2f} |"
-        for name, r in opened.items())
+        f"| {n} | {runs[TARGET_RATE]['p50']:.2f} | {runs[TARGET_RATE]['p99']:.2f}"
+        f" | {runs[TARGET_RATE]['p99'] - direct['p99']:+.2f} |"
+        for n, runs in sweep.items() if TARGET_RATE in runs and direct)
+    comparisons = "\n".join(
+        f"| {ROUTED.name} over {other} | {ratio(ROUTED.name, other):.1f}x |"
+        for other in (LITELLM_PATH.name, PORTKEY_PATH.name) if other in names)
+    litellm = results["notes"].get("litellm_workers")
     section = f"""<!-- bench:start -->
 ## End to end under workerd (`make bench`)
 
-Measured {date.today()} on {platform.machine()} ({os.cpu_count()} cores), `workerd serve` directly
-(not `wrangler dev`), nginx as a zero-latency upstream on the same machine, load from
-oha on the same machine. {RUNS} runs of {SECONDS} s each, medians. Wasm:
-{len(wasm):,} bytes raw, {len(gzip.compress(wasm, 9)):,} gzipped.
+Measured {results['date']} on {results['machine']}, `workerd serve` directly (not
+`wrangler dev`), nginx as a zero-latency upstream and oha as the load, all on the same
+machine. Closed loop: {ROUNDS} rounds of {SECONDS} s per path at {CONCURRENCY} connections,
+medians, ratios taken round by round. CPU is the workerd process's user and system
+time per request (the runtime's HTTP handling included). Wasm: {len(wasm):,} bytes raw,
+{len(gzip.compress(wasm, 9)):,} gzipped.{f" LiteLLM 1.82.6 runs with {litellm} worker(s), its best here." if litellm else ""}
 
-Closed loop, {CONCURRENCY} connections:
-
-| path | requests/s | vs JS pass-through | p50 ms | p99 ms |
-|---|---|---|---|---|
+| path | requests/s | vs JS pass-through | p50 ms | p99 ms | CPU µs/request |
+|---|---|---|---|---|---|
 {rows}
 
-Open loop, {RATE} requests/s:
+{"| comparison | requests/s ratio |" + chr(10) + "|---|---|" + chr(10) + comparisons if comparisons else ""}
+
+Open loop at {TARGET_RATE} requests/s ({SWEEP_SECONDS} s, latency counted from when each
+request was due):
 
 | path | p50 ms | p99 ms | p99 added over direct |
 |---|---|---|---|
 {open_rows}
 
-Every routed request takes a ticket from its model group's coordinator (a Durable
-Object round trip) and reports back in the background; a cache hit does neither.
+![latency against offered load](bench/latency.png)
+
+Raw figures of every run: `bench/results.json`.
 <!-- bench:end -->"""
     report = ROOT / "BENCHMARKS.md"
     text = report.read_text()
