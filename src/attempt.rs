@@ -5,7 +5,8 @@
 //! stream timeout; after that it is relayed chunk by chunk as it arrives, and a gap
 //! longer than the stream timeout ends it with an SSE error event and no `[DONE]`.
 
-use std::pin::pin;
+use std::future::Future;
+use std::pin::{Pin, pin};
 use std::time::Duration;
 
 use futures_channel::oneshot;
@@ -16,7 +17,9 @@ use serde::Deserialize;
 use switchyard_core::config::Deployment;
 use switchyard_core::failure::{Failure, parse_retry_after};
 use switchyard_core::request::Endpoint;
-use worker::{AbortController, ByteStream, Delay, Fetch, Headers, Method, Request, RequestInit, Result};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use worker::{ByteStream, Delay, Headers, Result};
 
 use crate::runtime;
 
@@ -58,6 +61,10 @@ pub enum StreamEnd {
 }
 
 /// Calls the deployment. The outer `Result` is a failure of the runtime itself.
+///
+/// It calls `fetch` through `web_sys`, not `worker::Fetch`: building a `Request`
+/// first, converting the answer into a `worker::Response` and reading a body chunk
+/// by chunk from Wasm cost more than the rest of the routing (measured, BENCHMARKS.md).
 pub async fn call(
     deployment: &Deployment,
     endpoint: Endpoint,
@@ -68,67 +75,76 @@ pub async fn call(
     let started = runtime::now_ms();
     let id = deployment.id.as_str();
     let url = format!("{}{}", deployment.api_base, endpoint.upstream_path());
-    let headers = Headers::new();
+    let headers = web_sys::Headers::new()?;
     headers.set("content-type", "application/json")?;
     if let Some(key) = &deployment.api_key {
         headers.set("authorization", &format!("Bearer {}", key.expose()))?;
     }
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_headers(headers).with_body(Some(Uint8Array::from(body.as_slice()).into()));
-    let request = Request::new_with_init(&url, &init)?;
-
     // Aborting cuts the connection, so a timed-out upstream stops working for us.
-    let controller = AbortController::default();
-    let signal = controller.signal();
-    let remaining = |deadline: u64| deadline.saturating_sub((runtime::now_ms() - started) as u64);
-    let fetch = Fetch::Request(request);
-    let mut response = match within(deadlines.first_ms, fetch.send_with_signal(&signal)).await {
-        None => {
-            controller.abort();
-            return Ok(Err(Failure::timeout(id, deadlines.first_ms)));
-        }
-        Some(Err(error)) => return Ok(Err(Failure::unreachable(id, error.to_string()))),
-        Some(Ok(response)) => response,
+    let controller = web_sys::AbortController::new()?;
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_headers(&headers);
+    init.set_body(&Uint8Array::from(body.as_slice()));
+    init.set_signal(Some(&controller.signal()));
+    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    let fetch = JsFuture::from(global.fetch_with_str_and_init(&url, &init));
+
+    // One timer for the whole first deadline: the answer's head, then its body or first chunk.
+    let mut deadline = pin!(Delay::from(Duration::from_millis(deadlines.first_ms)));
+    let timed_out = || {
+        controller.abort();
+        Ok(Err(Failure::timeout(id, deadlines.first_ms)))
     };
-    let status = response.status_code();
+    let response: web_sys::Response = match before(deadline.as_mut(), fetch).await {
+        None => return timed_out(),
+        Some(Err(error)) => return Ok(Err(Failure::unreachable(id, js_message(&error)))),
+        Some(Ok(response)) => response.unchecked_into(),
+    };
+    let status = response.status();
+    let upstream_headers = response.headers();
     let passed = Headers::new();
     for name in PASSED_HEADERS {
-        if let Some(value) = response.headers().get(name)? {
+        if let Some(value) = upstream_headers.get(name)? {
             passed.set(name, &value)?;
         }
     }
     if status >= 400 {
-        let retry_after = response.headers().get("retry-after")?.and_then(|v| parse_retry_after(&v));
-        let body = within(remaining(deadlines.first_ms), response.bytes()).await.and_then(|b| b.ok());
+        let retry_after = upstream_headers.get("retry-after")?.and_then(|v| parse_retry_after(&v));
+        let body = before(deadline.as_mut(), whole_body(&response)).await.and_then(|b| b.ok());
         controller.abort();
         return Ok(Err(Failure::from_upstream(status, &body.unwrap_or_default(), retry_after)));
     }
     if !stream {
-        return Ok(match within(remaining(deadlines.first_ms), response.bytes()).await {
-            None => {
-                controller.abort();
-                Err(Failure::timeout(id, deadlines.first_ms))
-            }
-            Some(Err(error)) => Err(Failure::unreachable(id, error.to_string())),
+        return match before(deadline.as_mut(), whole_body(&response)).await {
+            None => timed_out(),
+            Some(Err(error)) => Ok(Err(Failure::unreachable(id, js_message(&error)))),
             Some(Ok(body)) => {
                 let tokens = usage_tokens(&body);
-                Ok(Answer::Complete { status, headers: passed, body, tokens })
+                Ok(Ok(Answer::Complete { status, headers: passed, body, tokens }))
             }
-        });
+        };
     }
-    let mut rest = response.stream()?;
-    Ok(match within(remaining(deadlines.first_ms), rest.next()).await {
-        None => {
-            controller.abort();
-            Err(Failure::timeout(id, deadlines.first_ms))
-        }
+    let mut rest = worker::Response::from(response).stream()?;
+    match before(deadline.as_mut(), rest.next()).await {
+        None => timed_out(),
         Some(Some(Ok(first))) => {
             let ttft_ms = (runtime::now_ms() - started) as u64;
-            Ok(Answer::Stream { status, headers: passed, first, rest, ttft_ms })
+            Ok(Ok(Answer::Stream { status, headers: passed, first, rest, ttft_ms }))
         }
-        Some(Some(Err(error))) => Err(Failure::unreachable(id, error.to_string())),
-        Some(None) => Err(Failure::unreachable(id, "the stream ended before its first chunk".into())),
-    })
+        Some(Some(Err(error))) => Ok(Err(Failure::unreachable(id, error.to_string()))),
+        Some(None) => Ok(Err(Failure::unreachable(id, "the stream ended before its first chunk".into()))),
+    }
+}
+
+/// The whole body, read by the runtime in one call rather than chunk by chunk.
+async fn whole_body(response: &web_sys::Response) -> std::result::Result<Vec<u8>, JsValue> {
+    let buffer = JsFuture::from(response.array_buffer()?).await?;
+    Ok(Uint8Array::new(&buffer).to_vec())
+}
+
+fn js_message(error: &JsValue) -> String {
+    worker::Error::from(error.clone()).to_string()
 }
 
 /// Relays a stream to the client: the first chunk, then each as it arrives. A gap
@@ -188,10 +204,13 @@ fn sse_error(failure: &Failure) -> Vec<u8> {
 }
 
 /// `Some(output)` if `future` finishes within `ms`.
-async fn within<F: std::future::Future>(ms: u64, future: F) -> Option<F::Output> {
-    let future = pin!(future);
-    let delay = pin!(Delay::from(Duration::from_millis(ms)));
-    match select(future, delay).await {
+async fn within<F: Future>(ms: u64, future: F) -> Option<F::Output> {
+    before(pin!(Delay::from(Duration::from_millis(ms))), future).await
+}
+
+/// `Some(output)` if `future` finishes before `deadline` fires.
+async fn before<F: Future>(deadline: Pin<&mut Delay>, future: F) -> Option<F::Output> {
+    match select(pin!(future), deadline).await {
         Either::Left((output, _)) => Some(output),
         Either::Right(_) => None,
     }

@@ -14,6 +14,8 @@
 //! - [`respond`]: JSON and error responses, and the `x-litellm-*` headers.
 //! - [`runtime`]: the clock and the random seed, read from JavaScript.
 //! - [`coordinator`]: the per-model-group Durable Object, and its client.
+//! - [`local_route`]: routing in the isolate, by the coordinator's health view,
+//!   for groups that need no ticket per request.
 //! - [`jobs`]: async jobs, one Durable Object each.
 //! - [`durable`]: calling a Durable Object by name.
 

@@ -204,7 +204,10 @@ pub async fn serve(
                     background.run(store);
                 }
                 let latency_ms = elapsed(attempt_started);
-                background.run(settle.ended(latency_ms, None, tokens, None));
+                // A success without a ticket has nothing to tell: the next sync counts it.
+                if settle.ticket.is_some() {
+                    background.run(settle.ended(latency_ms, None, tokens, None));
+                }
                 Response::from_bytes(body)?.with_status(status).with_headers(headers)
             }
             Ok(Answer::Stream { status, headers, first, rest, ttft_ms }) => {
