@@ -9,7 +9,7 @@ CONFIG ?=
 SHELL := /bin/bash
 ENV := source .tools/env
 
-.PHONY: setup build dev test lint test-core test-e2e bench clean
+.PHONY: setup build dev test lint test-core test-e2e bench profile clean
 
 setup:
 	bash scripts/setup.sh
@@ -53,6 +53,12 @@ bench: build
 		npm install --prefix bench/.portkey --no-audit --no-fund -s @portkey-ai/gateway@$(PORTKEY_VERSION))
 	cargo bench -q -p switchyard-core
 	bench/.venv/bin/python bench/run.py
+
+## Where the routed path spends its CPU under workerd (V8's sampling profiler).
+profile: build
+	command -v nginx >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light)
+	test -x .tools/bin/oha || cargo install -q oha --locked --root .tools
+	python3 bench/run.py --profile
 
 clean:
 	rm -rf build target .wrangler

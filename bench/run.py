@@ -13,6 +13,9 @@ per round, several rounds, medians, and ratios taken round by round; the CPU tim
 workerd spends per request; and an open-loop sweep of offered rates (p50, p99).
 Writes the figures into BENCHMARKS.md between its markers, the raw figures into
 bench/results.json and the plot of latency against load into bench/latency.png.
+
+With `--profile` (`make profile`) it only loads the routed path for a while and
+prints where its isolate spends the CPU (bench/profile.mjs, V8's sampling profiler).
 """
 
 import gzip
@@ -252,14 +255,28 @@ def best_litellm(processes):
     return best[0]
 
 
+INSPECTOR = 19229
+
+
+def profile():
+    """Loads the routed path with the V8 inspector sampling the Switchyard isolate."""
+    load = [str(OHA), "--no-tui", "-z", f"{SECONDS}s", "-c", str(CONCURRENCY), "-m", "POST",
+            "-H", "content-type: application/json", "-d", ROUTED.body,
+            f"http://127.0.0.1:{ROUTED.port}/v1/chat/completions"]
+    subprocess.run(["node", "--experimental-websocket", "--no-warnings", str(BENCH / "profile.mjs"),
+                    str(INSPECTOR), "switchyard", "--", *load], check=True)
+
+
 def main():
     for tool in (WORKERD, OHA):
         if not Path(tool).exists():
             sys.exit(f"missing {tool}: run `make bench` (it installs what is missing)")
+    profiling = "--profile" in sys.argv
     write_configs()
+    inspector = [f"--inspector-addr=127.0.0.1:{INSPECTOR}"] if profiling else []
     processes = [
         subprocess.Popen([NGINX, "-c", str(OUT / "nginx.conf"), "-p", str(OUT)], start_new_session=True),
-        subprocess.Popen([str(WORKERD), "serve", str(OUT / "config.capnp")], start_new_session=True,
+        subprocess.Popen([str(WORKERD), "serve", str(OUT / "config.capnp"), *inspector], start_new_session=True,
                          stdout=subprocess.DEVNULL, stderr=open(OUT / "workerd.log", "w")),
     ]
     workerd_pid = processes[1].pid
@@ -280,6 +297,9 @@ def main():
         else:
             sys.exit("the cached service never answered a HIT")
         wait_for(JS)
+        if profiling:
+            oha(ROUTED, 3)  # warm: Wasm tiers up under load
+            return profile()
         paths = [DIRECT, JS, ROUTED, TICKETED, STREAMED, CACHE_HIT]
         if LITELLM.exists():
             notes["litellm_workers"] = best_litellm(processes)
