@@ -10,19 +10,9 @@ import { startMockUpstream } from "./mock-upstream.mjs";
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const script = `${root}/build/worker/shim.mjs`;
 
-/**
- * @param {object} options
- * @param {string} [options.config] YAML, passed as the SWITCHYARD_CONFIG variable;
- *                                  without it the bundled config/default.yaml serves
- * @param {Record<string,string>} [options.bindings]  more variables and secrets
- * @param {Record<string,string>} [options.configKv]  entries put in the CONFIG KV first
- * @param {string} [options.persist]  a folder keeping Durable Object and KV storage
- *                                    across gateways (a restart of the server)
- * @param {boolean} [options.noCacheKv]  leave the CACHE namespace unbound (a broken KV)
- */
-export async function startGateway({ config, bindings = {}, configKv = {}, persist, noCacheKv = false }) {
-  if (!existsSync(script)) throw new Error("build/ is missing: run `make build` (make test does)");
-  const mf = new Miniflare({
+/** What every Miniflare running the built Worker shares. */
+function workerOptions({ config, bindings = {} }) {
+  return {
     scriptPath: script,
     modules: true,
     modulesRules: [
@@ -32,12 +22,41 @@ export async function startGateway({ config, bindings = {}, configKv = {}, persi
     compatibilityDate: "2026-04-01",
     compatibilityFlags: ["enable_request_signal"],
     bindings: { ...(config === undefined ? {} : { SWITCHYARD_CONFIG: config }), ...bindings },
+    cf: false,
+  };
+}
+
+/**
+ * @param {object} options
+ * @param {string} [options.config] YAML, passed as the SWITCHYARD_CONFIG variable;
+ *                                  without it the bundled config/default.yaml serves
+ * @param {Record<string,string>} [options.bindings]  more variables and secrets
+ * @param {Record<string,string>} [options.configKv]  entries put in the CONFIG KV first
+ * @param {string} [options.persist]  a folder keeping Durable Object and KV storage
+ *                                    across gateways (a restart of the server)
+ * @param {boolean} [options.noCacheKv]  leave the CACHE namespace unbound (a broken KV)
+ * @param {string} [options.coordinatorRegistry]  take the coordinators from the
+ *   Worker of `startCoordinatorHost` sharing this dev registry: another workerd
+ *   process, which a test can stop and start again under the gateway
+ */
+export async function startGateway({
+  config,
+  bindings,
+  configKv = {},
+  persist,
+  noCacheKv = false,
+  coordinatorRegistry,
+}) {
+  if (!existsSync(script)) throw new Error("build/ is missing: run `make build` (make test does)");
+  const coordinator = coordinatorRegistry ? { className: "Coordinator", scriptName: COORDINATOR_HOST } : "Coordinator";
+  const mf = new Miniflare({
+    ...workerOptions({ config, bindings }),
     kvNamespaces: noCacheKv ? ["CONFIG"] : ["CONFIG", "CACHE"],
-    durableObjects: { COORDINATOR: "Coordinator", JOBS: "Job" },
+    durableObjects: { COORDINATOR: coordinator, JOBS: "Job" },
     ...(persist ? { durableObjectsPersist: `${persist}/do`, kvPersist: `${persist}/kv` } : {}),
+    ...(coordinatorRegistry ? { name: "gateway", unsafeDevRegistryPath: coordinatorRegistry } : {}),
     host: "127.0.0.1",
     port: 0,
-    cf: false,
   });
   const ready = await mf.ready;
   const kv = await mf.getKVNamespace("CONFIG");
@@ -59,6 +78,26 @@ export async function startGateway({ config, bindings = {}, configKv = {}, persi
     },
     close: () => mf.dispose(),
   };
+}
+
+const COORDINATOR_HOST = "coordinator-host";
+
+/**
+ * The Worker in a workerd process of its own, serving the coordinator Durable
+ * Objects of the gateway started with the same `registry`, as Cloudflare runs an
+ * object apart from the Worker calling it. Returns a handle whose `close` is a
+ * reset of every coordinator under the gateway's feet.
+ */
+export async function startCoordinatorHost({ config, registry }) {
+  const mf = new Miniflare({
+    ...workerOptions({ config }),
+    name: COORDINATOR_HOST,
+    kvNamespaces: ["CONFIG", "CACHE"],
+    durableObjects: { COORDINATOR: "Coordinator", JOBS: "Job" },
+    unsafeDevRegistryPath: registry,
+  });
+  await mf.ready;
+  return { close: () => mf.dispose() };
 }
 
 /** Reads an SSE response, returning each `data:` payload with the time it arrived. */
