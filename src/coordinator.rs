@@ -31,6 +31,7 @@ use switchyard_core::coordinator::{
     self, Admission, Message, QueueStatus, Report, ReportedFailure, Snapshot, TicketReply, TicketRequest,
 };
 use switchyard_core::error::ApiError;
+use web_sys::AbortSignal;
 use worker::{Delay, DurableObject, Env, Method, Request, Response, Result, State, durable_object};
 
 use crate::{config_source, durable, respond, runtime};
@@ -65,6 +66,7 @@ impl DurableObject for Coordinator {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let caller_gone = req.inner().signal();
         // serde_json, not `req.json()`: JavaScript's JSON.parse would round 64-bit ids.
         let message: Message = match serde_json::from_str(&req.text().await?) {
             Ok(message) => message,
@@ -83,7 +85,7 @@ impl DurableObject for Coordinator {
         }
         match message {
             Message::Acquire { group, request } => {
-                let reply = self.acquire(&config, &group, &request).await?;
+                let reply = self.acquire(&config, &group, &request, caller_gone).await?;
                 respond::json(200, serde_json::to_vec(&reply)?)
             }
             Message::Status { group } => {
@@ -128,7 +130,13 @@ impl DurableObject for Coordinator {
 }
 
 impl Coordinator {
-    async fn acquire(&self, config: &Config, group: &str, request: &TicketRequest) -> Result<TicketReply> {
+    async fn acquire(
+        &self,
+        config: &Config,
+        group: &str,
+        request: &TicketRequest,
+        caller_gone: AbortSignal,
+    ) -> Result<TicketReply> {
         let Some(model_group) = config.group(group) else {
             return Err(worker::Error::RustError(format!("no model group `{group}`")));
         };
@@ -150,11 +158,12 @@ impl Coordinator {
         // Capacity may be free right now (the queue was not empty when it came).
         self.tick(config, group);
         let mut receiver = receiver;
+        let mut caller_gone = pin!(runtime::aborted(caller_gone));
         loop {
             let now = runtime::now_ms() as u64;
             let wake = self.with_core(|core, now| core.next_wakeup(now)).flatten().unwrap_or(now + 1_000);
             let wait = Delay::from(Duration::from_millis(wake.saturating_sub(now).clamp(1, 60_000)));
-            match select(&mut receiver, pin!(wait)).await {
+            match select(&mut receiver, select(pin!(wait), caller_gone.as_mut())).await {
                 Either::Left((Ok(reply), _)) => {
                     self.persist(config, group).await?;
                     return Ok(reply);
@@ -164,7 +173,25 @@ impl Coordinator {
                 }
                 // Time may have freed capacity or ended a deadline: this waiter's
                 // timer serves every waiter, itself included.
-                Either::Right(_) => self.tick(config, group),
+                Either::Right((Either::Left(_), _)) => self.tick(config, group),
+                // The Worker that sent the request is gone (its isolate died, or it
+                // was cancelled): its place in line, or the grant it was just sent,
+                // goes to the next in line.
+                Either::Right((Either::Right(_), _)) => {
+                    self.waiters.borrow_mut().remove(&waiter);
+                    let granted = match receiver.try_recv() {
+                        Ok(Some(TicketReply::Granted(grant))) => Some(grant.ticket),
+                        _ => None,
+                    };
+                    self.admitted.borrow_mut().remove(&waiter);
+                    self.with_core(|core, now| match granted {
+                        Some(ticket) => core.release(now, ticket),
+                        None => core.leave_queue(waiter),
+                    });
+                    self.tick(config, group);
+                    self.persist(config, group).await?;
+                    return Err(worker::Error::RustError("the caller went away".into()));
+                }
             }
         }
     }
@@ -176,19 +203,27 @@ impl Coordinator {
             return;
         };
         let mut rng = runtime::rng();
-        let answers = self.with_core(|core, now| core.tick(now, model_group, &config.router, &mut rng));
-        for (waiter, reply) in answers.unwrap_or_default() {
-            let sender = self.waiters.borrow_mut().remove(&waiter);
-            if let TicketReply::Granted(grant) = &reply {
-                self.admitted.borrow_mut().insert(waiter, grant.ticket);
+        // A grant given back frees capacity for the next in line: tick again.
+        loop {
+            let answers = self.with_core(|core, now| core.tick(now, model_group, &config.router, &mut rng));
+            let mut given_back = false;
+            for (waiter, reply) in answers.unwrap_or_default() {
+                let sender = self.waiters.borrow_mut().remove(&waiter);
+                if let TicketReply::Granted(grant) = &reply {
+                    self.admitted.borrow_mut().insert(waiter, grant.ticket);
+                }
+                let undelivered = match sender {
+                    Some(sender) => sender.send(reply).err(),
+                    None => Some(reply),
+                };
+                if let Some(TicketReply::Granted(grant)) = undelivered {
+                    self.admitted.borrow_mut().remove(&waiter);
+                    self.with_core(|core, now| core.release(now, grant.ticket));
+                    given_back = true;
+                }
             }
-            let undelivered = match sender {
-                Some(sender) => sender.send(reply).err(),
-                None => Some(reply),
-            };
-            if let Some(TicketReply::Granted(grant)) = undelivered {
-                self.admitted.borrow_mut().remove(&waiter);
-                self.with_core(|core, now| core.release(now, grant.ticket));
+            if !given_back {
+                return;
             }
         }
     }

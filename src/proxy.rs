@@ -68,17 +68,6 @@ pub async fn handle(
     serve(endpoint, &body, header_timeout, caller, env, Background::WaitUntil(ctx), config).await
 }
 
-/// Resolves when `signal` aborts.
-async fn aborted(signal: AbortSignal) {
-    if signal.aborted() {
-        return;
-    }
-    let promise = js_sys::Promise::new(&mut |resolve, _| {
-        let _ = signal.add_event_listener_with_callback("abort", &resolve);
-    });
-    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
-}
-
 /// Serves one request body, from a client or from an async job.
 pub async fn serve(
     endpoint: Endpoint,
@@ -266,7 +255,7 @@ async fn take_ticket(
     let (Some(waiter), Caller::Client { gone, .. }) = (waiter, caller) else {
         return acquired.await;
     };
-    match select(pin!(acquired), pin!(aborted(gone.clone()))).await {
+    match select(pin!(acquired), pin!(runtime::aborted(gone.clone()))).await {
         Either::Left((acquired, _)) => acquired,
         Either::Right(_) => {
             let (env, group) = (env.clone(), group.to_owned());

@@ -9,3 +9,14 @@ pub fn now_ms() -> f64 {
 pub fn rng() -> fastrand::Rng {
     fastrand::Rng::with_seed((js_sys::Math::random() * u64::MAX as f64) as u64)
 }
+
+/// Resolves when `signal` aborts: the client of the request it belongs to went away.
+pub async fn aborted(signal: web_sys::AbortSignal) {
+    if signal.aborted() {
+        return;
+    }
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let _ = signal.add_event_listener_with_callback("abort", &resolve);
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}

@@ -1,6 +1,7 @@
-// A coordinator reset under waiting requests: they are answered, not left hanging.
-// The coordinators run in a workerd process of their own (as a Durable Object runs
-// apart from the Worker calling it on Cloudflare), which the test stops and starts.
+// Nothing waiting in a queue is lost when a process goes away: a gateway whose
+// request waits, or the coordinator holding the queue. The coordinators run in a
+// workerd process of their own (as a Durable Object runs apart from the Worker
+// calling it on Cloudflare), so that either side can be stopped under the other.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -27,16 +28,43 @@ after(async () => {
   rmSync(ctx.registry, { recursive: true, force: true });
 });
 
-const chat = (body = {}) => ctx.gateway.post("/v1/chat/completions", { model: "serial", messages: user(), ...body });
+const chat = (body = {}, gateway = ctx.gateway) =>
+  gateway.post("/v1/chat/completions", { model: "serial", messages: user(body.tag), ...body, tag: undefined });
+
+test("a waiting request whose gateway dies leaves the queue: the next in line is served when capacity frees", async () => {
+  const doomed = await startGateway({ config: ctx.config, coordinatorRegistry: ctx.registry });
+  ctx.upstream.script("one", [{ type: "ok", delayMs: 800 }]);
+  const started = Date.now();
+  const busy = chat({ priority: 0, tag: "busy" });
+  await sleep(200);
+  const lost = chat({ priority: 1, tag: "lost" }, doomed).catch(() => "gone");
+  await sleep(150);
+  const next = chat({ priority: 2, tag: "next" });
+  await sleep(150);
+  const depth = async () => (await (await ctx.gateway.get("/queue/status")).json()).groups[0].depth;
+  assert.equal(await depth(), 2);
+
+  await doomed.close();
+  await sleep(100);
+  assert.equal(await depth(), 1, "the dead gateway's request left the line");
+  assert.equal((await busy).status, 200);
+  assert.equal((await next).status, 200);
+  assert.ok(Date.now() - started < 2_000, "served as soon as the deployment was free");
+  assert.equal(await lost, "gone");
+  assert.deepEqual(
+    ctx.upstream.requests.map((r) => r.body.messages[0].content),
+    ["busy", "next"],
+  );
+});
 
 test("a coordinator restart answers its waiting requests with a retryable 503, then the group serves again", async () => {
   const first = await chat();
   assert.equal(first.status, 200, await first.text());
 
   ctx.upstream.script("one", [{ type: "ok", delayMs: 1_500 }]);
-  const busy = chat({ priority: 1 });
+  const busy = chat({ priority: 1, tag: "busy" });
   await sleep(200);
-  const waiting = chat({ priority: 1 });
+  const waiting = chat({ priority: 1, tag: "waiting" });
   await sleep(200);
   const status = await (await ctx.gateway.get("/queue/status")).json();
   assert.equal(status.groups.find((g) => g.group === "serial").depth, 1, "the second request waits in the queue");
