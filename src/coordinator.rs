@@ -84,7 +84,8 @@ impl DurableObject for Coordinator {
             self.core.borrow_mut().get_or_insert_with(|| coordinator::Coordinator::restore(snapshot));
         }
         match message {
-            Message::Acquire { group, request } => {
+            Message::Acquire { group, request, reports } => {
+                self.apply_reports(&config, &group, &reports);
                 let reply = self.acquire(&config, &group, &request, caller_gone).await?;
                 respond::json(200, serde_json::to_vec(&reply)?)
             }
@@ -104,13 +105,8 @@ impl DurableObject for Coordinator {
                 self.persist(&config, &group).await?;
                 Ok(Response::empty()?.with_status(204))
             }
-            Message::Report { group, report } => {
-                self.admitted.borrow_mut().retain(|_, ticket| *ticket != report.ticket);
-                self.with_core(|core, now| {
-                    if let Some(model_group) = config.group(&group) {
-                        core.report(now, model_group, &config.router, &report);
-                    }
-                });
+            Message::Report { group, reports } => {
+                self.apply_reports(&config, &group, &reports);
                 self.tick(&config, &group);
                 self.persist(&config, &group).await?;
                 Ok(Response::empty()?.with_status(204))
@@ -228,6 +224,16 @@ impl Coordinator {
         }
     }
 
+    fn apply_reports(&self, config: &Config, group: &str, reports: &[Report]) {
+        let Some(model_group) = config.group(group) else {
+            return;
+        };
+        for report in reports {
+            self.admitted.borrow_mut().retain(|_, ticket| *ticket != report.ticket);
+            self.with_core(|core, now| core.report(now, model_group, &config.router, report));
+        }
+    }
+
     fn with_core<T>(&self, f: impl FnOnce(&mut coordinator::Coordinator, u64) -> T) -> Option<T> {
         let now = runtime::now_ms() as u64;
         self.core.borrow_mut().as_mut().map(|core| f(core, now))
@@ -249,17 +255,31 @@ impl Coordinator {
     }
 }
 
+/// How long a report that may wait ([`coordinator::reports_may_wait`]) waits for
+/// the isolate's next ticket to travel with before it is sent on its own.
+const REPORT_DELAY_MS: u64 = 100;
+
+thread_local! {
+    /// Reports waiting to travel with this isolate's next message, per group.
+    static WAITING_REPORTS: RefCell<HashMap<String, Vec<Report>>> = RefCell::new(HashMap::new());
+}
+
+fn take_waiting_reports(group: &str) -> Vec<Report> {
+    WAITING_REPORTS.with_borrow_mut(|waiting| waiting.remove(group).unwrap_or_default())
+}
+
 /// Asks the group's coordinator for a ticket; a request with a priority may wait
-/// there until one is free or its deadline comes.
+/// there until one is free or its deadline comes. The reports waiting in this
+/// isolate for the group travel with it.
 pub async fn acquire(env: &Env, group: &str, request: TicketRequest) -> std::result::Result<TicketReply, ApiError> {
     let unavailable = |detail: String| ApiError::CoordinatorUnavailable { group: group.to_owned(), detail };
-    let message = Message::Acquire { group: group.to_owned(), request };
-    let mut response = send(env, group, &message).await.map_err(|e| unavailable(e.to_string()))?;
+    let message = Message::Acquire { group: group.to_owned(), request, reports: take_waiting_reports(group) };
+    let response = send(env, group, &message).await.map_err(|e| unavailable(e.to_string()))?;
     if response.status_code() != 200 {
-        let text = response.text().await.unwrap_or_default();
+        let text = durable::text(&response).await.unwrap_or_default();
         return Err(unavailable(format!("it answered {}: {text}", response.status_code())));
     }
-    let text = response.text().await.map_err(|e| unavailable(e.to_string()))?;
+    let text = durable::text(&response).await.map_err(|e| unavailable(e.to_string()))?;
     serde_json::from_str(&text).map_err(|e| unavailable(e.to_string()))
 }
 
@@ -272,16 +292,16 @@ pub async fn sync(
     failure: Option<(DeploymentId, ReportedFailure)>,
 ) -> Result<HealthView> {
     let message = Message::Sync { group: group.to_owned(), served, failure };
-    let mut response = send(env, group, &message).await?;
+    let response = send(env, group, &message).await?;
     if response.status_code() != 200 {
         return Err(worker::Error::RustError(format!("the coordinator answered {}", response.status_code())));
     }
-    Ok(serde_json::from_str(&response.text().await?)?)
+    Ok(serde_json::from_str(&durable::text(&response).await?)?)
 }
 
 /// The group's queue as its coordinator sees it now.
 pub async fn status(env: &Env, group: &str) -> Result<QueueStatus> {
-    let text = send(env, group, &Message::Status { group: group.to_owned() }).await?.text().await?;
+    let text = durable::text(&send(env, group, &Message::Status { group: group.to_owned() }).await?).await?;
     Ok(serde_json::from_str(&text)?)
 }
 
@@ -291,9 +311,31 @@ pub async fn leave(env: &Env, group: &str, waiter: u64) -> Result<()> {
     send(env, group, &Message::Leave { group: group.to_owned(), waiter }).await.map(|_| ())
 }
 
-/// Tells the group's coordinator how a ticket ended.
-pub async fn report(env: &Env, group: &str, report: Report) -> Result<()> {
-    send(env, group, &Message::Report { group: group.to_owned(), report }).await.map(|_| ())
+/// Tells the group's coordinator how a ticket ended: at once, or, when it `may_wait`,
+/// with this isolate's next ticket for the group, or on its own [`REPORT_DELAY_MS`]
+/// later if none was asked for by then. Under load that halves the requests to
+/// the coordinator; a report lost with its isolate costs only accuracy (the ticket
+/// expires).
+pub async fn report(env: &Env, group: &str, report: Report, may_wait: bool) -> Result<()> {
+    if !may_wait {
+        let message = Message::Report { group: group.to_owned(), reports: vec![report] };
+        return send(env, group, &message).await.map(|_| ());
+    }
+    let first = WAITING_REPORTS.with_borrow_mut(|waiting| {
+        let reports = waiting.entry(group.to_owned()).or_default();
+        reports.push(report);
+        reports.len() == 1
+    });
+    // The first report to wait also sends whatever is left waiting when the delay ends.
+    if !first {
+        return Ok(());
+    }
+    Delay::from(Duration::from_millis(REPORT_DELAY_MS)).await;
+    let reports = take_waiting_reports(group);
+    if reports.is_empty() {
+        return Ok(());
+    }
+    send(env, group, &Message::Report { group: group.to_owned(), reports }).await.map(|_| ())
 }
 
 async fn send(env: &Env, group: &str, message: &Message) -> Result<Response> {

@@ -9,7 +9,9 @@ use std::time::Duration;
 use futures_channel::oneshot;
 use futures_util::future::{Either, select};
 use switchyard_core::config::{Config, Deployment, DeploymentId, ModelGroup};
-use switchyard_core::coordinator::{Grant, QueueRequest, Report, ReportedFailure, TicketReply, TicketRequest};
+use switchyard_core::coordinator::{
+    Grant, QueueRequest, Report, ReportedFailure, TicketReply, TicketRequest, reports_may_wait,
+};
 use switchyard_core::error::ApiError;
 use switchyard_core::failure::Failure;
 use switchyard_core::mock::{self, MockContext};
@@ -175,6 +177,7 @@ pub async fn serve(
             group: group.name.clone(),
             deployment: deployment.id.clone(),
             ticket: grant.as_ref().map(|g| g.ticket),
+            reports_may_wait: reports_may_wait(group, &config.router),
         };
         let mut response = match outcome {
             Err(failure) => {
@@ -274,6 +277,8 @@ struct Settle {
     group: String,
     deployment: DeploymentId,
     ticket: Option<u64>,
+    /// A success may travel with the isolate's next ticket ([`reports_may_wait`]).
+    reports_may_wait: bool,
 }
 
 impl Settle {
@@ -290,9 +295,10 @@ impl Settle {
             }
             return;
         };
+        let may_wait = failure.is_none() && self.reports_may_wait;
         let report = Report { ticket, latency_ms, ttft_ms, tokens_used, failure };
         // A lost report costs only accuracy (the ticket expires); never the answer.
-        if let Err(error) = coordinator::report(&self.env, &self.group, report).await {
+        if let Err(error) = coordinator::report(&self.env, &self.group, report, may_wait).await {
             worker::console_error!("reporting to the coordinator of `{}` failed: {error}", self.group);
         }
     }

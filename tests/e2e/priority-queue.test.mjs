@@ -10,6 +10,7 @@ const ctx = useGateway((upstream) => ({
     deployment(upstream, "expiry", "ex", ", max_parallel_requests: 1"),
     deployment(upstream, "plain", "pl", ", max_parallel_requests: 1"),
     deployment(upstream, "once", "on", ", rpm: 1"),
+    deployment(upstream, "tokens", "tk", ", tpm: 100"),
     "router_settings:",
     "  num_retries: 0",
   ].join("\n"),
@@ -51,6 +52,23 @@ test("a queued request is answered 408 when its timeout passes, saying how long 
   assert.match(error.message, /waited \d+ ms in the queue of `expiry` \(place 1 in line\)/);
   assert.equal((await blocker).status, 200);
   assert.equal(ctx.upstream.requests.length, 1, "the expired request never reached the upstream");
+});
+
+test("a request waiting on tpm is let in by the actual usage of the one before, told after it ended", async () => {
+  // The first reserves its estimate (~60 tokens of prompt) and uses 5; the second's
+  // estimate fits only once that is known. The report of a success travels with the
+  // isolate's next ticket or, as here where none follows, on its own a moment later.
+  ctx.upstream.script("tk", [], { type: "ok", delayMs: 300, totalTokens: 5 });
+  const long = "x".repeat(220);
+  const first = chat("tokens", { priority: 1, tag: long });
+  await sleep(100);
+  const started = Date.now();
+  const second = chat("tokens", { priority: 1, tag: long });
+  assert.equal((await first).status, 200);
+  const response = await second;
+  const waited = Date.now() - started;
+  assert.equal(response.status, 200);
+  assert.ok(waited < 2_000, `let in ${waited} ms after it came, not at the next minute`);
 });
 
 test("without a priority a request does not wait: 429 at once", async () => {
@@ -123,7 +141,7 @@ test("/queue/status shows each group's waiting requests by priority, and what wa
   assert.ok(serial.oldest_wait_ms >= 100, `oldest ${serial.oldest_wait_ms}`);
   assert.deepEqual(
     during.groups.map((g) => g.group),
-    ["serial", "expiry", "plain", "once"],
+    ["serial", "expiry", "plain", "once", "tokens"],
   );
   await Promise.all([running, ...waiting]);
   const after = (await (await ctx.gateway.get("/queue/status")).json()).groups.find((g) => g.group === "serial");

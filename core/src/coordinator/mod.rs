@@ -32,7 +32,7 @@ use std::collections::{HashMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Deployment, DeploymentId, ModelGroup, RouterPolicy};
+use crate::config::{Deployment, DeploymentId, ModelGroup, RouterPolicy, RoutingStrategy};
 use crate::failure::FailureClass;
 use health::Health;
 use local::{HealthView, VIEW_TTL_MS};
@@ -47,10 +47,11 @@ const MAX_SAMPLES: usize = 256;
 /// A message from a Worker isolate to a model group's coordinator.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Message {
-    /// Answered with a [`TicketReply`].
-    Acquire { group: String, request: TicketRequest },
+    /// Answered with a [`TicketReply`]. `reports` are this isolate's successes that
+    /// waited to travel with its next message ([`reports_may_wait`]), applied first.
+    Acquire { group: String, request: TicketRequest, reports: Vec<Report> },
     /// Answered with an empty 204.
-    Report { group: String, report: Report },
+    Report { group: String, reports: Vec<Report> },
     /// Answered with a [`QueueStatus`].
     Status { group: String },
     /// The client of a waiting request went away. Answered with an empty 204.
@@ -199,6 +200,16 @@ impl Window {
         deployment.rpm.is_none_or(|rpm| self.requests < rpm)
             && deployment.tpm.is_none_or(|tpm| self.tokens + tokens <= tpm)
     }
+}
+
+/// Whether the report of a successful ticket may wait, at most a moment, to travel
+/// with the isolate's next message to the coordinator instead of one of its own:
+/// only where no one waits on it to free capacity (no `max_parallel_requests`) and
+/// no strategy reads the requests in flight. Failures never wait: they may start a
+/// cooldown the next attempt must see.
+pub fn reports_may_wait(group: &ModelGroup, policy: &RouterPolicy) -> bool {
+    !matches!(policy.strategy, RoutingStrategy::LeastBusy)
+        && group.deployments.iter().all(|d| d.max_parallel_requests.is_none())
 }
 
 /// Whether the prompt fits the deployment (checked only with `enable_pre_call_checks`).

@@ -646,3 +646,16 @@ fn the_snapshot_changes_with_health_and_limited_windows_only() {
     w.fail(4, "b", FailureClass::RateLimit);
     assert_ne!(w.coordinator.snapshot(&group), limited, "a cooldown is kept");
 }
+
+#[test]
+fn only_reports_nobody_waits_on_may_wait_for_the_next_message() {
+    let may_wait = |yaml: &str| {
+        let w = World::new(yaml);
+        reports_may_wait(w.config.group(&w.group).unwrap(), &w.config.router)
+    };
+    assert!(may_wait(&two("routing_strategy: usage-based-routing-v2", "", "")));
+    assert!(may_wait(&two("routing_strategy: latency-based-routing", "", "")));
+    assert!(may_wait(&two("routing_strategy: simple-shuffle", ", rpm: 5", ", tpm: 50")));
+    assert!(!may_wait(&two("routing_strategy: least-busy", "", "")));
+    assert!(!may_wait(&two("routing_strategy: simple-shuffle", ", max_parallel_requests: 1", "")));
+}
