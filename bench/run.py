@@ -242,34 +242,21 @@ def stop(process):
 
 
 def best_litellm(processes):
-    """Starts LiteLLM's proxy with 1, then 2 workers (this machine's cores), keeps the
-    faster running and returns its worker count."""
-    best = None
+    """Measures LiteLLM's proxy with 1, then 2 workers (this machine's cores), one at
+    a time, then starts the faster again for the rounds; returns its worker count."""
+    measured = {}
     for workers in (1, 2):
         process = start_litellm(workers)
-        wait_for(LITELLM_PATH, seconds=120)
-        rps = oha(LITELLM_PATH, 5)["rps"]
-        print(f"LiteLLM with {workers} worker(s): {rps:,.0f} requests/s", flush=True)
-        if best is None or rps > best[1]:
-            if best is not None:
-                stop(best[2])
-            best = (workers, rps, process)
-        else:
+        try:
+            wait_for(LITELLM_PATH, seconds=120)
+            measured[workers] = oha(LITELLM_PATH, 5)["rps"]
+        finally:
             stop(process)
-    processes.append(best[2])
-    return best[0]
-
-
-INSPECTOR = 19229
-
-
-def profile():
-    """Loads the routed path with the V8 inspector sampling the Switchyard isolate."""
-    load = [str(OHA), "--no-tui", "-z", f"{SECONDS}s", "-c", str(CONCURRENCY), "-m", "POST",
-            "-H", "content-type: application/json", "-d", ROUTED.body,
-            f"http://127.0.0.1:{ROUTED.port}/v1/chat/completions"]
-    subprocess.run(["node", "--experimental-websocket", "--no-warnings", str(BENCH / "profile.mjs"),
-                    str(INSPECTOR), "switchyard", "--", *load], check=True)
+        print(f"LiteLLM with {workers} worker(s): {measured[workers]:,.0f} requests/s", flush=True)
+    best = max(measured, key=measured.get)
+    processes.append(start_litellm(best))
+    wait_for(LITELLM_PATH, seconds=120)
+    return best
 
 
 def main():
@@ -374,7 +361,7 @@ def write_report(results):
     wasm = (ROOT / "build/index_bg.wasm").read_bytes()
 
     def ratio(name, base):
-        return statistics.median(r[name]["rps"] / r[base]["rps"] for r in rounds)
+        return statistics.median(r[name]["rps"] / max(r[base]["rps"], 1e-9) for r in rounds)
 
     def cell(value, fmt):
         return "" if value is None else format(value, fmt)
