@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use futures_channel::oneshot;
 use futures_util::future::{Either, select};
+use serde::de::DeserializeOwned;
 use switchyard_core::config::Config;
 use switchyard_core::config::DeploymentId;
 use switchyard_core::coordinator::local::HealthView;
@@ -94,15 +95,7 @@ impl DurableObject for Coordinator {
                 respond::json(200, serde_json::to_vec(&status)?)
             }
             Message::Leave { group, waiter } => {
-                // Dropping its sender ends the waiting fetch, whose client is gone.
-                self.waiters.borrow_mut().remove(&waiter);
-                let ticket = self.admitted.borrow_mut().remove(&waiter);
-                self.with_core(|core, now| match ticket {
-                    Some(ticket) => core.release(now, ticket),
-                    None => core.leave_queue(waiter),
-                });
-                self.tick(&config, &group);
-                self.persist(&config, &group).await?;
+                self.leave(&config, &group, waiter).await?;
                 Ok(Response::empty()?.with_status(204))
             }
             Message::Report { group, reports } => {
@@ -174,22 +167,25 @@ impl Coordinator {
                 // was cancelled): its place in line, or the grant it was just sent,
                 // goes to the next in line.
                 Either::Right((Either::Right(_), _)) => {
-                    self.waiters.borrow_mut().remove(&waiter);
-                    let granted = match receiver.try_recv() {
-                        Ok(Some(TicketReply::Granted(grant))) => Some(grant.ticket),
-                        _ => None,
-                    };
-                    self.admitted.borrow_mut().remove(&waiter);
-                    self.with_core(|core, now| match granted {
-                        Some(ticket) => core.release(now, ticket),
-                        None => core.leave_queue(waiter),
-                    });
-                    self.tick(config, group);
-                    self.persist(config, group).await?;
+                    self.leave(config, group, waiter).await?;
                     return Err(worker::Error::RustError("the caller went away".into()));
                 }
             }
         }
+    }
+
+    /// Takes a waiting request whose caller is gone out of the line, or gives back
+    /// the grant it was just sent (`admitted` holds it until it is reported), and
+    /// lets the next in line in. Dropping its sender ends its waiting fetch.
+    async fn leave(&self, config: &Config, group: &str, waiter: u64) -> Result<()> {
+        self.waiters.borrow_mut().remove(&waiter);
+        let ticket = self.admitted.borrow_mut().remove(&waiter);
+        self.with_core(|core, now| match ticket {
+            Some(ticket) => core.release(now, ticket),
+            None => core.leave_queue(waiter),
+        });
+        self.tick(config, group);
+        self.persist(config, group).await
     }
 
     /// Admits or expires waiting requests and sends them their answers. A grant
@@ -274,13 +270,7 @@ fn take_waiting_reports(group: &str) -> Vec<Report> {
 pub async fn acquire(env: &Env, group: &str, request: TicketRequest) -> std::result::Result<TicketReply, ApiError> {
     let unavailable = |detail: String| ApiError::CoordinatorUnavailable { group: group.to_owned(), detail };
     let message = Message::Acquire { group: group.to_owned(), request, reports: take_waiting_reports(group) };
-    let response = send(env, group, &message).await.map_err(|e| unavailable(e.to_string()))?;
-    if response.status_code() != 200 {
-        let text = durable::text(&response).await.unwrap_or_default();
-        return Err(unavailable(format!("it answered {}: {text}", response.status_code())));
-    }
-    let text = durable::text(&response).await.map_err(|e| unavailable(e.to_string()))?;
-    serde_json::from_str(&text).map_err(|e| unavailable(e.to_string()))
+    ask(env, group, &message).await.map_err(|e| unavailable(e.to_string()))
 }
 
 /// Tells the group's coordinator what an isolate routing by itself served (and a
@@ -291,18 +281,12 @@ pub async fn sync(
     served: Vec<(DeploymentId, u64)>,
     failure: Option<(DeploymentId, ReportedFailure)>,
 ) -> Result<HealthView> {
-    let message = Message::Sync { group: group.to_owned(), served, failure };
-    let response = send(env, group, &message).await?;
-    if response.status_code() != 200 {
-        return Err(worker::Error::RustError(format!("the coordinator answered {}", response.status_code())));
-    }
-    Ok(serde_json::from_str(&durable::text(&response).await?)?)
+    ask(env, group, &Message::Sync { group: group.to_owned(), served, failure }).await
 }
 
 /// The group's queue as its coordinator sees it now.
 pub async fn status(env: &Env, group: &str) -> Result<QueueStatus> {
-    let text = durable::text(&send(env, group, &Message::Status { group: group.to_owned() }).await?).await?;
-    Ok(serde_json::from_str(&text)?)
+    ask(env, group, &Message::Status { group: group.to_owned() }).await
 }
 
 /// Takes a waiting request whose client went away out of the group's queue (or
@@ -336,6 +320,17 @@ pub async fn report(env: &Env, group: &str, report: Report, may_wait: bool) -> R
         return Ok(());
     }
     send(env, group, &Message::Report { group: group.to_owned(), reports }).await.map(|_| ())
+}
+
+/// Sends a message answered with JSON, and decodes the answer (serde_json, not
+/// JavaScript's JSON.parse, which would round 64-bit ids).
+async fn ask<T: DeserializeOwned>(env: &Env, group: &str, message: &Message) -> Result<T> {
+    let response = send(env, group, message).await?;
+    let text = durable::text(&response).await?;
+    if response.status_code() != 200 {
+        return Err(worker::Error::RustError(format!("it answered {}: {text}", response.status_code())));
+    }
+    Ok(serde_json::from_str(&text)?)
 }
 
 async fn send(env: &Env, group: &str, message: &Message) -> Result<Response> {
