@@ -17,7 +17,11 @@ thread_local! {
 }
 
 fn with_router<T>(group: &str, f: impl FnOnce(&mut LocalRouter) -> T) -> T {
-    ROUTERS.with(|routers| f(routers.borrow_mut().entry(group.to_owned()).or_default()))
+    // Looked up before `entry`, which would allocate the key on every request.
+    ROUTERS.with_borrow_mut(|routers| match routers.get_mut(group) {
+        Some(router) => f(router),
+        None => f(routers.entry(group.to_owned()).or_default()),
+    })
 }
 
 /// The deployment to call without a ticket, or `None` when the request must take
