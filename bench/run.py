@@ -259,6 +259,18 @@ def best_litellm(processes):
     return best
 
 
+
+INSPECTOR = 19229
+
+
+def profile():
+    """Loads the routed path with the V8 inspector sampling the Switchyard isolate."""
+    load = [str(OHA), "--no-tui", "-z", f"{SECONDS}s", "-c", str(CONCURRENCY), "-m", "POST",
+            "-H", "content-type: application/json", "-d", ROUTED.body,
+            f"http://127.0.0.1:{ROUTED.port}/v1/chat/completions"]
+    subprocess.run(["node", "--experimental-websocket", "--no-warnings", str(BENCH / "profile.mjs"),
+                    str(INSPECTOR), "switchyard", "--", *load], check=True)
+
 def main():
     for tool in (WORKERD, OHA):
         if not Path(tool).exists():

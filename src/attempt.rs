@@ -19,8 +19,9 @@ use switchyard_core::failure::{Failure, parse_retry_after};
 use switchyard_core::request::Endpoint;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use worker::{ByteStream, Delay, Headers, Result};
+use worker::{ByteStream, Delay, Result};
 
+use crate::respond::{self, HeaderList};
 use crate::runtime;
 
 /// Headers of the provider's answer that the client is given back.
@@ -40,13 +41,13 @@ pub enum Answer {
     /// The whole answer, and the tokens it reports using.
     Complete {
         status: u16,
-        headers: Headers,
+        headers: HeaderList,
         body: Vec<u8>,
         tokens: Option<u64>,
     },
     Stream {
         status: u16,
-        headers: Headers,
+        headers: HeaderList,
         first: Vec<u8>,
         rest: ByteStream,
         ttft_ms: u64,
@@ -75,16 +76,15 @@ pub async fn call(
     let started = runtime::now_ms();
     let id = deployment.id.as_str();
     let url = format!("{}{}", deployment.api_base, endpoint.upstream_path());
-    let headers = web_sys::Headers::new()?;
-    headers.set("content-type", "application/json")?;
+    let mut headers: HeaderList = vec![("content-type", "application/json".into())];
     if let Some(key) = &deployment.api_key {
-        headers.set("authorization", &format!("Bearer {}", key.expose()))?;
+        headers.push(("authorization", format!("Bearer {}", key.expose())));
     }
     // Aborting cuts the connection, so a timed-out upstream stops working for us.
     let controller = web_sys::AbortController::new()?;
     let init = web_sys::RequestInit::new();
     init.set_method("POST");
-    init.set_headers(&headers);
+    init.set_headers(&respond::js_headers(&headers)?);
     init.set_body(&Uint8Array::from(body.as_slice()));
     init.set_signal(Some(&controller.signal()));
     let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
@@ -103,10 +103,10 @@ pub async fn call(
     };
     let status = response.status();
     let upstream_headers = response.headers();
-    let passed = Headers::new();
+    let mut passed = HeaderList::new();
     for name in PASSED_HEADERS {
         if let Some(value) = upstream_headers.get(name)? {
-            passed.set(name, &value)?;
+            passed.push((name, value));
         }
     }
     if status >= 400 {

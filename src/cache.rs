@@ -6,8 +6,9 @@
 use switchyard_core::cache::{self, CacheControls, CachePolicy, Entry, MAX_ENTRY_BYTES};
 use switchyard_core::error::ApiError;
 use switchyard_core::request::{Endpoint, ParsedRequest};
-use worker::{Env, Headers, Response, Result, console_error};
+use worker::{Env, console_error};
 
+use crate::respond::{Body, Reply};
 use crate::runtime;
 
 const BINDING: &str = "CACHE";
@@ -36,7 +37,7 @@ impl Cached {
     }
 
     /// The stored answer, replayed as the request wants it, if there is one it accepts.
-    pub async fn lookup(&self, env: &Env, endpoint: Endpoint, stream: bool) -> Option<Response> {
+    pub async fn lookup(&self, env: &Env, endpoint: Endpoint, stream: bool) -> Option<Reply> {
         if self.controls.no_cache {
             return None;
         }
@@ -52,17 +53,18 @@ impl Cached {
         if !entry.acceptable(runtime::now_ms() as u64, &self.controls) {
             return None;
         }
-        let headers = Headers::new();
         let streamed = stream && endpoint != Endpoint::Embeddings;
-        headers.set("content-type", if streamed { "text/event-stream" } else { "application/json" }).ok()?;
-        self.mark(&headers, "HIT").ok()?;
-        Some(Response::from_bytes(entry.replay(endpoint, stream)).ok()?.with_headers(headers))
+        let content_type = if streamed { "text/event-stream" } else { "application/json" };
+        let mut hit =
+            Reply::new(200, vec![("content-type", content_type.into())], Body::Bytes(entry.replay(endpoint, stream)));
+        self.mark(&mut hit, "HIT");
+        Some(hit)
     }
 
     /// `x-litellm-cache-key` and `x-cache`.
-    pub fn mark(&self, headers: &Headers, outcome: &str) -> Result<()> {
-        headers.set("x-litellm-cache-key", &self.key)?;
-        headers.set("x-cache", outcome)
+    pub fn mark(&self, reply: &mut Reply, outcome: &str) {
+        reply.set("x-litellm-cache-key", self.key.as_str());
+        reply.set("x-cache", outcome);
     }
 
     /// The work that stores a successful answer, for the background: `body` is its

@@ -17,7 +17,8 @@ use switchyard_core::request::{Endpoint, ParsedRequest};
 use worker::{DurableObject, Env, Method, Request, Response, Result, State, durable_object};
 
 use crate::proxy::{self, Background, Caller};
-use crate::{config_source, coordinator, durable, respond, runtime};
+use crate::respond::{self, Reply};
+use crate::{config_source, coordinator, durable, runtime};
 
 const JOB_KEY: &str = "job";
 
@@ -28,27 +29,26 @@ struct Submit {
 }
 
 /// `POST /queue/request`: validates the chat completion and queues it as a job.
-pub async fn submit(mut req: Request, env: &Env, config: &Config) -> Result<Response> {
-    let body = req.bytes().await?;
-    let request = match ParsedRequest::parse(Endpoint::ChatCompletions, &body) {
+pub async fn submit(body: &[u8], env: &Env, config: &Config) -> Result<Reply> {
+    let request = match ParsedRequest::parse(Endpoint::ChatCompletions, body) {
         Ok(request) => request,
-        Err(error) => return respond::error(&error),
+        Err(error) => return Ok(Reply::error(&error)),
     };
     if request.stream {
         let message = "an async job's answer is fetched whole: `stream` must be false".to_owned();
-        return respond::error(&ApiError::InvalidParam { param: "stream", message });
+        return Ok(Reply::error(&ApiError::InvalidParam { param: "stream", message }));
     }
     let Some(group) = config.group(&request.model) else {
         let error = ApiError::ModelNotFound { model: request.model, available: config.listed_models().to_vec() };
-        return respond::error(&error);
+        return Ok(Reply::error(&error));
     };
     let mut rng = runtime::rng();
     let id = format!("job-{:016x}{:016x}", rng.u64(..), rng.u64(..));
-    let body = String::from_utf8_lossy(&body).into_owned();
+    let body = String::from_utf8_lossy(body).into_owned();
     let submitted =
         send(env, &id, Method::Post, Some(serde_json::to_string(&Submit { id: id.clone(), body })?)).await?;
     if submitted.status_code() != 200 {
-        return Ok(submitted);
+        return relay(submitted).await;
     }
     // A rough wait: how long the group's waiting requests have waited so far.
     let eta = match coordinator::status(env, &group.name).await {
@@ -58,16 +58,21 @@ pub async fn submit(mut req: Request, env: &Env, config: &Config) -> Result<Resp
     let answer = serde_json::json!({
         "id": id, "url": format!("/queue/response/{id}"), "eta": eta, "status": JobStatus::Queued,
     });
-    respond::json(200, serde_json::to_vec(&answer)?)
+    Ok(Reply::json(200, serde_json::to_vec(&answer)?))
 }
 
 /// `GET /queue/response/<id>`.
-pub async fn response(id: &str, env: &Env) -> Result<Response> {
+pub async fn response(id: &str, env: &Env) -> Result<Reply> {
     let well_formed = id.len() == 36 && id.starts_with("job-") && id[4..].bytes().all(|b| b.is_ascii_hexdigit());
     if !well_formed {
-        return respond::error(&ApiError::JobNotFound { id: id.to_owned() });
+        return Ok(Reply::error(&ApiError::JobNotFound { id: id.to_owned() }));
     }
-    send(env, id, Method::Get, None).await
+    relay(send(env, id, Method::Get, None).await?).await
+}
+
+/// The job object's JSON answer, passed on to the client.
+async fn relay(answer: Response) -> Result<Reply> {
+    Ok(Reply::json(answer.status_code(), durable::text(&answer).await?.into_bytes()))
 }
 
 async fn send(env: &Env, id: &str, method: Method, body: Option<String>) -> Result<Response> {
@@ -119,7 +124,7 @@ impl DurableObject for Job {
                     Ok(config) => {
                         let background = Background::Spawn;
                         let body = job.body.clone();
-                        let mut answer = proxy::serve(
+                        let reply = proxy::serve(
                             Endpoint::ChatCompletions,
                             body.as_bytes(),
                             None,
@@ -129,7 +134,8 @@ impl DurableObject for Job {
                             config,
                         )
                         .await?;
-                        (answer.status_code(), answer.bytes().await?)
+                        let status = reply.status();
+                        (status, Response::from(reply.into_response()?).bytes().await?)
                     }
                     Err(error) => (error.status(), error.body()),
                 };

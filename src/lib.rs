@@ -32,14 +32,14 @@ mod routes;
 mod runtime;
 
 use switchyard_core::error::ApiError;
-use worker::{Context, Env, Request, Response, Result, event};
+use worker::{Context, Env, Result, event};
+
+use crate::respond::Reply;
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
     // A failure of the runtime itself still answers in OpenAI's shape, not as the
     // runtime's plain-text 500.
-    match routes::handle(req, env, ctx).await {
-        Ok(response) => Ok(response),
-        Err(error) => respond::error(&ApiError::Internal(error.to_string())),
-    }
+    let reply = routes::handle(req, env, ctx).await;
+    reply.unwrap_or_else(|error| Reply::error(&ApiError::Internal(error.to_string()))).into_response()
 }

@@ -18,11 +18,11 @@ use switchyard_core::mock::{self, MockContext};
 use switchyard_core::plan::{Plan, Step};
 use switchyard_core::request::{Endpoint, ParsedRequest};
 use web_sys::AbortSignal;
-use worker::{Context, Delay, Env, Headers, Request, Response, Result};
+use worker::{Context, Delay, Env, Result};
 
 use crate::attempt::{self, Answer, Deadlines, StreamEnd};
 use crate::cache::Cached;
-use crate::respond::{self, Served};
+use crate::respond::{self, Body, Reply, Served};
 use crate::{coordinator, local_route, routes, runtime};
 
 /// LiteLLM's default when no timeout is configured anywhere: 10 minutes.
@@ -56,17 +56,17 @@ pub enum Caller {
 
 pub async fn handle(
     endpoint: Endpoint,
-    mut req: Request,
+    req: web_sys::Request,
     env: &Env,
     ctx: &Context,
     config: &Config,
-) -> Result<Response> {
+) -> Result<Reply> {
     let header_timeout = match header_timeout(&req) {
         Ok(timeout) => timeout,
-        Err(error) => return respond::error(&error),
+        Err(error) => return Ok(Reply::error(&error)),
     };
-    let body = req.bytes().await?;
-    let caller = Caller::Client { api_key: routes::api_key(&req), gone: req.inner().signal() };
+    let body = routes::body(&req).await?;
+    let caller = Caller::Client { api_key: routes::api_key(&req), gone: req.signal() };
     serve(endpoint, &body, header_timeout, caller, env, Background::WaitUntil(ctx), config).await
 }
 
@@ -79,35 +79,35 @@ pub async fn serve(
     env: &Env,
     background: Background<'_>,
     config: &Config,
-) -> Result<Response> {
+) -> Result<Reply> {
     let started = runtime::now_ms();
     let request = match ParsedRequest::parse(endpoint, body) {
         Ok(request) => request,
-        Err(error) => return respond::error(&error),
+        Err(error) => return Ok(Reply::error(&error)),
     };
     let Some(group) = config.group(&request.model) else {
         let error = ApiError::ModelNotFound { model: request.model, available: config.listed_models().to_vec() };
-        return respond::error(&error);
+        return Ok(Reply::error(&error));
     };
     if let Some(fallbacks) = &request.policy.fallbacks
         && let Some(unknown) = fallbacks.iter().find(|f| config.group(f).is_none())
     {
         let message = format!("fallback `{unknown}` is not a model on this gateway");
-        return respond::error(&ApiError::InvalidParam { param: "fallbacks", message });
+        return Ok(Reply::error(&ApiError::InvalidParam { param: "fallbacks", message }));
     }
 
     let cached = match &caller {
         Caller::Client { api_key, .. } => match Cached::of(&config.cache, &request, &group.name, api_key.as_deref()) {
             Ok(cached) => cached,
-            Err(error) => return respond::error(&error),
+            Err(error) => return Ok(Reply::error(&error)),
         },
         Caller::Job => None,
     };
     // A hit calls nobody and is counted nowhere as usage.
     if let Some(cached) = &cached
-        && let Some(hit) = cached.lookup(env, endpoint, request.stream).await
+        && let Some(mut hit) = cached.lookup(env, endpoint, request.stream).await
     {
-        hit.headers().set("x-litellm-model-group", &group.name)?;
+        hit.set("x-litellm-model-group", group.name.as_str());
         return Ok(hit);
     }
 
@@ -120,19 +120,12 @@ pub async fn serve(
     loop {
         let (name, avoid, delay_ms) = match step {
             Step::Fail(error) => {
-                let mut response = respond::error(&error)?;
+                let mut reply = Reply::error(&error);
                 let served =
                     last_served.as_ref().map(|(g, d, grant)| Served { group: g, deployment: d, grant: grant.as_ref() });
                 let prioritized = priority.is_some();
-                respond::attempt_headers(
-                    response.headers_mut(),
-                    plan.group(),
-                    served,
-                    plan.attempts(),
-                    started,
-                    prioritized,
-                )?;
-                return Ok(response);
+                respond::attempt_headers(&mut reply, plan.group(), served, plan.attempts(), started, prioritized);
+                return Ok(reply);
             }
             Step::Call { group, avoid, delay_ms } => (group, avoid, delay_ms),
         };
@@ -140,7 +133,7 @@ pub async fn serve(
             Delay::from(Duration::from_millis(delay_ms)).await;
         }
         let Some(group) = config.group(&name) else {
-            return respond::error(&ApiError::Internal(format!("fallback group `{name}` vanished")));
+            return Ok(Reply::error(&ApiError::Internal(format!("fallback group `{name}` vanished"))));
         };
         let picked = local_route::pick(env, group, &config.router, &avoid, request.prompt_tokens, &mut rng).await;
         let (deployment, grant) = match picked {
@@ -159,11 +152,11 @@ pub async fn serve(
                         step = plan.on_unavailable(&reason, &config.router, &mut rng);
                         continue;
                     }
-                    Err(error) => return respond::error(&error),
+                    Err(error) => return Ok(Reply::error(&error)),
                 };
                 let Some(deployment) = group.deployments.iter().find(|d| d.id == grant.deployment) else {
                     let error = ApiError::Internal(format!("coordinator chose unknown `{}`", grant.deployment));
-                    return respond::error(&error);
+                    return Ok(Reply::error(&error));
                 };
                 (deployment, Some(grant))
             }
@@ -179,7 +172,7 @@ pub async fn serve(
             ticket: grant.as_ref().map(|g| g.ticket),
             reports_may_wait: reports_may_wait(group, &config.router),
         };
-        let mut response = match outcome {
+        let mut reply = match outcome {
             Err(failure) => {
                 // Told before the next step, so that a retry sees the cooldown.
                 let reported = ReportedFailure { class: failure.class, retry_after_ms: failure.retry_after_ms };
@@ -200,7 +193,7 @@ pub async fn serve(
                 if settle.ticket.is_some() {
                     background.run(settle.ended(latency_ms, None, tokens, None));
                 }
-                Response::from_bytes(body)?.with_status(status).with_headers(headers)
+                Reply::new(status, headers, Body::Bytes(body))
             }
             Ok(Answer::Stream { status, headers, first, rest, ttft_ms }) => {
                 let (sender, receiver) = oneshot::channel();
@@ -224,23 +217,16 @@ pub async fn serve(
                     };
                     settle.ended(elapsed(attempt_started), Some(ttft_ms), None, failure).await;
                 });
-                Response::from_stream(body)?.with_status(status).with_headers(headers)
+                Reply::stream(status, headers, body)?
             }
         };
         if let Some(cached) = &cached {
-            cached.mark(response.headers(), "MISS")?;
+            cached.mark(&mut reply, "MISS");
         }
         let served = Served { group, deployment, grant: grant.as_ref() };
         let prioritized = priority.is_some();
-        respond::attempt_headers(
-            response.headers_mut(),
-            &group.name,
-            Some(served),
-            plan.attempts(),
-            started,
-            prioritized,
-        )?;
-        return Ok(response);
+        respond::attempt_headers(&mut reply, &group.name, Some(served), plan.attempts(), started, prioritized);
+        return Ok(reply);
     }
 }
 
@@ -316,8 +302,8 @@ async fn run(
         let mut rng = runtime::rng();
         let ctx = MockContext { now_secs: (runtime::now_ms() / 1000.0) as u64, rng: &mut rng };
         let answer = mock::answer(request, &deployment.model, content, ctx);
-        let headers = Headers::new();
-        headers.set("content-type", if answer.is_stream { "text/event-stream" } else { "application/json" })?;
+        let headers =
+            vec![("content-type", if answer.is_stream { "text/event-stream" } else { "application/json" }.into())];
         let tokens = request.prompt_tokens + (content.len() as u64).div_ceil(4);
         return Ok(Ok(Answer::Complete { status: 200, headers, body: answer.body, tokens: Some(tokens) }));
     }
@@ -359,7 +345,7 @@ fn max_wait_ms(request: &ParsedRequest<'_>, header_ms: Option<u64>, group: &Mode
 }
 
 /// `x-litellm-timeout: <seconds>`.
-fn header_timeout(req: &Request) -> std::result::Result<Option<u64>, ApiError> {
+fn header_timeout(req: &web_sys::Request) -> std::result::Result<Option<u64>, ApiError> {
     let Some(value) = req.headers().get("x-litellm-timeout").ok().flatten() else {
         return Ok(None);
     };

@@ -1,13 +1,16 @@
 //! Which handler answers which method and path; authentication.
 
 use futures_util::future::join_all;
+use js_sys::Uint8Array;
 use serde_json::json;
 use switchyard_core::config::Config;
 use switchyard_core::error::ApiError;
-use switchyard_core::request::Endpoint;
-use worker::{Context, Env, Method, Request, Response, Result};
+use switchyard_core::request::{Endpoint, url_path};
+use wasm_bindgen_futures::JsFuture;
+use worker::{Context, Env, Method, Result};
 
-use crate::{config_source, coordinator, jobs, proxy, respond};
+use crate::respond::Reply;
+use crate::{config_source, coordinator, jobs, proxy};
 
 enum Route {
     Liveliness,
@@ -24,30 +27,32 @@ enum Api {
     Proxy(Endpoint),
 }
 
-pub async fn handle(req: Request, env: Env, ctx: Context) -> Result<Response> {
-    let route = match route(&req.method(), &req.path()) {
+/// `req` is the runtime's own: converting it into a `worker::Request` would read
+/// every property up front, `cf` included (an object built per request).
+pub async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> Result<Reply> {
+    let route = match route(&Method::from(req.method()), url_path(&req.url())) {
         Ok(route) => route,
-        Err(error) => return respond::error(&error),
+        Err(error) => return Ok(Reply::error(&error)),
     };
     match route {
-        Route::Liveliness => respond::json(200, br#"{"status":"alive"}"#.to_vec()),
+        Route::Liveliness => Ok(Reply::json(200, br#"{"status":"alive"}"#.to_vec())),
         // Not ready while the config cannot be used; no key needed to ask.
         Route::Readiness => match config_source::current(&env).await {
-            Ok(_) => respond::json(200, br#"{"status":"healthy"}"#.to_vec()),
-            Err(error) => respond::json(503, error.body()),
+            Ok(_) => Ok(Reply::json(200, br#"{"status":"healthy"}"#.to_vec())),
+            Err(error) => Ok(Reply::json(503, error.body())),
         },
         Route::Api(api) => {
             let config = match config_source::current(&env).await {
                 Ok(config) => config,
-                Err(error) => return respond::error(&error),
+                Err(error) => return Ok(Reply::error(&error)),
             };
             if let Err(error) = authenticate(&req, &config) {
-                return respond::error(&error);
+                return Ok(Reply::error(&error));
             }
             match api {
                 Api::Models => models(&config),
                 Api::QueueStatus => queue_status(&env, &config).await,
-                Api::SubmitJob => jobs::submit(req, &env, &config).await,
+                Api::SubmitJob => jobs::submit(&body(&req).await?, &env, &config).await,
                 Api::JobResponse(id) => jobs::response(&id, &env).await,
                 Api::Proxy(endpoint) => proxy::handle(endpoint, req, &env, &ctx, &config).await,
             }
@@ -87,7 +92,7 @@ fn route(method: &Method, path: &str) -> std::result::Result<Route, ApiError> {
 }
 
 /// With a master key configured, every API call must carry it as a bearer token.
-fn authenticate(req: &Request, config: &Config) -> std::result::Result<(), ApiError> {
+fn authenticate(req: &web_sys::Request, config: &Config) -> std::result::Result<(), ApiError> {
     let Some(master_key) = &config.master_key else {
         return Ok(());
     };
@@ -96,24 +101,30 @@ fn authenticate(req: &Request, config: &Config) -> std::result::Result<(), ApiEr
 }
 
 /// The caller's key: the `Authorization` header's bearer token.
-pub fn api_key(req: &Request) -> Option<String> {
+pub fn api_key(req: &web_sys::Request) -> Option<String> {
     let header = req.headers().get("authorization").ok().flatten()?;
     let token = header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer ")).unwrap_or(&header);
     Some(token.trim().to_owned())
 }
 
 /// Every group's queue, asked of their coordinators at once.
-async fn queue_status(env: &Env, config: &Config) -> Result<Response> {
+async fn queue_status(env: &Env, config: &Config) -> Result<Reply> {
     let statuses = join_all(config.groups().iter().map(|group| coordinator::status(env, &group.name))).await;
     let groups = statuses.into_iter().collect::<Result<Vec<_>>>()?;
-    respond::json(200, serde_json::to_vec(&json!({ "groups": groups }))?)
+    Ok(Reply::json(200, serde_json::to_vec(&json!({ "groups": groups }))?))
 }
 
-fn models(config: &Config) -> Result<Response> {
+fn models(config: &Config) -> Result<Reply> {
     let data: Vec<_> = config
         .listed_models()
         .iter()
         .map(|id| json!({"id": id, "object": "model", "created": 0, "owned_by": "switchyard"}))
         .collect();
-    respond::json(200, serde_json::to_vec(&json!({"object": "list", "data": data}))?)
+    Ok(Reply::json(200, serde_json::to_vec(&json!({"object": "list", "data": data}))?))
+}
+
+/// The request's body, read by the runtime in one call.
+pub async fn body(req: &web_sys::Request) -> Result<Vec<u8>> {
+    let buffer = JsFuture::from(req.array_buffer()?).await?;
+    Ok(Uint8Array::new(&buffer).to_vec())
 }

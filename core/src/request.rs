@@ -14,6 +14,17 @@ use serde_json::value::RawValue;
 use crate::error::ApiError;
 use crate::plan::RequestPolicy;
 
+/// The path of a URL as the runtime serializes it (scheme, host, then the path,
+/// in which `?` and `#` only ever begin the query and the fragment): read
+/// without parsing the URL again.
+pub fn url_path(url: &str) -> &str {
+    let Some((_, rest)) = url.split_once("://") else {
+        return url;
+    };
+    let path = rest.find('/').map_or("/", |start| &rest[start..]);
+    path.split(['?', '#']).next().unwrap_or(path)
+}
+
 /// The OpenAI endpoints Switchyard routes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
@@ -334,6 +345,14 @@ fn shown(raw: &RawValue) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_url_path_stops_at_the_query_and_the_fragment() {
+        assert_eq!(url_path("https://gw.example/v1/chat/completions?x=1"), "/v1/chat/completions");
+        assert_eq!(url_path("http://127.0.0.1:8787/v1/models#top"), "/v1/models");
+        assert_eq!(url_path("https://gw.example"), "/");
+        assert_eq!(url_path("https://gw.example/"), "/");
+    }
 
     fn chat(body: &str) -> Result<ParsedRequest<'_>, ApiError> {
         ParsedRequest::parse(Endpoint::ChatCompletions, body.as_bytes())
