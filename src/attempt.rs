@@ -17,6 +17,7 @@ use serde::Deserialize;
 use switchyard_core::config::Deployment;
 use switchyard_core::failure::{Failure, parse_retry_after};
 use switchyard_core::request::Endpoint;
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use worker::{ByteStream, Delay, Result};
@@ -80,61 +81,111 @@ pub async fn call(
     if let Some(key) = &deployment.api_key {
         headers.push(("authorization", format!("Bearer {}", key.expose())));
     }
-    // Aborting cuts the connection, so a timed-out upstream stops working for us.
-    let controller = web_sys::AbortController::new()?;
     let init = web_sys::RequestInit::new();
     init.set_method("POST");
     init.set_headers(&respond::js_headers(&headers)?);
     init.set_body(&Uint8Array::from(body.as_slice()));
-    init.set_signal(Some(&controller.signal()));
-    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-    let fetch = JsFuture::from(global.fetch_with_str_and_init(&url, &init));
+    if !stream {
+        return complete(id, &url, &init, deadlines.first_ms).await;
+    }
 
-    // One timer for the whole first deadline: the answer's head, then its body or first chunk.
+    // Aborting cuts the connection, so a timed-out upstream stops working for us.
+    let controller = web_sys::AbortController::new()?;
+    init.set_signal(Some(&controller.signal()));
+    // One timer for the whole first deadline: the answer's head, then its first chunk.
     let mut deadline = pin!(Delay::from(Duration::from_millis(deadlines.first_ms)));
     let timed_out = || {
         controller.abort();
         Ok(Err(Failure::timeout(id, deadlines.first_ms)))
     };
+    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    let fetch = JsFuture::from(global.fetch_with_str_and_init(&url, &init));
     let response: web_sys::Response = match before(deadline.as_mut(), fetch).await {
         None => return timed_out(),
         Some(Err(error)) => return Ok(Err(Failure::unreachable(id, js_message(&error)))),
         Some(Ok(response)) => response.unchecked_into(),
     };
-    let status = response.status();
-    let upstream_headers = response.headers();
-    let mut passed = HeaderList::new();
-    for name in PASSED_HEADERS {
-        if let Some(value) = upstream_headers.get(name)? {
-            passed.push((name, value));
-        }
-    }
+    let (status, headers) = (response.status(), passed_headers(&response)?);
     if status >= 400 {
-        let retry_after = upstream_headers.get("retry-after")?.and_then(|v| parse_retry_after(&v));
         let body = before(deadline.as_mut(), whole_body(&response)).await.and_then(|b| b.ok());
         controller.abort();
-        return Ok(Err(Failure::from_upstream(status, &body.unwrap_or_default(), retry_after)));
-    }
-    if !stream {
-        return match before(deadline.as_mut(), whole_body(&response)).await {
-            None => timed_out(),
-            Some(Err(error)) => Ok(Err(Failure::unreachable(id, js_message(&error)))),
-            Some(Ok(body)) => {
-                let tokens = usage_tokens(&body);
-                Ok(Ok(Answer::Complete { status, headers: passed, body, tokens }))
-            }
-        };
+        return Ok(Err(Failure::from_upstream(status, &body.unwrap_or_default(), retry_after(&response)?)));
     }
     let mut rest = worker::Response::from(response).stream()?;
     match before(deadline.as_mut(), rest.next()).await {
         None => timed_out(),
         Some(Some(Ok(first))) => {
             let ttft_ms = (runtime::now_ms() - started) as u64;
-            Ok(Ok(Answer::Stream { status, headers: passed, first, rest, ttft_ms }))
+            Ok(Ok(Answer::Stream { status, headers, first, rest, ttft_ms }))
         }
         Some(Some(Err(error))) => Ok(Err(Failure::unreachable(id, error.to_string()))),
         Some(None) => Ok(Err(Failure::unreachable(id, "the stream ended before its first chunk".into()))),
     }
+}
+
+/// A complete answer: its head and its whole body within `timeout_ms`.
+async fn complete(
+    id: &str,
+    url: &str,
+    init: &web_sys::RequestInit,
+    timeout_ms: u64,
+) -> Result<std::result::Result<Answer, Failure>> {
+    let whole: js_sys::Array = JsFuture::from(fetch_whole(url, init, timeout_ms as f64)).await?.unchecked_into();
+    let failure = || match whole.get(2).as_string() {
+        Some(_) if whole.get(3).is_truthy() => Failure::timeout(id, timeout_ms),
+        Some(message) => Failure::unreachable(id, message),
+        None => Failure::unreachable(id, "no answer".into()),
+    };
+    let Ok(response) = whole.get(0).dyn_into::<web_sys::Response>() else {
+        return Ok(Err(failure()));
+    };
+    let body = whole.get(1).dyn_into::<js_sys::ArrayBuffer>().map(|b| Uint8Array::new(&b).to_vec());
+    let (status, headers) = (response.status(), passed_headers(&response)?);
+    if status >= 400 {
+        let body = body.unwrap_or_default();
+        return Ok(Err(Failure::from_upstream(status, &body, retry_after(&response)?)));
+    }
+    Ok(match body {
+        Ok(body) => Ok(Answer::Complete { status, headers, tokens: usage_tokens(&body), body }),
+        Err(_) => Err(failure()),
+    })
+}
+
+#[wasm_bindgen(inline_js = r#"
+export function fetchWhole(url, init, ms) {
+  init.signal = AbortSignal.timeout(ms);
+  const failed = (response) => (error) =>
+    [response, null, String(error?.message ?? error), error?.name === "TimeoutError"];
+  return fetch(url, init).then(
+    (response) => response.arrayBuffer().then((body) => [response, body], failed(response)),
+    failed(null));
+}"#)]
+extern "C" {
+    /// `fetch`, then the whole body, both within `ms` (the deadline aborts the
+    /// call, so the upstream stops working for us). Never rejects: resolves to
+    /// `[response, body]`, or `[response or null, null, message, timedOut]`.
+    ///
+    /// One promise for Wasm to await and no timer of its own, where a `Delay`
+    /// and two awaited promises cost three closures and their microtasks in
+    /// wasm-bindgen's glue (measured, BENCHMARKS.md).
+    #[wasm_bindgen(js_name = fetchWhole)]
+    fn fetch_whole(url: &str, init: &web_sys::RequestInit, ms: f64) -> js_sys::Promise;
+}
+
+/// The headers of the provider's answer that the client is given back.
+fn passed_headers(response: &web_sys::Response) -> Result<HeaderList> {
+    let upstream = response.headers();
+    let mut passed = HeaderList::new();
+    for name in PASSED_HEADERS {
+        if let Some(value) = upstream.get(name)? {
+            passed.push((name, value));
+        }
+    }
+    Ok(passed)
+}
+
+fn retry_after(response: &web_sys::Response) -> Result<Option<u64>> {
+    Ok(response.headers().get("retry-after")?.and_then(|v| parse_retry_after(&v)))
 }
 
 /// The whole body, read by the runtime in one call rather than chunk by chunk.

@@ -51,6 +51,11 @@ test("the request's timeout, in the body or x-litellm-timeout, beats the deploym
   assert.equal(bad.status, 400);
 });
 
+test("an answer whose body stalls after its head is cut by the same timeout", async () => {
+  ctx.upstream.script("dt", [{ type: "stall_body" }]);
+  await expectTimeout(await timed(chat("deployment-timeout")), 350, 750);
+});
+
 test("a slow answer within the timeout is not cut", async () => {
   ctx.upstream.script("dt", [{ type: "ok", delayMs: 200 }]);
   const { response } = await timed(chat("deployment-timeout"));

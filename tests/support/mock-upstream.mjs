@@ -15,6 +15,7 @@
 //   { type: "context_window" }                     400 context_length_exceeded
 //   { type: "content_policy" }                     400 content_policy_violation
 //   { type: "stall" }                              accepts, never answers
+//   { type: "stall_body" }                         sends its head and part of a body, never ends
 //   { type: "raw", status, body, headers? }        anything else
 import http from "node:http";
 
@@ -126,6 +127,9 @@ async function respond(res, behaviour, { deployment, path, body, events }) {
       );
     case "stall":
       return; // the socket stays open until the client gives up or the mock closes
+    case "stall_body":
+      res.writeHead(200, { "content-type": "application/json" });
+      return res.write('{"id": "chatcmpl-cut", "choices": ['); // and never ends
     case "raw":
       res.writeHead(behaviour.status, behaviour.headers ?? {});
       return res.end(behaviour.body ?? "");
