@@ -5,6 +5,8 @@
 //! stream timeout; after that it is relayed chunk by chunk as it arrives, and a gap
 //! longer than the stream timeout ends it with an SSE error event and no `[DONE]`.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::{Pin, pin};
 use std::time::Duration;
@@ -14,7 +16,7 @@ use futures_util::future::{Either, select};
 use futures_util::{Stream, StreamExt, stream};
 use js_sys::Uint8Array;
 use serde::Deserialize;
-use switchyard_core::config::Deployment;
+use switchyard_core::config::{Deployment, DeploymentId};
 use switchyard_core::failure::{Failure, parse_retry_after};
 use switchyard_core::request::Endpoint;
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -22,7 +24,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use worker::{ByteStream, Delay, Result};
 
-use crate::respond::{self, HeaderList};
+use crate::respond::{self, Body, HeaderList};
 use crate::runtime;
 
 /// Headers of the provider's answer that the client is given back.
@@ -39,11 +41,12 @@ pub struct Deadlines {
 
 /// A successful answer.
 pub enum Answer {
-    /// The whole answer, and the tokens it reports using.
+    /// The whole answer, and the tokens it reports using. Its body stays in
+    /// JavaScript unless the call was asked to `read` it (see [`call`]).
     Complete {
         status: u16,
         headers: HeaderList,
-        body: Vec<u8>,
+        body: Body,
         tokens: Option<u64>,
     },
     Stream {
@@ -63,6 +66,9 @@ pub enum StreamEnd {
 }
 
 /// Calls the deployment. The outer `Result` is a failure of the runtime itself.
+/// `read`: a complete answer's body is wanted in Wasm (for the cache, or for the
+/// tokens a ticket's report carries); else it goes to the client as the runtime
+/// read it, never copied into Wasm and out again.
 ///
 /// It calls `fetch` through `web_sys`, not `worker::Fetch`: building a `Request`
 /// first, converting the answer into a `worker::Response` and reading a body chunk
@@ -72,22 +78,21 @@ pub async fn call(
     endpoint: Endpoint,
     body: Vec<u8>,
     stream: bool,
+    read: bool,
     deadlines: Deadlines,
 ) -> Result<std::result::Result<Answer, Failure>> {
     let started = runtime::now_ms();
     let id = deployment.id.as_str();
     let url = format!("{}{}", deployment.api_base, endpoint.upstream_path());
-    let mut headers: HeaderList = vec![("content-type", "application/json".into())];
-    if let Some(key) = &deployment.api_key {
-        headers.push(("authorization", format!("Bearer {}", key.expose())));
+    let headers = upstream_headers(deployment)?;
+    let body = Uint8Array::from(body.as_slice());
+    if !stream {
+        return complete(id, &url, &headers, &body, read, deadlines.first_ms).await;
     }
     let init = web_sys::RequestInit::new();
     init.set_method("POST");
-    init.set_headers(&respond::js_headers(&headers)?);
-    init.set_body(&Uint8Array::from(body.as_slice()));
-    if !stream {
-        return complete(id, &url, &init, deadlines.first_ms).await;
-    }
+    init.set_headers(&headers);
+    init.set_body(&body);
 
     // Aborting cuts the connection, so a timed-out upstream stops working for us.
     let controller = web_sys::AbortController::new()?;
@@ -127,10 +132,13 @@ pub async fn call(
 async fn complete(
     id: &str,
     url: &str,
-    init: &web_sys::RequestInit,
+    headers: &JsValue,
+    body: &Uint8Array,
+    read: bool,
     timeout_ms: u64,
 ) -> Result<std::result::Result<Answer, Failure>> {
-    let whole: js_sys::Array = JsFuture::from(fetch_whole(url, init, timeout_ms as f64)).await?.unchecked_into();
+    let whole: js_sys::Array =
+        JsFuture::from(fetch_whole(url, headers, body, timeout_ms as f64)).await?.unchecked_into();
     let failure = || match whole.get(2).as_string() {
         Some(_) if whole.get(3).is_truthy() => Failure::timeout(id, timeout_ms),
         Some(message) => Failure::unreachable(id, message),
@@ -139,21 +147,28 @@ async fn complete(
     let Ok(response) = whole.get(0).dyn_into::<web_sys::Response>() else {
         return Ok(Err(failure()));
     };
-    let body = whole.get(1).dyn_into::<js_sys::ArrayBuffer>().map(|b| Uint8Array::new(&b).to_vec());
+    let buffer = whole.get(1).dyn_into::<js_sys::ArrayBuffer>().ok();
     let (status, headers) = (response.status(), passed_headers(&response)?);
     if status >= 400 {
-        let body = body.unwrap_or_default();
+        let body = buffer.map(|b| Uint8Array::new(&b).to_vec()).unwrap_or_default();
         return Ok(Err(Failure::from_upstream(status, &body, retry_after(&response)?)));
     }
-    Ok(match body {
-        Ok(body) => Ok(Answer::Complete { status, headers, tokens: usage_tokens(&body), body }),
-        Err(_) => Err(failure()),
-    })
+    let Some(buffer) = buffer else {
+        return Ok(Err(failure()));
+    };
+    let (body, tokens) = if read {
+        let body = Uint8Array::new(&buffer).to_vec();
+        let tokens = usage_tokens(&body);
+        (Body::Bytes(body), tokens)
+    } else {
+        (Body::Js(buffer), None)
+    };
+    Ok(Ok(Answer::Complete { status, headers, body, tokens }))
 }
 
 #[wasm_bindgen(inline_js = r#"
-export function fetchWhole(url, init, ms) {
-  init.signal = AbortSignal.timeout(ms);
+export function fetchWhole(url, headers, body, ms) {
+  const init = { method: "POST", headers, body, signal: AbortSignal.timeout(ms) };
   const failed = (response) => (error) =>
     [response, null, String(error?.message ?? error), error?.name === "TimeoutError"];
   return fetch(url, init).then(
@@ -161,7 +176,7 @@ export function fetchWhole(url, init, ms) {
     failed(null));
 }"#)]
 extern "C" {
-    /// `fetch`, then the whole body, both within `ms` (the deadline aborts the
+    /// A POST with `fetch`, then the whole body, both within `ms` (the deadline aborts the
     /// call, so the upstream stops working for us). Never rejects: resolves to
     /// `[response, body]`, or `[response or null, null, message, timedOut]`.
     ///
@@ -169,7 +184,35 @@ extern "C" {
     /// and two awaited promises cost three closures and their microtasks in
     /// wasm-bindgen's glue (measured, BENCHMARKS.md).
     #[wasm_bindgen(js_name = fetchWhole)]
-    fn fetch_whole(url: &str, init: &web_sys::RequestInit, ms: f64) -> js_sys::Promise;
+    fn fetch_whole(url: &str, headers: &JsValue, body: &Uint8Array, ms: f64) -> js_sys::Promise;
+}
+
+thread_local! {
+    /// Each deployment's request headers as a JavaScript object, with the key they
+    /// were built for: the same on every call, so built once per isolate.
+    static UPSTREAM_HEADERS: RefCell<HashMap<DeploymentId, (Option<String>, JsValue)>> = RefCell::new(HashMap::new());
+}
+
+fn upstream_headers(deployment: &Deployment) -> Result<JsValue> {
+    let key = deployment.api_key.as_ref().map(|key| key.expose());
+    let cached = UPSTREAM_HEADERS.with_borrow(|cache| {
+        cache
+            .get(&deployment.id)
+            .filter(|(built_for, _)| built_for.as_deref() == key)
+            .map(|(_, headers)| headers.clone())
+    });
+    if let Some(headers) = cached {
+        return Ok(headers);
+    }
+    let mut headers: HeaderList = vec![("content-type", "application/json".into())];
+    if let Some(key) = key {
+        headers.push(("authorization", format!("Bearer {key}")));
+    }
+    let headers = respond::js_headers(&headers)?;
+    UPSTREAM_HEADERS.with_borrow_mut(|cache| {
+        cache.insert(deployment.id.clone(), (key.map(str::to_owned), headers.clone()));
+    });
+    Ok(headers)
 }
 
 /// The headers of the provider's answer that the client is given back.

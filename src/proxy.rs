@@ -163,7 +163,8 @@ pub async fn serve(
         };
         let attempt_started = runtime::now_ms();
         let deadlines = deadlines(&request, header_timeout, deployment, config);
-        let outcome = run(deployment, &request, endpoint, deadlines).await?;
+        let read = cached.is_some() || grant.is_some();
+        let outcome = run(deployment, &request, endpoint, read, deadlines).await?;
         let elapsed = |since: f64| (runtime::now_ms() - since) as u64;
         let settle = Settle {
             env: env.clone(),
@@ -182,9 +183,9 @@ pub async fn serve(
                 continue;
             }
             Ok(Answer::Complete { status, headers, body, tokens }) => {
-                if let Some(cached) = &cached
+                if let (Some(cached), Body::Bytes(bytes)) = (&cached, &body)
                     && (200..300).contains(&status)
-                    && let Some(store) = cached.store(env, &config.cache, endpoint, request.stream, &body)
+                    && let Some(store) = cached.store(env, &config.cache, endpoint, request.stream, bytes)
                 {
                     background.run(store);
                 }
@@ -193,7 +194,7 @@ pub async fn serve(
                 if settle.ticket.is_some() {
                     background.run(settle.ended(latency_ms, None, tokens, None));
                 }
-                Reply::new(status, headers, Body::Bytes(body))
+                Reply::new(status, headers, body)
             }
             Ok(Answer::Stream { status, headers, first, rest, ttft_ms }) => {
                 let (sender, receiver) = oneshot::channel();
@@ -295,6 +296,7 @@ async fn run(
     deployment: &Deployment,
     request: &ParsedRequest<'_>,
     endpoint: Endpoint,
+    read: bool,
     deadlines: Deadlines,
 ) -> Result<std::result::Result<Answer, Failure>> {
     // A mock in the request wins over the deployment's, as in LiteLLM.
@@ -305,9 +307,11 @@ async fn run(
         let headers =
             vec![("content-type", if answer.is_stream { "text/event-stream" } else { "application/json" }.into())];
         let tokens = request.prompt_tokens + (content.len() as u64).div_ceil(4);
-        return Ok(Ok(Answer::Complete { status: 200, headers, body: answer.body, tokens: Some(tokens) }));
+        let body = Body::Bytes(answer.body);
+        return Ok(Ok(Answer::Complete { status: 200, headers, body, tokens: Some(tokens) }));
     }
-    attempt::call(deployment, endpoint, request.upstream_body(&deployment.model), request.stream, deadlines).await
+    let body = request.upstream_body(&deployment.model);
+    attempt::call(deployment, endpoint, body, request.stream, read, deadlines).await
 }
 
 /// The attempt's deadlines: the request's (body, else `x-litellm-timeout`), else the

@@ -22,6 +22,8 @@ pub type HeaderList = Vec<(&'static str, String)>;
 
 pub enum Body {
     Bytes(Vec<u8>),
+    /// A body the runtime read whole and Wasm had no need to see.
+    Js(js_sys::ArrayBuffer),
     Stream(web_sys::ReadableStream),
 }
 
@@ -86,6 +88,7 @@ impl Reply {
             Body::Bytes(bytes) => {
                 web_sys::Response::new_with_opt_buffer_source_and_init(Some(&Uint8Array::from(bytes.as_slice())), &init)
             }
+            Body::Js(buffer) => web_sys::Response::new_with_opt_buffer_source_and_init(Some(&buffer), &init),
             Body::Stream(stream) => web_sys::Response::new_with_opt_readable_stream_and_init(Some(&stream), &init),
         };
         Ok(response?)
