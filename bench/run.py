@@ -11,7 +11,9 @@ and Portkey's gateway on Node, configured per request by headers.
 
 Then, with oha: closed loop (requests/s at a fixed concurrency), every path once
 per round, several rounds, medians, and ratios taken round by round; the CPU time
-workerd spends per request; and an open-loop sweep of offered rates (p50, p99).
+workerd spends per request, and the JavaScript heap it allocates per request and
+its garbage collector's pauses (V8's --trace-gc); and an open-loop sweep of offered
+rates (p50, p99).
 Writes the figures into BENCHMARKS.md between its markers, the raw figures into
 bench/results.json and the plot of latency against load into bench/latency.png.
 
@@ -23,6 +25,7 @@ import gzip
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import statistics
@@ -45,8 +48,10 @@ PORTKEY = BENCH / ".portkey/node_modules/@portkey-ai/gateway/build/start-server.
 
 UPSTREAM, SWITCHYARD, CACHED, PASSTHROUGH, LITELLM_PORT, PORTKEY_PORT = range(18790, 18796)
 ROUNDS, SECONDS, CONCURRENCY = 3, 8, 32
-SWEEP_RATES, SWEEP_SECONDS, TARGET_RATE = [50, 100, 250, 500, 1000, 2000, 4000, 8000], 5, 1000
+SWEEP_RATES, SWEEP_SECONDS, TARGET_RATE, TARGET_SECONDS = [50, 100, 250, 500, 1000, 2000, 4000, 8000], 5, 1000, 10
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# One line of V8's --trace-gc: heap MB before -> after, then the main thread's pause.
+GC_LINE = re.compile(r"(Scavenge|Mark-Compact)\S* ([\d.]+) \([\d.]+\) -> ([\d.]+) \([\d.]+\) MB, .*?([\d.]+) / [\d.]+ ms")
 
 COMPLETION = json.dumps({
     "id": "chatcmpl-bench", "object": "chat.completion", "created": 1700000000, "model": "m",
@@ -156,6 +161,7 @@ http {{
                                    ("passthrough", passthrough, PASSTHROUGH)]:
         (OUT / f"{process}.capnp").write_text(f"""using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
+  v8Flags = ["--trace-gc"],
   services = [{service}, {kv}, {loopback}],
   sockets = [(name = "http", address = "127.0.0.1:{port}", http = (), service = "{process}")],
 );
@@ -187,9 +193,17 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def gc_events(process):
+    """The garbage collections of a workerd process so far: heap MB before and
+    after each, and its pause in ms (its --trace-gc lines)."""
+    lines = (OUT / f"workerd-{process}.out").read_text().splitlines()
+    return [(float(m[2]), float(m[3]), float(m[4])) for m in map(GC_LINE.search, lines) if m]
+
+
 def oha(path, seconds, rate=None, pids=None):
     """One oha run: requests/s, latency percentiles in ms, the share of failures, and
-    workerd's CPU time per request when the path runs in it."""
+    when the path runs in workerd: its CPU time per request, the JavaScript heap
+    it allocated per request and its garbage collector's pauses."""
     command = [str(OHA), "--no-tui", "--output-format", "json", "-z", f"{seconds}s", "-m", "POST",
                "-H", "content-type: application/json", "-d", path.body,
                "-c", str(CONCURRENCY if rate is None else 64)]
@@ -201,6 +215,7 @@ def oha(path, seconds, rate=None, pids=None):
     command.append(f"http://127.0.0.1:{path.port}/v1/chat/completions")
     pid = (pids or {}).get(path.process)
     cpu_before = cpu_seconds(pid) if pid else None
+    gc_before = len(gc_events(path.process)) if pid else 0
     result = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
     codes = result.get("statusCodeDistribution", {})
     ok = sum(v for k, v in codes.items() if k.startswith("2"))
@@ -211,12 +226,24 @@ def oha(path, seconds, rate=None, pids=None):
                "failed": 1 - ok / total if total else 1}
     if cpu_before is not None and ok:
         figures["cpu_us"] = (cpu_seconds(pid) - cpu_before) / ok * 1e6
+        # The heap grows only by allocation between two collections: from the size
+        # one left it at to the size the next found. (The last one before the run
+        # gives the first of these.)
+        events = gc_events(path.process)[max(gc_before - 1, 0):]
+        new = events[1:] if gc_before else events
+        allocated_mb = sum(event[0] - previous[1] for previous, event in zip(events, events[1:]))
+        figures["heap_kb"] = allocated_mb * 1024 / ok
+        figures["gc_ms_per_s"] = sum(event[2] for event in new) / seconds
+        figures["gc_max_ms"] = max((event[2] for event in new), default=0)
     return figures
 
 
-def open_loop(path, rate):
-    """One run per rate, but the median of several at the rate the targets name."""
-    runs = [oha(path, SWEEP_SECONDS, rate) for _ in range(ROUNDS if rate == TARGET_RATE else 1)]
+def open_loop(path, rate, pids):
+    """One run per rate, but the median of several longer ones at the rate the
+    targets name (long enough for collections of the young generation to fall
+    in them)."""
+    runs = [oha(path, TARGET_SECONDS, rate, pids) for _ in range(ROUNDS)] if rate == TARGET_RATE \
+        else [oha(path, SWEEP_SECONDS, rate, pids)]
     return {key: median(runs, key) for key in runs[0]}
 
 
@@ -282,8 +309,10 @@ def main():
     pids = {}
     for process in ("switchyard", "cached", "passthrough"):
         flags = inspector if process == "switchyard" else []
-        processes.append(subprocess.Popen([str(WORKERD), "serve", str(OUT / f"{process}.capnp"), *flags],
-                                          start_new_session=True, stdout=subprocess.DEVNULL,
+        # Line-buffered, so that each collection's line is in the file when it happens.
+        processes.append(subprocess.Popen(["stdbuf", "-oL", str(WORKERD), "serve", str(OUT / f"{process}.capnp"),
+                                           *flags], start_new_session=True,
+                                          stdout=open(OUT / f"workerd-{process}.out", "w"),
                                           stderr=open(OUT / f"workerd-{process}.log", "w")))
         pids[process] = processes[-1].pid
     notes = {}
@@ -330,7 +359,7 @@ def main():
             # Past its capacity a path only queues: its latency grows with the run's length.
             rates = [rate for rate in SWEEP_RATES if rate <= capacity]
             print(f"open loop, {p.name}: {rates}", flush=True)
-            sweep[p.name] = {rate: open_loop(p, rate) for rate in rates}
+            sweep[p.name] = {rate: open_loop(p, rate, pids) for rate in rates}
     finally:
         for process in processes:
             stop(process)
@@ -382,12 +411,14 @@ def write_report(results):
     rows = "\n".join(
         f"| {n} | {median([r[n] for r in rounds], 'rps'):,.0f} | {ratio(n, js):.2f}x"
         f" | {median([r[n] for r in rounds], 'p50'):.2f} | {median([r[n] for r in rounds], 'p99'):.2f}"
-        f" | {cell(median([r[n] for r in rounds], 'cpu_us'), ',.0f')} |"
+        f" | {cell(median([r[n] for r in rounds], 'cpu_us'), ',.0f')}"
+        f" | {cell(median([r[n] for r in rounds], 'heap_kb'), '.1f')}"
+        f" | {cell(median([r[n] for r in rounds], 'gc_ms_per_s'), '.0f')} |"
         for n in names)
     direct = sweep[DIRECT.name].get(TARGET_RATE)
     open_rows = "\n".join(
         f"| {n} | {runs[TARGET_RATE]['p50']:.2f} | {runs[TARGET_RATE]['p99']:.2f}"
-        f" | {runs[TARGET_RATE]['p99'] - direct['p99']:+.2f} |"
+        f" | {runs[TARGET_RATE]['p99'] - direct['p99']:+.2f} | {cell(runs[TARGET_RATE].get('gc_max_ms'), '.0f')} |"
         for n, runs in sweep.items() if TARGET_RATE in runs and direct)
     comparisons = "\n".join(
         f"| {ROUTED.name} over {other} | {ratio(ROUTED.name, other):.1f}x |"
@@ -401,20 +432,23 @@ Measured {results['date']} on {results['machine']}, `workerd serve` directly (no
 machine. Closed loop: {ROUNDS} rounds of {SECONDS} s per path at {CONCURRENCY} connections,
 medians, ratios taken round by round. Each Worker runs in a workerd process of its
 own; CPU is that process's user and system time per request (the runtime's HTTP
-handling and the in-memory KV included). Wasm: {len(wasm):,} bytes raw,
+handling and the in-memory KV included). JS heap is what the isolate allocated
+per request and GC the main thread's pauses for garbage collection, both from V8's
+`--trace-gc` lines. Wasm: {len(wasm):,} bytes raw,
 {len(gzip.compress(wasm, 9)):,} gzipped.{f" LiteLLM 1.82.6 runs with {litellm} worker(s), its best here." if litellm else ""}
 
-| path | requests/s | vs JS pass-through | p50 ms | p99 ms | CPU µs/request |
-|---|---|---|---|---|---|
+| path | requests/s | vs JS pass-through | p50 ms | p99 ms | CPU µs/request | JS heap KB/request | GC ms/s |
+|---|---|---|---|---|---|---|---|
 {rows}
 
 {"| comparison | requests/s ratio |" + chr(10) + "|---|---|" + chr(10) + comparisons if comparisons else ""}
 
-Open loop at {TARGET_RATE} requests/s (medians of {ROUNDS} runs of {SWEEP_SECONDS} s, latency
-counted from when each request was due):
+Open loop at {TARGET_RATE} requests/s (medians of {ROUNDS} runs of {TARGET_SECONDS} s, latency
+counted from when each request was due; the other rates of the plot, one run of
+{SWEEP_SECONDS} s each), with the longest garbage-collection pause in a run:
 
-| path | p50 ms | p99 ms | p99 added over direct |
-|---|---|---|---|
+| path | p50 ms | p99 ms | p99 added over direct | longest GC pause ms |
+|---|---|---|---|---|
 {open_rows}
 
 ![latency against offered load](bench/latency.png)

@@ -17,7 +17,6 @@ use switchyard_core::failure::Failure;
 use switchyard_core::mock::{self, MockContext};
 use switchyard_core::plan::{Plan, Step};
 use switchyard_core::request::{Endpoint, ParsedRequest};
-use web_sys::AbortSignal;
 use worker::{Context, Delay, Env, Result};
 
 use crate::attempt::{self, Answer, Deadlines, StreamEnd};
@@ -47,9 +46,10 @@ impl Background<'_> {
 
 /// Who a request is served for.
 pub enum Caller {
-    /// A client: its API key scopes the response cache; `gone` aborts when it
-    /// disconnects (the `enable_request_signal` flag).
-    Client { api_key: Option<String>, gone: AbortSignal },
+    /// A client: its API key scopes the response cache; its request's signal
+    /// aborts when it disconnects (the `enable_request_signal` flag). The signal is
+    /// asked for only by a request that waits: it is an object the runtime makes.
+    Client { api_key: Option<String>, request: web_sys::Request },
     /// An async job: no client to lose, and no cache (a job carries no API key).
     Job,
 }
@@ -66,7 +66,7 @@ pub async fn handle(
         Err(error) => return Ok(Reply::error(&error)),
     };
     let body = routes::body(&req).await?;
-    let caller = Caller::Client { api_key: routes::api_key(&req), gone: req.signal() };
+    let caller = Caller::Client { api_key: routes::api_key(&req), request: req };
     serve(endpoint, &body, header_timeout, caller, env, Background::WaitUntil(ctx), config).await
 }
 
@@ -242,10 +242,10 @@ async fn take_ticket(
 ) -> std::result::Result<TicketReply, ApiError> {
     let waiter = ticket.queue.map(|q| q.waiter);
     let acquired = coordinator::acquire(env, group, ticket);
-    let (Some(waiter), Caller::Client { gone, .. }) = (waiter, caller) else {
+    let (Some(waiter), Caller::Client { request, .. }) = (waiter, caller) else {
         return acquired.await;
     };
-    match select(pin!(acquired), pin!(runtime::aborted(gone.clone()))).await {
+    match select(pin!(acquired), pin!(runtime::aborted(request.signal()))).await {
         Either::Left((acquired, _)) => acquired,
         Either::Right(_) => {
             let (env, group) = (env.clone(), group.to_owned());
