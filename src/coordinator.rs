@@ -33,7 +33,7 @@ use switchyard_core::coordinator::{
 };
 use switchyard_core::error::ApiError;
 use web_sys::AbortSignal;
-use worker::{Delay, DurableObject, Env, Method, Request, Response, Result, State, durable_object};
+use worker::{Delay, DurableObject, Env, Request, Response, Result, State, durable_object};
 
 use crate::{config_source, durable, respond, runtime};
 
@@ -325,14 +325,13 @@ pub async fn report(env: &Env, group: &str, report: Report, may_wait: bool) -> R
 /// Sends a message answered with JSON, and decodes the answer (serde_json, not
 /// JavaScript's JSON.parse, which would round 64-bit ids).
 async fn ask<T: DeserializeOwned>(env: &Env, group: &str, message: &Message) -> Result<T> {
-    let response = send(env, group, message).await?;
-    let text = durable::text(&response).await?;
-    if response.status_code() != 200 {
-        return Err(worker::Error::RustError(format!("it answered {}: {text}", response.status_code())));
+    let answer = send(env, group, message).await?;
+    if answer.status != 200 {
+        return Err(worker::Error::RustError(format!("it answered {}: {}", answer.status, answer.text)));
     }
-    Ok(serde_json::from_str(&text)?)
+    Ok(serde_json::from_str(&answer.text)?)
 }
 
-async fn send(env: &Env, group: &str, message: &Message) -> Result<Response> {
-    durable::call(env, "COORDINATOR", group, Method::Post, Some(serde_json::to_string(message)?)).await
+async fn send(env: &Env, group: &str, message: &Message) -> Result<durable::Answer> {
+    durable::call(env, "COORDINATOR", group, Some(serde_json::to_string(message)?)).await
 }

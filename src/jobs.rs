@@ -45,10 +45,9 @@ pub async fn submit(body: &[u8], env: &Env, config: &Config) -> Result<Reply> {
     let mut rng = runtime::rng();
     let id = format!("job-{:016x}{:016x}", rng.u64(..), rng.u64(..));
     let body = String::from_utf8_lossy(body).into_owned();
-    let submitted =
-        send(env, &id, Method::Post, Some(serde_json::to_string(&Submit { id: id.clone(), body })?)).await?;
-    if submitted.status_code() != 200 {
-        return relay(submitted).await;
+    let submitted = send(env, &id, Some(serde_json::to_string(&Submit { id: id.clone(), body })?)).await?;
+    if submitted.status != 200 {
+        return Ok(relay(submitted));
     }
     // A rough wait: how long the group's waiting requests have waited so far.
     let eta = match coordinator::status(env, &group.name).await {
@@ -67,16 +66,17 @@ pub async fn response(id: &str, env: &Env) -> Result<Reply> {
     if !well_formed {
         return Ok(Reply::error(&ApiError::JobNotFound { id: id.to_owned() }));
     }
-    relay(send(env, id, Method::Get, None).await?).await
+    Ok(relay(send(env, id, None).await?))
 }
 
 /// The job object's JSON answer, passed on to the client.
-async fn relay(answer: Response) -> Result<Reply> {
-    Ok(Reply::json(answer.status_code(), durable::text(&answer).await?.into_bytes()))
+fn relay(answer: durable::Answer) -> Reply {
+    Reply::json(answer.status, answer.text.into_bytes())
 }
 
-async fn send(env: &Env, id: &str, method: Method, body: Option<String>) -> Result<Response> {
-    durable::call(env, "JOBS", id, method, body).await
+/// A POST with `body`, else a GET.
+async fn send(env: &Env, id: &str, body: Option<String>) -> Result<durable::Answer> {
+    durable::call(env, "JOBS", id, body).await
 }
 
 #[durable_object]

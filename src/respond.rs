@@ -110,14 +110,21 @@ impl Serialize for AsObject<'_> {
     }
 }
 
-/// A JSON response, for the answers of Durable Objects (which `worker` wants as its own type).
+/// A JSON response, for the answers of Durable Objects, built as `worker`'s own
+/// type (which they must answer with): converting a runtime `Response` into it
+/// would wrap its body in a second one.
 pub fn json(status: u16, body: Vec<u8>) -> Result<worker::Response> {
-    Ok(Reply::json(status, body).into_response()?.into())
+    let builder = worker::ResponseBuilder::new().with_status(status);
+    Ok(builder.with_header("content-type", "application/json")?.fixed(body))
 }
 
 /// An error response, for the answers of Durable Objects.
 pub fn error(error: &ApiError) -> Result<worker::Response> {
-    Ok(Reply::error(error).into_response()?.into())
+    let response = json(error.status(), error.body())?;
+    if let Some(seconds) = error.retry_after_secs() {
+        response.headers().set("retry-after", &seconds.to_string())?;
+    }
+    Ok(response)
 }
 
 /// The deployment that answered (or, on an error, the last one tried).
