@@ -27,9 +27,6 @@ use worker::{ByteStream, Delay, Result};
 use crate::respond::{self, Body, HeaderList};
 use crate::runtime;
 
-/// Headers of the provider's answer that the client is given back.
-const PASSED_HEADERS: &[&str] = &["content-type", "x-request-id", "openai-processing-ms"];
-
 /// How long the attempt may take.
 #[derive(Debug, Clone, Copy)]
 pub struct Deadlines {
@@ -45,13 +42,15 @@ pub enum Answer {
     /// JavaScript unless the call was asked to `read` it (see [`call`]).
     Complete {
         status: u16,
+        /// Its own headers (a mock's), and the provider's answer's (see [`respond::Reply::passing`]).
         headers: HeaderList,
+        upstream: Option<web_sys::Headers>,
         body: Body,
         tokens: Option<u64>,
     },
     Stream {
         status: u16,
-        headers: HeaderList,
+        upstream: web_sys::Headers,
         first: Vec<u8>,
         rest: ByteStream,
         ttft_ms: u64,
@@ -110,18 +109,19 @@ pub async fn call(
         Some(Err(error)) => return Ok(Err(Failure::unreachable(id, js_message(&error)))),
         Some(Ok(response)) => response.unchecked_into(),
     };
-    let (status, headers) = (response.status(), passed_headers(&response)?);
+    let status = response.status();
     if status >= 400 {
         let body = before(deadline.as_mut(), whole_body(&response)).await.and_then(|b| b.ok());
         controller.abort();
         return Ok(Err(Failure::from_upstream(status, &body.unwrap_or_default(), retry_after(&response)?)));
     }
+    let upstream = response.headers();
     let mut rest = worker::Response::from(response).stream()?;
     match before(deadline.as_mut(), rest.next()).await {
         None => timed_out(),
         Some(Some(Ok(first))) => {
             let ttft_ms = (runtime::now_ms() - started) as u64;
-            Ok(Ok(Answer::Stream { status, headers, first, rest, ttft_ms }))
+            Ok(Ok(Answer::Stream { status, upstream, first, rest, ttft_ms }))
         }
         Some(Some(Err(error))) => Ok(Err(Failure::unreachable(id, error.to_string()))),
         Some(None) => Ok(Err(Failure::unreachable(id, "the stream ended before its first chunk".into()))),
@@ -148,7 +148,7 @@ async fn complete(
         return Ok(Err(failure()));
     };
     let buffer = whole.get(1).dyn_into::<js_sys::ArrayBuffer>().ok();
-    let (status, headers) = (response.status(), passed_headers(&response)?);
+    let status = response.status();
     if status >= 400 {
         let body = buffer.map(|b| Uint8Array::new(&b).to_vec()).unwrap_or_default();
         return Ok(Err(Failure::from_upstream(status, &body, retry_after(&response)?)));
@@ -163,7 +163,8 @@ async fn complete(
     } else {
         (Body::Js(buffer), None)
     };
-    Ok(Ok(Answer::Complete { status, headers, body, tokens }))
+    let (headers, upstream) = (HeaderList::new(), Some(response.headers()));
+    Ok(Ok(Answer::Complete { status, headers, upstream, body, tokens }))
 }
 
 #[wasm_bindgen(inline_js = r#"
@@ -213,18 +214,6 @@ fn upstream_headers(deployment: &Deployment) -> Result<JsValue> {
         cache.insert(deployment.id.clone(), (key.map(str::to_owned), headers.clone()));
     });
     Ok(headers)
-}
-
-/// The headers of the provider's answer that the client is given back.
-fn passed_headers(response: &web_sys::Response) -> Result<HeaderList> {
-    let upstream = response.headers();
-    let mut passed = HeaderList::new();
-    for name in PASSED_HEADERS {
-        if let Some(value) = upstream.get(name)? {
-            passed.push((name, value));
-        }
-    }
-    Ok(passed)
 }
 
 fn retry_after(response: &web_sys::Response) -> Result<Option<u64>> {

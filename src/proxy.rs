@@ -21,7 +21,7 @@ use worker::{Context, Delay, Env, Result};
 
 use crate::attempt::{self, Answer, Deadlines, StreamEnd};
 use crate::cache::Cached;
-use crate::respond::{self, Body, Reply, Served};
+use crate::respond::{self, Body, HeaderList, Reply, Served};
 use crate::{coordinator, local_route, routes, runtime};
 
 /// LiteLLM's default when no timeout is configured anywhere: 10 minutes.
@@ -182,7 +182,7 @@ pub async fn serve(
                 last_served = Some((group, deployment, grant));
                 continue;
             }
-            Ok(Answer::Complete { status, headers, body, tokens }) => {
+            Ok(Answer::Complete { status, headers, upstream, body, tokens }) => {
                 if let (Some(cached), Body::Bytes(bytes)) = (&cached, &body)
                     && (200..300).contains(&status)
                     && let Some(store) = cached.store(env, &config.cache, endpoint, request.stream, bytes)
@@ -194,9 +194,9 @@ pub async fn serve(
                 if settle.ticket.is_some() {
                     background.run(settle.ended(latency_ms, None, tokens, None));
                 }
-                Reply::new(status, headers, body)
+                Reply::new(status, headers, body).passing(upstream)
             }
-            Ok(Answer::Stream { status, headers, first, rest, ttft_ms }) => {
+            Ok(Answer::Stream { status, upstream, first, rest, ttft_ms }) => {
                 let (sender, receiver) = oneshot::channel();
                 let keep = cached.as_ref().is_some_and(|c| !c.controls.no_store);
                 let body = attempt::relay(first, rest, deadlines.stall_ms, deployment.id.to_string(), keep, sender);
@@ -218,7 +218,7 @@ pub async fn serve(
                     };
                     settle.ended(elapsed(attempt_started), Some(ttft_ms), None, failure).await;
                 });
-                Reply::stream(status, headers, body)?
+                Reply::stream(status, HeaderList::new(), body)?.passing(Some(upstream))
             }
         };
         if let Some(cached) = &cached {
@@ -308,7 +308,7 @@ async fn run(
             vec![("content-type", if answer.is_stream { "text/event-stream" } else { "application/json" }.into())];
         let tokens = request.prompt_tokens + (content.len() as u64).div_ceil(4);
         let body = Body::Bytes(answer.body);
-        return Ok(Ok(Answer::Complete { status: 200, headers, body, tokens: Some(tokens) }));
+        return Ok(Ok(Answer::Complete { status: 200, headers, upstream: None, body, tokens: Some(tokens) }));
     }
     let body = request.upstream_body(&deployment.model);
     attempt::call(deployment, endpoint, body, request.stream, read, deadlines).await

@@ -12,6 +12,7 @@ use switchyard_core::config::{Deployment, ModelGroup};
 use switchyard_core::coordinator::Grant;
 use switchyard_core::error::ApiError;
 use switchyard_core::plan::Attempts;
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use worker::Result;
 
@@ -31,12 +32,21 @@ pub enum Body {
 pub struct Reply {
     status: u16,
     headers: HeaderList,
+    /// The headers of the provider's answer, of which a few pass to the client.
+    upstream: Option<web_sys::Headers>,
     body: Body,
 }
 
 impl Reply {
     pub fn new(status: u16, headers: HeaderList, body: Body) -> Self {
-        Self { status, headers, body }
+        Self { status, headers, upstream: None, body }
+    }
+
+    /// Gives the client the headers of the provider's answer that pass (see
+    /// `respond` below): read by the runtime, never copied into Wasm.
+    pub fn passing(mut self, upstream: Option<web_sys::Headers>) -> Self {
+        self.upstream = upstream;
+        self
     }
 
     /// A JSON body with the given status.
@@ -81,18 +91,38 @@ impl Reply {
 
     /// The runtime's `Response`.
     pub fn into_response(self) -> Result<web_sys::Response> {
-        let init = web_sys::ResponseInit::new();
-        init.set_status(self.status);
-        init.set_headers(&js_headers(&self.headers)?);
-        let response = match self.body {
-            Body::Bytes(bytes) => {
-                web_sys::Response::new_with_opt_buffer_source_and_init(Some(&Uint8Array::from(bytes.as_slice())), &init)
-            }
-            Body::Js(buffer) => web_sys::Response::new_with_opt_buffer_source_and_init(Some(&buffer), &init),
-            Body::Stream(stream) => web_sys::Response::new_with_opt_readable_stream_and_init(Some(&stream), &init),
+        let headers = serde_json::to_string(&AsObject(&self.headers))?;
+        let body: JsValue = match self.body {
+            Body::Bytes(bytes) => Uint8Array::from(bytes.as_slice()).into(),
+            Body::Js(buffer) => buffer.into(),
+            Body::Stream(stream) => stream.into(),
         };
-        Ok(response?)
+        Ok(respond(&body, self.status, &headers, self.upstream.as_ref())?)
     }
+}
+
+#[wasm_bindgen(inline_js = r#"
+const PASSED = ["content-type", "x-request-id", "openai-processing-ms"];
+export function respond(body, status, headers, upstream) {
+  const init = { status, headers: JSON.parse(headers) };
+  for (const name of upstream ? PASSED : []) {
+    const value = upstream.get(name);
+    if (value !== null) init.headers[name] = value;
+  }
+  return new Response(body, init);
+}"#)]
+extern "C" {
+    /// The `Response`: `headers` is a JSON object, and of the provider's answer's
+    /// `upstream` headers, `content-type`, `x-request-id` and
+    /// `openai-processing-ms` pass. One call, where a `Headers.set` per header
+    /// decoded two strings across the boundary each.
+    #[wasm_bindgen(catch)]
+    fn respond(
+        body: &JsValue,
+        status: u16,
+        headers: &str,
+        upstream: Option<&web_sys::Headers>,
+    ) -> std::result::Result<web_sys::Response, JsValue>;
 }
 
 /// `headers` as a JavaScript object, for a `RequestInit` or `ResponseInit`: built
