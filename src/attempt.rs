@@ -168,13 +168,14 @@ async fn complete(
 }
 
 #[wasm_bindgen(inline_js = r#"
-export function fetchWhole(url, headers, body, ms) {
-  const init = { method: "POST", headers, body, signal: AbortSignal.timeout(ms) };
-  const failed = (response) => (error) =>
-    [response, null, String(error?.message ?? error), error?.name === "TimeoutError"];
-  return fetch(url, init).then(
-    (response) => response.arrayBuffer().then((body) => [response, body], failed(response)),
-    failed(null));
+export async function fetchWhole(url, headers, body, ms) {
+  let response = null;
+  try {
+    response = await fetch(url, { method: "POST", headers, body, signal: AbortSignal.timeout(ms) });
+    return [response, await response.arrayBuffer()];
+  } catch (error) {
+    return [response, null, String(error?.message ?? error), error?.name === "TimeoutError"];
+  }
 }"#)]
 extern "C" {
     /// A POST with `fetch`, then the whole body, both within `ms` (the deadline aborts the

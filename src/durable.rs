@@ -21,14 +21,14 @@ pub async fn call(env: &Env, binding: &str, name: &str, body: Option<String>) ->
 }
 
 #[wasm_bindgen(inline_js = r#"
-export function callObject(namespace, name, body) {
+export async function callObject(namespace, name, body) {
   const stub = namespace.get(namespace.idFromName(name));
   const init = body === undefined
     ? {}
     : { method: "POST", headers: { "content-type": "application/json" }, body };
   // A Durable Object's fetch needs a full URL; the host is never resolved.
-  return stub.fetch("https://durable-object/", init)
-    .then((response) => response.text().then((text) => [response.status, text]));
+  const response = await stub.fetch("https://durable-object/", init);
+  return [response.status, await response.text()];
 }"#)]
 extern "C" {
     /// The object's answer as `[status, text]`: one promise for Wasm to await,
