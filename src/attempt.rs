@@ -116,7 +116,10 @@ pub async fn call(
         return Ok(Err(Failure::from_upstream(status, &body.unwrap_or_default(), retry_after(&response)?)));
     }
     let upstream = response.headers();
-    let mut rest = worker::Response::from(response).stream()?;
+    let Some(body) = response.body() else {
+        return Ok(Err(Failure::unreachable(id, "the stream had no body".into())));
+    };
+    let mut rest = ByteStream::from(body);
     match before(deadline.as_mut(), rest.next()).await {
         None => timed_out(),
         Some(Some(Ok(first))) => {
