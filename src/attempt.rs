@@ -111,7 +111,7 @@ pub async fn call(
     };
     let status = response.status();
     if status >= 400 {
-        let body = before(deadline.as_mut(), whole_body(&response)).await.and_then(|b| b.ok());
+        let body = before(deadline.as_mut(), runtime::whole_body(response.array_buffer())).await.and_then(|b| b.ok());
         controller.abort();
         return Ok(Err(Failure::from_upstream(status, &body.unwrap_or_default(), retry_after(&response)?)));
     }
@@ -222,12 +222,6 @@ fn upstream_headers(deployment: &Deployment) -> Result<JsValue> {
 
 fn retry_after(response: &web_sys::Response) -> Result<Option<u64>> {
     Ok(response.headers().get("retry-after")?.and_then(|v| parse_retry_after(&v)))
-}
-
-/// The whole body, read by the runtime in one call rather than chunk by chunk.
-async fn whole_body(response: &web_sys::Response) -> std::result::Result<Vec<u8>, JsValue> {
-    let buffer = JsFuture::from(response.array_buffer()?).await?;
-    Ok(Uint8Array::new(&buffer).to_vec())
 }
 
 fn js_message(error: &JsValue) -> String {

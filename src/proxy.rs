@@ -65,7 +65,7 @@ pub async fn handle(
         Ok(timeout) => timeout,
         Err(error) => return Ok(Reply::error(&error)),
     };
-    let body = routes::body(&req).await?;
+    let body = runtime::whole_body(req.array_buffer()).await?;
     let caller = Caller::Client { api_key: routes::api_key(&req), request: req };
     serve(endpoint, &body, header_timeout, caller, env, Background::WaitUntil(ctx), config).await
 }

@@ -51,16 +51,12 @@ impl Reply {
 
     /// A JSON body with the given status.
     pub fn json(status: u16, body: Vec<u8>) -> Self {
-        Self::new(status, vec![("content-type", "application/json".into())], Body::Bytes(body))
+        Self::new(status, json_headers(), Body::Bytes(body))
     }
 
     /// The error in OpenAI's shape with its status, and `retry-after` where known.
     pub fn error(error: &ApiError) -> Self {
-        let mut reply = Self::json(error.status(), error.body());
-        if let Some(seconds) = error.retry_after_secs() {
-            reply.set("retry-after", seconds.to_string());
-        }
-        reply
+        Self::new(error.status(), error_headers(error), Body::Bytes(error.body()))
     }
 
     /// A body relayed chunk by chunk as `chunks` yields them.
@@ -140,21 +136,35 @@ impl Serialize for AsObject<'_> {
     }
 }
 
-/// A JSON response, for the answers of Durable Objects, built as `worker`'s own
-/// type (which they must answer with): converting a runtime `Response` into it
-/// would wrap its body in a second one.
+fn json_headers() -> HeaderList {
+    vec![("content-type", "application/json".into())]
+}
+
+/// A JSON error's headers: `retry-after` where known.
+fn error_headers(error: &ApiError) -> HeaderList {
+    let mut headers = json_headers();
+    headers.extend(error.retry_after_secs().map(|seconds| ("retry-after", seconds.to_string())));
+    headers
+}
+
+/// A JSON response, for the answers of Durable Objects.
 pub fn json(status: u16, body: Vec<u8>) -> Result<worker::Response> {
-    let builder = worker::ResponseBuilder::new().with_status(status);
-    Ok(builder.with_header("content-type", "application/json")?.fixed(body))
+    object_answer(status, &json_headers(), body)
 }
 
 /// An error response, for the answers of Durable Objects.
 pub fn error(error: &ApiError) -> Result<worker::Response> {
-    let response = json(error.status(), error.body())?;
-    if let Some(seconds) = error.retry_after_secs() {
-        response.headers().set("retry-after", &seconds.to_string())?;
+    object_answer(error.status(), &error_headers(error), error.body())
+}
+
+/// A Durable Object's answer, built as `worker`'s own type (which it must answer
+/// with): converting a runtime `Response` into it would wrap its body in a second one.
+fn object_answer(status: u16, headers: &HeaderList, body: Vec<u8>) -> Result<worker::Response> {
+    let mut builder = worker::ResponseBuilder::new().with_status(status);
+    for (name, value) in headers {
+        builder = builder.with_header(name, value)?;
     }
-    Ok(response)
+    Ok(builder.fixed(body))
 }
 
 /// The deployment that answered (or, on an error, the last one tried).

@@ -1,16 +1,14 @@
 //! Which handler answers which method and path; authentication.
 
 use futures_util::future::join_all;
-use js_sys::Uint8Array;
 use serde_json::json;
 use switchyard_core::config::Config;
 use switchyard_core::error::ApiError;
 use switchyard_core::request::{Endpoint, url_path};
-use wasm_bindgen_futures::JsFuture;
 use worker::{Context, Env, Method, Result};
 
 use crate::respond::Reply;
-use crate::{config_source, coordinator, jobs, proxy};
+use crate::{config_source, coordinator, jobs, proxy, runtime};
 
 enum Route {
     Liveliness,
@@ -52,7 +50,7 @@ pub async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> Result<Rep
             match api {
                 Api::Models => models(&config),
                 Api::QueueStatus => queue_status(&env, &config).await,
-                Api::SubmitJob => jobs::submit(&body(&req).await?, &env, &config).await,
+                Api::SubmitJob => jobs::submit(&runtime::whole_body(req.array_buffer()).await?, &env, &config).await,
                 Api::JobResponse(id) => jobs::response(&id, &env).await,
                 Api::Proxy(endpoint) => proxy::handle(endpoint, req, &env, &ctx, &config).await,
             }
@@ -121,10 +119,4 @@ fn models(config: &Config) -> Result<Reply> {
         .map(|id| json!({"id": id, "object": "model", "created": 0, "owned_by": "switchyard"}))
         .collect();
     Ok(Reply::json(200, serde_json::to_vec(&json!({"object": "list", "data": data}))?))
-}
-
-/// The request's body, read by the runtime in one call.
-pub async fn body(req: &web_sys::Request) -> Result<Vec<u8>> {
-    let buffer = JsFuture::from(req.array_buffer()?).await?;
-    Ok(Uint8Array::new(&buffer).to_vec())
 }

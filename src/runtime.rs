@@ -10,6 +10,15 @@ pub fn rng() -> fastrand::Rng {
     fastrand::Rng::with_seed((js_sys::Math::random() * u64::MAX as f64) as u64)
 }
 
+/// The bytes of a body the runtime reads whole in one call (the `arrayBuffer()` of a
+/// `Request` or a `Response`), rather than chunk by chunk from Wasm.
+pub async fn whole_body(
+    array_buffer: Result<js_sys::Promise, wasm_bindgen::JsValue>,
+) -> Result<Vec<u8>, wasm_bindgen::JsValue> {
+    let buffer = wasm_bindgen_futures::JsFuture::from(array_buffer?).await?;
+    Ok(js_sys::Uint8Array::new(&buffer).to_vec())
+}
+
 /// Resolves when `signal` aborts: the client of the request it belongs to went away.
 pub async fn aborted(signal: web_sys::AbortSignal) {
     if signal.aborted() {
