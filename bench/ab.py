@@ -16,8 +16,6 @@ turn, round after round, is what makes a difference of a few percent visible.
 """
 
 import os
-import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -35,10 +33,8 @@ def start(name, build, port):
     config = config.replace(f'embed "{os.path.relpath(run.ROOT / "build", run.OUT)}/',
                             f'embed "{embedded}/')
     config = config.replace(f"127.0.0.1:{run.SWITCHYARD}", f"127.0.0.1:{port}")
-    (run.OUT / f"ab-{name}.capnp").write_text(config)
-    return subprocess.Popen(["stdbuf", "-oL", str(run.WORKERD), "serve", str(run.OUT / f"ab-{name}.capnp")],
-                            start_new_session=True, stdout=open(run.OUT / f"workerd-{name}.out", "w"),
-                            stderr=open(run.OUT / f"workerd-{name}.log", "w"))
+    (run.OUT / f"{name}.capnp").write_text(config)
+    return run.start_workerd(name)
 
 
 def main():
@@ -49,11 +45,10 @@ def main():
     rounds = int(sys.argv[4]) if len(sys.argv) > 4 else 6
     body = run.body(model, **({"stream": True} if model == "bench-stream" else {}))
     run.write_configs()
-    processes = [subprocess.Popen([run.NGINX, "-c", str(run.OUT / "nginx.conf"), "-p", str(run.OUT)],
-                                  start_new_session=True)]
+    processes = [run.start_upstream()]
     paths, pids = [], {}
     try:
-        for name, build, port in zip(("A", "B"), builds, PORTS):
+        for name, build, port in zip(("ab-A", "ab-B"), builds, PORTS):
             processes.append(start(name, build, port))
             pids[name] = processes[-1].pid
             paths.append(run.Route(name, port, body, process=name))

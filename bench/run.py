@@ -298,6 +298,19 @@ def profile():
     subprocess.run(["node", "--experimental-websocket", "--no-warnings", str(BENCH / "profile.mjs"),
                     str(INSPECTOR), "switchyard", "--", *load], check=True)
 
+def start_upstream():
+    return subprocess.Popen([NGINX, "-c", str(OUT / "nginx.conf"), "-p", str(OUT)], start_new_session=True)
+
+
+def start_workerd(process, flags=()):
+    """`workerd serve` of OUT/<process>.capnp; V8's --trace-gc lines go to
+    OUT/workerd-<process>.out, line-buffered so that each collection's line is in
+    the file when it happens (see gc_events)."""
+    return subprocess.Popen(["stdbuf", "-oL", str(WORKERD), "serve", str(OUT / f"{process}.capnp"), *flags],
+                            start_new_session=True, stdout=open(OUT / f"workerd-{process}.out", "w"),
+                            stderr=open(OUT / f"workerd-{process}.log", "w"))
+
+
 def main():
     for tool in (WORKERD, OHA):
         if not Path(tool).exists():
@@ -305,15 +318,10 @@ def main():
     profiling = "--profile" in sys.argv
     write_configs()
     inspector = [f"--inspector-addr=127.0.0.1:{INSPECTOR}"] if profiling else []
-    processes = [subprocess.Popen([NGINX, "-c", str(OUT / "nginx.conf"), "-p", str(OUT)], start_new_session=True)]
+    processes = [start_upstream()]
     pids = {}
     for process in ("switchyard", "cached", "passthrough"):
-        flags = inspector if process == "switchyard" else []
-        # Line-buffered, so that each collection's line is in the file when it happens.
-        processes.append(subprocess.Popen(["stdbuf", "-oL", str(WORKERD), "serve", str(OUT / f"{process}.capnp"),
-                                           *flags], start_new_session=True,
-                                          stdout=open(OUT / f"workerd-{process}.out", "w"),
-                                          stderr=open(OUT / f"workerd-{process}.log", "w")))
+        processes.append(start_workerd(process, inspector if process == "switchyard" else []))
         pids[process] = processes[-1].pid
     notes = {}
     try:
