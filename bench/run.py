@@ -84,8 +84,8 @@ class Route:
 DIRECT = Route("upstream direct (nginx)", UPSTREAM, body("m"))
 JS = Route("JavaScript pass-through worker", PASSTHROUGH, body("m"), process="passthrough")
 ROUTED = Route("Switchyard, routed", SWITCHYARD, body("bench"), process="switchyard")
-TICKETED = Route("Switchyard, rpm-limited (a ticket each)", SWITCHYARD, body("bench-limited"),
-                 process="switchyard")
+LEASED = Route("Switchyard, rpm-limited (leases)", SWITCHYARD, body("bench-limited"), process="switchyard")
+TICKETED = Route("Switchyard, tpm-limited (a ticket each)", SWITCHYARD, body("bench-tpm"), process="switchyard")
 STREAMED = Route("Switchyard, streamed", SWITCHYARD, body("bench-stream", stream=True), process="switchyard")
 CACHE_HIT = Route("Switchyard, cache hit", CACHED, body("bench"), process="cached")
 LITELLM_PATH = Route("LiteLLM proxy", LITELLM_PORT, body("bench"), ["authorization: Bearer sk-bench"])
@@ -113,13 +113,16 @@ http {{
 }}
 """)
     base = f"http://127.0.0.1:{UPSTREAM}"
-    # An rpm far above what the machine can send: the limit never refuses, but every
-    # request of `bench-limited` takes a ticket from the coordinator and reports back.
+    # Limits far above what the machine can send, so they never refuse: `bench-limited`'s
+    # rpm is held by leases (an isolate settles with the coordinator about once a
+    # second), `bench-tpm`'s tpm by a ticket from the coordinator for every request.
     model_list = f"""model_list:
   - model_name: bench
     litellm_params: {{ model: openai/m, api_base: "{base}/v1", api_key: sk-bench }}
   - model_name: bench-limited
     litellm_params: {{ model: openai/m, api_base: "{base}/v1", api_key: sk-bench, rpm: 100000000 }}
+  - model_name: bench-tpm
+    litellm_params: {{ model: openai/m, api_base: "{base}/v1", api_key: sk-bench, tpm: 1000000000000 }}
   - model_name: bench-stream
     litellm_params: {{ model: openai/m, api_base: "{base}/sse/v1", api_key: sk-bench }}
 """
@@ -331,7 +334,8 @@ def main():
         wait_for(DIRECT)
         status, headers, _ = wait_for(ROUTED)
         assert status == 200 and headers.get("x-litellm-model-id"), headers
-        assert post(TICKETED)[1].get("x-ratelimit-remaining-requests"), "the limited group took no ticket"
+        assert post(LEASED)[1].get("x-ratelimit-remaining-requests"), "the rpm-limited group was not limited"
+        assert post(TICKETED)[1].get("x-ratelimit-remaining-tokens"), "the tpm-limited group took no ticket"
         post(CACHE_HIT)
         for _ in range(50):  # the cache write lands in the background
             if post(CACHE_HIT)[1].get("x-cache") == "HIT":
@@ -343,7 +347,7 @@ def main():
         if profiling:
             oha(ROUTED, 3)  # warm: Wasm tiers up under load
             return profile()
-        paths = [DIRECT, JS, ROUTED, TICKETED, STREAMED, CACHE_HIT]
+        paths = [DIRECT, JS, ROUTED, LEASED, TICKETED, STREAMED, CACHE_HIT]
         if LITELLM.exists():
             notes["litellm_workers"] = best_litellm(processes)
             paths.append(LITELLM_PATH)

@@ -27,7 +27,7 @@ use futures_util::future::{Either, select};
 use serde::de::DeserializeOwned;
 use switchyard_core::config::Config;
 use switchyard_core::config::DeploymentId;
-use switchyard_core::coordinator::local::HealthView;
+use switchyard_core::coordinator::local::{HealthView, Served};
 use switchyard_core::coordinator::{
     self, Admission, Message, QueueStatus, Report, ReportedFailure, Snapshot, TicketReply, TicketRequest,
 };
@@ -278,7 +278,7 @@ pub async fn acquire(env: &Env, group: &str, request: TicketRequest) -> std::res
 pub async fn sync(
     env: &Env,
     group: &str,
-    served: Vec<(DeploymentId, u64)>,
+    served: Vec<Served>,
     failure: Option<(DeploymentId, ReportedFailure)>,
 ) -> Result<HealthView> {
     ask(env, group, &Message::Sync { group: group.to_owned(), served, failure }).await

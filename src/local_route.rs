@@ -24,8 +24,9 @@ fn with_router<T>(group: &str, f: impl FnOnce(&mut LocalRouter) -> T) -> T {
     })
 }
 
-/// The deployment to call without a ticket, or `None` when the request must take
-/// one (the group needs coordination, or its coordinator could not be asked).
+/// The deployment to call without a ticket, with what its lease says is left of its
+/// rpm, or `None` when the request must take a ticket (the group needs
+/// coordination, or its coordinator could not be asked).
 pub async fn pick<'g>(
     env: &Env,
     group: &'g ModelGroup,
@@ -33,7 +34,7 @@ pub async fn pick<'g>(
     avoid: &[DeploymentId],
     estimated_tokens: u64,
     rng: &mut fastrand::Rng,
-) -> Option<&'g Deployment> {
+) -> Option<(&'g Deployment, Option<u64>)> {
     if !LocalRouter::eligible(group, policy) {
         return None;
     }
@@ -41,9 +42,10 @@ pub async fn pick<'g>(
     loop {
         let now = runtime::now_ms() as u64;
         match with_router(&group.name, |r| r.pick(now, group, policy, avoid, estimated_tokens, rng)) {
-            LocalPick::Call(deployment) => return Some(deployment),
+            LocalPick::Call { deployment, remaining_requests } => return Some((deployment, remaining_requests)),
             LocalPick::Coordinate => return None,
-            // A view just fetched that is already stale (a cooldown ending now): ask for a ticket.
+            // A view just fetched that is already stale (a cooldown ending now), or
+            // whose lease is used up already: ask for a ticket.
             LocalPick::Refresh if refreshed => return None,
             LocalPick::Refresh => {
                 if !sync(env, &group.name, None).await {
@@ -61,9 +63,10 @@ pub async fn failed(env: &Env, group: &str, deployment: &DeploymentId, failure: 
     sync(env, group, Some((deployment.clone(), failure))).await;
 }
 
-/// Sends what this isolate served since it last said (and a failure), and takes
-/// the fresh view. `false` when the coordinator could not be reached: the counts
-/// are lost (they only steer the failure-rate rule) and the old view stays.
+/// Sends what this isolate served since it last said (and a failure), settling its
+/// leases, and takes the fresh view. `false` when the coordinator could not be
+/// reached: the counts are lost (they only steer the failure-rate rule), the
+/// leases stay set aside until their minute ends, and the old view stays.
 async fn sync(env: &Env, group: &str, failure: Option<(DeploymentId, ReportedFailure)>) -> bool {
     let served = with_router(group, LocalRouter::take_served);
     match coordinator::sync(env, group, served, failure).await {

@@ -10,7 +10,7 @@ use futures_channel::oneshot;
 use futures_util::future::{Either, select};
 use switchyard_core::config::{Config, Deployment, DeploymentId, ModelGroup};
 use switchyard_core::coordinator::{
-    Grant, QueueRequest, Report, ReportedFailure, TicketReply, TicketRequest, reports_may_wait,
+    QueueRequest, Report, ReportedFailure, TicketReply, TicketRequest, reports_may_wait,
 };
 use switchyard_core::error::ApiError;
 use switchyard_core::failure::Failure;
@@ -21,7 +21,7 @@ use worker::{Context, Delay, Env, Result};
 
 use crate::attempt::{self, Answer, Deadlines, StreamEnd};
 use crate::cache::Cached;
-use crate::respond::{self, Body, HeaderList, Reply, Served};
+use crate::respond::{self, Body, HeaderList, Limits, Reply, Served};
 use crate::{coordinator, local_route, routes, runtime};
 
 /// LiteLLM's default when no timeout is configured anywhere: 10 minutes.
@@ -116,13 +116,12 @@ pub async fn serve(
     let priority = request.priority.or(config.router.queue.default_priority);
     let mut rng = runtime::rng();
     let (mut plan, mut step) = Plan::new(&group.name, request.policy.clone(), request.prompt_tokens, &config.router);
-    let mut last_served: Option<(&ModelGroup, &Deployment, Option<Grant>)> = None;
+    let mut last_served: Option<(&ModelGroup, &Deployment, Limits)> = None;
     loop {
         let (name, avoid, delay_ms) = match step {
             Step::Fail(error) => {
                 let mut reply = Reply::error(&error);
-                let served =
-                    last_served.as_ref().map(|(g, d, grant)| Served { group: g, deployment: d, grant: grant.as_ref() });
+                let served = last_served.map(|(group, deployment, left)| Served { group, deployment, left });
                 let prioritized = priority.is_some();
                 respond::attempt_headers(&mut reply, plan.group(), served, plan.attempts(), started, prioritized);
                 return Ok(reply);
@@ -136,8 +135,10 @@ pub async fn serve(
             return Ok(Reply::error(&ApiError::Internal(format!("fallback group `{name}` vanished"))));
         };
         let picked = local_route::pick(env, group, &config.router, &avoid, request.prompt_tokens, &mut rng).await;
-        let (deployment, grant) = match picked {
-            Some(deployment) => (deployment, None),
+        let (deployment, grant, left) = match picked {
+            Some((deployment, remaining_requests)) => {
+                (deployment, None, Limits { requests: remaining_requests, tokens: None })
+            }
             None => {
                 let queue = priority.map(|priority| QueueRequest {
                     priority,
@@ -158,7 +159,8 @@ pub async fn serve(
                     let error = ApiError::Internal(format!("coordinator chose unknown `{}`", grant.deployment));
                     return Ok(Reply::error(&error));
                 };
-                (deployment, Some(grant))
+                let left = Limits { requests: grant.remaining_requests, tokens: grant.remaining_tokens };
+                (deployment, Some(grant), left)
             }
         };
         let attempt_started = runtime::now_ms();
@@ -179,7 +181,7 @@ pub async fn serve(
                 let reported = ReportedFailure { class: failure.class, retry_after_ms: failure.retry_after_ms };
                 settle.ended(elapsed(attempt_started), None, None, Some(reported)).await;
                 step = plan.on_failure(&deployment.id, failure, &config.router);
-                last_served = Some((group, deployment, grant));
+                last_served = Some((group, deployment, left));
                 continue;
             }
             Ok(Answer::Complete { status, headers, upstream, body, tokens }) => {
@@ -224,7 +226,7 @@ pub async fn serve(
         if let Some(cached) = &cached {
             cached.mark(&mut reply, "MISS");
         }
-        let served = Served { group, deployment, grant: grant.as_ref() };
+        let served = Served { group, deployment, left };
         let prioritized = priority.is_some();
         respond::attempt_headers(&mut reply, &group.name, Some(served), plan.attempts(), started, prioritized);
         return Ok(reply);

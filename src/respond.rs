@@ -9,7 +9,6 @@ use futures_util::{Stream, TryStreamExt};
 use js_sys::Uint8Array;
 use serde::ser::{Serialize, Serializer};
 use switchyard_core::config::{Deployment, ModelGroup};
-use switchyard_core::coordinator::Grant;
 use switchyard_core::error::ApiError;
 use switchyard_core::plan::Attempts;
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -171,8 +170,15 @@ fn object_answer(status: u16, headers: &HeaderList, body: Vec<u8>) -> Result<wor
 pub struct Served<'a> {
     pub group: &'a ModelGroup,
     pub deployment: &'a Deployment,
-    /// `None` for a deployment picked in the isolate, without a ticket.
-    pub grant: Option<&'a Grant>,
+    pub left: Limits,
+}
+
+/// What is left of a deployment's rpm and tpm this minute, as its ticket or
+/// lease told: `None` where it has no such limit.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub requests: Option<u64>,
+    pub tokens: Option<u64>,
 }
 
 /// Sets the headers LiteLLM's users read: who served, how many retries and
@@ -192,16 +198,16 @@ pub fn attempt_headers(
     if prioritized {
         reply.set("x-litellm-request-prioritization-used", "true");
     }
-    if let Some(Served { deployment, grant, .. }) = served {
+    if let Some(Served { deployment, left, .. }) = served {
         reply.set("x-litellm-model-id", deployment.id.as_str());
         let api_base = deployment.api_base.split('?').next().unwrap_or_default();
         if !api_base.is_empty() {
             reply.set("x-litellm-model-api-base", api_base);
         }
-        if let Some(remaining) = grant.and_then(|g| g.remaining_requests) {
+        if let Some(remaining) = left.requests {
             reply.set("x-ratelimit-remaining-requests", remaining.to_string());
         }
-        if let Some(remaining) = grant.and_then(|g| g.remaining_tokens) {
+        if let Some(remaining) = left.tokens {
             reply.set("x-ratelimit-remaining-tokens", remaining.to_string());
         }
     }

@@ -18,6 +18,7 @@ const ctx = useGateway((upstream) => ({
     deployment(upstream, "failing", "xa", ", cooldown_time: 60"),
     deployment(upstream, "failing", "xb"),
     deployment(upstream, "limited", "la", ", rpm: 10"),
+    deployment(upstream, "leased", "ls", ", rpm: 200"),
     deployment(upstream, "tiers", "t1", ", order: 1"),
     deployment(upstream, "tiers", "t2", ", order: 2"),
     `  - { model_name: small, litellm_params: { model: openai/m, api_base: "${upstream.base("sm")}" }, model_info: { id: sm, max_input_tokens: 50 } }`,
@@ -127,6 +128,25 @@ test("rpm: 10 lets exactly 10 requests through under concurrent load", async () 
   assert.equal((await refused[0].json()).error.type, "rate_limit_error");
   const remaining = responses.filter((r) => r.status === 200).map((r) => Number(r.headers.get("x-ratelimit-remaining-requests")));
   assert.deepEqual(remaining.sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+});
+
+test("rpm: 200, held by leases, lets exactly 200 through in two bursts a view's life apart", async () => {
+  // Big enough an rpm for the isolate to route by leases; the second burst passes
+  // only if the first burst's unused leases went back to the minute.
+  const second = new Date().getSeconds();
+  if (second >= 45) await sleep((61 - second) * 1_000);
+  const burst = async (n) => {
+    const responses = await Promise.all(Array.from({ length: n }, () => chat("leased")));
+    await Promise.all(responses.map((r) => r.arrayBuffer()));
+    return responses.map((r) => r.status);
+  };
+  const first = await burst(60);
+  assert.deepEqual(new Set(first), new Set([200]));
+  await sleep(1_100);
+  const rest = await burst(200);
+  assert.equal(rest.filter((s) => s === 200).length, 140);
+  assert.equal(rest.filter((s) => s === 429).length, 60);
+  assert.equal(ctx.upstream.requests.filter((r) => r.deployment === "ls").length, 200, "the upstream saw exactly 200");
 });
 
 test("the lowest order serves; when it fails, the next tier serves before any fallback", async () => {

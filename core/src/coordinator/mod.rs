@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Deployment, DeploymentId, ModelGroup, RouterPolicy, RoutingStrategy};
 use crate::failure::FailureClass;
 use health::Health;
-use local::{HealthView, VIEW_TTL_MS};
+use local::{HealthView, Lease, LocalRouter, Served, VIEW_TTL_MS};
 use queue::PriorityQueue;
 
 const MINUTE_MS: u64 = 60_000;
@@ -57,9 +57,9 @@ pub enum Message {
     /// The client of a waiting request went away. Answered with an empty 204.
     Leave { group: String, waiter: u64 },
     /// From an isolate that routes the group itself ([`local`]): the requests it
-    /// sent per deployment since it last said, and the failure of one, if any.
-    /// Answered with a fresh [`local::HealthView`].
-    Sync { group: String, served: Vec<(DeploymentId, u64)>, failure: Option<(DeploymentId, ReportedFailure)> },
+    /// sent per deployment since it last said (settling its leases), and the
+    /// failure of one, if any. Answered with a fresh [`local::HealthView`].
+    Sync { group: String, served: Vec<Served>, failure: Option<(DeploymentId, ReportedFailure)> },
 }
 
 /// What a group's queue looks like now, for people watching the gateway.
@@ -184,6 +184,9 @@ struct Window {
     requests: u64,
     tokens: u64,
     failures: u64,
+    /// Requests set aside for isolates' leases and not yet settled.
+    #[serde(default)]
+    leased: u64,
 }
 
 impl Window {
@@ -195,9 +198,14 @@ impl Window {
         self
     }
 
+    /// Requests counted or set aside this minute: what the rpm is held against.
+    fn taken(&self) -> u64 {
+        self.requests + self.leased
+    }
+
     /// Whether one more request of `tokens` stays within the deployment's rpm and tpm.
     fn admits(&self, deployment: &Deployment, tokens: u64) -> bool {
-        deployment.rpm.is_none_or(|rpm| self.requests < rpm)
+        deployment.rpm.is_none_or(|rpm| self.taken() < rpm)
             && deployment.tpm.is_none_or(|tpm| self.tokens + tokens <= tpm)
     }
 }
@@ -527,7 +535,7 @@ impl Coordinator {
         let grant = Grant {
             ticket,
             deployment: deployment.id.clone(),
-            remaining_requests: deployment.rpm.map(|rpm| rpm.saturating_sub(window.requests)),
+            remaining_requests: deployment.rpm.map(|rpm| rpm.saturating_sub(window.taken())),
             remaining_tokens: deployment.tpm.map(|tpm| tpm.saturating_sub(window.tokens)),
         };
         self.tickets.insert(
@@ -576,34 +584,71 @@ impl Coordinator {
     }
 
     /// Takes what an isolate routing by itself has to say (see [`Message::Sync`])
-    /// and answers with the view it routes by next.
+    /// and answers with the view it routes by next, with its leases.
     pub fn sync_local(
         &mut self,
         now_ms: u64,
         group: &ModelGroup,
         policy: &RouterPolicy,
-        served: &[(DeploymentId, u64)],
+        served: &[Served],
         failure: Option<&(DeploymentId, ReportedFailure)>,
     ) -> HealthView {
         self.sync(group);
-        for (id, count) in served {
-            if group.deployments.iter().any(|d| &d.id == id) {
-                self.deployments.entry(id.clone()).or_default().window.current(now_ms).requests += count;
+        for s in served {
+            if !group.deployments.iter().any(|d| d.id == s.deployment) {
+                continue;
+            }
+            let window = self.deployments.entry(s.deployment.clone()).or_default().window.current(now_ms);
+            match s.lease {
+                // What was used counts; the rest goes back to the minute.
+                Some(lease) if lease.minute == window.minute => {
+                    window.leased = window.leased.saturating_sub(lease.requests);
+                    window.requests += s.requests.min(lease.requests);
+                }
+                // Counted in its own minute when it was granted.
+                Some(_) => {}
+                None => window.requests += s.requests,
             }
         }
         if let Some((id, failure)) = failure {
             self.fail(now_ms, group, policy, id, *failure, false);
         }
-        self.view(now_ms, group)
+        let mut view = self.view(now_ms, group);
+        if !view.coordinate && LocalRouter::eligible(group, policy) {
+            self.lease(now_ms, group, served, &mut view);
+        }
+        view
+    }
+
+    /// Sets requests aside for the isolate that asked for `view`, from each
+    /// rpm-limited deployment it may call (see [`local`] for the sizes).
+    fn lease(&mut self, now_ms: u64, group: &ModelGroup, served: &[Served], view: &mut HealthView) {
+        for d in &group.deployments {
+            let Some(rpm) = d.rpm.filter(|_| !view.blocked.contains(&d.id)) else {
+                continue;
+            };
+            let used = served.iter().find(|s| s.deployment == d.id && s.lease.is_some()).map(|s| s.requests);
+            let window = self.deployments.entry(d.id.clone()).or_default().window.current(now_ms);
+            let Some(requests) = Lease::size(rpm, window.taken(), used) else {
+                continue;
+            };
+            window.leased += requests;
+            let remaining = rpm.saturating_sub(window.taken());
+            view.leases.push((d.id.clone(), Lease { minute: window.minute, requests, remaining }));
+        }
     }
 
     /// Which deployments an isolate must leave out, and whether it must ask for
     /// tickets instead (a probe is due, or requests wait).
     fn view(&mut self, now_ms: u64, group: &ModelGroup) -> HealthView {
+        // Never past the minute: the leases it carries count in this one.
+        let minute_left_ms = MINUTE_MS - now_ms % MINUTE_MS;
         let mut view = HealthView {
             blocked: Vec::new(),
             coordinate: self.queue.as_ref().is_some_and(|queue| !queue.is_empty()),
-            fresh_for_ms: VIEW_TTL_MS,
+            fresh_for_ms: VIEW_TTL_MS.min(minute_left_ms),
+            minute: now_ms / MINUTE_MS,
+            leases: Vec::new(),
         };
         for d in &group.deployments {
             let health = &mut self.deployments.entry(d.id.clone()).or_default().health;

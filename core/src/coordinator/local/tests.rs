@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::config::{Config, load};
-use crate::coordinator::{Admission, Coordinator, Report, ReportedFailure, TicketReply, TicketRequest};
+use crate::coordinator::{Admission, Coordinator, Report, ReportedFailure, TicketReply, TicketRequest, Unavailable};
 use crate::failure::FailureClass;
 
 struct World {
@@ -38,7 +38,7 @@ impl World {
         for _ in 0..2 {
             let group = self.config.group("g").unwrap();
             match self.isolates[i].pick(now, group, &self.config.router, &avoid, 10, &mut self.rng) {
-                LocalPick::Call(d) => return Some(d.id.as_str().to_owned()),
+                LocalPick::Call { deployment, .. } => return Some(deployment.id.as_str().to_owned()),
                 LocalPick::Coordinate => return None,
                 LocalPick::Refresh => self.sync(i, now, None),
             }
@@ -72,7 +72,7 @@ impl World {
 }
 
 #[test]
-fn only_stateless_strategies_over_unlimited_deployments_route_locally() {
+fn only_stateless_strategies_over_deployments_without_tpm_or_parallel_limits_route_locally() {
     let eligible = |yaml: &str| {
         let config = load(yaml, &|_| None).unwrap().config;
         LocalRouter::eligible(config.group("g").unwrap(), &config.router)
@@ -82,7 +82,9 @@ fn only_stateless_strategies_over_unlimited_deployments_route_locally() {
     assert!(!eligible(&format!("{TWO}  routing_strategy: least-busy\n")));
     assert!(!eligible(&format!("{TWO}  routing_strategy: latency-based-routing\n")));
     assert!(!eligible(&format!("{TWO}  routing_strategy: usage-based-routing-v2\n")));
-    for limit in ["rpm: 5", "tpm: 500", "max_parallel_requests: 2"] {
+    // An rpm limit is held by leases.
+    assert!(eligible(&TWO.replace("mock_response: b}", "mock_response: b, rpm: 5}")));
+    for limit in ["tpm: 500", "max_parallel_requests: 2"] {
         let yaml = TWO.replace("mock_response: b}", &format!("mock_response: b, {limit}}}"));
         assert!(!eligible(&yaml), "{limit}");
     }
@@ -98,7 +100,7 @@ fn a_view_is_fetched_once_then_trusted_until_it_is_stale() {
     let group = w.config.group("g").unwrap();
     for now in [0, 500, VIEW_TTL_MS - 1] {
         let pick = w.isolates[0].pick(now, group, &w.config.router, &[], 10, &mut w.rng);
-        assert!(matches!(pick, LocalPick::Call(_)), "fresh at {now}");
+        assert!(matches!(pick, LocalPick::Call { .. }), "fresh at {now}");
     }
     let pick = w.isolates[0].pick(VIEW_TTL_MS, group, &w.config.router, &[], 10, &mut w.rng);
     assert!(matches!(pick, LocalPick::Refresh), "stale at the TTL");
@@ -200,7 +202,155 @@ fn counts_are_told_once() {
     for _ in 0..5 {
         w.route(0, 0, &[]);
     }
-    let served: u64 = w.isolates[0].take_served().iter().map(|(_, n)| n).sum();
+    let served: u64 = w.isolates[0].take_served().iter().map(|s| s.requests).sum();
     assert_eq!(served, 5);
     assert!(w.isolates[0].take_served().is_empty());
+}
+
+const LIMITED: &str = "model_list:
+  - {model_name: g, litellm_params: {model: x, mock_response: a, rpm: 100}, model_info: {id: a}}
+";
+
+impl World {
+    /// Tickets granted until the coordinator refuses one for the rpm.
+    fn tickets_until_refused(&mut self, now: u64) -> u64 {
+        let request = TicketRequest { avoid: vec![], estimated_tokens: 10, stream: false, queue: None };
+        let mut granted = 0;
+        loop {
+            let group = self.config.group("g").unwrap();
+            match self.coordinator.acquire(now, group, &self.config.router, &request, &mut self.rng) {
+                Admission::Now(TicketReply::Granted(_)) => granted += 1,
+                Admission::Now(TicketReply::Unavailable(Unavailable::RateLimited { .. })) => return granted,
+                other => panic!("expected a grant or the rpm, got {other:?}"),
+            }
+        }
+    }
+
+    /// The requests a view sets aside.
+    fn lease_of(&self, view: &HealthView) -> u64 {
+        view.leases.iter().map(|(_, lease)| lease.requests).sum()
+    }
+}
+
+#[test]
+fn an_rpm_is_held_exactly_by_leases_and_tickets_together_across_isolates() {
+    let mut w = World::new(&LIMITED.replace("rpm: 100", "rpm: 1000"));
+    let (mut local, mut ticketed, mut refused) = (0, 0, 0);
+    let request = TicketRequest { avoid: vec![], estimated_tokens: 10, stream: false, queue: None };
+    // 3,000 requests over three seconds of one minute, alternating isolates.
+    for n in 0..3_000u64 {
+        let now = n;
+        if w.route((n % 2) as usize, now, &[]).is_some() {
+            local += 1;
+            continue;
+        }
+        let group = w.config.group("g").unwrap();
+        match w.coordinator.acquire(now, group, &w.config.router, &request, &mut w.rng) {
+            Admission::Now(TicketReply::Granted(_)) => ticketed += 1,
+            Admission::Now(TicketReply::Unavailable(Unavailable::RateLimited { .. })) => refused += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(local + ticketed, 1_000, "{local} local, {ticketed} by ticket");
+    assert_eq!(refused, 2_000);
+    assert!(local >= 700, "leases carried most of the minute: {local} local");
+    // Once both isolates settle, every request is counted once and nothing is set aside.
+    w.sync(0, 3_000, None);
+    w.sync(1, 3_000, None);
+    assert_eq!(w.tickets_until_refused(3_000), 0);
+    let group = w.config.group("g").unwrap();
+    let window = w.coordinator.snapshot(group).deployments[0].2;
+    assert_eq!((window.requests, window.leased), (1_000, 0));
+}
+
+#[test]
+fn what_a_lease_leaves_unused_goes_back_to_the_minute_when_it_is_settled() {
+    let mut w = World::new(LIMITED);
+    for _ in 0..3 {
+        assert_eq!(w.route(0, 0, &[]).as_deref(), Some("a"));
+    }
+    // Settled at the refresh: 3 used, and a new lease of the smallest size set aside.
+    w.sync(0, 1_000, None);
+    let held = w.isolates[0].take_served();
+    assert_eq!(held.len(), 1);
+    let lease = held[0].lease.expect("a new lease");
+    assert_eq!(lease.requests, MIN_LEASE);
+    assert_eq!(lease.remaining, 100 - 3 - MIN_LEASE);
+    assert_eq!(w.tickets_until_refused(1_000), 100 - 3 - MIN_LEASE);
+    // The lease given back unused (it was taken above), the last of the minute goes by ticket.
+    let group = w.config.group("g").unwrap();
+    w.coordinator.sync_local(1_001, group, &w.config.router, &held, None);
+    assert_eq!(w.tickets_until_refused(1_001), MIN_LEASE);
+}
+
+#[test]
+fn a_used_up_lease_is_refreshed_and_the_next_one_is_twice_what_was_used() {
+    let mut w = World::new(&LIMITED.replace("rpm: 100", "rpm: 10000"));
+    w.sync(0, 0, None);
+    let group = w.config.group("g").unwrap();
+    for n in 0..MIN_LEASE {
+        let pick = w.isolates[0].pick(n, group, &w.config.router, &[], 10, &mut w.rng);
+        let LocalPick::Call { remaining_requests, .. } = pick else { panic!("{pick:?}") };
+        // What a ticket would have said: the rest of the rpm, this lease's unspent part included.
+        assert_eq!(remaining_requests, Some(10_000 - n - 1));
+    }
+    let pick = w.isolates[0].pick(MIN_LEASE, group, &w.config.router, &[], 10, &mut w.rng);
+    assert!(matches!(pick, LocalPick::Refresh), "{pick:?}");
+    let served = w.isolates[0].take_served();
+    let view = w.coordinator.sync_local(MIN_LEASE, group, &w.config.router, &served, None);
+    assert_eq!(w.lease_of(&view), 2 * MIN_LEASE);
+}
+
+#[test]
+fn near_the_limit_no_lease_is_granted_and_requests_go_by_ticket_where_the_queue_decides() {
+    let mut w = World::new(LIMITED);
+    // 80 of 100 by ticket: what is left beyond the never-leased tenth is 10, under a
+    // quarter of which is worth leasing.
+    for _ in 0..80 {
+        w.ticket(0);
+    }
+    w.sync(0, 0, None);
+    assert_eq!(w.route(0, 1, &[]), None);
+    // A group of small rpm never leases at all: its requests keep their exact tickets.
+    let mut w = World::new(&LIMITED.replace("rpm: 100", "rpm: 40"));
+    w.sync(0, 0, None);
+    assert_eq!(w.route(0, 1, &[]), None);
+}
+
+#[test]
+fn leases_from_views_fetched_side_by_side_add_up_and_are_all_settled() {
+    let mut w = World::new(LIMITED);
+    let group = w.config.group("g").unwrap();
+    // Two requests of one isolate refresh at once: each view sets a lease aside.
+    let first = w.coordinator.sync_local(0, group, &w.config.router, &[], None);
+    let second = w.coordinator.sync_local(0, group, &w.config.router, &[], None);
+    w.isolates[0].update(0, first);
+    w.isolates[0].update(0, second);
+    assert_eq!(w.route(0, 1, &[]).as_deref(), Some("a"));
+    let served = w.isolates[0].take_served();
+    assert_eq!(served[0].lease.map(|l| l.requests), Some(2 * MIN_LEASE));
+    let group = w.config.group("g").unwrap();
+    let view = w.coordinator.sync_local(2, group, &w.config.router, &served, None);
+    w.isolates[0].update(2, view);
+    // All of it comes back but the request used and the new lease.
+    assert_eq!(w.tickets_until_refused(2), 100 - 1 - MIN_LEASE);
+}
+
+#[test]
+fn a_lease_ends_with_its_minute() {
+    let mut w = World::new(LIMITED);
+    w.sync(0, 59_500, None);
+    assert_eq!(w.route(0, 59_500, &[]).as_deref(), Some("a"));
+    let group = w.config.group("g").unwrap();
+    // The view does not outlive the minute its lease counts in.
+    let pick = w.isolates[0].pick(60_000, group, &w.config.router, &[], 10, &mut w.rng);
+    assert!(matches!(pick, LocalPick::Refresh), "{pick:?}");
+    // A view of the next minute drops the old lease, and the request sent under it,
+    // which counted in its own minute.
+    let view = w.coordinator.sync_local(60_000, group, &w.config.router, &[], None);
+    w.isolates[0].update(60_000, view);
+    let served = w.isolates[0].take_served();
+    assert_eq!(served.len(), 1);
+    assert_eq!(served[0].requests, 0);
+    assert_eq!(served[0].lease.map(|l| l.minute), Some(1));
 }
