@@ -4,16 +4,14 @@
 //! usage it reports is known). A stream must send its first chunk within the
 //! stream timeout; after that it is relayed chunk by chunk as it arrives, and a gap
 //! longer than the stream timeout ends it with an SSE error event and no `[DONE]`.
+//!
+//! Both run in small JavaScript helpers (`fetchWhole`, `fetchStream`): Wasm awaits
+//! one promise per attempt, and a stream's chunks never cross into Wasm and back
+//! (only the whole stream, once it ends, when the cache keeps it).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::{Pin, pin};
-use std::time::Duration;
 
-use futures_channel::oneshot;
-use futures_util::future::{Either, select};
-use futures_util::{Stream, StreamExt, stream};
 use js_sys::Uint8Array;
 use serde::Deserialize;
 use switchyard_core::config::{Deployment, DeploymentId};
@@ -22,7 +20,7 @@ use switchyard_core::request::Endpoint;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use worker::{ByteStream, Delay, Result};
+use worker::Result;
 
 use crate::respond::{self, Body, HeaderList};
 use crate::runtime;
@@ -48,30 +46,33 @@ pub enum Answer {
         body: Body,
         tokens: Option<u64>,
     },
+    /// A stream whose first chunk came: `body` relays it and the rest to the
+    /// client; [`stream_end`] of `ended` says how it ended.
     Stream {
         status: u16,
         upstream: web_sys::Headers,
-        first: Vec<u8>,
-        rest: ByteStream,
+        body: web_sys::ReadableStream,
+        ended: js_sys::Promise,
         ttft_ms: u64,
     },
 }
 
 /// How a relayed stream ended, for the coordinator (and the cache: the whole
-/// stream, when it was asked to keep it).
+/// stream, when it was asked to read it).
 pub enum StreamEnd {
     Finished(Option<Vec<u8>>),
     Failed(Failure),
 }
 
 /// Calls the deployment. The outer `Result` is a failure of the runtime itself.
-/// `read`: a complete answer's body is wanted in Wasm (for the cache, or for the
-/// tokens a ticket's report carries); else it goes to the client as the runtime
-/// read it, never copied into Wasm and out again.
+/// `read`: a complete answer's body, or a stream's whole content once it ends, is
+/// wanted in Wasm (for the cache, or for the tokens a ticket's report carries);
+/// else it goes to the client as the runtime read it, never copied into Wasm.
 ///
-/// It calls `fetch` through `web_sys`, not `worker::Fetch`: building a `Request`
-/// first, converting the answer into a `worker::Response` and reading a body chunk
-/// by chunk from Wasm cost more than the rest of the routing (measured, BENCHMARKS.md).
+/// It calls `fetch` from JavaScript, not through `worker::Fetch`: building a
+/// `Request` first, converting the answer into a `worker::Response`, reading a
+/// body chunk by chunk from Wasm and a Rust timer per deadline cost more than the
+/// rest of the routing (measured, BENCHMARKS.md).
 pub async fn call(
     deployment: &Deployment,
     endpoint: Endpoint,
@@ -80,54 +81,76 @@ pub async fn call(
     read: bool,
     deadlines: Deadlines,
 ) -> Result<std::result::Result<Answer, Failure>> {
-    let started = runtime::now_ms();
     let id = deployment.id.as_str();
     let url = format!("{}{}", deployment.api_base, endpoint.upstream_path());
     let headers = upstream_headers(deployment)?;
     let body = Uint8Array::from(body.as_slice());
-    if !stream {
-        return complete(id, &url, &headers, &body, read, deadlines.first_ms).await;
+    if stream {
+        streamed(id, &url, &headers, &body, read, deadlines).await
+    } else {
+        complete(id, &url, &headers, &body, read, deadlines.first_ms).await
     }
-    let init = web_sys::RequestInit::new();
-    init.set_method("POST");
-    init.set_headers(&headers);
-    init.set_body(&body);
+}
 
-    // Aborting cuts the connection, so a timed-out upstream stops working for us.
-    let controller = web_sys::AbortController::new()?;
-    init.set_signal(Some(&controller.signal()));
-    // One timer for the whole first deadline: the answer's head, then its first chunk.
-    let mut deadline = pin!(Delay::from(Duration::from_millis(deadlines.first_ms)));
-    let timed_out = || {
-        controller.abort();
-        Ok(Err(Failure::timeout(id, deadlines.first_ms)))
-    };
-    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-    let fetch = JsFuture::from(global.fetch_with_str_and_init(&url, &init));
-    let response: web_sys::Response = match before(deadline.as_mut(), fetch).await {
-        None => return timed_out(),
-        Some(Err(error)) => return Ok(Err(Failure::unreachable(id, js_message(&error)))),
-        Some(Ok(response)) => response.unchecked_into(),
-    };
-    let status = response.status();
-    if status >= 400 {
-        let body = before(deadline.as_mut(), runtime::whole_body(response.array_buffer())).await.and_then(|b| b.ok());
-        controller.abort();
-        return Ok(Err(Failure::from_upstream(status, &body.unwrap_or_default(), retry_after(&response)?)));
+/// A stream: its head and first chunk within `first_ms`, then relayed.
+async fn streamed(
+    id: &str,
+    url: &str,
+    headers: &JsValue,
+    body: &Uint8Array,
+    read: bool,
+    deadlines: Deadlines,
+) -> Result<std::result::Result<Answer, Failure>> {
+    let started = runtime::now_ms();
+    // The events that end a stream cut after its first chunk, built here so that
+    // the error stays in one shape; JavaScript puts the upstream's message in
+    // place of the marker (a control character, so never in a deployment's id).
+    let timeout_event = sse_error(&Failure::timeout(id, deadlines.stall_ms));
+    let broken_event = sse_error(&Failure::unreachable(id, BROKEN_MARKER.into()));
+    let (first_ms, stall_ms) = (deadlines.first_ms as f64, deadlines.stall_ms as f64);
+    let promise = fetch_stream(url, headers, body, first_ms, stall_ms, read, &timeout_event, &broken_event);
+    let answer: js_sys::Array = JsFuture::from(promise).await?.unchecked_into();
+    let response = answer.get(0).dyn_into::<web_sys::Response>().ok();
+    if let Some(response) = &response
+        && response.status() >= 400
+    {
+        let body = answer.get(1).dyn_into::<js_sys::ArrayBuffer>().ok();
+        let body = body.map(|b| Uint8Array::new(&b).to_vec()).unwrap_or_default();
+        return Ok(Err(Failure::from_upstream(response.status(), &body, retry_after(response)?)));
     }
-    let upstream = response.headers();
-    let Some(body) = response.body() else {
-        return Ok(Err(Failure::unreachable(id, "the stream had no body".into())));
+    let (Some(response), Ok(body)) = (response, answer.get(1).dyn_into::<web_sys::ReadableStream>()) else {
+        return Ok(Err(failure(id, &answer, deadlines.first_ms)));
     };
-    let mut rest = ByteStream::from(body);
-    match before(deadline.as_mut(), rest.next()).await {
-        None => timed_out(),
-        Some(Some(Ok(first))) => {
-            let ttft_ms = (runtime::now_ms() - started) as u64;
-            Ok(Ok(Answer::Stream { status, upstream, first, rest, ttft_ms }))
-        }
-        Some(Some(Err(error))) => Ok(Err(Failure::unreachable(id, error.to_string()))),
-        Some(None) => Ok(Err(Failure::unreachable(id, "the stream ended before its first chunk".into()))),
+    let ttft_ms = (runtime::now_ms() - started) as u64;
+    let ended = answer.get(2).unchecked_into();
+    Ok(Ok(Answer::Stream { status: response.status(), upstream: response.headers(), body, ended, ttft_ms }))
+}
+
+/// Stands for the upstream's message in a broken stream's event; `\u0001` in JSON.
+const BROKEN_MARKER: &str = "\u{1}";
+
+/// How the stream of an [`Answer::Stream`] ended; `None` when its client went away
+/// first (the deployment did its part).
+pub async fn stream_end(ended: js_sys::Promise, id: &str, stall_ms: u64) -> Option<StreamEnd> {
+    let end: js_sys::Array = JsFuture::from(ended).await.ok()?.dyn_into().ok()?;
+    if end.get(0).is_truthy() {
+        let kept = end.get(1).dyn_into::<Uint8Array>().ok().map(|kept| kept.to_vec());
+        return Some(StreamEnd::Finished(kept));
+    }
+    let message = end.get(1).as_string().unwrap_or_default();
+    Some(StreamEnd::Failed(if end.get(2).is_truthy() {
+        Failure::timeout(id, stall_ms)
+    } else {
+        Failure::unreachable(id, message)
+    }))
+}
+
+/// The failure a helper reported as `[response or null, null, message, timedOut]`.
+fn failure(id: &str, answer: &js_sys::Array, timeout_ms: u64) -> Failure {
+    match answer.get(2).as_string() {
+        Some(_) if answer.get(3).is_truthy() => Failure::timeout(id, timeout_ms),
+        Some(message) => Failure::unreachable(id, message),
+        None => Failure::unreachable(id, "no answer".into()),
     }
 }
 
@@ -142,13 +165,8 @@ async fn complete(
 ) -> Result<std::result::Result<Answer, Failure>> {
     let whole: js_sys::Array =
         JsFuture::from(fetch_whole(url, headers, body, timeout_ms as f64)).await?.unchecked_into();
-    let failure = || match whole.get(2).as_string() {
-        Some(_) if whole.get(3).is_truthy() => Failure::timeout(id, timeout_ms),
-        Some(message) => Failure::unreachable(id, message),
-        None => Failure::unreachable(id, "no answer".into()),
-    };
     let Ok(response) = whole.get(0).dyn_into::<web_sys::Response>() else {
-        return Ok(Err(failure()));
+        return Ok(Err(failure(id, &whole, timeout_ms)));
     };
     let buffer = whole.get(1).dyn_into::<js_sys::ArrayBuffer>().ok();
     let status = response.status();
@@ -157,7 +175,7 @@ async fn complete(
         return Ok(Err(Failure::from_upstream(status, &body, retry_after(&response)?)));
     }
     let Some(buffer) = buffer else {
-        return Ok(Err(failure()));
+        return Ok(Err(failure(id, &whole, timeout_ms)));
     };
     let (body, tokens) = if read {
         let body = Uint8Array::new(&buffer).to_vec();
@@ -179,6 +197,96 @@ export async function fetchWhole(url, headers, body, ms) {
   } catch (error) {
     return [response, null, String(error?.message ?? error), error?.name === "TimeoutError"];
   }
+}
+
+const TIMED_OUT = Symbol("timed out");
+const later = (ms) => {
+  let timer;
+  const fired = new Promise((resolve) => { timer = setTimeout(resolve, ms, TIMED_OUT); });
+  return [fired, timer];
+};
+
+export async function fetchStream(url, headers, body, firstMs, stallMs, keep, timeoutEvent, brokenEvent) {
+  const controller = new AbortController();
+  const [deadline, timer] = later(firstMs);
+  let response = null;
+  try {
+    const head = await Promise.race([fetch(url, { method: "POST", headers, body, signal: controller.signal }), deadline]);
+    if (head === TIMED_OUT) throw TIMED_OUT;
+    response = head;
+    if (response.status >= 400) {
+      const error = await Promise.race([response.arrayBuffer(), deadline]);
+      controller.abort();
+      return [response, error === TIMED_OUT ? null : error];
+    }
+    if (!response.body) return [response, null, "the stream had no body", false];
+    const reader = response.body.getReader();
+    const first = await Promise.race([reader.read(), deadline]);
+    if (first === TIMED_OUT) throw TIMED_OUT;
+    if (first.done) return [response, null, "the stream ended before its first chunk", false];
+    return [response, ...relay(reader, first.value, controller, stallMs, keep, timeoutEvent, brokenEvent)];
+  } catch (error) {
+    controller.abort();
+    if (error === TIMED_OUT) return [response, null, "timed out", true];
+    return [response, null, String(error?.message ?? error), false];
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function relay(reader, first, controller, stallMs, keep, timeoutEvent, brokenEvent) {
+  let settle;
+  const ended = new Promise((resolve) => { settle = resolve; });
+  const kept = keep ? [first] : null;
+  let pending = first;
+  const stream = new ReadableStream({
+    async pull(out) {
+      if (pending) {
+        out.enqueue(pending);
+        pending = null;
+        return;
+      }
+      const [stalled, timer] = later(stallMs);
+      let next;
+      try {
+        next = await Promise.race([reader.read(), stalled]);
+      } catch (error) {
+        const message = String(error?.message ?? error);
+        out.enqueue(new TextEncoder().encode(brokenEvent.replace("\\u0001", JSON.stringify(message).slice(1, -1))));
+        out.close();
+        return settle([false, message, false]);
+      } finally {
+        clearTimeout(timer);
+      }
+      if (next === TIMED_OUT) {
+        controller.abort();
+        out.enqueue(new TextEncoder().encode(timeoutEvent));
+        out.close();
+        return settle([false, "timed out", true]);
+      }
+      if (next.done) {
+        out.close();
+        return settle([true, kept && joined(kept)]);
+      }
+      kept?.push(next.value);
+      out.enqueue(next.value);
+    },
+    cancel() {
+      controller.abort();
+      settle(null);
+    },
+  });
+  return [stream, ended];
+}
+
+function joined(chunks) {
+  const all = new Uint8Array(chunks.reduce((n, chunk) => n + chunk.length, 0));
+  let at = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, at);
+    at += chunk.length;
+  }
+  return all;
 }"#)]
 extern "C" {
     /// A POST with `fetch`, then the whole body, both within `ms` (the deadline aborts the
@@ -190,6 +298,27 @@ extern "C" {
     /// wasm-bindgen's glue (measured, BENCHMARKS.md).
     #[wasm_bindgen(js_name = fetchWhole)]
     fn fetch_whole(url: &str, headers: &JsValue, body: &Uint8Array, ms: f64) -> js_sys::Promise;
+
+    /// A streamed POST: its head and first chunk within `first_ms` (else the call
+    /// is aborted). Never rejects: resolves to `[response, stream, ended]`, where
+    /// `stream` relays the chunks with a gap of at most `stall_ms` between them
+    /// (else it ends with `timeout_event`, or with `broken_event` when the upstream
+    /// breaks, and the call is aborted) and `ended` resolves to `[true, whole or
+    /// null]` (the whole stream, if `keep`), `[false, message, timedOut]`, or
+    /// `null` when the client cancelled it; to `[response, error body or null]`
+    /// for a status of 400 or more; or to `[response or null, null, message, timedOut]`.
+    #[wasm_bindgen(js_name = fetchStream)]
+    #[allow(clippy::too_many_arguments)]
+    fn fetch_stream(
+        url: &str,
+        headers: &JsValue,
+        body: &Uint8Array,
+        first_ms: f64,
+        stall_ms: f64,
+        keep: bool,
+        timeout_event: &str,
+        broken_event: &str,
+    ) -> js_sys::Promise;
 }
 
 thread_local! {
@@ -224,77 +353,9 @@ fn retry_after(response: &web_sys::Response) -> Result<Option<u64>> {
     Ok(response.headers().get("retry-after")?.and_then(|v| parse_retry_after(&v)))
 }
 
-fn js_message(error: &JsValue) -> String {
-    worker::Error::from(error.clone()).to_string()
-}
-
-/// Relays a stream to the client: the first chunk, then each as it arrives. A gap
-/// over `stall_ms` (or a broken upstream) ends it with an SSE error event, so the
-/// client knows the answer is cut; `end` learns how it ended.
-pub fn relay(
-    first: Vec<u8>,
-    rest: ByteStream,
-    stall_ms: u64,
-    deployment: String,
-    keep: bool,
-    end: oneshot::Sender<StreamEnd>,
-) -> impl Stream<Item = Result<Vec<u8>>> {
-    struct Relay {
-        first: Option<Vec<u8>>,
-        rest: ByteStream,
-        end: Option<oneshot::Sender<StreamEnd>>,
-        /// A copy of everything relayed, for the cache.
-        kept: Option<Vec<u8>>,
-    }
-    let kept = keep.then(|| first.clone());
-    let relay = Relay { first: Some(first), rest, end: Some(end), kept };
-    stream::unfold(relay, move |mut r| {
-        let deployment = deployment.clone();
-        async move {
-            if let Some(first) = r.first.take() {
-                return Some((Ok(first), r));
-            }
-            let end = r.end.take()?;
-            let failure = match within(stall_ms, r.rest.next()).await {
-                Some(Some(Ok(chunk))) => {
-                    if let Some(kept) = r.kept.as_mut() {
-                        kept.extend_from_slice(&chunk);
-                    }
-                    r.end = Some(end);
-                    return Some((Ok(chunk), r));
-                }
-                Some(None) => {
-                    let _ = end.send(StreamEnd::Finished(r.kept.take()));
-                    return None;
-                }
-                Some(Some(Err(error))) => Failure::unreachable(&deployment, error.to_string()),
-                None => Failure::timeout(&deployment, stall_ms),
-            };
-            let event = sse_error(&failure);
-            let _ = end.send(StreamEnd::Failed(failure));
-            Some((Ok(event), r))
-        }
-    })
-}
-
-fn sse_error(failure: &Failure) -> Vec<u8> {
-    let mut event = b"data: ".to_vec();
-    event.extend_from_slice(&failure.error.body());
-    event.extend_from_slice(b"\n\n");
-    event
-}
-
-/// `Some(output)` if `future` finishes within `ms`.
-async fn within<F: Future>(ms: u64, future: F) -> Option<F::Output> {
-    before(pin!(Delay::from(Duration::from_millis(ms))), future).await
-}
-
-/// `Some(output)` if `future` finishes before `deadline` fires.
-async fn before<F: Future>(deadline: Pin<&mut Delay>, future: F) -> Option<F::Output> {
-    match select(pin!(future), deadline).await {
-        Either::Left((output, _)) => Some(output),
-        Either::Right(_) => None,
-    }
+/// The SSE event that ends a stream cut short.
+fn sse_error(failure: &Failure) -> String {
+    format!("data: {}\n\n", String::from_utf8_lossy(&failure.error.body()))
 }
 
 /// `usage.total_tokens` of a complete answer, without building a JSON tree.

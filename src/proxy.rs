@@ -6,7 +6,6 @@
 use std::pin::pin;
 use std::time::Duration;
 
-use futures_channel::oneshot;
 use futures_util::future::{Either, select};
 use switchyard_core::config::{Config, Deployment, DeploymentId, ModelGroup};
 use switchyard_core::coordinator::{
@@ -165,7 +164,13 @@ pub async fn serve(
         };
         let attempt_started = runtime::now_ms();
         let deadlines = deadlines(&request, header_timeout, deployment, config);
-        let read = cached.is_some() || grant.is_some();
+        // A complete answer's body for the cache or the tokens a ticket reports; a
+        // stream's (whose usage is not read) for the cache only.
+        let read = if request.stream {
+            cached.as_ref().is_some_and(|c| !c.controls.no_store)
+        } else {
+            cached.is_some() || grant.is_some()
+        };
         let outcome = run(deployment, &request, endpoint, read, deadlines).await?;
         let elapsed = |since: f64| (runtime::now_ms() - since) as u64;
         let settle = Settle {
@@ -198,15 +203,13 @@ pub async fn serve(
                 }
                 Reply::new(status, headers, body).passing(upstream)
             }
-            Ok(Answer::Stream { status, upstream, first, rest, ttft_ms }) => {
-                let (sender, receiver) = oneshot::channel();
-                let keep = cached.as_ref().is_some_and(|c| !c.controls.no_store);
-                let body = attempt::relay(first, rest, deadlines.stall_ms, deployment.id.to_string(), keep, sender);
+            Ok(Answer::Stream { status, upstream, body, ended, ttft_ms }) => {
                 let (env, cache_policy, cached) = (env.clone(), config.cache.clone(), cached.clone());
+                let (id, stall_ms) = (deployment.id.clone(), deadlines.stall_ms);
                 background.run(async move {
-                    let failure = match receiver.await {
-                        Ok(StreamEnd::Failed(f)) => Some(ReportedFailure { class: f.class, retry_after_ms: None }),
-                        Ok(StreamEnd::Finished(kept)) => {
+                    let failure = match attempt::stream_end(ended, id.as_str(), stall_ms).await {
+                        Some(StreamEnd::Failed(f)) => Some(ReportedFailure { class: f.class, retry_after_ms: None }),
+                        Some(StreamEnd::Finished(kept)) => {
                             // Cached once complete, after the client has it all.
                             if let (Some(cached), Some(sse)) = (&cached, kept)
                                 && let Some(store) = cached.store(&env, &cache_policy, endpoint, true, &sse)
@@ -216,11 +219,11 @@ pub async fn serve(
                             None
                         }
                         // The client went away: the deployment did its part.
-                        Err(_) => None,
+                        None => None,
                     };
                     settle.ended(elapsed(attempt_started), Some(ttft_ms), None, failure).await;
                 });
-                Reply::stream(status, HeaderList::new(), body)?.passing(Some(upstream))
+                Reply::new(status, HeaderList::new(), Body::Stream(body)).passing(Some(upstream))
             }
         };
         if let Some(cached) = &cached {

@@ -5,14 +5,13 @@
 //! boundary each, the largest share of what a routed request allocated in
 //! JavaScript (measured with V8's allocation sampling, BENCHMARKS.md).
 
-use futures_util::{Stream, TryStreamExt};
 use js_sys::Uint8Array;
 use serde::ser::{Serialize, Serializer};
 use switchyard_core::config::{Deployment, ModelGroup};
 use switchyard_core::error::ApiError;
 use switchyard_core::plan::Attempts;
+use wasm_bindgen::JsValue;
 use wasm_bindgen::prelude::wasm_bindgen;
-use wasm_bindgen::{JsCast, JsValue};
 use worker::Result;
 
 use crate::runtime;
@@ -56,19 +55,6 @@ impl Reply {
     /// The error in OpenAI's shape with its status, and `retry-after` where known.
     pub fn error(error: &ApiError) -> Self {
         Self::new(error.status(), error_headers(error), Body::Bytes(error.body()))
-    }
-
-    /// A body relayed chunk by chunk as `chunks` yields them.
-    pub fn stream(
-        status: u16,
-        headers: HeaderList,
-        chunks: impl Stream<Item = Result<Vec<u8>>> + 'static,
-    ) -> Result<Self> {
-        let chunks = chunks
-            .map_ok(|chunk| JsValue::from(Uint8Array::from(chunk.as_slice())))
-            .map_err(|error| JsValue::from(error.to_string()));
-        let stream = wasm_streams::ReadableStream::from_stream(chunks).into_raw().unchecked_into();
-        Ok(Self::new(status, headers, Body::Stream(stream)))
     }
 
     pub fn status(&self) -> u16 {

@@ -84,3 +84,16 @@ test("a stream that stalls after its first chunk ends with an error event and no
   const gap = events.at(-1).at - events.at(-2).at;
   assert.ok(gap >= 350 && gap < 1_500, `cut after ${gap} ms`);
 });
+
+test("a stream whose upstream breaks after its first chunk ends with an error event naming the deployment", async () => {
+  ctx.upstream.script("st", [{ type: "stream", chunks: ["one", " two", " three"], delayMs: 20, breakAfter: 2 }]);
+  const response = await chat("streamy", { stream: true });
+  assert.equal(response.status, 200);
+  const events = await readEvents(response);
+  const { error } = JSON.parse(events.at(-1).data);
+  assert.equal(error.code, "upstream_unreachable");
+  assert.match(error.message, /`st` could not be reached: .+/);
+  assert.ok(!/\u0001|\x01/.test(error.message), error.message);
+  assert.ok(!events.some((e) => e.data === "[DONE]"), "no [DONE]");
+  assert.equal(streamedContent(events.slice(0, -1)), "one two");
+});

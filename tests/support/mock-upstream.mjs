@@ -7,9 +7,10 @@
 // Behaviours:
 //   { type: "ok", content?, delayMs?, totalTokens? }
 //                                                  a completion (SSE when the request streams)
-//   { type: "stream", chunks: [..], delayMs?, stallAfter? }
+//   { type: "stream", chunks: [..], delayMs?, stallAfter?, breakAfter? }
 //                                                  SSE, one content chunk each delayMs;
-//                                                  stallAfter: stop after that many chunks
+//                                                  stallAfter: stop after that many chunks;
+//                                                  breakAfter: cut the connection after that many
 //   { type: "error", status, message?, code?, errorType? }
 //   { type: "rate_limit", retryAfter? }            429 with Retry-After
 //   { type: "context_window" }                     400 context_length_exceeded
@@ -170,7 +171,7 @@ function success(path, model, content, body, totalTokens = 8) {
   };
 }
 
-async function stream(res, { chunks, delayMs = 0, stallAfter }, model, events) {
+async function stream(res, { chunks, delayMs = 0, stallAfter, breakAfter }, model, events) {
   res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
   const frame = (delta, finish = null) =>
     `data: ${JSON.stringify({
@@ -184,6 +185,7 @@ async function stream(res, { chunks, delayMs = 0, stallAfter }, model, events) {
   for (const [index, content] of chunks.entries()) {
     if (stallAfter !== undefined && index >= stallAfter) return; // never ends
     if (delayMs) await sleep(delayMs);
+    if (breakAfter !== undefined && index >= breakAfter) return res.destroy(); // after the last chunk's flush
     if (res.destroyed) return;
     res.write(frame({ content }));
     events.push({ kind: "chunk", index, at: Date.now() });
