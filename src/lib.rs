@@ -36,6 +36,12 @@ use worker::{Context, Env, Result, event};
 
 use crate::respond::Reply;
 
+/// At instantiation, before any request.
+#[event(start)]
+fn start() {
+    runtime::prefer_promise_microtasks();
+}
+
 #[event(fetch)]
 async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
     // A failure of the runtime itself still answers in OpenAI's shape, not as the

@@ -29,3 +29,18 @@ pub async fn aborted(signal: web_sys::AbortSignal) {
     });
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
+
+#[wasm_bindgen::prelude::wasm_bindgen(inline_js = r#"
+export function preferPromiseMicrotasks() {
+  globalThis.queueMicrotask = undefined;
+}"#)]
+extern "C" {
+    /// Has wasm-bindgen's futures poll through `then` on one resolved promise, their
+    /// fallback when the global scope has no `queueMicrotask`. workerd's
+    /// `queueMicrotask` wraps every task in a new native function: over a tenth of
+    /// what a routed request allocated in JavaScript, with three polls scheduled
+    /// per request (measured, BENCHMARKS.md). Nothing else here calls it. Must run
+    /// before the first future is spawned, when wasm-bindgen decides once.
+    #[wasm_bindgen(js_name = preferPromiseMicrotasks)]
+    pub fn prefer_promise_microtasks();
+}
