@@ -84,8 +84,9 @@ class Route:
 DIRECT = Route("upstream direct (nginx)", UPSTREAM, body("m"))
 JS = Route("JavaScript pass-through worker", PASSTHROUGH, body("m"), process="passthrough")
 ROUTED = Route("Switchyard, routed", SWITCHYARD, body("bench"), process="switchyard")
-LEASED = Route("Switchyard, rpm-limited (leases)", SWITCHYARD, body("bench-limited"), process="switchyard")
-TICKETED = Route("Switchyard, tpm-limited (a ticket each)", SWITCHYARD, body("bench-tpm"), process="switchyard")
+LEASED = Route("Switchyard, rpm and tpm limits (leases)", SWITCHYARD, body("bench-limited"), process="switchyard")
+TICKETED = Route("Switchyard, max_parallel_requests (a ticket each)", SWITCHYARD, body("bench-parallel"),
+                 process="switchyard")
 STREAMED = Route("Switchyard, streamed", SWITCHYARD, body("bench-stream", stream=True), process="switchyard")
 CACHE_HIT = Route("Switchyard, cache hit", CACHED, body("bench"), process="cached")
 LITELLM_PATH = Route("LiteLLM proxy", LITELLM_PORT, body("bench"), ["authorization: Bearer sk-bench"])
@@ -114,15 +115,16 @@ http {{
 """)
     base = f"http://127.0.0.1:{UPSTREAM}"
     # Limits far above what the machine can send, so they never refuse: `bench-limited`'s
-    # rpm is held by leases (an isolate settles with the coordinator about once a
-    # second), `bench-tpm`'s tpm by a ticket from the coordinator for every request.
+    # rpm and tpm are held by leases (an isolate settles with the coordinator about
+    # once a second), `bench-parallel`'s requests in flight by a ticket from the
+    # coordinator for every request and a report when it ends.
     model_list = f"""model_list:
   - model_name: bench
     litellm_params: {{ model: openai/m, api_base: "{base}/v1", api_key: sk-bench }}
   - model_name: bench-limited
-    litellm_params: {{ model: openai/m, api_base: "{base}/v1", api_key: sk-bench, rpm: 100000000 }}
-  - model_name: bench-tpm
-    litellm_params: {{ model: openai/m, api_base: "{base}/v1", api_key: sk-bench, tpm: 1000000000000 }}
+    litellm_params: {{ model: openai/m, api_base: "{base}/v1", api_key: sk-bench, rpm: 100000000, tpm: 1000000000000 }}
+  - model_name: bench-parallel
+    litellm_params: {{ model: openai/m, api_base: "{base}/v1", api_key: sk-bench, max_parallel_requests: 100000 }}
   - model_name: bench-stream
     litellm_params: {{ model: openai/m, api_base: "{base}/sse/v1", api_key: sk-bench }}
 """
@@ -334,8 +336,8 @@ def main():
         wait_for(DIRECT)
         status, headers, _ = wait_for(ROUTED)
         assert status == 200 and headers.get("x-litellm-model-id"), headers
-        assert post(LEASED)[1].get("x-ratelimit-remaining-requests"), "the rpm-limited group was not limited"
-        assert post(TICKETED)[1].get("x-ratelimit-remaining-tokens"), "the tpm-limited group took no ticket"
+        assert post(LEASED)[1].get("x-ratelimit-remaining-tokens"), "the limited group was not limited"
+        assert post(TICKETED)[0] == 200, "the group with max_parallel_requests did not answer"
         post(CACHE_HIT)
         for _ in range(50):  # the cache write lands in the background
             if post(CACHE_HIT)[1].get("x-cache") == "HIT":

@@ -104,12 +104,14 @@ impl DurableObject for Coordinator {
                 self.persist(&config, &group).await?;
                 Ok(Response::empty()?.with_status(204))
             }
-            Message::Sync { group, served, failure } => {
+            Message::Sync { group, served, failure, estimated_tokens } => {
                 let Some(model_group) = config.group(&group) else {
                     return respond::error(&ApiError::Internal(format!("no model group `{group}`")));
                 };
                 let view = self
-                    .with_core(|core, now| core.sync_local(now, model_group, &config.router, &served, failure.as_ref()))
+                    .with_core(|core, now| {
+                        core.sync_local(now, model_group, &config.router, &served, failure.as_ref(), estimated_tokens)
+                    })
                     .unwrap_or_default();
                 self.persist(&config, &group).await?;
                 respond::json(200, serde_json::to_vec(&view)?)
@@ -280,8 +282,9 @@ pub async fn sync(
     group: &str,
     served: Vec<Served>,
     failure: Option<(DeploymentId, ReportedFailure)>,
+    estimated_tokens: u64,
 ) -> Result<HealthView> {
-    ask(env, group, &Message::Sync { group: group.to_owned(), served, failure }).await
+    ask(env, group, &Message::Sync { group: group.to_owned(), served, failure, estimated_tokens }).await
 }
 
 /// The group's queue as its coordinator sees it now.

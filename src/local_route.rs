@@ -10,6 +10,7 @@ use switchyard_core::coordinator::ReportedFailure;
 use switchyard_core::coordinator::local::{LocalPick, LocalRouter};
 use worker::Env;
 
+use crate::respond::Limits;
 use crate::{coordinator, runtime};
 
 thread_local! {
@@ -25,7 +26,7 @@ fn with_router<T>(group: &str, f: impl FnOnce(&mut LocalRouter) -> T) -> T {
 }
 
 /// The deployment to call without a ticket, with what its lease says is left of its
-/// rpm, or `None` when the request must take a ticket (the group needs
+/// rpm and tpm, or `None` when the request must take a ticket (the group needs
 /// coordination, or its coordinator could not be asked).
 pub async fn pick<'g>(
     env: &Env,
@@ -34,7 +35,7 @@ pub async fn pick<'g>(
     avoid: &[DeploymentId],
     estimated_tokens: u64,
     rng: &mut fastrand::Rng,
-) -> Option<(&'g Deployment, Option<u64>)> {
+) -> Option<(&'g Deployment, Limits)> {
     if !LocalRouter::eligible(group, policy) {
         return None;
     }
@@ -42,13 +43,15 @@ pub async fn pick<'g>(
     loop {
         let now = runtime::now_ms() as u64;
         match with_router(&group.name, |r| r.pick(now, group, policy, avoid, estimated_tokens, rng)) {
-            LocalPick::Call { deployment, remaining_requests } => return Some((deployment, remaining_requests)),
+            LocalPick::Call { deployment, remaining_requests, remaining_tokens } => {
+                return Some((deployment, Limits { requests: remaining_requests, tokens: remaining_tokens }));
+            }
             LocalPick::Coordinate => return None,
             // A view just fetched that is already stale (a cooldown ending now), or
             // whose lease is used up already: ask for a ticket.
             LocalPick::Refresh if refreshed => return None,
             LocalPick::Refresh => {
-                if !sync(env, &group.name, None).await {
+                if !sync(env, &group.name, None, estimated_tokens).await {
                     return None;
                 }
                 refreshed = true;
@@ -60,16 +63,22 @@ pub async fn pick<'g>(
 /// Tells the coordinator that a call without a ticket failed, and takes the view
 /// it answers with, so that the next pick already sees a cooldown it started.
 pub async fn failed(env: &Env, group: &str, deployment: &DeploymentId, failure: ReportedFailure) {
-    sync(env, group, Some((deployment.clone(), failure))).await;
+    sync(env, group, Some((deployment.clone(), failure)), 0).await;
+}
+
+/// An answer of a deployment picked here used `used` tokens where its pick
+/// estimated `estimated` (see [`LocalRouter::answered`]).
+pub fn answered(group: &str, deployment: &DeploymentId, estimated: u64, used: u64) {
+    with_router(group, |r| r.answered(deployment, estimated, used));
 }
 
 /// Sends what this isolate served since it last said (and a failure), settling its
 /// leases, and takes the fresh view. `false` when the coordinator could not be
 /// reached: the counts are lost (they only steer the failure-rate rule), the
 /// leases stay set aside until their minute ends, and the old view stays.
-async fn sync(env: &Env, group: &str, failure: Option<(DeploymentId, ReportedFailure)>) -> bool {
+async fn sync(env: &Env, group: &str, failure: Option<(DeploymentId, ReportedFailure)>, estimated_tokens: u64) -> bool {
     let served = with_router(group, LocalRouter::take_served);
-    match coordinator::sync(env, group, served, failure).await {
+    match coordinator::sync(env, group, served, failure, estimated_tokens).await {
         Ok(view) => {
             let now = runtime::now_ms() as u64;
             with_router(group, |r| r.update(now, view));

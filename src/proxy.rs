@@ -135,9 +135,7 @@ pub async fn serve(
         };
         let picked = local_route::pick(env, group, &config.router, &avoid, request.prompt_tokens, &mut rng).await;
         let (deployment, grant, left) = match picked {
-            Some((deployment, remaining_requests)) => {
-                (deployment, None, Limits { requests: remaining_requests, tokens: None })
-            }
+            Some((deployment, left)) => (deployment, None, left),
             None => {
                 let queue = priority.map(|priority| QueueRequest {
                     priority,
@@ -164,12 +162,13 @@ pub async fn serve(
         };
         let attempt_started = runtime::now_ms();
         let deadlines = deadlines(&request, header_timeout, deployment, config);
-        // A complete answer's body for the cache or the tokens a ticket reports; a
-        // stream's (whose usage is not read) for the cache only.
+        // A complete answer's body for the cache, or for the tokens a ticket reports
+        // or a lease of tokens is corrected by; a stream's (whose usage is not
+        // read) for the cache only.
         let read = if request.stream {
             cached.as_ref().is_some_and(|c| !c.controls.no_store)
         } else {
-            cached.is_some() || grant.is_some()
+            cached.is_some() || grant.is_some() || deployment.tpm.is_some()
         };
         let outcome = run(deployment, &request, endpoint, read, deadlines).await?;
         let elapsed = |since: f64| (runtime::now_ms() - since) as u64;
@@ -197,9 +196,12 @@ pub async fn serve(
                     background.run(store);
                 }
                 let latency_ms = elapsed(attempt_started);
-                // A success without a ticket has nothing to tell: the next sync counts it.
+                // A success without a ticket has nothing to tell: the next sync counts
+                // it, with the tokens it used where a tpm counts them.
                 if settle.ticket.is_some() {
                     background.run(settle.ended(latency_ms, None, tokens, None));
+                } else if let Some(used) = tokens.filter(|_| deployment.tpm.is_some()) {
+                    local_route::answered(&group.name, &deployment.id, request.prompt_tokens, used);
                 }
                 Reply::new(status, headers, body).passing(upstream)
             }

@@ -19,6 +19,7 @@ const ctx = useGateway((upstream) => ({
     deployment(upstream, "failing", "xb"),
     deployment(upstream, "limited", "la", ", rpm: 10"),
     deployment(upstream, "leased", "ls", ", rpm: 200"),
+    deployment(upstream, "tpm-leased", "tl", ", tpm: 4000"),
     deployment(upstream, "tiers", "t1", ", order: 1"),
     deployment(upstream, "tiers", "t2", ", order: 2"),
     `  - { model_name: small, litellm_params: { model: openai/m, api_base: "${upstream.base("sm")}" }, model_info: { id: sm, max_input_tokens: 50 } }`,
@@ -147,6 +148,23 @@ test("rpm: 200, held by leases, lets exactly 200 through in two bursts a view's 
   assert.equal(rest.filter((s) => s === 200).length, 140);
   assert.equal(rest.filter((s) => s === 429).length, 60);
   assert.equal(ctx.upstream.requests.filter((r) => r.deployment === "ls").length, 200, "the upstream saw exactly 200");
+});
+
+test("tpm: 4,000, held by leases, lets exactly 100 requests of 40 tokens through", async () => {
+  // Each request's estimate (8 tokens) is corrected by its answer's usage (40):
+  // counting only the estimates would let about five times as many through.
+  const second = new Date().getSeconds();
+  if (second >= 45) await sleep((61 - second) * 1_000);
+  ctx.upstream.script("tl", [], { type: "ok", totalTokens: 40 });
+  const statuses = [];
+  for (let i = 0; i < 110; i++) {
+    const response = await chat("tpm-leased");
+    await response.arrayBuffer();
+    statuses.push(response.status);
+  }
+  assert.equal(statuses.filter((s) => s === 200).length, 100);
+  assert.deepEqual(new Set(statuses.slice(100)), new Set([429]));
+  assert.equal(ctx.upstream.requests.filter((r) => r.deployment === "tl").length, 100);
 });
 
 test("the lowest order serves; when it fails, the next tier serves before any fallback", async () => {

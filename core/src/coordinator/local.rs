@@ -1,26 +1,30 @@
 //! Routing inside the isolate, without a ticket, while a group needs no coordination.
 //!
 //! A ticket from the coordinator costs a Durable Object round trip before the call
-//! and a report after it. A group whose deployments have no tpm or
-//! `max_parallel_requests` limit, routed by a strategy that reads no shared state
+//! and a report after it. A group whose deployments have no
+//! `max_parallel_requests`, routed by a strategy that reads no shared state
 //! (simple-shuffle, cost-based), needs neither while it is healthy: all an isolate
-//! must know is which deployments are out, and, for a deployment with an rpm
-//! limit, how many requests it may send. So the isolate keeps a [`HealthView`]
+//! must know is which deployments are out, and, for a deployment with an rpm or
+//! tpm limit, how much of it it may use. So the isolate keeps a [`HealthView`]
 //! from the coordinator, refreshed at most [`VIEW_TTL_MS`] after it was fetched,
-//! and picks from it itself. It tells the coordinator how many requests it sent
-//! to each deployment when it refreshes, and every failure at once (the answer is
-//! a fresh view, so a retry already sees the cooldown the failure started).
+//! and picks from it itself. It tells the coordinator what it sent to each
+//! deployment when it refreshes, and every failure at once (the answer is a fresh
+//! view, so a retry already sees the cooldown the failure started).
 //!
-//! **Leases.** An rpm-limited deployment is called without a ticket only under a
-//! [`Lease`]: requests the coordinator set aside in the minute's count for this
-//! isolate. The isolate settles it at its next refresh, saying how many it used;
-//! the rest go back to the minute. So the limit holds exactly, whatever the number
-//! of isolates. A lease is sized by what the isolate used of its last one (twice
-//! that, so a busy isolate refreshes about once per view), is at most a quarter of
-//! what is left, and is never smaller than [`MIN_LEASE`]; the last tenth of a
-//! minute's rpm is never leased. Near the limit, then, requests take tickets again,
-//! and the priority queue decides who gets what is left. A lease lives no longer
-//! than its view, nor past its minute; one held by an isolate that dies comes back
+//! **Leases.** A deployment with an rpm or a tpm is called without a ticket only
+//! under a [`Lease`]: requests and tokens the coordinator set aside in the minute's
+//! counts for this isolate. A pick spends one request and the prompt's estimated
+//! tokens; the answer's usage then corrects the tokens, as a ticket's report does.
+//! The isolate settles the lease at its next refresh, saying what it used; the
+//! rest goes back to the minute. So the limits hold as with tickets (exactly for
+//! requests; for tokens, up to what answers in flight use beyond their
+//! estimates), whatever the number of isolates. A lease is sized by what the
+//! isolate used of its last one (twice that, so a busy isolate refreshes about
+//! once per view), is at most a quarter of what is left, and is never smaller
+//! than [`MIN_LEASE`] requests (or their tokens); the last tenth of a minute's rpm
+//! and tpm is never leased. Near a limit, then, requests take tickets again, and
+//! the priority queue decides who gets what is left. A lease lives no longer than
+//! its view, nor past its minute; one held by an isolate that dies comes back
 //! with the next minute.
 //!
 //! Everything that needs one decision for the whole group still goes through a
@@ -40,13 +44,13 @@ use crate::config::{Deployment, DeploymentId, ModelGroup, RouterPolicy, RoutingS
 
 /// How long an isolate relies on a view before it asks again.
 pub const VIEW_TTL_MS: u64 = 1_000;
-/// The smallest lease: one saves a Durable Object round trip per request it
-/// covers, for the one sync that settles it; a smaller one is not worth the
-/// capacity it holds away from other isolates and the queue.
+/// The smallest lease, in requests: one saves a Durable Object round trip per
+/// request it covers, for the one sync that settles it; a smaller one is not worth
+/// the capacity it holds away from other isolates and the queue.
 pub const MIN_LEASE: u64 = 16;
-/// A lease is at most this fraction of what is left of the minute's rpm.
+/// A lease is at most this fraction of what is left of the minute's rpm or tpm.
 const LEASE_SHARE: u64 = 4;
-/// The part of an rpm never leased: `1 / LEASE_RESERVE` of it.
+/// The part of an rpm or tpm never leased: `1 / LEASE_RESERVE` of it.
 const LEASE_RESERVE: u64 = 10;
 
 /// What an isolate needs to know of its group to route by itself.
@@ -64,29 +68,32 @@ pub struct HealthView {
     /// The coordinator's minute when it made the view: the one its leases count in.
     #[serde(default)]
     pub minute: u64,
-    /// Requests set aside for this isolate, per rpm-limited deployment.
+    /// What is set aside for this isolate, per deployment with an rpm or a tpm.
     #[serde(default)]
     pub leases: Vec<(DeploymentId, Lease)>,
 }
 
-/// Requests an isolate may send to an rpm-limited deployment without tickets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// What an isolate may send to a deployment with an rpm or a tpm without tickets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lease {
-    /// The coordinator's minute whose count holds them.
+    /// The coordinator's minute whose counts hold it.
     pub minute: u64,
+    /// Requests, for a deployment with an rpm (else 0).
     pub requests: u64,
-    /// What was left of the rpm for everyone else once they were set aside.
-    pub remaining: u64,
+    /// Tokens, for a deployment with a tpm (else 0).
+    pub tokens: u64,
+    /// What was left of the rpm and the tpm for everyone else once it was set aside.
+    pub remaining_requests: u64,
+    pub remaining_tokens: u64,
 }
 
 impl Lease {
-    /// The lease for a deployment of `rpm` of which `taken` are counted or set
-    /// aside this minute, for an isolate that used `used` of its last lease
-    /// (`None`: it held none). `None` when none is worth granting.
-    pub fn size(rpm: u64, taken: u64, used: Option<u64>) -> Option<u64> {
-        let leasable = rpm.saturating_sub(taken).saturating_sub(rpm.div_ceil(LEASE_RESERVE));
-        let wanted = used.map_or(MIN_LEASE, |used| used.saturating_mul(2).max(MIN_LEASE));
-        Some((leasable / LEASE_SHARE).min(wanted)).filter(|&size| size >= MIN_LEASE)
+    /// What to set aside of a per-minute `limit` of which `taken` is counted or set
+    /// aside already: `wanted`, or `least` if more, but at most a quarter of what
+    /// is left beyond the tenth never leased. `None` when that is under `least`.
+    pub fn share(limit: u64, taken: u64, wanted: u64, least: u64) -> Option<u64> {
+        let leasable = limit.saturating_sub(taken).saturating_sub(limit.div_ceil(LEASE_RESERVE));
+        Some((leasable / LEASE_SHARE).min(wanted.max(least))).filter(|&size| size >= least)
     }
 }
 
@@ -96,6 +103,10 @@ pub struct Served {
     pub deployment: DeploymentId,
     /// Requests sent since the last refresh.
     pub requests: u64,
+    /// Tokens they used: the estimates spent at each pick, corrected by the usage
+    /// of the answers that came since (so it may be below zero).
+    #[serde(default)]
+    pub tokens: i64,
     /// The lease they were sent under, settled by this refresh.
     pub lease: Option<Lease>,
 }
@@ -103,9 +114,9 @@ pub struct Served {
 /// Where a request goes, as far as this isolate can tell.
 #[derive(Debug)]
 pub enum LocalPick<'g> {
-    /// Call this deployment, no ticket needed. `remaining_requests`: for an
-    /// rpm-limited one, what its lease says is left of the minute.
-    Call { deployment: &'g Deployment, remaining_requests: Option<u64> },
+    /// Call this deployment, no ticket needed. `remaining_*`: for a deployment
+    /// with an rpm or tpm, what its lease says is left of the minute.
+    Call { deployment: &'g Deployment, remaining_requests: Option<u64>, remaining_tokens: Option<u64> },
     /// The view is missing or too old, or a lease is used up: fetch one, then
     /// pick again.
     Refresh,
@@ -113,11 +124,20 @@ pub enum LocalPick<'g> {
     Coordinate,
 }
 
-/// A lease as the isolate spends it.
+/// A lease as the isolate spends it. Tokens may go below zero: answers that used
+/// more than their estimates overdraw it.
 #[derive(Debug, Clone, Copy)]
 struct Held {
     lease: Lease,
-    left: u64,
+    requests_left: u64,
+    tokens_left: i64,
+}
+
+/// What the isolate sent to a deployment since its last refresh.
+#[derive(Debug, Clone, Copy, Default)]
+struct Usage {
+    requests: u64,
+    tokens: i64,
 }
 
 /// One isolate's knowledge of one group: the last view, its leases, and the
@@ -125,7 +145,7 @@ struct Held {
 #[derive(Debug, Default)]
 pub struct LocalRouter {
     view: Option<(HealthView, u64)>,
-    served: HashMap<DeploymentId, u64>,
+    served: HashMap<DeploymentId, Usage>,
     leases: HashMap<DeploymentId, Held>,
 }
 
@@ -133,13 +153,14 @@ impl LocalRouter {
     /// Whether the group can be routed without tickets at all (see the module doc).
     pub fn eligible(group: &ModelGroup, policy: &RouterPolicy) -> bool {
         matches!(policy.strategy, RoutingStrategy::SimpleShuffle | RoutingStrategy::CostBased)
-            && group.deployments.iter().all(|d| d.tpm.is_none() && d.max_parallel_requests.is_none())
+            && group.deployments.iter().all(|d| d.max_parallel_requests.is_none())
     }
 
     /// Picks a deployment as the coordinator would: one that fits the prompt, is
     /// not out and was not tried by this request, from the lowest `order`, by the
-    /// strategy. Counts the request against the deployment (and its lease) when it
-    /// picks. An rpm-limited deployment without a lease is the coordinator's to give.
+    /// strategy. Counts the request and its estimated tokens against the deployment
+    /// (and its lease) when it picks. A deployment with an rpm or a tpm and no
+    /// lease is the coordinator's to give.
     pub fn pick<'g>(
         &mut self,
         now_ms: u64,
@@ -175,18 +196,43 @@ impl LocalRouter {
             return LocalPick::Coordinate;
         };
         let deployment = chosen.deployment;
-        let remaining_requests = match (deployment.rpm, self.leases.get_mut(&deployment.id)) {
-            (None, _) => None,
-            (Some(_), Some(held)) if held.left > 0 => {
-                held.left -= 1;
-                Some(held.lease.remaining + held.left)
+        let estimated = i64::try_from(estimated_tokens).unwrap_or(i64::MAX);
+        let (mut remaining_requests, mut remaining_tokens) = (None, None);
+        if deployment.rpm.is_some() || deployment.tpm.is_some() {
+            let Some(held) = self.leases.get_mut(&deployment.id) else {
+                return LocalPick::Coordinate;
+            };
+            let requests_left = deployment.rpm.is_none() || held.requests_left > 0;
+            let tokens_left = deployment.tpm.is_none() || held.tokens_left >= estimated;
+            if !(requests_left && tokens_left) {
+                // Used up within its view: a busy isolate, whose next lease is bigger.
+                return LocalPick::Refresh;
             }
-            // Used up within its view: a busy isolate, whose next lease is bigger.
-            (Some(_), Some(_)) => return LocalPick::Refresh,
-            (Some(_), None) => return LocalPick::Coordinate,
-        };
-        *self.served.entry(deployment.id.clone()).or_default() += 1;
-        LocalPick::Call { deployment, remaining_requests }
+            if deployment.rpm.is_some() {
+                held.requests_left -= 1;
+                remaining_requests = Some(held.lease.remaining_requests + held.requests_left);
+            }
+            if deployment.tpm.is_some() {
+                held.tokens_left -= estimated;
+                remaining_tokens = Some(held.lease.remaining_tokens.saturating_add_signed(held.tokens_left));
+            }
+        }
+        let usage = self.served.entry(deployment.id.clone()).or_default();
+        usage.requests += 1;
+        usage.tokens = usage.tokens.saturating_add(estimated);
+        LocalPick::Call { deployment, remaining_requests, remaining_tokens }
+    }
+
+    /// An answer of `deployment` picked here used `used` tokens where its pick
+    /// estimated `estimated`: the difference counts at the next refresh, and
+    /// against the lease held now.
+    pub fn answered(&mut self, deployment: &DeploymentId, estimated: u64, used: u64) {
+        let difference = i64::try_from(used).unwrap_or(i64::MAX).saturating_sub_unsigned(estimated);
+        let usage = self.served.entry(deployment.clone()).or_default();
+        usage.tokens = usage.tokens.saturating_add(difference);
+        if let Some(held) = self.leases.get_mut(deployment) {
+            held.tokens_left = held.tokens_left.saturating_sub(difference);
+        }
     }
 
     /// Takes a view fetched at `now_ms`. Its leases add to those of the same
@@ -204,25 +250,37 @@ impl LocalRouter {
             current
         });
         for (id, lease) in &view.leases {
-            let held =
-                self.leases.entry(id.clone()).or_insert(Held { lease: Lease { requests: 0, ..*lease }, left: 0 });
+            let fresh =
+                Held { lease: Lease { minute: lease.minute, ..Lease::default() }, requests_left: 0, tokens_left: 0 };
+            let held = self.leases.entry(id.clone()).or_insert(fresh);
             held.lease.requests += lease.requests;
-            held.lease.remaining = lease.remaining;
-            held.left += lease.requests;
+            held.lease.tokens += lease.tokens;
+            held.lease.remaining_requests = lease.remaining_requests;
+            held.lease.remaining_tokens = lease.remaining_tokens;
+            held.requests_left += lease.requests;
+            held.tokens_left = held.tokens_left.saturating_add(i64::try_from(lease.tokens).unwrap_or(i64::MAX));
         }
         let valid_until_ms = now_ms.saturating_add(view.fresh_for_ms);
         self.view = Some((view, valid_until_ms));
     }
 
-    /// What to tell the coordinator at a refresh: the requests sent per
+    /// What to tell the coordinator at a refresh: the requests and tokens sent per
     /// deployment since the last one, and the leases they settle (given up here).
     pub fn take_served(&mut self) -> Vec<Served> {
-        let mut served: Vec<Served> =
-            self.served.drain().map(|(deployment, requests)| Served { deployment, requests, lease: None }).collect();
+        let mut served: Vec<Served> = self
+            .served
+            .drain()
+            .map(|(deployment, usage)| Served {
+                deployment,
+                requests: usage.requests,
+                tokens: usage.tokens,
+                lease: None,
+            })
+            .collect();
         for (deployment, held) in self.leases.drain() {
             match served.iter_mut().find(|s| s.deployment == deployment) {
                 Some(s) => s.lease = Some(held.lease),
-                None => served.push(Served { deployment, requests: 0, lease: Some(held.lease) }),
+                None => served.push(Served { deployment, requests: 0, tokens: 0, lease: Some(held.lease) }),
             }
         }
         served.sort_by(|a, b| a.deployment.as_str().cmp(b.deployment.as_str()));

@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Deployment, DeploymentId, ModelGroup, RouterPolicy, RoutingStrategy};
 use crate::failure::FailureClass;
 use health::Health;
-use local::{HealthView, Lease, LocalRouter, Served, VIEW_TTL_MS};
+use local::{HealthView, Lease, LocalRouter, MIN_LEASE, Served, VIEW_TTL_MS};
 use queue::PriorityQueue;
 
 const MINUTE_MS: u64 = 60_000;
@@ -56,10 +56,17 @@ pub enum Message {
     Status { group: String },
     /// The client of a waiting request went away. Answered with an empty 204.
     Leave { group: String, waiter: u64 },
-    /// From an isolate that routes the group itself ([`local`]): the requests it
-    /// sent per deployment since it last said (settling its leases), and the
-    /// failure of one, if any. Answered with a fresh [`local::HealthView`].
-    Sync { group: String, served: Vec<Served>, failure: Option<(DeploymentId, ReportedFailure)> },
+    /// From an isolate that routes the group itself ([`local`]): what it sent per
+    /// deployment since it last said (settling its leases), the failure of one,
+    /// if any, and the estimated tokens of the request that asks (a first lease of
+    /// tokens is sized by it). Answered with a fresh [`local::HealthView`].
+    Sync {
+        group: String,
+        served: Vec<Served>,
+        failure: Option<(DeploymentId, ReportedFailure)>,
+        #[serde(default)]
+        estimated_tokens: u64,
+    },
 }
 
 /// What a group's queue looks like now, for people watching the gateway.
@@ -184,9 +191,11 @@ struct Window {
     requests: u64,
     tokens: u64,
     failures: u64,
-    /// Requests set aside for isolates' leases and not yet settled.
+    /// Requests and tokens set aside for isolates' leases and not yet settled.
     #[serde(default)]
     leased: u64,
+    #[serde(default)]
+    leased_tokens: u64,
 }
 
 impl Window {
@@ -203,10 +212,21 @@ impl Window {
         self.requests + self.leased
     }
 
+    /// Tokens counted or set aside this minute: what the tpm is held against.
+    fn tokens_taken(&self) -> u64 {
+        self.tokens + self.leased_tokens
+    }
+
     /// Whether one more request of `tokens` stays within the deployment's rpm and tpm.
     fn admits(&self, deployment: &Deployment, tokens: u64) -> bool {
         deployment.rpm.is_none_or(|rpm| self.taken() < rpm)
-            && deployment.tpm.is_none_or(|tpm| self.tokens + tokens <= tpm)
+            && deployment.tpm.is_none_or(|tpm| self.tokens_taken() + tokens <= tpm)
+    }
+
+    /// Counts what an isolate reports it sent (tokens may be a correction below zero).
+    fn count(&mut self, requests: u64, tokens: i64) {
+        self.requests += requests;
+        self.tokens = self.tokens.saturating_add_signed(tokens);
     }
 }
 
@@ -536,7 +556,7 @@ impl Coordinator {
             ticket,
             deployment: deployment.id.clone(),
             remaining_requests: deployment.rpm.map(|rpm| rpm.saturating_sub(window.taken())),
-            remaining_tokens: deployment.tpm.map(|tpm| tpm.saturating_sub(window.tokens)),
+            remaining_tokens: deployment.tpm.map(|tpm| tpm.saturating_sub(window.tokens_taken())),
         };
         self.tickets.insert(
             ticket,
@@ -592,6 +612,7 @@ impl Coordinator {
         policy: &RouterPolicy,
         served: &[Served],
         failure: Option<&(DeploymentId, ReportedFailure)>,
+        estimated_tokens: u64,
     ) -> HealthView {
         self.sync(group);
         for s in served {
@@ -603,11 +624,12 @@ impl Coordinator {
                 // What was used counts; the rest goes back to the minute.
                 Some(lease) if lease.minute == window.minute => {
                     window.leased = window.leased.saturating_sub(lease.requests);
-                    window.requests += s.requests.min(lease.requests);
+                    window.leased_tokens = window.leased_tokens.saturating_sub(lease.tokens);
+                    window.count(s.requests, s.tokens);
                 }
                 // Counted in its own minute when it was granted.
                 Some(_) => {}
-                None => window.requests += s.requests,
+                None => window.count(s.requests, s.tokens),
             }
         }
         if let Some((id, failure)) = failure {
@@ -615,26 +637,59 @@ impl Coordinator {
         }
         let mut view = self.view(now_ms, group);
         if !view.coordinate && LocalRouter::eligible(group, policy) {
-            self.lease(now_ms, group, served, &mut view);
+            self.lease(now_ms, group, served, estimated_tokens, &mut view);
         }
         view
     }
 
-    /// Sets requests aside for the isolate that asked for `view`, from each
-    /// rpm-limited deployment it may call (see [`local`] for the sizes).
-    fn lease(&mut self, now_ms: u64, group: &ModelGroup, served: &[Served], view: &mut HealthView) {
+    /// Sets requests and tokens aside for the isolate that asked for `view`, from
+    /// each deployment with an rpm or tpm it may call (see [`local`] for the sizes):
+    /// none from a deployment where either limit has too little left.
+    fn lease(
+        &mut self,
+        now_ms: u64,
+        group: &ModelGroup,
+        served: &[Served],
+        estimated_tokens: u64,
+        view: &mut HealthView,
+    ) {
         for d in &group.deployments {
-            let Some(rpm) = d.rpm.filter(|_| !view.blocked.contains(&d.id)) else {
+            if (d.rpm.is_none() && d.tpm.is_none()) || view.blocked.contains(&d.id) {
                 continue;
-            };
-            let used = served.iter().find(|s| s.deployment == d.id && s.lease.is_some()).map(|s| s.requests);
+            }
+            // What the isolate used of its last lease of `d`, if it held one.
+            let used = served.iter().find(|s| s.deployment == d.id && s.lease.is_some());
+            let (used_requests, used_tokens) = used.map_or((0, 0), |s| (s.requests, s.tokens.max(0).unsigned_abs()));
+            let per_request = used_tokens.checked_div(used_requests).unwrap_or(estimated_tokens).max(1);
             let window = self.deployments.entry(d.id.clone()).or_default().window.current(now_ms);
-            let Some(requests) = Lease::size(rpm, window.taken(), used) else {
+            let requests = match d.rpm {
+                Some(rpm) => Lease::share(rpm, window.taken(), used_requests.saturating_mul(2), MIN_LEASE),
+                None => Some(0),
+            };
+            let tokens = match d.tpm {
+                Some(tpm) => Lease::share(
+                    tpm,
+                    window.tokens_taken(),
+                    used_tokens.saturating_mul(2),
+                    MIN_LEASE.saturating_mul(per_request),
+                ),
+                None => Some(0),
+            };
+            let (Some(requests), Some(tokens)) = (requests, tokens) else {
                 continue;
             };
             window.leased += requests;
-            let remaining = rpm.saturating_sub(window.taken());
-            view.leases.push((d.id.clone(), Lease { minute: window.minute, requests, remaining }));
+            window.leased_tokens += tokens;
+            view.leases.push((
+                d.id.clone(),
+                Lease {
+                    minute: window.minute,
+                    requests,
+                    tokens,
+                    remaining_requests: d.rpm.map_or(0, |rpm| rpm.saturating_sub(window.taken())),
+                    remaining_tokens: d.tpm.map_or(0, |tpm| tpm.saturating_sub(window.tokens_taken())),
+                },
+            ));
         }
     }
 

@@ -52,7 +52,7 @@ impl World {
         let served = self.isolates[i].take_served();
         let failure = failure.map(|(id, class)| (self.id(id), ReportedFailure { class, retry_after_ms: None }));
         let group = self.config.group("g").unwrap();
-        let view = self.coordinator.sync_local(now, group, &self.config.router, &served, failure.as_ref());
+        let view = self.coordinator.sync_local(now, group, &self.config.router, &served, failure.as_ref(), 10);
         self.isolates[i].update(now, view);
     }
 
@@ -72,7 +72,7 @@ impl World {
 }
 
 #[test]
-fn only_stateless_strategies_over_deployments_without_tpm_or_parallel_limits_route_locally() {
+fn only_stateless_strategies_over_deployments_without_parallel_limits_route_locally() {
     let eligible = |yaml: &str| {
         let config = load(yaml, &|_| None).unwrap().config;
         LocalRouter::eligible(config.group("g").unwrap(), &config.router)
@@ -82,12 +82,12 @@ fn only_stateless_strategies_over_deployments_without_tpm_or_parallel_limits_rou
     assert!(!eligible(&format!("{TWO}  routing_strategy: least-busy\n")));
     assert!(!eligible(&format!("{TWO}  routing_strategy: latency-based-routing\n")));
     assert!(!eligible(&format!("{TWO}  routing_strategy: usage-based-routing-v2\n")));
-    // An rpm limit is held by leases.
-    assert!(eligible(&TWO.replace("mock_response: b}", "mock_response: b, rpm: 5}")));
-    for limit in ["tpm: 500", "max_parallel_requests: 2"] {
-        let yaml = TWO.replace("mock_response: b}", &format!("mock_response: b, {limit}}}"));
-        assert!(!eligible(&yaml), "{limit}");
+    // rpm and tpm limits are held by leases.
+    for limit in ["rpm: 5", "tpm: 500"] {
+        assert!(eligible(&TWO.replace("mock_response: b}", &format!("mock_response: b, {limit}}}"))), "{limit}");
     }
+    let yaml = TWO.replace("mock_response: b}", "mock_response: b, max_parallel_requests: 2}");
+    assert!(!eligible(&yaml));
 }
 
 #[test]
@@ -192,7 +192,7 @@ fn what_only_the_coordinator_can_answer_goes_to_it() {
     let request = TicketRequest { avoid: vec![], estimated_tokens: 10, stream: false, queue: Some(queued) };
     let admission = w.coordinator.acquire(1, group, &w.config.router, &request, &mut w.rng);
     assert_eq!(admission, Admission::Queued);
-    let view = w.coordinator.sync_local(2, group, &w.config.router, &[], None);
+    let view = w.coordinator.sync_local(2, group, &w.config.router, &[], None, 10);
     assert!(view.coordinate, "{view:?}");
 }
 
@@ -212,18 +212,24 @@ const LIMITED: &str = "model_list:
 ";
 
 impl World {
-    /// Tickets granted until the coordinator refuses one for the rpm.
+    /// Tickets granted until the coordinator refuses one for the rpm or tpm.
     fn tickets_until_refused(&mut self, now: u64) -> u64 {
+        self.tickets_until_refused_at_most(now, u64::MAX)
+    }
+
+    /// Tickets of 10 tokens granted, at most `most`, until the coordinator refuses one.
+    fn tickets_until_refused_at_most(&mut self, now: u64, most: u64) -> u64 {
         let request = TicketRequest { avoid: vec![], estimated_tokens: 10, stream: false, queue: None };
         let mut granted = 0;
-        loop {
+        while granted < most {
             let group = self.config.group("g").unwrap();
             match self.coordinator.acquire(now, group, &self.config.router, &request, &mut self.rng) {
                 Admission::Now(TicketReply::Granted(_)) => granted += 1,
                 Admission::Now(TicketReply::Unavailable(Unavailable::RateLimited { .. })) => return granted,
-                other => panic!("expected a grant or the rpm, got {other:?}"),
+                other => panic!("expected a grant or the limit, got {other:?}"),
             }
         }
+        granted
     }
 
     /// The requests a view sets aside.
@@ -275,11 +281,11 @@ fn what_a_lease_leaves_unused_goes_back_to_the_minute_when_it_is_settled() {
     assert_eq!(held.len(), 1);
     let lease = held[0].lease.expect("a new lease");
     assert_eq!(lease.requests, MIN_LEASE);
-    assert_eq!(lease.remaining, 100 - 3 - MIN_LEASE);
+    assert_eq!(lease.remaining_requests, 100 - 3 - MIN_LEASE);
     assert_eq!(w.tickets_until_refused(1_000), 100 - 3 - MIN_LEASE);
     // The lease given back unused (it was taken above), the last of the minute goes by ticket.
     let group = w.config.group("g").unwrap();
-    w.coordinator.sync_local(1_001, group, &w.config.router, &held, None);
+    w.coordinator.sync_local(1_001, group, &w.config.router, &held, None, 10);
     assert_eq!(w.tickets_until_refused(1_001), MIN_LEASE);
 }
 
@@ -297,7 +303,7 @@ fn a_used_up_lease_is_refreshed_and_the_next_one_is_twice_what_was_used() {
     let pick = w.isolates[0].pick(MIN_LEASE, group, &w.config.router, &[], 10, &mut w.rng);
     assert!(matches!(pick, LocalPick::Refresh), "{pick:?}");
     let served = w.isolates[0].take_served();
-    let view = w.coordinator.sync_local(MIN_LEASE, group, &w.config.router, &served, None);
+    let view = w.coordinator.sync_local(MIN_LEASE, group, &w.config.router, &served, None, 10);
     assert_eq!(w.lease_of(&view), 2 * MIN_LEASE);
 }
 
@@ -322,15 +328,15 @@ fn leases_from_views_fetched_side_by_side_add_up_and_are_all_settled() {
     let mut w = World::new(LIMITED);
     let group = w.config.group("g").unwrap();
     // Two requests of one isolate refresh at once: each view sets a lease aside.
-    let first = w.coordinator.sync_local(0, group, &w.config.router, &[], None);
-    let second = w.coordinator.sync_local(0, group, &w.config.router, &[], None);
+    let first = w.coordinator.sync_local(0, group, &w.config.router, &[], None, 10);
+    let second = w.coordinator.sync_local(0, group, &w.config.router, &[], None, 10);
     w.isolates[0].update(0, first);
     w.isolates[0].update(0, second);
     assert_eq!(w.route(0, 1, &[]).as_deref(), Some("a"));
     let served = w.isolates[0].take_served();
     assert_eq!(served[0].lease.map(|l| l.requests), Some(2 * MIN_LEASE));
     let group = w.config.group("g").unwrap();
-    let view = w.coordinator.sync_local(2, group, &w.config.router, &served, None);
+    let view = w.coordinator.sync_local(2, group, &w.config.router, &served, None, 10);
     w.isolates[0].update(2, view);
     // All of it comes back but the request used and the new lease.
     assert_eq!(w.tickets_until_refused(2), 100 - 1 - MIN_LEASE);
@@ -347,10 +353,56 @@ fn a_lease_ends_with_its_minute() {
     assert!(matches!(pick, LocalPick::Refresh), "{pick:?}");
     // A view of the next minute drops the old lease, and the request sent under it,
     // which counted in its own minute.
-    let view = w.coordinator.sync_local(60_000, group, &w.config.router, &[], None);
+    let view = w.coordinator.sync_local(60_000, group, &w.config.router, &[], None, 10);
     w.isolates[0].update(60_000, view);
     let served = w.isolates[0].take_served();
     assert_eq!(served.len(), 1);
     assert_eq!(served[0].requests, 0);
     assert_eq!(served[0].lease.map(|l| l.minute), Some(1));
+}
+
+const TPM: &str = "model_list:
+  - {model_name: g, litellm_params: {model: x, mock_response: a, tpm: 10000}, model_info: {id: a}}
+";
+
+#[test]
+fn a_tpm_is_held_by_leases_and_tickets_together_across_isolates() {
+    // Every request estimated and answered at 10 tokens: the tpm is 1,000 requests.
+    let mut w = World::new(TPM);
+    let (mut local, mut ticketed) = (0, 0);
+    for n in 0..3_000u64 {
+        if w.route((n % 2) as usize, n, &[]).is_some() {
+            local += 1;
+        } else if w.tickets_until_refused_at_most(n, 1) == 1 {
+            ticketed += 1;
+        }
+    }
+    assert_eq!(local + ticketed, 1_000, "{local} local, {ticketed} by ticket");
+    assert!(local >= 700, "leases carried most of the minute: {local} local");
+    w.sync(0, 3_000, None);
+    w.sync(1, 3_000, None);
+    let group = w.config.group("g").unwrap();
+    let window = w.coordinator.snapshot(group).deployments[0].2;
+    assert_eq!((window.tokens, window.leased_tokens), (10_000, 0));
+}
+
+#[test]
+fn answers_that_use_more_than_their_estimate_overdraw_the_lease_and_count_in_full() {
+    let mut w = World::new(TPM);
+    w.sync(0, 0, None);
+    let id = w.id("a");
+    let group = w.config.group("g").unwrap();
+    // A first lease of 16 requests at the 10 tokens the asking request estimated.
+    for _ in 0..4 {
+        let pick = w.isolates[0].pick(1, group, &w.config.router, &[], 10, &mut w.rng);
+        let LocalPick::Call { remaining_tokens, .. } = pick else { panic!("{pick:?}") };
+        assert!(remaining_tokens.is_some());
+        w.isolates[0].answered(&id, 10, 50);
+    }
+    // 200 of its 160 tokens used: the lease is overdrawn, the next pick refreshes.
+    let pick = w.isolates[0].pick(1, group, &w.config.router, &[], 10, &mut w.rng);
+    assert!(matches!(pick, LocalPick::Refresh), "{pick:?}");
+    // The 200 count; the next lease is 16 requests at the 50 tokens each used.
+    w.sync(0, 2, None);
+    assert_eq!(w.tickets_until_refused(2), (10_000 - 200 - 16 * 50) / 10);
 }
