@@ -4,6 +4,11 @@ import { test } from "node:test";
 import { deployment, useGateway, user } from "../support/gateway.mjs";
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Waits for the next minute when fewer than `seconds` are left of this one. */
+async function minuteLeft(seconds) {
+  const second = new Date().getSeconds();
+  if (second >= 60 - seconds) await sleep((61 - second) * 1_000);
+}
 
 const ctx = useGateway((upstream) => ({
   config: [
@@ -115,9 +120,7 @@ test("a group's only deployment is never cooled down", async () => {
 });
 
 test("rpm: 10 lets exactly 10 requests through under concurrent load", async () => {
-  // Stay within one minute window.
-  const second = new Date().getSeconds();
-  if (second >= 50) await sleep((61 - second) * 1_000);
+  await minuteLeft(10);
   const responses = await Promise.all(Array.from({ length: 30 }, () => chat("limited")));
   const statuses = responses.map((r) => r.status);
   assert.equal(statuses.filter((s) => s === 200).length, 10);
@@ -134,8 +137,7 @@ test("rpm: 10 lets exactly 10 requests through under concurrent load", async () 
 test("rpm: 200, held by leases, lets exactly 200 through in two bursts a view's life apart", async () => {
   // Big enough an rpm for the isolate to route by leases; the second burst passes
   // only if the first burst's unused leases went back to the minute.
-  const second = new Date().getSeconds();
-  if (second >= 45) await sleep((61 - second) * 1_000);
+  await minuteLeft(15);
   const burst = async (n) => {
     const responses = await Promise.all(Array.from({ length: n }, () => chat("leased")));
     await Promise.all(responses.map((r) => r.arrayBuffer()));
@@ -153,8 +155,7 @@ test("rpm: 200, held by leases, lets exactly 200 through in two bursts a view's 
 test("tpm: 4,000, held by leases, lets exactly 100 requests of 40 tokens through", async () => {
   // Each request's estimate (8 tokens) is corrected by its answer's usage (40):
   // counting only the estimates would let about five times as many through.
-  const second = new Date().getSeconds();
-  if (second >= 45) await sleep((61 - second) * 1_000);
+  await minuteLeft(15);
   ctx.upstream.script("tl", [], { type: "ok", totalTokens: 40 });
   const statuses = [];
   for (let i = 0; i < 110; i++) {

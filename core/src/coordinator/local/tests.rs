@@ -238,25 +238,28 @@ impl World {
     }
 }
 
+impl World {
+    /// 3,000 requests over three seconds of one minute, alternating isolates, each
+    /// of 10 tokens: how many went by lease, by ticket, and were refused.
+    fn three_thousand_requests(&mut self) -> (u64, u64, u64) {
+        let (mut local, mut ticketed, mut refused) = (0, 0, 0);
+        for n in 0..3_000u64 {
+            if self.route((n % 2) as usize, n, &[]).is_some() {
+                local += 1;
+            } else if self.tickets_until_refused_at_most(n, 1) == 1 {
+                ticketed += 1;
+            } else {
+                refused += 1;
+            }
+        }
+        (local, ticketed, refused)
+    }
+}
+
 #[test]
 fn an_rpm_is_held_exactly_by_leases_and_tickets_together_across_isolates() {
     let mut w = World::new(&LIMITED.replace("rpm: 100", "rpm: 1000"));
-    let (mut local, mut ticketed, mut refused) = (0, 0, 0);
-    let request = TicketRequest { avoid: vec![], estimated_tokens: 10, stream: false, queue: None };
-    // 3,000 requests over three seconds of one minute, alternating isolates.
-    for n in 0..3_000u64 {
-        let now = n;
-        if w.route((n % 2) as usize, now, &[]).is_some() {
-            local += 1;
-            continue;
-        }
-        let group = w.config.group("g").unwrap();
-        match w.coordinator.acquire(now, group, &w.config.router, &request, &mut w.rng) {
-            Admission::Now(TicketReply::Granted(_)) => ticketed += 1,
-            Admission::Now(TicketReply::Unavailable(Unavailable::RateLimited { .. })) => refused += 1,
-            other => panic!("{other:?}"),
-        }
-    }
+    let (local, ticketed, refused) = w.three_thousand_requests();
     assert_eq!(local + ticketed, 1_000, "{local} local, {ticketed} by ticket");
     assert_eq!(refused, 2_000);
     assert!(local >= 700, "leases carried most of the minute: {local} local");
@@ -369,14 +372,8 @@ const TPM: &str = "model_list:
 fn a_tpm_is_held_by_leases_and_tickets_together_across_isolates() {
     // Every request estimated and answered at 10 tokens: the tpm is 1,000 requests.
     let mut w = World::new(TPM);
-    let (mut local, mut ticketed) = (0, 0);
-    for n in 0..3_000u64 {
-        if w.route((n % 2) as usize, n, &[]).is_some() {
-            local += 1;
-        } else if w.tickets_until_refused_at_most(n, 1) == 1 {
-            ticketed += 1;
-        }
-    }
+    let (local, ticketed, refused) = w.three_thousand_requests();
+    assert_eq!(refused, 2_000);
     assert_eq!(local + ticketed, 1_000, "{local} local, {ticketed} by ticket");
     assert!(local >= 700, "leases carried most of the minute: {local} local");
     w.sync(0, 3_000, None);
