@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use futures_util::future::{Either, select};
 use switchyard_core::config::{Config, Deployment, DeploymentId, ModelGroup};
+use switchyard_core::coordinator::local::LocalRouter;
 use switchyard_core::coordinator::{
     QueueRequest, Report, ReportedFailure, TicketReply, TicketRequest, reports_may_wait,
 };
@@ -163,12 +164,12 @@ pub async fn serve(
         let attempt_started = runtime::now_ms();
         let deadlines = deadlines(&request, header_timeout, deployment, config);
         // A complete answer's body for the cache, or for the tokens a ticket reports
-        // or a lease of tokens is corrected by; a stream's (whose usage is not
-        // read) for the cache only.
+        // or the isolate counts (see `LocalRouter::wants_usage`); a stream's (whose
+        // usage is not read) for the cache only.
         let read = if request.stream {
             cached.as_ref().is_some_and(|c| !c.controls.no_store)
         } else {
-            cached.is_some() || grant.is_some() || deployment.tpm.is_some()
+            cached.is_some() || grant.is_some() || LocalRouter::wants_usage(deployment, &config.router)
         };
         let outcome = run(deployment, &request, endpoint, read, deadlines).await?;
         let elapsed = |since: f64| (runtime::now_ms() - since) as u64;
@@ -197,10 +198,10 @@ pub async fn serve(
                 }
                 let latency_ms = elapsed(attempt_started);
                 // A success without a ticket has nothing to tell: the next sync counts
-                // it, with the tokens it used where a tpm counts them.
+                // it, with the tokens it used where they matter.
                 if settle.ticket.is_some() {
                     background.run(settle.ended(latency_ms, None, tokens, None));
-                } else if let Some(used) = tokens.filter(|_| deployment.tpm.is_some()) {
+                } else if let Some(used) = tokens.filter(|_| LocalRouter::wants_usage(deployment, &config.router)) {
                     local_route::answered(&group.name, &deployment.id, request.prompt_tokens, used);
                 }
                 Reply::new(status, headers, body).passing(upstream)

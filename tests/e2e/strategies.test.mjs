@@ -1,4 +1,5 @@
-// Each routing strategy's distribution, decided by the shared coordinator.
+// Each routing strategy's distribution: least-busy and latency-based decided by the
+// shared coordinator, usage- and cost-based in the isolate from its view.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { startGateway, user } from "../support/gateway.mjs";

@@ -2,14 +2,18 @@
 //!
 //! A ticket from the coordinator costs a Durable Object round trip before the call
 //! and a report after it. A group whose deployments have no
-//! `max_parallel_requests`, routed by a strategy that reads no shared state
-//! (simple-shuffle, cost-based), needs neither while it is healthy: all an isolate
-//! must know is which deployments are out, and, for a deployment with an rpm or
-//! tpm limit, how much of it it may use. So the isolate keeps a [`HealthView`]
+//! `max_parallel_requests`, routed by simple-shuffle, cost-based or usage-based
+//! routing, needs neither while it is healthy: all an isolate must know is which
+//! deployments are out, for usage-based routing what each used this minute, and,
+//! for a deployment with an rpm or tpm limit, how much of it it may use. So the
+//! isolate keeps a [`HealthView`]
 //! from the coordinator, refreshed at most [`VIEW_TTL_MS`] after it was fetched,
 //! and picks from it itself. It tells the coordinator what it sent to each
 //! deployment when it refreshes, and every failure at once (the answer is a fresh
-//! view, so a retry already sees the cooldown the failure started).
+//! view, so a retry already sees the cooldown the failure started). Usage-based
+//! routing here goes by the usage in the view plus what this isolate sent since:
+//! what other isolates sent since the view is seen at the next refresh, as
+//! LiteLLM's instances see each other's through Redis.
 //!
 //! **Leases.** A deployment with an rpm or a tpm is called without a ticket only
 //! under a [`Lease`]: requests and tokens the coordinator set aside in the minute's
@@ -71,6 +75,9 @@ pub struct HealthView {
     /// What is set aside for this isolate, per deployment with an rpm or a tpm.
     #[serde(default)]
     pub leases: Vec<(DeploymentId, Lease)>,
+    /// For usage-based routing: the tokens and requests each deployment used this minute.
+    #[serde(default)]
+    pub usage: Vec<(DeploymentId, u64, u64)>,
 }
 
 /// What an isolate may send to a deployment with an rpm or a tpm without tickets.
@@ -152,8 +159,16 @@ pub struct LocalRouter {
 impl LocalRouter {
     /// Whether the group can be routed without tickets at all (see the module doc).
     pub fn eligible(group: &ModelGroup, policy: &RouterPolicy) -> bool {
-        matches!(policy.strategy, RoutingStrategy::SimpleShuffle | RoutingStrategy::CostBased)
-            && group.deployments.iter().all(|d| d.max_parallel_requests.is_none())
+        matches!(
+            policy.strategy,
+            RoutingStrategy::SimpleShuffle | RoutingStrategy::CostBased | RoutingStrategy::UsageBased
+        ) && group.deployments.iter().all(|d| d.max_parallel_requests.is_none())
+    }
+
+    /// Whether the tokens an answer of `deployment` used must be told to
+    /// [`LocalRouter::answered`]: a tpm counts them, and usage-based routing goes by them.
+    pub fn wants_usage(deployment: &Deployment, policy: &RouterPolicy) -> bool {
+        deployment.tpm.is_some() || policy.strategy == RoutingStrategy::UsageBased
     }
 
     /// Picks a deployment as the coordinator would: one that fits the prompt, is
@@ -190,8 +205,20 @@ impl LocalRouter {
         let Some(tier) = open.iter().map(|d| d.order).min() else {
             return LocalPick::Coordinate;
         };
-        let candidates: Vec<Candidate<'g>> =
-            open.into_iter().filter(|d| d.order == tier).map(Candidate::unloaded).collect();
+        let candidates: Vec<Candidate<'g>> = open
+            .into_iter()
+            .filter(|d| d.order == tier)
+            .map(|d| {
+                let mut candidate = Candidate::unloaded(d);
+                if policy.strategy == RoutingStrategy::UsageBased {
+                    let seen = view.usage.iter().find(|(id, ..)| *id == d.id).map_or((0, 0), |(_, t, r)| (*t, *r));
+                    let own = self.served.get(&d.id).copied().unwrap_or_default();
+                    candidate.tokens = seen.0.saturating_add_signed(own.tokens);
+                    candidate.requests = seen.1 + own.requests;
+                }
+                candidate
+            })
+            .collect();
         let Some(chosen) = strategy::choose(policy.strategy, &candidates, policy.latency_buffer, rng) else {
             return LocalPick::Coordinate;
         };

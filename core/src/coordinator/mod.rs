@@ -639,6 +639,12 @@ impl Coordinator {
         if !view.coordinate && LocalRouter::eligible(group, policy) {
             self.lease(now_ms, group, served, estimated_tokens, &mut view);
         }
+        if policy.strategy == RoutingStrategy::UsageBased {
+            for d in &group.deployments {
+                let window = *self.deployments.entry(d.id.clone()).or_default().window.current(now_ms);
+                view.usage.push((d.id.clone(), window.tokens, window.requests));
+            }
+        }
         view
     }
 
@@ -704,6 +710,7 @@ impl Coordinator {
             fresh_for_ms: VIEW_TTL_MS.min(minute_left_ms),
             minute: now_ms / MINUTE_MS,
             leases: Vec::new(),
+            usage: Vec::new(),
         };
         for d in &group.deployments {
             let health = &mut self.deployments.entry(d.id.clone()).or_default().health;

@@ -72,7 +72,7 @@ impl World {
 }
 
 #[test]
-fn only_stateless_strategies_over_deployments_without_parallel_limits_route_locally() {
+fn shuffle_cost_and_usage_based_groups_without_parallel_limits_route_locally() {
     let eligible = |yaml: &str| {
         let config = load(yaml, &|_| None).unwrap().config;
         LocalRouter::eligible(config.group("g").unwrap(), &config.router)
@@ -81,7 +81,7 @@ fn only_stateless_strategies_over_deployments_without_parallel_limits_route_loca
     assert!(eligible(&format!("{TWO}  routing_strategy: cost-based-routing\n")));
     assert!(!eligible(&format!("{TWO}  routing_strategy: least-busy\n")));
     assert!(!eligible(&format!("{TWO}  routing_strategy: latency-based-routing\n")));
-    assert!(!eligible(&format!("{TWO}  routing_strategy: usage-based-routing-v2\n")));
+    assert!(eligible(&format!("{TWO}  routing_strategy: usage-based-routing-v2\n")));
     // rpm and tpm limits are held by leases.
     for limit in ["rpm: 5", "tpm: 500"] {
         assert!(eligible(&TWO.replace("mock_response: b}", &format!("mock_response: b, {limit}}}"))), "{limit}");
@@ -402,4 +402,25 @@ fn answers_that_use_more_than_their_estimate_overdraw_the_lease_and_count_in_ful
     // The 200 count; the next lease is 16 requests at the 50 tokens each used.
     w.sync(0, 2, None);
     assert_eq!(w.tickets_until_refused(2), (10_000 - 200 - 16 * 50) / 10);
+}
+
+#[test]
+fn usage_based_routing_goes_by_the_view_and_what_the_isolate_sent_since() {
+    let mut w = World::new(&format!("{TWO}  routing_strategy: usage-based-routing-v2\n"));
+    let heavy = w.route(1, 0, &[]).expect("a local pick");
+    let other = if heavy == "a" { "b" } else { "a" };
+    let id = w.id(&heavy);
+    w.isolates[1].answered(&id, 10, 5_000);
+    // The isolate that sent it avoids it at once.
+    for _ in 0..10 {
+        assert_eq!(w.route(1, 1, &[]).as_deref(), Some(other));
+    }
+    // Another isolate sees it at its next refresh, once the first has told.
+    w.sync(0, 1, None);
+    w.sync(1, 500, None);
+    let before: Vec<_> = (0..10).filter_map(|_| w.route(0, 600, &[])).collect();
+    assert!(before.contains(&heavy), "its view predates the usage: {before:?}");
+    for _ in 0..10 {
+        assert_eq!(w.route(0, 1_001, &[]).as_deref(), Some(other));
+    }
 }
