@@ -114,9 +114,7 @@ async fn streamed(
     if let Some(response) = &response
         && response.status() >= 400
     {
-        let body = answer.get(1).dyn_into::<js_sys::ArrayBuffer>().ok();
-        let body = body.map(|b| Uint8Array::new(&b).to_vec()).unwrap_or_default();
-        return Ok(Err(Failure::from_upstream(response.status(), &body, retry_after(response)?)));
+        return Ok(Err(upstream_error(response, answer.get(1).dyn_into().ok())?));
     }
     let (Some(response), Ok(body)) = (response, answer.get(1).dyn_into::<web_sys::ReadableStream>()) else {
         return Ok(Err(failure(id, &answer, deadlines.first_ms)));
@@ -171,8 +169,7 @@ async fn complete(
     let buffer = whole.get(1).dyn_into::<js_sys::ArrayBuffer>().ok();
     let status = response.status();
     if status >= 400 {
-        let body = buffer.map(|b| Uint8Array::new(&b).to_vec()).unwrap_or_default();
-        return Ok(Err(Failure::from_upstream(status, &body, retry_after(&response)?)));
+        return Ok(Err(upstream_error(&response, buffer)?));
     }
     let Some(buffer) = buffer else {
         return Ok(Err(failure(id, &whole, timeout_ms)));
@@ -349,8 +346,12 @@ fn upstream_headers(deployment: &Deployment) -> Result<JsValue> {
     Ok(headers)
 }
 
-fn retry_after(response: &web_sys::Response) -> Result<Option<u64>> {
-    Ok(response.headers().get("retry-after")?.and_then(|v| parse_retry_after(&v)))
+/// The failure an answer of status 400 or more stands for, from its body (if it
+/// came in time) and its `retry-after`.
+fn upstream_error(response: &web_sys::Response, body: Option<js_sys::ArrayBuffer>) -> Result<Failure> {
+    let body = body.map(|b| Uint8Array::new(&b).to_vec()).unwrap_or_default();
+    let retry_after = response.headers().get("retry-after")?.and_then(|v| parse_retry_after(&v));
+    Ok(Failure::from_upstream(response.status(), &body, retry_after))
 }
 
 /// The SSE event that ends a stream cut short.

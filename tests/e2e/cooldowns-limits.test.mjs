@@ -38,6 +38,18 @@ const ctx = useGateway((upstream) => ({
 }));
 
 const chat = (model, extra = {}) => ctx.gateway.post("/v1/chat/completions", { model, messages: user(), ...extra });
+
+/** The statuses of `n` requests to `model`, one after the other. */
+async function statusesInTurn(model, n) {
+  const statuses = [];
+  for (let i = 0; i < n; i++) {
+    const response = await chat(model);
+    await response.arrayBuffer();
+    statuses.push(response.status);
+  }
+  return statuses;
+}
+
 async function ids(model, n, extra) {
   const responses = await Promise.all(Array.from({ length: n }, () => chat(model, extra)));
   return Promise.all(
@@ -85,12 +97,7 @@ test("a deployment failing every call is cooled once its minute has five request
   // LiteLLM's default rule for 5xx: it needs the minute's request count, which the
   // isolate routing this unlimited group tells the coordinator with each failure.
   ctx.upstream.script("xa", [], { type: "error", status: 500 });
-  const statuses = [];
-  for (let i = 0; i < 40; i++) {
-    const response = await chat("failing");
-    await response.arrayBuffer();
-    statuses.push(response.status);
-  }
+  const statuses = await statusesInTurn("failing", 40);
   const calls = ctx.upstream.requests.filter((r) => r.deployment === "xa").length;
   assert.equal(calls, 5, "xa is out after its fifth failure");
   assert.equal(statuses.filter((s) => s === 500).length, 5);
@@ -157,12 +164,7 @@ test("tpm: 4,000, held by leases, lets exactly 100 requests of 40 tokens through
   // counting only the estimates would let about five times as many through.
   await minuteLeft(15);
   ctx.upstream.script("tl", [], { type: "ok", totalTokens: 40 });
-  const statuses = [];
-  for (let i = 0; i < 110; i++) {
-    const response = await chat("tpm-leased");
-    await response.arrayBuffer();
-    statuses.push(response.status);
-  }
+  const statuses = await statusesInTurn("tpm-leased", 110);
   assert.equal(statuses.filter((s) => s === 200).length, 100);
   assert.deepEqual(new Set(statuses.slice(100)), new Set([429]));
   assert.equal(ctx.upstream.requests.filter((r) => r.deployment === "tl").length, 100);

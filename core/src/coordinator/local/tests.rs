@@ -254,6 +254,14 @@ impl World {
         }
         (local, ticketed, refused)
     }
+
+    /// Both isolates settle at `now`: the deployment's minute as the coordinator keeps it.
+    fn settled_window(&mut self, now: u64) -> crate::coordinator::Window {
+        self.sync(0, now, None);
+        self.sync(1, now, None);
+        let group = self.config.group("g").unwrap();
+        self.coordinator.snapshot(group).deployments[0].2
+    }
 }
 
 #[test]
@@ -264,11 +272,8 @@ fn an_rpm_is_held_exactly_by_leases_and_tickets_together_across_isolates() {
     assert_eq!(refused, 2_000);
     assert!(local >= 700, "leases carried most of the minute: {local} local");
     // Once both isolates settle, every request is counted once and nothing is set aside.
-    w.sync(0, 3_000, None);
-    w.sync(1, 3_000, None);
+    let window = w.settled_window(3_000);
     assert_eq!(w.tickets_until_refused(3_000), 0);
-    let group = w.config.group("g").unwrap();
-    let window = w.coordinator.snapshot(group).deployments[0].2;
     assert_eq!((window.requests, window.leased), (1_000, 0));
 }
 
@@ -376,10 +381,7 @@ fn a_tpm_is_held_by_leases_and_tickets_together_across_isolates() {
     assert_eq!(refused, 2_000);
     assert_eq!(local + ticketed, 1_000, "{local} local, {ticketed} by ticket");
     assert!(local >= 700, "leases carried most of the minute: {local} local");
-    w.sync(0, 3_000, None);
-    w.sync(1, 3_000, None);
-    let group = w.config.group("g").unwrap();
-    let window = w.coordinator.snapshot(group).deployments[0].2;
+    let window = w.settled_window(3_000);
     assert_eq!((window.tokens, window.leased_tokens), (10_000, 0));
 }
 
