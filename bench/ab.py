@@ -8,8 +8,8 @@ the change). Both run at once, each in a workerd process of its own beside the
 same nginx upstream, and are loaded in turn (A then B, then B then A, ...) with
 oha's closed loop for `rounds` rounds (default 6) of 6 s; it prints the medians of
 requests/s, CPU and JavaScript heap per request, and p99. `model` is the group to
-call, as in make bench's config: bench (routed, the default), bench-limited (a
-ticket each) or bench-stream.
+call, as in make bench's config: bench (routed, the default), bench-limited (rpm
+and tpm held by leases), bench-parallel (a ticket each) or bench-stream.
 
 Runs on one machine drift by several percent over minutes; taking the pair in
 turn, round after round, is what makes a difference of a few percent visible.

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use switchyard_core::config::{Deployment, DeploymentId, ModelGroup, RouterPolicy};
 use switchyard_core::coordinator::ReportedFailure;
-use switchyard_core::coordinator::local::{LocalPick, LocalRouter};
+use switchyard_core::coordinator::local::{Ask, LocalPick, LocalRouter};
 use worker::Env;
 
 use crate::respond::Limits;
@@ -32,8 +32,7 @@ pub async fn pick<'g>(
     env: &Env,
     group: &'g ModelGroup,
     policy: &RouterPolicy,
-    avoid: &[DeploymentId],
-    estimated_tokens: u64,
+    ask: Ask<'_>,
     rng: &mut fastrand::Rng,
 ) -> Option<(&'g Deployment, Limits)> {
     if !LocalRouter::eligible(group, policy) {
@@ -42,7 +41,7 @@ pub async fn pick<'g>(
     let mut refreshed = false;
     loop {
         let now = runtime::now_ms() as u64;
-        match with_router(&group.name, |r| r.pick(now, group, policy, avoid, estimated_tokens, rng)) {
+        match with_router(&group.name, |r| r.pick(now, group, policy, ask, rng)) {
             LocalPick::Call { deployment, remaining_requests, remaining_tokens } => {
                 return Some((deployment, Limits { requests: remaining_requests, tokens: remaining_tokens }));
             }
@@ -51,7 +50,7 @@ pub async fn pick<'g>(
             // whose lease is used up already: ask for a ticket.
             LocalPick::Refresh if refreshed => return None,
             LocalPick::Refresh => {
-                if !sync(env, &group.name, None, estimated_tokens).await {
+                if !sync(env, &group.name, None, ask.estimated_tokens).await {
                     return None;
                 }
                 refreshed = true;
@@ -66,10 +65,22 @@ pub async fn failed(env: &Env, group: &str, deployment: &DeploymentId, failure: 
     sync(env, group, Some((deployment.clone(), failure)), 0).await;
 }
 
-/// An answer of a deployment picked here used `used` tokens where its pick
-/// estimated `estimated` (see [`LocalRouter::answered`]).
-pub fn answered(group: &str, deployment: &DeploymentId, estimated: u64, used: u64) {
-    with_router(group, |r| r.answered(deployment, estimated, used));
+/// An answer of a deployment picked here came after `latency_ms` (a stream's first
+/// token after `ttft_ms`; see [`LocalRouter::timed`]); `tokens`: the estimate of
+/// its pick and what it used, where they count (see [`LocalRouter::answered`]).
+pub fn answered(
+    group: &str,
+    deployment: &DeploymentId,
+    latency_ms: u64,
+    ttft_ms: Option<u64>,
+    tokens: Option<(u64, u64)>,
+) {
+    with_router(group, |r| {
+        r.timed(deployment, latency_ms, ttft_ms);
+        if let Some((estimated, used)) = tokens {
+            r.answered(deployment, estimated, used);
+        }
+    });
 }
 
 /// Sends what this isolate served since it last said (and a failure), settling its

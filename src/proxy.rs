@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures_util::future::{Either, select};
 use switchyard_core::config::{Config, Deployment, DeploymentId, ModelGroup};
-use switchyard_core::coordinator::local::LocalRouter;
+use switchyard_core::coordinator::local::{Ask, LocalRouter};
 use switchyard_core::coordinator::{
     QueueRequest, Report, ReportedFailure, TicketReply, TicketRequest, reports_may_wait,
 };
@@ -134,7 +134,8 @@ pub async fn serve(
         let Some(group) = config.group(&name) else {
             return Ok(Reply::error(&ApiError::Internal(format!("fallback group `{name}` vanished"))));
         };
-        let picked = local_route::pick(env, group, &config.router, &avoid, request.prompt_tokens, &mut rng).await;
+        let ask = Ask { avoid: &avoid, estimated_tokens: request.prompt_tokens, stream: request.stream };
+        let picked = local_route::pick(env, group, &config.router, ask, &mut rng).await;
         let (deployment, grant, left) = match picked {
             Some((deployment, left)) => (deployment, None, left),
             None => {
@@ -197,12 +198,14 @@ pub async fn serve(
                     background.run(store);
                 }
                 let latency_ms = elapsed(attempt_started);
-                // A success without a ticket has nothing to tell: the next sync counts
-                // it, with the tokens it used where they matter.
+                // A success without a ticket has nothing to tell now: the next sync
+                // counts it, with the tokens it used where they matter.
                 if settle.ticket.is_some() {
                     background.run(settle.ended(latency_ms, None, tokens, None));
-                } else if let Some(used) = tokens.filter(|_| LocalRouter::wants_usage(deployment, &config.router)) {
-                    local_route::answered(&group.name, &deployment.id, request.prompt_tokens, used);
+                } else {
+                    let wanted = LocalRouter::wants_usage(deployment, &config.router);
+                    let tokens = tokens.filter(|_| wanted).map(|used| (request.prompt_tokens, used));
+                    local_route::answered(&group.name, &deployment.id, latency_ms, None, tokens);
                 }
                 Reply::new(status, headers, body).passing(upstream)
             }
@@ -266,7 +269,8 @@ async fn take_ticket(
 }
 
 /// Tells how an attempt ended: with a ticket, its report to the coordinator;
-/// picked in the isolate, only a failure (successes are counted at the next sync).
+/// picked in the isolate, a failure at once, a success's latency to the isolate's
+/// router (which tells it at its next sync).
 struct Settle {
     env: Env,
     group: String,
@@ -285,8 +289,9 @@ impl Settle {
         failure: Option<ReportedFailure>,
     ) {
         let Some(ticket) = self.ticket else {
-            if let Some(failure) = failure {
-                local_route::failed(&self.env, &self.group, &self.deployment, failure).await;
+            match failure {
+                Some(failure) => local_route::failed(&self.env, &self.group, &self.deployment, failure).await,
+                None => local_route::answered(&self.group, &self.deployment, latency_ms, ttft_ms, None),
             }
             return;
         };

@@ -1,5 +1,5 @@
-// Each routing strategy's distribution: least-busy and latency-based decided by the
-// shared coordinator, usage- and cost-based in the isolate from its view.
+// Each routing strategy's distribution: least-busy decided by the shared
+// coordinator, the others in the isolate from its view and what it saw since.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { startGateway, user } from "../support/gateway.mjs";
@@ -21,6 +21,7 @@ before(async () => {
   gateways.busy = await startGateway({ config: config("least-busy", "lb1", "lb2") });
   gateways.usage = await startGateway({ config: config("usage-based-routing-v2", "ub1", "ub2") });
   gateways.latency = await startGateway({ config: config("latency-based-routing", "lt1", "lt2") });
+  gateways.firstToken = await startGateway({ config: config("latency-based-routing", "ft1", "ft2") });
   gateways.cost = await startGateway({
     config: config(
       "cost-based-routing",
@@ -72,6 +73,23 @@ test("latency-based: after one sample each, the faster deployment serves", async
   const counts = await sequential(gateways.latency, 15);
   assert.equal(counts.lt1, 1, JSON.stringify(counts));
   assert.equal(counts.lt2, 14);
+});
+
+test("latency-based: streams go by the time to their first token, not the whole", async () => {
+  // ft1 streams its first chunk at once and ends after 400 ms; ft2 sends nothing
+  // for 150 ms, then all of it.
+  upstream.script("ft1", [], { type: "stream", chunks: ["a", "b", "c", "d", "e"], delayMs: 80 });
+  upstream.script("ft2", [], { type: "ok", delayMs: 150 });
+  const counts = {};
+  for (let i = 0; i < 8; i++) {
+    const body = { model: "g", messages: user(), stream: true };
+    const response = await gateways.firstToken.post("/v1/chat/completions", body);
+    assert.equal(response.status, 200);
+    await response.arrayBuffer();
+    const id = response.headers.get("x-litellm-model-id");
+    counts[id] = (counts[id] ?? 0) + 1;
+  }
+  assert.deepEqual(counts, { ft1: 7, ft2: 1 });
 });
 
 test("cost-based: the cheapest deployment serves", async () => {

@@ -2,18 +2,19 @@
 //!
 //! A ticket from the coordinator costs a Durable Object round trip before the call
 //! and a report after it. A group whose deployments have no
-//! `max_parallel_requests`, routed by simple-shuffle, cost-based or usage-based
-//! routing, needs neither while it is healthy: all an isolate must know is which
-//! deployments are out, for usage-based routing what each used this minute, and,
-//! for a deployment with an rpm or tpm limit, how much of it it may use. So the
-//! isolate keeps a [`HealthView`]
-//! from the coordinator, refreshed at most [`VIEW_TTL_MS`] after it was fetched,
-//! and picks from it itself. It tells the coordinator what it sent to each
-//! deployment when it refreshes, and every failure at once (the answer is a fresh
-//! view, so a retry already sees the cooldown the failure started). Usage-based
-//! routing here goes by the usage in the view plus what this isolate sent since:
-//! what other isolates sent since the view is seen at the next refresh, as
-//! LiteLLM's instances see each other's through Redis.
+//! `max_parallel_requests`, routed by any strategy but least-busy (which reads
+//! every isolate's requests in flight), needs neither while it is healthy: all an
+//! isolate must know is which deployments are out, for usage-based routing what
+//! each used this minute, for latency-based routing how fast each answered
+//! lately, and, for a deployment with an rpm or tpm limit, how much of it it may
+//! use. So the isolate keeps a [`HealthView`] from the coordinator, refreshed at
+//! most [`VIEW_TTL_MS`] after it was fetched, and picks from it itself. It tells
+//! the coordinator what it sent to each deployment, and how long the answers
+//! took, when it refreshes, and every failure at once (the answer is a fresh
+//! view, so a retry already sees the cooldown the failure started). Usage- and
+//! latency-based routing here go by the view plus what this isolate sent and
+//! timed since: what other isolates saw since the view is seen at the next
+//! refresh, as LiteLLM's instances see each other's through Redis.
 //!
 //! **Leases.** A deployment with an rpm or a tpm is called without a ticket only
 //! under a [`Lease`]: requests and tokens the coordinator set aside in the minute's
@@ -42,8 +43,8 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::fits;
 use super::strategy::{self, Candidate};
+use super::{Timings, fits};
 use crate::config::{Deployment, DeploymentId, ModelGroup, RouterPolicy, RoutingStrategy};
 
 /// How long an isolate relies on a view before it asks again.
@@ -78,6 +79,9 @@ pub struct HealthView {
     /// For usage-based routing: the tokens and requests each deployment used this minute.
     #[serde(default)]
     pub usage: Vec<(DeploymentId, u64, u64)>,
+    /// For latency-based routing: the recent samples of each deployment that has any.
+    #[serde(default)]
+    pub latency: Vec<(DeploymentId, Timings)>,
 }
 
 /// What an isolate may send to a deployment with an rpm or a tpm without tickets.
@@ -116,6 +120,18 @@ pub struct Served {
     pub tokens: i64,
     /// The lease they were sent under, settled by this refresh.
     pub lease: Option<Lease>,
+    /// The answers that came since the last refresh (of requests sent before it, too).
+    #[serde(default)]
+    pub timings: Timings,
+}
+
+/// What a pick needs to know of the request.
+#[derive(Debug, Clone, Copy)]
+pub struct Ask<'a> {
+    /// Deployments this request tried already.
+    pub avoid: &'a [DeploymentId],
+    pub estimated_tokens: u64,
+    pub stream: bool,
 }
 
 /// Where a request goes, as far as this isolate can tell.
@@ -140,11 +156,13 @@ struct Held {
     tokens_left: i64,
 }
 
-/// What the isolate sent to a deployment since its last refresh.
+/// What the isolate sent to a deployment since its last refresh, and how long
+/// the answers that came since took.
 #[derive(Debug, Clone, Copy, Default)]
 struct Usage {
     requests: u64,
     tokens: i64,
+    timings: Timings,
 }
 
 /// One isolate's knowledge of one group: the last view, its leases, and the
@@ -159,10 +177,8 @@ pub struct LocalRouter {
 impl LocalRouter {
     /// Whether the group can be routed without tickets at all (see the module doc).
     pub fn eligible(group: &ModelGroup, policy: &RouterPolicy) -> bool {
-        matches!(
-            policy.strategy,
-            RoutingStrategy::SimpleShuffle | RoutingStrategy::CostBased | RoutingStrategy::UsageBased
-        ) && group.deployments.iter().all(|d| d.max_parallel_requests.is_none())
+        policy.strategy != RoutingStrategy::LeastBusy
+            && group.deployments.iter().all(|d| d.max_parallel_requests.is_none())
     }
 
     /// Whether the tokens an answer of `deployment` used must be told to
@@ -181,10 +197,10 @@ impl LocalRouter {
         now_ms: u64,
         group: &'g ModelGroup,
         policy: &RouterPolicy,
-        avoid: &[DeploymentId],
-        estimated_tokens: u64,
+        ask: Ask<'_>,
         rng: &mut fastrand::Rng,
     ) -> LocalPick<'g> {
+        let Ask { avoid, estimated_tokens, stream } = ask;
         if !Self::eligible(group, policy) {
             return LocalPick::Coordinate;
         }
@@ -210,11 +226,20 @@ impl LocalRouter {
             .filter(|d| d.order == tier)
             .map(|d| {
                 let mut candidate = Candidate::unloaded(d);
-                if policy.strategy == RoutingStrategy::UsageBased {
-                    let seen = view.usage.iter().find(|(id, ..)| *id == d.id).map_or((0, 0), |(_, t, r)| (*t, *r));
-                    let own = self.served.get(&d.id).copied().unwrap_or_default();
-                    candidate.tokens = seen.0.saturating_add_signed(own.tokens);
-                    candidate.requests = seen.1 + own.requests;
+                let own = self.served.get(&d.id).copied().unwrap_or_default();
+                match policy.strategy {
+                    RoutingStrategy::UsageBased => {
+                        let seen = view.usage.iter().find(|(id, ..)| *id == d.id).map_or((0, 0), |(_, t, r)| (*t, *r));
+                        candidate.tokens = seen.0.saturating_add_signed(own.tokens);
+                        candidate.requests = seen.1 + own.requests;
+                    }
+                    RoutingStrategy::LatencyBased => {
+                        let mut timings =
+                            view.latency.iter().find(|(id, _)| *id == d.id).map(|(_, t)| *t).unwrap_or_default();
+                        timings.add(own.timings);
+                        candidate.latency_ms = timings.average(stream);
+                    }
+                    _ => {}
                 }
                 candidate
             })
@@ -244,9 +269,10 @@ impl LocalRouter {
                 remaining_tokens = Some(held.lease.remaining_tokens.saturating_add_signed(held.tokens_left));
             }
         }
-        let usage = self.served.entry(deployment.id.clone()).or_default();
-        usage.requests += 1;
-        usage.tokens = usage.tokens.saturating_add(estimated);
+        self.with_usage(&deployment.id, |usage| {
+            usage.requests += 1;
+            usage.tokens = usage.tokens.saturating_add(estimated);
+        });
         LocalPick::Call { deployment, remaining_requests, remaining_tokens }
     }
 
@@ -255,10 +281,24 @@ impl LocalRouter {
     /// against the lease held now.
     pub fn answered(&mut self, deployment: &DeploymentId, estimated: u64, used: u64) {
         let difference = i64::try_from(used).unwrap_or(i64::MAX).saturating_sub_unsigned(estimated);
-        let usage = self.served.entry(deployment.clone()).or_default();
-        usage.tokens = usage.tokens.saturating_add(difference);
+        self.with_usage(deployment, |usage| usage.tokens = usage.tokens.saturating_add(difference));
         if let Some(held) = self.leases.get_mut(deployment) {
             held.tokens_left = held.tokens_left.saturating_sub(difference);
+        }
+    }
+
+    /// An answer of `deployment` picked here came after `latency_ms` (a stream's
+    /// first token after `ttft_ms`): it counts for latency-based routing here at
+    /// once, and in every isolate from the next refresh.
+    pub fn timed(&mut self, deployment: &DeploymentId, latency_ms: u64, ttft_ms: Option<u64>) {
+        self.with_usage(deployment, |usage| usage.timings.add(Timings::one(latency_ms, ttft_ms)));
+    }
+
+    fn with_usage(&mut self, deployment: &DeploymentId, f: impl FnOnce(&mut Usage)) {
+        // Looked up before `entry`, which would copy the id on every answer.
+        match self.served.get_mut(deployment) {
+            Some(usage) => f(usage),
+            None => f(self.served.entry(deployment.clone()).or_default()),
         }
     }
 
@@ -271,8 +311,8 @@ impl LocalRouter {
         let served = &mut self.served;
         self.leases.retain(|id, held| {
             let current = held.lease.minute == view.minute;
-            if !current {
-                served.remove(id);
+            if !current && let Some(usage) = served.get_mut(id) {
+                (usage.requests, usage.tokens) = (0, 0);
             }
             current
         });
@@ -302,12 +342,19 @@ impl LocalRouter {
                 requests: usage.requests,
                 tokens: usage.tokens,
                 lease: None,
+                timings: usage.timings,
             })
             .collect();
         for (deployment, held) in self.leases.drain() {
             match served.iter_mut().find(|s| s.deployment == deployment) {
                 Some(s) => s.lease = Some(held.lease),
-                None => served.push(Served { deployment, requests: 0, tokens: 0, lease: Some(held.lease) }),
+                None => served.push(Served {
+                    deployment,
+                    requests: 0,
+                    tokens: 0,
+                    lease: Some(held.lease),
+                    timings: Timings::default(),
+                }),
             }
         }
         served.sort_by(|a, b| a.deployment.as_str().cmp(b.deployment.as_str()));

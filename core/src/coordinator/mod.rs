@@ -41,7 +41,8 @@ use queue::PriorityQueue;
 const MINUTE_MS: u64 = 60_000;
 /// A ticket whose report never came (its isolate died) stops counting as in flight.
 const TICKET_TTL_MS: u64 = 10 * MINUTE_MS;
-/// Latency samples kept per deployment, at most.
+/// Latency samples kept per deployment, at most: a ticket's report is one, an
+/// isolate's sync one more (the sum of its answers since its last sync).
 const MAX_SAMPLES: usize = 256;
 
 /// A message from a Worker isolate to a model group's coordinator.
@@ -172,6 +173,37 @@ pub struct Report {
     pub failure: Option<ReportedFailure>,
 }
 
+/// Answers' latencies, summed: those of one answer (a ticket's report), of an
+/// isolate's answers between two syncs, or of a deployment's recent samples.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timings {
+    pub answers: u64,
+    /// Their whole latencies.
+    pub latency_ms: u64,
+    /// Their times to first token: a stream's own, else the whole latency.
+    pub first_token_ms: u64,
+}
+
+impl Timings {
+    pub fn one(latency_ms: u64, ttft_ms: Option<u64>) -> Self {
+        Self { answers: 1, latency_ms, first_token_ms: ttft_ms.unwrap_or(latency_ms) }
+    }
+
+    pub fn add(&mut self, other: Timings) {
+        self.answers = self.answers.saturating_add(other.answers);
+        self.latency_ms = self.latency_ms.saturating_add(other.latency_ms);
+        self.first_token_ms = self.first_token_ms.saturating_add(other.first_token_ms);
+    }
+
+    /// The mean latency, or for a stream the mean time to first token, that
+    /// latency-based routing compares. `None` without answers: such a deployment
+    /// is tried first.
+    pub fn average(&self, stream: bool) -> Option<f64> {
+        let sum = if stream { self.first_token_ms } else { self.latency_ms };
+        (self.answers > 0).then(|| sum as f64 / self.answers as f64)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ReportedFailure {
     pub class: FailureClass,
@@ -248,8 +280,7 @@ fn fits(policy: &RouterPolicy, deployment: &Deployment, tokens: u64) -> bool {
 #[derive(Debug, Clone, Copy)]
 struct Sample {
     at_ms: u64,
-    latency_ms: u64,
-    ttft_ms: Option<u64>,
+    timings: Timings,
 }
 
 #[derive(Debug, Default)]
@@ -258,6 +289,15 @@ struct DeploymentState {
     window: Window,
     in_flight: u32,
     samples: VecDeque<Sample>,
+}
+
+impl DeploymentState {
+    fn sample(&mut self, now_ms: u64, timings: Timings) {
+        self.samples.push_back(Sample { at_ms: now_ms, timings });
+        if self.samples.len() > MAX_SAMPLES {
+            self.samples.pop_front();
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -535,7 +575,7 @@ impl Coordinator {
                     tokens: state.window.tokens,
                     requests: state.window.requests,
                     in_flight: state.in_flight,
-                    latency_ms: average_latency(&state.samples, now_ms, policy.latency_ttl_ms, request.stream),
+                    latency_ms: recent(&state.samples, now_ms, policy.latency_ttl_ms).average(request.stream),
                 }
             })
             .collect();
@@ -589,14 +629,7 @@ impl Coordinator {
         }
         match report.failure {
             None => {
-                state.samples.push_back(Sample {
-                    at_ms: now_ms,
-                    latency_ms: report.latency_ms,
-                    ttft_ms: report.ttft_ms,
-                });
-                if state.samples.len() > MAX_SAMPLES {
-                    state.samples.pop_front();
-                }
+                state.sample(now_ms, Timings::one(report.latency_ms, report.ttft_ms));
                 state.health.on_success(ticket.probe);
             }
             Some(failure) => self.fail(now_ms, group, policy, &ticket.deployment, failure, ticket.probe),
@@ -619,7 +652,11 @@ impl Coordinator {
             if !group.deployments.iter().any(|d| d.id == s.deployment) {
                 continue;
             }
-            let window = self.deployments.entry(s.deployment.clone()).or_default().window.current(now_ms);
+            let state = self.deployments.entry(s.deployment.clone()).or_default();
+            if s.timings.answers > 0 {
+                state.sample(now_ms, s.timings);
+            }
+            let window = state.window.current(now_ms);
             match s.lease {
                 // What was used counts; the rest goes back to the minute.
                 Some(lease) if lease.minute == window.minute => {
@@ -643,6 +680,15 @@ impl Coordinator {
             for d in &group.deployments {
                 let window = *self.deployments.entry(d.id.clone()).or_default().window.current(now_ms);
                 view.usage.push((d.id.clone(), window.tokens, window.requests));
+            }
+        }
+        if policy.strategy == RoutingStrategy::LatencyBased {
+            for d in &group.deployments {
+                let state = self.deployments.entry(d.id.clone()).or_default();
+                let timings = recent(&state.samples, now_ms, policy.latency_ttl_ms);
+                if timings.answers > 0 {
+                    view.latency.push((d.id.clone(), timings));
+                }
             }
         }
         view
@@ -711,6 +757,7 @@ impl Coordinator {
             minute: now_ms / MINUTE_MS,
             leases: Vec::new(),
             usage: Vec::new(),
+            latency: Vec::new(),
         };
         for d in &group.deployments {
             let health = &mut self.deployments.entry(d.id.clone()).or_default().health;
@@ -786,13 +833,13 @@ fn cooldown_length(deployment_ms: Option<u64>, retry_after_ms: Option<u64>, poli
         .unwrap_or(crate::config::DEFAULT_COOLDOWN_MS)
 }
 
-/// Mean latency over the last `ttl_ms`; for streams, time to first token where
-/// known. `None` when there is no sample: such a deployment is tried first.
-fn average_latency(samples: &VecDeque<Sample>, now_ms: u64, ttl_ms: u64, stream: bool) -> Option<f64> {
-    let recent = samples.iter().filter(|s| now_ms.saturating_sub(s.at_ms) <= ttl_ms);
-    let values: Vec<u64> =
-        recent.map(|s| if stream { s.ttft_ms.unwrap_or(s.latency_ms) } else { s.latency_ms }).collect();
-    (!values.is_empty()).then(|| values.iter().sum::<u64>() as f64 / values.len() as f64)
+/// The samples of the last `ttl_ms`, summed: what latency-based routing averages.
+fn recent(samples: &VecDeque<Sample>, now_ms: u64, ttl_ms: u64) -> Timings {
+    let mut sum = Timings::default();
+    for sample in samples.iter().filter(|s| now_ms.saturating_sub(s.at_ms) <= ttl_ms) {
+        sum.add(sample.timings);
+    }
+    sum
 }
 
 #[cfg(test)]

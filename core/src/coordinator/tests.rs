@@ -385,15 +385,8 @@ fn latency_buffer_spreads_among_near_equals_and_ttl_forgets() {
     }
     assert_eq!(seen.len(), 2, "{seen:?}");
     // After the 10 s ttl both are unmeasured again.
-    assert!(
-        average_latency(
-            &w.coordinator.deployments[&id_of(w.config.group("g").unwrap(), "a")].samples,
-            20_000,
-            10_000,
-            false
-        )
-        .is_none()
-    );
+    let samples = &w.coordinator.deployments[&id_of(w.config.group("g").unwrap(), "a")].samples;
+    assert_eq!(recent(samples, 20_000, 10_000).average(false), None);
 }
 
 #[test]

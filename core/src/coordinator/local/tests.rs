@@ -1,8 +1,12 @@
 //! Two isolates routing one group by themselves, with the coordinator between them.
 
+use std::collections::HashSet;
+
 use super::*;
 use crate::config::{Config, load};
-use crate::coordinator::{Admission, Coordinator, Report, ReportedFailure, TicketReply, TicketRequest, Unavailable};
+use crate::coordinator::{
+    Admission, Coordinator, Report, ReportedFailure, TicketReply, TicketRequest, Timings, Unavailable,
+};
 use crate::failure::FailureClass;
 
 struct World {
@@ -37,7 +41,7 @@ impl World {
         let avoid: Vec<DeploymentId> = avoid.iter().map(|a| self.id(a)).collect();
         for _ in 0..2 {
             let group = self.config.group("g").unwrap();
-            match self.isolates[i].pick(now, group, &self.config.router, &avoid, 10, &mut self.rng) {
+            match self.isolates[i].pick(now, group, &self.config.router, ask(&avoid), &mut self.rng) {
                 LocalPick::Call { deployment, .. } => return Some(deployment.id.as_str().to_owned()),
                 LocalPick::Coordinate => return None,
                 LocalPick::Refresh => self.sync(i, now, None),
@@ -71,8 +75,12 @@ impl World {
     }
 }
 
+fn ask(avoid: &[DeploymentId]) -> Ask<'_> {
+    Ask { avoid, estimated_tokens: 10, stream: false }
+}
+
 #[test]
-fn shuffle_cost_and_usage_based_groups_without_parallel_limits_route_locally() {
+fn groups_without_parallel_limits_route_locally_unless_least_busy() {
     let eligible = |yaml: &str| {
         let config = load(yaml, &|_| None).unwrap().config;
         LocalRouter::eligible(config.group("g").unwrap(), &config.router)
@@ -80,7 +88,7 @@ fn shuffle_cost_and_usage_based_groups_without_parallel_limits_route_locally() {
     assert!(eligible(TWO));
     assert!(eligible(&format!("{TWO}  routing_strategy: cost-based-routing\n")));
     assert!(!eligible(&format!("{TWO}  routing_strategy: least-busy\n")));
-    assert!(!eligible(&format!("{TWO}  routing_strategy: latency-based-routing\n")));
+    assert!(eligible(&format!("{TWO}  routing_strategy: latency-based-routing\n")));
     assert!(eligible(&format!("{TWO}  routing_strategy: usage-based-routing-v2\n")));
     // rpm and tpm limits are held by leases.
     for limit in ["rpm: 5", "tpm: 500"] {
@@ -94,15 +102,15 @@ fn shuffle_cost_and_usage_based_groups_without_parallel_limits_route_locally() {
 fn a_view_is_fetched_once_then_trusted_until_it_is_stale() {
     let mut w = World::new(TWO);
     let group = w.config.group("g").unwrap();
-    let pick = w.isolates[0].pick(0, group, &w.config.router, &[], 10, &mut w.rng);
+    let pick = w.isolates[0].pick(0, group, &w.config.router, ask(&[]), &mut w.rng);
     assert!(matches!(pick, LocalPick::Refresh), "no view yet");
     w.sync(0, 0, None);
     let group = w.config.group("g").unwrap();
     for now in [0, 500, VIEW_TTL_MS - 1] {
-        let pick = w.isolates[0].pick(now, group, &w.config.router, &[], 10, &mut w.rng);
+        let pick = w.isolates[0].pick(now, group, &w.config.router, ask(&[]), &mut w.rng);
         assert!(matches!(pick, LocalPick::Call { .. }), "fresh at {now}");
     }
-    let pick = w.isolates[0].pick(VIEW_TTL_MS, group, &w.config.router, &[], 10, &mut w.rng);
+    let pick = w.isolates[0].pick(VIEW_TTL_MS, group, &w.config.router, ask(&[]), &mut w.rng);
     assert!(matches!(pick, LocalPick::Refresh), "stale at the TTL");
 }
 
@@ -303,12 +311,12 @@ fn a_used_up_lease_is_refreshed_and_the_next_one_is_twice_what_was_used() {
     w.sync(0, 0, None);
     let group = w.config.group("g").unwrap();
     for n in 0..MIN_LEASE {
-        let pick = w.isolates[0].pick(n, group, &w.config.router, &[], 10, &mut w.rng);
+        let pick = w.isolates[0].pick(n, group, &w.config.router, ask(&[]), &mut w.rng);
         let LocalPick::Call { remaining_requests, .. } = pick else { panic!("{pick:?}") };
         // What a ticket would have said: the rest of the rpm, this lease's unspent part included.
         assert_eq!(remaining_requests, Some(10_000 - n - 1));
     }
-    let pick = w.isolates[0].pick(MIN_LEASE, group, &w.config.router, &[], 10, &mut w.rng);
+    let pick = w.isolates[0].pick(MIN_LEASE, group, &w.config.router, ask(&[]), &mut w.rng);
     assert!(matches!(pick, LocalPick::Refresh), "{pick:?}");
     let served = w.isolates[0].take_served();
     let view = w.coordinator.sync_local(MIN_LEASE, group, &w.config.router, &served, None, 10);
@@ -357,7 +365,7 @@ fn a_lease_ends_with_its_minute() {
     assert_eq!(w.route(0, 59_500, &[]).as_deref(), Some("a"));
     let group = w.config.group("g").unwrap();
     // The view does not outlive the minute its lease counts in.
-    let pick = w.isolates[0].pick(60_000, group, &w.config.router, &[], 10, &mut w.rng);
+    let pick = w.isolates[0].pick(60_000, group, &w.config.router, ask(&[]), &mut w.rng);
     assert!(matches!(pick, LocalPick::Refresh), "{pick:?}");
     // A view of the next minute drops the old lease, and the request sent under it,
     // which counted in its own minute.
@@ -393,13 +401,13 @@ fn answers_that_use_more_than_their_estimate_overdraw_the_lease_and_count_in_ful
     let group = w.config.group("g").unwrap();
     // A first lease of 16 requests at the 10 tokens the asking request estimated.
     for _ in 0..4 {
-        let pick = w.isolates[0].pick(1, group, &w.config.router, &[], 10, &mut w.rng);
+        let pick = w.isolates[0].pick(1, group, &w.config.router, ask(&[]), &mut w.rng);
         let LocalPick::Call { remaining_tokens, .. } = pick else { panic!("{pick:?}") };
         assert!(remaining_tokens.is_some());
         w.isolates[0].answered(&id, 10, 50);
     }
     // 200 of its 160 tokens used: the lease is overdrawn, the next pick refreshes.
-    let pick = w.isolates[0].pick(1, group, &w.config.router, &[], 10, &mut w.rng);
+    let pick = w.isolates[0].pick(1, group, &w.config.router, ask(&[]), &mut w.rng);
     assert!(matches!(pick, LocalPick::Refresh), "{pick:?}");
     // The 200 count; the next lease is 16 requests at the 50 tokens each used.
     w.sync(0, 2, None);
@@ -425,4 +433,63 @@ fn usage_based_routing_goes_by_the_view_and_what_the_isolate_sent_since() {
     for _ in 0..10 {
         assert_eq!(w.route(0, 1_001, &[]).as_deref(), Some(other));
     }
+}
+
+#[test]
+fn latency_based_routing_goes_by_the_view_and_what_the_isolate_timed_since() {
+    let mut w = World::new(&format!("{TWO}  routing_strategy: latency-based-routing\n"));
+    // a answers in 900 ms but streams its first token in 50; b the other way round.
+    let times = |id: &str| if id == "a" { (900, Some(50)) } else { (100, Some(500)) };
+    w.sync(1, 0, None);
+    // Isolate 0 tries each unmeasured deployment once, timing it at once.
+    let first = w.route(0, 0, &[]).expect("a local pick");
+    let (id, (latency, ttft)) = (w.id(&first), times(&first));
+    w.isolates[0].timed(&id, latency, ttft);
+    let second = w.route(0, 1, &[]).expect("a local pick");
+    assert_ne!(first, second, "the unmeasured one first");
+    let (id, (latency, ttft)) = (w.id(&second), times(&second));
+    w.isolates[0].timed(&id, latency, ttft);
+    for _ in 0..10 {
+        assert_eq!(w.route(0, 2, &[]).as_deref(), Some("b"));
+    }
+    // Streams go by the time to first token.
+    let group = w.config.group("g").unwrap();
+    for _ in 0..10 {
+        let pick = w.isolates[0].pick(2, group, &w.config.router, Ask { stream: true, ..ask(&[]) }, &mut w.rng);
+        let LocalPick::Call { deployment, .. } = pick else { panic!("{pick:?}") };
+        assert_eq!(deployment.id.as_str(), "a");
+    }
+    // Isolate 1, which timed nothing, learns both at its refresh after 0 told.
+    let untimed: HashSet<_> = (0..20).filter_map(|_| w.route(1, 500, &[])).collect();
+    assert_eq!(untimed.len(), 2, "its view has no samples yet: {untimed:?}");
+    w.sync(0, 600, None);
+    for _ in 0..10 {
+        assert_eq!(w.route(1, 1_000, &[]).as_deref(), Some("b"));
+    }
+}
+
+#[test]
+fn an_isolates_answers_are_one_sample_weighted_by_their_number() {
+    let mut w = World::new(&format!("{TWO}  routing_strategy: latency-based-routing\n"));
+    let b = w.id("b");
+    for _ in 0..9 {
+        w.isolates[0].timed(&b, 100, None);
+    }
+    w.sync(0, 0, None);
+    // One answer by ticket, at 1,000 ms: the mean is (9 x 100 + 1,000) / 10.
+    let request = TicketRequest { avoid: vec![w.id("a")], estimated_tokens: 10, stream: false, queue: None };
+    let group = w.config.group("g").unwrap();
+    let Admission::Now(TicketReply::Granted(grant)) =
+        w.coordinator.acquire(1, group, &w.config.router, &request, &mut w.rng)
+    else {
+        panic!("b is free");
+    };
+    let ticket = grant.ticket;
+    let report = Report { ticket, latency_ms: 1_000, ttft_ms: None, tokens_used: None, failure: None };
+    let group = w.config.group("g").unwrap();
+    w.coordinator.report(2, group, &w.config.router, &report);
+    let view = w.coordinator.sync_local(3, group, &w.config.router, &[], None, 10);
+    let expected = Timings { answers: 10, latency_ms: 1_900, first_token_ms: 1_900 };
+    assert_eq!(view.latency, vec![(b, expected)]);
+    assert_eq!(expected.average(false), Some(190.0));
 }
