@@ -3,8 +3,9 @@
 
 Starts nginx as a zero-latency OpenAI-shaped upstream and three workerd processes:
 the release Switchyard Worker (cache off), the same Worker with the response cache
-on (each beside an in-memory KV service), and a minimal JavaScript pass-through
-worker (the runtime's limit). One process each, because workerd runs all of a
+on (each beside an in-memory KV service), a minimal JavaScript pass-through
+worker (the runtime's limit), and a minimal JavaScript gateway (bench/minimal-gateway.js:
+the work any gateway that reads the request and the answer does, and nothing else). One process each, because workerd runs all of a
 process's isolates on one thread: a garbage collection in one would pause the others. Beside them, when installed (`make bench` installs
 them): LiteLLM's proxy with an equivalent config, at its best worker count here,
 and Portkey's gateway on Node, configured per request by headers.
@@ -46,7 +47,7 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 LITELLM = BENCH / ".venv/bin/litellm"
 PORTKEY = BENCH / ".portkey/node_modules/@portkey-ai/gateway/build/start-server.js"
 
-UPSTREAM, SWITCHYARD, CACHED, PASSTHROUGH, LITELLM_PORT, PORTKEY_PORT = range(18790, 18796)
+UPSTREAM, SWITCHYARD, CACHED, PASSTHROUGH, LITELLM_PORT, PORTKEY_PORT, MINIMAL = range(18790, 18797)
 ROUNDS, SECONDS, CONCURRENCY = 3, 8, 32
 SWEEP_RATES, SWEEP_SECONDS, TARGET_RATE, TARGET_SECONDS = [50, 100, 250, 500, 1000, 2000, 4000, 8000], 5, 1000, 10
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -83,6 +84,8 @@ class Route:
 
 DIRECT = Route("upstream direct (nginx)", UPSTREAM, body("m"))
 JS = Route("JavaScript pass-through worker", PASSTHROUGH, body("m"), process="passthrough")
+MINIMAL_GATEWAY = Route("JavaScript minimal gateway (parse, call, read, answer)", MINIMAL, body("bench"),
+                        process="minimal")
 ROUTED = Route("Switchyard, routed", SWITCHYARD, body("bench"), process="switchyard")
 LEASED = Route("Switchyard, rpm and tpm limits (leases)", SWITCHYARD, body("bench-limited"), process="switchyard")
 TICKETED = Route("Switchyard, max_parallel_requests (a ticket each)", SWITCHYARD, body("bench-parallel"),
@@ -156,14 +159,17 @@ http {{
       modules = [(name = "kv.js", esModule = embed "{bench}/kv.js")],
       compatibilityDate = "2026-04-01"))"""
     loopback = '(name = "loopback", network = (allow = ["public", "private", "local"]))'
-    passthrough = f"""(name = "passthrough", worker = (
-      modules = [(name = "passthrough.js", esModule = embed "{bench}/passthrough.js")],
+    def javascript(name, module):
+        return f"""(name = "{name}", worker = (
+      modules = [(name = "{module}", esModule = embed "{bench}/{module}")],
       compatibilityDate = "2026-04-01",
       bindings = [(name = "UPSTREAM", text = "{base}")],
       globalOutbound = "loopback"))"""
+
     for process, service, port in [("switchyard", switchyard("switchyard", "switchyard.yaml", "plain"), SWITCHYARD),
                                    ("cached", switchyard("cached", "switchyard-cached.yaml", "cached"), CACHED),
-                                   ("passthrough", passthrough, PASSTHROUGH)]:
+                                   ("passthrough", javascript("passthrough", "passthrough.js"), PASSTHROUGH),
+                                   ("minimal", javascript("minimal", "minimal-gateway.js"), MINIMAL)]:
         (OUT / f"{process}.capnp").write_text(f"""using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
   v8Flags = ["--trace-gc"],
@@ -325,7 +331,7 @@ def main():
     inspector = [f"--inspector-addr=127.0.0.1:{INSPECTOR}"] if profiling else []
     processes = [start_upstream()]
     pids = {}
-    for process in ("switchyard", "cached", "passthrough"):
+    for process in ("switchyard", "cached", "passthrough", "minimal"):
         processes.append(start_workerd(process, inspector if process == "switchyard" else []))
         pids[process] = processes[-1].pid
     notes = {}
@@ -346,10 +352,11 @@ def main():
         else:
             sys.exit("the cached service never answered a HIT")
         wait_for(JS)
+        wait_for(MINIMAL_GATEWAY)
         if profiling:
             oha(ROUTED, 3)  # warm: Wasm tiers up under load
             return profile()
-        paths = [DIRECT, JS, ROUTED, LEASED, TICKETED, STREAMED, CACHE_HIT]
+        paths = [DIRECT, JS, MINIMAL_GATEWAY, ROUTED, LEASED, TICKETED, STREAMED, CACHE_HIT]
         if LITELLM.exists():
             notes["litellm_workers"] = best_litellm(processes)
             paths.append(LITELLM_PATH)
@@ -436,7 +443,7 @@ def write_report(results):
         for n, runs in sweep.items() if TARGET_RATE in runs and direct)
     comparisons = "\n".join(
         f"| {ROUTED.name} over {other} | {ratio(ROUTED.name, other):.1f}x |"
-        for other in (LITELLM_PATH.name, PORTKEY_PATH.name) if other in names)
+        for other in (MINIMAL_GATEWAY.name, LITELLM_PATH.name, PORTKEY_PATH.name) if other in names)
     litellm = results["notes"].get("litellm_workers")
     section = f"""<!-- bench:start -->
 ## End to end under workerd (`make bench`)
