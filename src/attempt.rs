@@ -7,16 +7,17 @@
 //!
 //! Both run in small JavaScript helpers (`fetchWhole`, `fetchStream`): Wasm awaits
 //! one promise per attempt, and a stream's chunks never cross into Wasm and back
-//! (only the whole stream, once it ends, when the cache keeps it).
+//! (only, once it ends, the whole stream when the cache keeps it, or its last few
+//! KB where its usage is when the tokens count).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 
 use js_sys::Uint8Array;
-use serde::Deserialize;
 use switchyard_core::config::{Deployment, DeploymentId};
 use switchyard_core::failure::{Failure, parse_retry_after};
 use switchyard_core::request::Endpoint;
+use switchyard_core::usage;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -57,17 +58,32 @@ pub enum Answer {
     },
 }
 
-/// How a relayed stream ended, for the coordinator (and the cache: the whole
-/// stream, when it was asked to read it).
+/// What of an answer Wasm needs once it is in. The values are `fetchStream`'s `keep`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Read {
+    /// Nothing: the body goes to the client as the runtime read it.
+    Nothing = 0,
+    /// The tokens it used (for a tpm, usage-based routing or a ticket's report):
+    /// a complete answer is read whole, a stream only its end.
+    Usage = 1,
+    /// All of it, for the cache (and its usage).
+    Whole = 2,
+}
+
+/// How a relayed stream ended, for the coordinator and the cache.
 pub enum StreamEnd {
-    Finished(Option<Vec<u8>>),
+    /// `whole`: the stream, when it was asked to read it whole; `tokens`: the usage
+    /// its last event reported, when it was asked to read that.
+    Finished {
+        whole: Option<Vec<u8>>,
+        tokens: Option<u64>,
+    },
     Failed(Failure),
 }
 
 /// Calls the deployment. The outer `Result` is a failure of the runtime itself.
-/// `read`: a complete answer's body, or a stream's whole content once it ends, is
-/// wanted in Wasm (for the cache, or for the tokens a ticket's report carries);
-/// else it goes to the client as the runtime read it, never copied into Wasm.
+/// `read`: what of the answer Wasm needs (see [`Read`]); the rest goes to the
+/// client as the runtime read it, never copied into Wasm.
 ///
 /// It calls `fetch` from JavaScript, not through `worker::Fetch`: building a
 /// `Request` first, converting the answer into a `worker::Response`, reading a
@@ -78,7 +94,7 @@ pub async fn call(
     endpoint: Endpoint,
     body: Vec<u8>,
     stream: bool,
-    read: bool,
+    read: Read,
     deadlines: Deadlines,
 ) -> Result<std::result::Result<Answer, Failure>> {
     let id = deployment.id.as_str();
@@ -88,7 +104,7 @@ pub async fn call(
     if stream {
         streamed(id, &url, &headers, &body, read, deadlines).await
     } else {
-        complete(id, &url, &headers, &body, read, deadlines.first_ms).await
+        complete(id, &url, &headers, &body, read != Read::Nothing, deadlines.first_ms).await
     }
 }
 
@@ -98,7 +114,7 @@ async fn streamed(
     url: &str,
     headers: &JsValue,
     body: &Uint8Array,
-    read: bool,
+    read: Read,
     deadlines: Deadlines,
 ) -> Result<std::result::Result<Answer, Failure>> {
     let started = runtime::now_ms();
@@ -108,7 +124,8 @@ async fn streamed(
     let timeout_event = sse_error(&Failure::timeout(id, deadlines.stall_ms));
     let broken_event = sse_error(&Failure::unreachable(id, BROKEN_MARKER.into()));
     let (first_ms, stall_ms) = (deadlines.first_ms as f64, deadlines.stall_ms as f64);
-    let promise = fetch_stream(url, headers, body, first_ms, stall_ms, read, &timeout_event, &broken_event);
+    let keep = read as u8;
+    let promise = fetch_stream(url, headers, body, first_ms, stall_ms, keep, &timeout_event, &broken_event);
     let answer: js_sys::Array = JsFuture::from(promise).await?.unchecked_into();
     let response = answer.get(0).dyn_into::<web_sys::Response>().ok();
     if let Some(response) = &response
@@ -127,13 +144,15 @@ async fn streamed(
 /// Stands for the upstream's message in a broken stream's event; `\u0001` in JSON.
 const BROKEN_MARKER: &str = "\u{1}";
 
-/// How the stream of an [`Answer::Stream`] ended; `None` when its client went away
-/// first (the deployment did its part).
-pub async fn stream_end(ended: js_sys::Promise, id: &str, stall_ms: u64) -> Option<StreamEnd> {
+/// How the stream of an [`Answer::Stream`] called with `read` ended; `None` when
+/// its client went away first (the deployment did its part).
+pub async fn stream_end(ended: js_sys::Promise, id: &str, read: Read, stall_ms: u64) -> Option<StreamEnd> {
     let end: js_sys::Array = JsFuture::from(ended).await.ok()?.dyn_into().ok()?;
     if end.get(0).is_truthy() {
         let kept = end.get(1).dyn_into::<Uint8Array>().ok().map(|kept| kept.to_vec());
-        return Some(StreamEnd::Finished(kept));
+        let tokens = kept.as_deref().and_then(usage::of_stream_end);
+        let whole = kept.filter(|_| read == Read::Whole);
+        return Some(StreamEnd::Finished { whole, tokens });
     }
     let message = end.get(1).as_string().unwrap_or_default();
     Some(StreamEnd::Failed(if end.get(2).is_truthy() {
@@ -176,7 +195,7 @@ async fn complete(
     };
     let (body, tokens) = if read {
         let body = Uint8Array::new(&buffer).to_vec();
-        let tokens = usage_tokens(&body);
+        let tokens = usage::of_answer(&body);
         (Body::Bytes(body), tokens)
     } else {
         (Body::Js(buffer), None)
@@ -231,10 +250,21 @@ export async function fetchStream(url, headers, body, firstMs, stallMs, keep, ti
   }
 }
 
+// At least this much of a stream's end is kept for its usage: its last event
+// (some hundred bytes) and `[DONE]`, however the chunks cut them.
+const TAIL_BYTES = 4096;
+const KEEP_NOTHING = 0, KEEP_ALL = 2;
+
 function relay(reader, first, controller, stallMs, keep, timeoutEvent, brokenEvent) {
   let settle;
   const ended = new Promise((resolve) => { settle = resolve; });
-  const kept = keep ? [first] : null;
+  const kept = keep === KEEP_NOTHING ? null : [first];
+  let keptBytes = first.length;
+  const push = (chunk) => {
+    kept.push(chunk);
+    keptBytes += chunk.length;
+    while (keep !== KEEP_ALL && keptBytes - kept[0].length >= TAIL_BYTES) keptBytes -= kept.shift().length;
+  };
   let pending = first;
   const stream = new ReadableStream({
     async pull(out) {
@@ -265,7 +295,7 @@ function relay(reader, first, controller, stallMs, keep, timeoutEvent, brokenEve
         out.close();
         return settle([true, kept && joined(kept)]);
       }
-      kept?.push(next.value);
+      if (kept) push(next.value);
       out.enqueue(next.value);
     },
     cancel() {
@@ -300,10 +330,11 @@ extern "C" {
     /// is aborted). Never rejects: resolves to `[response, stream, ended]`, where
     /// `stream` relays the chunks with a gap of at most `stall_ms` between them
     /// (else it ends with `timeout_event`, or with `broken_event` when the upstream
-    /// breaks, and the call is aborted) and `ended` resolves to `[true, whole or
-    /// null]` (the whole stream, if `keep`), `[false, message, timedOut]`, or
-    /// `null` when the client cancelled it; to `[response, error body or null]`
-    /// for a status of 400 or more; or to `[response or null, null, message, timedOut]`.
+    /// breaks, and the call is aborted) and `ended` resolves to `[true, kept or
+    /// null]` (`keep`, a [`Read`]: nothing, the last chunks that make at least
+    /// `TAIL_BYTES`, or all of it), `[false, message, timedOut]`, or `null` when
+    /// the client cancelled it; to `[response, error body or null]` for a status
+    /// of 400 or more; or to `[response or null, null, message, timedOut]`.
     #[wasm_bindgen(js_name = fetchStream)]
     #[allow(clippy::too_many_arguments)]
     fn fetch_stream(
@@ -312,7 +343,7 @@ extern "C" {
         body: &Uint8Array,
         first_ms: f64,
         stall_ms: f64,
-        keep: bool,
+        keep: u8,
         timeout_event: &str,
         broken_event: &str,
     ) -> js_sys::Promise;
@@ -357,17 +388,4 @@ fn upstream_error(response: &web_sys::Response, body: Option<js_sys::ArrayBuffer
 /// The SSE event that ends a stream cut short.
 fn sse_error(failure: &Failure) -> String {
     format!("data: {}\n\n", String::from_utf8_lossy(&failure.error.body()))
-}
-
-/// `usage.total_tokens` of a complete answer, without building a JSON tree.
-fn usage_tokens(body: &[u8]) -> Option<u64> {
-    #[derive(Deserialize)]
-    struct Usage {
-        total_tokens: Option<u64>,
-    }
-    #[derive(Deserialize)]
-    struct Body {
-        usage: Option<Usage>,
-    }
-    serde_json::from_slice::<Body>(body).ok()?.usage?.total_tokens
 }

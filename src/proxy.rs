@@ -19,7 +19,7 @@ use switchyard_core::plan::{Plan, Step};
 use switchyard_core::request::{Endpoint, ParsedRequest};
 use worker::{Context, Delay, Env, Result};
 
-use crate::attempt::{self, Answer, Deadlines, StreamEnd};
+use crate::attempt::{self, Answer, Deadlines, Read, StreamEnd};
 use crate::cache::Cached;
 use crate::respond::{self, Body, HeaderList, Limits, Reply, Served};
 use crate::{coordinator, local_route, routes, runtime};
@@ -164,13 +164,17 @@ pub async fn serve(
         };
         let attempt_started = runtime::now_ms();
         let deadlines = deadlines(&request, header_timeout, deployment, config);
-        // A complete answer's body for the cache, or for the tokens a ticket reports
-        // or the isolate counts (see `LocalRouter::wants_usage`); a stream's (whose
-        // usage is not read) for the cache only.
-        let read = if request.stream {
-            cached.as_ref().is_some_and(|c| !c.controls.no_store)
+        // The whole answer for the cache; else its usage, for the tokens a ticket
+        // reports or the isolate counts (see `LocalRouter::wants_usage`). A ticket's
+        // report of a stream carries them only where they count, as it costs the
+        // stream's end copied into Wasm.
+        let wants_usage = LocalRouter::wants_usage(deployment, &config.router);
+        let read = if cached.as_ref().is_some_and(|c| !(request.stream && c.controls.no_store)) {
+            Read::Whole
+        } else if wants_usage || (grant.is_some() && !request.stream) {
+            Read::Usage
         } else {
-            cached.is_some() || grant.is_some() || LocalRouter::wants_usage(deployment, &config.router)
+            Read::Nothing
         };
         let outcome = run(deployment, &request, endpoint, read, deadlines).await?;
         let elapsed = |since: f64| (runtime::now_ms() - since) as u64;
@@ -180,6 +184,7 @@ pub async fn serve(
             deployment: deployment.id.clone(),
             ticket: grant.as_ref().map(|g| g.ticket),
             reports_may_wait: reports_may_wait(group, &config.router),
+            estimated_tokens: request.prompt_tokens,
         };
         let mut reply = match outcome {
             Err(failure) => {
@@ -203,8 +208,7 @@ pub async fn serve(
                 if settle.ticket.is_some() {
                     background.run(settle.ended(latency_ms, None, tokens, None));
                 } else {
-                    let wanted = LocalRouter::wants_usage(deployment, &config.router);
-                    let tokens = tokens.filter(|_| wanted).map(|used| (request.prompt_tokens, used));
+                    let tokens = tokens.filter(|_| wants_usage).map(|used| (request.prompt_tokens, used));
                     local_route::answered(&group.name, &deployment.id, latency_ms, None, tokens);
                 }
                 Reply::new(status, headers, body).passing(upstream)
@@ -213,21 +217,23 @@ pub async fn serve(
                 let (env, cache_policy, cached) = (env.clone(), config.cache.clone(), cached.clone());
                 let (id, stall_ms) = (deployment.id.clone(), deadlines.stall_ms);
                 background.run(async move {
-                    let failure = match attempt::stream_end(ended, id.as_str(), stall_ms).await {
-                        Some(StreamEnd::Failed(f)) => Some(ReportedFailure { class: f.class, retry_after_ms: None }),
-                        Some(StreamEnd::Finished(kept)) => {
+                    let (tokens, failure) = match attempt::stream_end(ended, id.as_str(), read, stall_ms).await {
+                        Some(StreamEnd::Failed(f)) => {
+                            (None, Some(ReportedFailure { class: f.class, retry_after_ms: None }))
+                        }
+                        Some(StreamEnd::Finished { whole, tokens }) => {
                             // Cached once complete, after the client has it all.
-                            if let (Some(cached), Some(sse)) = (&cached, kept)
+                            if let (Some(cached), Some(sse)) = (&cached, whole)
                                 && let Some(store) = cached.store(&env, &cache_policy, endpoint, true, &sse)
                             {
                                 store.await;
                             }
-                            None
+                            (tokens.filter(|_| wants_usage), None)
                         }
                         // The client went away: the deployment did its part.
-                        None => None,
+                        None => (None, None),
                     };
-                    settle.ended(elapsed(attempt_started), Some(ttft_ms), None, failure).await;
+                    settle.ended(elapsed(attempt_started), Some(ttft_ms), tokens, failure).await;
                 });
                 Reply::new(status, HeaderList::new(), Body::Stream(body)).passing(Some(upstream))
             }
@@ -278,6 +284,8 @@ struct Settle {
     ticket: Option<u64>,
     /// A success may travel with the isolate's next ticket ([`reports_may_wait`]).
     reports_may_wait: bool,
+    /// The prompt's estimated tokens, spent at the pick; an answer's usage corrects them.
+    estimated_tokens: u64,
 }
 
 impl Settle {
@@ -291,7 +299,10 @@ impl Settle {
         let Some(ticket) = self.ticket else {
             match failure {
                 Some(failure) => local_route::failed(&self.env, &self.group, &self.deployment, failure).await,
-                None => local_route::answered(&self.group, &self.deployment, latency_ms, ttft_ms, None),
+                None => {
+                    let tokens = tokens_used.map(|used| (self.estimated_tokens, used));
+                    local_route::answered(&self.group, &self.deployment, latency_ms, ttft_ms, tokens);
+                }
             }
             return;
         };
@@ -309,7 +320,7 @@ async fn run(
     deployment: &Deployment,
     request: &ParsedRequest<'_>,
     endpoint: Endpoint,
-    read: bool,
+    read: Read,
     deadlines: Deadlines,
 ) -> Result<std::result::Result<Answer, Failure>> {
     // A mock in the request wins over the deployment's, as in LiteLLM.

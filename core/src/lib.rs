@@ -17,6 +17,7 @@
 //! - [`jobs`]: the record of an async job (`/queue/request`).
 //! - [`failure`]: one classification of a failed attempt, for retry, fallback and cooldown.
 //! - [`cache`]: the response cache's keys, controls, entries and stream replay.
+//! - [`usage`]: the tokens an answer, complete or streamed, reports using.
 //! - [`mock`]: well-formed answers for `mock_response`, streamed or not.
 //! - [`error`]: every error a client can see, with its status and OpenAI's error body.
 //! - [`secret`]: secrets that never print.
@@ -33,3 +34,4 @@ pub mod provider;
 pub mod request;
 pub mod secret;
 pub mod select;
+pub mod usage;

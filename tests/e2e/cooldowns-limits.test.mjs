@@ -25,6 +25,7 @@ const ctx = useGateway((upstream) => ({
     deployment(upstream, "limited", "la", ", rpm: 10"),
     deployment(upstream, "leased", "ls", ", rpm: 200"),
     deployment(upstream, "tpm-leased", "tl", ", tpm: 4000"),
+    deployment(upstream, "tpm-streamed", "ts", ", tpm: 4000"),
     deployment(upstream, "tiers", "t1", ", order: 1"),
     deployment(upstream, "tiers", "t2", ", order: 2"),
     `  - { model_name: small, litellm_params: { model: openai/m, api_base: "${upstream.base("sm")}" }, model_info: { id: sm, max_input_tokens: 50 } }`,
@@ -40,10 +41,10 @@ const ctx = useGateway((upstream) => ({
 const chat = (model, extra = {}) => ctx.gateway.post("/v1/chat/completions", { model, messages: user(), ...extra });
 
 /** The statuses of `n` requests to `model`, one after the other. */
-async function statusesInTurn(model, n) {
+async function statusesInTurn(model, n, extra) {
   const statuses = [];
   for (let i = 0; i < n; i++) {
-    const response = await chat(model);
+    const response = await chat(model, extra);
     await response.arrayBuffer();
     statuses.push(response.status);
   }
@@ -168,6 +169,16 @@ test("tpm: 4,000, held by leases, lets exactly 100 requests of 40 tokens through
   assert.equal(statuses.filter((s) => s === 200).length, 100);
   assert.deepEqual(new Set(statuses.slice(100)), new Set([429]));
   assert.equal(ctx.upstream.requests.filter((r) => r.deployment === "tl").length, 100);
+});
+
+test("tpm: streams that ask for their usage count it, read from their last event", async () => {
+  await minuteLeft(15);
+  ctx.upstream.script("ts", [], { type: "ok", totalTokens: 40 });
+  const streamed = { stream: true, stream_options: { include_usage: true } };
+  const statuses = await statusesInTurn("tpm-streamed", 110, streamed);
+  assert.equal(statuses.filter((s) => s === 200).length, 100);
+  assert.deepEqual(new Set(statuses.slice(100)), new Set([429]));
+  assert.equal(ctx.upstream.requests.filter((r) => r.deployment === "ts").length, 100);
 });
 
 test("the lowest order serves; when it fails, the next tier serves before any fallback", async () => {

@@ -6,7 +6,9 @@
 //
 // Behaviours:
 //   { type: "ok", content?, delayMs?, totalTokens? }
-//                                                  a completion (SSE when the request streams)
+//                                                  a completion (SSE when the request streams,
+//                                                  ending with its usage when the request
+//                                                  asks `stream_options.include_usage`)
 //   { type: "stream", chunks: [..], delayMs?, stallAfter?, breakAfter? }
 //                                                  SSE, one content chunk each delayMs;
 //                                                  stallAfter: stop after that many chunks;
@@ -92,7 +94,8 @@ async function respond(res, behaviour, { deployment, path, body, events }) {
       if (behaviour.delayMs) await sleep(behaviour.delayMs);
       const content = behaviour.content ?? `ok from ${deployment}`;
       if (body?.stream) {
-        return stream(res, { chunks: content.split(/(?= )/), delayMs: 0 }, model, events);
+        const usage = body.stream_options?.include_usage ? usageOf(behaviour.totalTokens) : undefined;
+        return stream(res, { chunks: content.split(/(?= )/), delayMs: 0, usage }, model, events);
       }
       return json(res, 200, success(path, model, content, body, behaviour.totalTokens));
     }
@@ -139,9 +142,13 @@ async function respond(res, behaviour, { deployment, path, body, events }) {
   }
 }
 
-function success(path, model, content, body, totalTokens = 8) {
+function usageOf(totalTokens = 8) {
+  return { prompt_tokens: totalTokens - 3, completion_tokens: 3, total_tokens: totalTokens };
+}
+
+function success(path, model, content, body, totalTokens) {
   const created = Math.floor(Date.now() / 1000);
-  const usage = { prompt_tokens: totalTokens - 3, completion_tokens: 3, total_tokens: totalTokens };
+  const usage = usageOf(totalTokens);
   if (path === "/embeddings") {
     const inputs = Array.isArray(body?.input) ? body.input : [body?.input];
     return {
@@ -171,7 +178,7 @@ function success(path, model, content, body, totalTokens = 8) {
   };
 }
 
-async function stream(res, { chunks, delayMs = 0, stallAfter, breakAfter }, model, events) {
+async function stream(res, { chunks, delayMs = 0, stallAfter, breakAfter, usage }, model, events) {
   res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
   const frame = (delta, finish = null) =>
     `data: ${JSON.stringify({
@@ -191,6 +198,8 @@ async function stream(res, { chunks, delayMs = 0, stallAfter, breakAfter }, mode
     events.push({ kind: "chunk", index, at: Date.now() });
   }
   res.write(frame({}, "stop"));
+  // As OpenAI does: one more event, with no choices, after the last.
+  if (usage) res.write(`data: ${JSON.stringify({ id: "chatcmpl-mock", object: "chat.completion.chunk", model, choices: [], usage })}\n\n`);
   res.end("data: [DONE]\n\n");
   events.push({ kind: "end", at: Date.now() });
 }
