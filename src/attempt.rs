@@ -118,11 +118,7 @@ async fn streamed(
     deadlines: Deadlines,
 ) -> Result<std::result::Result<Answer, Failure>> {
     let started = runtime::now_ms();
-    // The events that end a stream cut after its first chunk, built here so that
-    // the error stays in one shape; JavaScript puts the upstream's message in
-    // place of the marker (a control character, so never in a deployment's id).
-    let timeout_event = sse_error(&Failure::timeout(id, deadlines.stall_ms));
-    let broken_event = sse_error(&Failure::unreachable(id, BROKEN_MARKER.into()));
+    let (timeout_event, broken_event) = end_events(id, deadlines.stall_ms);
     let (first_ms, stall_ms) = (deadlines.first_ms as f64, deadlines.stall_ms as f64);
     let keep = read as u8;
     let promise = fetch_stream(url, headers, body, first_ms, stall_ms, keep, &timeout_event, &broken_event);
@@ -143,6 +139,29 @@ async fn streamed(
 
 /// Stands for the upstream's message in a broken stream's event; `\u0001` in JSON.
 const BROKEN_MARKER: &str = "\u{1}";
+
+thread_local! {
+    /// The events that end a stream cut after its first chunk, per deployment,
+    /// with the stall timeout they say: the same for every stream, used by few.
+    static END_EVENTS: RefCell<HashMap<String, (u64, js_sys::JsString, js_sys::JsString)>> =
+        RefCell::new(HashMap::new());
+}
+
+/// A stream's end events, built in Rust so that the error stays in one shape:
+/// a gap longer than `stall_ms`, and a break, whose upstream message JavaScript
+/// puts in place of the marker (a control character, so never in a deployment's id).
+fn end_events(id: &str, stall_ms: u64) -> (js_sys::JsString, js_sys::JsString) {
+    let cached = END_EVENTS.with_borrow(|cache| {
+        cache.get(id).filter(|(built_for, ..)| *built_for == stall_ms).map(|(_, t, b)| (t.clone(), b.clone()))
+    });
+    if let Some(events) = cached {
+        return events;
+    }
+    let timeout: js_sys::JsString = sse_error(&Failure::timeout(id, stall_ms)).as_str().into();
+    let broken: js_sys::JsString = sse_error(&Failure::unreachable(id, BROKEN_MARKER.into())).as_str().into();
+    END_EVENTS.with_borrow_mut(|cache| cache.insert(id.to_owned(), (stall_ms, timeout.clone(), broken.clone())));
+    (timeout, broken)
+}
 
 /// How the stream of an [`Answer::Stream`] called with `read` ended; `None` when
 /// its client went away first (the deployment did its part).
@@ -344,8 +363,8 @@ extern "C" {
         first_ms: f64,
         stall_ms: f64,
         keep: u8,
-        timeout_event: &str,
-        broken_event: &str,
+        timeout_event: &js_sys::JsString,
+        broken_event: &js_sys::JsString,
     ) -> js_sys::Promise;
 }
 
