@@ -47,6 +47,10 @@ pub fn answer(request: &ParsedRequest<'_>, model: &str, content: &str, ctx: Mock
             let mut events = vec![chunk(json!({"role": "assistant", "content": ""}), None)];
             events.extend(words(content).map(|word| chunk(json!({"content": word}), None)));
             events.push(chunk(json!({}), Some("stop")));
+            if request.include_usage() {
+                events.push(json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+                                   "choices": [], "usage": usage}));
+            }
             MockAnswer { body: sse(&events), is_stream: true }
         }
         Endpoint::ChatCompletions => {
@@ -67,6 +71,10 @@ pub fn answer(request: &ParsedRequest<'_>, model: &str, content: &str, ctx: Mock
             };
             let mut events: Vec<Value> = words(content).map(|word| chunk(word, None)).collect();
             events.push(chunk("", Some("stop")));
+            if request.include_usage() {
+                events.push(json!({"id": id, "object": "text_completion", "created": created, "model": model,
+                                   "choices": [], "usage": usage}));
+            }
             MockAnswer { body: sse(&events), is_stream: true }
         }
         Endpoint::Completions => {
@@ -181,6 +189,24 @@ mod tests {
         assert_eq!(chunks.len(), 5, "role, three words, finish");
         assert_eq!(chunks.last().unwrap()["choices"][0]["finish_reason"], "stop");
         assert!(chunks.iter().all(|c| c["id"] == chunks[0]["id"] && c["object"] == "chat.completion.chunk"));
+    }
+
+    #[test]
+    fn a_stream_asked_for_its_usage_ends_with_it_as_openai_does() {
+        let ask = r#"{"model":"m","messages":[{"role":"user"}],"stream":true,"stream_options":{"include_usage":true}}"#;
+        let (body, _) = run(Endpoint::ChatCompletions, ask, "Hello world");
+        let chat = events(&body);
+        let last: Value = serde_json::from_str(&chat[chat.len() - 2]).unwrap();
+        assert_eq!(last["choices"], json!([]));
+        assert_eq!(last["usage"]["completion_tokens"], 3);
+        assert_eq!(crate::usage::of_stream_end(&body), last["usage"]["total_tokens"].as_u64());
+        let completion = r#"{"model":"m","prompt":"Say","stream":true,"stream_options":{"include_usage":true}}"#;
+        let (body, _) = run(Endpoint::Completions, completion, "a b");
+        assert_eq!(events(&body).len(), 5, "two words, finish, usage, [DONE]");
+        let unasked =
+            r#"{"model":"m","messages":[{"role":"user"}],"stream":true,"stream_options":{"include_usage":false}}"#;
+        let (body, _) = run(Endpoint::ChatCompletions, unasked, "Hello world");
+        assert_eq!(crate::usage::of_stream_end(&body), None);
     }
 
     #[test]

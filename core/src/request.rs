@@ -173,6 +173,18 @@ impl<'a> ParsedRequest<'a> {
         self.entries.iter().map(|(k, v)| (k.0.as_ref(), *v))
     }
 
+    /// Whether a stream is asked to end with its usage (`stream_options.include_usage`).
+    pub fn include_usage(&self) -> bool {
+        #[derive(serde::Deserialize)]
+        struct StreamOptions {
+            include_usage: Option<bool>,
+        }
+        self.field("stream_options")
+            .and_then(|raw| serde_json::from_str::<StreamOptions>(raw.get()).ok())
+            .and_then(|options| options.include_usage)
+            .unwrap_or(false)
+    }
+
     /// How many inputs the request carries: an array's length, else one.
     pub fn input_count(&self) -> usize {
         serde_json::from_str::<Vec<&RawValue>>(self.input.get()).map_or(1, |items| items.len())

@@ -40,6 +40,16 @@ test("a mock streams as SSE chunks ending in [DONE]", async () => {
   assert.equal(JSON.parse(events.at(-2).data).choices[0].finish_reason, "stop");
 });
 
+test("a mock stream asked for its usage ends with it, as OpenAI's do", async () => {
+  const body = { model: "canned", messages: user(), stream: true, stream_options: { include_usage: true } };
+  const events = await readEvents(await ctx.gateway.post("/v1/chat/completions", body));
+  const usage = JSON.parse(events.at(-2).data);
+  assert.deepEqual(usage.choices, []);
+  assert.equal(usage.usage.total_tokens, usage.usage.prompt_tokens + usage.usage.completion_tokens);
+  assert.equal(JSON.parse(events.at(-3).data).choices[0].finish_reason, "stop");
+  assert.equal(streamedContent(events), "Canned answer here");
+});
+
 test("mock_response in the request wins, even on a real deployment, and nothing is called", async () => {
   const response = await ctx.gateway.post("/v1/chat/completions", {
     model: "real",
