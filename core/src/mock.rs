@@ -47,9 +47,8 @@ pub fn answer(request: &ParsedRequest<'_>, model: &str, content: &str, ctx: Mock
             let mut events = vec![chunk(json!({"role": "assistant", "content": ""}), None)];
             events.extend(words(content).map(|word| chunk(json!({"content": word}), None)));
             events.push(chunk(json!({}), Some("stop")));
-            if request.include_usage() {
-                events.push(json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-                                   "choices": [], "usage": usage}));
+            if request.include_usage {
+                events.push(usage_event(&id, "chat.completion.chunk", created, model, usage));
             }
             MockAnswer { body: sse(&events), is_stream: true }
         }
@@ -71,9 +70,8 @@ pub fn answer(request: &ParsedRequest<'_>, model: &str, content: &str, ctx: Mock
             };
             let mut events: Vec<Value> = words(content).map(|word| chunk(word, None)).collect();
             events.push(chunk("", Some("stop")));
-            if request.include_usage() {
-                events.push(json!({"id": id, "object": "text_completion", "created": created, "model": model,
-                                   "choices": [], "usage": usage}));
+            if request.include_usage {
+                events.push(usage_event(&id, "text_completion", created, model, usage));
             }
             MockAnswer { body: sse(&events), is_stream: true }
         }
@@ -102,6 +100,11 @@ fn words(text: &str) -> impl Iterator<Item = &str> {
         rest = tail;
         Some(word)
     })
+}
+
+/// The last event of a stream asked for its usage, as OpenAI sends it: no choices.
+fn usage_event(id: &str, object: &str, created: u64, model: &str, usage: Value) -> Value {
+    json!({"id": id, "object": object, "created": created, "model": model, "choices": [], "usage": usage})
 }
 
 fn sse(events: &[Value]) -> Vec<u8> {

@@ -92,6 +92,8 @@ pub struct ParsedRequest<'a> {
     pub stream_timeout_ms: Option<u64>,
     /// `priority` from the body: lower is served first; such a request may wait.
     pub priority: Option<u32>,
+    /// `stream_options.include_usage`: a stream is asked to end with its usage.
+    pub include_usage: bool,
     input: &'a RawValue,
     entries: Vec<(Key<'a>, &'a RawValue)>,
 }
@@ -143,6 +145,7 @@ impl<'a> ParsedRequest<'a> {
         };
         let timeout_ms = present("timeout").map(|raw| seconds("timeout", raw)).transpose()?;
         let stream_timeout_ms = present("stream_timeout").map(|raw| seconds("stream_timeout", raw)).transpose()?;
+        let include_usage = present("stream_options").map(parse_include_usage).transpose()?.unwrap_or(false);
         let input = endpoint.input_param();
         let Some(raw_input) = present(input) else {
             return Err(missing(input, describe_input(endpoint)));
@@ -158,6 +161,7 @@ impl<'a> ParsedRequest<'a> {
             timeout_ms,
             stream_timeout_ms,
             priority,
+            include_usage,
             input: raw_input,
             entries,
         })
@@ -171,18 +175,6 @@ impl<'a> ParsedRequest<'a> {
     /// Every top-level field, in body order.
     pub fn fields(&self) -> impl Iterator<Item = (&str, &'a RawValue)> + '_ {
         self.entries.iter().map(|(k, v)| (k.0.as_ref(), *v))
-    }
-
-    /// Whether a stream is asked to end with its usage (`stream_options.include_usage`).
-    pub fn include_usage(&self) -> bool {
-        #[derive(serde::Deserialize)]
-        struct StreamOptions {
-            include_usage: Option<bool>,
-        }
-        self.field("stream_options")
-            .and_then(|raw| serde_json::from_str::<StreamOptions>(raw.get()).ok())
-            .and_then(|options| options.include_usage)
-            .unwrap_or(false)
     }
 
     /// How many inputs the request carries: an array's length, else one.
@@ -315,6 +307,18 @@ fn parse_fallbacks(raw: &RawValue) -> Result<Vec<String>, ApiError> {
             Entry::Name(name) | Entry::Detailed { model: name } => name,
         })
         .collect())
+}
+
+/// `stream_options`: an object whose `include_usage`, if set, is a boolean (its
+/// other keys are the provider's to check).
+fn parse_include_usage(raw: &RawValue) -> Result<bool, ApiError> {
+    #[derive(Deserialize)]
+    struct StreamOptions {
+        include_usage: Option<bool>,
+    }
+    serde_json::from_str::<StreamOptions>(raw.get())
+        .map(|options| options.include_usage.unwrap_or(false))
+        .map_err(|_| wrong_type("stream_options", "an object whose `include_usage` is a boolean", raw))
 }
 
 /// A timeout in seconds, as LiteLLM takes it, to milliseconds.
@@ -454,6 +458,12 @@ mod tests {
             (r#"{"model":"m","messages":[{"role":"user"}],"priority":1.5}"#, "priority", "non-negative integer"),
             (r#"{"model":"m","messages":[{"role":"user"}],"priority":"high"}"#, "priority", "non-negative integer"),
             (r#"{"model":"m","messages":[{"role":"user"}],"stream_timeout":"5"}"#, "stream_timeout", "seconds > 0"),
+            (r#"{"model":"m","messages":[{"role":"user"}],"stream_options":true}"#, "stream_options", "an object"),
+            (
+                r#"{"model":"m","messages":[{"role":"user"}],"stream_options":{"include_usage":"yes"}}"#,
+                "stream_options",
+                "a boolean",
+            ),
         ];
         for (body, param, message) in cases {
             let (got_param, got_message) = param_of(chat(body));

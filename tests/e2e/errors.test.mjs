@@ -47,6 +47,7 @@ test("missing or wrong-typed model and messages name the param", async () => {
     [{ model: "live", messages: [] }, "messages", /at least one/],
     [{ model: "live", messages: [{ content: "x" }] }, "messages", /role/],
     [{ model: "live", messages: user(), stream: "yes" }, "stream", /boolean/],
+    [{ model: "live", messages: user(), stream: true, stream_options: { include_usage: 1 } }, "stream_options", /boolean/],
   ];
   for (const [body, param, message] of cases) {
     await expectError(await ctx.gateway.post("/v1/chat/completions", body), 400, { param, message });
