@@ -85,8 +85,10 @@ pub fn answered(
 
 /// Sends what this isolate served since it last said (and a failure), settling its
 /// leases, and takes the fresh view. `false` when the coordinator could not be
-/// reached: the counts are lost (they only steer the failure-rate rule), the
-/// leases stay set aside until their minute ends, and the old view stays.
+/// reached: the counts and timings are lost (they steer the failure-rate rule and
+/// usage- and latency-based routing; a leased deployment's requests stay counted
+/// in full, as its lease stays set aside until its minute ends), and the old view
+/// stays.
 async fn sync(env: &Env, group: &str, failure: Option<(DeploymentId, ReportedFailure)>, estimated_tokens: u64) -> bool {
     let served = with_router(group, LocalRouter::take_served);
     match coordinator::sync(env, group, served, failure, estimated_tokens).await {
