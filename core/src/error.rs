@@ -37,6 +37,8 @@ pub enum ApiError {
     },
     #[error("deployment `{deployment}` could not be reached: {detail}")]
     UpstreamUnreachable { deployment: String, detail: String },
+    #[error("deployment `{deployment}` answered with something that is not an answer: {detail}")]
+    UpstreamInvalidResponse { deployment: String, detail: String },
     #[error("deployment `{deployment}` did not answer within {after_ms} ms")]
     Timeout { deployment: String, after_ms: u64 },
     #[error("every deployment of `{group}` is cooling down after failures; retry after {} s", secs(*.retry_after_ms))]
@@ -72,7 +74,7 @@ impl ApiError {
             Self::ModelNotFound { .. } | Self::RouteNotFound { .. } | Self::JobNotFound { .. } => 404,
             Self::MethodNotAllowed { .. } => 405,
             Self::Upstream { status, .. } => *status,
-            Self::UpstreamUnreachable { .. } => 502,
+            Self::UpstreamUnreachable { .. } | Self::UpstreamInvalidResponse { .. } => 502,
             Self::CoordinatorUnavailable { .. } => 503,
             Self::Timeout { .. } | Self::QueueTimeout { .. } => 408,
             Self::AllCoolingDown { .. }
@@ -110,7 +112,10 @@ impl ApiError {
             | Self::ContextWindowExceeded { .. } => "invalid_request_error",
             Self::MissingApiKey | Self::InvalidApiKey => "authentication_error",
             Self::Upstream { kind, .. } => kind,
-            Self::UpstreamUnreachable { .. } | Self::CoordinatorUnavailable { .. } | Self::Internal(_) => "api_error",
+            Self::UpstreamUnreachable { .. }
+            | Self::UpstreamInvalidResponse { .. }
+            | Self::CoordinatorUnavailable { .. }
+            | Self::Internal(_) => "api_error",
             Self::Timeout { .. } | Self::QueueTimeout { .. } => "timeout",
             Self::AllCoolingDown { .. } => "all_deployments_in_cooldown",
             Self::GroupRateLimited { .. } | Self::GroupBusy { .. } | Self::QueueFull { .. } => "rate_limit_error",
@@ -140,6 +145,7 @@ impl ApiError {
             Self::MethodNotAllowed { .. } => Some("method_not_allowed"),
             Self::Upstream { code, .. } => code.as_deref(),
             Self::UpstreamUnreachable { .. } => Some("upstream_unreachable"),
+            Self::UpstreamInvalidResponse { .. } => Some("upstream_invalid_response"),
             Self::CoordinatorUnavailable { .. } => Some("coordinator_unavailable"),
             Self::Timeout { .. } => Some("timeout"),
             Self::AllCoolingDown { .. } => Some("all_deployments_in_cooldown"),

@@ -28,6 +28,9 @@ pub enum FailureClass {
     Internal,
     /// The deployment could not be reached at all.
     Connection,
+    /// The deployment answered success with something that is not an answer (an
+    /// HTML page from a captive proxy, a truncated body, JSON of another shape).
+    InvalidResponse,
 }
 
 impl FailureClass {
@@ -42,7 +45,8 @@ impl FailureClass {
             | Self::Timeout
             | Self::RateLimit
             | Self::Internal
-            | Self::Connection => true,
+            | Self::Connection
+            | Self::InvalidResponse => true,
             Self::BadRequest | Self::ContextWindow | Self::ContentPolicy => false,
         }
     }
@@ -59,6 +63,8 @@ impl FailureClass {
             Self::RateLimit => "RateLimitError",
             Self::Internal => "InternalServerError",
             Self::Connection => "APIConnectionError",
+            // LiteLLM raises its generic APIError (a 500) for an answer it cannot read.
+            Self::InvalidResponse => "InternalServerError",
         }
     }
 }
@@ -88,6 +94,28 @@ impl Failure {
             error: ApiError::UpstreamUnreachable { deployment: deployment.to_owned(), detail },
             retry_after_ms: None,
         }
+    }
+
+    /// A success status with a body that is not the endpoint's answer.
+    pub fn invalid_response(deployment: &str, detail: String) -> Self {
+        Self {
+            class: FailureClass::InvalidResponse,
+            error: ApiError::UpstreamInvalidResponse { deployment: deployment.to_owned(), detail },
+            retry_after_ms: None,
+        }
+    }
+
+    /// A provider's error, already read out of its own error shape by its
+    /// translator: classified as an OpenAI-shaped error of that status would be.
+    pub fn upstream(
+        status: u16,
+        message: String,
+        kind: &str,
+        code: Option<String>,
+        retry_after_ms: Option<u64>,
+    ) -> Self {
+        let error = ApiError::Upstream { status, message, kind: kind.to_owned(), param: None, code, retry_after_ms };
+        Self { class: classify(status, &error), error, retry_after_ms }
     }
 
     pub fn timeout(deployment: &str, after_ms: u64) -> Self {

@@ -49,7 +49,7 @@ struct PerClass {
 }
 
 impl PerClass {
-    /// Unreachable deployments count as server errors; context-window and
+    /// Unreachable deployments and unreadable answers count as server errors; context-window and
     /// not-found failures have no slot in LiteLLM's policies.
     fn get(&self, class: FailureClass) -> Option<u32> {
         match class {
@@ -58,7 +58,7 @@ impl PerClass {
             FailureClass::Timeout => self.timeout,
             FailureClass::RateLimit => self.rate_limit,
             FailureClass::ContentPolicy => self.content_policy,
-            FailureClass::Internal | FailureClass::Connection => self.internal,
+            FailureClass::Internal | FailureClass::Connection | FailureClass::InvalidResponse => self.internal,
             FailureClass::ContextWindow | FailureClass::NotFound => None,
         }
     }

@@ -1,0 +1,153 @@
+//! The translation layer every provider that does not speak OpenAI's wire format
+//! shares.
+//!
+//! A translated request goes through four pure steps, each provider one module of
+//! [`crate::provider`]:
+//! 1. **request**: the client's body, parsed once into an [`openai::ChatRequest`],
+//!    becomes the provider's body (the glue in `provider` adds its URL and headers);
+//! 2. **answer**: the provider's complete answer becomes an [`openai::ChatResponse`];
+//! 3. **stream**: a [`StreamDecoder`] is fed the provider's bytes as they arrive and
+//!    yields [`openai::ChatChunk`]s; an [`OpenAiSse`] encoder writes them as the
+//!    OpenAI SSE the client reads. Nothing is buffered whole, and any split of the
+//!    bytes gives the same chunks;
+//! 4. **errors**: the provider's error answer becomes a [`Failure`] of the classes
+//!    that retries, cooldowns and fallbacks match on.
+//!
+//! OpenAI-compatible deployments take none of these steps: their bytes pass as
+//! they are.
+
+use serde::Serialize;
+
+use crate::failure::Failure;
+use crate::openai::{ChatChunk, ChunkChoice, Delta, FinishReason, Usage};
+use crate::sse;
+
+/// What a decoder needs to write chunks as OpenAI does.
+#[derive(Debug, Clone)]
+pub struct ChunkContext {
+    /// The answer's id (the provider's, or one made up when it sends none).
+    pub id: String,
+    /// Unix seconds, stamped on every chunk.
+    pub created: u64,
+    pub model: String,
+}
+
+impl ChunkContext {
+    /// A chunk of `choices` (one choice, index 0, in every translated stream).
+    pub fn chunk(&self, delta: Delta, finish_reason: Option<FinishReason>) -> ChatChunk {
+        ChatChunk {
+            id: self.id.clone(),
+            object: "chat.completion.chunk".to_owned(),
+            created: self.created,
+            model: self.model.clone(),
+            choices: vec![ChunkChoice { index: 0, delta, finish_reason }],
+            usage: None,
+        }
+    }
+
+    /// The last chunk, which carries the usage and no choices.
+    pub fn usage_chunk(&self, usage: Usage) -> ChatChunk {
+        ChatChunk {
+            id: self.id.clone(),
+            object: "chat.completion.chunk".to_owned(),
+            created: self.created,
+            model: self.model.clone(),
+            choices: Vec::new(),
+            usage: Some(usage),
+        }
+    }
+}
+
+/// Turns a provider's stream into OpenAI chunks as its bytes arrive.
+///
+/// A decoder emits, in order: a first chunk with `role: assistant`; content and
+/// tool-call deltas (a tool call's first delta has its `id`, `type` and name, the
+/// following ones fragments of its `arguments`, all at the call's `index`); one
+/// chunk with the `finish_reason`; and, when the provider reported usage, one
+/// [`ChunkContext::usage_chunk`] last (the encoder drops it unless the client asked
+/// for it).
+pub trait StreamDecoder {
+    /// Feeds the next bytes. An `Err` is the provider failing inside its stream (an
+    /// error event, a malformed event): the stream ends there.
+    fn feed(&mut self, bytes: &[u8], out: &mut Vec<ChatChunk>) -> Result<(), Failure>;
+
+    /// The provider's stream ended. An `Err` when it ended before it should have
+    /// (no stop event): the stream was cut.
+    fn finish(&mut self, out: &mut Vec<ChatChunk>) -> Result<(), Failure>;
+
+    /// The usage the provider reported so far (what a tpm counts).
+    fn usage(&self) -> Option<Usage>;
+}
+
+/// Whether a chunk carries something of the answer (content, a tool call, a
+/// finish): until one does, a failure may still go to another deployment, as
+/// nothing of the answer has reached the client.
+pub fn carries_answer(chunk: &ChatChunk) -> bool {
+    chunk.choices.iter().any(|choice| {
+        choice.finish_reason.is_some()
+            || choice.delta.tool_calls.is_some()
+            || choice.delta.content.as_deref().is_some_and(|c| !c.is_empty())
+            || choice.delta.reasoning_content.is_some()
+            || choice.delta.refusal.is_some()
+    })
+}
+
+/// Writes chunks as OpenAI's SSE: `data: <chunk>` each, the usage chunk only when
+/// the client asked for it (`stream_options.include_usage`), then `data: [DONE]`.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenAiSse {
+    pub include_usage: bool,
+}
+
+impl OpenAiSse {
+    pub fn encode(&self, chunk: &ChatChunk, out: &mut Vec<u8>) {
+        if chunk.usage.is_some() && chunk.choices.is_empty() && !self.include_usage {
+            return;
+        }
+        write_json_event(out, chunk);
+    }
+
+    pub fn finish(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(sse::DONE);
+    }
+}
+
+/// `data: <value as JSON>\n\n`.
+pub fn write_json_event(out: &mut Vec<u8>, value: &impl Serialize) {
+    out.extend_from_slice(b"data: ");
+    // Serializing plain data types into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, value);
+    out.extend_from_slice(b"\n\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context() -> ChunkContext {
+        ChunkContext { id: "msg_1".into(), created: 7, model: "claude".into() }
+    }
+
+    #[test]
+    fn the_usage_chunk_is_written_only_when_asked_for() {
+        let ctx = context();
+        let usage = Usage { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3, ..Usage::default() };
+        let mut plain = Vec::new();
+        OpenAiSse { include_usage: false }.encode(&ctx.usage_chunk(usage), &mut plain);
+        assert!(plain.is_empty());
+        let mut asked = Vec::new();
+        OpenAiSse { include_usage: true }.encode(&ctx.usage_chunk(usage), &mut asked);
+        let text = String::from_utf8(asked).unwrap();
+        assert!(text.starts_with("data: {") && text.ends_with("}\n\n"), "{text}");
+        assert!(text.contains("\"choices\":[]") && text.contains("\"total_tokens\":3"), "{text}");
+    }
+
+    #[test]
+    fn a_role_chunk_carries_no_answer_but_content_and_a_finish_do() {
+        let ctx = context();
+        let role = ctx.chunk(Delta { role: Some("assistant".into()), content: Some(String::new()), ..Delta::default() }, None);
+        assert!(!carries_answer(&role));
+        assert!(carries_answer(&ctx.chunk(Delta { content: Some("hi".into()), ..Delta::default() }, None)));
+        assert!(carries_answer(&ctx.chunk(Delta::default(), Some(FinishReason::Stop))));
+    }
+}
