@@ -9,7 +9,7 @@ CONFIG ?=
 SHELL := /bin/bash
 ENV := source .tools/env
 
-.PHONY: setup build dev test lint test-core test-e2e bench profile clean
+.PHONY: setup build dev test lint test-core test-e2e check bench profile clean
 
 setup:
 	bash scripts/setup.sh
@@ -21,6 +21,12 @@ build:
 dev: setup
 	$(ENV) && exec wrangler dev --ip 127.0.0.1 --port $(PORT) \
 		$(if $(CONFIG),--var "SWITCHYARD_CONFIG:$$(cat '$(CONFIG)')")
+
+## Checks a config before it is deployed or put into KV: every error with its key
+## path, every key that would be ignored; non-zero exit on an error.
+check:
+	@test -n "$(CONFIG)" || (echo "usage: make check CONFIG=file.yaml" >&2; exit 2)
+	cargo run -q -p switchyard-core --bin switchyard-check -- '$(CONFIG)'
 
 ## Every test: lints, the core's unit tests, then end to end against the built Worker.
 test: lint test-core test-e2e

@@ -15,8 +15,9 @@ use std::collections::HashMap;
 
 use js_sys::Uint8Array;
 use switchyard_core::config::{Deployment, DeploymentId};
+use switchyard_core::endpoint::Endpoint;
 use switchyard_core::failure::{Failure, parse_retry_after};
-use switchyard_core::request::Endpoint;
+use switchyard_core::shape::{self, StreamHead};
 use switchyard_core::usage;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
@@ -33,6 +34,13 @@ pub struct Deadlines {
     pub first_ms: u64,
     /// For a stream: the longest gap allowed between chunks.
     pub stall_ms: u64,
+}
+
+impl Deadlines {
+    /// These deadlines, none longer than `left_ms` (what is left of the request's own time).
+    pub fn within(self, left_ms: u64) -> Self {
+        Self { first_ms: self.first_ms.min(left_ms), stall_ms: self.stall_ms.min(left_ms) }
+    }
 }
 
 /// A successful answer.
@@ -104,7 +112,7 @@ pub async fn call(
     if stream {
         streamed(id, &url, &headers, &body, read, deadlines).await
     } else {
-        complete(id, &url, &headers, &body, read != Read::Nothing, deadlines.first_ms).await
+        complete(id, endpoint, &url, &headers, &body, read != Read::Nothing, deadlines.first_ms).await
     }
 }
 
@@ -132,6 +140,20 @@ async fn streamed(
     let (Some(response), Ok(body)) = (response, answer.get(1).dyn_into::<web_sys::ReadableStream>()) else {
         return Ok(Err(failure(id, &answer, deadlines.first_ms)));
     };
+    let head = answer.get(3).dyn_into::<Uint8Array>().map(|head| head.to_vec()).unwrap_or_default();
+    let content_type = response.headers().get("content-type")?;
+    let garbage = match shape::check_stream_head(content_type.as_deref(), &head) {
+        StreamHead::Answer => None,
+        // `fetchStream` read on until an event ended, the stream ended or
+        // `HEAD_BYTES` came: no event yet is no stream of events.
+        StreamHead::Incomplete => Some("the stream sent no complete event".to_owned()),
+        StreamHead::NotAnAnswer(why) => Some(why),
+    };
+    if let Some(why) = garbage {
+        // Nothing reached the client yet: another deployment may still answer.
+        let _ = body.cancel();
+        return Ok(Err(Failure::invalid_response(id, why)));
+    }
     let ttft_ms = (runtime::now_ms() - started) as u64;
     let ended = answer.get(2).unchecked_into();
     Ok(Ok(Answer::Stream { status: response.status(), upstream: response.headers(), body, ended, ttft_ms }))
@@ -190,9 +212,11 @@ fn failure(id: &str, answer: &js_sys::Array, timeout_ms: u64) -> Failure {
     }
 }
 
-/// A complete answer: its head and its whole body within `timeout_ms`.
+/// A complete answer: its head and its whole body within `timeout_ms`. A success
+/// whose body is not the endpoint's answer is the deployment's failure.
 async fn complete(
     id: &str,
+    endpoint: Endpoint,
     url: &str,
     headers: &JsValue,
     body: &Uint8Array,
@@ -212,10 +236,15 @@ async fn complete(
     let Some(buffer) = buffer else {
         return Ok(Err(failure(id, &whole, timeout_ms)));
     };
+    // Copied in to be looked at; unless Wasm needs it, the client gets the
+    // runtime's own buffer.
+    let bytes = Uint8Array::new(&buffer).to_vec();
+    if let Err(why) = shape::check_answer(endpoint, &bytes) {
+        return Ok(Err(Failure::invalid_response(id, why)));
+    }
     let (body, tokens) = if read {
-        let body = Uint8Array::new(&buffer).to_vec();
-        let tokens = usage::of_answer(&body);
-        (Body::Bytes(body), tokens)
+        let tokens = usage::of_answer(&bytes);
+        (Body::Bytes(bytes), tokens)
     } else {
         (Body::Js(buffer), None)
     };
@@ -259,7 +288,19 @@ export async function fetchStream(url, headers, body, firstMs, stallMs, keep, ti
     const first = await Promise.race([reader.read(), deadline]);
     if (first === TIMED_OUT) throw TIMED_OUT;
     if (first.done) return [response, null, "the stream ended before its first chunk", false];
-    return [response, ...relay(reader, first.value, controller, stallMs, keep, timeoutEvent, brokenEvent)];
+    // Read on until the first event has ended, so that Wasm can tell an answer
+    // from garbage before anything reaches the client.
+    const opening = [first.value];
+    let size = first.value.length;
+    while (size < HEAD_BYTES && !eventEnded(opening.length === 1 ? opening[0] : joined(opening))) {
+      const next = await Promise.race([reader.read(), deadline]);
+      if (next === TIMED_OUT) throw TIMED_OUT;
+      if (next.done) break;
+      opening.push(next.value);
+      size += next.value.length;
+    }
+    const read = opening.length === 1 ? opening[0] : joined(opening);
+    return [response, ...relay(reader, read, controller, stallMs, keep, timeoutEvent, brokenEvent), read];
   } catch (error) {
     controller.abort();
     if (error === TIMED_OUT) return [response, null, "timed out", true];
@@ -272,6 +313,18 @@ export async function fetchStream(url, headers, body, firstMs, stallMs, keep, ti
 // At least this much of a stream's end is kept for its usage: its last event
 // (some hundred bytes) and `[DONE]`, however the chunks cut them.
 const TAIL_BYTES = 4096;
+// A stream's first event must end within this many bytes.
+const HEAD_BYTES = 65536;
+
+// Whether the bytes hold the end of an SSE event: a blank line.
+function eventEnded(bytes) {
+  for (let i = 1; i < bytes.length; i++) {
+    const [before, at] = [bytes[i - 1], bytes[i]];
+    if ((at === 10 && before === 10) || (at === 13 && before === 13)) return true;
+    if (at === 10 && before === 13 && i >= 3 && bytes[i - 2] === 10 && bytes[i - 3] === 13) return true;
+  }
+  return false;
+}
 const KEEP_NOTHING = 0, KEEP_ALL = 2;
 
 function relay(reader, first, controller, stallMs, keep, timeoutEvent, brokenEvent) {
@@ -345,14 +398,16 @@ extern "C" {
     #[wasm_bindgen(js_name = fetchWhole)]
     fn fetch_whole(url: &str, headers: &JsValue, body: &Uint8Array, ms: f64) -> js_sys::Promise;
 
-    /// A streamed POST: its head and first chunk within `first_ms` (else the call
-    /// is aborted). Never rejects: resolves to `[response, stream, ended]`, where
+    /// A streamed POST: its head and first event within `first_ms` (else the call
+    /// is aborted). Never rejects: resolves to `[response, stream, ended, head]`, where
     /// `stream` relays the chunks with a gap of at most `stall_ms` between them
     /// (else it ends with `timeout_event`, or with `broken_event` when the upstream
     /// breaks, and the call is aborted) and `ended` resolves to `[true, kept or
     /// null]` (`keep`, a [`Read`]: nothing, the last chunks that make at least
     /// `TAIL_BYTES`, or all of it), `[false, message, timedOut]`, or `null` when
-    /// the client cancelled it; to `[response, error body or null]` for a status
+    /// the client cancelled it, and `head` is the bytes read before the call
+    /// returned (the first event, when one ended within `HEAD_BYTES`); to
+    /// `[response, error body or null]` for a status
     /// of 400 or more; or to `[response or null, null, message, timedOut]`.
     #[wasm_bindgen(js_name = fetchStream)]
     #[allow(clippy::too_many_arguments)]

@@ -3,9 +3,10 @@
 //! Reads are on the request's path; writes are not (they run in the background).
 //! A KV failure only skips the cache: it never fails the request.
 
-use switchyard_core::cache::{self, CacheControls, CachePolicy, Entry, MAX_ENTRY_BYTES};
-use switchyard_core::error::ApiError;
-use switchyard_core::request::{Endpoint, ParsedRequest};
+use switchyard_core::cache::{self, Entry, MAX_ENTRY_BYTES};
+use switchyard_core::config::CachePolicy;
+use switchyard_core::endpoint::Endpoint;
+use switchyard_core::request::{CacheControls, ParsedRequest};
 use worker::{Env, console_error};
 
 use crate::respond::{Body, Reply};
@@ -22,18 +23,12 @@ pub struct Cached {
 
 impl Cached {
     /// `Some` when the cache is on for this endpoint; `api_key` scopes the entry.
-    pub fn of(
-        policy: &CachePolicy,
-        request: &ParsedRequest<'_>,
-        group: &str,
-        api_key: Option<&str>,
-    ) -> std::result::Result<Option<Self>, ApiError> {
+    pub fn of(policy: &CachePolicy, request: &ParsedRequest<'_>, group: &str, api_key: Option<&str>) -> Option<Self> {
         if !policy.applies_to(request.endpoint) {
-            return Ok(None);
+            return None;
         }
-        let controls = CacheControls::of(request)?;
-        let key = cache::key(policy, &controls, api_key, group, request);
-        Ok(Some(Self { key, controls }))
+        let key = cache::key(policy, &request.cache, api_key, group, request);
+        Some(Self { key, controls: request.cache.clone() })
     }
 
     /// The stored answer, replayed as the request wants it, if there is one it accepts.
@@ -88,7 +83,7 @@ impl Cached {
         if entry.len() > MAX_ENTRY_BYTES {
             return None;
         }
-        let (env, key, ttl) = (env.clone(), self.key.clone(), self.controls.ttl_s(policy));
+        let (env, key, ttl) = (env.clone(), self.key.clone(), cache::ttl_s(&self.controls, policy));
         Some(async move {
             let put = match env.kv(BINDING) {
                 Ok(kv) => match kv.put(&key, entry) {

@@ -1,10 +1,18 @@
-//! Where the configuration comes from, and its cache in the isolate.
+//! Where the configuration comes from, its cache in the isolate, and what keeps a
+//! bad one from taking the gateway down.
 //!
 //! In order of precedence: the key `config` in the KV namespace bound as `CONFIG`
 //! (changed at run time, no deploy), the Worker variable `SWITCHYARD_CONFIG` (set at
 //! deploy time, or by `make dev CONFIG=...`), and `config/default.yaml` bundled at
-//! build time. The result, errors included, is kept for [`REFRESH_MS`] so that KV
-//! is not read on every request, and is parsed again only when the text changed.
+//! build time. The result is kept for [`REFRESH_MS`] so that KV is not read on
+//! every request, and is parsed again only when the text changed.
+//!
+//! A config that fails to load does not replace the one in force: the isolate
+//! keeps serving the last config that loaded, and says why the newer one could
+//! not (in `/health/readiness`, the `x-switchyard-config-error` header and the
+//! log). Each config that loads is also written to KV as [`LAST_GOOD_KEY`], where
+//! an isolate that starts while the config is bad finds it. Only when no config
+//! ever loaded do API calls answer 500.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -14,16 +22,28 @@ use switchyard_core::config::{self, Config};
 use switchyard_core::error::ApiError;
 use worker::{Env, console_error, console_warn};
 
-use crate::runtime;
+use crate::{respond, runtime};
 
 const BUNDLED: &str = include_str!("../config/default.yaml");
 const KV_BINDING: &str = "CONFIG";
 const KV_KEY: &str = "config";
+/// The last config that loaded, beside [`KV_KEY`], written by the gateway.
+const LAST_GOOD_KEY: &str = "config.last-good";
 const VAR: &str = "SWITCHYARD_CONFIG";
 /// How long an isolate trusts its copy before looking at KV again.
 const REFRESH_MS: f64 = 5_000.0;
 
-type Loaded = Result<Rc<Config>, ApiError>;
+/// The configuration in force.
+#[derive(Clone)]
+pub struct Current {
+    pub config: Rc<Config>,
+    /// Why the newest config could not be used: `config` is then the last one
+    /// that loaded.
+    pub error: Option<Rc<str>>,
+}
+
+/// The configuration in force, or the error when no config ever loaded.
+type Loaded = Result<Current, ApiError>;
 
 struct Cached {
     source: Cow<'static, str>,
@@ -33,9 +53,11 @@ struct Cached {
 
 thread_local! {
     static CACHE: RefCell<Option<Cached>> = const { RefCell::new(None) };
+    /// The text this isolate last saw stored as [`LAST_GOOD_KEY`] (or stored there).
+    static LAST_GOOD: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
-/// The configuration in force, or the error that makes the current one unusable.
+/// The configuration in force.
 pub async fn current(env: &Env) -> Loaded {
     let now = runtime::now_ms();
     let fresh = CACHE
@@ -54,20 +76,76 @@ pub async fn current(env: &Env) -> Loaded {
     if let Some(loaded) = unchanged {
         return loaded;
     }
-    let loaded = match config::load(&source, &|name| lookup(env, name)) {
-        Ok(loaded) => {
-            for warning in &loaded.warnings {
-                console_warn!("config: {warning}");
-            }
-            Ok(Rc::new(loaded.config))
+    let loaded = match load(env, &source) {
+        Ok(config) => {
+            remember_last_good(env, &source).await;
+            Ok(Current { config, error: None })
         }
         Err(error) => {
             console_error!("{error}");
-            Err(ApiError::Config(error.to_string()))
+            let in_force = CACHE.with_borrow(|cache| match cache {
+                Some(Cached { loaded: Ok(current), .. }) => Some(current.config.clone()),
+                _ => None,
+            });
+            let fallback = match in_force {
+                Some(config) => Some(config),
+                None => last_good(env).await,
+            };
+            match fallback {
+                Some(config) => {
+                    let shown = config.secrets.mask(&error).into_owned();
+                    console_error!("still serving the last config that loaded");
+                    Ok(Current { config, error: Some(shown.into()) })
+                }
+                None => Err(ApiError::Config(error)),
+            }
         }
     };
     CACHE.set(Some(Cached { source, loaded: loaded.clone(), checked_at_ms: now }));
     loaded
+}
+
+/// Parses `text`, logging its warnings; the error as text when it cannot be used.
+fn load(env: &Env, text: &str) -> Result<Rc<Config>, String> {
+    let loaded = config::load(text, &|name| lookup(env, name)).map_err(|error| error.to_string())?;
+    for warning in &loaded.warnings {
+        console_warn!("config: {warning}");
+    }
+    respond::set_masks(&serde_json::to_string(loaded.config.secrets.pairs()).unwrap_or_default());
+    Ok(Rc::new(loaded.config))
+}
+
+/// Stores `text`, a config that loaded, as the last good one, unless it is there
+/// already (KV takes one write per second per key: each isolate writes at most
+/// once per change it sees).
+async fn remember_last_good(env: &Env, text: &str) {
+    if LAST_GOOD.with_borrow(|known| known.as_deref() == Some(text)) {
+        return;
+    }
+    let Ok(kv) = env.kv(KV_BINDING) else {
+        return;
+    };
+    let stored = kv.get(LAST_GOOD_KEY).text().await.ok().flatten();
+    if stored.as_deref() != Some(text) {
+        let put = match kv.put(LAST_GOOD_KEY, text) {
+            Ok(put) => put.execute().await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = put {
+            // Only a later isolate's fallback is lost.
+            console_error!("storing the last good config failed: {error}");
+            return;
+        }
+    }
+    LAST_GOOD.set(Some(text.to_owned()));
+}
+
+/// The last good config from KV, for an isolate that never loaded one itself.
+async fn last_good(env: &Env) -> Option<Rc<Config>> {
+    let text = env.kv(KV_BINDING).ok()?.get(LAST_GOOD_KEY).text().await.ok().flatten()?;
+    let config = load(env, &text).ok()?;
+    LAST_GOOD.set(Some(text));
+    Some(config)
 }
 
 async fn read_source(env: &Env) -> Cow<'static, str> {

@@ -73,7 +73,7 @@ impl DurableObject for Coordinator {
             Ok(message) => message,
             Err(error) => return respond::error(&ApiError::Internal(format!("bad coordinator message: {error}"))),
         };
-        let config = match config_source::current(&self.env).await {
+        let config = match config_source::current(&self.env).await.map(|current| current.config) {
             Ok(config) => config,
             Err(error) => return respond::error(&error),
         };

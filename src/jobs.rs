@@ -11,9 +11,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use switchyard_core::config::Config;
+use switchyard_core::endpoint::Endpoint;
 use switchyard_core::error::ApiError;
-use switchyard_core::jobs::{Job as JobRecord, JobStatus};
-use switchyard_core::request::{Endpoint, ParsedRequest};
+use switchyard_core::jobs::{Job as JobRecord, JobStatus, is_job_id, job_id, tenant_of};
+use switchyard_core::request::ParsedRequest;
 use worker::{DurableObject, Env, Method, Request, Response, Result, State, durable_object};
 
 use crate::proxy::{self, Background, Caller};
@@ -25,11 +26,21 @@ const JOB_KEY: &str = "job";
 #[derive(Serialize, Deserialize)]
 struct Submit {
     id: String,
+    tenant: Option<String>,
     body: String,
 }
 
-/// `POST /queue/request`: validates the chat completion and queues it as a job.
-pub async fn submit(body: &[u8], env: &Env, config: &Config) -> Result<Reply> {
+/// What a job's object answers a read with: the job as its client sees it, and
+/// whose it is (checked by the Worker, so that the object stays a store).
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    tenant: Option<String>,
+    view: serde_json::Value,
+}
+
+/// `POST /queue/request`: validates the chat completion and queues it as a job
+/// that only `api_key` (the caller's key, if it sent one) may read.
+pub async fn submit(body: &[u8], api_key: Option<&str>, env: &Env, config: &Config) -> Result<Reply> {
     let request = match ParsedRequest::parse(Endpoint::ChatCompletions, body) {
         Ok(request) => request,
         Err(error) => return Ok(Reply::error(&error)),
@@ -42,10 +53,11 @@ pub async fn submit(body: &[u8], env: &Env, config: &Config) -> Result<Reply> {
         let error = ApiError::ModelNotFound { model: request.model, available: config.listed_models().to_vec() };
         return Ok(Reply::error(&error));
     };
-    let mut rng = runtime::rng();
-    let id = format!("job-{:016x}{:016x}", rng.u64(..), rng.u64(..));
+    let random = runtime::secure_random_u128().map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let id = job_id(random);
     let body = String::from_utf8_lossy(body).into_owned();
-    let submitted = send(env, &id, Some(serde_json::to_string(&Submit { id: id.clone(), body })?)).await?;
+    let submit = Submit { id: id.clone(), tenant: tenant_of(api_key), body };
+    let submitted = send(env, &id, Some(serde_json::to_string(&submit)?)).await?;
     if submitted.status != 200 {
         return Ok(relay(submitted));
     }
@@ -60,13 +72,23 @@ pub async fn submit(body: &[u8], env: &Env, config: &Config) -> Result<Reply> {
     Ok(Reply::json(200, serde_json::to_vec(&answer)?))
 }
 
-/// `GET /queue/response/<id>`.
-pub async fn response(id: &str, env: &Env) -> Result<Reply> {
-    let well_formed = id.len() == 36 && id.starts_with("job-") && id[4..].bytes().all(|b| b.is_ascii_hexdigit());
-    if !well_formed {
-        return Ok(Reply::error(&ApiError::JobNotFound { id: id.to_owned() }));
+/// `GET /queue/response/<id>`: the job, to the key that submitted it only (any
+/// other is told it does not exist).
+pub async fn response(id: &str, api_key: Option<&str>, env: &Env) -> Result<Reply> {
+    let not_found = || Reply::error(&ApiError::JobNotFound { id: id.to_owned() });
+    if !is_job_id(id) {
+        return Ok(not_found());
     }
-    Ok(relay(send(env, id, None).await?))
+    let answer = send(env, id, None).await?;
+    if answer.status != 200 {
+        return Ok(relay(answer));
+    }
+    let stored: Stored = serde_json::from_str(&answer.text)?;
+    let job = JobRecord { tenant: stored.tenant, ..JobRecord::new(id.to_owned(), None, String::new(), 0) };
+    if !job.readable_by(tenant_of(api_key).as_deref()) {
+        return Ok(not_found());
+    }
+    Ok(Reply::json(200, serde_json::to_vec(&stored.view)?))
 }
 
 /// The job object's JSON answer, passed on to the client.
@@ -95,7 +117,7 @@ impl DurableObject for Job {
         match (req.method(), stored) {
             (Method::Post, None) => {
                 let submit: Submit = req.json().await?;
-                let job = JobRecord::new(submit.id, submit.body, runtime::now_ms() as u64);
+                let job = JobRecord::new(submit.id, submit.tenant, submit.body, runtime::now_ms() as u64);
                 self.save(&job).await?;
                 self.state.storage().set_alarm(Duration::from_millis(0)).await?;
                 respond::json(200, serde_json::to_vec(&job.view())?)
@@ -103,7 +125,9 @@ impl DurableObject for Job {
             (Method::Post, Some(job)) => {
                 respond::error(&ApiError::Internal(format!("job `{}` exists already", job.id)))
             }
-            (_, Some(job)) => respond::json(200, serde_json::to_vec(&job.view())?),
+            (_, Some(job)) => {
+                respond::json(200, serde_json::to_vec(&Stored { tenant: job.tenant.clone(), view: job.view() })?)
+            }
             (_, None) => {
                 let id = req.path().trim_start_matches('/').to_owned();
                 respond::error(&ApiError::JobNotFound { id })
@@ -115,7 +139,7 @@ impl DurableObject for Job {
         let Some(mut job) = self.load().await else {
             return Response::empty();
         };
-        let config = config_source::current(&self.env).await;
+        let config = config_source::current(&self.env).await.map(|current| current.config);
         match job.status {
             JobStatus::Queued | JobStatus::Running => {
                 job.status = JobStatus::Running;

@@ -39,6 +39,9 @@ use crate::respond::Reply;
 /// At instantiation, before any request.
 #[event(start)]
 fn start() {
+    // A panic kills the isolate and every request in it: at least its message
+    // and location reach the log, rather than `RuntimeError: unreachable`.
+    console_error_panic_hook::set_once();
     runtime::prefer_promise_microtasks();
 }
 

@@ -12,11 +12,12 @@ use switchyard_core::coordinator::local::{Ask, LocalRouter};
 use switchyard_core::coordinator::{
     QueueRequest, Report, ReportedFailure, TicketReply, TicketRequest, reports_may_wait,
 };
+use switchyard_core::endpoint::Endpoint;
 use switchyard_core::error::ApiError;
 use switchyard_core::failure::Failure;
 use switchyard_core::mock::{self, MockContext};
 use switchyard_core::plan::{Plan, Step};
-use switchyard_core::request::{Endpoint, ParsedRequest};
+use switchyard_core::request::ParsedRequest;
 use worker::{Context, Delay, Env, Result};
 
 use crate::attempt::{self, Answer, Deadlines, Read, StreamEnd};
@@ -97,10 +98,7 @@ pub async fn serve(
     }
 
     let cached = match &caller {
-        Caller::Client { api_key, .. } => match Cached::of(&config.cache, &request, &group.name, api_key.as_deref()) {
-            Ok(cached) => cached,
-            Err(error) => return Ok(Reply::error(&error)),
-        },
+        Caller::Client { api_key, .. } => Cached::of(&config.cache, &request, &group.name, api_key.as_deref()),
         Caller::Job => None,
     };
     // A hit calls nobody and is counted nowhere as usage.
@@ -115,10 +113,13 @@ pub async fn serve(
     // router gives every request a default one.
     let priority = request.priority.or(config.router.queue.default_priority);
     let mut rng = runtime::rng();
-    let (mut plan, mut step) = Plan::new(&group.name, request.policy.clone(), request.prompt_tokens, &config.router);
+    // The request's own timeout bounds the whole of it, retries and waits included.
+    let deadline = request.timeout_ms.or(header_timeout).map(|ms| started as u64 + ms);
+    let (mut plan, mut step) =
+        Plan::new(&group.name, request.policy.clone(), request.prompt_tokens, &config.router, deadline);
     let mut last_served: Option<(&ModelGroup, &Deployment, Limits)> = None;
     loop {
-        let (name, avoid, delay_ms) = match step {
+        let (name, avoid, delay_ms, deadline_ms) = match step {
             Step::Fail(error) => {
                 let mut reply = Reply::error(&error);
                 let served = last_served.map(|(group, deployment, left)| Served { group, deployment, left });
@@ -126,7 +127,7 @@ pub async fn serve(
                 respond::attempt_headers(&mut reply, plan.group(), served, plan.attempts(), started, prioritized);
                 return Ok(reply);
             }
-            Step::Call { group, avoid, delay_ms } => (group, avoid, delay_ms),
+            Step::Call { group, avoid, delay_ms, deadline_ms } => (group, avoid, delay_ms, deadline_ms),
         };
         if delay_ms > 0 {
             Delay::from(Duration::from_millis(delay_ms)).await;
@@ -141,7 +142,8 @@ pub async fn serve(
             None => {
                 let queue = priority.map(|priority| QueueRequest {
                     priority,
-                    max_wait_ms: max_wait_ms(&request, header_timeout, group, config),
+                    max_wait_ms: max_wait_ms(&request, header_timeout, group, config)
+                        .min(deadline_ms.map_or(u64::MAX, |at| at.saturating_sub(runtime::now_ms() as u64))),
                     waiter: rng.u64(..),
                 });
                 let ticket =
@@ -149,7 +151,7 @@ pub async fn serve(
                 let grant = match take_ticket(env, &group.name, ticket, &caller, &background).await {
                     Ok(TicketReply::Granted(grant)) => grant,
                     Ok(TicketReply::Unavailable(reason)) => {
-                        step = plan.on_unavailable(&reason, &config.router, &mut rng);
+                        step = plan.on_unavailable(runtime::now_ms() as u64, &reason, &config.router, &mut rng);
                         continue;
                     }
                     Err(error) => return Ok(Reply::error(&error)),
@@ -163,7 +165,8 @@ pub async fn serve(
             }
         };
         let attempt_started = runtime::now_ms();
-        let deadlines = deadlines(&request, header_timeout, deployment, config);
+        let deadlines = deadlines(&request, header_timeout, deployment, config)
+            .within((deadline_ms.unwrap_or(u64::MAX) as f64 - attempt_started).max(1.0) as u64);
         // The whole answer for the cache; else its usage, for the tokens a ticket
         // reports or the isolate counts (see `LocalRouter::wants_usage`). A ticket's
         // report of a stream carries them only where they count, as it costs the
@@ -187,11 +190,13 @@ pub async fn serve(
             estimated_tokens: request.prompt_tokens,
         };
         let mut reply = match outcome {
-            Err(failure) => {
+            Err(mut failure) => {
+                // What a provider says may echo the key it was sent.
+                failure.error = failure.error.masked(&config.secrets);
                 // Told before the next step, so that a retry sees the cooldown.
                 let reported = ReportedFailure { class: failure.class, retry_after_ms: failure.retry_after_ms };
                 settle.ended(elapsed(attempt_started), None, None, Some(reported)).await;
-                step = plan.on_failure(&deployment.id, failure, &config.router);
+                step = plan.on_failure(runtime::now_ms() as u64, &deployment.id, failure, &config.router);
                 last_served = Some((group, deployment, left));
                 continue;
             }

@@ -3,11 +3,13 @@
 use futures_util::future::join_all;
 use serde_json::json;
 use switchyard_core::config::Config;
+use switchyard_core::cors::{self, AllowedOrigins};
+use switchyard_core::endpoint::{Endpoint, url_path};
 use switchyard_core::error::ApiError;
-use switchyard_core::request::{Endpoint, url_path};
 use worker::{Context, Env, Method, Result};
 
-use crate::respond::Reply;
+use crate::config_source::Current;
+use crate::respond::{Body, Reply};
 use crate::{config_source, coordinator, jobs, proxy, runtime};
 
 enum Route {
@@ -28,32 +30,81 @@ enum Api {
 /// `req` is the runtime's own: converting it into a `worker::Request` would read
 /// every property up front, `cf` included (an object built per request).
 pub async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> Result<Reply> {
-    let route = match route(&Method::from(req.method()), url_path(&req.url())) {
+    // Only browsers send an `Origin`: they alone get CORS headers.
+    let origin = req.headers().get("origin").ok().flatten();
+    let method = Method::from(req.method());
+    if method == Method::Options {
+        return preflight(&req, origin.as_deref(), &env).await;
+    }
+    let mut reply = serve(&method, req, &env, ctx).await?;
+    if let Some(origin) = origin
+        && let Some(allowed) = allowed_origins(&env).await.allow(&origin)
+    {
+        if allowed != "*" {
+            reply.set("vary", "origin");
+        }
+        reply.set("access-control-allow-origin", allowed);
+        reply.set("access-control-expose-headers", cors::EXPOSED_HEADERS);
+    }
+    Ok(reply)
+}
+
+/// Answers a browser's preflight: allowed origins get what they asked to send,
+/// others a 403 (the browser then refuses to send the request).
+async fn preflight(req: &web_sys::Request, origin: Option<&str>, env: &Env) -> Result<Reply> {
+    let Some(allowed) = allowed_origins(env).await.allow(origin.unwrap_or("")) else {
+        let message = format!("origin `{}` is not in general_settings.allowed_origins", origin.unwrap_or(""));
+        return Ok(Reply::error(&ApiError::InvalidParam { param: "origin", message }).with_status(403));
+    };
+    let requested = req.headers().get("access-control-request-headers").ok().flatten();
+    Ok(Reply::new(204, cors::preflight_headers(allowed, requested.as_deref()), Body::Bytes(Vec::new())))
+}
+
+/// The origins the config in force allows; every origin while no config loads.
+async fn allowed_origins(env: &Env) -> AllowedOrigins {
+    config_source::current(env).await.map(|current| current.config.allowed_origins.clone()).unwrap_or_default()
+}
+
+async fn serve(method: &Method, req: web_sys::Request, env: &Env, ctx: Context) -> Result<Reply> {
+    let route = match route(method, url_path(&req.url())) {
         Ok(route) => route,
         Err(error) => return Ok(Reply::error(&error)),
     };
     match route {
         Route::Liveliness => Ok(Reply::json(200, br#"{"status":"alive"}"#.to_vec())),
-        // Not ready while the config cannot be used; no key needed to ask.
-        Route::Readiness => match config_source::current(&env).await {
-            Ok(_) => Ok(Reply::json(200, br#"{"status":"healthy"}"#.to_vec())),
+        // Not ready while no config can be used; degraded while the newest one
+        // cannot and the last that loaded serves. No key needed to ask.
+        Route::Readiness => match config_source::current(env).await {
+            Ok(Current { error: None, .. }) => Ok(Reply::json(200, br#"{"status":"healthy"}"#.to_vec())),
+            Ok(Current { error: Some(error), .. }) => {
+                let body =
+                    json!({"status": "degraded", "serving": "the last config that loaded", "config_error": &*error});
+                Ok(Reply::json(200, serde_json::to_vec(&body)?))
+            }
             Err(error) => Ok(Reply::json(503, error.body())),
         },
         Route::Api(api) => {
-            let config = match config_source::current(&env).await {
-                Ok(config) => config,
+            let Current { config, error: config_error } = match config_source::current(env).await {
+                Ok(current) => current,
                 Err(error) => return Ok(Reply::error(&error)),
             };
-            if let Err(error) = authenticate(&req, &config) {
-                return Ok(Reply::error(&error));
+            let mut reply = match authenticate(&req, &config) {
+                Err(error) => Reply::error(&error),
+                Ok(()) => match api {
+                    Api::Models => models(&config)?,
+                    Api::QueueStatus => queue_status(env, &config).await?,
+                    Api::SubmitJob => {
+                        let body = runtime::whole_body(req.array_buffer()).await?;
+                        jobs::submit(&body, api_key(&req).as_deref(), env, &config).await?
+                    }
+                    Api::JobResponse(id) => jobs::response(&id, api_key(&req).as_deref(), env).await?,
+                    Api::Proxy(endpoint) => proxy::handle(endpoint, req, env, &ctx, &config).await?,
+                },
+            };
+            if let Some(error) = config_error {
+                reply.set("x-switchyard-config-error", header_value(&error));
             }
-            match api {
-                Api::Models => models(&config),
-                Api::QueueStatus => queue_status(&env, &config).await,
-                Api::SubmitJob => jobs::submit(&runtime::whole_body(req.array_buffer()).await?, &env, &config).await,
-                Api::JobResponse(id) => jobs::response(&id, &env).await,
-                Api::Proxy(endpoint) => proxy::handle(endpoint, req, &env, &ctx, &config).await,
-            }
+            Ok(reply)
         }
     }
 }
@@ -86,6 +137,15 @@ fn route(method: &Method, path: &str) -> std::result::Result<Route, ApiError> {
             path: path.to_owned(),
             allowed: if allowed == Method::Post { "POST" } else { "GET" },
         })
+    }
+}
+
+/// A text as one header line: printable ASCII, at most 300 characters.
+fn header_value(text: &str) -> String {
+    let line: String = text.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { ' ' }).collect();
+    match line.char_indices().nth(300) {
+        Some((cut, _)) => format!("{}...", &line[..cut]),
+        None => line,
     }
 }
 

@@ -5,7 +5,16 @@ pub fn now_ms() -> f64 {
     js_sys::Date::now()
 }
 
-/// A generator seeded from `Math.random()`, the runtime's own entropy source.
+/// 128 bits from the runtime's cryptographic source (`crypto.getRandomValues`),
+/// for what must not be guessed (an async job's id).
+pub fn secure_random_u128() -> Result<u128, getrandom::Error> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)?;
+    Ok(u128::from_le_bytes(bytes))
+}
+
+/// A generator seeded from `Math.random()`, the runtime's own entropy source: for
+/// routing's choices, which need only be spread, not secret.
 pub fn rng() -> fastrand::Rng {
     fastrand::Rng::with_seed((js_sys::Math::random() * u64::MAX as f64) as u64)
 }

@@ -14,13 +14,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::error::ApiError;
-use crate::request::{Endpoint, ParsedRequest};
+use crate::config::CachePolicy;
+use crate::endpoint::Endpoint;
+use crate::request::{CacheControls, ParsedRequest};
 
 /// KV refuses an expiration TTL under 60 seconds.
 pub const KV_MIN_TTL_S: u64 = 60;
-/// LiteLLM's in-memory cache default.
-pub const DEFAULT_TTL_S: u64 = 600;
 /// Larger answers are not stored.
 pub const MAX_ENTRY_BYTES: usize = 1 << 20;
 
@@ -48,71 +47,10 @@ const NOT_IN_KEY: &[&str] = &[
     "base_url",
 ];
 
-/// The cache's configuration.
-#[derive(Debug, Clone, Default)]
-pub struct CachePolicy {
-    pub enabled: bool,
-    pub default_ttl_s: u64,
-    pub namespace: Option<String>,
-    /// Endpoints cached (`cache_params.supported_call_types`).
-    pub endpoints: Vec<Endpoint>,
-    /// One cache for every API key (`cache_params.shared: true`).
-    pub shared: bool,
-}
-
-impl CachePolicy {
-    pub fn applies_to(&self, endpoint: Endpoint) -> bool {
-        self.enabled && self.endpoints.contains(&endpoint)
-    }
-}
-
-/// LiteLLM's `supported_call_types` names for an endpoint's calls.
-pub fn endpoint_of_call_type(call_type: &str) -> Option<Endpoint> {
-    match call_type {
-        "completion" | "acompletion" => Some(Endpoint::ChatCompletions),
-        "text_completion" | "atext_completion" => Some(Endpoint::Completions),
-        "embedding" | "aembedding" => Some(Endpoint::Embeddings),
-        _ => None,
-    }
-}
-
-/// The request's own `cache` controls.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CacheControls {
-    /// Do not look up: always call the deployment (the answer is still stored).
-    #[serde(rename = "no-cache", default)]
-    pub no_cache: bool,
-    /// Do not store this answer.
-    #[serde(rename = "no-store", default)]
-    pub no_store: bool,
-    /// Seconds to keep this answer.
-    pub ttl: Option<u64>,
-    /// Accept only an entry younger than this many seconds.
-    #[serde(rename = "s-maxage")]
-    pub s_maxage: Option<u64>,
-    pub namespace: Option<String>,
-}
-
-impl CacheControls {
-    /// Reads the body's `cache` object; a malformed one is a 400 naming `cache`.
-    pub fn of(request: &ParsedRequest<'_>) -> Result<Self, ApiError> {
-        let Some(raw) = request.field("cache").filter(|raw| raw.get() != "null") else {
-            return Ok(Self::default());
-        };
-        serde_json::from_str(raw.get()).map_err(|e| ApiError::InvalidParam {
-            param: "cache",
-            message: format!(
-                "`cache` must be an object with no-cache, no-store (booleans), ttl, s-maxage (seconds) \
-                 or namespace (a string): {e}"
-            ),
-        })
-    }
-
-    /// KV's expiration: the request's ttl, else the configured one, never under KV's minimum.
-    pub fn ttl_s(&self, policy: &CachePolicy) -> u64 {
-        self.ttl.unwrap_or(policy.default_ttl_s).max(KV_MIN_TTL_S)
-    }
+/// KV's expiration for an answer: the request's ttl, else the configured one,
+/// never under KV's minimum.
+pub fn ttl_s(controls: &CacheControls, policy: &CachePolicy) -> u64 {
+    controls.ttl.unwrap_or(policy.default_ttl_s).max(KV_MIN_TTL_S)
 }
 
 /// The cache key of `request` for `group`, as hex. `api_key` is the caller's bearer

@@ -3,8 +3,12 @@
 //! [`ApiError::status`] matches every variant without a catch-all arm, so a new kind
 //! of error cannot ship without deciding its status code.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 use serde_json::Value;
+
+use crate::secret::Secrets;
 
 /// An error answered to the client as `{"error": {"message", "type", "param", "code"}}`.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -214,6 +218,53 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// This error with every configured secret masked in the text that came
+    /// from a provider (its message, what a failed connection said).
+    pub fn masked(self, secrets: &Secrets) -> Self {
+        let mask = |text: String| match secrets.mask(&text) {
+            Cow::Borrowed(_) => text,
+            Cow::Owned(masked) => masked,
+        };
+        match self {
+            Self::Upstream { status, message, kind, param, code, retry_after_ms } => Self::Upstream {
+                status,
+                message: mask(message),
+                kind,
+                param: param.map(mask),
+                code: code.map(mask),
+                retry_after_ms,
+            },
+            Self::UpstreamUnreachable { deployment, detail } => {
+                Self::UpstreamUnreachable { deployment, detail: mask(detail) }
+            }
+            Self::UpstreamInvalidResponse { deployment, detail } => {
+                Self::UpstreamInvalidResponse { deployment, detail: mask(detail) }
+            }
+            Self::Tried { error, tried } => Self::Tried { error: Box::new(error.masked(secrets)), tried: mask(tried) },
+            // Everything else is the gateway's own text.
+            Self::MalformedJson(_)
+            | Self::InvalidParam { .. }
+            | Self::MissingApiKey
+            | Self::InvalidApiKey
+            | Self::ModelNotFound { .. }
+            | Self::JobNotFound { .. }
+            | Self::RouteNotFound { .. }
+            | Self::MethodNotAllowed { .. }
+            | Self::Timeout { .. }
+            | Self::AllCoolingDown { .. }
+            | Self::GroupRateLimited { .. }
+            | Self::GroupBusy { .. }
+            | Self::QueueFull { .. }
+            | Self::QueueTimeout { .. }
+            | Self::ContextWindowExceeded { .. }
+            | Self::CoordinatorUnavailable { .. }
+            | Self::Config(_)
+            | Self::Internal(_) => self,
+        }
+    }
+}
+
 fn secs(ms: u64) -> u64 {
     ms.div_ceil(1000).max(1)
 }
@@ -277,6 +328,20 @@ mod tests {
             serde_json::json!({"error": {"message": "Rate limit reached", "type": "requests",
                 "param": null, "code": "rate_limit_exceeded"}})
         );
+    }
+
+    #[test]
+    fn a_key_a_provider_echoes_is_masked() {
+        let key = "sk-live-0123456789abcdefghijklmn";
+        let secrets = Secrets::new([key]);
+        let body = format!(r#"{{"error":{{"message":"Invalid key {key}","type":"auth","code":"bad {key}"}}}}"#);
+        let error = ApiError::from_upstream(401, body.as_bytes()).masked(&secrets);
+        let shown = String::from_utf8(error.body()).unwrap();
+        assert!(!shown.contains(key) && shown.contains("sk-li...mn"), "{shown}");
+        let tried = ApiError::Tried { error: Box::new(error), tried: format!("a/x: {key}") }.masked(&secrets);
+        assert!(!tried.to_string().contains(key), "{tried}");
+        let cut = ApiError::UpstreamUnreachable { deployment: "d".into(), detail: format!("GET ?key={key}") };
+        assert!(!cut.masked(&secrets).to_string().contains(key));
     }
 
     #[test]

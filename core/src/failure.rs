@@ -69,13 +69,17 @@ impl FailureClass {
     }
 }
 
-/// One failed attempt: its class, the error the client would see, and the
-/// upstream's `Retry-After` when it sent one.
+/// One failed attempt: its class, the error the client would see, the
+/// upstream's `Retry-After` when it sent one, and whether it asked to slow down.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Failure {
     pub class: FailureClass,
     pub error: ApiError,
     pub retry_after_ms: Option<u64>,
+    /// The provider is rate limiting or overloaded (429, 529, a 503 with
+    /// `Retry-After`): a retry of a deployment already tried waits first. Every
+    /// other failure is retried at once, as LiteLLM's router documents.
+    pub slow_down: bool,
 }
 
 impl Failure {
@@ -85,7 +89,8 @@ impl Failure {
         if let ApiError::Upstream { retry_after_ms: slot, .. } = &mut error {
             *slot = retry_after_ms;
         }
-        Self { class: classify(status, &error), error, retry_after_ms }
+        let slow_down = slows_down(status, retry_after_ms);
+        Self { class: classify(status, &error), error, retry_after_ms, slow_down }
     }
 
     pub fn unreachable(deployment: &str, detail: String) -> Self {
@@ -93,6 +98,7 @@ impl Failure {
             class: FailureClass::Connection,
             error: ApiError::UpstreamUnreachable { deployment: deployment.to_owned(), detail },
             retry_after_ms: None,
+            slow_down: false,
         }
     }
 
@@ -102,6 +108,7 @@ impl Failure {
             class: FailureClass::InvalidResponse,
             error: ApiError::UpstreamInvalidResponse { deployment: deployment.to_owned(), detail },
             retry_after_ms: None,
+            slow_down: false,
         }
     }
 
@@ -115,7 +122,7 @@ impl Failure {
         retry_after_ms: Option<u64>,
     ) -> Self {
         let error = ApiError::Upstream { status, message, kind: kind.to_owned(), param: None, code, retry_after_ms };
-        Self { class: classify(status, &error), error, retry_after_ms }
+        Self { class: classify(status, &error), error, retry_after_ms, slow_down: slows_down(status, retry_after_ms) }
     }
 
     pub fn timeout(deployment: &str, after_ms: u64) -> Self {
@@ -123,8 +130,15 @@ impl Failure {
             class: FailureClass::Timeout,
             error: ApiError::Timeout { deployment: deployment.to_owned(), after_ms },
             retry_after_ms: None,
+            slow_down: false,
         }
     }
+}
+
+/// Whether an answer of `status` asks the caller to slow down: a rate limit, an
+/// overload (Anthropic's 529), or a 503 that says when to come back.
+fn slows_down(status: u16, retry_after_ms: Option<u64>) -> bool {
+    matches!(status, 429 | 529) || (status == 503 && retry_after_ms.is_some())
 }
 
 /// The class of an upstream error from its status and, for 400s, its code and message.
@@ -222,6 +236,14 @@ mod tests {
         for exempt in [BadRequest, ContextWindow, ContentPolicy] {
             assert!(!exempt.counts_for_cooldown(), "{exempt:?}");
         }
+    }
+
+    #[test]
+    fn only_rate_limits_and_overloads_ask_to_slow_down() {
+        let slow = |status, retry_after| Failure::from_upstream(status, b"", retry_after).slow_down;
+        assert!(slow(429, None) && slow(529, None) && slow(503, Some(2_000)));
+        assert!(!slow(503, None) && !slow(500, Some(1_000)) && !slow(400, None));
+        assert!(!Failure::timeout("a", 10).slow_down && !Failure::unreachable("a", "reset".into()).slow_down);
     }
 
     #[test]

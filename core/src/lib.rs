@@ -8,6 +8,8 @@
 //! - [`config`]: LiteLLM's YAML into validated runtime types, with warnings for what
 //!   is not supported.
 //! - [`provider`]: which providers a deployment's `model` can name, and their endpoints.
+//! - [`cors`]: which browser origins may call the gateway.
+//! - [`endpoint`]: the OpenAI endpoints served, and a request URL's path.
 //! - [`request`]: the client's request body, parsed once into the fields routing needs,
 //!   validated, and rewritten for the upstream.
 //! - [`select`]: the weighted random choice of simple-shuffle.
@@ -17,6 +19,7 @@
 //! - [`jobs`]: the record of an async job (`/queue/request`).
 //! - [`failure`]: one classification of a failed attempt, for retry, fallback and cooldown.
 //! - [`cache`]: the response cache's keys, controls, entries and stream replay.
+//! - [`shape`]: telling a provider's success from garbage, cheaply.
 //! - [`usage`]: the tokens an answer, complete or streamed, reports using.
 //! - [`mock`]: well-formed answers for `mock_response`, streamed or not.
 //! - [`error`]: every error a client can see, with its status and OpenAI's error body.
@@ -25,6 +28,8 @@
 pub mod cache;
 pub mod config;
 pub mod coordinator;
+pub mod cors;
+pub mod endpoint;
 pub mod error;
 pub mod failure;
 pub mod jobs;
@@ -35,5 +40,6 @@ pub mod provider;
 pub mod request;
 pub mod secret;
 pub mod select;
+pub mod shape;
 pub mod sse;
 pub mod usage;

@@ -6,7 +6,8 @@
 
 use serde_json::{Value, json};
 
-use crate::request::{Endpoint, ParsedRequest};
+use crate::endpoint::Endpoint;
+use crate::request::ParsedRequest;
 
 /// What a mock answer needs besides the request: the clock and an id source.
 pub struct MockContext<'r> {

@@ -9,10 +9,16 @@
 //! 4. A success ends the plan; `Fail` ends it with the error to answer.
 //!
 //! Rules:
-//! - Retries stay in the group: at once on another deployment when one is
-//!   available; otherwise after `Retry-After` (when 0 < it <= 60 s) or 0.5 s
-//!   doubling per retry up to 8 s, plus up to 0.75 s of jitter. The number of
-//!   retries comes from [`RouterPolicy::retries_for`].
+//! - Retries stay in the group, on another deployment when one is available. A
+//!   retry that must go to a deployment already tried goes at once, as LiteLLM's
+//!   router documents ("for generic errors, we retry immediately"), unless the
+//!   provider asked to slow down (a rate limit or an overload, see
+//!   [`Failure::slow_down`]): then it waits the provider's `Retry-After` (when
+//!   0 < it <= 60 s) or 0.5 s doubling per retry up to 8 s, plus up to 0.75 s of
+//!   jitter. The number of retries comes from [`RouterPolicy::retries_for`].
+//! - A request's own timeout (in its body or `x-litellm-timeout`) bounds the whole
+//!   of it: each call carries the deadline, which caps its own timeout, and no
+//!   call or wait starts past it.
 //! - When a group is exhausted, fallbacks: the request's own `fallbacks` for the
 //!   requested group, else the configured list for the failure's kind. Groups are
 //!   visited breadth first, each at most once (a cycle `a -> b -> a` ends), at most
@@ -27,24 +33,24 @@ use crate::config::{DeploymentId, FallbackKind, RouterPolicy};
 use crate::coordinator::Unavailable;
 use crate::error::ApiError;
 use crate::failure::{Failure, FailureClass};
+use crate::request::RequestPolicy;
 
 const BACKOFF_BASE_MS: u64 = 500;
 const BACKOFF_MAX_MS: u64 = 8_000;
 const JITTER_MS: u64 = 750;
 const RETRY_AFTER_MAX_MS: u64 = 60_000;
 
-/// What the request body says about its own reliability.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RequestPolicy {
-    pub num_retries: Option<u32>,
-    pub fallbacks: Option<Vec<String>>,
-    pub disable_fallbacks: bool,
-}
-
 /// What the Worker does next.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
-    Call { group: String, avoid: Vec<DeploymentId>, delay_ms: u64 },
+    /// Wait `delay_ms`, then call a deployment of `group` that is not in `avoid`.
+    /// `deadline_ms`: when the request's own time is up, if it set one.
+    Call {
+        group: String,
+        avoid: Vec<DeploymentId>,
+        delay_ms: u64,
+        deadline_ms: Option<u64>,
+    },
     Fail(ApiError),
 }
 
@@ -69,14 +75,25 @@ pub struct Plan {
     retries_here: u32,
     attempts: Attempts,
     last_retry_after_ms: Option<u64>,
+    /// The last failure asked to slow down before the same deployment is tried again.
+    last_slowed_down: bool,
+    /// When the request's own timeout ends, if it set one.
+    deadline_ms: Option<u64>,
     primary_error: Option<ApiError>,
     last_error: Option<ApiError>,
     tried: Vec<String>,
 }
 
 impl Plan {
-    /// `prompt_tokens` is the request's estimate, for the pre-call context-window error.
-    pub fn new(group: &str, request: RequestPolicy, prompt_tokens: u64, policy: &RouterPolicy) -> (Self, Step) {
+    /// `prompt_tokens` is the request's estimate, for the pre-call context-window
+    /// error; `deadline_ms` is when the request's own timeout ends, if it set one.
+    pub fn new(
+        group: &str,
+        request: RequestPolicy,
+        prompt_tokens: u64,
+        policy: &RouterPolicy,
+        deadline_ms: Option<u64>,
+    ) -> (Self, Step) {
         let max_retries = request.num_retries.unwrap_or(policy.num_retries);
         let plan = Self {
             request,
@@ -89,11 +106,13 @@ impl Plan {
             retries_here: 0,
             attempts: Attempts { retries: 0, max_retries, fallbacks: 0 },
             last_retry_after_ms: None,
+            last_slowed_down: false,
+            deadline_ms,
             primary_error: None,
             last_error: None,
             tried: Vec::new(),
         };
-        let step = plan.call(0);
+        let step = plan.first_call();
         (plan, step)
     }
 
@@ -106,11 +125,18 @@ impl Plan {
         &self.current
     }
 
-    /// A call to `deployment` of the current group failed.
-    pub fn on_failure(&mut self, deployment: &DeploymentId, failure: Failure, policy: &RouterPolicy) -> Step {
+    /// A call to `deployment` of the current group failed, and it is `now_ms`.
+    pub fn on_failure(
+        &mut self,
+        now_ms: u64,
+        deployment: &DeploymentId,
+        failure: Failure,
+        policy: &RouterPolicy,
+    ) -> Step {
         self.tried.push(format!("{}/{}: {}", self.current, deployment, describe(&failure)));
         self.avoid.push(deployment.clone());
         self.last_retry_after_ms = failure.retry_after_ms;
+        self.last_slowed_down = failure.slow_down;
         let class = failure.class;
         self.record(failure.error);
         let max = policy.retries_for(&self.current, class, self.request.num_retries);
@@ -118,20 +144,31 @@ impl Plan {
         if self.retries_here < max {
             self.retries_here += 1;
             self.attempts.retries += 1;
-            return self.call(0);
+            return self.call(now_ms, 0);
         }
-        self.fall_back(kind_of(class), policy)
+        self.fall_back(now_ms, kind_of(class), policy)
     }
 
-    /// No ticket was granted in the current group.
-    pub fn on_unavailable(&mut self, reason: &Unavailable, policy: &RouterPolicy, rng: &mut fastrand::Rng) -> Step {
+    /// No ticket was granted in the current group, and it is `now_ms`.
+    pub fn on_unavailable(
+        &mut self,
+        now_ms: u64,
+        reason: &Unavailable,
+        policy: &RouterPolicy,
+        rng: &mut fastrand::Rng,
+    ) -> Step {
         let group = self.current.clone();
         let (error, kind) = match *reason {
-            // The retry must go to a deployment this request already tried: wait first.
+            // The retry must go to a deployment this request already tried: at
+            // once, unless the provider asked to slow down.
             Unavailable::OnlyAvoided => {
                 self.avoid.clear();
-                let delay = backoff_ms(self.retries_here, self.last_retry_after_ms, rng);
-                return self.call(delay);
+                let delay = if self.last_slowed_down {
+                    backoff_ms(self.retries_here, self.last_retry_after_ms, rng)
+                } else {
+                    0
+                };
+                return self.call(now_ms, delay);
             }
             Unavailable::AllCoolingDown { retry_after_ms } => {
                 (ApiError::AllCoolingDown { group, retry_after_ms }, FallbackKind::Generic)
@@ -151,7 +188,7 @@ impl Plan {
         };
         self.tried.push(format!("{}: {}", self.current, short(&error)));
         self.record(error);
-        self.fall_back(kind, policy)
+        self.fall_back(now_ms, kind, policy)
     }
 
     fn record(&mut self, error: ApiError) {
@@ -161,7 +198,7 @@ impl Plan {
         self.last_error = Some(error);
     }
 
-    fn fall_back(&mut self, kind: FallbackKind, policy: &RouterPolicy) -> Step {
+    fn fall_back(&mut self, now_ms: u64, kind: FallbackKind, policy: &RouterPolicy) -> Step {
         if !self.request.disable_fallbacks {
             let targets: Vec<String> = match (&self.request.fallbacks, self.current == self.original) {
                 (Some(own), true) => own.clone(),
@@ -181,7 +218,8 @@ impl Plan {
                 self.retries_here = 0;
                 self.avoid.clear();
                 self.last_retry_after_ms = None;
-                return self.call(0);
+                self.last_slowed_down = false;
+                return self.call(now_ms, 0);
             }
         }
         Step::Fail(self.final_error())
@@ -200,8 +238,17 @@ impl Plan {
         }
     }
 
-    fn call(&self, delay_ms: u64) -> Step {
-        Step::Call { group: self.current.clone(), avoid: self.avoid.clone(), delay_ms }
+    fn first_call(&self) -> Step {
+        Step::Call { group: self.current.clone(), avoid: Vec::new(), delay_ms: 0, deadline_ms: self.deadline_ms }
+    }
+
+    /// The next call, unless the request's own time would be up before it starts:
+    /// then the answer is what failed so far.
+    fn call(&mut self, now_ms: u64, delay_ms: u64) -> Step {
+        if self.deadline_ms.is_some_and(|deadline| now_ms.saturating_add(delay_ms) >= deadline) {
+            return Step::Fail(self.final_error());
+        }
+        Step::Call { group: self.current.clone(), avoid: self.avoid.clone(), delay_ms, deadline_ms: self.deadline_ms }
     }
 }
 

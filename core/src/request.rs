@@ -11,47 +11,8 @@ use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
+use crate::endpoint::Endpoint;
 use crate::error::ApiError;
-use crate::plan::RequestPolicy;
-
-/// The path of a URL as the runtime serializes it (scheme, host, then the path,
-/// in which `?` and `#` only ever begin the query and the fragment): read
-/// without parsing the URL again.
-pub fn url_path(url: &str) -> &str {
-    let Some((_, rest)) = url.split_once("://") else {
-        return url;
-    };
-    let path = rest.find('/').map_or("/", |start| &rest[start..]);
-    path.split(['?', '#']).next().unwrap_or(path)
-}
-
-/// The OpenAI endpoints Switchyard routes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Endpoint {
-    ChatCompletions,
-    Completions,
-    Embeddings,
-}
-
-impl Endpoint {
-    /// The path appended to a deployment's `api_base`.
-    pub fn upstream_path(self) -> &'static str {
-        match self {
-            Self::ChatCompletions => "/chat/completions",
-            Self::Completions => "/completions",
-            Self::Embeddings => "/embeddings",
-        }
-    }
-
-    /// The field that carries the prompt.
-    fn input_param(self) -> &'static str {
-        match self {
-            Self::ChatCompletions => "messages",
-            Self::Completions => "prompt",
-            Self::Embeddings => "input",
-        }
-    }
-}
 
 /// Keys that LiteLLM reads from the body and that an OpenAI-compatible provider
 /// would refuse or misread. `api_key`/`api_base` would let a client redirect the
@@ -74,6 +35,32 @@ const GATEWAY_ONLY_KEYS: &[&str] = &[
     "base_url",
 ];
 
+/// What the request body says about its own reliability.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RequestPolicy {
+    pub num_retries: Option<u32>,
+    pub fallbacks: Option<Vec<String>>,
+    pub disable_fallbacks: bool,
+}
+
+/// The request's own `cache` controls.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheControls {
+    /// Do not look up: always call the deployment (the answer is still stored).
+    #[serde(rename = "no-cache", default)]
+    pub no_cache: bool,
+    /// Do not store this answer.
+    #[serde(rename = "no-store", default)]
+    pub no_store: bool,
+    /// Seconds to keep this answer.
+    pub ttl: Option<u64>,
+    /// Accept only an entry younger than this many seconds.
+    #[serde(rename = "s-maxage")]
+    pub s_maxage: Option<u64>,
+    pub namespace: Option<String>,
+}
+
 /// A validated request: the fields routing reads, and the raw entries to forward.
 #[derive(Debug)]
 pub struct ParsedRequest<'a> {
@@ -94,6 +81,8 @@ pub struct ParsedRequest<'a> {
     pub priority: Option<u32>,
     /// `stream_options.include_usage`: a stream is asked to end with its usage.
     pub include_usage: bool,
+    /// LiteLLM's `cache` controls for this request.
+    pub cache: CacheControls,
     input: &'a RawValue,
     entries: Vec<(Key<'a>, &'a RawValue)>,
 }
@@ -146,6 +135,19 @@ impl<'a> ParsedRequest<'a> {
         let timeout_ms = present("timeout").map(|raw| seconds("timeout", raw)).transpose()?;
         let stream_timeout_ms = present("stream_timeout").map(|raw| seconds("stream_timeout", raw)).transpose()?;
         let include_usage = present("stream_options").map(parse_include_usage).transpose()?.unwrap_or(false);
+        let cache = present("cache").map(parse_cache).transpose()?.unwrap_or_default();
+        // Read by the request log and LiteLLM's callbacks: their shape is checked
+        // here so that a wrong one is the client's 400, not a surprise later. The
+        // body parsed already, so a value that opens with `{` is an object.
+        if let Some(raw) = present("metadata")
+            && !raw.get().starts_with('{')
+        {
+            return Err(wrong_type("metadata", "an object", raw));
+        }
+        if let Some(raw) = present("tags") {
+            serde_json::from_str::<Vec<String>>(raw.get())
+                .map_err(|_| wrong_type("tags", "an array of strings", raw))?;
+        }
         let input = endpoint.input_param();
         let Some(raw_input) = present(input) else {
             return Err(missing(input, describe_input(endpoint)));
@@ -162,6 +164,7 @@ impl<'a> ParsedRequest<'a> {
             stream_timeout_ms,
             priority,
             include_usage,
+            cache,
             input: raw_input,
             entries,
         })
@@ -321,6 +324,17 @@ fn parse_include_usage(raw: &RawValue) -> Result<bool, ApiError> {
         .map_err(|_| wrong_type("stream_options", "an object whose `include_usage` is a boolean", raw))
 }
 
+/// LiteLLM's `cache` object: its members and their types, nothing else.
+fn parse_cache(raw: &RawValue) -> Result<CacheControls, ApiError> {
+    serde_json::from_str(raw.get()).map_err(|e| ApiError::InvalidParam {
+        param: "cache",
+        message: format!(
+            "`cache` must be an object with no-cache, no-store (booleans), ttl, s-maxage (seconds) \
+             or namespace (a string): {e}"
+        ),
+    })
+}
+
 /// A timeout in seconds, as LiteLLM takes it, to milliseconds.
 fn seconds(param: &'static str, raw: &RawValue) -> Result<u64, ApiError> {
     match serde_json::from_str::<f64>(raw.get()) {
@@ -361,14 +375,6 @@ fn shown(raw: &RawValue) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_url_path_stops_at_the_query_and_the_fragment() {
-        assert_eq!(url_path("https://gw.example/v1/chat/completions?x=1"), "/v1/chat/completions");
-        assert_eq!(url_path("http://127.0.0.1:8787/v1/models#top"), "/v1/models");
-        assert_eq!(url_path("https://gw.example"), "/");
-        assert_eq!(url_path("https://gw.example/"), "/");
-    }
 
     fn chat(body: &str) -> Result<ParsedRequest<'_>, ApiError> {
         ParsedRequest::parse(Endpoint::ChatCompletions, body.as_bytes())
@@ -424,6 +430,8 @@ mod tests {
         assert_eq!(chat(r#"{"model":"m","messages":[{"role":"user"}],"priority":0}"#).unwrap().priority, Some(0));
         let plain = chat(r#"{"model":"m","messages":[{"role":"user"}]}"#).unwrap();
         assert_eq!(plain.policy, RequestPolicy::default());
+        let with = chat(r#"{"model":"m","messages":[{"role":"user"}],"metadata":{"a":1},"tags":["x"],"cache":null}"#);
+        assert_eq!(with.unwrap().cache, CacheControls::default());
     }
 
     #[test]
@@ -464,6 +472,17 @@ mod tests {
                 "stream_options",
                 "a boolean",
             ),
+            (r#"{"model":"m","messages":[{"role":"user"}],"cache":"no"}"#, "cache", "must be an object"),
+            (r#"{"model":"m","messages":[{"role":"user"}],"cache":{"no-cache":"yes"}}"#, "cache", "no-cache"),
+            (r#"{"model":"m","messages":[{"role":"user"}],"cache":{"no-store":1}}"#, "cache", "must be an object"),
+            (r#"{"model":"m","messages":[{"role":"user"}],"cache":{"ttl":-1}}"#, "cache", "must be an object"),
+            (r#"{"model":"m","messages":[{"role":"user"}],"cache":{"s-maxage":"1m"}}"#, "cache", "must be an object"),
+            (r#"{"model":"m","messages":[{"role":"user"}],"cache":{"namespace":7}}"#, "cache", "must be an object"),
+            (r#"{"model":"m","messages":[{"role":"user"}],"cache":{"maxage":1}}"#, "cache", "unknown field"),
+            (r#"{"model":"m","messages":[{"role":"user"}],"metadata":"team-a"}"#, "metadata", "an object"),
+            (r#"{"model":"m","messages":[{"role":"user"}],"metadata":[1]}"#, "metadata", "an object"),
+            (r#"{"model":"m","messages":[{"role":"user"}],"tags":"prod"}"#, "tags", "an array of strings"),
+            (r#"{"model":"m","messages":[{"role":"user"}],"tags":[1,2]}"#, "tags", "an array of strings"),
         ];
         for (body, param, message) in cases {
             let (got_param, got_message) = param_of(chat(body));

@@ -11,6 +11,7 @@ const ctx = useGateway((upstream) => ({
     deployment(upstream, "retry-pair", "rp1", ", weight: 1"),
     deployment(upstream, "retry-pair", "rp2", ", weight: 0"),
     deployment(upstream, "retry-solo", "rs1"),
+    deployment(upstream, "timed-solo", "ts1", ", timeout: 1"),
     deployment(upstream, "no-retry", "nr1"),
     deployment(upstream, "primary", "p1"),
     deployment(upstream, "secondary", "s1"),
@@ -63,10 +64,40 @@ test("retries are counted at the upstream and the last error names what was trie
   const { error } = await response.json();
   assert.match(error.message, /^boom \(tried: retry-solo\/rs1: 500 InternalServerError; retry-solo\/rs1: 500/);
   assert.equal(headers(response).retries, "2");
-  // One deployment: each retry waits (0.5 s, then 1 s, plus jitter) before trying it again.
+  // A generic error is retried at once, as LiteLLM documents, even on the same deployment.
+  const gaps = ctx.upstream.requests.slice(1).map((r, i) => r.at - ctx.upstream.requests[i].at);
+  assert.ok(gaps.every((gap) => gap < 300), `no backoff: gaps ${gaps}`);
+  assert.ok(Date.now() - started < 1_500);
+});
+
+test("a rate limit or an overload is backed off before the same deployment is tried again", async () => {
+  // 529 (Anthropic's overloaded) without Retry-After: 0.5 s, then 1 s, plus jitter.
+  ctx.upstream.script("rs1", [], { type: "error", status: 529, message: "Overloaded" });
+  const response = await chat("retry-solo", alone);
+  assert.equal(response.status, 529);
+  assert.deepEqual(seen(), ["rs1", "rs1", "rs1"]);
   const gaps = ctx.upstream.requests.slice(1).map((r, i) => r.at - ctx.upstream.requests[i].at);
   assert.ok(gaps[0] >= 450 && gaps[1] >= 950, `backoff gaps ${gaps}`);
-  assert.ok(Date.now() - started < 6_000);
+});
+
+test("a deployment with timeout 1 s and two retries answers after about 3 s, not 5", async () => {
+  ctx.upstream.script("ts1", [], { type: "stall" });
+  const started = Date.now();
+  const response = await chat("timed-solo", alone);
+  assert.equal(response.status, 408);
+  assert.deepEqual(seen(), ["ts1", "ts1", "ts1"]);
+  const took = Date.now() - started;
+  assert.ok(took >= 2_900 && took < 4_000, `answered after ${took} ms`);
+});
+
+test("the request's own timeout bounds the whole request, retries included", async () => {
+  ctx.upstream.script("rs1", [], { type: "stall" });
+  const started = Date.now();
+  const response = await chat("retry-solo", { ...alone, timeout: 1.5 });
+  assert.equal(response.status, 408);
+  const took = Date.now() - started;
+  assert.ok(took >= 1_400 && took < 2_200, `answered after ${took} ms`);
+  assert.equal(seen().length, 1, "no retry starts once the time is up");
 });
 
 test("num_retries in the body, and a group retry policy, set the count", async () => {

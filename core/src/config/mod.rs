@@ -5,6 +5,7 @@
 //! and builds the model-group index. A config error names the key path and what
 //! is wrong with it.
 
+mod cache;
 mod policy;
 mod raw;
 #[cfg(test)]
@@ -15,12 +16,14 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
+pub use cache::CachePolicy;
 pub use policy::{CooldownPolicy, DEFAULT_COOLDOWN_MS, FallbackKind, RetryPolicy, RouterPolicy, RoutingStrategy};
 
-use crate::cache::{CachePolicy, DEFAULT_TTL_S, endpoint_of_call_type};
+use crate::cors::AllowedOrigins;
+use crate::endpoint::Endpoint;
 use crate::provider;
-use crate::request::Endpoint;
-use crate::secret::Secret;
+use crate::secret::{Secret, Secrets};
+use cache::{DEFAULT_TTL_S, endpoint_of_call_type};
 use raw::{RawAlias, RawConfig, RawDeployment};
 
 /// Identifies one deployment: `model_info.id` when the config sets it, else a hash
@@ -89,6 +92,10 @@ pub struct Config {
     pub master_key: Option<Secret>,
     pub router: RouterPolicy,
     pub cache: CachePolicy,
+    /// Every secret above, to mask in what providers say (see [`Secrets`]).
+    pub secrets: Secrets,
+    /// Browser origins allowed to call the gateway.
+    pub allowed_origins: AllowedOrigins,
 }
 
 impl Config {
@@ -140,8 +147,15 @@ const ENV_PREFIX: &str = "os.environ/";
 /// any deployment of the group sets is the weight of all of them (a deployment
 /// without it weighs 0); when none is set, or all weigh 0, the choice is uniform.
 pub fn load(yaml: &str, env: EnvLookup<'_>) -> Result<Loaded, ConfigError> {
+    let (config, warnings) = check(yaml, env);
+    config.map(|config| Loaded { config, warnings })
+}
+
+/// [`load`], with the warnings for ignored keys even when the config has an
+/// error (for `make check`, which prints both).
+pub fn check(yaml: &str, env: EnvLookup<'_>) -> (Result<Config, ConfigError>, Vec<String>) {
     let mut warnings = Vec::new();
-    let raw: RawConfig = {
+    let raw: Result<RawConfig, ConfigError> = {
         let de = serde_yaml_ng::Deserializer::from_str(yaml);
         let mut report = |path: serde_ignored::Path<'_>| {
             warnings.push(format!("`{}` is not supported yet and is ignored", dotted(&path)));
@@ -153,9 +167,28 @@ pub fn load(yaml: &str, env: EnvLookup<'_>) -> Result<Loaded, ConfigError> {
             // serde_yaml_ng already starts its message with the path: say it once.
             let message = message.strip_prefix(&format!("{path}: ")).map_or(message.clone(), str::to_owned);
             ConfigError::at(if path == "." { "(document)".to_owned() } else { path }, message)
-        })?
+        })
     };
-    build(raw, env).map(|config| Loaded { config, warnings })
+    (raw.and_then(|raw| build_with_secrets(raw, env)), warnings)
+}
+
+/// [`build`], then every secret the config holds gathered for masking.
+fn build_with_secrets(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
+    // Every value an `os.environ/` reference resolves to is a secret, whatever key holds it.
+    let resolved = std::cell::RefCell::new(Vec::new());
+    let recording = |name: &str| {
+        let value = env(name);
+        if let Some(value) = &value {
+            resolved.borrow_mut().push(value.clone());
+        }
+        value
+    };
+    let mut config = build(raw, &recording)?;
+    let resolved = resolved.into_inner();
+    let keys = config.groups.iter().flat_map(|g| g.deployments.iter()).filter_map(|d| d.api_key.as_ref());
+    let secrets = resolved.iter().map(String::as_str).chain(keys.chain(config.master_key.as_ref()).map(Secret::expose));
+    config.secrets = Secrets::new(secrets);
+    Ok(config)
 }
 
 fn build(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
@@ -225,12 +258,13 @@ fn build(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
         }
     }
 
+    let allowed_origins = raw.general_settings.allowed_origins.map_or(AllowedOrigins::Any, AllowedOrigins::from_list);
     let master_key = raw
         .general_settings
         .master_key
         .map(|value| resolve("general_settings.master_key", &value, env).map(Secret::new))
         .transpose()?;
-    Ok(Config { groups, names, listed, master_key, router, cache })
+    Ok(Config { groups, names, listed, master_key, router, cache, secrets: Secrets::default(), allowed_origins })
 }
 
 fn routing_strategy(value: Option<&str>) -> Result<RoutingStrategy, ConfigError> {

@@ -164,4 +164,6 @@ pub struct RawCacheParams {
 #[derive(Debug, Default, Deserialize)]
 pub struct RawGeneralSettings {
     pub master_key: Option<String>,
+    /// Browser origins allowed to call the gateway (CORS); unset: every origin.
+    pub allowed_origins: Option<Vec<String>>,
 }

@@ -324,3 +324,29 @@ fn litellm_settings_can_carry_the_proxy_reliability_keys_and_router_settings_win
     assert_eq!(err.path, "litellm_settings.fallbacks[0].a", "the path names where it was written");
     assert!(err.message.contains("`nope` is not a model_name"), "{err}");
 }
+
+#[test]
+fn every_key_and_every_environment_value_is_a_secret_to_mask() {
+    let yaml = r#"
+model_list:
+  - model_name: a
+    litellm_params: { model: openai/x, api_key: sk-literal-0123456789abcdefghij, api_base: os.environ/BASE }
+  - model_name: b
+    litellm_params: { model: openai/y, api_key: os.environ/KEY_B }
+general_settings:
+  master_key: sk-master-0123456789abcdefghijk
+"#;
+    let env = |name: &str| match name {
+        "BASE" => Some("https://10.0.0.1/v1".to_owned()),
+        "KEY_B" => Some("sk-from-env-0123456789abcdefghij".to_owned()),
+        _ => None,
+    };
+    let config = load(yaml, &env).unwrap().config;
+    let said = "keys sk-literal-0123456789abcdefghij sk-from-env-0123456789abcdefghij \
+                sk-master-0123456789abcdefghijk at https://10.0.0.1/v1";
+    let masked = config.secrets.mask(said);
+    for secret in ["sk-literal-0123", "sk-from-env-0123", "sk-master-0123", "10.0.0.1"] {
+        assert!(!masked.contains(secret), "{masked}");
+    }
+    assert_eq!(config.secrets.pairs().len(), 4);
+}
