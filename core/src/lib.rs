@@ -7,7 +7,10 @@
 //! # Layout
 //! - [`config`]: LiteLLM's YAML into validated runtime types, with warnings for what
 //!   is not supported.
-//! - [`provider`]: which providers a deployment's `model` can name, and their endpoints.
+//! - [`provider`]: which providers a deployment's `model` can name, and their endpoints;
+//!   the translations of providers that do not speak OpenAI's wire format.
+//! - [`translate`]: the contract those translations share (stream decoders, the OpenAI
+//!   SSE encoder).
 //! - [`request`]: the client's request body, parsed once into the fields routing needs,
 //!   validated, and rewritten for the upstream.
 //! - [`select`]: the weighted random choice of simple-shuffle.
@@ -36,4 +39,5 @@ pub mod request;
 pub mod secret;
 pub mod select;
 pub mod sse;
+pub mod translate;
 pub mod usage;

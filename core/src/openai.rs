@@ -111,6 +111,10 @@ pub struct SystemMessage {
     pub content: Content,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// LiteLLM's message-level prompt caching marker (Anthropic's `cache_control`):
+    /// a cache breakpoint at the end of this message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_control: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -118,6 +122,10 @@ pub struct UserMessage {
     pub content: Content,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// LiteLLM's message-level prompt caching marker (Anthropic's `cache_control`):
+    /// a cache breakpoint at the end of this message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_control: Option<Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -130,12 +138,20 @@ pub struct AssistantMessage {
     pub refusal: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// LiteLLM's message-level prompt caching marker (Anthropic's `cache_control`):
+    /// a cache breakpoint at the end of this message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_control: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolMessage {
     pub content: Content,
     pub tool_call_id: String,
+    /// LiteLLM's message-level prompt caching marker (Anthropic's `cache_control`):
+    /// a cache breakpoint at the end of this message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_control: Option<Value>,
 }
 
 /// A message's content: a string, or an array of parts.
