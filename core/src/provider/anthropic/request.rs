@@ -6,9 +6,10 @@
 //!   are `tool_result` blocks of a user turn, and consecutive messages of one side
 //!   (tool results and the user message after them, two assistant messages) are
 //!   merged into one turn, as Anthropic requires alternation. Assistant tool calls
-//!   become `tool_use` blocks whose `input` is the parsed `arguments`; images become
-//!   image blocks (a `data:` URL inline, an `http(s)` URL fetched by Anthropic),
-//!   PDFs (as `data:` URLs or `file` parts) document blocks.
+//!   become `tool_use` blocks whose `input` is the parsed `arguments`, after the
+//!   `thinking_blocks` the client sent back; images become image blocks (a `data:`
+//!   URL inline, an `http(s)` URL fetched by Anthropic), PDFs (as `data:` URLs or
+//!   `file` parts) document blocks.
 //! - `max_completion_tokens` (else `max_tokens`, else [`DEFAULT_MAX_TOKENS`]) is the
 //!   required `max_tokens`; `stop`, `temperature`, `top_p`, `top_k`, `user` and the
 //!   tools map to their counterparts; `response_format` asks for JSON through
@@ -30,7 +31,7 @@ use super::wire::{
     SystemBlock, Thinking, Tool, ToolChoice, ToolResultContent,
 };
 use crate::error::ApiError;
-use crate::openai::{self, ChatRequest, Content, ImageUrl, Part, ResponseFormat, Stop};
+use crate::openai::{self, ChatRequest, Content, ImageUrl, Part, ResponseFormat, Stop, ThinkingBlock};
 use crate::request::GATEWAY_ONLY_KEYS;
 
 /// `max_tokens` when the client sets none (Anthropic requires one): LiteLLM's
@@ -454,13 +455,23 @@ fn part_type(part: &Part) -> &str {
     }
 }
 
-/// An assistant message: its text (a refusal is what it said, too), then its calls.
+/// An assistant message: the thinking it was given back with (first, as Anthropic
+/// requires), its text (a refusal is what it said, too), then its calls.
 fn assistant_blocks(
     message: &openai::AssistantMessage,
     i: usize,
     drop: DropParams,
 ) -> Result<Vec<ContentBlock<'_>>, ApiError> {
     let mut blocks = Vec::new();
+    for block in message.thinking_blocks.iter().flatten() {
+        blocks.push(match block {
+            ThinkingBlock::Thinking { thinking, signature } => ContentBlock::Thinking {
+                thinking: Cow::Borrowed(thinking),
+                signature: Cow::Borrowed(signature.as_deref().unwrap_or_default()),
+            },
+            ThinkingBlock::RedactedThinking { data } => ContentBlock::RedactedThinking { data: Cow::Borrowed(data) },
+        });
+    }
     match &message.content {
         None => {}
         Some(Content::Text(content)) => blocks.push(text_block(content, None)),

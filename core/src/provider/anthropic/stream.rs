@@ -6,7 +6,9 @@
 //! `message_stop`; `ping`s may come anywhere, and an `error` event ends a failing
 //! stream. The chunks follow [`StreamDecoder`]'s order:
 //! - the role, at `message_start`;
-//! - text deltas as `content`, thinking deltas as `reasoning_content`;
+//! - text deltas as `content`, thinking deltas as `reasoning_content` and, as
+//!   LiteLLM streams them, pieces of `thinking_blocks` (each thinking delta's text,
+//!   then the block's signature; a redacted block whole), for the client to send back;
 //! - each `tool_use` block as a tool call, numbered among the tool calls only: its
 //!   first delta has the id, type and name with empty arguments, its
 //!   `input_json_delta` fragments follow as arguments (a call whose input came in
@@ -18,11 +20,11 @@
 //!
 //! In JSON mode the [`JSON_TOOL`] call is the answer: its input fragments come out
 //! as content, and it finishes as a stop. Deltas of blocks with no OpenAI
-//! counterpart (server tools' inputs, signatures, citations) are left out.
+//! counterpart (server tools' inputs, citations) are left out.
 
 use crate::error::ApiError;
 use crate::failure::{Failure, FailureClass};
-use crate::openai::{ChatChunk, Delta, FinishReason, FunctionCallDelta, ToolCallDelta, Usage};
+use crate::openai::{ChatChunk, Delta, FinishReason, FunctionCallDelta, ThinkingBlock, ToolCallDelta, Usage};
 use crate::sse::{Event, SseReader};
 use crate::translate::{ChunkContext, StreamDecoder};
 
@@ -163,6 +165,10 @@ impl State {
                     ContentBlock::Thinking { thinking, .. } => {
                         (Block::Plain, (!thinking.is_empty()).then(|| reasoning(thinking.into_owned())))
                     }
+                    ContentBlock::RedactedThinking { data } => (
+                        Block::Ignored,
+                        Some(thinking_block(ThinkingBlock::RedactedThinking { data: data.into_owned() })),
+                    ),
                     ContentBlock::ToolUse { name, input, .. }
                         if self.json_mode && !self.json_tool_used && name == JSON_TOOL =>
                     {
@@ -186,7 +192,6 @@ impl State {
                     ContentBlock::Image { .. }
                     | ContentBlock::Document { .. }
                     | ContentBlock::ToolResult { .. }
-                    | ContentBlock::RedactedThinking { .. }
                     | ContentBlock::Unsupported => (Block::Ignored, None),
                 };
                 self.blocks.push((index, block));
@@ -208,7 +213,11 @@ impl State {
                         }
                         Some(Block::Plain | Block::Ignored) | None => None,
                     },
-                    BlockDelta::SignatureDelta { .. } | BlockDelta::Unsupported => None,
+                    BlockDelta::SignatureDelta { signature } => Some(thinking_block(ThinkingBlock::Thinking {
+                        thinking: String::new(),
+                        signature: Some(signature),
+                    })),
+                    BlockDelta::Unsupported => None,
                 };
                 out.extend(delta.map(|delta| context.chunk(delta, None)));
             }
@@ -244,6 +253,7 @@ impl State {
                 }
                 out.extend(self.usage.as_ref().map(|total| context.usage_chunk(usage(total))));
             }
+            // Handled above, before the context was needed.
             StreamEvent::MessageStart { .. } | StreamEvent::Ping | StreamEvent::Error { .. } | StreamEvent::Unknown => {
             }
         }
@@ -276,8 +286,15 @@ fn content(text: String) -> Delta {
     Delta { content: Some(text), ..Delta::default() }
 }
 
+/// A piece of thinking: LiteLLM's `reasoning_content`, and the same text as a piece
+/// of a thinking block (the form a client can send back).
 fn reasoning(text: String) -> Delta {
-    Delta { reasoning_content: Some(text), ..Delta::default() }
+    let block = ThinkingBlock::Thinking { thinking: text.clone(), signature: None };
+    Delta { reasoning_content: Some(text), thinking_blocks: Some(vec![block]), ..Delta::default() }
+}
+
+fn thinking_block(block: ThinkingBlock) -> Delta {
+    Delta { thinking_blocks: Some(vec![block]), ..Delta::default() }
 }
 
 fn tool_call(call: ToolCallDelta) -> Delta {

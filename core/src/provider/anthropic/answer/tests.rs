@@ -73,7 +73,7 @@ fn an_answer_of_only_tool_calls_has_null_content() {
 }
 
 #[test]
-fn thinking_blocks_become_reasoning_content() {
+fn thinking_blocks_become_reasoning_content_and_thinking_blocks() {
     let body = answer(
         json!([
             {"type": "thinking", "thinking": "The user wants a prime. ", "signature": "EqQBCgIYAhIM"},
@@ -86,6 +86,14 @@ fn thinking_blocks_become_reasoning_content() {
     let message = &openai(&body, false)["choices"][0]["message"];
     assert_eq!(message["reasoning_content"], "The user wants a prime. 7 is prime.");
     assert_eq!(message["content"], "7");
+    assert_eq!(
+        message["thinking_blocks"],
+        json!([
+            {"type": "thinking", "thinking": "The user wants a prime. ", "signature": "EqQBCgIYAhIM"},
+            {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix"},
+            {"type": "thinking", "thinking": "7 is prime.", "signature": "EqQBCgIYAhIN"}
+        ])
+    );
 }
 
 #[test]

@@ -438,3 +438,25 @@ fn the_request_borrows_the_client_s_text() {
         MessageContent::Text(_) => panic!("blocks expected"),
     }
 }
+
+#[test]
+fn thinking_blocks_given_back_lead_their_assistant_turn() {
+    let body = mapped(json!({"model": "m", "reasoning_effort": "low", "messages": [
+        user("Weather?"),
+        {"role": "assistant", "content": null,
+         "thinking_blocks": [
+             {"type": "thinking", "thinking": "I should call the tool.", "signature": "EqQBCgIYAhIM"},
+             {"type": "redacted_thinking", "data": "EmwKAhgB"}
+         ],
+         "tool_calls": [{"id": "toolu_1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "toolu_1", "content": "sunny"}
+    ], "tools": [{"type": "function", "function": {"name": "get_weather"}}]}));
+    assert_eq!(
+        body["messages"][1]["content"],
+        json!([
+            {"type": "thinking", "thinking": "I should call the tool.", "signature": "EqQBCgIYAhIM"},
+            {"type": "redacted_thinking", "data": "EmwKAhgB"},
+            {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}}
+        ])
+    );
+}

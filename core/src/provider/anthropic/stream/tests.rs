@@ -263,7 +263,7 @@ fn deltas_of_tool_calls(chunks: &[ChatChunk]) -> usize {
 }
 
 #[test]
-fn thinking_streams_as_reasoning_content_without_its_signature() {
+fn thinking_streams_as_reasoning_content_and_thinking_block_pieces() {
     let bytes = sse(&[
         message_start(json!({"input_tokens": 20, "output_tokens": 1})),
         json!({"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": "", "signature": ""}}),
@@ -281,9 +281,15 @@ fn thinking_streams_as_reasoning_content_without_its_signature() {
     let (chunks, end, _) = decode(&bytes, false);
     end.unwrap();
     assert_eq!(
-        deltas(&chunks)[1..4].to_vec(),
+        deltas(&chunks)[1..6].to_vec(),
         vec![
-            json!({"delta": {"reasoning_content": "Let me add: 2 + 2 = 4."}, "finish_reason": null}),
+            json!({"delta": {"reasoning_content": "Let me add: 2 + 2 = 4.",
+                             "thinking_blocks": [{"type": "thinking", "thinking": "Let me add: 2 + 2 = 4."}]},
+                   "finish_reason": null}),
+            json!({"delta": {"thinking_blocks": [{"type": "thinking", "thinking": "",
+                                                  "signature": "EqQBCgIYAhIM1gbcDa9GJwZA2b3h"}]},
+                   "finish_reason": null}),
+            json!({"delta": {"thinking_blocks": [{"type": "redacted_thinking", "data": "EmwKAhgB"}]}, "finish_reason": null}),
             json!({"delta": {"content": "4"}, "finish_reason": null}),
             json!({"delta": {}, "finish_reason": "stop"}),
         ]
