@@ -332,10 +332,13 @@ fn system_blocks<'a>(
     out: &mut Vec<SystemBlock<'a>>,
 ) -> Result<(), ApiError> {
     match content {
+        // Anthropic refuses empty text blocks; empty text says nothing.
+        Content::Text(text) if text.is_empty() => {}
         Content::Text(text) => out.push(SystemBlock::Text { text: Cow::Borrowed(text), cache_control: None }),
         Content::Parts(parts) => {
             for (j, part) in parts.iter().enumerate() {
                 match part {
+                    Part::Text { text, .. } if text.is_empty() => {}
                     Part::Text { text, cache_control } => out.push(SystemBlock::Text {
                         text: Cow::Borrowed(text),
                         cache_control: cache_control.as_ref().map(Cow::Borrowed),
@@ -350,15 +353,18 @@ fn system_blocks<'a>(
     Ok(())
 }
 
-/// A user message's (or a tool result's) content as blocks.
+/// A user message's (or a tool result's) content as blocks. Empty text, which
+/// Anthropic refuses as a block, says nothing and is left out.
 fn content_blocks(content: &Content, i: usize, drop: DropParams) -> Result<Vec<ContentBlock<'_>>, ApiError> {
     let parts = match content {
+        Content::Text(text) if text.is_empty() => return Ok(Vec::new()),
         Content::Text(text) => return Ok(vec![ContentBlock::Text { text: Cow::Borrowed(text), cache_control: None }]),
         Content::Parts(parts) => parts,
     };
     let mut blocks = Vec::with_capacity(parts.len());
     for (j, part) in parts.iter().enumerate() {
         let block = match part {
+            Part::Text { text, .. } if text.is_empty() => None,
             Part::Text { text, cache_control } => Some(ContentBlock::Text {
                 text: Cow::Borrowed(text),
                 cache_control: cache_control.as_ref().map(Cow::Borrowed),

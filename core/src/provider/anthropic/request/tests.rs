@@ -460,3 +460,17 @@ fn thinking_blocks_given_back_lead_their_assistant_turn() {
         ])
     );
 }
+
+#[test]
+fn empty_text_is_left_out_and_an_empty_message_with_it() {
+    let body = mapped(json!({"model": "m", "messages": [
+        {"role": "system", "content": ""},
+        user("Hi"),
+        {"role": "assistant", "content": "Hello."},
+        user(""),
+        {"role": "user", "content": [{"type": "text", "text": ""}, {"type": "text", "text": "Still there?"}]}
+    ]}));
+    assert!(body.get("system").is_none());
+    assert_eq!(body["messages"][2], json!({"role": "user", "content": [{"type": "text", "text": "Still there?"}]}));
+    assert_eq!(refused(json!({"model": "m", "messages": [user("")]})).0, "messages");
+}
