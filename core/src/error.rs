@@ -269,7 +269,8 @@ fn secs(ms: u64) -> u64 {
     ms.div_ceil(1000).max(1)
 }
 
-fn kind_for_status(status: u16) -> &'static str {
+/// OpenAI's error `type` for a status, for errors whose body does not say.
+pub(crate) fn kind_for_status(status: u16) -> &'static str {
     match status {
         400 | 404 | 409 | 413 | 422 => "invalid_request_error",
         401 | 403 => "authentication_error",

@@ -7,7 +7,12 @@
 //! # Layout
 //! - [`config`]: LiteLLM's YAML into validated runtime types, with warnings for what
 //!   is not supported.
-//! - [`provider`]: which providers a deployment's `model` can name, and their endpoints.
+//! - [`provider`]: which providers a deployment's `model` can name, and their endpoints;
+//!   the translations of providers that do not speak OpenAI's wire format.
+//! - [`openai`]: OpenAI's Chat Completions wire types, the pivot of every translation.
+//! - [`sse`]: server-sent events, read incrementally and written.
+//! - [`translate`]: the contract those translations share (stream decoders, the OpenAI
+//!   SSE encoder).
 //! - [`cors`]: which browser origins may call the gateway.
 //! - [`endpoint`]: the OpenAI endpoints served, and a request URL's path.
 //! - [`request`]: the client's request body, parsed once into the fields routing needs,
@@ -42,4 +47,5 @@ pub mod secret;
 pub mod select;
 pub mod shape;
 pub mod sse;
+pub mod translate;
 pub mod usage;

@@ -111,6 +111,10 @@ pub struct SystemMessage {
     pub content: Content,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// LiteLLM's message-level prompt caching marker (Anthropic's `cache_control`):
+    /// a cache breakpoint at the end of this message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_control: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -118,6 +122,10 @@ pub struct UserMessage {
     pub content: Content,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// LiteLLM's message-level prompt caching marker (Anthropic's `cache_control`):
+    /// a cache breakpoint at the end of this message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_control: Option<Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -130,12 +138,24 @@ pub struct AssistantMessage {
     pub refusal: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The thinking an earlier answer returned, sent back (Anthropic requires it
+    /// before the tool calls of a thinking model's turn).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thinking_blocks: Option<Vec<ThinkingBlock>>,
+    /// LiteLLM's message-level prompt caching marker (Anthropic's `cache_control`):
+    /// a cache breakpoint at the end of this message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_control: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolMessage {
     pub content: Content,
     pub tool_call_id: String,
+    /// LiteLLM's message-level prompt caching marker (Anthropic's `cache_control`):
+    /// a cache breakpoint at the end of this message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_control: Option<Value>,
 }
 
 /// A message's content: a string, or an array of parts.
@@ -344,6 +364,28 @@ pub struct ResponseMessage {
     /// A reasoning model's thinking, as LiteLLM exposes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning_content: Option<String>,
+    /// The same thinking as the provider's blocks, with the signatures that let a
+    /// client send it back (LiteLLM's field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thinking_blocks: Option<Vec<ThinkingBlock>>,
+}
+
+/// A block of a reasoning model's thinking, as LiteLLM carries Anthropic's: the
+/// text and its signature, or thinking the provider's safety system encrypted.
+/// Answers return them; a client sends them back, unchanged, in the assistant
+/// message of that answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ThinkingBlock {
+    Thinking {
+        thinking: String,
+        /// In a stream, the signature comes in a delta of its own, after the text.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signature: Option<String>,
+    },
+    RedactedThinking {
+        data: String,
+    },
 }
 
 /// Tokens as the provider counted them.
@@ -406,6 +448,9 @@ pub struct Delta {
     pub tool_calls: Option<Vec<ToolCallDelta>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning_content: Option<String>,
+    /// Pieces of thinking blocks: a block's text, then its signature (LiteLLM's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thinking_blocks: Option<Vec<ThinkingBlock>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refusal: Option<String>,
 }
@@ -497,6 +542,7 @@ mod tests {
                     }]),
                     refusal: None,
                     reasoning_content: None,
+                    thinking_blocks: None,
                 },
                 finish_reason: Some(FinishReason::ToolCalls),
                 logprobs: None,

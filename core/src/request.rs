@@ -16,8 +16,9 @@ use crate::error::ApiError;
 
 /// Keys that LiteLLM reads from the body and that an OpenAI-compatible provider
 /// would refuse or misread. `api_key`/`api_base` would let a client redirect the
-/// gateway's credentials, so they are dropped rather than honoured.
-const GATEWAY_ONLY_KEYS: &[&str] = &[
+/// gateway's credentials, so they are dropped rather than honoured. Translators to
+/// other providers' formats leave them out too.
+pub const GATEWAY_ONLY_KEYS: &[&str] = &[
     "mock_response",
     "priority",
     "fallbacks",
