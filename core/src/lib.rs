@@ -17,6 +17,7 @@
 //! - [`jobs`]: the record of an async job (`/queue/request`).
 //! - [`failure`]: one classification of a failed attempt, for retry, fallback and cooldown.
 //! - [`cache`]: the response cache's keys, controls, entries and stream replay.
+//! - [`translate`]: the contract of a provider's stream translator, and the OpenAI SSE encoder.
 //! - [`usage`]: the tokens an answer, complete or streamed, reports using.
 //! - [`mock`]: well-formed answers for `mock_response`, streamed or not.
 //! - [`error`]: every error a client can see, with its status and OpenAI's error body.
@@ -36,4 +37,5 @@ pub mod request;
 pub mod secret;
 pub mod select;
 pub mod sse;
+pub mod translate;
 pub mod usage;
