@@ -28,6 +28,9 @@ pub fn chat_response(body: &[u8], created: u64, ids: &mut fastrand::Rng) -> Resu
     if let Some(failure) = mapping::blocked(&answer) {
         return Err(Refusal::Blocked(Box::new(failure)));
     }
+    if let Some(error) = &answer.error {
+        return Err(Refusal::Invalid(format!("a success answer holds an error: {}", error.message)));
+    }
     if answer.candidates.is_empty() {
         return Err(Refusal::Invalid("the Gemini answer has no candidates".to_owned()));
     }
@@ -217,5 +220,10 @@ mod tests {
             let result = chat_response(body, 0, &mut fastrand::Rng::with_seed(1));
             assert!(matches!(result, Err(Refusal::Invalid(_))), "{}", String::from_utf8_lossy(body));
         }
+        let error = br#"{"error": {"code": 500, "message": "Internal error encountered.", "status": "INTERNAL"}}"#;
+        let Err(Refusal::Invalid(detail)) = chat_response(error, 0, &mut fastrand::Rng::with_seed(1)) else {
+            panic!("an error body is no answer");
+        };
+        assert!(detail.contains("Internal error encountered."), "{detail}");
     }
 }

@@ -218,7 +218,7 @@ pub struct GenerateContentResponse {
     pub usage_metadata: Option<UsageMetadata>,
     pub model_version: Option<String>,
     pub response_id: Option<String>,
-    /// Only in a stream: the error that ended it.
+    /// The error that ended a stream (or, wrongly, came with a success status).
     pub error: Option<Status>,
 }
 
