@@ -211,6 +211,10 @@ pub struct ImageUrl {
     pub url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The media type of a remote URL, which LiteLLM lets clients name for the
+    /// providers that need it (Gemini) when the URL's extension does not tell it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
 }
 
 /// An image given as a `data:` URL: its media type and base64 data.
@@ -224,7 +228,14 @@ impl ImageUrl {
     /// The media type and data of a `data:<type>;base64,<data>` URL; `None` for
     /// any other URL (an `https://` one).
     pub fn data(&self) -> Option<DataUrl<'_>> {
-        let rest = self.url.strip_prefix("data:")?;
+        DataUrl::parse(&self.url)
+    }
+}
+
+impl<'a> DataUrl<'a> {
+    /// `url` read as `data:<type>;base64,<data>`; `None` for any other URL.
+    pub fn parse(url: &'a str) -> Option<Self> {
+        let rest = url.strip_prefix("data:")?;
         let (meta, base64) = rest.split_once(',')?;
         let media_type = meta.strip_suffix(";base64")?;
         Some(DataUrl { media_type, base64 })
@@ -517,9 +528,9 @@ mod tests {
 
     #[test]
     fn data_urls_give_their_media_type_and_data() {
-        let image = ImageUrl { url: "data:image/jpeg;base64,/9j/4AA=".into(), detail: None };
+        let image = ImageUrl { url: "data:image/jpeg;base64,/9j/4AA=".into(), detail: None, format: None };
         assert_eq!(image.data(), Some(DataUrl { media_type: "image/jpeg", base64: "/9j/4AA=" }));
-        let remote = ImageUrl { url: "https://example.com/cat.png".into(), detail: None };
+        let remote = ImageUrl { url: "https://example.com/cat.png".into(), detail: None, format: None };
         assert_eq!(remote.data(), None);
     }
 
