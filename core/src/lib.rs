@@ -36,4 +36,5 @@ pub mod request;
 pub mod secret;
 pub mod select;
 pub mod sse;
+pub mod translate;
 pub mod usage;

@@ -4,6 +4,8 @@
 //! OpenAI. Every provider here speaks OpenAI's wire format, so the request is
 //! forwarded with only the model renamed; the table gives each its default base URL.
 
+pub mod bedrock;
+
 /// `(provider prefix, default api_base)`. `None`: the deployment must set `api_base`.
 const OPENAI_COMPATIBLE: &[(&str, Option<&str>)] = &[
     ("openai", Some("https://api.openai.com/v1")),

@@ -66,6 +66,9 @@ impl ChunkContext {
 /// chunk with the `finish_reason`; and, when the provider reported usage, one
 /// [`ChunkContext::usage_chunk`] last (the encoder drops it unless the client asked
 /// for it).
+// A `Failure` ends the stream, so it is returned once at most: its size costs
+// nothing where chunks are decoded.
+#[allow(clippy::result_large_err)]
 pub trait StreamDecoder {
     /// Feeds the next bytes. An `Err` is the provider failing inside its stream (an
     /// error event, a malformed event): the stream ends there.
@@ -145,7 +148,8 @@ mod tests {
     #[test]
     fn a_role_chunk_carries_no_answer_but_content_and_a_finish_do() {
         let ctx = context();
-        let role = ctx.chunk(Delta { role: Some("assistant".into()), content: Some(String::new()), ..Delta::default() }, None);
+        let role =
+            ctx.chunk(Delta { role: Some("assistant".into()), content: Some(String::new()), ..Delta::default() }, None);
         assert!(!carries_answer(&role));
         assert!(carries_answer(&ctx.chunk(Delta { content: Some("hi".into()), ..Delta::default() }, None)));
         assert!(carries_answer(&ctx.chunk(Delta::default(), Some(FinishReason::Stop))));
