@@ -219,7 +219,7 @@ fn canonical_path(path: &str) -> String {
     let mut out = String::with_capacity(path.len() + 8);
     for segment in &segments {
         out.push('/');
-        encode_into(&mut out, segment.as_bytes());
+        uri_encode(&mut out, segment.as_bytes());
     }
     if segments.is_empty() || trailing_slash {
         out.push('/');
@@ -235,8 +235,8 @@ fn canonical_query(query: &str) -> String {
         .map(|pair| {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
             let mut encoded = (String::new(), String::new());
-            encode_into(&mut encoded.0, &percent_decode(name));
-            encode_into(&mut encoded.1, &percent_decode(value));
+            uri_encode(&mut encoded.0, &percent_decode(name));
+            uri_encode(&mut encoded.1, &percent_decode(value));
             encoded
         })
         .collect();
@@ -254,7 +254,7 @@ fn canonical_query(query: &str) -> String {
 }
 
 /// Every byte but the unreserved ones (`A-Z a-z 0-9 - . _ ~`) as `%XX`.
-fn encode_into(out: &mut String, bytes: &[u8]) {
+pub(super) fn uri_encode(out: &mut String, bytes: &[u8]) {
     for &byte in bytes {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
             out.push(char::from(byte));
