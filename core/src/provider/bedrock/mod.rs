@@ -9,10 +9,13 @@
 //! - [`sigv4`]: AWS Signature Version 4, which authenticates every request, and
 //!   [`endpoint`]: where a request goes and the name it is signed for.
 
+pub mod answer;
 pub mod crc32;
 pub mod endpoint;
+pub mod error;
 pub mod eventstream;
 pub mod family;
 pub mod request;
 pub mod sigv4;
+pub mod stream;
 pub mod wire;
