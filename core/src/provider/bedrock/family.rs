@@ -44,15 +44,8 @@ pub enum ForcedTool {
 
 impl Family {
     pub fn of(model_id: &str) -> Self {
-        let id = model_id.rsplit('/').next().unwrap_or(model_id);
-        let mut segments = id.split('.');
-        let first = segments.next().unwrap_or("");
-        let (provider, rest) = match segments.next() {
-            // A geography prefix: the provider is the next segment.
-            Some(second) if !is_provider(first) => (second, segments.next().unwrap_or("")),
-            Some(second) => (first, second),
-            None => (first, ""),
-        };
+        let base = base_model(model_id);
+        let (provider, rest) = base.split_once('.').unwrap_or((base, ""));
         match provider {
             "anthropic" => Self::Anthropic,
             "amazon" if rest.starts_with("nova") => Self::Nova,
@@ -82,6 +75,16 @@ impl Family {
     /// Whether the model takes Anthropic's `thinking` (extended reasoning).
     pub fn thinks(self) -> bool {
         self == Self::Anthropic
+    }
+}
+
+/// The foundation model an id names: without an ARN's head or an inference
+/// profile's geography (`us.amazon.nova-pro-v1:0` is `amazon.nova-pro-v1:0`).
+pub fn base_model(model_id: &str) -> &str {
+    let id = model_id.rsplit('/').next().unwrap_or(model_id);
+    match id.split_once('.') {
+        Some((geography, rest)) if !is_provider(geography) => rest,
+        _ => id,
     }
 }
 
@@ -130,6 +133,17 @@ mod tests {
         assert_eq!(Family::of("us.meta.llama3-3-70b-instruct-v1:0"), Family::Other);
         assert_eq!(Family::of("arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abc123def456"), Family::Other);
         assert_eq!(Family::of(""), Family::Other);
+    }
+
+    #[test]
+    fn the_base_model_drops_arn_heads_and_geographies() {
+        assert_eq!(base_model("us.amazon.titan-embed-text-v2:0"), "amazon.titan-embed-text-v2:0");
+        assert_eq!(base_model("cohere.embed-english-v3"), "cohere.embed-english-v3");
+        assert_eq!(
+            base_model("arn:aws:bedrock:us-east-1::foundation-model/amazon.titan-embed-text-v1"),
+            "amazon.titan-embed-text-v1"
+        );
+        assert_eq!(base_model("abc123def456"), "abc123def456");
     }
 
     #[test]

@@ -28,6 +28,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::family::{Family, ForcedTool, TopK};
+use super::unsupported::{Unsupported, is_default};
 use super::wire::{
     AdditionalFields, CachePoint, ContentBlock, ConverseRequest, Empty, ImageBlock, ImageFormat, ImageSource,
     InferenceConfig, InputSchema, Message as Turn, NovaInferenceConfig, Role, SystemBlock, Tool, ToolChoice,
@@ -126,7 +127,7 @@ fn converse_request<'a>(chat: &'a ChatRequest, options: &RequestOptions<'_>) -> 
     }
 
     let tool_config = tool_config(chat, family, additional.thinking.is_some(), &messages)?;
-    unsupported.check(options.drop_params)?;
+    unsupported.check("Bedrock's Converse API", options.drop_params)?;
     Ok(ConverseRequest {
         messages,
         system,
@@ -150,75 +151,6 @@ fn thinking_budget(value: &Value) -> Result<Option<Cow<'static, Value>>, ApiErro
         });
     };
     Ok(Some(Cow::Owned(serde_json::json!({"type": "enabled", "budget_tokens": budget}))))
-}
-
-/// Whether a field's value is OpenAI's default for it, which asks for nothing.
-fn is_default(value: &Value) -> bool {
-    match value {
-        Value::Bool(b) => !b,
-        Value::Number(n) => n.as_f64() == Some(0.0),
-        _ => false,
-    }
-}
-
-/// The fields of a request Bedrock cannot take.
-#[derive(Default)]
-struct Unsupported {
-    /// The first one's name, for the error's `param`.
-    param: Option<&'static str>,
-    names: Vec<String>,
-}
-
-/// OpenAI's chat fields, so that the error's `param` can name the first one
-/// refused (a `&'static str`).
-const OPENAI_FIELDS: &[&str] = &[
-    "frequency_penalty",
-    "presence_penalty",
-    "logit_bias",
-    "logprobs",
-    "top_logprobs",
-    "metadata",
-    "store",
-    "service_tier",
-    "modalities",
-    "audio",
-    "prediction",
-    "web_search_options",
-    "functions",
-    "function_call",
-    "reasoning_effort",
-    "thinking",
-    "verbosity",
-    "prompt_cache_key",
-    "safety_identifier",
-];
-
-impl Unsupported {
-    fn add(&mut self, name: &'static str) {
-        self.param.get_or_insert(name);
-        self.names.push(format!("`{name}`"));
-    }
-
-    fn add_extra(&mut self, name: &str) {
-        let known = OPENAI_FIELDS.iter().find(|field| **field == name).copied();
-        self.param.get_or_insert(known.unwrap_or("body"));
-        self.names.push(format!("`{name}`"));
-    }
-
-    fn check(self, drop_params: bool) -> Result<(), ApiError> {
-        match self.param {
-            Some(param) if !drop_params => Err(ApiError::InvalidParam {
-                param,
-                message: format!(
-                    "Bedrock's Converse API does not take {}: remove {}, or set `drop_params: true` to drop {}",
-                    self.names.join(", "),
-                    if self.names.len() == 1 { "it" } else { "them" },
-                    if self.names.len() == 1 { "it" } else { "them" },
-                ),
-            }),
-            _ => Ok(()),
-        }
-    }
 }
 
 fn invalid(message: String) -> ApiError {
