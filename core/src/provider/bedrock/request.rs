@@ -12,11 +12,15 @@
 //!   `content: ""`). A tool's result is sent as it is, blank or not.
 //! - `cache_control` on a text or image part, a system part or a tool becomes
 //!   a `cachePoint` after it, as LiteLLM maps it.
+//! - `tool_choice`: `auto`, `required` (Bedrock's `any`) or a function (`tool`);
+//!   `none` leaves the tools out, as LiteLLM does, unless the conversation has
+//!   tool calls, which Bedrock refuses without tools (then the model may call).
 //! - `response_format` (`json_object`, `json_schema`) becomes one more tool the
 //!   model is made to call, as LiteLLM does; [`json_tool_name`] names it, for the
 //!   answer's mapping to turn its call back into content.
 //! - `top_k` and `thinking` / `reasoning_effort` go in
 //!   `additionalModelRequestFields`, for the families that take them.
+//! - `guardrailConfig` (LiteLLM's name for Bedrock's field) is passed on.
 //! - Every other field Bedrock cannot take is a 400 naming it, or is dropped
 //!   when `drop_params` is set. A field at OpenAI's default (`null`, `false`,
 //!   `0`, `n: 1`) asks for nothing and is accepted; `user` (an end-user id for
@@ -36,8 +40,8 @@ use super::wire::{
 };
 use crate::error::ApiError;
 use crate::openai::{
-    AssistantMessage, ChatRequest, Content, ImageUrl, Message, Part, ResponseFormat, ToolChoice as OpenAiToolChoice,
-    ToolMessage,
+    AssistantMessage, ChatRequest, Content, ImageUrl, Message, Part, ResponseFormat, Stop,
+    ToolChoice as OpenAiToolChoice, ToolMessage,
 };
 
 /// What the request's mapping depends on besides the request.
@@ -86,8 +90,8 @@ fn converse_request<'a>(chat: &'a ChatRequest, options: &RequestOptions<'_>) -> 
     };
     if let Some(stop) = &chat.stop {
         let sequences: &[String] = match stop {
-            crate::openai::Stop::One(one) => std::slice::from_ref(one),
-            crate::openai::Stop::Many(many) => many,
+            Stop::One(one) => std::slice::from_ref(one),
+            Stop::Many(many) => many,
         };
         // Bedrock refuses an empty stop sequence; it would stop nothing.
         inference_config.stop_sequences = sequences.iter().map(String::as_str).filter(|s| !s.is_empty()).collect();
