@@ -5,6 +5,7 @@
 //! forwarded with only the model renamed; the table gives each its default base URL.
 
 pub mod anthropic;
+pub mod bedrock;
 pub mod gemini;
 
 /// `(provider prefix, default api_base)`. `None`: the deployment must set `api_base`.
