@@ -24,9 +24,14 @@ const quoted = (values) => {
   return items.length === 1 ? items[0] : `${items.slice(0, -1).join(", ")} or ${items.at(-1)}`;
 };
 
-function object(value, loc, required, optional) {
+/**
+ * A dictionary with `required` and `optional` keys: missing keys first, then `fields`
+ * (checking the values), then keys it does not know, in the order pydantic reports them.
+ */
+function object(value, loc, required, optional, fields = () => {}) {
   if (!isObject(value)) fail(loc, "Input should be a valid dictionary");
   for (const key of required) if (!(key in value)) fail(at(loc, key), "Field required");
+  fields();
   for (const key of Object.keys(value)) {
     if (!required.includes(key) && !optional.includes(key)) fail(at(loc, key), "Extra inputs are not permitted");
   }
@@ -74,17 +79,19 @@ const optional = (value, check) => value === undefined || value === null || chec
 
 function cacheControl(value, loc) {
   optional(value, () => {
-    object(value, loc, ["type"], ["ttl"]);
-    literal(value.type, at(loc, "type"), ["ephemeral"]);
-    optional(value.ttl, () => literal(value.ttl, at(loc, "ttl"), ["5m", "1h"]));
+    object(value, loc, ["type"], ["ttl"], () => {
+      literal(value.type, at(loc, "type"), ["ephemeral"]);
+      optional(value.ttl, () => literal(value.ttl, at(loc, "ttl"), ["5m", "1h"]));
+    });
   });
 }
 
 function textBlock(block, loc) {
-  object(block, loc, ["text", "type"], ["cache_control", "citations"]);
-  string(block.text, at(loc, "text"));
-  cacheControl(block.cache_control, at(loc, "cache_control"));
-  optional(block.citations, () => list(block.citations, at(loc, "citations")));
+  object(block, loc, ["text", "type"], ["cache_control", "citations"], () => {
+    string(block.text, at(loc, "text"));
+    cacheControl(block.cache_control, at(loc, "cache_control"));
+    optional(block.citations, () => list(block.citations, at(loc, "citations")));
+  });
 }
 
 const IMAGE_TYPES = ["image/jpeg", "image/png", "image/gif", "image/webp"];
@@ -100,87 +107,97 @@ function sniffImage(data) {
 }
 
 function imageBlock(block, loc) {
-  object(block, loc, ["source", "type"], ["cache_control"]);
-  cacheControl(block.cache_control, at(loc, "cache_control"));
-  const sourceLoc = at(loc, "source");
-  const kind = tag(block.source, sourceLoc, ["base64", "url", "file"]);
-  const source = block.source;
-  const here = at(sourceLoc, kind);
+  object(block, loc, ["source", "type"], ["cache_control"], () => {
+    imageSource(block.source, at(loc, "source"));
+    cacheControl(block.cache_control, at(loc, "cache_control"));
+  });
+}
+
+function imageSource(source, loc) {
+  const kind = tag(source, loc, ["base64", "url", "file"]);
+  const here = at(loc, kind);
   if (kind === "base64") {
-    object(source, here, ["data", "media_type", "type"], []);
-    literal(source.media_type, at(here, "media_type"), IMAGE_TYPES);
-    string(source.data, at(here, "data"));
+    object(source, here, ["data", "media_type", "type"], [], () => {
+      literal(source.media_type, at(here, "media_type"), IMAGE_TYPES);
+      string(source.data, at(here, "data"));
+    });
     const actual = sniffImage(source.data);
     if (actual === null) fail(here, "Could not process image");
     if (actual !== source.media_type) {
       fail(here, `The image was specified using the ${source.media_type} media type, but the image appears to be a ${actual} image`);
     }
-  } else if (kind === "url") {
-    object(source, here, ["type", "url"], []);
-    string(source.url, at(here, "url"));
   } else {
-    object(source, here, ["file_id", "type"], []);
-    string(source.file_id, at(here, "file_id"));
+    urlOrFile(source, here, kind);
   }
 }
 
+/** A `url` or `file` source. */
+function urlOrFile(source, loc, kind) {
+  const key = kind === "url" ? "url" : "file_id";
+  object(source, loc, [key, "type"], [], () => string(source[key], at(loc, key)));
+}
+
 function documentBlock(block, loc) {
-  object(block, loc, ["source", "type"], ["cache_control", "citations", "context", "title"]);
-  cacheControl(block.cache_control, at(loc, "cache_control"));
-  optional(block.title, () => string(block.title, at(loc, "title")));
-  optional(block.context, () => string(block.context, at(loc, "context")));
-  optional(block.citations, () => {
-    object(block.citations, at(loc, "citations"), [], ["enabled"]);
-    optional(block.citations.enabled, () => boolean(block.citations.enabled, at(loc, "citations.enabled")));
+  object(block, loc, ["source", "type"], ["cache_control", "citations", "context", "title"], () => {
+    documentSource(block.source, at(loc, "source"));
+    cacheControl(block.cache_control, at(loc, "cache_control"));
+    optional(block.title, () => string(block.title, at(loc, "title")));
+    optional(block.context, () => string(block.context, at(loc, "context")));
+    const citations = block.citations;
+    optional(citations, () => {
+      object(citations, at(loc, "citations"), [], ["enabled"], () => {
+        optional(citations.enabled, () => boolean(citations.enabled, at(loc, "citations.enabled")));
+      });
+    });
   });
-  const sourceLoc = at(loc, "source");
-  const kind = tag(block.source, sourceLoc, ["base64", "text", "content", "url", "file"]);
-  const source = block.source;
-  const here = at(sourceLoc, kind);
+}
+
+function documentSource(source, loc) {
+  const kind = tag(source, loc, ["base64", "text", "content", "url", "file"]);
+  const here = at(loc, kind);
   if (kind === "base64" || kind === "text") {
-    object(source, here, ["data", "media_type", "type"], []);
-    literal(source.media_type, at(here, "media_type"), [kind === "base64" ? "application/pdf" : "text/plain"]);
-    string(source.data, at(here, "data"));
+    object(source, here, ["data", "media_type", "type"], [], () => {
+      literal(source.media_type, at(here, "media_type"), [kind === "base64" ? "application/pdf" : "text/plain"]);
+      string(source.data, at(here, "data"));
+    });
   } else if (kind === "content") {
-    object(source, here, ["content", "type"], []);
-    if (typeof source.content !== "string") {
+    object(source, here, ["content", "type"], [], () => {
+      if (typeof source.content === "string") return;
       for (const [i, item] of list(source.content, at(here, "content")).entries()) {
         const itemLoc = at(at(here, "content"), i);
         const itemKind = tag(item, itemLoc, ["text", "image"]);
         (itemKind === "text" ? textBlock : imageBlock)(item, at(itemLoc, itemKind));
       }
-    }
-  } else if (kind === "url") {
-    object(source, here, ["type", "url"], []);
-    string(source.url, at(here, "url"));
+    });
   } else {
-    object(source, here, ["file_id", "type"], []);
-    string(source.file_id, at(here, "file_id"));
+    urlOrFile(source, here, kind);
   }
 }
 
 function searchResultBlock(block, loc) {
-  object(block, loc, ["content", "source", "title", "type"], ["cache_control", "citations"]);
-  string(block.source, at(loc, "source"));
-  string(block.title, at(loc, "title"));
-  for (const [i, item] of list(block.content, at(loc, "content")).entries()) {
-    const itemLoc = at(at(loc, "content"), i);
-    tag(item, itemLoc, ["text"]);
-    textBlock(item, at(itemLoc, "text"));
-  }
+  object(block, loc, ["content", "source", "title", "type"], ["cache_control", "citations"], () => {
+    string(block.source, at(loc, "source"));
+    string(block.title, at(loc, "title"));
+    for (const [i, item] of list(block.content, at(loc, "content")).entries()) {
+      const itemLoc = at(at(loc, "content"), i);
+      tag(item, itemLoc, ["text"]);
+      textBlock(item, at(itemLoc, "text"));
+    }
+  });
 }
 
 function toolResultBlock(block, loc) {
-  object(block, loc, ["tool_use_id", "type"], ["cache_control", "content", "is_error"]);
-  pattern(block.tool_use_id, at(loc, "tool_use_id"), "^[a-zA-Z0-9_-]+$");
-  cacheControl(block.cache_control, at(loc, "cache_control"));
-  optional(block.is_error, () => boolean(block.is_error, at(loc, "is_error")));
-  if (block.content === undefined || typeof block.content === "string") return;
-  for (const [i, item] of list(block.content, at(loc, "content")).entries()) {
-    const itemLoc = at(at(loc, "content"), i);
-    const kind = tag(item, itemLoc, ["text", "image", "search_result", "document"]);
-    RESULT_BLOCKS[kind](item, at(itemLoc, kind));
-  }
+  object(block, loc, ["tool_use_id", "type"], ["cache_control", "content", "is_error"], () => {
+    pattern(block.tool_use_id, at(loc, "tool_use_id"), "^[a-zA-Z0-9_-]+$");
+    cacheControl(block.cache_control, at(loc, "cache_control"));
+    optional(block.is_error, () => boolean(block.is_error, at(loc, "is_error")));
+    if (block.content === undefined || typeof block.content === "string") return;
+    for (const [i, item] of list(block.content, at(loc, "content")).entries()) {
+      const itemLoc = at(at(loc, "content"), i);
+      const kind = tag(item, itemLoc, ["text", "image", "search_result", "document"]);
+      RESULT_BLOCKS[kind](item, at(itemLoc, kind));
+    }
+  });
 }
 const RESULT_BLOCKS = { text: textBlock, image: imageBlock, search_result: searchResultBlock, document: documentBlock };
 
@@ -190,20 +207,21 @@ const CONTENT_BLOCKS = {
   document: documentBlock,
   search_result: searchResultBlock,
   thinking(block, loc) {
-    object(block, loc, ["signature", "thinking", "type"], []);
-    string(block.thinking, at(loc, "thinking"));
-    string(block.signature, at(loc, "signature"));
+    object(block, loc, ["signature", "thinking", "type"], [], () => {
+      string(block.thinking, at(loc, "thinking"));
+      string(block.signature, at(loc, "signature"));
+    });
   },
   redacted_thinking(block, loc) {
-    object(block, loc, ["data", "type"], []);
-    string(block.data, at(loc, "data"));
+    object(block, loc, ["data", "type"], [], () => string(block.data, at(loc, "data")));
   },
   tool_use(block, loc) {
-    object(block, loc, ["id", "input", "name", "type"], ["cache_control"]);
-    pattern(block.id, at(loc, "id"), "^[a-zA-Z0-9_-]+$");
-    string(block.name, at(loc, "name"));
-    if (!isObject(block.input)) fail(at(loc, "input"), "Input should be a valid dictionary");
-    cacheControl(block.cache_control, at(loc, "cache_control"));
+    object(block, loc, ["id", "input", "name", "type"], ["cache_control"], () => {
+      pattern(block.id, at(loc, "id"), "^[a-zA-Z0-9_-]+$");
+      string(block.name, at(loc, "name"));
+      if (!isObject(block.input)) fail(at(loc, "input"), "Input should be a valid dictionary");
+      cacheControl(block.cache_control, at(loc, "cache_control"));
+    });
   },
   tool_result: toolResultBlock,
 };
@@ -229,9 +247,12 @@ function messages(value) {
     if (isObject(message) && message.role === "system") {
       fail("messages", 'Unexpected role "system". The Messages API accepts a top-level `system` parameter, not "system" as an input message role.');
     }
-    object(message, loc, ["content", "role"], []);
-    literal(message.role, at(loc, "role"), ["user", "assistant"]);
-    return { role: message.role, blocks: contentBlocks(message, loc) };
+    let blocks;
+    object(message, loc, ["content", "role"], [], () => {
+      literal(message.role, at(loc, "role"), ["user", "assistant"]);
+      blocks = contentBlocks(message, loc);
+    });
+    return { role: message.role, blocks };
   });
   for (const [i, turn] of turns.entries()) {
     const last = i === turns.length - 1;
@@ -294,14 +315,16 @@ function tools(value) {
       continue;
     }
     const here = at(loc, "custom");
-    object(tool, here, ["input_schema", "name"], ["allowed_callers", "cache_control", "defer_loading", "description", "eager_input_streaming", "input_examples", "strict", "type"]);
-    pattern(tool.name, at(here, "name"), "^[a-zA-Z0-9_-]{1,128}$");
-    optional(tool.description, () => string(tool.description, at(here, "description")));
-    cacheControl(tool.cache_control, at(here, "cache_control"));
-    const schema = tool.input_schema;
-    if (!isObject(schema)) fail(at(here, "input_schema"), "Input should be a valid dictionary");
-    if (!("type" in schema)) fail(at(here, "input_schema.type"), "Field required");
-    literal(schema.type, at(here, "input_schema.type"), ["object"]);
+    const known = ["allowed_callers", "cache_control", "defer_loading", "description", "eager_input_streaming", "input_examples", "strict", "type"];
+    object(tool, here, ["input_schema", "name"], known, () => {
+      pattern(tool.name, at(here, "name"), "^[a-zA-Z0-9_-]{1,128}$");
+      const schema = tool.input_schema;
+      if (!isObject(schema)) fail(at(here, "input_schema"), "Input should be a valid dictionary");
+      if (!("type" in schema)) fail(at(here, "input_schema.type"), "Field required");
+      literal(schema.type, at(here, "input_schema.type"), ["object"]);
+      optional(tool.description, () => string(tool.description, at(here, "description")));
+      cacheControl(tool.cache_control, at(here, "cache_control"));
+    });
     names.push(tool.name);
   }
   if (new Set(names).size !== names.length) fail("tools", "Tool names must be unique.");
@@ -311,26 +334,27 @@ function toolChoice(value) {
   const kind = tag(value, "tool_choice", ["auto", "any", "tool", "none"]);
   const loc = at("tool_choice", kind);
   if (kind === "none") return object(value, loc, ["type"], []);
-  object(value, loc, kind === "tool" ? ["name", "type"] : ["type"], ["disable_parallel_tool_use"]);
-  if (kind === "tool") string(value.name, at(loc, "name"));
-  optional(value.disable_parallel_tool_use, () => boolean(value.disable_parallel_tool_use, at(loc, "disable_parallel_tool_use")));
+  object(value, loc, kind === "tool" ? ["name", "type"] : ["type"], ["disable_parallel_tool_use"], () => {
+    if (kind === "tool") string(value.name, at(loc, "name"));
+    optional(value.disable_parallel_tool_use, () => boolean(value.disable_parallel_tool_use, at(loc, "disable_parallel_tool_use")));
+  });
 }
 
 function thinking(value) {
   const kind = tag(value, "thinking", ["enabled", "disabled", "adaptive"]);
   const loc = at("thinking", kind);
   if (kind === "disabled") return object(value, loc, ["type"], []);
-  object(value, loc, kind === "enabled" ? ["budget_tokens", "type"] : ["type"], ["display"]);
-  if (kind === "enabled") integer(value.budget_tokens, at(loc, "budget_tokens"), { ge: 1024 });
-  optional(value.display, () => literal(value.display, at(loc, "display"), ["summarized", "omitted"]));
+  object(value, loc, kind === "enabled" ? ["budget_tokens", "type"] : ["type"], ["display"], () => {
+    if (kind === "enabled") integer(value.budget_tokens, at(loc, "budget_tokens"), { ge: 1024 });
+    optional(value.display, () => literal(value.display, at(loc, "display"), ["summarized", "omitted"]));
+  });
 }
 
 const REQUIRED = ["model", "max_tokens", "messages"];
 const OPTIONAL = {
   system,
   metadata(value) {
-    object(value, "metadata", [], ["user_id"]);
-    optional(value.user_id, () => string(value.user_id, "metadata.user_id"));
+    object(value, "metadata", [], ["user_id"], () => optional(value.user_id, () => string(value.user_id, "metadata.user_id")));
   },
   stop_sequences: (value) => list(value, "stop_sequences").forEach((s, i) => string(s, at("stop_sequences", i))),
   stream: (value) => boolean(value, "stream"),
@@ -354,11 +378,12 @@ const OPTIONAL = {
  */
 export function checkMessagesRequest(body, { maxOutputTokens }) {
   if (!isObject(body)) fail("", "Input should be a valid dictionary");
-  object(body, "", REQUIRED, Object.keys(OPTIONAL));
-  string(body.model, "model");
-  integer(body.max_tokens, "max_tokens", { ge: 1 });
-  messages(body.messages);
-  for (const [key, check] of Object.entries(OPTIONAL)) if (body[key] !== undefined) check(body[key]);
+  object(body, "", REQUIRED, Object.keys(OPTIONAL), () => {
+    string(body.model, "model");
+    integer(body.max_tokens, "max_tokens", { ge: 1 });
+    messages(body.messages);
+    for (const [key, check] of Object.entries(OPTIONAL)) if (body[key] !== undefined) check(body[key]);
+  });
   if (body.max_tokens > maxOutputTokens) {
     fail("max_tokens", `${body.max_tokens} > ${maxOutputTokens}, which is the maximum allowed number of output tokens for ${body.model}`);
   }
