@@ -17,7 +17,8 @@
 //   `api-key` header not the key       401 {"error":{"code":"401","message":"Access denied due to invalid subscription key ..."}}
 //   no api-key and no valid bearer     401 {"statusCode":401,"message":"Unauthorized. Access token is missing, invalid, ..."}
 //     (a valid bearer: issued by the Entra mock for https://cognitiveservices.azure.com,
-//     or https://ai.azure.com on the v1 path, unexpired; or one of `tokens`)
+//     or https://ai.azure.com on the v1 path, unexpired; one of `tokens`; on the v1 path
+//     the key itself)
 //   a token of another app             401 {"error":{"code":"PermissionDenied","message":"The principal ... lacks ..."}}
 //   a deployment it does not have      404 {"error":{"code":"DeploymentNotFound",...}}
 //   a body that is not JSON, or wrong  400 in OpenAI's shape (azure-request.mjs)
@@ -79,6 +80,8 @@ function authFailure(ctx, { v1, operation }) {
   }
   const token = /^Bearer (.+)$/.exec(headers.authorization ?? "")?.[1];
   if (token && options.tokens.includes(token)) return null;
+  // The v1 API also takes the key as a bearer token, as OpenAI's own client sends it.
+  if (v1 && token !== undefined && token === options.apiKey) return null;
   const grant = token && ctx.entra.verify(token, v1 ? [COGNITIVE_SERVICES, AI_AZURE] : [COGNITIVE_SERVICES]);
   if (!grant) {
     return (res) => sendJson(res, 401, { statusCode: 401, message: `Unauthorized. Access token is missing, invalid, audience is incorrect (${COGNITIVE_SERVICES}), or have expired.` });
