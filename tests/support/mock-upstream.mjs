@@ -53,7 +53,7 @@ const KINDS = { openai, anthropic, azure };
 
 export async function startMockUpstream() {
   const scripts = new Map();
-  const providers = new Map(); // name -> { kind, module, options }
+  const providers = new Map(); // name -> { module, options }
   const requests = [];
   const sockets = new Set();
   const events = [];
@@ -117,7 +117,7 @@ export async function startMockUpstream() {
     provider(name, kind, options = {}) {
       const module = KINDS[kind];
       if (!module) throw new Error(`unknown provider kind ${kind}; known: ${Object.keys(KINDS).join(", ")}`);
-      providers.set(name, { kind, module, options: module.declare ? module.declare(options, { entra }) : options });
+      providers.set(name, { module, options: module.declare ? module.declare(options, { entra }) : options });
       return `${url}/${name}`;
     },
     /** Queue behaviours for `name`; `fallback` answers once the queue is empty. */

@@ -31,7 +31,7 @@
 import { Invalid, checkMessagesRequest } from "./anthropic-request.mjs";
 import { answerOf, base62, fragments, playStream, sendJson, sleep, sseFrame } from "./wire.mjs";
 
-export const VERSIONS = ["2023-06-01", "2023-01-01"];
+const VERSIONS = ["2023-06-01", "2023-01-01"];
 
 export function declare(options) {
   if (typeof options.apiKey !== "string") throw new Error("an anthropic deployment needs options.apiKey");

@@ -38,7 +38,7 @@ import { Rejected, checkBody } from "./azure-request.mjs";
 import { chatCompletion, chatStream, embeddings, openaiError, textCompletion } from "./openai.mjs";
 import { answerOf, base62, playStream, sendJson, sleep, sseFrame } from "./wire.mjs";
 
-export const API_VERSIONS = [
+const API_VERSIONS = [
   "2022-12-01", "2023-05-15", "2024-02-01", "2024-06-01", "2024-10-21",
   "2023-06-01-preview", "2023-07-01-preview", "2023-08-01-preview", "2023-09-01-preview", "2023-12-01-preview",
   "2024-02-15-preview", "2024-03-01-preview", "2024-04-01-preview", "2024-05-01-preview", "2024-07-01-preview",

@@ -27,7 +27,7 @@ import { randomUUID } from "node:crypto";
 import http from "node:http";
 import { base62, sendJson } from "./wire.mjs";
 
-export const RESOURCES = ["https://cognitiveservices.azure.com", "https://ai.azure.com"];
+const RESOURCES = ["https://cognitiveservices.azure.com", "https://ai.azure.com"];
 
 export async function startEntra() {
   const apps = new Map(); // `${tenant}/${clientId}` -> { secret, expiresIn }

@@ -9,7 +9,7 @@ export function openaiError(res, status, message, type, code, headers, param = n
   sendJson(res, status, { error: { message, type, param, code } }, headers);
 }
 
-export const OVERLOADED_MESSAGE =
+const OVERLOADED_MESSAGE =
   "That model is currently overloaded with other requests. You can retry your request, or contact us through our help center at help.openai.com if the error persists.";
 
 export async function handle(ctx) {
@@ -52,7 +52,7 @@ export async function handle(ctx) {
   }
 }
 
-export function usageOf(answer) {
+function usageOf(answer) {
   return { prompt_tokens: answer.input, completion_tokens: answer.output, total_tokens: answer.input + answer.output };
 }
 
