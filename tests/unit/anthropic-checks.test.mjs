@@ -65,6 +65,8 @@ test("anthropic-version is required and must be a version Anthropic has", async 
 test("a body that is not JSON is a 400 saying where it broke", async () => {
   await invalid(await send('{"model": "claude-sonnet-4-5", '), /^The request body is not valid JSON: Expecting value: line 1 column \d+ \(char \d+\)$/);
   await invalid(await send("[1, 2]"), "Input should be a valid dictionary");
+  await invalid(await send(JSON.stringify("a string")), "Input should be a valid dictionary");
+  await invalid(await send(""), "The request body is not valid JSON: Expecting value: line 1 column 1 (char 0)");
 });
 
 test("model, max_tokens and messages are required", async () => {

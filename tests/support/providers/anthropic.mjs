@@ -47,11 +47,11 @@ function anthropicError(res, status, type, message, headers = {}) {
   sendJson(res, status, { type: "error", error: { type, message }, request_id: id }, { "request-id": id, ...headers });
 }
 
-/** The line, column and offset of a JSON syntax error, in the words of Python's json module. */
+/** Where `raw` stops being JSON, in the words of Python's json module; null when it is JSON. */
 function jsonError(raw) {
   try {
     JSON.parse(raw);
-    return "Expecting value: line 1 column 1 (char 0)";
+    return null;
   } catch (error) {
     const position = Number(/position (\d+)/.exec(error.message)?.[1] ?? raw.length);
     const before = raw.slice(0, position).split("\n");
@@ -68,7 +68,8 @@ export async function handle(ctx) {
   const version = headers["anthropic-version"];
   if (!version) return anthropicError(res, 400, "invalid_request_error", "anthropic-version: header is required");
   if (!VERSIONS.includes(version)) return anthropicError(res, 400, "invalid_request_error", `anthropic-version: "${version}" is not a valid version`);
-  if (typeof ctx.body === "string") return anthropicError(res, 400, "invalid_request_error", `The request body is not valid JSON: ${jsonError(ctx.raw)}`);
+  const syntax = jsonError(ctx.raw);
+  if (syntax) return anthropicError(res, 400, "invalid_request_error", `The request body is not valid JSON: ${syntax}`);
   try {
     checkMessagesRequest(ctx.body, options);
   } catch (error) {

@@ -57,6 +57,15 @@ export function declare(options, { entra }) {
   return { apiVersions: API_VERSIONS, tokens: [], ...options, deployments };
 }
 
+const isJson = (raw) => {
+  try {
+    JSON.parse(raw);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
 const azureError = (res, status, code, message, headers) => sendJson(res, status, { error: { code, message } }, headers);
 
 const OPERATIONS = { "/chat/completions": "chat", "/completions": "completions", "/embeddings": "embeddings" };
@@ -100,7 +109,7 @@ export async function handle(ctx) {
   if (version && !versions.includes(version)) return azureError(res, 400, "BadRequest", "API version not supported");
   const refuse = authFailure(ctx, target);
   if (refuse) return refuse(res);
-  if (typeof ctx.body === "string") {
+  if (typeof ctx.body === "string" && !isJson(ctx.raw)) {
     return openaiError(res, 400, "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you have trouble figuring out how to fix this, please contact us through our help center at help.openai.com.)", "invalid_request_error", null);
   }
   const deployment = target.v1 ? ctx.body?.model : target.deployment;
