@@ -9,7 +9,7 @@ CONFIG ?=
 SHELL := /bin/bash
 ENV := source .tools/env
 
-.PHONY: setup build dev test lint test-core test-e2e check bench profile clean
+.PHONY: setup build dev test lint test-core test-mocks test-e2e check bench profile clean
 
 setup:
 	bash scripts/setup.sh
@@ -28,8 +28,9 @@ check:
 	@test -n "$(CONFIG)" || (echo "usage: make check CONFIG=file.yaml" >&2; exit 2)
 	cargo run -q -p switchyard-core --bin switchyard-check -- '$(CONFIG)'
 
-## Every test: lints, the core's unit tests, then end to end against the built Worker.
-test: lint test-core test-e2e
+## Every test: lints, the core's unit tests, the mock upstreams' tests, then end to end
+## against the built Worker.
+test: lint test-core test-mocks test-e2e
 
 ## Warnings are errors. Both crates are linted on the host with the default
 ## toolchain: Debian's wasm32 toolchain (see scripts/setup.sh) ships no clippy.
@@ -39,6 +40,10 @@ lint: setup
 
 test-core: setup
 	cargo test -p switchyard-core
+
+## The mock upstreams (tests/support) against the providers' rules and official SDKs.
+test-mocks: setup
+	node --test tests/unit/
 
 test-e2e: build
 	$(ENV) && node --test --test-timeout=120000 tests/e2e/

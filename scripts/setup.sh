@@ -7,7 +7,8 @@
 #     target where rustup can download it, else Debian's rustc-web with a std built
 #     once from its sources (the route ../shared/TOOLCHAIN.md verified offline);
 #   - worker-build and wasm-bindgen-cli (pinned to Cargo.lock) under .tools/;
-#   - wrangler, workerd, miniflare, esbuild, binaryen and the OpenAI SDK from npm.
+#   - wrangler, workerd, miniflare, esbuild, binaryen and the OpenAI and Anthropic SDKs
+#     from npm.
 set -euo pipefail
 
 # This script decides the toolchain itself: ignore one chosen by an earlier
@@ -104,7 +105,7 @@ if ! "$tools/bin/wasm-bindgen" --version 2>/dev/null | grep -q " $bindgen_versio
   cargo install -q wasm-bindgen-cli --version "$bindgen_version" --root "$tools" --force
 fi
 
-# --- 3. npm: wrangler (workerd, miniflare), esbuild, binaryen, openai -------------
+# --- 3. npm: wrangler (workerd, miniflare), esbuild, binaryen, the SDKs ----------
 stamp="$root/node_modules/.package-lock.json"
 if ! [ -f "$stamp" ] || [ "$root/package-lock.json" -nt "$stamp" ]; then
   log "installing npm packages"

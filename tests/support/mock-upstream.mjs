@@ -1,32 +1,63 @@
-// A scriptable OpenAI-compatible upstream for end-to-end tests.
+// A scriptable upstream for end-to-end tests, speaking OpenAI's API by default and, for
+// deployments declared with `provider(name, kind, options)`, another provider's API as
+// strictly as the real service (see providers/<kind>.mjs for what each checks).
 //
-// Each deployment gets its own base URL, `${url}/<name>/v1`, and its own script: a
-// queue of behaviours consumed one per request (then `fallback`, by default "ok").
-// Every request received is recorded with its path, headers, body and time.
+// Each deployment gets its own base URL (`base(name)`) and its own script: a queue of
+// behaviours consumed one per accepted request (then `fallback`, by default "ok"). A
+// request a provider rejects (bad auth, bad body) consumes nothing. Every request
+// received is recorded with its deployment, path, query, method, headers, body and time.
 //
-// Behaviours:
+//   base(name)  OpenAI deployments: `${url}/<name>/v1` (the api_base of an openai/ model)
+//               provider deployments: `${url}/<name>`, the provider's api_base:
+//                 anthropic  the gateway posts to `${base}/v1/messages`
+//                 azure      the resource endpoint: `${base}/openai/deployments/<d>/...`
+//                            and `${base}/openai/v1/...`
+//   entra.url   Microsoft Entra ID's authority host (AZURE_AUTHORITY_HOST), a server of
+//               its own: POST `${entra.url}/<tenant>/oauth2/v2.0/token` (providers/entra.mjs)
+//
+// Behaviours (the same vocabulary for every provider, each rendered in its format):
 //   { type: "ok", content?, delayMs?, totalTokens? }
-//                                                  a completion (SSE when the request streams,
-//                                                  ending with its usage when the request
-//                                                  asks `stream_options.include_usage`)
-//   { type: "stream", chunks: [..], delayMs?, stallAfter?, breakAfter? }
-//                                                  SSE, one content chunk each delayMs;
-//                                                  stallAfter: stop after that many chunks;
-//                                                  breakAfter: cut the connection after that many
+//                                    an answer (streamed when the request streams; OpenAI
+//                                    and Azure end with the usage when the request asks
+//                                    `stream_options.include_usage`); delayMs before it
+//   { type: "stream", chunks: [..], delayMs?, stallAfter?, breakAfter?, errorAfter? }
+//                                    SSE, one content chunk each delayMs;
+//                                    stallAfter: stop after that many chunks;
+//                                    breakAfter: cut the connection after that many;
+//                                    errorAfter (Anthropic): an `error` event after that many
+//   { type: "tool_call", name, arguments, id?, content?, delayMs? }
+//                                    an answer calling tool `name` with `arguments` (an
+//                                    object or a JSON string), after optional text
+//   { type: "content_filter", content? }
+//                                    an answer cut by the provider's output filter (OpenAI
+//                                    and Azure: finish_reason content_filter; Anthropic: a
+//                                    refusal)
 //   { type: "error", status, message?, code?, errorType? }
-//   { type: "rate_limit", retryAfter? }            429 with Retry-After
-//   { type: "context_window" }                     400 context_length_exceeded
-//   { type: "content_policy" }                     400 content_policy_violation
-//   { type: "stall" }                              accepts, never answers
-//   { type: "stall_body" }                         sends its head and part of a body, never ends
-//   { type: "raw", status, body, headers? }        anything else
+//   { type: "rate_limit", retryAfter? }   429 with Retry-After
+//   { type: "overloaded" }           the provider's overload answer (OpenAI and Azure 503,
+//                                    Anthropic 529 overloaded_error)
+//   { type: "context_window" }       the provider's prompt-too-long error
+//   { type: "content_policy" }       the provider's rejection of the prompt (Azure: its
+//                                    content filter 400; Anthropic: a refusal)
+//   { type: "stall" }                accepts, never answers
+//   { type: "stall_body" }           sends its head and part of a body, never ends
+//   { type: "raw", status, body, headers? }  anything else
 import http from "node:http";
+import * as anthropic from "./providers/anthropic.mjs";
+import * as azure from "./providers/azure.mjs";
+import { startEntra } from "./providers/entra.mjs";
+import * as openai from "./providers/openai.mjs";
+
+/** The provider kinds a deployment can speak; a new provider is one module added here. */
+const KINDS = { openai, anthropic, azure };
 
 export async function startMockUpstream() {
   const scripts = new Map();
+  const providers = new Map(); // name -> { module, options }
   const requests = [];
   const sockets = new Set();
   const events = [];
+  const entra = await startEntra();
 
   const server = http.createServer(async (req, res) => {
     const chunks = [];
@@ -38,13 +69,34 @@ export async function startMockUpstream() {
     } catch {
       body = raw;
     }
-    const match = /^\/([^/]+)\/v1(\/.*)$/.exec(req.url);
-    const deployment = match ? match[1] : null;
-    const path = match ? match[2] : req.url;
-    requests.push({ deployment, path, method: req.method, headers: req.headers, body, at: Date.now() });
-    const script = scripts.get(deployment);
-    const behaviour = script?.queue.shift() ?? script?.fallback ?? { type: "ok" };
-    await respond(res, behaviour, { deployment, path, body, events });
+    const url = new URL(req.url, "http://mock");
+    const [, first = "", rest = ""] = /^\/([^/]*)(\/.*)?$/.exec(url.pathname) ?? [];
+    const declared = providers.get(first);
+    const legacy = /^\/v1(\/.*)$/.exec(rest);
+    const deployment = declared || legacy ? first : null;
+    const path = declared ? rest : legacy ? legacy[1] : url.pathname;
+    const query = Object.fromEntries(url.searchParams);
+    requests.push({ deployment, path, query, method: req.method, headers: req.headers, body, at: Date.now() });
+    const ctx = {
+      req,
+      res,
+      deployment,
+      method: req.method,
+      path,
+      query: url.searchParams,
+      headers: req.headers,
+      raw,
+      body,
+      options: declared?.options ?? {},
+      entra,
+      /** The deployment's next behaviour, taken once the request is accepted. */
+      take() {
+        const script = scripts.get(deployment);
+        return script?.queue.shift() ?? script?.fallback ?? { type: "ok" };
+      },
+      record: (event) => events.push({ ...event, deployment, at: Date.now() }),
+    };
+    await (declared?.module ?? openai).handle(ctx);
   });
   server.on("connection", (socket) => {
     sockets.add(socket);
@@ -55,151 +107,37 @@ export async function startMockUpstream() {
 
   return {
     url,
-    /** The api_base of deployment `name`. */
-    base: (name) => `${url}/${name}/v1`,
+    /** The api_base of deployment `name` (see the header). */
+    base: (name) => (providers.has(name) ? `${url}/${name}` : `${url}/${name}/v1`),
+    /**
+     * Declares deployment `name` as speaking provider `kind` ("openai", "anthropic",
+     * "azure") with that provider's `options` (its module's header lists them). Returns
+     * its api_base. Declarations outlive `reset`.
+     */
+    provider(name, kind, options = {}) {
+      const module = KINDS[kind];
+      if (!module) throw new Error(`unknown provider kind ${kind}; known: ${Object.keys(KINDS).join(", ")}`);
+      providers.set(name, { module, options: module.declare ? module.declare(options, { entra }) : options });
+      return `${url}/${name}`;
+    },
     /** Queue behaviours for `name`; `fallback` answers once the queue is empty. */
     script(name, queue = [], fallback = { type: "ok" }) {
       scripts.set(name, { queue: [...queue], fallback });
     },
     requests,
-    /** Timestamps of what the mock sent, e.g. { kind: "chunk", index, at }. */
+    /** Timestamps of what the mock sent, e.g. { kind: "chunk", index, deployment, at }. */
     events,
+    /** The Entra ID token endpoint: { url, app(..), issued, requests } (providers/entra.mjs). */
+    entra,
     reset() {
       scripts.clear();
       requests.length = 0;
       events.length = 0;
+      entra.reset();
     },
     async close() {
       for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => server.close(resolve));
+      await Promise.all([new Promise((resolve) => server.close(resolve)), entra.close()]);
     },
   };
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function json(res, status, value, headers = {}) {
-  res.writeHead(status, { "content-type": "application/json", ...headers });
-  res.end(JSON.stringify(value));
-}
-
-function openaiError(res, status, message, errorType, code, headers) {
-  json(res, status, { error: { message, type: errorType, param: null, code } }, headers);
-}
-
-async function respond(res, behaviour, { deployment, path, body, events }) {
-  const model = body?.model ?? "unknown";
-  switch (behaviour.type) {
-    case "ok": {
-      if (behaviour.delayMs) await sleep(behaviour.delayMs);
-      const content = behaviour.content ?? `ok from ${deployment}`;
-      if (body?.stream) {
-        const usage = body.stream_options?.include_usage ? usageOf(behaviour.totalTokens) : undefined;
-        return stream(res, { chunks: content.split(/(?= )/), delayMs: 0, usage }, model, events);
-      }
-      return json(res, 200, success(path, model, content, body, behaviour.totalTokens));
-    }
-    case "stream":
-      return stream(res, behaviour, model, events);
-    case "error":
-      return openaiError(
-        res,
-        behaviour.status,
-        behaviour.message ?? `scripted error ${behaviour.status}`,
-        behaviour.errorType ?? "api_error",
-        behaviour.code ?? null,
-      );
-    case "rate_limit":
-      return openaiError(res, 429, "Rate limit reached for requests", "requests", "rate_limit_exceeded", {
-        "retry-after": String(behaviour.retryAfter ?? 1),
-      });
-    case "context_window":
-      return openaiError(
-        res,
-        400,
-        "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens.",
-        "invalid_request_error",
-        "context_length_exceeded",
-      );
-    case "content_policy":
-      return openaiError(
-        res,
-        400,
-        "Your request was rejected as a result of our safety system.",
-        "invalid_request_error",
-        "content_policy_violation",
-      );
-    case "stall":
-      return; // the socket stays open until the client gives up or the mock closes
-    case "stall_body":
-      res.writeHead(200, { "content-type": "application/json" });
-      return res.write('{"id": "chatcmpl-cut", "choices": ['); // and never ends
-    case "raw":
-      res.writeHead(behaviour.status, behaviour.headers ?? {});
-      return res.end(behaviour.body ?? "");
-    default:
-      throw new Error(`unknown behaviour ${behaviour.type}`);
-  }
-}
-
-function usageOf(totalTokens = 8) {
-  return { prompt_tokens: totalTokens - 3, completion_tokens: 3, total_tokens: totalTokens };
-}
-
-function success(path, model, content, body, totalTokens) {
-  const created = Math.floor(Date.now() / 1000);
-  const usage = usageOf(totalTokens);
-  if (path === "/embeddings") {
-    const inputs = Array.isArray(body?.input) ? body.input : [body?.input];
-    return {
-      object: "list",
-      model,
-      data: inputs.map((_, index) => ({ object: "embedding", index, embedding: [0.1, 0.2, 0.3] })),
-      usage: { prompt_tokens: 5, total_tokens: 5 },
-    };
-  }
-  if (path === "/completions") {
-    return {
-      id: "cmpl-mock",
-      object: "text_completion",
-      created,
-      model,
-      choices: [{ index: 0, text: content, logprobs: null, finish_reason: "stop" }],
-      usage,
-    };
-  }
-  return {
-    id: "chatcmpl-mock",
-    object: "chat.completion",
-    created,
-    model,
-    choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop" }],
-    usage,
-  };
-}
-
-async function stream(res, { chunks, delayMs = 0, stallAfter, breakAfter, usage }, model, events) {
-  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
-  const frame = (delta, finish = null) =>
-    `data: ${JSON.stringify({
-      id: "chatcmpl-mock",
-      object: "chat.completion.chunk",
-      created: Math.floor(Date.now() / 1000),
-      model,
-      choices: [{ index: 0, delta, finish_reason: finish }],
-    })}\n\n`;
-  res.write(frame({ role: "assistant", content: "" }));
-  for (const [index, content] of chunks.entries()) {
-    if (stallAfter !== undefined && index >= stallAfter) return; // never ends
-    if (delayMs) await sleep(delayMs);
-    if (breakAfter !== undefined && index >= breakAfter) return res.destroy(); // after the last chunk's flush
-    if (res.destroyed) return;
-    res.write(frame({ content }));
-    events.push({ kind: "chunk", index, at: Date.now() });
-  }
-  res.write(frame({}, "stop"));
-  // As OpenAI does: one more event, with no choices, after the last.
-  if (usage) res.write(`data: ${JSON.stringify({ id: "chatcmpl-mock", object: "chat.completion.chunk", model, choices: [], usage })}\n\n`);
-  res.end("data: [DONE]\n\n");
-  events.push({ kind: "end", at: Date.now() });
 }

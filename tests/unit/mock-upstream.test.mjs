@@ -1,0 +1,107 @@
+// The mock upstream's own contract: deployments declared per provider, their base URLs,
+// one script vocabulary rendered by every provider, recording, reset; and the OpenAI
+// deployments' answers, old behaviours and new ones (tool_call, overloaded, content_filter).
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { parseSse, post, useUpstream } from "./helpers.mjs";
+
+const ctx = useUpstream((upstream) => {
+  upstream.provider("claude", "anthropic", { apiKey: "sk-ant-test" });
+  upstream.provider("az", "azure", { apiKey: "az-key" });
+});
+
+/** A minimal valid chat request to deployment `name` of each kind: [url, body, headers]. */
+const call = {
+  oa: (extra = {}) => [`${ctx.upstream.base("oa")}/chat/completions`, { model: "gpt-4o", messages: [{ role: "user", content: "hi" }], ...extra }, {}],
+  claude: (extra = {}) => [`${ctx.upstream.base("claude")}/v1/messages`, { model: "claude-sonnet-4-5", max_tokens: 100, messages: [{ role: "user", content: "hi" }], ...extra }, { "x-api-key": "sk-ant-test", "anthropic-version": "2023-06-01" }],
+  az: (extra = {}) => [`${ctx.upstream.base("az")}/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21`, { messages: [{ role: "user", content: "hi" }], ...extra }, { "api-key": "az-key" }],
+};
+const send = (name, extra) => post(...call[name](extra));
+
+test("base(name) is an OpenAI deployment's /v1 base, or a declared provider's api_base", () => {
+  const { url } = ctx.upstream;
+  assert.equal(ctx.upstream.base("oa"), `${url}/oa/v1`);
+  assert.equal(ctx.upstream.base("claude"), `${url}/claude`);
+  assert.equal(ctx.upstream.base("az"), `${url}/az`);
+  assert.match(ctx.upstream.entra.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+  assert.notEqual(ctx.upstream.entra.url, url);
+});
+
+test("provider() returns the api_base and refuses unknown kinds and missing keys", () => {
+  assert.equal(ctx.upstream.provider("claude-2", "anthropic", { apiKey: "k" }), `${ctx.upstream.url}/claude-2`);
+  assert.throws(() => ctx.upstream.provider("g", "gemini"), /unknown provider kind gemini; known: openai, anthropic, azure/);
+  assert.throws(() => ctx.upstream.provider("c", "anthropic", {}), /needs options.apiKey/);
+});
+
+test("one script runs against every provider, each answering in its own format", async () => {
+  const script = [{ type: "ok", content: "same answer" }, { type: "tool_call", name: "get_weather", arguments: { city: "Paris" } }, { type: "rate_limit", retryAfter: 4 }, { type: "overloaded" }, { type: "context_window" }];
+  for (const name of ["oa", "claude", "az"]) ctx.upstream.script(name, script);
+  const text = { oa: (b) => b.choices[0].message.content, az: (b) => b.choices[0].message.content, claude: (b) => b.content[0].text };
+  const toolArgs = { oa: (b) => JSON.parse(b.choices[0].message.tool_calls[0].function.arguments), az: (b) => JSON.parse(b.choices[0].message.tool_calls[0].function.arguments), claude: (b) => b.content[0].input };
+  for (const name of ["oa", "claude", "az"]) {
+    assert.equal(text[name](await (await send(name)).json()), "same answer", name);
+    assert.deepEqual(toolArgs[name](await (await send(name)).json()), { city: "Paris" }, name);
+    const limited = await send(name);
+    assert.deepEqual([limited.status, limited.headers.get("retry-after")], [429, "4"], name);
+    await limited.body.cancel();
+    const overloaded = await send(name);
+    assert.equal(overloaded.status, name === "claude" ? 529 : 503, name);
+    await overloaded.body.cancel();
+    const tooLong = await send(name);
+    assert.equal(tooLong.status, 400, name);
+    await tooLong.body.cancel();
+  }
+});
+
+test("every request is recorded with its deployment, path, query, method, headers, body and time", async () => {
+  await post(`${ctx.upstream.base("oa")}/embeddings?trace=1`, { model: "m", input: "x" }, { "x-test": "yes" });
+  const [seen] = ctx.upstream.requests;
+  assert.deepEqual({ ...seen, headers: undefined, at: undefined }, { deployment: "oa", path: "/embeddings", query: { trace: "1" }, method: "POST", headers: undefined, body: { model: "m", input: "x" }, at: undefined });
+  assert.equal(seen.headers["x-test"], "yes");
+  assert.ok(Math.abs(seen.at - Date.now()) < 5000);
+  await post(`${ctx.upstream.url}/elsewhere`, "not json");
+  assert.deepEqual([ctx.upstream.requests[1].deployment, ctx.upstream.requests[1].path, ctx.upstream.requests[1].body], [null, "/elsewhere", "not json"]);
+});
+
+test("reset clears scripts, requests and events, and keeps the declared providers", async () => {
+  ctx.upstream.script("claude", [{ type: "overloaded" }]);
+  await send("oa", { stream: true }).then((r) => r.text());
+  assert.ok(ctx.upstream.events.length > 0);
+  ctx.upstream.reset();
+  assert.equal(ctx.upstream.requests.length, 0);
+  assert.equal(ctx.upstream.events.length, 0);
+  const response = await send("claude");
+  assert.equal(response.status, 200, "the script is gone, the provider stays");
+  assert.match((await response.json()).id, /^msg_/);
+});
+
+test("OpenAI deployments: a tool_call answer and its stream", async () => {
+  ctx.upstream.script("oa", [{ type: "tool_call", name: "lookup", arguments: '{"q":"x"}' }, { type: "tool_call", name: "lookup", arguments: { q: "a longer query" } }]);
+  const body = await (await send("oa")).json();
+  assert.equal(body.choices[0].finish_reason, "tool_calls");
+  assert.deepEqual(body.choices[0].message.tool_calls[0].function, { name: "lookup", arguments: '{"q":"x"}' });
+  const chunks = parseSse(await (await send("oa", { stream: true })).text()).filter((e) => e.data !== "[DONE]").map((e) => e.data);
+  const calls = chunks.flatMap((c) => c.choices[0].delta.tool_calls ?? []);
+  assert.equal(calls[0].id, "call_mock");
+  assert.ok(calls.length >= 3, "the name, then the arguments in fragments");
+  assert.deepEqual(JSON.parse(calls.map((c) => c.function.arguments).join("")), { q: "a longer query" });
+  assert.equal(chunks.at(-1).choices[0].finish_reason, "tool_calls");
+});
+
+test("OpenAI deployments: overloaded is a 503 server_error, content_filter a finish_reason", async () => {
+  ctx.upstream.script("oa", [{ type: "overloaded" }, { type: "content_filter", content: "partial" }]);
+  const overloaded = await send("oa");
+  assert.equal(overloaded.status, 503);
+  assert.equal((await overloaded.json()).error.type, "server_error");
+  const filtered = await (await send("oa")).json();
+  assert.deepEqual([filtered.choices[0].finish_reason, filtered.choices[0].message.content], ["content_filter", "partial"]);
+});
+
+test("OpenAI deployments: a scripted stream ends with its usage when the request asks", async () => {
+  ctx.upstream.script("oa", [{ type: "stream", chunks: ["a", "b"] }]);
+  const events = parseSse(await (await send("oa", { stream: true, stream_options: { include_usage: true } })).text());
+  assert.equal(events.at(-1).data, "[DONE]");
+  assert.deepEqual(events.at(-2).data.choices, []);
+  assert.equal(events.at(-2).data.usage.total_tokens, 8);
+  assert.equal(events.at(-3).data.choices[0].finish_reason, "stop");
+});
