@@ -29,7 +29,7 @@ use switchyard_core::config::Config;
 use switchyard_core::config::DeploymentId;
 use switchyard_core::coordinator::local::{HealthView, Served};
 use switchyard_core::coordinator::{
-    self, Admission, Message, QueueStatus, Report, ReportedFailure, Snapshot, TicketReply, TicketRequest,
+    self, Admission, Holdings, Message, QueueStatus, Report, ReportedFailure, Snapshot, TicketReply, TicketRequest,
 };
 use switchyard_core::error::ApiError;
 use web_sys::AbortSignal;
@@ -93,6 +93,15 @@ impl DurableObject for Coordinator {
             Message::Status { group } => {
                 let status = self.with_core(|core, now| core.queue_status(now, &group)).unwrap_or_default();
                 respond::json(200, serde_json::to_vec(&status)?)
+            }
+            Message::State { group } => {
+                let Some(model_group) = config.group(&group) else {
+                    return respond::error(&ApiError::Internal(format!("no model group `{group}`")));
+                };
+                let mut holdings = self.with_core(|core, now| core.holdings(now, model_group)).unwrap_or_default();
+                holdings.waiters = self.waiters.borrow().len();
+                holdings.admitted_unreported = self.admitted.borrow().len();
+                respond::json(200, serde_json::to_vec(&holdings)?)
             }
             Message::Leave { group, waiter } => {
                 self.leave(&config, &group, waiter).await?;
@@ -285,6 +294,11 @@ pub async fn sync(
     estimated_tokens: u64,
 ) -> Result<HealthView> {
     ask(env, group, &Message::Sync { group: group.to_owned(), served, failure, estimated_tokens }).await
+}
+
+/// What the group's coordinator holds now (`GET /debug/state`).
+pub async fn holdings(env: &Env, group: &str) -> Result<Holdings> {
+    ask(env, group, &Message::State { group: group.to_owned() }).await
 }
 
 /// The group's queue as its coordinator sees it now.

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use switchyard_core::config::{Deployment, DeploymentId, ModelGroup, RouterPolicy};
 use switchyard_core::coordinator::ReportedFailure;
-use switchyard_core::coordinator::local::{Ask, LocalPick, LocalRouter};
+use switchyard_core::coordinator::local::{Ask, Lease, LocalPick, LocalRouter};
 use worker::Env;
 
 use crate::respond::Limits;
@@ -23,6 +23,11 @@ fn with_router<T>(group: &str, f: impl FnOnce(&mut LocalRouter) -> T) -> T {
         Some(router) => f(router),
         None => f(routers.entry(group.to_owned()).or_default()),
     })
+}
+
+/// The leases this isolate holds for `group` (`GET /debug/state`).
+pub fn held(group: &str) -> Vec<(DeploymentId, Lease)> {
+    ROUTERS.with_borrow(|routers| routers.get(group).map(LocalRouter::held).unwrap_or_default())
 }
 
 /// The deployment to call without a ticket, with what its lease says is left of its

@@ -10,7 +10,7 @@ use worker::{Context, Env, Method, Result};
 
 use crate::config_source::Current;
 use crate::respond::{Body, Reply};
-use crate::{config_source, coordinator, jobs, proxy, runtime};
+use crate::{config_source, coordinator, jobs, local_route, proxy, runtime};
 
 enum Route {
     Liveliness,
@@ -22,6 +22,8 @@ enum Route {
 enum Api {
     Models,
     QueueStatus,
+    /// What every coordinator and this isolate hold: master key only.
+    DebugState,
     SubmitJob,
     JobResponse(String),
     Proxy(Endpoint),
@@ -93,6 +95,7 @@ async fn serve(method: &Method, req: web_sys::Request, env: &Env, ctx: Context) 
                 Ok(()) => match api {
                     Api::Models => models(&config)?,
                     Api::QueueStatus => queue_status(env, &config).await?,
+                    Api::DebugState => debug_state(env, &config).await?,
                     Api::SubmitJob => {
                         let body = runtime::whole_body(req.array_buffer()).await?;
                         jobs::submit(&body, api_key(&req).as_deref(), env, &config).await?
@@ -121,6 +124,7 @@ fn route(method: &Method, path: &str) -> std::result::Result<Route, ApiError> {
         "/embeddings" => (Route::Api(Api::Proxy(Endpoint::Embeddings)), Method::Post),
         "/models" => (Route::Api(Api::Models), Method::Get),
         "/queue/status" => (Route::Api(Api::QueueStatus), Method::Get),
+        "/debug/state" => (Route::Api(Api::DebugState), Method::Get),
         "/queue/request" => (Route::Api(Api::SubmitJob), Method::Post),
         p if p.starts_with("/queue/response/") => {
             (Route::Api(Api::JobResponse(p.trim_start_matches("/queue/response/").to_owned())), Method::Get)
@@ -169,6 +173,26 @@ pub fn api_key(req: &web_sys::Request) -> Option<String> {
 async fn queue_status(env: &Env, config: &Config) -> Result<Reply> {
     let statuses = join_all(config.groups().iter().map(|group| coordinator::status(env, &group.name))).await;
     let groups = statuses.into_iter().collect::<Result<Vec<_>>>()?;
+    Ok(Reply::json(200, serde_json::to_vec(&json!({ "groups": groups }))?))
+}
+
+/// Every group's coordinator holdings beside the leases this isolate holds: what
+/// is granted and not yet given back. Only with a master key configured (and sent):
+/// it shows the gateway's inner workings.
+async fn debug_state(env: &Env, config: &Config) -> Result<Reply> {
+    if config.master_key.is_none() {
+        let message = "/debug/state needs general_settings.master_key to be set".to_owned();
+        return Ok(Reply::error(&ApiError::InvalidParam { param: "master_key", message }).with_status(403));
+    }
+    let holdings = join_all(config.groups().iter().map(|group| coordinator::holdings(env, &group.name))).await;
+    let mut groups = Vec::new();
+    for (group, holdings) in config.groups().iter().zip(holdings) {
+        let isolate: Vec<_> = local_route::held(&group.name)
+            .into_iter()
+            .map(|(id, lease)| json!({"deployment": id, "minute": lease.minute, "requests": lease.requests, "tokens": lease.tokens}))
+            .collect();
+        groups.push(json!({"coordinator": holdings?, "isolate_leases": isolate}));
+    }
     Ok(Reply::json(200, serde_json::to_vec(&json!({ "groups": groups }))?))
 }
 

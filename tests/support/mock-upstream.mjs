@@ -42,6 +42,11 @@
 //   { type: "stall" }                accepts, never answers
 //   { type: "stall_body" }           sends its head and part of a body, never ends
 //   { type: "raw", status, body, headers? }  anything else
+//   { type: "reset" }                (OpenAI) drops the connection without an answer
+//   { type: "echo_key", status? }    (OpenAI) a 401 (or, status 200, an answer) whose
+//                                    x-request-id (and message) repeat the Authorization
+//                                    header it was sent
+// A script's `fallback` may be a function, called for a behaviour per request.
 import http from "node:http";
 import * as anthropic from "./providers/anthropic.mjs";
 import * as azure from "./providers/azure.mjs";
@@ -92,7 +97,8 @@ export async function startMockUpstream() {
       /** The deployment's next behaviour, taken once the request is accepted. */
       take() {
         const script = scripts.get(deployment);
-        return script?.queue.shift() ?? script?.fallback ?? { type: "ok" };
+        const next = script?.queue.shift() ?? script?.fallback ?? { type: "ok" };
+        return typeof next === "function" ? next() : next;
       },
       record: (event) => events.push({ ...event, deployment, at: Date.now() }),
     };

@@ -331,6 +331,13 @@ impl LocalRouter {
         self.view = Some((view, valid_until_ms));
     }
 
+    /// The leases this isolate holds now, as granted (for `GET /debug/state`).
+    pub fn held(&self) -> Vec<(DeploymentId, Lease)> {
+        let mut held: Vec<_> = self.leases.iter().map(|(id, held)| (id.clone(), held.lease)).collect();
+        held.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+        held
+    }
+
     /// What to tell the coordinator at a refresh: the requests and tokens sent per
     /// deployment since the last one, and the leases they settle (given up here).
     pub fn take_served(&mut self) -> Vec<Served> {

@@ -57,6 +57,8 @@ pub enum Message {
     Status { group: String },
     /// The client of a waiting request went away. Answered with an empty 204.
     Leave { group: String, waiter: u64 },
+    /// Answered with the coordinator's [`Holdings`] (`GET /debug/state`).
+    State { group: String },
     /// From an isolate that routes the group itself ([`local`]): what it sent per
     /// deployment since it last said (settling its leases), the failure of one,
     /// if any, and the estimated tokens of the request that asks (a first lease of
@@ -82,6 +84,39 @@ pub struct QueueStatus {
     /// coordinator started.
     pub admitted: u64,
     pub expired: u64,
+}
+
+/// What a coordinator holds at a moment, for operators and tests (`GET
+/// /debug/state`): what is granted and not yet given back, and what waits.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Holdings {
+    pub group: String,
+    /// The minute whose counts and leases these are.
+    pub minute: u64,
+    /// Tickets granted and not yet reported (nor expired).
+    pub tickets: usize,
+    /// Requests waiting in the queue.
+    pub waiting: usize,
+    /// Set by the Durable Object: waiting requests whose fetch it holds open, and
+    /// admitted ones whose report has not come.
+    pub waiters: usize,
+    pub admitted_unreported: usize,
+    pub deployments: Vec<DeploymentHoldings>,
+}
+
+/// One deployment's part of [`Holdings`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeploymentHoldings {
+    pub id: DeploymentId,
+    pub in_flight: u32,
+    /// Requests and tokens counted this minute.
+    pub requests: u64,
+    pub tokens: u64,
+    /// Set aside this minute for isolates' leases, not yet settled.
+    pub leased_requests: u64,
+    pub leased_tokens: u64,
+    /// When its cooldown ends, if it is cooling down.
+    pub cooling_until_ms: Option<u64>,
 }
 
 /// What a request asks the coordinator for.
@@ -480,6 +515,40 @@ impl Coordinator {
             oldest_wait_ms,
             admitted: self.admitted,
             expired: self.expired,
+        }
+    }
+
+    /// What is granted and not given back, and what waits, now.
+    pub fn holdings(&mut self, now_ms: u64, group: &ModelGroup) -> Holdings {
+        self.sync(group);
+        self.expire_tickets(now_ms);
+        let deployments = group
+            .deployments
+            .iter()
+            .map(|d| {
+                let state = self.deployments.entry(d.id.clone()).or_default();
+                let window = *state.window.current(now_ms);
+                DeploymentHoldings {
+                    id: d.id.clone(),
+                    in_flight: state.in_flight,
+                    requests: window.requests,
+                    tokens: window.tokens,
+                    leased_requests: window.leased,
+                    leased_tokens: window.leased_tokens,
+                    cooling_until_ms: match state.health {
+                        Health::Cooling { until_ms, .. } if until_ms > now_ms => Some(until_ms),
+                        _ => None,
+                    },
+                }
+            })
+            .collect();
+        Holdings {
+            group: group.name.clone(),
+            minute: now_ms / MINUTE_MS,
+            tickets: self.tickets.len(),
+            waiting: self.queue.as_ref().map_or(0, PriorityQueue::len),
+            deployments,
+            ..Holdings::default()
         }
     }
 

@@ -47,6 +47,19 @@ export async function handle(ctx) {
     case "raw":
       res.writeHead(behaviour.status, behaviour.headers ?? {});
       return res.end(behaviour.body ?? "");
+    case "reset":
+      return res.socket.destroy(); // the connection drops with no answer at all
+    case "echo_key": {
+      // A careless self-hosted provider or proxy: it repeats the key it was sent, in
+      // its x-request-id and, answering an error, in the message.
+      const key = ctx.headers.authorization ?? "(none)";
+      const headers = { "x-request-id": `req for ${key}` };
+      if (behaviour.status === 200) {
+        const answer = answerOf({ type: "ok" }, ctx.deployment);
+        return sendJson(res, 200, chatCompletion(answer, { model: body?.model ?? "unknown" }), headers);
+      }
+      return openaiError(res, 401, `Incorrect API key provided: ${key}`, "invalid_request_error", "invalid_api_key", headers);
+    }
     default:
       throw new Error(`unknown behaviour ${behaviour.type}`);
   }

@@ -493,3 +493,25 @@ fn an_isolates_answers_are_one_sample_weighted_by_their_number() {
     assert_eq!(view.latency, vec![(b, expected)]);
     assert_eq!(expected.average(false), Some(190.0));
 }
+
+#[test]
+fn holdings_show_what_is_granted_and_by_whom_until_it_is_given_back() {
+    let mut w = World::new(LIMITED);
+    assert_eq!(w.route(0, 0, &[]).as_deref(), Some("a"));
+    let (_, ticket) = w.ticket(1);
+    let group = w.config.group("g").unwrap().clone();
+    let held = w.coordinator.holdings(2, &group);
+    assert_eq!((held.tickets, held.deployments[0].in_flight), (1, 1));
+    // What the coordinator sets aside is exactly what the isolate holds.
+    let granted: u64 = w.isolates[0].held().iter().map(|(_, lease)| lease.requests).sum();
+    assert_eq!(held.deployments[0].leased_requests, granted);
+    assert!(granted >= MIN_LEASE);
+
+    let report = Report { ticket, latency_ms: 5, ttft_ms: None, tokens_used: None, failure: None };
+    w.coordinator.report(3, &group, &w.config.router, &report);
+    let served = w.isolates[0].take_served();
+    w.coordinator.sync_local(4, &group, &w.config.router, &served, None, 10);
+    let held = w.coordinator.holdings(5, &group);
+    assert_eq!((held.tickets, held.deployments[0].in_flight), (0, 0));
+    assert_eq!(held.deployments[0].requests, 2, "the leased request and the ticket's, each once");
+}
