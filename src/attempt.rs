@@ -17,6 +17,7 @@ use js_sys::Uint8Array;
 use switchyard_core::config::{Deployment, DeploymentId};
 use switchyard_core::endpoint::Endpoint;
 use switchyard_core::failure::{Failure, parse_retry_after};
+use switchyard_core::serving::{Deadlines, Read};
 use switchyard_core::shape::{self, StreamHead};
 use switchyard_core::usage;
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -26,22 +27,6 @@ use worker::Result;
 
 use crate::respond::{self, Body, HeaderList};
 use crate::runtime;
-
-/// How long the attempt may take.
-#[derive(Debug, Clone, Copy)]
-pub struct Deadlines {
-    /// For a complete answer: the whole call. For a stream: until its first chunk.
-    pub first_ms: u64,
-    /// For a stream: the longest gap allowed between chunks.
-    pub stall_ms: u64,
-}
-
-impl Deadlines {
-    /// These deadlines, none longer than `left_ms` (what is left of the request's own time).
-    pub fn within(self, left_ms: u64) -> Self {
-        Self { first_ms: self.first_ms.min(left_ms), stall_ms: self.stall_ms.min(left_ms) }
-    }
-}
 
 /// A successful answer.
 pub enum Answer {
@@ -64,18 +49,6 @@ pub enum Answer {
         ended: js_sys::Promise,
         ttft_ms: u64,
     },
-}
-
-/// What of an answer Wasm needs once it is in. The values are `fetchStream`'s `keep`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Read {
-    /// Nothing: the body goes to the client as the runtime read it.
-    Nothing = 0,
-    /// The tokens it used (for a tpm, usage-based routing or a ticket's report):
-    /// a complete answer is read whole, a stream only its end.
-    Usage = 1,
-    /// All of it, for the cache (and its usage).
-    Whole = 2,
 }
 
 /// How a relayed stream ended, for the coordinator and the cache.
@@ -128,7 +101,7 @@ async fn streamed(
     let started = runtime::now_ms();
     let (timeout_event, broken_event) = end_events(id, deadlines.stall_ms);
     let (first_ms, stall_ms) = (deadlines.first_ms as f64, deadlines.stall_ms as f64);
-    let keep = read as u8;
+    let keep = keep_mode(read);
     let promise = fetch_stream(url, headers, body, first_ms, stall_ms, keep, &timeout_event, &broken_event);
     let answer: js_sys::Array = JsFuture::from(promise).await?.unchecked_into();
     let response = answer.get(0).dyn_into::<web_sys::Response>().ok();
@@ -157,6 +130,15 @@ async fn streamed(
     let ttft_ms = (runtime::now_ms() - started) as u64;
     let ended = answer.get(2).unchecked_into();
     Ok(Ok(Answer::Stream { status: response.status(), upstream: response.headers(), body, ended, ttft_ms }))
+}
+
+/// `fetchStream`'s `keep`: 0 nothing, 1 the stream's end (for its usage), 2 all of it.
+fn keep_mode(read: Read) -> u8 {
+    match read {
+        Read::Nothing => 0,
+        Read::Usage => 1,
+        Read::Whole => 2,
+    }
 }
 
 /// Stands for the upstream's message in a broken stream's event; `\u0001` in JSON.

@@ -101,7 +101,10 @@ async fn serve(method: &Method, req: web_sys::Request, env: &Env, ctx: Context) 
                         jobs::submit(&body, api_key(&req).as_deref(), env, &config).await?
                     }
                     Api::JobResponse(id) => jobs::response(&id, api_key(&req).as_deref(), env).await?,
-                    Api::Proxy(endpoint) => proxy::handle(endpoint, req, env, &ctx, &config).await?,
+                    Api::Proxy(endpoint) => {
+                        let api_key = api_key(&req);
+                        proxy::handle(endpoint, req, api_key, env, &ctx, &config).await?
+                    }
                 },
             };
             if let Some(error) = config_error {
@@ -163,7 +166,7 @@ fn authenticate(req: &web_sys::Request, config: &Config) -> std::result::Result<
 }
 
 /// The caller's key: the `Authorization` header's bearer token.
-pub fn api_key(req: &web_sys::Request) -> Option<String> {
+fn api_key(req: &web_sys::Request) -> Option<String> {
     let header = req.headers().get("authorization").ok().flatten()?;
     let token = header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer ")).unwrap_or(&header);
     Some(token.trim().to_owned())

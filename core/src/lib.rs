@@ -20,6 +20,8 @@
 //! - [`select`]: the weighted random choice of simple-shuffle.
 //! - [`coordinator`]: a model group's shared state (cooldowns, rate windows,
 //!   in-flight counts, latencies) and the routing strategies, as a state machine.
+//! - [`serving`]: how one request is served: its group, deadline and priority, and
+//!   each attempt's deadlines and what of its answer to read.
 //! - [`plan`]: retries with backoff and fallbacks, as a state machine the Worker drives.
 //! - [`jobs`]: the record of an async job (`/queue/request`).
 //! - [`failure`]: one classification of a failed attempt, for retry, fallback and cooldown.
@@ -45,6 +47,7 @@ pub mod provider;
 pub mod request;
 pub mod secret;
 pub mod select;
+pub mod serving;
 pub mod shape;
 pub mod sse;
 pub mod translate;

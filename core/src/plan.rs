@@ -17,8 +17,8 @@
 //!   0 < it <= 60 s) or 0.5 s doubling per retry up to 8 s, plus up to 0.75 s of
 //!   jitter. The number of retries comes from [`RouterPolicy::retries_for`].
 //! - A request's own timeout (in its body or `x-litellm-timeout`) bounds the whole
-//!   of it: each call carries the deadline, which caps its own timeout, and no
-//!   call or wait starts past it.
+//!   of it: no call or wait starts past it (and [`crate::serving::Serving::attempt`]
+//!   caps each call's own timeout by it).
 //! - When a group is exhausted, fallbacks: the request's own `fallbacks` for the
 //!   requested group, else the configured list for the failure's kind. Groups are
 //!   visited breadth first, each at most once (a cycle `a -> b -> a` ends), at most
@@ -44,12 +44,10 @@ const RETRY_AFTER_MAX_MS: u64 = 60_000;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
     /// Wait `delay_ms`, then call a deployment of `group` that is not in `avoid`.
-    /// `deadline_ms`: when the request's own time is up, if it set one.
     Call {
         group: String,
         avoid: Vec<DeploymentId>,
         delay_ms: u64,
-        deadline_ms: Option<u64>,
     },
     Fail(ApiError),
 }
@@ -239,7 +237,7 @@ impl Plan {
     }
 
     fn first_call(&self) -> Step {
-        Step::Call { group: self.current.clone(), avoid: Vec::new(), delay_ms: 0, deadline_ms: self.deadline_ms }
+        Step::Call { group: self.current.clone(), avoid: Vec::new(), delay_ms: 0 }
     }
 
     /// The next call, unless the request's own time would be up before it starts:
@@ -248,7 +246,7 @@ impl Plan {
         if self.deadline_ms.is_some_and(|deadline| now_ms.saturating_add(delay_ms) >= deadline) {
             return Step::Fail(self.final_error());
         }
-        Step::Call { group: self.current.clone(), avoid: self.avoid.clone(), delay_ms, deadline_ms: self.deadline_ms }
+        Step::Call { group: self.current.clone(), avoid: self.avoid.clone(), delay_ms }
     }
 }
 

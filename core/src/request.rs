@@ -336,6 +336,18 @@ fn parse_cache(raw: &RawValue) -> Result<CacheControls, ApiError> {
     })
 }
 
+/// The `x-litellm-timeout` header's seconds, in milliseconds: LiteLLM's way to set
+/// a request's timeout for clients that cannot add body fields.
+pub fn timeout_header(value: &str) -> Result<u64, ApiError> {
+    match value.trim().parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 => Ok((s * 1000.0).ceil() as u64),
+        _ => Err(ApiError::InvalidParam {
+            param: "x-litellm-timeout",
+            message: format!("the x-litellm-timeout header must be a number of seconds > 0, got `{value}`"),
+        }),
+    }
+}
+
 /// A timeout in seconds, as LiteLLM takes it, to milliseconds.
 fn seconds(param: &'static str, raw: &RawValue) -> Result<u64, ApiError> {
     match serde_json::from_str::<f64>(raw.get()) {
@@ -500,6 +512,18 @@ mod tests {
         assert_eq!(param_of(parse(Endpoint::Completions, r#"{"model":"m"}"#)).0, "prompt");
         assert_eq!(param_of(parse(Endpoint::Embeddings, r#"{"model":"m","input":3}"#)).0, "input");
         assert_eq!(param_of(parse(Endpoint::Embeddings, r#"{"model":"m","input":[]}"#)).0, "input");
+    }
+
+    #[test]
+    fn the_timeout_header_is_seconds() {
+        assert_eq!(timeout_header(" 1.5 "), Ok(1_500));
+        assert_eq!(timeout_header("0.0001"), Ok(1));
+        for bad in ["0", "-2", "soon", "", "inf", "NaN"] {
+            assert!(
+                matches!(timeout_header(bad), Err(ApiError::InvalidParam { param: "x-litellm-timeout", .. })),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
