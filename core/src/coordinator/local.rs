@@ -43,8 +43,9 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::Timings;
+use super::grant::fits;
 use super::strategy::{self, Candidate};
-use super::{Timings, fits};
 use crate::config::{Deployment, DeploymentId, ModelGroup, RouterPolicy, RoutingStrategy};
 
 /// How long an isolate relies on a view before it asks again.
