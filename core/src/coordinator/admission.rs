@@ -30,7 +30,7 @@ impl Coordinator {
         request: &TicketRequest,
         rng: &mut fastrand::Rng,
     ) -> Admission {
-        self.sync(group);
+        self.forget_removed(group);
         self.expire_tickets(now_ms);
         let waiting = self.queue.as_ref().is_some_and(|queue| !queue.is_empty());
         let reply = match request.queue {
@@ -74,7 +74,7 @@ impl Coordinator {
         let Some(mut queue) = self.queue.take() else {
             return Vec::new();
         };
-        self.sync(group);
+        self.forget_removed(group);
         self.expire_tickets(now_ms);
         let mut answers: Vec<(u64, TicketReply)> = queue
             .expire(now_ms)

@@ -11,7 +11,7 @@ use crate::config::ModelGroup;
 impl Coordinator {
     /// What is granted and not given back, and what waits, now.
     pub fn holdings(&mut self, now_ms: u64, group: &ModelGroup) -> Holdings {
-        self.sync(group);
+        self.forget_removed(group);
         self.expire_tickets(now_ms);
         let deployments = group
             .deployments

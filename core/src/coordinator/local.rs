@@ -109,9 +109,10 @@ impl Lease {
     }
 }
 
-/// What an isolate tells of one deployment when it refreshes.
+/// What an isolate sent to one deployment, and the answers that came, since its
+/// last refresh: what it tells the coordinator at the next.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Served {
+pub struct ServedSince {
     pub deployment: DeploymentId,
     /// Requests sent since the last refresh.
     pub requests: u64,
@@ -341,11 +342,11 @@ impl LocalRouter {
 
     /// What to tell the coordinator at a refresh: the requests and tokens sent per
     /// deployment since the last one, and the leases they settle (given up here).
-    pub fn take_served(&mut self) -> Vec<Served> {
-        let mut served: Vec<Served> = self
+    pub fn take_served(&mut self) -> Vec<ServedSince> {
+        let mut served: Vec<ServedSince> = self
             .served
             .drain()
-            .map(|(deployment, usage)| Served {
+            .map(|(deployment, usage)| ServedSince {
                 deployment,
                 requests: usage.requests,
                 tokens: usage.tokens,
@@ -356,7 +357,7 @@ impl LocalRouter {
         for (deployment, held) in self.leases.drain() {
             match served.iter_mut().find(|s| s.deployment == deployment) {
                 Some(s) => s.lease = Some(held.lease),
-                None => served.push(Served {
+                None => served.push(ServedSince {
                     deployment,
                     requests: 0,
                     tokens: 0,

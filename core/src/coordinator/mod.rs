@@ -157,7 +157,7 @@ impl Coordinator {
     }
 
     /// Forgets deployments that left the group (the config changed).
-    fn sync(&mut self, group: &ModelGroup) {
+    fn forget_removed(&mut self, group: &ModelGroup) {
         self.deployments.retain(|id, _| group.deployments.iter().any(|d| &d.id == id));
     }
 }

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::local::Served;
+use super::local::ServedSince;
 use crate::config::{DeploymentId, ModelGroup, RouterPolicy, RoutingStrategy};
 use crate::failure::FailureClass;
 
@@ -29,7 +29,7 @@ pub enum Message {
     /// [`HealthView`](super::local::HealthView).
     Sync {
         group: String,
-        served: Vec<Served>,
+        served: Vec<ServedSince>,
         failure: Option<(DeploymentId, ReportedFailure)>,
         #[serde(default)]
         estimated_tokens: u64,

@@ -3,7 +3,7 @@
 //! with the view they route by next.
 
 use super::health::Health;
-use super::local::{HealthView, Lease, LocalRouter, MIN_LEASE, Served, VIEW_TTL_MS};
+use super::local::{HealthView, Lease, LocalRouter, MIN_LEASE, ServedSince, VIEW_TTL_MS};
 use super::protocol::ReportedFailure;
 use super::window::MINUTE_MS;
 use super::{Coordinator, recent};
@@ -18,11 +18,11 @@ impl Coordinator {
         now_ms: u64,
         group: &ModelGroup,
         policy: &RouterPolicy,
-        served: &[Served],
+        served: &[ServedSince],
         failure: Option<&(DeploymentId, ReportedFailure)>,
         estimated_tokens: u64,
     ) -> HealthView {
-        self.sync(group);
+        self.forget_removed(group);
         for s in served {
             if !group.deployments.iter().any(|d| d.id == s.deployment) {
                 continue;
@@ -76,7 +76,7 @@ impl Coordinator {
         &mut self,
         now_ms: u64,
         group: &ModelGroup,
-        served: &[Served],
+        served: &[ServedSince],
         estimated_tokens: u64,
         view: &mut HealthView,
     ) {
