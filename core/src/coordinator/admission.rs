@@ -117,6 +117,7 @@ impl Coordinator {
                 continue;
             }
             let state = self.deployments.entry(d.id.clone()).or_default();
+            state.health.advance(now_ms);
             let healthy_at = state.health.available_at(now_ms).unwrap_or(now_ms);
             let over_rate = !state.window.current(now_ms).admits(d, request.estimated_tokens);
             if healthy_at <= now_ms && !over_rate {

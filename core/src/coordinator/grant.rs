@@ -32,6 +32,7 @@ impl Coordinator {
         let mut healthy = Vec::new();
         for d in fits {
             let state = self.deployments.entry(d.id.clone()).or_default();
+            state.health.advance(now_ms);
             match state.health.available_at(now_ms) {
                 None => healthy.push(d),
                 Some(at) => soonest_healthy = Some(soonest_healthy.map_or(at, |s| s.min(at))),

@@ -136,6 +136,7 @@ impl Coordinator {
         };
         for d in &group.deployments {
             let health = &mut self.deployments.entry(d.id.clone()).or_default().health;
+            health.advance(now_ms);
             match health.available_at(now_ms) {
                 Some(at) => {
                     view.blocked.push(d.id.clone());
