@@ -109,8 +109,10 @@ impl Health {
         }
     }
 
-    /// Decides whether this failure cools the deployment down (see the crate's
-    /// cooldown rules in `Coordinator::report`).
+    /// Decides whether this failure cools the deployment down: a failed probe cools
+    /// it again for twice as long (when it may cool at all; else another probe may
+    /// go); a failure while healthy cools it by the rules below. Whether it may cool
+    /// (`may_cool`) and for how long are the reporting coordinator's to say.
     pub fn on_failure(&mut self, f: FailureContext) {
         match *self {
             Self::HalfOpen { length_ms, probe: Some(_) } if f.probe => {

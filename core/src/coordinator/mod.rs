@@ -8,18 +8,19 @@
 //! [`Coordinator::snapshot`].
 //!
 //! # What it answers
-//! - `Acquire`: the reports that came with it first ([`Coordinator::report`]), then
-//!   [`Coordinator::acquire`]: a [`TicketReply`], at once, or for a request that
-//!   waits in the queue later, from [`Coordinator::tick`] (a grant, or its deadline
-//!   came). A waiting request whose caller went away leaves the queue
-//!   ([`Coordinator::leave_queue`]), or gives back the grant it was just sent
-//!   ([`Coordinator::release`]).
-//! - `Report`: [`Coordinator::report`] for each; an empty 204.
-//! - `Status`: [`Coordinator::queue_status`], a [`QueueStatus`].
-//! - `Leave`: as a caller going away (above); an empty 204.
-//! - `State`: [`Coordinator::holdings`], the [`Holdings`] (`GET /debug/state`).
-//! - `Sync`: from an isolate routing the group itself, [`Coordinator::sync_local`]:
-//!   a fresh [`local::HealthView`], with its leases.
+//! Each [`Message`] names its group, and the shell answers it with:
+//! - `Acquire`: a [`TicketReply`]. The reports that came with it are applied first
+//!   ([`Coordinator::report`]); then [`Coordinator::acquire`] answers at once, or
+//!   queues a request that may wait, which a later [`Coordinator::tick`] answers (a
+//!   grant, or why none). When its caller goes away, a waiting request leaves the
+//!   queue ([`Coordinator::leave_queue`]), or gives back the grant it was just
+//!   sent ([`Coordinator::release`]).
+//! - `Report`: an empty 204, once [`Coordinator::report`] took each report.
+//! - `Status`: a [`QueueStatus`] ([`Coordinator::queue_status`]).
+//! - `Leave`: an empty 204, once the request left as when its caller goes away.
+//! - `State`: the [`Holdings`] ([`Coordinator::holdings`], `GET /debug/state`).
+//! - `Sync`: a fresh [`local::HealthView`], with its leases, for an isolate that
+//!   routes the group itself ([`Coordinator::sync_local`]).
 //!
 //! # What it holds
 //! Per deployment:
