@@ -27,7 +27,7 @@ use futures_util::future::{Either, select};
 use serde::de::DeserializeOwned;
 use switchyard_core::config::Config;
 use switchyard_core::config::DeploymentId;
-use switchyard_core::coordinator::local::{HealthView, Served};
+use switchyard_core::coordinator::local::{HealthView, ServedSince};
 use switchyard_core::coordinator::{
     self, Admission, Holdings, Message, QueueStatus, Report, ReportedFailure, Snapshot, TicketReply, TicketRequest,
 };
@@ -289,7 +289,7 @@ pub async fn acquire(env: &Env, group: &str, request: TicketRequest) -> std::res
 pub async fn sync(
     env: &Env,
     group: &str,
-    served: Vec<Served>,
+    served: Vec<ServedSince>,
     failure: Option<(DeploymentId, ReportedFailure)>,
     estimated_tokens: u64,
 ) -> Result<HealthView> {

@@ -2,10 +2,13 @@
 //!
 //! A state machine the Worker drives:
 //! 1. [`Plan::new`] gives the first [`Step`]: call the requested group.
-//! 2. For a `Call`, the Worker waits `delay_ms`, asks the group's coordinator for a
-//!    ticket avoiding the deployments listed, and calls the deployment granted.
-//! 3. It feeds back what happened: [`Plan::on_unavailable`] when no ticket was
-//!    granted, [`Plan::on_failure`] when the call failed. Each returns the next step.
+//! 2. For a `Call`, the Worker waits `delay_ms`, gets a deployment other than those
+//!    listed (picked in its isolate where the group allows it, see
+//!    [`crate::coordinator::local`], else granted by a ticket from the group's
+//!    coordinator), and calls it.
+//! 3. It feeds back what happened: [`Plan::on_unavailable`] when the coordinator
+//!    granted no ticket, [`Plan::on_failure`] when the call failed. Each returns the
+//!    next step.
 //! 4. A success ends the plan; `Fail` ends it with the error to answer.
 //!
 //! Rules:

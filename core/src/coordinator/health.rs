@@ -43,25 +43,34 @@ pub struct FailureContext {
 }
 
 impl Health {
-    /// `None` when a ticket may be granted now, else when it may be again.
-    pub fn available_at(&mut self, now_ms: u64) -> Option<u64> {
+    /// Brings the state to `now_ms`: a cooldown that ended turns half-open, and a
+    /// probe gone stale (its report never came) is given up, so that another may go.
+    /// Called on a deployment before [`Health::available_at`] asks about it.
+    pub fn advance(&mut self, now_ms: u64) {
         match *self {
-            Self::Healthy { .. } | Self::HalfOpen { probe: None, .. } => None,
+            Self::Healthy { .. } | Self::HalfOpen { probe: None, .. } => {}
             Self::Cooling { until_ms, length_ms } => {
                 if now_ms >= until_ms {
                     *self = Self::HalfOpen { length_ms, probe: None };
-                    None
-                } else {
-                    Some(until_ms)
                 }
             }
             Self::HalfOpen { length_ms, probe: Some((_, since_ms)) } => {
                 if now_ms.saturating_sub(since_ms) >= PROBE_STALE_MS {
                     *self = Self::HalfOpen { length_ms, probe: None };
-                    None
-                } else {
-                    Some(now_ms + PROBE_WAIT_MS)
                 }
+            }
+        }
+    }
+
+    /// `None` when a ticket may be granted now, else when it may be again. A state
+    /// not yet [advanced](Health::advance) to `now_ms` gets the answer it would get
+    /// once advanced.
+    pub fn available_at(&self, now_ms: u64) -> Option<u64> {
+        match *self {
+            Self::Healthy { .. } | Self::HalfOpen { probe: None, .. } => None,
+            Self::Cooling { until_ms, .. } => (now_ms < until_ms).then_some(until_ms),
+            Self::HalfOpen { probe: Some((_, since_ms)), .. } => {
+                (now_ms.saturating_sub(since_ms) < PROBE_STALE_MS).then(|| now_ms + PROBE_WAIT_MS)
             }
         }
     }
@@ -100,8 +109,10 @@ impl Health {
         }
     }
 
-    /// Decides whether this failure cools the deployment down (see the crate's
-    /// cooldown rules in `Coordinator::report`).
+    /// Decides whether this failure cools the deployment down: a failed probe cools
+    /// it again for twice as long (when it may cool at all; else another probe may
+    /// go); a failure while healthy cools it by the rules below. Whether it may cool
+    /// (`may_cool`) and for how long are the reporting coordinator's to say.
     pub fn on_failure(&mut self, f: FailureContext) {
         match *self {
             Self::HalfOpen { length_ms, probe: Some(_) } if f.probe => {
@@ -138,5 +149,31 @@ impl Health {
             // Already cooling, or a failure that does not count: nothing changes.
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn asking_changes_nothing_and_advancing_ends_a_cooldown_and_a_stale_probe() {
+        let cooling = Health::Cooling { until_ms: 5_000, length_ms: 5_000 };
+        let mut health = cooling;
+        assert_eq!(health.available_at(4_999), Some(5_000));
+        assert_eq!(health.available_at(5_000), None);
+        assert_eq!(health, cooling, "a question leaves the state as it was");
+        health.advance(4_999);
+        assert_eq!(health, cooling);
+        health.advance(5_000);
+        assert_eq!(health, Health::HalfOpen { length_ms: 5_000, probe: None });
+
+        assert!(health.start_probe(7, 5_000));
+        let probing = health;
+        assert_eq!(health.available_at(5_001), Some(5_001 + PROBE_WAIT_MS), "one probe at a time");
+        assert_eq!(health.available_at(5_000 + PROBE_STALE_MS), None);
+        assert_eq!(health, probing);
+        health.advance(5_000 + PROBE_STALE_MS);
+        assert_eq!(health, Health::HalfOpen { length_ms: 5_000, probe: None }, "a stale probe is given up");
     }
 }

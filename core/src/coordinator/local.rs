@@ -43,8 +43,9 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::Timings;
+use super::grant::fits;
 use super::strategy::{self, Candidate};
-use super::{Timings, fits};
 use crate::config::{Deployment, DeploymentId, ModelGroup, RouterPolicy, RoutingStrategy};
 
 /// How long an isolate relies on a view before it asks again.
@@ -108,9 +109,10 @@ impl Lease {
     }
 }
 
-/// What an isolate tells of one deployment when it refreshes.
+/// What an isolate sent to one deployment, and the answers that came, since its
+/// last refresh: what it tells the coordinator at the next.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Served {
+pub struct ServedSince {
     pub deployment: DeploymentId,
     /// Requests sent since the last refresh.
     pub requests: u64,
@@ -340,11 +342,11 @@ impl LocalRouter {
 
     /// What to tell the coordinator at a refresh: the requests and tokens sent per
     /// deployment since the last one, and the leases they settle (given up here).
-    pub fn take_served(&mut self) -> Vec<Served> {
-        let mut served: Vec<Served> = self
+    pub fn take_served(&mut self) -> Vec<ServedSince> {
+        let mut served: Vec<ServedSince> = self
             .served
             .drain()
-            .map(|(deployment, usage)| Served {
+            .map(|(deployment, usage)| ServedSince {
                 deployment,
                 requests: usage.requests,
                 tokens: usage.tokens,
@@ -355,7 +357,7 @@ impl LocalRouter {
         for (deployment, held) in self.leases.drain() {
             match served.iter_mut().find(|s| s.deployment == deployment) {
                 Some(s) => s.lease = Some(held.lease),
-                None => served.push(Served {
+                None => served.push(ServedSince {
                     deployment,
                     requests: 0,
                     tokens: 0,

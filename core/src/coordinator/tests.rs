@@ -1,7 +1,9 @@
 //! Stories told against the coordinator with a fake clock and a seeded generator.
 
+use super::reports::TICKET_TTL_MS;
 use super::*;
 use crate::config::{Config, load};
+use crate::failure::FailureClass;
 
 struct World {
     config: Config,

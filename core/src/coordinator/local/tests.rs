@@ -44,7 +44,7 @@ impl World {
             match self.isolates[i].pick(now, group, &self.config.router, ask(&avoid), &mut self.rng) {
                 LocalPick::Call { deployment, .. } => return Some(deployment.id.as_str().to_owned()),
                 LocalPick::Coordinate => return None,
-                LocalPick::Refresh => self.sync(i, now, None),
+                LocalPick::Refresh => self.refresh(i, now, None),
             }
         }
         panic!("a fresh view still asked for a refresh");
@@ -52,7 +52,7 @@ impl World {
 
     /// Isolate `i` tells the coordinator what it served (and a failure) and
     /// takes the view it answers with.
-    fn sync(&mut self, i: usize, now: u64, failure: Option<(&str, FailureClass)>) {
+    fn refresh(&mut self, i: usize, now: u64, failure: Option<(&str, FailureClass)>) {
         let served = self.isolates[i].take_served();
         let failure = failure.map(|(id, class)| (self.id(id), ReportedFailure { class, retry_after_ms: None }));
         let group = self.config.group("g").unwrap();
@@ -104,7 +104,7 @@ fn a_view_is_fetched_once_then_trusted_until_it_is_stale() {
     let group = w.config.group("g").unwrap();
     let pick = w.isolates[0].pick(0, group, &w.config.router, ask(&[]), &mut w.rng);
     assert!(matches!(pick, LocalPick::Refresh), "no view yet");
-    w.sync(0, 0, None);
+    w.refresh(0, 0, None);
     let group = w.config.group("g").unwrap();
     for now in [0, 500, VIEW_TTL_MS - 1] {
         let pick = w.isolates[0].pick(now, group, &w.config.router, ask(&[]), &mut w.rng);
@@ -120,7 +120,7 @@ fn a_failure_in_one_isolate_cools_the_deployment_for_the_other_within_the_ttl() 
     assert!(w.route(0, 0, &[]).is_some());
     assert!(w.route(1, 0, &[]).is_some());
     // Isolate 0 sees `a` rate-limited: its retry already avoids it.
-    w.sync(0, 100, Some(("a", FailureClass::RateLimit)));
+    w.refresh(0, 100, Some(("a", FailureClass::RateLimit)));
     for _ in 0..20 {
         assert_eq!(w.route(0, 100, &[]).as_deref(), Some("b"));
     }
@@ -135,7 +135,7 @@ fn a_failure_in_one_isolate_cools_the_deployment_for_the_other_within_the_ttl() 
 #[test]
 fn when_a_cooldown_ends_the_probe_goes_by_ticket_and_its_success_reopens_the_deployment() {
     let mut w = World::new(TWO);
-    w.sync(0, 0, Some(("a", FailureClass::RateLimit)));
+    w.refresh(0, 0, Some(("a", FailureClass::RateLimit)));
     // The view lasts no longer than the cooldown.
     assert_eq!(w.route(0, 9_999, &[]).as_deref(), Some("b"));
     // At its end a probe is due: every request takes a ticket, one of them the probe.
@@ -150,14 +150,14 @@ fn when_a_cooldown_ends_the_probe_goes_by_ticket_and_its_success_reopens_the_dep
     }
     let probe = probe.expect("the coordinator sends the probe to `a`");
     // While the probe is out, isolates route around `a` by themselves.
-    w.sync(0, 10_001, None);
+    w.refresh(0, 10_001, None);
     for _ in 0..20 {
         assert_eq!(w.route(0, 10_001, &[]).as_deref(), Some("b"));
     }
     let group = w.config.group("g").unwrap();
     let report = Report { ticket: probe, latency_ms: 5, ttft_ms: None, tokens_used: None, failure: None };
     w.coordinator.report(10_050, group, &w.config.router, &report);
-    w.sync(0, 10_050, None);
+    w.refresh(0, 10_050, None);
     let spread: Vec<_> = (0..40).filter_map(|_| w.route(0, 10_050, &[])).collect();
     assert!(spread.iter().any(|d| d == "a") && spread.iter().any(|d| d == "b"), "{spread:?}");
 }
@@ -171,14 +171,14 @@ fn the_requests_an_isolate_served_count_for_the_failure_rate_rule() {
     }
     // 7 requests to `a` told with 3 failures: under half, `a` stays.
     for _ in 0..3 {
-        w.sync(0, 10, Some(("a", FailureClass::Internal)));
+        w.refresh(0, 10, Some(("a", FailureClass::Internal)));
     }
     assert_eq!(w.route(0, 20, &["b"]).as_deref(), Some("a"));
     // One more failure and one more request: 8 requests, 4 failures, still not over half.
-    w.sync(0, 30, Some(("a", FailureClass::Internal)));
+    w.refresh(0, 30, Some(("a", FailureClass::Internal)));
     assert_eq!(w.route(0, 30, &["b"]).as_deref(), Some("a"));
     // A fifth failure makes it 5 of 9: over half, `a` cools.
-    w.sync(0, 40, Some(("a", FailureClass::Internal)));
+    w.refresh(0, 40, Some(("a", FailureClass::Internal)));
     assert_eq!(w.route(0, 40, &["b"]), None, "only the avoided `b` is left: the coordinator answers");
 }
 
@@ -188,13 +188,13 @@ fn what_only_the_coordinator_can_answer_goes_to_it() {
     // Every deployment tried already.
     assert_eq!(w.route(0, 0, &["a", "b"]), None);
     // Every deployment out.
-    w.sync(0, 0, Some(("a", FailureClass::RateLimit)));
-    w.sync(0, 0, Some(("b", FailureClass::RateLimit)));
+    w.refresh(0, 0, Some(("a", FailureClass::RateLimit)));
+    w.refresh(0, 0, Some(("b", FailureClass::RateLimit)));
     assert_eq!(w.route(0, 1, &[]), None);
     // Requests waiting in the queue come first.
     let mut w = World::new(&format!("{TWO}  default_priority: 1\n"));
-    w.sync(0, 0, Some(("a", FailureClass::RateLimit)));
-    w.sync(0, 0, Some(("b", FailureClass::RateLimit)));
+    w.refresh(0, 0, Some(("a", FailureClass::RateLimit)));
+    w.refresh(0, 0, Some(("b", FailureClass::RateLimit)));
     let group = w.config.group("g").unwrap();
     let queued = crate::coordinator::QueueRequest { priority: 1, max_wait_ms: 60_000, waiter: 9 };
     let request = TicketRequest { avoid: vec![], estimated_tokens: 10, stream: false, queue: Some(queued) };
@@ -265,8 +265,8 @@ impl World {
 
     /// Both isolates settle at `now`: the deployment's minute as the coordinator keeps it.
     fn settled_window(&mut self, now: u64) -> crate::coordinator::Window {
-        self.sync(0, now, None);
-        self.sync(1, now, None);
+        self.refresh(0, now, None);
+        self.refresh(1, now, None);
         let group = self.config.group("g").unwrap();
         self.coordinator.snapshot(group).deployments[0].2
     }
@@ -292,7 +292,7 @@ fn what_a_lease_leaves_unused_goes_back_to_the_minute_when_it_is_settled() {
         assert_eq!(w.route(0, 0, &[]).as_deref(), Some("a"));
     }
     // Settled at the refresh: 3 used, and a new lease of the smallest size set aside.
-    w.sync(0, 1_000, None);
+    w.refresh(0, 1_000, None);
     let held = w.isolates[0].take_served();
     assert_eq!(held.len(), 1);
     let lease = held[0].lease.expect("a new lease");
@@ -308,7 +308,7 @@ fn what_a_lease_leaves_unused_goes_back_to_the_minute_when_it_is_settled() {
 #[test]
 fn a_used_up_lease_is_refreshed_and_the_next_one_is_twice_what_was_used() {
     let mut w = World::new(&LIMITED.replace("rpm: 100", "rpm: 10000"));
-    w.sync(0, 0, None);
+    w.refresh(0, 0, None);
     let group = w.config.group("g").unwrap();
     for n in 0..MIN_LEASE {
         let pick = w.isolates[0].pick(n, group, &w.config.router, ask(&[]), &mut w.rng);
@@ -331,11 +331,11 @@ fn near_the_limit_no_lease_is_granted_and_requests_go_by_ticket_where_the_queue_
     for _ in 0..80 {
         w.ticket(0);
     }
-    w.sync(0, 0, None);
+    w.refresh(0, 0, None);
     assert_eq!(w.route(0, 1, &[]), None);
     // A group of small rpm never leases at all: its requests keep their exact tickets.
     let mut w = World::new(&LIMITED.replace("rpm: 100", "rpm: 40"));
-    w.sync(0, 0, None);
+    w.refresh(0, 0, None);
     assert_eq!(w.route(0, 1, &[]), None);
 }
 
@@ -361,7 +361,7 @@ fn leases_from_views_fetched_side_by_side_add_up_and_are_all_settled() {
 #[test]
 fn a_lease_ends_with_its_minute() {
     let mut w = World::new(LIMITED);
-    w.sync(0, 59_500, None);
+    w.refresh(0, 59_500, None);
     assert_eq!(w.route(0, 59_500, &[]).as_deref(), Some("a"));
     let group = w.config.group("g").unwrap();
     // The view does not outlive the minute its lease counts in.
@@ -396,7 +396,7 @@ fn a_tpm_is_held_by_leases_and_tickets_together_across_isolates() {
 #[test]
 fn answers_that_use_more_than_their_estimate_overdraw_the_lease_and_count_in_full() {
     let mut w = World::new(TPM);
-    w.sync(0, 0, None);
+    w.refresh(0, 0, None);
     let id = w.id("a");
     let group = w.config.group("g").unwrap();
     // A first lease of 16 requests at the 10 tokens the asking request estimated.
@@ -410,7 +410,7 @@ fn answers_that_use_more_than_their_estimate_overdraw_the_lease_and_count_in_ful
     let pick = w.isolates[0].pick(1, group, &w.config.router, ask(&[]), &mut w.rng);
     assert!(matches!(pick, LocalPick::Refresh), "{pick:?}");
     // The 200 count; the next lease is 16 requests at the 50 tokens each used.
-    w.sync(0, 2, None);
+    w.refresh(0, 2, None);
     assert_eq!(w.tickets_until_refused(2), (10_000 - 200 - 16 * 50) / 10);
 }
 
@@ -426,8 +426,8 @@ fn usage_based_routing_goes_by_the_view_and_what_the_isolate_sent_since() {
         assert_eq!(w.route(1, 1, &[]).as_deref(), Some(other));
     }
     // Another isolate sees it at its next refresh, once the first has told.
-    w.sync(0, 1, None);
-    w.sync(1, 500, None);
+    w.refresh(0, 1, None);
+    w.refresh(1, 500, None);
     let before: Vec<_> = (0..10).filter_map(|_| w.route(0, 600, &[])).collect();
     assert!(before.contains(&heavy), "its view predates the usage: {before:?}");
     for _ in 0..10 {
@@ -440,7 +440,7 @@ fn latency_based_routing_goes_by_the_view_and_what_the_isolate_timed_since() {
     let mut w = World::new(&format!("{TWO}  routing_strategy: latency-based-routing\n"));
     // a answers in 900 ms but streams its first token in 50; b the other way round.
     let times = |id: &str| if id == "a" { (900, Some(50)) } else { (100, Some(500)) };
-    w.sync(1, 0, None);
+    w.refresh(1, 0, None);
     // Isolate 0 tries each unmeasured deployment once, timing it at once.
     let first = w.route(0, 0, &[]).expect("a local pick");
     let (id, (latency, ttft)) = (w.id(&first), times(&first));
@@ -462,7 +462,7 @@ fn latency_based_routing_goes_by_the_view_and_what_the_isolate_timed_since() {
     // Isolate 1, which timed nothing, learns both at its refresh after 0 told.
     let untimed: HashSet<_> = (0..20).filter_map(|_| w.route(1, 500, &[])).collect();
     assert_eq!(untimed.len(), 2, "its view has no samples yet: {untimed:?}");
-    w.sync(0, 600, None);
+    w.refresh(0, 600, None);
     for _ in 0..10 {
         assert_eq!(w.route(1, 1_000, &[]).as_deref(), Some("b"));
     }
@@ -475,7 +475,7 @@ fn an_isolates_answers_are_one_sample_weighted_by_their_number() {
     for _ in 0..9 {
         w.isolates[0].timed(&b, 100, None);
     }
-    w.sync(0, 0, None);
+    w.refresh(0, 0, None);
     // One answer by ticket, at 1,000 ms: the mean is (9 x 100 + 1,000) / 10.
     let request = TicketRequest { avoid: vec![w.id("a")], estimated_tokens: 10, stream: false, queue: None };
     let group = w.config.group("g").unwrap();

@@ -1,0 +1,184 @@
+//! Queue admission: a request is answered at once, or waits in the group's queue
+//! until capacity comes back (a request finishing, a cooldown ending, a new minute)
+//! or its deadline comes; a grant whose client went away is given back.
+
+use super::Coordinator;
+use super::grant::fits;
+use super::protocol::{QueueRequest, QueueStatus, TicketReply, TicketRequest, Unavailable};
+use super::queue::PriorityQueue;
+use super::window::MINUTE_MS;
+use crate::config::{ModelGroup, RouterPolicy};
+
+/// What `acquire` does with a request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Admission {
+    /// Answered at once.
+    Now(TicketReply),
+    /// Waiting in the queue: a later [`Coordinator::tick`] answers it.
+    Queued,
+}
+
+impl Coordinator {
+    /// Chooses a deployment for a request now, or queues it (when it may wait and
+    /// nothing can serve it), or says why nothing can. A queued request is named
+    /// by its `waiter` in what [`Coordinator::tick`] returns.
+    pub fn acquire(
+        &mut self,
+        now_ms: u64,
+        group: &ModelGroup,
+        policy: &RouterPolicy,
+        request: &TicketRequest,
+        rng: &mut fastrand::Rng,
+    ) -> Admission {
+        self.forget_removed(group);
+        self.expire_tickets(now_ms);
+        let waiting = self.queue.as_ref().is_some_and(|queue| !queue.is_empty());
+        let reply = match request.queue {
+            // Others wait already: this request takes its place in line behind them.
+            Some(_) if waiting => TicketReply::Unavailable(Unavailable::Busy),
+            _ => self.grant_now(now_ms, group, policy, request, rng),
+        };
+        let Some(QueueRequest { priority, max_wait_ms, waiter }) = request.queue else {
+            return Admission::Now(reply);
+        };
+        match reply {
+            TicketReply::Unavailable(reason) if reason.passes_with_time() => {
+                // Known already to be too late: say so now rather than at the deadline.
+                if self.earliest_capacity(now_ms, group, policy, request).is_some_and(|at| at > now_ms + max_wait_ms) {
+                    return Admission::Now(TicketReply::Unavailable(reason));
+                }
+                let queue = self.queue.get_or_insert_with(|| PriorityQueue::new(policy.queue.aging_ms));
+                if let Some(max) = policy.queue.max_size
+                    && queue.len() >= max
+                {
+                    return Admission::Now(TicketReply::Unavailable(Unavailable::QueueFull { max }));
+                }
+                queue.push(waiter, priority, now_ms, now_ms.saturating_add(max_wait_ms), request.clone());
+                Admission::Queued
+            }
+            other => Admission::Now(other),
+        }
+    }
+
+    /// Answers waiting requests: first those whose deadline came (with how long
+    /// they waited and their place in line), then, strictly in order, as many as
+    /// can be served now. Call it after every message, and at
+    /// [`Coordinator::next_wakeup`].
+    pub fn tick(
+        &mut self,
+        now_ms: u64,
+        group: &ModelGroup,
+        policy: &RouterPolicy,
+        rng: &mut fastrand::Rng,
+    ) -> Vec<(u64, TicketReply)> {
+        let Some(mut queue) = self.queue.take() else {
+            return Vec::new();
+        };
+        self.forget_removed(group);
+        self.expire_tickets(now_ms);
+        let mut answers: Vec<(u64, TicketReply)> = queue
+            .expire(now_ms)
+            .into_iter()
+            .map(|(entry, position)| {
+                let waited_ms = now_ms.saturating_sub(entry.enqueued_ms);
+                (entry.id, TicketReply::Unavailable(Unavailable::QueueTimeout { waited_ms, position }))
+            })
+            .collect();
+        self.expired += answers.len() as u64;
+        while let Some((id, request)) = queue.peek().map(|head| (head.id, head.payload.clone())) {
+            match self.grant_now(now_ms, group, policy, &request, rng) {
+                TicketReply::Unavailable(reason) if reason.passes_with_time() => break,
+                // Granted, or an answer that waiting will not change.
+                reply => {
+                    queue.pop();
+                    self.admitted += 1;
+                    answers.push((id, reply));
+                }
+            }
+        }
+        self.queue = Some(queue);
+        answers
+    }
+
+    /// The earliest time a deployment can serve `request` again, when only time
+    /// stands in the way (cooldowns ending, a new minute). `None` when a deployment
+    /// waits only for requests in flight: one may finish at any moment.
+    fn earliest_capacity(
+        &mut self,
+        now_ms: u64,
+        group: &ModelGroup,
+        policy: &RouterPolicy,
+        request: &TicketRequest,
+    ) -> Option<u64> {
+        let next_minute = now_ms - now_ms % MINUTE_MS + MINUTE_MS;
+        let mut earliest: Option<u64> = None;
+        for d in &group.deployments {
+            if !fits(policy, d, request.estimated_tokens) {
+                continue;
+            }
+            let state = self.deployments.entry(d.id.clone()).or_default();
+            state.health.advance(now_ms);
+            let healthy_at = state.health.available_at(now_ms).unwrap_or(now_ms);
+            let over_rate = !state.window.current(now_ms).admits(d, request.estimated_tokens);
+            if healthy_at <= now_ms && !over_rate {
+                return None; // busy with requests in flight
+            }
+            let at = healthy_at.max(if over_rate { next_minute } else { now_ms });
+            earliest = Some(earliest.map_or(at, |e| e.min(at)));
+        }
+        earliest
+    }
+
+    /// When capacity may come back without a report (a cooldown ends, a stale probe
+    /// is given up, a new minute starts) or a waiting request's deadline comes:
+    /// the time to call [`Coordinator::tick`] again. `None` while nobody waits.
+    pub fn next_wakeup(&self, now_ms: u64) -> Option<u64> {
+        let queue = self.queue.as_ref().filter(|q| !q.is_empty())?;
+        let next_minute = now_ms - now_ms % MINUTE_MS + MINUTE_MS;
+        let wake = self
+            .deployments
+            .values()
+            .filter_map(|state| state.health.next_change())
+            .chain(queue.next_deadline())
+            .fold(next_minute, u64::min);
+        Some(wake.max(now_ms + 1))
+    }
+
+    pub fn queue_status(&self, now_ms: u64, group: &str) -> QueueStatus {
+        let (by_priority, oldest_wait_ms) = self.queue.as_ref().map(|q| q.depth(now_ms)).unwrap_or_default();
+        QueueStatus {
+            group: group.to_owned(),
+            depth: by_priority.values().sum(),
+            by_priority,
+            oldest_wait_ms,
+            admitted: self.admitted,
+            expired: self.expired,
+        }
+    }
+
+    /// Takes a waiting request out of the queue (its client went away).
+    pub fn leave_queue(&mut self, waiter: u64) {
+        if let Some(queue) = self.queue.as_mut() {
+            queue.remove(waiter);
+        }
+    }
+
+    /// Gives back a grant that was never used (its client went away): the request
+    /// did not happen, so it counts neither in flight nor against the minute.
+    pub fn release(&mut self, now_ms: u64, ticket: u64) {
+        let Some(ticket) = self.tickets.remove(&ticket) else {
+            return;
+        };
+        if let Some(state) = self.deployments.get_mut(&ticket.deployment) {
+            state.in_flight = state.in_flight.saturating_sub(1);
+            if ticket.probe {
+                state.health.abandon_probe(ticket.granted_ms);
+            }
+            let window = state.window.current(now_ms);
+            if window.minute == ticket.minute {
+                window.requests = window.requests.saturating_sub(1);
+                window.tokens = window.tokens.saturating_sub(ticket.estimated_tokens);
+            }
+        }
+    }
+}

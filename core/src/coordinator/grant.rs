@@ -1,0 +1,120 @@
+//! The selection pipeline: of a group's deployments, those that fit the prompt,
+//! then the healthy, then those under their rpm and tpm, then those under their
+//! `max_parallel_requests`, then those the request has not tried, then the lowest
+//! `order` tier; the routing strategy picks one of those, and the grant reserves
+//! one request and the estimated tokens. Each stage that leaves nothing says why.
+
+use super::protocol::{Grant, TicketReply, TicketRequest, Unavailable};
+use super::window::MINUTE_MS;
+use super::{Coordinator, Ticket, recent, strategy};
+use crate::config::{Deployment, ModelGroup, RouterPolicy};
+
+/// Whether the prompt fits the deployment (checked only with `enable_pre_call_checks`).
+pub(super) fn fits(policy: &RouterPolicy, deployment: &Deployment, tokens: u64) -> bool {
+    !policy.pre_call_checks || deployment.max_input_tokens.is_none_or(|max| tokens <= max)
+}
+
+impl Coordinator {
+    /// Chooses a deployment for a request now, or says why none can be called now.
+    pub(super) fn grant_now(
+        &mut self,
+        now_ms: u64,
+        group: &ModelGroup,
+        policy: &RouterPolicy,
+        request: &TicketRequest,
+        rng: &mut fastrand::Rng,
+    ) -> TicketReply {
+        let fits: Vec<_> = group.deployments.iter().filter(|d| fits(policy, d, request.estimated_tokens)).collect();
+        if fits.is_empty() {
+            return TicketReply::Unavailable(Unavailable::ContextWindowExceeded);
+        }
+        let mut soonest_healthy: Option<u64> = None;
+        let mut healthy = Vec::new();
+        for d in fits {
+            let state = self.deployments.entry(d.id.clone()).or_default();
+            state.health.advance(now_ms);
+            match state.health.available_at(now_ms) {
+                None => healthy.push(d),
+                Some(at) => soonest_healthy = Some(soonest_healthy.map_or(at, |s| s.min(at))),
+            }
+        }
+        if healthy.is_empty() {
+            let retry_after_ms = soonest_healthy.unwrap_or(0).saturating_sub(now_ms);
+            return TicketReply::Unavailable(Unavailable::AllCoolingDown { retry_after_ms });
+        }
+        let open: Vec<_> = healthy
+            .into_iter()
+            .filter(|d| {
+                self.deployments
+                    .entry(d.id.clone())
+                    .or_default()
+                    .window
+                    .current(now_ms)
+                    .admits(d, request.estimated_tokens)
+            })
+            .collect();
+        if open.is_empty() {
+            let retry_after_ms = MINUTE_MS - now_ms % MINUTE_MS;
+            return TicketReply::Unavailable(Unavailable::RateLimited { retry_after_ms });
+        }
+        let free: Vec<_> = open
+            .into_iter()
+            .filter(|d| {
+                let in_flight = self.deployments.get(&d.id).map_or(0, |s| s.in_flight);
+                d.max_parallel_requests.is_none_or(|max| in_flight < max)
+            })
+            .collect();
+        if free.is_empty() {
+            return TicketReply::Unavailable(Unavailable::Busy);
+        }
+        let fresh: Vec<_> = free.into_iter().filter(|d| !request.avoid.contains(&d.id)).collect();
+        let Some(tier) = fresh.iter().map(|d| d.order).min() else {
+            return TicketReply::Unavailable(Unavailable::OnlyAvoided);
+        };
+        let tier: Vec<_> = fresh.into_iter().filter(|d| d.order == tier).collect();
+
+        let candidates: Vec<_> = tier
+            .iter()
+            .map(|d| {
+                let state = self.deployments.entry(d.id.clone()).or_default();
+                strategy::Candidate {
+                    deployment: d,
+                    tokens: state.window.tokens,
+                    requests: state.window.requests,
+                    in_flight: state.in_flight,
+                    latency_ms: recent(&state.samples, now_ms, policy.latency_ttl_ms).average(request.stream),
+                }
+            })
+            .collect();
+        let Some(chosen) = strategy::choose(policy.strategy, &candidates, policy.latency_buffer, rng) else {
+            return TicketReply::Unavailable(Unavailable::OnlyAvoided);
+        };
+        let deployment = chosen.deployment;
+
+        let ticket = self.next_ticket;
+        self.next_ticket += 1;
+        let state = self.deployments.entry(deployment.id.clone()).or_default();
+        let probe = state.health.start_probe(ticket, now_ms);
+        let window = state.window.current(now_ms);
+        window.requests += 1;
+        window.tokens += request.estimated_tokens;
+        state.in_flight += 1;
+        let grant = Grant {
+            ticket,
+            deployment: deployment.id.clone(),
+            remaining_requests: deployment.rpm.map(|rpm| rpm.saturating_sub(window.taken())),
+            remaining_tokens: deployment.tpm.map(|tpm| tpm.saturating_sub(window.tokens_taken())),
+        };
+        self.tickets.insert(
+            ticket,
+            Ticket {
+                deployment: deployment.id.clone(),
+                granted_ms: now_ms,
+                minute: now_ms / MINUTE_MS,
+                estimated_tokens: request.estimated_tokens,
+                probe,
+            },
+        );
+        TicketReply::Granted(grant)
+    }
+}

@@ -1,0 +1,45 @@
+//! What a coordinator holds at a moment (`GET /debug/state`): tickets granted and
+//! not given back, each deployment's counts and leases this minute, and what waits.
+
+use super::Coordinator;
+use super::health::Health;
+use super::protocol::{DeploymentHoldings, Holdings};
+use super::queue::PriorityQueue;
+use super::window::MINUTE_MS;
+use crate::config::ModelGroup;
+
+impl Coordinator {
+    /// What is granted and not given back, and what waits, now.
+    pub fn holdings(&mut self, now_ms: u64, group: &ModelGroup) -> Holdings {
+        self.forget_removed(group);
+        self.expire_tickets(now_ms);
+        let deployments = group
+            .deployments
+            .iter()
+            .map(|d| {
+                let state = self.deployments.entry(d.id.clone()).or_default();
+                let window = *state.window.current(now_ms);
+                DeploymentHoldings {
+                    id: d.id.clone(),
+                    in_flight: state.in_flight,
+                    requests: window.requests,
+                    tokens: window.tokens,
+                    leased_requests: window.leased,
+                    leased_tokens: window.leased_tokens,
+                    cooling_until_ms: match state.health {
+                        Health::Cooling { until_ms, .. } if until_ms > now_ms => Some(until_ms),
+                        _ => None,
+                    },
+                }
+            })
+            .collect();
+        Holdings {
+            group: group.name.clone(),
+            minute: now_ms / MINUTE_MS,
+            tickets: self.tickets.len(),
+            waiting: self.queue.as_ref().map_or(0, PriorityQueue::len),
+            deployments,
+            ..Holdings::default()
+        }
+    }
+}

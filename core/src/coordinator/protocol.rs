@@ -1,0 +1,211 @@
+//! What isolates and a group's coordinator say to each other: the [`Message`]s,
+//! the requests and replies they carry, and whether a report may wait to travel
+//! with the next message.
+
+use serde::{Deserialize, Serialize};
+
+use super::local::ServedSince;
+use crate::config::{DeploymentId, ModelGroup, RouterPolicy, RoutingStrategy};
+use crate::failure::FailureClass;
+
+/// A message from a Worker isolate to a model group's coordinator.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Message {
+    /// Answered with a [`TicketReply`]. `reports` are this isolate's successes that
+    /// waited to travel with its next message ([`reports_may_wait`]), applied first.
+    Acquire { group: String, request: TicketRequest, reports: Vec<Report> },
+    /// Answered with an empty 204.
+    Report { group: String, reports: Vec<Report> },
+    /// Answered with a [`QueueStatus`].
+    Status { group: String },
+    /// The client of a waiting request went away. Answered with an empty 204.
+    Leave { group: String, waiter: u64 },
+    /// Answered with the coordinator's [`Holdings`] (`GET /debug/state`).
+    State { group: String },
+    /// From an isolate that routes the group itself ([`local`](super::local)): what
+    /// it sent per deployment since it last said (settling its leases), the failure
+    /// of one, if any, and the estimated tokens of the request that asks (a first
+    /// lease of tokens is sized by it). Answered with a fresh
+    /// [`HealthView`](super::local::HealthView).
+    Sync {
+        group: String,
+        served: Vec<ServedSince>,
+        failure: Option<(DeploymentId, ReportedFailure)>,
+        #[serde(default)]
+        estimated_tokens: u64,
+    },
+}
+
+/// What a group's queue looks like now, for people watching the gateway.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct QueueStatus {
+    pub group: String,
+    pub depth: usize,
+    /// Waiting requests per priority.
+    pub by_priority: std::collections::BTreeMap<u32, usize>,
+    pub oldest_wait_ms: u64,
+    /// Requests admitted from the queue, and answered at their deadline, since the
+    /// coordinator started.
+    pub admitted: u64,
+    pub expired: u64,
+}
+
+/// What a coordinator holds at a moment, for operators and tests (`GET
+/// /debug/state`): what is granted and not yet given back, and what waits.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Holdings {
+    pub group: String,
+    /// The minute whose counts and leases these are.
+    pub minute: u64,
+    /// Tickets granted and not yet reported (nor expired).
+    pub tickets: usize,
+    /// Requests waiting in the queue.
+    pub waiting: usize,
+    /// Set by the Durable Object: waiting requests whose fetch it holds open, and
+    /// admitted ones whose report has not come.
+    pub waiters: usize,
+    pub admitted_unreported: usize,
+    pub deployments: Vec<DeploymentHoldings>,
+}
+
+/// One deployment's part of [`Holdings`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeploymentHoldings {
+    pub id: DeploymentId,
+    pub in_flight: u32,
+    /// Requests and tokens counted this minute.
+    pub requests: u64,
+    pub tokens: u64,
+    /// Set aside this minute for isolates' leases, not yet settled.
+    pub leased_requests: u64,
+    pub leased_tokens: u64,
+    /// When its cooldown ends, if it is cooling down.
+    pub cooling_until_ms: Option<u64>,
+}
+
+/// What a request asks the coordinator for.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TicketRequest {
+    /// Deployments this request already tried: chosen only when nothing else is left.
+    pub avoid: Vec<DeploymentId>,
+    pub estimated_tokens: u64,
+    pub stream: bool,
+    /// Set for requests that may wait in the group's queue when nothing can serve them.
+    pub queue: Option<QueueRequest>,
+}
+
+/// A request's place in line: its priority (lower first) and how long it may wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueRequest {
+    pub priority: u32,
+    pub max_wait_ms: u64,
+    /// Names the request in the queue, chosen by the Worker so that it can take
+    /// the request out again (`Message::Leave`).
+    pub waiter: u64,
+}
+
+/// The coordinator's answer to a [`TicketRequest`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum TicketReply {
+    Granted(Grant),
+    Unavailable(Unavailable),
+}
+
+/// Permission to call one deployment now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Grant {
+    pub ticket: u64,
+    pub deployment: DeploymentId,
+    pub remaining_requests: Option<u64>,
+    pub remaining_tokens: Option<u64>,
+}
+
+/// Why no deployment can be called now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Unavailable {
+    /// Only deployments this request already tried are available.
+    OnlyAvoided,
+    /// Every deployment (that fits the prompt) is cooling down.
+    AllCoolingDown { retry_after_ms: u64 },
+    /// Every available deployment is at its rpm or tpm for this minute.
+    RateLimited { retry_after_ms: u64 },
+    /// The prompt is longer than every deployment's `max_input_tokens`.
+    ContextWindowExceeded,
+    /// Every available deployment is at its `max_parallel_requests`.
+    Busy,
+    /// The group's queue holds `max_queue_size` requests already.
+    QueueFull { max: usize },
+    /// The request waited in the queue until its deadline.
+    QueueTimeout { waited_ms: u64, position: usize },
+}
+
+impl Unavailable {
+    /// Whether capacity comes back by itself (a request finishing, a cooldown
+    /// ending, a new minute): what a request may wait out in the queue.
+    pub fn passes_with_time(&self) -> bool {
+        match self {
+            Self::Busy | Self::RateLimited { .. } | Self::AllCoolingDown { .. } => true,
+            Self::OnlyAvoided | Self::ContextWindowExceeded | Self::QueueFull { .. } | Self::QueueTimeout { .. } => {
+                false
+            }
+        }
+    }
+}
+
+/// How a ticket ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub ticket: u64,
+    pub latency_ms: u64,
+    /// Time to first token, for streams.
+    pub ttft_ms: Option<u64>,
+    pub tokens_used: Option<u64>,
+    pub failure: Option<ReportedFailure>,
+}
+
+/// Answers' latencies, summed: those of one answer (a ticket's report), of an
+/// isolate's answers between two syncs, or of a deployment's recent samples.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timings {
+    pub answers: u64,
+    /// Their whole latencies.
+    pub latency_ms: u64,
+    /// Their times to first token: a stream's own, else the whole latency.
+    pub first_token_ms: u64,
+}
+
+impl Timings {
+    pub fn one(latency_ms: u64, ttft_ms: Option<u64>) -> Self {
+        Self { answers: 1, latency_ms, first_token_ms: ttft_ms.unwrap_or(latency_ms) }
+    }
+
+    pub fn add(&mut self, other: Timings) {
+        self.answers = self.answers.saturating_add(other.answers);
+        self.latency_ms = self.latency_ms.saturating_add(other.latency_ms);
+        self.first_token_ms = self.first_token_ms.saturating_add(other.first_token_ms);
+    }
+
+    /// The mean latency, or for a stream the mean time to first token, that
+    /// latency-based routing compares. `None` without answers: such a deployment
+    /// is tried first.
+    pub fn average(&self, stream: bool) -> Option<f64> {
+        let sum = if stream { self.first_token_ms } else { self.latency_ms };
+        (self.answers > 0).then(|| sum as f64 / self.answers as f64)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ReportedFailure {
+    pub class: FailureClass,
+    pub retry_after_ms: Option<u64>,
+}
+
+/// Whether the report of a successful ticket may wait, at most a moment, to travel
+/// with the isolate's next message to the coordinator instead of one of its own:
+/// only where no one waits on it to free capacity (no `max_parallel_requests`) and
+/// no strategy reads the requests in flight. Failures never wait: they may start a
+/// cooldown the next attempt must see.
+pub fn reports_may_wait(group: &ModelGroup, policy: &RouterPolicy) -> bool {
+    !matches!(policy.strategy, RoutingStrategy::LeastBusy)
+        && group.deployments.iter().all(|d| d.max_parallel_requests.is_none())
+}

@@ -1,0 +1,152 @@
+//! The coordinator's side of routing without tickets ([`local`](super::local)):
+//! it counts what isolates say they sent, sets leases aside for them, and answers
+//! with the view they route by next.
+
+use super::health::Health;
+use super::local::{HealthView, Lease, LocalRouter, MIN_LEASE, ServedSince, VIEW_TTL_MS};
+use super::protocol::ReportedFailure;
+use super::window::MINUTE_MS;
+use super::{Coordinator, recent};
+use crate::config::{DeploymentId, ModelGroup, RouterPolicy, RoutingStrategy};
+
+impl Coordinator {
+    /// Takes what an isolate routing by itself has to say (see
+    /// [`Message::Sync`](super::Message::Sync)) and answers with the view it routes
+    /// by next, with its leases.
+    pub fn sync_local(
+        &mut self,
+        now_ms: u64,
+        group: &ModelGroup,
+        policy: &RouterPolicy,
+        served: &[ServedSince],
+        failure: Option<&(DeploymentId, ReportedFailure)>,
+        estimated_tokens: u64,
+    ) -> HealthView {
+        self.forget_removed(group);
+        for s in served {
+            if !group.deployments.iter().any(|d| d.id == s.deployment) {
+                continue;
+            }
+            let state = self.deployments.entry(s.deployment.clone()).or_default();
+            if s.timings.answers > 0 {
+                state.sample(now_ms, s.timings);
+            }
+            let window = state.window.current(now_ms);
+            match s.lease {
+                // What was used counts; the rest goes back to the minute.
+                Some(lease) if lease.minute == window.minute => {
+                    window.leased = window.leased.saturating_sub(lease.requests);
+                    window.leased_tokens = window.leased_tokens.saturating_sub(lease.tokens);
+                    window.count(s.requests, s.tokens);
+                }
+                // Counted in its own minute when it was granted.
+                Some(_) => {}
+                None => window.count(s.requests, s.tokens),
+            }
+        }
+        if let Some((id, failure)) = failure {
+            self.fail(now_ms, group, policy, id, *failure, false);
+        }
+        let mut view = self.view(now_ms, group);
+        if !view.coordinate && LocalRouter::eligible(group, policy) {
+            self.lease(now_ms, group, served, estimated_tokens, &mut view);
+        }
+        if policy.strategy == RoutingStrategy::UsageBased {
+            for d in &group.deployments {
+                let window = *self.deployments.entry(d.id.clone()).or_default().window.current(now_ms);
+                view.usage.push((d.id.clone(), window.tokens, window.requests));
+            }
+        }
+        if policy.strategy == RoutingStrategy::LatencyBased {
+            for d in &group.deployments {
+                let state = self.deployments.entry(d.id.clone()).or_default();
+                let timings = recent(&state.samples, now_ms, policy.latency_ttl_ms);
+                if timings.answers > 0 {
+                    view.latency.push((d.id.clone(), timings));
+                }
+            }
+        }
+        view
+    }
+
+    /// Sets requests and tokens aside for the isolate that asked for `view`, from
+    /// each deployment with an rpm or tpm it may call (see [`local`](super::local)
+    /// for the sizes): none from a deployment where either limit has too little left.
+    fn lease(
+        &mut self,
+        now_ms: u64,
+        group: &ModelGroup,
+        served: &[ServedSince],
+        estimated_tokens: u64,
+        view: &mut HealthView,
+    ) {
+        for d in &group.deployments {
+            if (d.rpm.is_none() && d.tpm.is_none()) || view.blocked.contains(&d.id) {
+                continue;
+            }
+            // What the isolate used of its last lease of `d`, if it held one.
+            let used = served.iter().find(|s| s.deployment == d.id && s.lease.is_some());
+            let (used_requests, used_tokens) = used.map_or((0, 0), |s| (s.requests, s.tokens.max(0).unsigned_abs()));
+            let per_request = used_tokens.checked_div(used_requests).unwrap_or(estimated_tokens).max(1);
+            let window = self.deployments.entry(d.id.clone()).or_default().window.current(now_ms);
+            let requests = match d.rpm {
+                Some(rpm) => Lease::share(rpm, window.taken(), used_requests.saturating_mul(2), MIN_LEASE),
+                None => Some(0),
+            };
+            let tokens = match d.tpm {
+                Some(tpm) => Lease::share(
+                    tpm,
+                    window.tokens_taken(),
+                    used_tokens.saturating_mul(2),
+                    MIN_LEASE.saturating_mul(per_request),
+                ),
+                None => Some(0),
+            };
+            let (Some(requests), Some(tokens)) = (requests, tokens) else {
+                continue;
+            };
+            window.leased += requests;
+            window.leased_tokens += tokens;
+            view.leases.push((
+                d.id.clone(),
+                Lease {
+                    minute: window.minute,
+                    requests,
+                    tokens,
+                    remaining_requests: d.rpm.map_or(0, |rpm| rpm.saturating_sub(window.taken())),
+                    remaining_tokens: d.tpm.map_or(0, |tpm| tpm.saturating_sub(window.tokens_taken())),
+                },
+            ));
+        }
+    }
+
+    /// Which deployments an isolate must leave out, and whether it must ask for
+    /// tickets instead (a probe is due, or requests wait).
+    fn view(&mut self, now_ms: u64, group: &ModelGroup) -> HealthView {
+        // Never past the minute: the leases it carries count in this one.
+        let minute_left_ms = MINUTE_MS - now_ms % MINUTE_MS;
+        let mut view = HealthView {
+            blocked: Vec::new(),
+            coordinate: self.queue.as_ref().is_some_and(|queue| !queue.is_empty()),
+            fresh_for_ms: VIEW_TTL_MS.min(minute_left_ms),
+            minute: now_ms / MINUTE_MS,
+            leases: Vec::new(),
+            usage: Vec::new(),
+            latency: Vec::new(),
+        };
+        for d in &group.deployments {
+            let health = &mut self.deployments.entry(d.id.clone()).or_default().health;
+            health.advance(now_ms);
+            match health.available_at(now_ms) {
+                Some(at) => {
+                    view.blocked.push(d.id.clone());
+                    view.fresh_for_ms = view.fresh_for_ms.min(at.saturating_sub(now_ms));
+                }
+                // The cooldown is over: its probe must be the only request until it answers.
+                None if matches!(health, Health::HalfOpen { .. }) => view.coordinate = true,
+                None => {}
+            }
+        }
+        view
+    }
+}
