@@ -45,14 +45,14 @@ pub struct Current {
 /// The configuration in force, or the error when no config ever loaded.
 type Loaded = Result<Current, ApiError>;
 
-struct Cached {
+struct Kept {
     source: Cow<'static, str>,
     loaded: Loaded,
     checked_at_ms: f64,
 }
 
 thread_local! {
-    static CACHE: RefCell<Option<Cached>> = const { RefCell::new(None) };
+    static CACHE: RefCell<Option<Kept>> = const { RefCell::new(None) };
     /// The text this isolate last saw stored as [`LAST_GOOD_KEY`] (or stored there).
     static LAST_GOOD: RefCell<Option<String>> = const { RefCell::new(None) };
 }
@@ -84,7 +84,7 @@ pub async fn current(env: &Env) -> Loaded {
         Err(error) => {
             console_error!("{error}");
             let in_force = CACHE.with_borrow(|cache| match cache {
-                Some(Cached { loaded: Ok(current), .. }) => Some(current.config.clone()),
+                Some(Kept { loaded: Ok(current), .. }) => Some(current.config.clone()),
                 _ => None,
             });
             let fallback = match in_force {
@@ -101,7 +101,7 @@ pub async fn current(env: &Env) -> Loaded {
             }
         }
     };
-    CACHE.set(Some(Cached { source, loaded: loaded.clone(), checked_at_ms: now }));
+    CACHE.set(Some(Kept { source, loaded: loaded.clone(), checked_at_ms: now }));
     loaded
 }
 

@@ -25,8 +25,7 @@ use std::time::Duration;
 use futures_channel::oneshot;
 use futures_util::future::{Either, select};
 use serde::de::DeserializeOwned;
-use switchyard_core::config::Config;
-use switchyard_core::config::DeploymentId;
+use switchyard_core::config::{Config, DeploymentId, ModelGroup};
 use switchyard_core::coordinator::local::{HealthView, ServedSince};
 use switchyard_core::coordinator::{
     self, Admission, Holdings, Message, QueueStatus, Report, ReportedFailure, Snapshot, TicketReply, TicketRequest,
@@ -49,9 +48,14 @@ pub struct Coordinator {
     persisted: RefCell<String>,
     /// Where to send each waiting request's answer.
     waiters: RefCell<HashMap<u64, oneshot::Sender<TicketReply>>>,
-    /// The ticket each admitted waiter was sent, until it is reported: a client that
-    /// left just as it was admitted gives its grant back.
-    admitted: RefCell<HashMap<u64, u64>>,
+}
+
+/// What handling one message needs: the group it names, under the config in
+/// force, and the time it is handled at (read once per message).
+struct Turn<'a> {
+    config: &'a Config,
+    group: &'a ModelGroup,
+    now: u64,
 }
 
 impl DurableObject for Coordinator {
@@ -62,7 +66,6 @@ impl DurableObject for Coordinator {
             core: RefCell::new(None),
             persisted: RefCell::new(String::new()),
             waiters: RefCell::new(HashMap::new()),
-            admitted: RefCell::new(HashMap::new()),
         }
     }
 
@@ -77,6 +80,9 @@ impl DurableObject for Coordinator {
             Ok(config) => config,
             Err(error) => return respond::error(&error),
         };
+        let Some(group) = config.group(message.group()) else {
+            return respond::error(&ApiError::Internal(format!("no model group `{}`", message.group())));
+        };
         if self.core.borrow().is_none() {
             // Storage reads hold the input gate: no other message runs meanwhile.
             let stored: Option<String> = self.state.storage().get(SNAPSHOT_KEY).await.ok().flatten();
@@ -84,45 +90,41 @@ impl DurableObject for Coordinator {
             let snapshot: Snapshot = stored.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default();
             self.core.borrow_mut().get_or_insert_with(|| coordinator::Coordinator::restore(snapshot));
         }
+        let turn = Turn { config: &config, group, now: runtime::now_ms() as u64 };
         match message {
-            Message::Acquire { group, request, reports } => {
-                self.apply_reports(&config, &group, &reports);
-                let reply = self.acquire(&config, &group, &request, caller_gone).await?;
+            Message::Acquire { request, reports, .. } => {
+                self.apply_reports(&turn, &reports);
+                let reply = self.acquire(&turn, &request, caller_gone).await?;
                 respond::json(200, serde_json::to_vec(&reply)?)
             }
-            Message::Status { group } => {
-                let status = self.with_core(|core, now| core.queue_status(now, &group)).unwrap_or_default();
+            Message::Status { .. } => {
+                let status = self.with_core(|core| core.queue_status(turn.now, &group.name)).unwrap_or_default();
                 respond::json(200, serde_json::to_vec(&status)?)
             }
-            Message::State { group } => {
-                let Some(model_group) = config.group(&group) else {
-                    return respond::error(&ApiError::Internal(format!("no model group `{group}`")));
-                };
-                let mut holdings = self.with_core(|core, now| core.holdings(now, model_group)).unwrap_or_default();
+            Message::State { .. } => {
+                let mut holdings = self.with_core(|core| core.holdings(turn.now, group)).unwrap_or_default();
                 holdings.waiters = self.waiters.borrow().len();
-                holdings.admitted_unreported = self.admitted.borrow().len();
                 respond::json(200, serde_json::to_vec(&holdings)?)
             }
-            Message::Leave { group, waiter } => {
-                self.leave(&config, &group, waiter).await?;
+            Message::Leave { waiter, .. } => {
+                self.leave(&turn, waiter).await?;
                 Ok(Response::empty()?.with_status(204))
             }
-            Message::Report { group, reports } => {
-                self.apply_reports(&config, &group, &reports);
-                self.tick(&config, &group);
-                self.persist(&config, &group).await?;
+            Message::Report { reports, .. } => {
+                self.apply_reports(&turn, &reports);
+                self.tick(&turn);
+                self.persist(group).await?;
                 Ok(Response::empty()?.with_status(204))
             }
-            Message::Sync { group, served, failure, estimated_tokens } => {
-                let Some(model_group) = config.group(&group) else {
-                    return respond::error(&ApiError::Internal(format!("no model group `{group}`")));
-                };
+            Message::Sync { served, failure, estimated_tokens, .. } => {
                 let view = self
-                    .with_core(|core, now| {
-                        core.sync_local(now, model_group, &config.router, &served, failure.as_ref(), estimated_tokens)
+                    .with_core(|core| {
+                        core.sync_local(turn.now, group, &config.router, &served, failure.as_ref(), estimated_tokens)
                     })
                     .unwrap_or_default();
-                self.persist(&config, &group).await?;
+                // A settled lease gives back what it did not use: a waiting request may fit now.
+                self.tick(&turn);
+                self.persist(group).await?;
                 respond::json(200, serde_json::to_vec(&view)?)
             }
         }
@@ -130,22 +132,14 @@ impl DurableObject for Coordinator {
 }
 
 impl Coordinator {
-    async fn acquire(
-        &self,
-        config: &Config,
-        group: &str,
-        request: &TicketRequest,
-        caller_gone: AbortSignal,
-    ) -> Result<TicketReply> {
-        let Some(model_group) = config.group(group) else {
-            return Err(worker::Error::RustError(format!("no model group `{group}`")));
-        };
+    async fn acquire(&self, turn: &Turn<'_>, request: &TicketRequest, caller_gone: AbortSignal) -> Result<TicketReply> {
         let mut rng = runtime::rng();
-        let admission = self.with_core(|core, now| core.acquire(now, model_group, &config.router, request, &mut rng));
+        let admission =
+            self.with_core(|core| core.acquire(turn.now, turn.group, &turn.config.router, request, &mut rng));
         match admission {
             None => return Err(worker::Error::RustError("coordinator state missing".into())),
             Some(Admission::Now(reply)) => {
-                self.persist(config, group).await?;
+                self.persist(turn.group).await?;
                 return Ok(reply);
             }
             Some(Admission::Queued) => {}
@@ -153,19 +147,18 @@ impl Coordinator {
         let Some(waiter) = request.queue.map(|q| q.waiter) else {
             return Err(worker::Error::RustError("queued a request that may not wait".into()));
         };
-        let (sender, receiver) = oneshot::channel();
+        let (sender, mut receiver) = oneshot::channel();
         self.waiters.borrow_mut().insert(waiter, sender);
         // Capacity may be free right now (the queue was not empty when it came).
-        self.tick(config, group);
-        let mut receiver = receiver;
+        self.tick(turn);
         let mut caller_gone = pin!(runtime::aborted(caller_gone));
         loop {
             let now = runtime::now_ms() as u64;
-            let wake = self.with_core(|core, now| core.next_wakeup(now)).flatten().unwrap_or(now + 1_000);
-            let wait = Delay::from(Duration::from_millis(wake.saturating_sub(now).clamp(1, 60_000)));
+            let wait_ms = self.with_core(|core| core.wait_ms(now)).unwrap_or(1_000);
+            let wait = Delay::from(Duration::from_millis(wait_ms));
             match select(&mut receiver, select(pin!(wait), caller_gone.as_mut())).await {
                 Either::Left((Ok(reply), _)) => {
-                    self.persist(config, group).await?;
+                    self.persist(turn.group).await?;
                     return Ok(reply);
                 }
                 Either::Left((Err(_), _)) => {
@@ -173,55 +166,46 @@ impl Coordinator {
                 }
                 // Time may have freed capacity or ended a deadline: this waiter's
                 // timer serves every waiter, itself included.
-                Either::Right((Either::Left(_), _)) => self.tick(config, group),
+                Either::Right((Either::Left(_), _)) => {
+                    self.tick(&Turn { now: runtime::now_ms() as u64, ..*turn });
+                }
                 // The Worker that sent the request is gone (its isolate died, or it
                 // was cancelled): its place in line, or the grant it was just sent,
                 // goes to the next in line.
                 Either::Right((Either::Right(_), _)) => {
-                    self.leave(config, group, waiter).await?;
+                    self.leave(&Turn { now: runtime::now_ms() as u64, ..*turn }, waiter).await?;
                     return Err(worker::Error::RustError("the caller went away".into()));
                 }
             }
         }
     }
 
-    /// Takes a waiting request whose caller is gone out of the line, or gives back
-    /// the grant it was just sent (`admitted` holds it until it is reported), and
-    /// lets the next in line in. Dropping its sender ends its waiting fetch.
-    async fn leave(&self, config: &Config, group: &str, waiter: u64) -> Result<()> {
+    /// A waiting request whose caller is gone leaves the line, or gives back the
+    /// grant it was just sent ([`coordinator::Coordinator::leave`]), and the next in
+    /// line may come in. Dropping its sender ends its waiting fetch.
+    async fn leave(&self, turn: &Turn<'_>, waiter: u64) -> Result<()> {
         self.waiters.borrow_mut().remove(&waiter);
-        let ticket = self.admitted.borrow_mut().remove(&waiter);
-        self.with_core(|core, now| match ticket {
-            Some(ticket) => core.release(now, ticket),
-            None => core.leave_queue(waiter),
-        });
-        self.tick(config, group);
-        self.persist(config, group).await
+        self.with_core(|core| core.leave(turn.now, waiter));
+        self.tick(turn);
+        self.persist(turn.group).await
     }
 
     /// Admits or expires waiting requests and sends them their answers. A grant
     /// whose request is gone (its client left) is given back at once.
-    fn tick(&self, config: &Config, group: &str) {
-        let Some(model_group) = config.group(group) else {
-            return;
-        };
+    fn tick(&self, turn: &Turn<'_>) {
         let mut rng = runtime::rng();
         // A grant given back frees capacity for the next in line: tick again.
         loop {
-            let answers = self.with_core(|core, now| core.tick(now, model_group, &config.router, &mut rng));
+            let answers = self.with_core(|core| core.tick(turn.now, turn.group, &turn.config.router, &mut rng));
             let mut given_back = false;
             for (waiter, reply) in answers.unwrap_or_default() {
                 let sender = self.waiters.borrow_mut().remove(&waiter);
-                if let TicketReply::Granted(grant) = &reply {
-                    self.admitted.borrow_mut().insert(waiter, grant.ticket);
-                }
                 let undelivered = match sender {
                     Some(sender) => sender.send(reply).err(),
                     None => Some(reply),
                 };
-                if let Some(TicketReply::Granted(grant)) = undelivered {
-                    self.admitted.borrow_mut().remove(&waiter);
-                    self.with_core(|core, now| core.release(now, grant.ticket));
+                if let Some(TicketReply::Granted(_)) = undelivered {
+                    self.with_core(|core| core.leave(turn.now, waiter));
                     given_back = true;
                 }
             }
@@ -231,26 +215,18 @@ impl Coordinator {
         }
     }
 
-    fn apply_reports(&self, config: &Config, group: &str, reports: &[Report]) {
-        let Some(model_group) = config.group(group) else {
-            return;
-        };
+    fn apply_reports(&self, turn: &Turn<'_>, reports: &[Report]) {
         for report in reports {
-            self.admitted.borrow_mut().retain(|_, ticket| *ticket != report.ticket);
-            self.with_core(|core, now| core.report(now, model_group, &config.router, report));
+            self.with_core(|core| core.report(turn.now, turn.group, &turn.config.router, report));
         }
     }
 
-    fn with_core<T>(&self, f: impl FnOnce(&mut coordinator::Coordinator, u64) -> T) -> Option<T> {
-        let now = runtime::now_ms() as u64;
-        self.core.borrow_mut().as_mut().map(|core| f(core, now))
+    fn with_core<T>(&self, f: impl FnOnce(&mut coordinator::Coordinator) -> T) -> Option<T> {
+        self.core.borrow_mut().as_mut().map(f)
     }
 
-    async fn persist(&self, config: &Config, group: &str) -> Result<()> {
-        let Some(model_group) = config.group(group) else {
-            return Ok(());
-        };
-        let Some(snapshot) = self.with_core(|core, _| serde_json::to_string(&core.snapshot(model_group))) else {
+    async fn persist(&self, group: &ModelGroup) -> Result<()> {
+        let Some(snapshot) = self.with_core(|core| serde_json::to_string(&core.snapshot(group))) else {
             return Ok(());
         };
         let snapshot = snapshot?;
@@ -286,7 +262,7 @@ pub async fn acquire(env: &Env, group: &str, request: TicketRequest) -> std::res
 
 /// Tells the group's coordinator what an isolate routing by itself served (and a
 /// failure), and answers with the view to route by next.
-pub async fn sync(
+pub async fn fetch_view(
     env: &Env,
     group: &str,
     served: Vec<ServedSince>,

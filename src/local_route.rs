@@ -55,7 +55,7 @@ pub async fn pick<'g>(
             // whose lease is used up already: ask for a ticket.
             LocalPick::Refresh if refreshed => return None,
             LocalPick::Refresh => {
-                if !sync(env, &group.name, None, ask.estimated_tokens).await {
+                if !refresh(env, &group.name, None, ask.estimated_tokens).await {
                     return None;
                 }
                 refreshed = true;
@@ -67,7 +67,7 @@ pub async fn pick<'g>(
 /// Tells the coordinator that a call without a ticket failed, and takes the view
 /// it answers with, so that the next pick already sees a cooldown it started.
 pub async fn failed(env: &Env, group: &str, deployment: &DeploymentId, failure: ReportedFailure) {
-    sync(env, group, Some((deployment.clone(), failure)), 0).await;
+    refresh(env, group, Some((deployment.clone(), failure)), 0).await;
 }
 
 /// An answer of a deployment picked here came after `latency_ms` (a stream's first
@@ -94,9 +94,14 @@ pub fn answered(
 /// usage- and latency-based routing; a leased deployment's requests stay counted
 /// in full, as its lease stays set aside until its minute ends), and the old view
 /// stays.
-async fn sync(env: &Env, group: &str, failure: Option<(DeploymentId, ReportedFailure)>, estimated_tokens: u64) -> bool {
+async fn refresh(
+    env: &Env,
+    group: &str,
+    failure: Option<(DeploymentId, ReportedFailure)>,
+    estimated_tokens: u64,
+) -> bool {
     let served = with_router(group, LocalRouter::take_served);
-    match coordinator::sync(env, group, served, failure, estimated_tokens).await {
+    match coordinator::fetch_view(env, group, served, failure, estimated_tokens).await {
         Ok(view) => {
             let now = runtime::now_ms() as u64;
             with_router(group, |r| r.update(now, view));

@@ -101,7 +101,22 @@ impl ApiError {
             Self::GroupBusy { .. } | Self::QueueFull { .. } | Self::CoordinatorUnavailable { .. } => Some(1),
             Self::Upstream { status: 429, .. } => Some(1),
             Self::Tried { error, .. } => error.retry_after_secs(),
-            _ => None,
+            Self::Upstream { .. }
+            | Self::MalformedJson(_)
+            | Self::InvalidParam { .. }
+            | Self::MissingApiKey
+            | Self::InvalidApiKey
+            | Self::ModelNotFound { .. }
+            | Self::JobNotFound { .. }
+            | Self::RouteNotFound { .. }
+            | Self::MethodNotAllowed { .. }
+            | Self::UpstreamUnreachable { .. }
+            | Self::UpstreamInvalidResponse { .. }
+            | Self::Timeout { .. }
+            | Self::QueueTimeout { .. }
+            | Self::ContextWindowExceeded { .. }
+            | Self::Config(_)
+            | Self::Internal(_) => None,
         }
     }
 
@@ -134,7 +149,24 @@ impl ApiError {
             Self::ModelNotFound { .. } => Some("model"),
             Self::Upstream { param, .. } => param.as_deref(),
             Self::Tried { error, .. } => error.param(),
-            _ => None,
+            Self::MalformedJson(_)
+            | Self::MissingApiKey
+            | Self::InvalidApiKey
+            | Self::JobNotFound { .. }
+            | Self::RouteNotFound { .. }
+            | Self::MethodNotAllowed { .. }
+            | Self::UpstreamUnreachable { .. }
+            | Self::UpstreamInvalidResponse { .. }
+            | Self::Timeout { .. }
+            | Self::AllCoolingDown { .. }
+            | Self::GroupRateLimited { .. }
+            | Self::GroupBusy { .. }
+            | Self::QueueFull { .. }
+            | Self::QueueTimeout { .. }
+            | Self::ContextWindowExceeded { .. }
+            | Self::CoordinatorUnavailable { .. }
+            | Self::Config(_)
+            | Self::Internal(_) => None,
         }
     }
 

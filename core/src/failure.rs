@@ -155,10 +155,13 @@ pub fn classify(status: u16, error: &ApiError) -> FailureClass {
     }
 }
 
+/// An upstream error's code and message, lowercased; nothing for the gateway's own
+/// errors, which are never a context-window or content-policy failure.
 fn code_and_message(error: &ApiError) -> (&str, String) {
-    match error {
-        ApiError::Upstream { code, message, .. } => (code.as_deref().unwrap_or(""), message.to_lowercase()),
-        _ => ("", String::new()),
+    if let ApiError::Upstream { code, message, .. } = error {
+        (code.as_deref().unwrap_or(""), message.to_lowercase())
+    } else {
+        ("", String::new())
     }
 }
 

@@ -258,7 +258,14 @@ fn kind_of(class: FailureClass) -> FallbackKind {
     match class {
         FailureClass::ContextWindow => FallbackKind::ContextWindow,
         FailureClass::ContentPolicy => FallbackKind::ContentPolicy,
-        _ => FallbackKind::Generic,
+        FailureClass::BadRequest
+        | FailureClass::Authentication
+        | FailureClass::NotFound
+        | FailureClass::Timeout
+        | FailureClass::RateLimit
+        | FailureClass::Internal
+        | FailureClass::Connection
+        | FailureClass::InvalidResponse => FallbackKind::Generic,
     }
 }
 
@@ -280,6 +287,8 @@ fn describe(failure: &Failure) -> String {
     }
 }
 
+/// What a group's coordinator answered instead of a deployment, for the list of
+/// what was tried.
 fn short(error: &ApiError) -> &'static str {
     match error {
         ApiError::AllCoolingDown { .. } => "all deployments cooling down",
@@ -287,7 +296,23 @@ fn short(error: &ApiError) -> &'static str {
         ApiError::ContextWindowExceeded { .. } => "prompt too long for every deployment",
         ApiError::GroupBusy { .. } => "every deployment busy",
         ApiError::QueueFull { .. } => "queue full",
-        _ => "failed",
+        ApiError::MalformedJson(_)
+        | ApiError::InvalidParam { .. }
+        | ApiError::MissingApiKey
+        | ApiError::InvalidApiKey
+        | ApiError::ModelNotFound { .. }
+        | ApiError::JobNotFound { .. }
+        | ApiError::RouteNotFound { .. }
+        | ApiError::MethodNotAllowed { .. }
+        | ApiError::Upstream { .. }
+        | ApiError::UpstreamUnreachable { .. }
+        | ApiError::UpstreamInvalidResponse { .. }
+        | ApiError::Timeout { .. }
+        | ApiError::QueueTimeout { .. }
+        | ApiError::Tried { .. }
+        | ApiError::CoordinatorUnavailable { .. }
+        | ApiError::Config(_)
+        | ApiError::Internal(_) => "failed",
     }
 }
 

@@ -92,6 +92,12 @@ impl Coordinator {
                 reply => {
                     queue.pop();
                     self.admitted += 1;
+                    if let TicketReply::Granted(grant) = &reply
+                        && let Some(ticket) = self.tickets.get_mut(&grant.ticket)
+                    {
+                        ticket.waiter = Some(id);
+                        self.admitted_waiters.insert(id, grant.ticket);
+                    }
                     answers.push((id, reply));
                 }
             }
@@ -156,16 +162,30 @@ impl Coordinator {
         }
     }
 
-    /// Takes a waiting request out of the queue (its client went away).
-    pub fn leave_queue(&mut self, waiter: u64) {
-        if let Some(queue) = self.queue.as_mut() {
-            queue.remove(waiter);
+    /// How long a waiting request's timer sleeps before it ticks: until the next
+    /// wakeup, at least a millisecond, at most a minute (then it looks again), or
+    /// a second when nothing is due.
+    pub fn wait_ms(&self, now_ms: u64) -> u64 {
+        self.next_wakeup(now_ms).map_or(1_000, |at| at.saturating_sub(now_ms)).clamp(1, MINUTE_MS)
+    }
+
+    /// The waiting request `waiter` is gone (its client went away, or the grant it
+    /// was sent could not be delivered): it leaves the line, or gives back the grant
+    /// it was admitted with, so that the next in line may have it.
+    pub fn leave(&mut self, now_ms: u64, waiter: u64) {
+        match self.admitted_waiters.remove(&waiter) {
+            Some(ticket) => self.release(now_ms, ticket),
+            None => {
+                if let Some(queue) = self.queue.as_mut() {
+                    queue.remove(waiter);
+                }
+            }
         }
     }
 
-    /// Gives back a grant that was never used (its client went away): the request
-    /// did not happen, so it counts neither in flight nor against the minute.
-    pub fn release(&mut self, now_ms: u64, ticket: u64) {
+    /// Gives back a grant that was never used: the request did not happen, so it
+    /// counts neither in flight nor against the minute.
+    fn release(&mut self, now_ms: u64, ticket: u64) {
         let Some(ticket) = self.tickets.remove(&ticket) else {
             return;
         };

@@ -113,6 +113,7 @@ impl Coordinator {
                 minute: now_ms / MINUTE_MS,
                 estimated_tokens: request.estimated_tokens,
                 probe,
+                waiter: None,
             },
         );
         TicketReply::Granted(grant)

@@ -38,6 +38,7 @@ impl Coordinator {
             minute: now_ms / MINUTE_MS,
             tickets: self.tickets.len(),
             waiting: self.queue.as_ref().map_or(0, PriorityQueue::len),
+            admitted_unreported: self.admitted_waiters.len(),
             deployments,
             ..Holdings::default()
         }

@@ -13,14 +13,15 @@
 //!   ([`Coordinator::report`]); then [`Coordinator::acquire`] answers at once, or
 //!   queues a request that may wait, which a later [`Coordinator::tick`] answers (a
 //!   grant, or why none). When its caller goes away, a waiting request leaves the
-//!   queue ([`Coordinator::leave_queue`]), or gives back the grant it was just
-//!   sent ([`Coordinator::release`]).
-//! - `Report`: an empty 204, once [`Coordinator::report`] took each report.
+//!   queue, or gives back the grant it was just sent ([`Coordinator::leave`]).
+//! - `Report`: an empty 204, once [`Coordinator::report`] took each report and
+//!   the queue was ticked.
 //! - `Status`: a [`QueueStatus`] ([`Coordinator::queue_status`]).
 //! - `Leave`: an empty 204, once the request left as when its caller goes away.
 //! - `State`: the [`Holdings`] ([`Coordinator::holdings`], `GET /debug/state`).
 //! - `Sync`: a fresh [`local::HealthView`], with its leases, for an isolate that
-//!   routes the group itself ([`Coordinator::sync_local`]).
+//!   routes the group itself ([`Coordinator::sync_local`]); then the queue is ticked,
+//!   as a settled lease may give requests back to the minute.
 //!
 //! # What it holds
 //! Per deployment:
@@ -117,6 +118,8 @@ struct Ticket {
     minute: u64,
     estimated_tokens: u64,
     probe: bool,
+    /// The waiting request it was granted to, admitted from the queue.
+    waiter: Option<u64>,
 }
 
 /// The coordinator of one model group.
@@ -127,6 +130,9 @@ pub struct Coordinator {
     next_ticket: u64,
     /// Waiting requests by waiter id (rebuilt: a restart answers them, see the shell).
     queue: Option<PriorityQueue<TicketRequest>>,
+    /// The ticket each request admitted from the queue was granted, until it is
+    /// reported: a client that left just as it was admitted gives its grant back.
+    admitted_waiters: HashMap<u64, u64>,
     admitted: u64,
     expired: u64,
 }

@@ -36,6 +36,20 @@ pub enum Message {
     },
 }
 
+impl Message {
+    /// The model group whose coordinator the message is for.
+    pub fn group(&self) -> &str {
+        match self {
+            Self::Acquire { group, .. }
+            | Self::Report { group, .. }
+            | Self::Status { group }
+            | Self::Leave { group, .. }
+            | Self::State { group }
+            | Self::Sync { group, .. } => group,
+        }
+    }
+}
+
 /// What a group's queue looks like now, for people watching the gateway.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct QueueStatus {
@@ -61,9 +75,9 @@ pub struct Holdings {
     pub tickets: usize,
     /// Requests waiting in the queue.
     pub waiting: usize,
-    /// Set by the Durable Object: waiting requests whose fetch it holds open, and
-    /// admitted ones whose report has not come.
+    /// Set by the Durable Object: waiting requests whose fetch it holds open.
     pub waiters: usize,
+    /// Requests admitted from the queue whose report has not come.
     pub admitted_unreported: usize,
     pub deployments: Vec<DeploymentHoldings>,
 }
@@ -208,4 +222,47 @@ pub struct ReportedFailure {
 pub fn reports_may_wait(group: &ModelGroup, policy: &RouterPolicy) -> bool {
     !matches!(policy.strategy, RoutingStrategy::LeastBusy)
         && group.deployments.iter().all(|d| d.max_parallel_requests.is_none())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::failure::FailureClass;
+
+    /// The Worker and its coordinator may run different builds for a moment during a
+    /// deploy: every message survives JSON both ways, 64-bit ids included, and a
+    /// sync from an older build (without `estimated_tokens`) is still read.
+    #[test]
+    fn every_message_goes_through_json_and_back() {
+        let id: DeploymentId = serde_json::from_str("\"d1\"").unwrap();
+        let report = Report {
+            ticket: u64::MAX,
+            latency_ms: 12,
+            ttft_ms: Some(3),
+            tokens_used: Some(40),
+            failure: Some(ReportedFailure { class: FailureClass::RateLimit, retry_after_ms: Some(1_000) }),
+        };
+        let request = TicketRequest {
+            avoid: vec![id.clone()],
+            estimated_tokens: 9,
+            stream: true,
+            queue: Some(QueueRequest { priority: 2, max_wait_ms: 500, waiter: u64::MAX - 1 }),
+        };
+        let messages = [
+            Message::Acquire { group: "g".into(), request, reports: vec![report.clone()] },
+            Message::Report { group: "g".into(), reports: vec![report] },
+            Message::Status { group: "g".into() },
+            Message::Leave { group: "g".into(), waiter: u64::MAX },
+            Message::State { group: "g".into() },
+            Message::Sync { group: "g".into(), served: vec![], failure: None, estimated_tokens: 7 },
+        ];
+        for message in messages {
+            let text = serde_json::to_string(&message).unwrap();
+            let back: Message = serde_json::from_str(&text).unwrap();
+            assert_eq!(serde_json::to_string(&back).unwrap(), text);
+            assert_eq!(back.group(), "g");
+        }
+        let older: Message = serde_json::from_str(r#"{"Sync":{"group":"g","served":[],"failure":null}}"#).unwrap();
+        assert!(matches!(older, Message::Sync { estimated_tokens: 0, .. }));
+    }
 }

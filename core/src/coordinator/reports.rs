@@ -19,6 +19,9 @@ impl Coordinator {
         let Some(ticket) = self.tickets.remove(&report.ticket) else {
             return;
         };
+        if let Some(waiter) = ticket.waiter {
+            self.admitted_waiters.remove(&waiter);
+        }
         let Some(state) = self.deployments.get_mut(&ticket.deployment) else {
             return;
         };
@@ -71,12 +74,17 @@ impl Coordinator {
     }
 
     pub(super) fn expire_tickets(&mut self, now_ms: u64) {
-        let deployments = &mut self.deployments;
+        let (deployments, admitted_waiters) = (&mut self.deployments, &mut self.admitted_waiters);
         self.tickets.retain(|_, ticket| {
             let alive = now_ms.saturating_sub(ticket.granted_ms) < TICKET_TTL_MS;
-            if !alive && let Some(state) = deployments.get_mut(&ticket.deployment) {
-                state.in_flight = state.in_flight.saturating_sub(1);
-                state.health.abandon_probe(ticket.granted_ms);
+            if !alive {
+                if let Some(state) = deployments.get_mut(&ticket.deployment) {
+                    state.in_flight = state.in_flight.saturating_sub(1);
+                    state.health.abandon_probe(ticket.granted_ms);
+                }
+                if let Some(waiter) = ticket.waiter {
+                    admitted_waiters.remove(&waiter);
+                }
             }
             alive
         });

@@ -578,15 +578,34 @@ fn aging_lets_low_priority_through_eventually() {
 }
 
 #[test]
-fn a_released_grant_frees_its_slot_and_its_rpm() {
+fn a_grant_given_back_by_a_waiter_that_left_frees_its_slot_and_its_rpm() {
     let mut w = World::new(
         "model_list:\n  - {model_name: g, litellm_params: {model: x, mock_response: x, rpm: 1, max_parallel_requests: 1}, model_info: {id: a}}\n",
     );
-    let ticket = ticket_of(&w.wait(0, 1, 0, 60_000).unwrap());
-    assert_eq!(w.wait(1, 2, 0, 60_000), None);
-    w.coordinator.release(2, ticket);
-    let admitted = w.tick(2);
+    let group = w.config.group(&w.group).unwrap().clone();
+    let running = ticket_of(&w.wait(0, 1, 0, 120_000).unwrap());
+    assert_eq!(w.wait(1, 2, 0, 120_000), None);
+    assert_eq!(w.wait(1, 3, 0, 120_000), None);
+    w.finish(2, running, None);
+    assert!(w.tick(2).is_empty(), "the minute's one request is spent");
+    let admitted = w.tick(60_000);
     assert!(matches!(admitted[..], [(2, TicketReply::Granted(_))]), "{admitted:?}");
+    assert_eq!(w.coordinator.holdings(60_000, &group).admitted_unreported, 1);
+    // 2's client left just as it was admitted: its slot and its request go to 3.
+    w.coordinator.leave(60_001, 2);
+    assert_eq!(w.coordinator.holdings(60_001, &group).admitted_unreported, 0);
+    let admitted = w.tick(60_001);
+    assert!(matches!(admitted[..], [(3, TicketReply::Granted(_))]), "{admitted:?}");
+}
+
+#[test]
+fn a_waiting_timer_sleeps_until_the_next_wakeup_within_bounds() {
+    let mut w = World::new(ONE_AT_A_TIME);
+    assert_eq!(w.coordinator.wait_ms(0), 1_000, "nothing waits");
+    let _running = ticket_of(&w.wait(0, 1, 0, 60_000).unwrap());
+    assert_eq!(w.wait(0, 2, 0, 250), None);
+    assert_eq!(w.coordinator.wait_ms(0), 250, "its deadline");
+    assert_eq!(w.coordinator.wait_ms(250), 1, "never less than a millisecond");
 }
 
 #[test]
@@ -595,7 +614,7 @@ fn a_request_that_leaves_the_queue_is_never_admitted() {
     let running = ticket_of(&w.wait(0, 1, 0, 60_000).unwrap());
     assert_eq!(w.wait(0, 2, 0, 60_000), None);
     assert_eq!(w.wait(0, 3, 1, 60_000), None);
-    w.coordinator.leave_queue(2);
+    w.coordinator.leave(1, 2);
     w.finish(10, running, None);
     assert_eq!(w.tick(10).iter().map(|(id, _)| *id).collect::<Vec<_>>(), [3]);
 }
