@@ -38,8 +38,9 @@ lint: setup
 	cargo fmt --check
 	cargo clippy -q --workspace --all-targets -- -D warnings
 
+## The core's tests, and the shell's pure pieces (natively, no Worker).
 test-core: setup
-	cargo test -p switchyard-core
+	cargo test --workspace
 
 ## The mock upstreams (tests/support) against the providers' rules and official SDKs.
 test-mocks: setup

@@ -223,3 +223,26 @@ pub fn attempt_headers(
     let duration = (runtime::now_ms() - started_ms).max(0.0) as u64;
     reply.set("x-litellm-response-duration-ms", duration.to_string());
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_become_one_json_object_with_their_values_escaped() {
+        let headers: HeaderList = vec![("content-type", "application/json".into()), ("x-quote", "a \"b\"\n".into())];
+        let json = serde_json::to_string(&AsObject(&headers)).unwrap();
+        assert_eq!(json, r#"{"content-type":"application/json","x-quote":"a \"b\"\n"}"#);
+    }
+
+    #[test]
+    fn an_errors_headers_carry_retry_after_where_it_is_known() {
+        let busy = ApiError::GroupBusy { group: "g".into() };
+        assert_eq!(
+            error_headers(&busy),
+            vec![("content-type", "application/json".into()), ("retry-after", "1".into())]
+        );
+        let bad = ApiError::InvalidParam { param: "model", message: "no".into() };
+        assert_eq!(error_headers(&bad), json_headers());
+    }
+}

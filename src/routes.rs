@@ -207,3 +207,53 @@ fn models(config: &Config) -> Result<Reply> {
         .collect();
     Ok(Reply::json(200, serde_json::to_vec(&json!({"object": "list", "data": data}))?))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn routed(method: Method, path: &str) -> std::result::Result<Route, ApiError> {
+        route(&method, path)
+    }
+
+    #[test]
+    fn openai_paths_route_with_and_without_v1() {
+        for path in
+            ["/v1/chat/completions", "/chat/completions", "/queue/chat/completions", "/v1/queue/chat/completions"]
+        {
+            assert!(
+                matches!(routed(Method::Post, path), Ok(Route::Api(Api::Proxy(Endpoint::ChatCompletions)))),
+                "{path}"
+            );
+        }
+        assert!(matches!(routed(Method::Post, "/v1/embeddings"), Ok(Route::Api(Api::Proxy(Endpoint::Embeddings)))));
+        assert!(matches!(routed(Method::Get, "/models"), Ok(Route::Api(Api::Models))));
+        assert!(matches!(routed(Method::Head, "/v1/models"), Ok(Route::Api(Api::Models))), "HEAD as GET");
+        assert!(matches!(routed(Method::Get, "/health/liveness"), Ok(Route::Liveliness)));
+        assert!(matches!(routed(Method::Get, "/debug/state"), Ok(Route::Api(Api::DebugState))));
+        match routed(Method::Get, "/queue/response/job-abc") {
+            Ok(Route::Api(Api::JobResponse(id))) => assert_eq!(id, "job-abc"),
+            _ => panic!("a job's path routes to it"),
+        }
+    }
+
+    #[test]
+    fn unknown_paths_are_404_and_wrong_methods_405_naming_the_right_one() {
+        assert!(matches!(routed(Method::Get, "/v2/chat/completions"), Err(ApiError::RouteNotFound { .. })));
+        assert!(matches!(routed(Method::Post, "/v1"), Err(ApiError::RouteNotFound { .. })));
+        match routed(Method::Get, "/v1/chat/completions") {
+            Err(ApiError::MethodNotAllowed { allowed: "POST", .. }) => {}
+            _ => panic!("GET on a POST endpoint"),
+        }
+        assert!(matches!(routed(Method::Post, "/models"), Err(ApiError::MethodNotAllowed { allowed: "GET", .. })));
+    }
+
+    #[test]
+    fn a_header_value_is_one_printable_line() {
+        assert_eq!(header_value("config error at `a.b`:\nbad\tvalue"), "config error at `a.b`: bad value");
+        assert_eq!(header_value("é"), " ");
+        let long = header_value(&"x".repeat(1_000));
+        assert_eq!(long.len(), 303);
+        assert!(long.ends_with("..."));
+    }
+}
