@@ -231,7 +231,7 @@ impl LocalRouter {
                     RoutingStrategy::UsageBased => {
                         let seen = view.usage.iter().find(|(id, ..)| *id == d.id).map_or((0, 0), |(_, t, r)| (*t, *r));
                         candidate.tokens = seen.0.saturating_add_signed(own.tokens);
-                        candidate.requests = seen.1 + own.requests;
+                        candidate.requests = seen.1.saturating_add(own.requests);
                     }
                     RoutingStrategy::LatencyBased => {
                         let mut timings =
@@ -262,7 +262,7 @@ impl LocalRouter {
             }
             if deployment.rpm.is_some() {
                 held.requests_left -= 1;
-                remaining_requests = Some(held.lease.remaining_requests + held.requests_left);
+                remaining_requests = Some(held.lease.remaining_requests.saturating_add(held.requests_left));
             }
             if deployment.tpm.is_some() {
                 held.tokens_left -= estimated;
@@ -320,11 +320,11 @@ impl LocalRouter {
             let fresh =
                 Held { lease: Lease { minute: lease.minute, ..Lease::default() }, requests_left: 0, tokens_left: 0 };
             let held = self.leases.entry(id.clone()).or_insert(fresh);
-            held.lease.requests += lease.requests;
-            held.lease.tokens += lease.tokens;
+            held.lease.requests = held.lease.requests.saturating_add(lease.requests);
+            held.lease.tokens = held.lease.tokens.saturating_add(lease.tokens);
             held.lease.remaining_requests = lease.remaining_requests;
             held.lease.remaining_tokens = lease.remaining_tokens;
-            held.requests_left += lease.requests;
+            held.requests_left = held.requests_left.saturating_add(lease.requests);
             held.tokens_left = held.tokens_left.saturating_add(i64::try_from(lease.tokens).unwrap_or(i64::MAX));
         }
         let valid_until_ms = now_ms.saturating_add(view.fresh_for_ms);

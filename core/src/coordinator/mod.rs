@@ -241,23 +241,23 @@ impl Window {
 
     /// Requests counted or set aside this minute: what the rpm is held against.
     fn taken(&self) -> u64 {
-        self.requests + self.leased
+        self.requests.saturating_add(self.leased)
     }
 
     /// Tokens counted or set aside this minute: what the tpm is held against.
     fn tokens_taken(&self) -> u64 {
-        self.tokens + self.leased_tokens
+        self.tokens.saturating_add(self.leased_tokens)
     }
 
     /// Whether one more request of `tokens` stays within the deployment's rpm and tpm.
     fn admits(&self, deployment: &Deployment, tokens: u64) -> bool {
         deployment.rpm.is_none_or(|rpm| self.taken() < rpm)
-            && deployment.tpm.is_none_or(|tpm| self.tokens_taken() + tokens <= tpm)
+            && deployment.tpm.is_none_or(|tpm| self.tokens_taken().saturating_add(tokens) <= tpm)
     }
 
     /// Counts what an isolate reports it sent (tokens may be a correction below zero).
     fn count(&mut self, requests: u64, tokens: i64) {
-        self.requests += requests;
+        self.requests = self.requests.saturating_add(requests);
         self.tokens = self.tokens.saturating_add_signed(tokens);
     }
 }
@@ -372,7 +372,10 @@ impl Coordinator {
         match reply {
             TicketReply::Unavailable(reason) if reason.passes_with_time() => {
                 // Known already to be too late: say so now rather than at the deadline.
-                if self.earliest_capacity(now_ms, group, policy, request).is_some_and(|at| at > now_ms + max_wait_ms) {
+                if self
+                    .earliest_capacity(now_ms, group, policy, request)
+                    .is_some_and(|at| at > now_ms.saturating_add(max_wait_ms))
+                {
                     return Admission::Now(TicketReply::Unavailable(reason));
                 }
                 let queue = self.queue.get_or_insert_with(|| PriorityQueue::new(policy.queue.aging_ms));
@@ -589,8 +592,8 @@ impl Coordinator {
         let state = self.deployments.entry(deployment.id.clone()).or_default();
         let probe = state.health.start_probe(ticket, now_ms);
         let window = state.window.current(now_ms);
-        window.requests += 1;
-        window.tokens += request.estimated_tokens;
+        window.requests = window.requests.saturating_add(1);
+        window.tokens = window.tokens.saturating_add(request.estimated_tokens);
         state.in_flight += 1;
         let grant = Grant {
             ticket,
@@ -625,7 +628,7 @@ impl Coordinator {
         if window.minute == ticket.minute
             && let Some(used) = report.tokens_used
         {
-            window.tokens = window.tokens.saturating_sub(ticket.estimated_tokens) + used;
+            window.tokens = window.tokens.saturating_sub(ticket.estimated_tokens).saturating_add(used);
         }
         match report.failure {
             None => {
@@ -730,8 +733,8 @@ impl Coordinator {
             let (Some(requests), Some(tokens)) = (requests, tokens) else {
                 continue;
             };
-            window.leased += requests;
-            window.leased_tokens += tokens;
+            window.leased = window.leased.saturating_add(requests);
+            window.leased_tokens = window.leased_tokens.saturating_add(tokens);
             view.leases.push((
                 d.id.clone(),
                 Lease {

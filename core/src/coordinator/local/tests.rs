@@ -493,3 +493,32 @@ fn an_isolates_answers_are_one_sample_weighted_by_their_number() {
     assert_eq!(view.latency, vec![(b, expected)]);
     assert_eq!(expected.average(false), Some(190.0));
 }
+
+#[test]
+fn a_view_with_figures_at_the_edge_of_u64_does_not_overflow() {
+    // Found by the health_view fuzz target: leases and usage of u64::MAX, added up.
+    let yaml = TWO.replace("mock_response: a}", "mock_response: a, rpm: 5, tpm: 500}");
+    let mut w = World::new(&format!("{yaml}  routing_strategy: usage-based-routing-v2\n"));
+    let id = w.id("a");
+    let huge = Lease {
+        minute: 0,
+        requests: u64::MAX,
+        tokens: u64::MAX,
+        remaining_requests: u64::MAX,
+        remaining_tokens: u64::MAX,
+    };
+    let view = HealthView {
+        fresh_for_ms: 1_000,
+        leases: vec![(id.clone(), huge), (id.clone(), huge)],
+        usage: vec![(id.clone(), u64::MAX, u64::MAX)],
+        ..HealthView::default()
+    };
+    w.isolates[0].update(0, view.clone());
+    w.isolates[0].update(0, view);
+    let group = w.config.group("g").unwrap();
+    let pick = w.isolates[0].pick(1, group, &w.config.router, ask(&[w.id("b")]), &mut w.rng);
+    let LocalPick::Call { remaining_requests, .. } = pick else { panic!("{pick:?}") };
+    assert_eq!(remaining_requests, Some(u64::MAX));
+    let served = w.isolates[0].take_served();
+    assert_eq!(served[0].lease.map(|l| l.requests), Some(u64::MAX));
+}
