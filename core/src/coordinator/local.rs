@@ -304,8 +304,16 @@ impl LocalRouter {
 
     /// Takes a view fetched at `now_ms`. Its leases add to those of the same
     /// minute already held: views fetched side by side by concurrent requests
-    /// each set requests aside, and each must be settled.
+    /// each set requests aside, and each must be settled. A view of an earlier
+    /// minute than the one held is left out.
     pub fn update(&mut self, now_ms: u64, view: HealthView) {
+        // The answers to refreshes sent side by side may arrive in any order. One
+        // from a minute before the view held knows less, and its leases count in a
+        // minute gone: taking it would drop the newer leases unsettled, and with
+        // them the requests sent under them from the counts.
+        if self.view.as_ref().is_some_and(|(held, _)| view.minute < held.minute) {
+            return;
+        }
         // A lease of a minute gone is not settled: its requests counted in that
         // minute when it was granted, and that minute's count is gone.
         let served = &mut self.served;

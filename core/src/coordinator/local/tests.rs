@@ -522,3 +522,21 @@ fn a_view_with_figures_at_the_edge_of_u64_does_not_overflow() {
     let served = w.isolates[0].take_served();
     assert_eq!(served[0].lease.map(|l| l.requests), Some(u64::MAX));
 }
+
+#[test]
+fn a_view_answering_an_older_refresh_that_arrives_last_changes_nothing() {
+    // Found by the property every_lease_is_settled_exactly_once: a refresh sent as
+    // the minute ended, answered after a refresh of the next minute, dropped the
+    // newer lease unsettled (set aside for the rest of the minute) and the request
+    // sent under it from the counts.
+    let mut w = World::new(LIMITED);
+    let group = w.config.group("g").unwrap();
+    let late = w.coordinator.sync_local(59_990, group, &w.config.router, &[], None, 10);
+    let fresh = w.coordinator.sync_local(60_010, group, &w.config.router, &[], None, 10);
+    w.isolates[0].update(60_010, fresh);
+    assert_eq!(w.route(0, 60_020, &[]).as_deref(), Some("a"));
+    w.isolates[0].update(60_030, late);
+    w.sync(0, 60_040, None);
+    let window = w.coordinator.snapshot(w.group()).deployments[0].2;
+    assert_eq!((window.minute, window.requests, window.leased), (1, 1, MIN_LEASE), "one request, one lease held");
+}
