@@ -371,4 +371,12 @@ impl LocalRouter {
 }
 
 #[cfg(test)]
+impl LocalRouter {
+    /// The lease held for `deployment`: those of one minute, added up.
+    pub(crate) fn held(&self, deployment: &DeploymentId) -> Option<Lease> {
+        self.leases.get(deployment).map(|held| held.lease)
+    }
+}
+
+#[cfg(test)]
 mod tests;

@@ -827,6 +827,19 @@ impl Coordinator {
     }
 }
 
+#[cfg(test)]
+impl Coordinator {
+    /// `id`'s counts in the minute of `now_ms` (all zero when nothing counted in
+    /// it yet): what the property tests hold the rpm and tpm against.
+    fn minute_of(&self, id: &DeploymentId, now_ms: u64) -> Window {
+        self.deployments
+            .get(id)
+            .map(|state| state.window)
+            .filter(|w| w.minute == now_ms / MINUTE_MS)
+            .unwrap_or_default()
+    }
+}
+
 /// The deployment's own `cooldown_time`, else the upstream's `Retry-After`, else the
 /// router's `cooldown_time`, else 5 s. Zero means no cooldown.
 fn cooldown_length(deployment_ms: Option<u64>, retry_after_ms: Option<u64>, policy: &RouterPolicy) -> u64 {
@@ -845,5 +858,7 @@ fn recent(samples: &VecDeque<Sample>, now_ms: u64, ttl_ms: u64) -> Timings {
     sum
 }
 
+#[cfg(test)]
+mod properties;
 #[cfg(test)]
 mod tests;
