@@ -9,7 +9,7 @@ CONFIG ?=
 SHELL := /bin/bash
 ENV := source .tools/env
 
-.PHONY: setup build dev test lint test-core test-mocks test-e2e check bench profile clean
+.PHONY: setup build dev test lint test-core test-mocks test-e2e check fuzz bench profile clean
 
 setup:
 	bash scripts/setup.sh
@@ -49,6 +49,14 @@ test-mocks: setup
 test-e2e: build
 	$(ENV) && node --test --test-timeout=120000 tests/e2e/
 
+## Fuzzing: every parser of outside input (switchyard_core::fuzzing) for
+## FUZZ_SECONDS each, under libFuzzer where a nightly toolchain can be had, else a
+## seeded loop on stable. Prints each target's inputs executed; a crash leaves its
+## input in fuzz/artifacts/<target>/ and fails. See scripts/fuzz.sh for the knobs.
+FUZZ_SECONDS ?= 60
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz.sh
+
 ## Benchmarks: the coordinator natively, then end to end under `workerd serve`
 ## beside LiteLLM's proxy and Portkey's gateway. nginx, oha, LiteLLM (pinned: a
 ## release from before the compromised ones), Portkey and matplotlib are installed
@@ -73,4 +81,4 @@ profile: build
 	python3 bench/run.py --profile
 
 clean:
-	rm -rf build target .wrangler
+	rm -rf build target .wrangler fuzz/target

@@ -31,6 +31,8 @@
 //! - [`mock`]: well-formed answers for `mock_response`, streamed or not.
 //! - [`error`]: every error a client can see, with its status and OpenAI's error body.
 //! - [`secret`]: secrets that never print.
+//! - `fuzzing` (tests and the `fuzzing` feature only): the fuzz targets of every
+//!   parser of outside input, and their seeded input generator.
 
 pub mod cache;
 pub mod config;
@@ -39,6 +41,8 @@ pub mod cors;
 pub mod endpoint;
 pub mod error;
 pub mod failure;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod jobs;
 pub mod mock;
 pub mod openai;

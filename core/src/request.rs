@@ -283,7 +283,11 @@ fn validate_input(endpoint: Endpoint, raw: &RawValue) -> Result<(), ApiError> {
         Endpoint::Completions | Endpoint::Embeddings => {
             let text = raw.get();
             if text.starts_with('"') || text.starts_with('[') {
-                if text == "[]" || (text == "\"\"" && endpoint == Endpoint::Embeddings) {
+                // An array is empty with whitespace inside too (`[ ]`, pretty-printed bodies).
+                let empty_array = text
+                    .strip_prefix('[')
+                    .is_some_and(|rest| rest.trim_start_matches([' ', '\t', '\n', '\r']).starts_with(']'));
+                if empty_array || (text == "\"\"" && endpoint == Endpoint::Embeddings) {
                     return Err(invalid(param, format!("`{param}` must not be empty")));
                 }
                 Ok(())
@@ -524,6 +528,20 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn an_empty_input_array_is_refused_whatever_whitespace_it_holds() {
+        // Found by the `request` fuzz target: a pretty-printed `[\n]` passed as not empty.
+        for body in [r#"{"model":"m","input":[ ]}"#, "{\"model\":\"m\",\"input\":[\n\t\r\n]}"] {
+            let (param, message) = param_of(ParsedRequest::parse(Endpoint::Embeddings, body.as_bytes()));
+            assert_eq!(param, "input");
+            assert!(message.contains("must not be empty"), "{message}");
+        }
+        let body = "{\"model\":\"m\",\"prompt\":[\n  ]}";
+        assert_eq!(param_of(ParsedRequest::parse(Endpoint::Completions, body.as_bytes())).0, "prompt");
+        let request = ParsedRequest::parse(Endpoint::Completions, b"{\"model\":\"m\",\"prompt\":[ \"x\" ]}").unwrap();
+        assert_eq!(request.input_count(), 1);
     }
 
     #[test]

@@ -43,7 +43,8 @@ impl SseReader {
 
     /// Feeds the next piece of the stream; `on_event` gets each event it completes.
     pub fn feed(&mut self, mut bytes: &[u8], mut on_event: impl FnMut(Event)) -> Result<(), EventTooLong> {
-        if self.after_cr {
+        // An empty piece says nothing of whether a `\n` follows the `\r`: wait for bytes.
+        if self.after_cr && !bytes.is_empty() {
             self.after_cr = false;
             if let Some(rest) = bytes.strip_prefix(b"\n") {
                 bytes = rest;
@@ -166,6 +167,18 @@ mod tests {
         }
         let bytes: Vec<&[u8]> = STREAM.chunks(1).collect();
         assert_eq!(events_of(&bytes), whole);
+    }
+
+    #[test]
+    fn an_empty_piece_between_a_cr_and_its_lf_changes_nothing() {
+        // Found by the `sse` fuzz target: the empty piece used to forget the `\r`, so
+        // the `\n` ended a second, empty line, which dispatched the event early and
+        // lost its name.
+        let stream: &[u8] = b"event: delta\r\ndata: x\r\n\r\n";
+        let whole = events_of(&[stream]);
+        assert_eq!(whole, vec![Event { name: "delta".into(), data: "x".into() }]);
+        assert_eq!(events_of(&[&stream[..13], b"", &stream[13..]]), whole);
+        assert_eq!(events_of(&[&stream[..13], b"", b"", &stream[13..]]), whole);
     }
 
     #[test]

@@ -44,7 +44,10 @@ impl Coordinator {
         match reply {
             TicketReply::Unavailable(reason) if reason.passes_with_time() => {
                 // Known already to be too late: say so now rather than at the deadline.
-                if self.earliest_capacity(now_ms, group, policy, request).is_some_and(|at| at > now_ms + max_wait_ms) {
+                if self
+                    .earliest_capacity(now_ms, group, policy, request)
+                    .is_some_and(|at| at > now_ms.saturating_add(max_wait_ms))
+                {
                     return Admission::Now(TicketReply::Unavailable(reason));
                 }
                 let queue = self.queue.get_or_insert_with(|| PriorityQueue::new(policy.queue.aging_ms));
@@ -185,7 +188,7 @@ impl Coordinator {
 
     /// Gives back a grant that was never used: the request did not happen, so it
     /// counts neither in flight nor against the minute.
-    fn release(&mut self, now_ms: u64, ticket: u64) {
+    pub(super) fn release(&mut self, now_ms: u64, ticket: u64) {
         let Some(ticket) = self.tickets.remove(&ticket) else {
             return;
         };

@@ -96,8 +96,8 @@ impl Coordinator {
         let state = self.deployments.entry(deployment.id.clone()).or_default();
         let probe = state.health.start_probe(ticket, now_ms);
         let window = state.window.current(now_ms);
-        window.requests += 1;
-        window.tokens += request.estimated_tokens;
+        window.requests = window.requests.saturating_add(1);
+        window.tokens = window.tokens.saturating_add(request.estimated_tokens);
         state.in_flight += 1;
         let grant = Grant {
             ticket,

@@ -118,7 +118,7 @@ impl Health {
             Self::HalfOpen { length_ms, probe: Some(_) } if f.probe => {
                 *self = if f.may_cool {
                     let length_ms = length_ms.saturating_mul(2).min(MAX_COOLDOWN_MS).max(f.length_ms);
-                    Self::Cooling { until_ms: f.now_ms + length_ms, length_ms }
+                    Self::Cooling { until_ms: f.now_ms.saturating_add(length_ms), length_ms }
                 } else {
                     Self::HalfOpen { length_ms, probe: None }
                 };
@@ -143,7 +143,7 @@ impl Health {
                     }
                 };
                 if trip {
-                    *self = Self::Cooling { until_ms: f.now_ms + f.length_ms, length_ms: f.length_ms };
+                    *self = Self::Cooling { until_ms: f.now_ms.saturating_add(f.length_ms), length_ms: f.length_ms };
                 }
             }
             // Already cooling, or a failure that does not count: nothing changes.

@@ -233,7 +233,7 @@ impl LocalRouter {
                     RoutingStrategy::UsageBased => {
                         let seen = view.usage.iter().find(|(id, ..)| *id == d.id).map_or((0, 0), |(_, t, r)| (*t, *r));
                         candidate.tokens = seen.0.saturating_add_signed(own.tokens);
-                        candidate.requests = seen.1 + own.requests;
+                        candidate.requests = seen.1.saturating_add(own.requests);
                     }
                     RoutingStrategy::LatencyBased => {
                         let mut timings =
@@ -264,7 +264,7 @@ impl LocalRouter {
             }
             if deployment.rpm.is_some() {
                 held.requests_left -= 1;
-                remaining_requests = Some(held.lease.remaining_requests + held.requests_left);
+                remaining_requests = Some(held.lease.remaining_requests.saturating_add(held.requests_left));
             }
             if deployment.tpm.is_some() {
                 held.tokens_left -= estimated;
@@ -306,8 +306,16 @@ impl LocalRouter {
 
     /// Takes a view fetched at `now_ms`. Its leases add to those of the same
     /// minute already held: views fetched side by side by concurrent requests
-    /// each set requests aside, and each must be settled.
+    /// each set requests aside, and each must be settled. A view of an earlier
+    /// minute than the one held is left out.
     pub fn update(&mut self, now_ms: u64, view: HealthView) {
+        // The answers to refreshes sent side by side may arrive in any order. One
+        // from a minute before the view held knows less, and its leases count in a
+        // minute gone: taking it would drop the newer leases unsettled, and with
+        // them the requests sent under them from the counts.
+        if self.view.as_ref().is_some_and(|(held, _)| view.minute < held.minute) {
+            return;
+        }
         // A lease of a minute gone is not settled: its requests counted in that
         // minute when it was granted, and that minute's count is gone.
         let served = &mut self.served;
@@ -322,11 +330,11 @@ impl LocalRouter {
             let fresh =
                 Held { lease: Lease { minute: lease.minute, ..Lease::default() }, requests_left: 0, tokens_left: 0 };
             let held = self.leases.entry(id.clone()).or_insert(fresh);
-            held.lease.requests += lease.requests;
-            held.lease.tokens += lease.tokens;
+            held.lease.requests = held.lease.requests.saturating_add(lease.requests);
+            held.lease.tokens = held.lease.tokens.saturating_add(lease.tokens);
             held.lease.remaining_requests = lease.remaining_requests;
             held.lease.remaining_tokens = lease.remaining_tokens;
-            held.requests_left += lease.requests;
+            held.requests_left = held.requests_left.saturating_add(lease.requests);
             held.tokens_left = held.tokens_left.saturating_add(i64::try_from(lease.tokens).unwrap_or(i64::MAX));
         }
         let valid_until_ms = now_ms.saturating_add(view.fresh_for_ms);
@@ -368,6 +376,14 @@ impl LocalRouter {
         }
         served.sort_by(|a, b| a.deployment.as_str().cmp(b.deployment.as_str()));
         served
+    }
+}
+
+#[cfg(test)]
+impl LocalRouter {
+    /// The lease held for `deployment`: those of one minute, added up.
+    pub(crate) fn held_for(&self, deployment: &DeploymentId) -> Option<Lease> {
+        self.leases.get(deployment).map(|held| held.lease)
     }
 }
 

@@ -179,4 +179,22 @@ fn recent(samples: &VecDeque<Sample>, now_ms: u64, ttl_ms: u64) -> Timings {
 }
 
 #[cfg(test)]
+use window::MINUTE_MS;
+
+#[cfg(test)]
+impl Coordinator {
+    /// `id`'s counts in the minute of `now_ms` (all zero when nothing counted in
+    /// it yet): what the property tests hold the rpm and tpm against.
+    fn minute_of(&self, id: &DeploymentId, now_ms: u64) -> Window {
+        self.deployments
+            .get(id)
+            .map(|state| state.window)
+            .filter(|w| w.minute == now_ms / MINUTE_MS)
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;

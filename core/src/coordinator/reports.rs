@@ -30,7 +30,7 @@ impl Coordinator {
         if window.minute == ticket.minute
             && let Some(used) = report.tokens_used
         {
-            window.tokens = window.tokens.saturating_sub(ticket.estimated_tokens) + used;
+            window.tokens = window.tokens.saturating_sub(ticket.estimated_tokens).saturating_add(used);
         }
         match report.failure {
             None => {

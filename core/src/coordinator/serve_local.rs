@@ -105,8 +105,8 @@ impl Coordinator {
             let (Some(requests), Some(tokens)) = (requests, tokens) else {
                 continue;
             };
-            window.leased += requests;
-            window.leased_tokens += tokens;
+            window.leased = window.leased.saturating_add(requests);
+            window.leased_tokens = window.leased_tokens.saturating_add(tokens);
             view.leases.push((
                 d.id.clone(),
                 Lease {

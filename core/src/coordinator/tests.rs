@@ -3,6 +3,7 @@
 use super::reports::TICKET_TTL_MS;
 use super::*;
 use crate::config::{Config, load};
+use crate::coordinator::local::ServedSince;
 use crate::failure::FailureClass;
 
 struct World {
@@ -672,4 +673,49 @@ fn only_reports_nobody_waits_on_may_wait_for_the_next_message() {
     assert!(may_wait(&two("routing_strategy: simple-shuffle", ", rpm: 5", ", tpm: 50")));
     assert!(!may_wait(&two("routing_strategy: least-busy", "", "")));
     assert!(!may_wait(&two("routing_strategy: simple-shuffle", ", max_parallel_requests: 1", "")));
+}
+
+#[test]
+fn a_cooldown_too_long_to_add_to_the_clock_lasts_to_its_end() {
+    // Found by the config and coordinator_message fuzz targets: `cooldown_time: 1e300`,
+    // or a provider's `Retry-After: 1e300`, made `now + length` overflow (a panic
+    // natively; in the Worker a wrapped time, so no cooldown at all).
+    let now = 1_700_000_000_000;
+    let mut w = World::new(&two("num_retries: 0", "", ""));
+    let (_, ticket) = w.grant(now, &["b"]);
+    w.finish(now, ticket, Some((FailureClass::RateLimit, Some(u64::MAX))));
+    assert!(w.out_of_rotation(now + 86_400_000, "a"), "a Retry-After past the end of time");
+    let mut w = World::new(&two("num_retries: 0", ", cooldown_time: 1e300", ""));
+    w.fail(now, "a", FailureClass::RateLimit);
+    assert!(w.out_of_rotation(now + 86_400_000, "a"), "a cooldown_time past the end of time");
+}
+
+#[test]
+fn counts_told_at_the_edge_of_u64_saturate() {
+    // Found by the coordinator_message fuzz target: an estimate of u64::MAX tokens, or
+    // an isolate telling u64::MAX requests served, overflowed the minute's counts.
+    let mut w = World::new(&two("num_retries: 0", ", tpm: 1000, rpm: 100", ""));
+    assert!(matches!(w.ask(0, &["a"], 120, false), TicketReply::Granted(_)));
+    assert!(matches!(w.ask(1, &["a"], u64::MAX, false), TicketReply::Granted(_)), "b has no limits");
+    assert!(matches!(w.ask(2, &["a"], 1, false), TicketReply::Granted(_)));
+    assert_eq!(w.ask(3, &["b"], u64::MAX, false), TicketReply::Unavailable(Unavailable::OnlyAvoided), "over a's tpm");
+    let group = w.config.group("g").unwrap();
+    let served = [ServedSince {
+        deployment: id_of(group, "a"),
+        requests: u64::MAX,
+        tokens: i64::MAX,
+        lease: None,
+        timings: Timings::default(),
+    }];
+    for now in [4, 5] {
+        w.coordinator.sync_local(now, group, &w.config.router, &served, None, u64::MAX);
+    }
+    assert_eq!(w.ask(6, &["b"], 1, false), TicketReply::Unavailable(Unavailable::OnlyAvoided), "a is full");
+    // A deadline past the end of time: the request waits for the next minute.
+    let mut w = World::new(
+        "model_list:\n  - {model_name: g, litellm_params: {model: x, mock_response: x, rpm: 1}, model_info: {id: a}}\n",
+    );
+    w.grant(30_000, &[]);
+    assert_eq!(w.wait(30_001, 1, 0, u64::MAX), None, "queued");
+    assert!(matches!(w.tick(60_000)[..], [(1, TicketReply::Granted(_))]));
 }

@@ -31,23 +31,23 @@ impl Window {
 
     /// Requests counted or set aside this minute: what the rpm is held against.
     pub(super) fn taken(&self) -> u64 {
-        self.requests + self.leased
+        self.requests.saturating_add(self.leased)
     }
 
     /// Tokens counted or set aside this minute: what the tpm is held against.
     pub(super) fn tokens_taken(&self) -> u64 {
-        self.tokens + self.leased_tokens
+        self.tokens.saturating_add(self.leased_tokens)
     }
 
     /// Whether one more request of `tokens` stays within the deployment's rpm and tpm.
     pub(super) fn admits(&self, deployment: &Deployment, tokens: u64) -> bool {
         deployment.rpm.is_none_or(|rpm| self.taken() < rpm)
-            && deployment.tpm.is_none_or(|tpm| self.tokens_taken() + tokens <= tpm)
+            && deployment.tpm.is_none_or(|tpm| self.tokens_taken().saturating_add(tokens) <= tpm)
     }
 
     /// Counts what an isolate reports it sent (tokens may be a correction below zero).
     pub(super) fn count(&mut self, requests: u64, tokens: i64) {
-        self.requests += requests;
+        self.requests = self.requests.saturating_add(requests);
         self.tokens = self.tokens.saturating_add_signed(tokens);
     }
 }

@@ -515,3 +515,50 @@ fn holdings_show_what_is_granted_and_by_whom_until_it_is_given_back() {
     assert_eq!((held.tickets, held.deployments[0].in_flight), (0, 0));
     assert_eq!(held.deployments[0].requests, 2, "the leased request and the ticket's, each once");
 }
+
+#[test]
+fn a_view_with_figures_at_the_edge_of_u64_does_not_overflow() {
+    // Found by the health_view fuzz target: leases and usage of u64::MAX, added up.
+    let yaml = TWO.replace("mock_response: a}", "mock_response: a, rpm: 5, tpm: 500}");
+    let mut w = World::new(&format!("{yaml}  routing_strategy: usage-based-routing-v2\n"));
+    let id = w.id("a");
+    let huge = Lease {
+        minute: 0,
+        requests: u64::MAX,
+        tokens: u64::MAX,
+        remaining_requests: u64::MAX,
+        remaining_tokens: u64::MAX,
+    };
+    let view = HealthView {
+        fresh_for_ms: 1_000,
+        leases: vec![(id.clone(), huge), (id.clone(), huge)],
+        usage: vec![(id.clone(), u64::MAX, u64::MAX)],
+        ..HealthView::default()
+    };
+    w.isolates[0].update(0, view.clone());
+    w.isolates[0].update(0, view);
+    let group = w.config.group("g").unwrap();
+    let pick = w.isolates[0].pick(1, group, &w.config.router, ask(&[w.id("b")]), &mut w.rng);
+    let LocalPick::Call { remaining_requests, .. } = pick else { panic!("{pick:?}") };
+    assert_eq!(remaining_requests, Some(u64::MAX));
+    let served = w.isolates[0].take_served();
+    assert_eq!(served[0].lease.map(|l| l.requests), Some(u64::MAX));
+}
+
+#[test]
+fn a_view_answering_an_older_refresh_that_arrives_last_changes_nothing() {
+    // Found by the property every_lease_is_settled_exactly_once: a refresh sent as
+    // the minute ended, answered after a refresh of the next minute, dropped the
+    // newer lease unsettled (set aside for the rest of the minute) and the request
+    // sent under it from the counts.
+    let mut w = World::new(LIMITED);
+    let group = w.config.group("g").unwrap();
+    let late = w.coordinator.sync_local(59_990, group, &w.config.router, &[], None, 10);
+    let fresh = w.coordinator.sync_local(60_010, group, &w.config.router, &[], None, 10);
+    w.isolates[0].update(60_010, fresh);
+    assert_eq!(w.route(0, 60_020, &[]).as_deref(), Some("a"));
+    w.isolates[0].update(60_030, late);
+    w.refresh(0, 60_040, None);
+    let window = w.coordinator.snapshot(w.group()).deployments[0].2;
+    assert_eq!((window.minute, window.requests, window.leased), (1, 1, MIN_LEASE), "one request, one lease held");
+}

@@ -1,0 +1,194 @@
+//! The targets of the parsers that read a client's or a provider's bytes: the
+//! request body, the YAML config, a provider's error answer, usage, SSE, and a
+//! provider's stream assembled for the response cache.
+
+use serde_json::Value;
+
+use crate::cache::{self, Entry};
+use crate::config;
+use crate::config::CachePolicy;
+use crate::endpoint::Endpoint;
+use crate::failure::{Failure, FailureClass, parse_retry_after};
+use crate::request::ParsedRequest;
+use crate::sse::{Event, SseReader};
+use crate::usage;
+
+use super::coordinator::route_every_group;
+
+const ENDPOINTS: [Endpoint; 3] = [Endpoint::ChatCompletions, Endpoint::Completions, Endpoint::Embeddings];
+
+/// A request body, for each endpoint. When it parses, its upstream body must parse
+/// again, to the same routing fields with the deployment's model, and rewrite to
+/// itself; its cache key is a SHA-256 in hex, the same each time.
+pub fn request(data: &[u8]) {
+    for endpoint in ENDPOINTS {
+        let Ok(request) = ParsedRequest::parse(endpoint, data) else {
+            continue;
+        };
+        // An empty input is refused: a request that parses has at least one.
+        let count = request.input_count();
+        assert!(count >= 1, "{endpoint:?} accepted an empty input");
+        let upstream = request.upstream_body("upstream-model");
+        let again = match ParsedRequest::parse(endpoint, &upstream) {
+            Ok(again) => again,
+            Err(error) => panic!("the upstream body of {endpoint:?} does not parse again: {error:?}"),
+        };
+        assert_eq!(again.model, "upstream-model");
+        assert_eq!((again.stream, again.include_usage), (request.stream, request.include_usage));
+        assert_eq!(again.prompt_tokens, request.prompt_tokens);
+        assert_eq!(again.input_count(), count);
+        assert_eq!(again.upstream_body("upstream-model"), upstream, "rewriting is idempotent");
+
+        let controls = &request.cache;
+        let _ = cache::ttl_s(controls, &CachePolicy::default());
+        for policy in [
+            CachePolicy::default(),
+            CachePolicy { shared: true, namespace: Some("n".into()), ..CachePolicy::default() },
+        ] {
+            let key = cache::key(&policy, controls, Some("sk-caller"), "group", &request);
+            assert!(key.len() == 64 && key.bytes().all(|b| b.is_ascii_hexdigit()), "{key}");
+            assert_eq!(cache::key(&policy, controls, Some("sk-caller"), "group", &request), key);
+        }
+    }
+}
+
+/// A YAML config, with every `os.environ/` reference set and with none. A config
+/// that loads must name its groups, and each group must route: a ticket, a
+/// failure, a cooldown and a local pick with the config's own numbers.
+pub fn config(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let with_env = config::load(text, &|_| Some("x".into()));
+    let without_env = config::load(text, &|_| None);
+    if let Ok(loaded) = &without_env {
+        assert!(with_env.is_ok(), "a config that loads without its secrets loads with them");
+        let names = loaded.config.listed_models();
+        assert!(names.iter().all(|name| loaded.config.group(name).is_some()), "{names:?}");
+    }
+    if let Ok(loaded) = with_env {
+        route_every_group(&loaded.config);
+    }
+}
+
+/// A provider's error answer: two bytes of status, a `Retry-After` line, then the
+/// body. Classified, rendered as OpenAI's error body, and the status rules hold
+/// whatever the body says.
+pub fn failure(data: &[u8]) {
+    let (status, rest) = match data {
+        [high, low, rest @ ..] => (u16::from_be_bytes([*high, *low]), rest),
+        _ => (500, data),
+    };
+    let (retry_after, body) = match rest.iter().position(|&b| b == b'\n') {
+        Some(end) => (&rest[..end], &rest[end + 1..]),
+        None => (&rest[..0], rest),
+    };
+    let retry_after_ms = parse_retry_after(&String::from_utf8_lossy(retry_after));
+    let failure = Failure::from_upstream(status, body, retry_after_ms);
+    assert_eq!(failure.error.status(), status);
+    let expected = match status {
+        401 | 402 => Some(FailureClass::Authentication),
+        404 => Some(FailureClass::NotFound),
+        408 => Some(FailureClass::Timeout),
+        429 => Some(FailureClass::RateLimit),
+        500..=599 => Some(FailureClass::Internal),
+        400 => None,
+        _ => Some(FailureClass::BadRequest),
+    };
+    if let Some(class) = expected {
+        assert_eq!(failure.class, class, "status {status}");
+    }
+    let rendered: serde_json::Value = match serde_json::from_slice(&failure.error.body()) {
+        Ok(value) => value,
+        Err(error) => panic!("the error body is not JSON: {error}"),
+    };
+    assert!(rendered["error"]["message"].is_string());
+    let _ = failure.error.retry_after_secs();
+}
+
+/// Usage from a complete answer, and from a stream's end taken at every tenth of
+/// its length (an end may begin anywhere in an event).
+pub fn usage(data: &[u8]) {
+    let _ = usage::of_answer(data);
+    for tenth in 0..10 {
+        let _ = usage::of_stream_end(&data[data.len() * tenth / 10..]);
+    }
+}
+
+/// An SSE stream fed whole and in pieces: the first byte says how many piece
+/// lengths follow (up to 15), each one byte, taken in turn (0 feeds an empty
+/// piece); none means byte by byte. The rest is the stream. Every split must give
+/// the same events, and leave the same event unfinished.
+pub fn sse(data: &[u8]) {
+    let Some((&n, rest)) = data.split_first() else {
+        return;
+    };
+    let (lengths, stream) = rest.split_at(usize::from(n % 16).min(rest.len()));
+    let mut pieces: Vec<&[u8]> = Vec::new();
+    if lengths.iter().all(|&len| len == 0) {
+        pieces.extend(lengths.iter().map(|_| &stream[..0]));
+        pieces.extend(stream.chunks(1));
+    } else {
+        // Each turn of the lengths takes at least a byte: this ends.
+        let mut rest = stream;
+        for &len in lengths.iter().cycle() {
+            if rest.is_empty() {
+                break;
+            }
+            let (piece, tail) = rest.split_at(usize::from(len).min(rest.len()));
+            pieces.push(piece);
+            rest = tail;
+        }
+    }
+    if let (Some(whole), Some(split)) = (read(&[stream]), read(&pieces)) {
+        assert_eq!(whole, split, "{pieces:?}");
+    }
+}
+
+/// The events of a stream fed in `pieces`, and whether an event was left unfinished;
+/// `None` when the reader refused the stream (an event past its bound).
+fn read(pieces: &[&[u8]]) -> Option<(Vec<Event>, bool)> {
+    let mut reader = SseReader::new();
+    let mut events = Vec::new();
+    for piece in pieces {
+        reader.feed(piece, |event| events.push(event)).ok()?;
+    }
+    Some((events, reader.pending()))
+}
+
+/// A provider's stream, assembled into the answer the cache stores, for each
+/// endpoint that streams. A stored answer replays as a stream that assembles
+/// back into it (less its usage, which a replay does not send).
+pub fn cache_stream(data: &[u8]) {
+    for endpoint in [Endpoint::ChatCompletions, Endpoint::Completions] {
+        let Some(mut response) = cache::assemble_stream(endpoint, data) else {
+            continue;
+        };
+        if let Some(fields) = response.as_object_mut() {
+            fields.remove("usage");
+        }
+        let entry = Entry { created_ms: 0, response };
+        let replayed = entry.replay(endpoint, true);
+        let again = cache::assemble_stream(endpoint, &replayed);
+        assert!(again.as_ref().is_some_and(|again| same(again, &entry.response)), "{endpoint:?}: {again:?}");
+        let _ = entry.replay(endpoint, false);
+    }
+}
+
+/// Equal JSON, but for floats a few units in the last place apart: serde_json's
+/// default parser reads about one 17-digit float in ten one unit off (its
+/// `float_roundtrip` feature reads them exactly, at a cost), so a float does not
+/// always survive printing and parsing.
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) if x.is_f64() || y.is_f64() => {
+            let (x, y) = (x.as_f64().unwrap_or(f64::NAN), y.as_f64().unwrap_or(f64::NAN));
+            x == y || (x - y).abs() <= 4.0 * f64::EPSILON * x.abs().max(y.abs())
+        }
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same(x, y)),
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(key, x)| y.get(key).is_some_and(|y| same(x, y)))
+        }
+        _ => a == b,
+    }
+}
