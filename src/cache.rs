@@ -77,8 +77,11 @@ impl Cached {
         if self.controls.no_store {
             return None;
         }
-        let response =
-            if streamed { cache::assemble_stream(endpoint, body)? } else { serde_json::from_slice(body).ok()? };
+        let response = if streamed {
+            serde_json::value::to_raw_value(&cache::assemble_stream(endpoint, body)?).ok()?
+        } else {
+            serde_json::from_slice::<Box<serde_json::value::RawValue>>(body).ok()?
+        };
         let entry = serde_json::to_string(&Entry { created_ms: runtime::now_ms() as u64, response }).ok()?;
         if entry.len() > MAX_ENTRY_BYTES {
             return None;

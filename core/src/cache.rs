@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -92,11 +93,14 @@ pub fn key(
     hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// What is stored under a key: the complete answer and when it was made.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
+/// What is stored under a key: the complete answer and when it was made. The
+/// answer is kept as the provider's JSON text, so that a hit gives back exactly
+/// what the provider sent (a float read into a tree and written again may move
+/// by one unit in its last place).
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
 pub struct Entry {
     pub created_ms: u64,
-    pub response: Value,
+    pub response: Box<RawValue>,
 }
 
 impl Entry {
@@ -109,9 +113,9 @@ impl Entry {
     /// streamed request, a well-formed SSE stream of it ending in `[DONE]`.
     pub fn replay(&self, endpoint: Endpoint, stream: bool) -> Vec<u8> {
         if !stream || endpoint == Endpoint::Embeddings {
-            return self.response.to_string().into_bytes();
+            return self.response.get().as_bytes().to_vec();
         }
-        let r = &self.response;
+        let r: Value = serde_json::from_str(self.response.get()).unwrap_or_default();
         let head = |choices: Value| json!({"id": r["id"], "object": chunk_object(endpoint), "created": r["created"], "model": r["model"], "choices": choices});
         let choices = r["choices"].as_array().cloned().unwrap_or_default();
         let mut events = Vec::new();

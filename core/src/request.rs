@@ -62,6 +62,9 @@ pub struct CacheControls {
     pub namespace: Option<String>,
 }
 
+/// The most retries a request may ask for in its body (`num_retries`).
+pub const MAX_CLIENT_RETRIES: u32 = 10;
+
 /// A validated request: the fields routing reads, and the raw entries to forward.
 #[derive(Debug)]
 pub struct ParsedRequest<'a> {
@@ -115,10 +118,11 @@ impl<'a> ParsedRequest<'a> {
         };
         let num_retries = match present("num_retries") {
             None => None,
-            Some(raw) => Some(
-                serde_json::from_str::<u32>(raw.get())
-                    .map_err(|_| wrong_type("num_retries", "a non-negative integer", raw))?,
-            ),
+            // Bounded: a client must not make the gateway call a provider without end.
+            Some(raw) => match serde_json::from_str::<u32>(raw.get()) {
+                Ok(n) if n <= MAX_CLIENT_RETRIES => Some(n),
+                _ => return Err(wrong_type("num_retries", &format!("an integer from 0 to {MAX_CLIENT_RETRIES}"), raw)),
+            },
         };
         let disable_fallbacks = match present("disable_fallbacks") {
             None => false,
@@ -473,8 +477,9 @@ mod tests {
             (r#"{"model":"m","messages":[{"content":"x"}]}"#, "messages", "`messages[0].role` is required"),
             (r#"{"model":"m","messages":[{"role":"user"}],"stream":"yes"}"#, "stream", "must be a boolean"),
             (r#"{"model":"m","messages":[{"role":"user"}],"mock_response":{}}"#, "mock_response", "must be a string"),
-            (r#"{"model":"m","messages":[{"role":"user"}],"num_retries":-1}"#, "num_retries", "non-negative integer"),
-            (r#"{"model":"m","messages":[{"role":"user"}],"num_retries":1.5}"#, "num_retries", "non-negative integer"),
+            (r#"{"model":"m","messages":[{"role":"user"}],"num_retries":-1}"#, "num_retries", "from 0 to 10"),
+            (r#"{"model":"m","messages":[{"role":"user"}],"num_retries":1.5}"#, "num_retries", "from 0 to 10"),
+            (r#"{"model":"m","messages":[{"role":"user"}],"num_retries":11}"#, "num_retries", "from 0 to 10"),
             (r#"{"model":"m","messages":[{"role":"user"}],"fallbacks":"b"}"#, "fallbacks", "an array of model names"),
             (r#"{"model":"m","messages":[{"role":"user"}],"fallbacks":[{"x":1}]}"#, "fallbacks", "an array"),
             (r#"{"model":"m","messages":[{"role":"user"}],"disable_fallbacks":1}"#, "disable_fallbacks", "a boolean"),
