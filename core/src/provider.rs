@@ -1,40 +1,81 @@
 //! Providers Switchyard can call, and how a deployment's `model` names one.
 //!
 //! LiteLLM writes a deployment's model as `<provider>/<model>`; a bare name means
-//! OpenAI. Every provider here speaks OpenAI's wire format, so the request is
-//! forwarded with only the model renamed; the table gives each its default base URL.
+//! OpenAI (or Anthropic, for LiteLLM's bare `claude-*` names). The prefix decides
+//! the wire format the deployment speaks ([`Kind`]): OpenAI's (the body forwarded
+//! with only the model renamed), Azure OpenAI's (OpenAI's, on Azure's URLs and
+//! keys), or another that the gateway translates to and from (`anthropic`, ...).
 
 pub mod anthropic;
+pub mod azure;
 pub mod bedrock;
 pub mod gemini;
 
-/// `(provider prefix, default api_base)`. `None`: the deployment must set `api_base`.
-const OPENAI_COMPATIBLE: &[(&str, Option<&str>)] = &[
-    ("openai", Some("https://api.openai.com/v1")),
-    ("text-completion-openai", Some("https://api.openai.com/v1")),
-    ("custom_openai", None),
-    ("openai_like", None),
-    ("hosted_vllm", None),
-    ("lm_studio", None),
-    ("llamafile", None),
-    ("groq", Some("https://api.groq.com/openai/v1")),
-    ("deepseek", Some("https://api.deepseek.com/v1")),
-    ("together_ai", Some("https://api.together.xyz/v1")),
-    ("fireworks_ai", Some("https://api.fireworks.ai/inference/v1")),
-    ("mistral", Some("https://api.mistral.ai/v1")),
-    ("openrouter", Some("https://openrouter.ai/api/v1")),
-    ("perplexity", Some("https://api.perplexity.ai")),
-    ("deepinfra", Some("https://api.deepinfra.com/v1/openai")),
-    ("xai", Some("https://api.x.ai/v1")),
-    ("cerebras", Some("https://api.cerebras.ai/v1")),
-    ("nvidia_nim", Some("https://integrate.api.nvidia.com/v1")),
-    ("sambanova", Some("https://api.sambanova.ai/v1")),
+/// The wire format a deployment speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// OpenAI's: the client's body forwarded, the model renamed.
+    OpenAi,
+    /// Azure OpenAI (`azure/<deployment>`): OpenAI's body on Azure's URLs.
+    Azure,
+    /// Azure OpenAI's text completions (`azure_text/<deployment>`).
+    AzureText,
+    /// Anthropic's Messages API, translated.
+    Anthropic,
+}
+
+impl Kind {
+    /// Whether the client's OpenAI body goes to the deployment as it came.
+    pub fn forwards_bytes(self) -> bool {
+        match self {
+            Self::OpenAi | Self::Azure | Self::AzureText => true,
+            Self::Anthropic => false,
+        }
+    }
+}
+
+/// One provider prefix: its wire format, and its base URL when it has one of its
+/// own (`None`: the deployment must set `api_base`).
+struct Provider {
+    prefix: &'static str,
+    kind: Kind,
+    default_api_base: Option<&'static str>,
+}
+
+const fn openai(prefix: &'static str, default_api_base: Option<&'static str>) -> Provider {
+    Provider { prefix, kind: Kind::OpenAi, default_api_base }
+}
+
+const PROVIDERS: &[Provider] = &[
+    openai("openai", Some("https://api.openai.com/v1")),
+    openai("text-completion-openai", Some("https://api.openai.com/v1")),
+    openai("custom_openai", None),
+    openai("openai_like", None),
+    openai("hosted_vllm", None),
+    openai("lm_studio", None),
+    openai("llamafile", None),
+    openai("groq", Some("https://api.groq.com/openai/v1")),
+    openai("deepseek", Some("https://api.deepseek.com/v1")),
+    openai("together_ai", Some("https://api.together.xyz/v1")),
+    openai("fireworks_ai", Some("https://api.fireworks.ai/inference/v1")),
+    openai("mistral", Some("https://api.mistral.ai/v1")),
+    openai("openrouter", Some("https://openrouter.ai/api/v1")),
+    openai("perplexity", Some("https://api.perplexity.ai")),
+    openai("deepinfra", Some("https://api.deepinfra.com/v1/openai")),
+    openai("xai", Some("https://api.x.ai/v1")),
+    openai("cerebras", Some("https://api.cerebras.ai/v1")),
+    openai("nvidia_nim", Some("https://integrate.api.nvidia.com/v1")),
+    openai("sambanova", Some("https://api.sambanova.ai/v1")),
+    Provider { prefix: "azure", kind: Kind::Azure, default_api_base: None },
+    Provider { prefix: "azure_text", kind: Kind::AzureText, default_api_base: None },
+    Provider { prefix: "anthropic", kind: Kind::Anthropic, default_api_base: Some("https://api.anthropic.com") },
 ];
 
 /// A deployment's `model` split into where it goes and what the provider calls it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderModel<'a> {
     pub provider: &'a str,
+    pub kind: Kind,
     /// The model name the provider expects: the prefix stripped.
     pub model: &'a str,
     pub default_api_base: Option<&'static str>,
@@ -43,25 +84,30 @@ pub struct ProviderModel<'a> {
 /// Why a `model` string cannot be routed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProviderError {
-    #[error("provider `{0}` is not supported yet; supported (OpenAI-compatible) providers: {list}", list = supported_list())]
+    #[error("provider `{0}` is not supported yet; supported providers: {list}", list = supported_list())]
     Unsupported(String),
     #[error("the model name after `{0}/` is empty")]
     EmptyModel(String),
 }
 
 pub fn parse(model: &str) -> Result<ProviderModel<'_>, ProviderError> {
-    let (provider, name) = model.split_once('/').unwrap_or(("openai", model));
-    let Some(&(_, default_api_base)) = OPENAI_COMPATIBLE.iter().find(|(p, _)| *p == provider) else {
+    let (provider, name) = match model.split_once('/') {
+        Some(split) => split,
+        // LiteLLM's bare Claude names are Anthropic's.
+        None if model.starts_with("claude-") => ("anthropic", model),
+        None => ("openai", model),
+    };
+    let Some(entry) = PROVIDERS.iter().find(|p| p.prefix == provider) else {
         return Err(ProviderError::Unsupported(provider.to_owned()));
     };
     if name.is_empty() {
         return Err(ProviderError::EmptyModel(provider.to_owned()));
     }
-    Ok(ProviderModel { provider, model: name, default_api_base })
+    Ok(ProviderModel { provider, kind: entry.kind, model: name, default_api_base: entry.default_api_base })
 }
 
 fn supported_list() -> String {
-    OPENAI_COMPATIBLE.iter().map(|(p, _)| *p).collect::<Vec<_>>().join(", ")
+    PROVIDERS.iter().map(|p| p.prefix).collect::<Vec<_>>().join(", ")
 }
 
 #[cfg(test)]
@@ -90,9 +136,23 @@ mod tests {
 
     #[test]
     fn unknown_providers_and_empty_names_are_refused() {
-        let err = parse("anthropic/claude-3").unwrap_err();
-        assert!(err.to_string().contains("`anthropic` is not supported yet"), "{err}");
-        assert!(err.to_string().contains("groq"));
+        let err = parse("replicate/llama").unwrap_err();
+        assert!(err.to_string().contains("`replicate` is not supported yet"), "{err}");
+        assert!(err.to_string().contains("groq") && err.to_string().contains("anthropic"));
         assert_eq!(parse("openai/").unwrap_err(), ProviderError::EmptyModel("openai".into()));
+    }
+
+    #[test]
+    fn each_prefix_names_its_wire_format() {
+        assert_eq!(parse("azure/my-gpt4o").unwrap().kind, Kind::Azure);
+        assert_eq!(parse("azure_text/davinci").unwrap().kind, Kind::AzureText);
+        let claude = parse("anthropic/claude-sonnet-4-5").unwrap();
+        assert_eq!((claude.kind, claude.model), (Kind::Anthropic, "claude-sonnet-4-5"));
+        assert_eq!(claude.default_api_base, Some("https://api.anthropic.com"));
+        let bare = parse("claude-3-5-haiku-latest").unwrap();
+        assert_eq!((bare.provider, bare.model), ("anthropic", "claude-3-5-haiku-latest"));
+        assert!(parse("groq/llama").unwrap().kind.forwards_bytes());
+        assert!(!claude.kind.forwards_bytes());
+        assert_eq!(parse("azure/x").unwrap().default_api_base, None);
     }
 }

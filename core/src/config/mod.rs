@@ -5,6 +5,7 @@
 //! and builds the model-group index. A config error names the key path and what
 //! is wrong with it.
 
+mod access;
 mod cache;
 mod policy;
 mod raw;
@@ -16,12 +17,13 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
+pub use access::{Access, AzureAccess, AzureCredential};
 pub use cache::CachePolicy;
 pub use policy::{CooldownPolicy, DEFAULT_COOLDOWN_MS, FallbackKind, RetryPolicy, RouterPolicy, RoutingStrategy};
 
 use crate::cors::AllowedOrigins;
 use crate::endpoint::Endpoint;
-use crate::provider;
+use crate::provider::{self, Kind};
 use crate::secret::{Secret, Secrets};
 use cache::{DEFAULT_TTL_S, endpoint_of_call_type};
 use raw::{RawAlias, RawConfig, RawDeployment};
@@ -50,6 +52,16 @@ pub struct Deployment {
     pub id: DeploymentId,
     /// The model name sent upstream: the provider prefix stripped.
     pub model: String,
+    /// The wire format it speaks.
+    pub kind: Kind,
+    /// What its provider needs besides the base URL and the key.
+    pub access: Access,
+    /// Fields its provider cannot take are dropped (`drop_params`), not refused.
+    pub drop_params: bool,
+    /// Where it runs (`region_name`), for requests that allow only some regions.
+    pub region: Option<String>,
+    /// The model it serves (`model_info.base_model`), where its name says nothing.
+    pub base_model: Option<String>,
     /// Base URL without a trailing slash; the endpoint path is appended to it.
     pub api_base: String,
     pub api_key: Option<Secret>,
@@ -212,7 +224,7 @@ fn build(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
             return Err(ConfigError::at(format!("{path}.model_name"), "must not be empty"));
         }
         let shares = Shares::of(&path, &entry)?;
-        let deployment = deployment(index, &path, entry, env)?;
+        let deployment = deployment(index, &path, entry, litellm.drop_params.unwrap_or(false), env)?;
         if let Some(previous) = ids.insert(deployment.id.clone(), index) {
             return Err(ConfigError::at(
                 format!("{path}.model_info.id"),
@@ -331,7 +343,13 @@ fn seconds_to_ms(path: &str, seconds: Option<f64>) -> Result<Option<u64>, Config
     }
 }
 
-fn deployment(index: usize, path: &str, entry: RawDeployment, env: EnvLookup<'_>) -> Result<Deployment, ConfigError> {
+fn deployment(
+    index: usize,
+    path: &str,
+    entry: RawDeployment,
+    drop_params: bool,
+    env: EnvLookup<'_>,
+) -> Result<Deployment, ConfigError> {
     let params = entry.litellm_params;
     let parsed = provider::parse(&params.model)
         .map_err(|e| ConfigError::at(format!("{path}.litellm_params.model"), e.to_string()))?;
@@ -363,11 +381,17 @@ fn deployment(index: usize, path: &str, entry: RawDeployment, env: EnvLookup<'_>
         // Index included: two identical entries are still two deployments.
         None => hashed_id(&[&entry.model_name, &params.model, &api_base, &index.to_string()]),
     };
+    let access = access::access(path, parsed.kind, &params, api_key.is_some(), env)?;
     let info = entry.model_info;
     let params_path = format!("{path}.litellm_params");
     Ok(Deployment {
         id: DeploymentId(id),
         model: parsed.model.to_owned(),
+        kind: parsed.kind,
+        access,
+        drop_params: params.drop_params.unwrap_or(drop_params),
+        region: params.region_name,
+        base_model: info.base_model,
         api_base: api_base.trim_end_matches('/').to_owned(),
         api_key,
         mock_response: params.mock_response,

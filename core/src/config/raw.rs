@@ -45,6 +45,16 @@ pub struct RawLitellmParams {
     /// Seconds.
     pub cooldown_time: Option<f64>,
     pub max_parallel_requests: Option<u32>,
+    /// Fields the provider cannot take are dropped instead of refused.
+    pub drop_params: Option<bool>,
+    /// Where the deployment runs, for `allowed_model_region` (`eu`, ...).
+    pub region_name: Option<String>,
+    // Azure OpenAI.
+    pub api_version: Option<String>,
+    pub azure_ad_token: Option<String>,
+    pub tenant_id: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -53,6 +63,8 @@ pub struct RawModelInfo {
     pub input_cost_per_token: Option<f64>,
     pub output_cost_per_token: Option<f64>,
     pub max_input_tokens: Option<u64>,
+    /// The model the deployment serves (an Azure deployment's own name says nothing).
+    pub base_model: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -148,6 +160,8 @@ pub struct RawLitellmSettings {
     pub context_window_fallbacks: Option<Vec<BTreeMap<String, Vec<String>>>>,
     pub content_policy_fallbacks: Option<Vec<BTreeMap<String, Vec<String>>>>,
     pub default_fallbacks: Option<Vec<String>>,
+    /// Every deployment drops the fields its provider cannot take.
+    pub drop_params: Option<bool>,
 }
 
 /// LiteLLM's `cache_params`; the store is always the `CACHE` KV namespace.

@@ -1,5 +1,6 @@
 use super::*;
 use crate::failure::FailureClass;
+use crate::provider::Kind;
 
 fn no_env(_: &str) -> Option<String> {
     None
@@ -112,7 +113,7 @@ model_list:
 router_settings:
   polling_interval: 0.03
 litellm_settings:
-  drop_params: true
+  set_verbose: true
 environment_variables: {A: b}
 "#,
     );
@@ -122,7 +123,7 @@ environment_variables: {A: b}
         warnings,
         [
             "`environment_variables` is not supported yet and is ignored",
-            "`litellm_settings.drop_params` is not supported yet and is ignored",
+            "`litellm_settings.set_verbose` is not supported yet and is ignored",
             "`model_list[0].litellm_params.max_retries` is not supported yet and is ignored",
             "`router_settings.polling_interval` is not supported yet and is ignored",
         ]
@@ -218,9 +219,9 @@ fn errors_name_the_key_path() {
         ),
         ("model_list:\n  - model_name: m\n", "model_list[0]", "missing field `litellm_params`"),
         (
-            "model_list:\n  - {model_name: m, litellm_params: {model: anthropic/claude}}\n",
+            "model_list:\n  - {model_name: m, litellm_params: {model: replicate/llama}}\n",
             "model_list[0].litellm_params.model",
-            "`anthropic` is not supported yet",
+            "`replicate` is not supported yet",
         ),
         (
             "model_list:\n  - {model_name: m, litellm_params: {model: hosted_vllm/llama}}\n",
@@ -349,4 +350,83 @@ general_settings:
         assert!(!masked.contains(secret), "{masked}");
     }
     assert_eq!(config.secrets.pairs().len(), 4);
+}
+
+#[test]
+fn azure_deployments_load_with_their_api_version_and_credential() {
+    let yaml = r#"
+model_list:
+  - model_name: gpt-4o
+    litellm_params: { model: azure/my-gpt4o, api_base: "https://res.openai.azure.com", api_key: k1 }
+    model_info: { base_model: azure/gpt-4o-2024-08-06 }
+  - model_name: gpt-4o
+    litellm_params:
+      model: azure/eu-gpt4o
+      api_base: https://eu.openai.azure.com
+      api_version: "2024-10-21"
+      tenant_id: t1
+      client_id: c1
+      client_secret: os.environ/AZURE_SECRET
+      region_name: swedencentral
+  - model_name: legacy
+    litellm_params: { model: azure_text/davinci, api_base: "https://res.openai.azure.com", azure_ad_token: eyJ0 }
+litellm_settings:
+  drop_params: true
+"#;
+    let env = |name: &str| (name == "AZURE_SECRET").then(|| "s3cret-from-env-0123456789".to_owned());
+    let config = load(yaml, &env).unwrap().config;
+    let group = config.group("gpt-4o").unwrap();
+    let [keyed, app] = &group.deployments[..] else { panic!() };
+    assert_eq!((keyed.kind, keyed.model.as_str()), (Kind::Azure, "my-gpt4o"));
+    assert_eq!(
+        keyed.access,
+        Access::Azure(AzureAccess { api_version: "2025-02-01-preview".into(), credential: AzureCredential::Key })
+    );
+    assert_eq!(keyed.base_model.as_deref(), Some("azure/gpt-4o-2024-08-06"));
+    assert!(keyed.drop_params, "litellm_settings.drop_params applies to every deployment");
+    let Access::Azure(AzureAccess {
+        api_version,
+        credential: AzureCredential::ClientSecret { tenant_id, client_secret, .. },
+    }) = &app.access
+    else {
+        panic!("{:?}", app.access)
+    };
+    assert_eq!((api_version.as_str(), tenant_id.as_str()), ("2024-10-21", "t1"));
+    assert_eq!(client_secret.expose(), "s3cret-from-env-0123456789");
+    assert_eq!(app.region.as_deref(), Some("swedencentral"));
+    assert!(config.secrets.mask("s3cret-from-env-0123456789").contains("..."), "an env secret is masked");
+    let legacy = &config.group("legacy").unwrap().deployments[0];
+    assert_eq!(legacy.kind, Kind::AzureText);
+    assert!(matches!(&legacy.access, Access::Azure(AzureAccess { credential: AzureCredential::AdToken(_), .. })));
+}
+
+#[test]
+fn a_provider_without_what_it_needs_is_a_config_error_naming_the_key() {
+    let cases = [
+        ("{ model: azure/x, api_key: k }", "model_list[0].litellm_params.api_base", "set api_base"),
+        (
+            "{ model: azure/x, api_base: 'https://r.openai.azure.com' }",
+            "model_list[0].litellm_params.api_key",
+            "azure_ad_token",
+        ),
+        (
+            "{ model: azure/x, api_base: 'https://r.openai.azure.com', tenant_id: t }",
+            "model_list[0].litellm_params.client_secret",
+            "all of",
+        ),
+        ("{ model: anthropic/claude-sonnet-4-5 }", "model_list[0].litellm_params.api_key", "needs its api_key"),
+    ];
+    for (params, path, message) in cases {
+        let yaml = format!("model_list:\n  - {{ model_name: m, litellm_params: {params} }}\n");
+        let error = load(&yaml, &|_| None).unwrap_err();
+        assert_eq!(error.path, path, "{params}");
+        assert!(error.message.contains(message), "{params}: {}", error.message);
+    }
+    let claude = load(
+        "model_list:\n  - { model_name: c, litellm_params: { model: claude-3-5-haiku-latest, api_key: k } }\n",
+        &|_| None,
+    );
+    let claude = claude.unwrap().config;
+    let deployment = &claude.group("c").unwrap().deployments[0];
+    assert_eq!((deployment.kind, deployment.api_base.as_str()), (Kind::Anthropic, "https://api.anthropic.com"));
 }
