@@ -13,6 +13,8 @@
 //! - [`sse`]: server-sent events, read incrementally and written.
 //! - [`translate`]: the contract those translations share (stream decoders, the OpenAI
 //!   SSE encoder).
+//! - [`upstream`]: one call to a deployment, whatever its provider: what is sent,
+//!   and its answers, streams and errors read as OpenAI's.
 //! - [`cors`]: which browser origins may call the gateway.
 //! - [`endpoint`]: the OpenAI endpoints served, and a request URL's path.
 //! - [`request`]: the client's request body, parsed once into the fields routing needs,
@@ -55,4 +57,5 @@ pub mod serving;
 pub mod shape;
 pub mod sse;
 pub mod translate;
+pub mod upstream;
 pub mod usage;
