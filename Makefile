@@ -42,7 +42,8 @@ lint: setup
 test-core: setup
 	cargo test --workspace
 
-## The mock upstreams (tests/support) against the providers' rules and official SDKs.
+## The Worker's JavaScript modules (src/js/), and the mock upstreams (tests/support)
+## against the providers' rules and official SDKs.
 test-mocks: setup
 	node --test tests/unit/
 

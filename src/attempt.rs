@@ -5,15 +5,16 @@
 //! stream timeout; after that it is relayed chunk by chunk as it arrives, and a gap
 //! longer than the stream timeout ends it with an SSE error event and no `[DONE]`.
 //!
-//! Both run in small JavaScript helpers (`fetchWhole`, `fetchStream`): Wasm awaits
-//! one promise per attempt, and a stream's chunks never cross into Wasm and back
-//! (only, once it ends, the whole stream when the cache keeps it, or its last few
-//! KB where its usage is when the tokens count).
+//! Both run in small JavaScript modules (src/js/fetch-whole.js and
+//! src/js/fetch-stream.js): Wasm awaits one promise per attempt, and a stream's
+//! chunks never cross into Wasm and back (only, once it ends, the whole stream when
+//! the cache keeps it, or its last few KB where its usage is when the tokens count).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 
 use js_sys::Uint8Array;
+use serde::Serialize;
 use switchyard_core::config::{Deployment, DeploymentId};
 use switchyard_core::endpoint::Endpoint;
 use switchyard_core::failure::{Failure, parse_retry_after};
@@ -99,21 +100,20 @@ async fn streamed(
     deadlines: Deadlines,
 ) -> Result<std::result::Result<Answer, Failure>> {
     let started = runtime::now_ms();
-    let (timeout_event, broken_event) = end_events(id, deadlines.stall_ms);
+    let events = end_events(id, deadlines.stall_ms)?;
     let (first_ms, stall_ms) = (deadlines.first_ms as f64, deadlines.stall_ms as f64);
-    let keep = keep_mode(read);
-    let promise = fetch_stream(url, headers, body, first_ms, stall_ms, keep, &timeout_event, &broken_event);
-    let answer: js_sys::Array = JsFuture::from(promise).await?.unchecked_into();
-    let response = answer.get(0).dyn_into::<web_sys::Response>().ok();
+    let promise = fetch_stream(url, headers, body, first_ms, stall_ms, read as u8, &events);
+    let answer: Streamed = JsFuture::from(promise).await?.unchecked_into();
+    let response = answer.response();
     if let Some(response) = &response
         && response.status() >= 400
     {
-        return Ok(Err(upstream_error(response, answer.get(1).dyn_into().ok())?));
+        return Ok(Err(upstream_error(response, answer.error_body())?));
     }
-    let (Some(response), Ok(body)) = (response, answer.get(1).dyn_into::<web_sys::ReadableStream>()) else {
-        return Ok(Err(failure(id, &answer, deadlines.first_ms)));
+    let (Some(response), Some(body), Some(ended)) = (response, answer.stream(), answer.ended()) else {
+        return Ok(Err(failure(id, answer.message(), answer.timed_out(), deadlines.first_ms)));
     };
-    let head = answer.get(3).dyn_into::<Uint8Array>().map(|head| head.to_vec()).unwrap_or_default();
+    let head = answer.head().map(|head| head.to_vec()).unwrap_or_default();
     let content_type = response.headers().get("content-type")?;
     let garbage = match shape::check_stream_head(content_type.as_deref(), &head) {
         StreamHead::Answer => None,
@@ -128,67 +128,77 @@ async fn streamed(
         return Ok(Err(Failure::invalid_response(id, why)));
     }
     let ttft_ms = (runtime::now_ms() - started) as u64;
-    let ended = answer.get(2).unchecked_into();
     Ok(Ok(Answer::Stream { status: response.status(), upstream: response.headers(), body, ended, ttft_ms }))
 }
 
-/// `fetchStream`'s `keep`: 0 nothing, 1 the stream's end (for its usage), 2 all of it.
-fn keep_mode(read: Read) -> u8 {
-    match read {
-        Read::Nothing => 0,
-        Read::Usage => 1,
-        Read::Whole => 2,
-    }
+/// The SSE events that end a stream cut after its first chunk, given to
+/// `fetchStream` as a JavaScript object: built in Rust, so that the error keeps
+/// one shape.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EndEvents {
+    /// A gap longer than the stall timeout.
+    timeout: String,
+    /// A break: the event up to the upstream's message, which JavaScript puts in
+    /// between, escaped as in a JSON string, and the rest.
+    broken_before: String,
+    broken_after: String,
 }
-
-/// Stands for the upstream's message in a broken stream's event; `\u0001` in JSON.
-const BROKEN_MARKER: &str = "\u{1}";
 
 thread_local! {
-    /// The events that end a stream cut after its first chunk, per deployment,
-    /// with the stall timeout they say: the same for every stream, used by few.
-    static END_EVENTS: RefCell<HashMap<String, (u64, js_sys::JsString, js_sys::JsString)>> =
-        RefCell::new(HashMap::new());
+    /// Each deployment's [`EndEvents`] as a JavaScript object, with the stall
+    /// timeout they say: the same for every stream, used by few.
+    static END_EVENTS: RefCell<HashMap<String, (u64, JsValue)>> = RefCell::new(HashMap::new());
 }
 
-/// A stream's end events, built in Rust so that the error stays in one shape:
-/// a gap longer than `stall_ms`, and a break, whose upstream message JavaScript
-/// puts in place of the marker (a control character, so never in a deployment's id).
-fn end_events(id: &str, stall_ms: u64) -> (js_sys::JsString, js_sys::JsString) {
-    let cached = END_EVENTS.with_borrow(|cache| {
-        cache.get(id).filter(|(built_for, ..)| *built_for == stall_ms).map(|(_, t, b)| (t.clone(), b.clone()))
-    });
+fn end_events(id: &str, stall_ms: u64) -> Result<JsValue> {
+    let cached = END_EVENTS
+        .with_borrow(|cache| cache.get(id).filter(|(built_for, _)| *built_for == stall_ms).map(|(_, e)| e.clone()));
     if let Some(events) = cached {
-        return events;
+        return Ok(events);
     }
-    let timeout: js_sys::JsString = sse_error(&Failure::timeout(id, stall_ms)).as_str().into();
-    let broken: js_sys::JsString = sse_error(&Failure::unreachable(id, BROKEN_MARKER.into())).as_str().into();
-    END_EVENTS.with_borrow_mut(|cache| cache.insert(id.to_owned(), (stall_ms, timeout.clone(), broken.clone())));
-    (timeout, broken)
+    // The break's event is built around a marker and cut where it stands; its
+    // message is the error's last text, so the marker is its last occurrence (a
+    // deployment's id comes before it).
+    const MARKER: &str = "\u{1}";
+    let broken = sse_error(&Failure::unreachable(id, MARKER.into()));
+    let escaped = serde_json::to_string(MARKER)?;
+    let (before, after) = broken.rsplit_once(&escaped[1..escaped.len() - 1]).unwrap_or((&broken, ""));
+    let events = EndEvents {
+        timeout: sse_error(&Failure::timeout(id, stall_ms)),
+        broken_before: before.to_owned(),
+        broken_after: after.to_owned(),
+    };
+    let events = js_sys::JSON::parse(&serde_json::to_string(&events)?)?;
+    END_EVENTS.with_borrow_mut(|cache| cache.insert(id.to_owned(), (stall_ms, events.clone())));
+    Ok(events)
 }
 
 /// How the stream of an [`Answer::Stream`] called with `read` ended; `None` when
 /// its client went away first (the deployment did its part).
 pub async fn stream_end(ended: js_sys::Promise, id: &str, read: Read, stall_ms: u64) -> Option<StreamEnd> {
-    let end: js_sys::Array = JsFuture::from(ended).await.ok()?.dyn_into().ok()?;
-    if end.get(0).is_truthy() {
-        let kept = end.get(1).dyn_into::<Uint8Array>().ok().map(|kept| kept.to_vec());
+    let end: Ended = JsFuture::from(ended).await.ok()?.unchecked_into();
+    if end.cancelled() {
+        return None;
+    }
+    if end.finished() {
+        let kept = end.kept().map(|kept| kept.to_vec());
         let tokens = kept.as_deref().and_then(usage::of_stream_end);
         let whole = kept.filter(|_| read == Read::Whole);
         return Some(StreamEnd::Finished { whole, tokens });
     }
-    let message = end.get(1).as_string().unwrap_or_default();
-    Some(StreamEnd::Failed(if end.get(2).is_truthy() {
+    Some(StreamEnd::Failed(if end.timed_out() {
         Failure::timeout(id, stall_ms)
     } else {
-        Failure::unreachable(id, message)
+        Failure::unreachable(id, end.message().unwrap_or_default())
     }))
 }
 
-/// The failure a helper reported as `[response or null, null, message, timedOut]`.
-fn failure(id: &str, answer: &js_sys::Array, timeout_ms: u64) -> Failure {
-    match answer.get(2).as_string() {
-        Some(_) if answer.get(3).is_truthy() => Failure::timeout(id, timeout_ms),
+/// The failure a helper reported: `message` (none when it said nothing), and
+/// whether because the deadline of `timeout_ms` passed.
+fn failure(id: &str, message: Option<String>, timed_out: bool, timeout_ms: u64) -> Failure {
+    match message {
+        Some(_) if timed_out => Failure::timeout(id, timeout_ms),
         Some(message) => Failure::unreachable(id, message),
         None => Failure::unreachable(id, "no answer".into()),
     }
@@ -205,18 +215,17 @@ async fn complete(
     read: bool,
     timeout_ms: u64,
 ) -> Result<std::result::Result<Answer, Failure>> {
-    let whole: js_sys::Array =
-        JsFuture::from(fetch_whole(url, headers, body, timeout_ms as f64)).await?.unchecked_into();
-    let Ok(response) = whole.get(0).dyn_into::<web_sys::Response>() else {
-        return Ok(Err(failure(id, &whole, timeout_ms)));
+    let whole: Whole = JsFuture::from(fetch_whole(url, headers, body, timeout_ms as f64)).await?.unchecked_into();
+    let Some(response) = whole.response() else {
+        return Ok(Err(failure(id, whole.message(), whole.timed_out(), timeout_ms)));
     };
-    let buffer = whole.get(1).dyn_into::<js_sys::ArrayBuffer>().ok();
+    let buffer = whole.body();
     let status = response.status();
     if status >= 400 {
         return Ok(Err(upstream_error(&response, buffer)?));
     }
     let Some(buffer) = buffer else {
-        return Ok(Err(failure(id, &whole, timeout_ms)));
+        return Ok(Err(failure(id, whole.message(), whole.timed_out(), timeout_ms)));
     };
     // Copied in to be looked at; unless Wasm needs it, the client gets the
     // runtime's own buffer.
@@ -234,165 +243,38 @@ async fn complete(
     Ok(Ok(Answer::Complete { status, headers, upstream, body, tokens }))
 }
 
-#[wasm_bindgen(inline_js = r#"
-export async function fetchWhole(url, headers, body, ms) {
-  let response = null;
-  try {
-    response = await fetch(url, { method: "POST", headers, body, signal: AbortSignal.timeout(ms) });
-    return [response, await response.arrayBuffer()];
-  } catch (error) {
-    return [response, null, String(error?.message ?? error), error?.name === "TimeoutError"];
-  }
-}
-
-const TIMED_OUT = Symbol("timed out");
-const later = (ms) => {
-  let timer;
-  const fired = new Promise((resolve) => { timer = setTimeout(resolve, ms, TIMED_OUT); });
-  return [fired, timer];
-};
-
-export async function fetchStream(url, headers, body, firstMs, stallMs, keep, timeoutEvent, brokenEvent) {
-  const controller = new AbortController();
-  const [deadline, timer] = later(firstMs);
-  let response = null;
-  try {
-    const head = await Promise.race([fetch(url, { method: "POST", headers, body, signal: controller.signal }), deadline]);
-    if (head === TIMED_OUT) throw TIMED_OUT;
-    response = head;
-    if (response.status >= 400) {
-      const error = await Promise.race([response.arrayBuffer(), deadline]);
-      controller.abort();
-      return [response, error === TIMED_OUT ? null : error];
-    }
-    if (!response.body) return [response, null, "the stream had no body", false];
-    const reader = response.body.getReader();
-    const first = await Promise.race([reader.read(), deadline]);
-    if (first === TIMED_OUT) throw TIMED_OUT;
-    if (first.done) return [response, null, "the stream ended before its first chunk", false];
-    // Read on until the first event has ended, so that Wasm can tell an answer
-    // from garbage before anything reaches the client.
-    const opening = [first.value];
-    let size = first.value.length;
-    while (size < HEAD_BYTES && !eventEnded(opening.length === 1 ? opening[0] : joined(opening))) {
-      const next = await Promise.race([reader.read(), deadline]);
-      if (next === TIMED_OUT) throw TIMED_OUT;
-      if (next.done) break;
-      opening.push(next.value);
-      size += next.value.length;
-    }
-    const read = opening.length === 1 ? opening[0] : joined(opening);
-    return [response, ...relay(reader, read, controller, stallMs, keep, timeoutEvent, brokenEvent), read];
-  } catch (error) {
-    controller.abort();
-    if (error === TIMED_OUT) return [response, null, "timed out", true];
-    return [response, null, String(error?.message ?? error), false];
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-// At least this much of a stream's end is kept for its usage: its last event
-// (some hundred bytes) and `[DONE]`, however the chunks cut them.
-const TAIL_BYTES = 4096;
-// A stream's first event must end within this many bytes.
-const HEAD_BYTES = 65536;
-
-// Whether the bytes hold the end of an SSE event: a blank line.
-function eventEnded(bytes) {
-  for (let i = 1; i < bytes.length; i++) {
-    const [before, at] = [bytes[i - 1], bytes[i]];
-    if ((at === 10 && before === 10) || (at === 13 && before === 13)) return true;
-    if (at === 10 && before === 13 && i >= 3 && bytes[i - 2] === 10 && bytes[i - 3] === 13) return true;
-  }
-  return false;
-}
-const KEEP_NOTHING = 0, KEEP_ALL = 2;
-
-function relay(reader, first, controller, stallMs, keep, timeoutEvent, brokenEvent) {
-  let settle;
-  const ended = new Promise((resolve) => { settle = resolve; });
-  const kept = keep === KEEP_NOTHING ? null : [first];
-  let keptBytes = first.length;
-  const push = (chunk) => {
-    kept.push(chunk);
-    keptBytes += chunk.length;
-    while (keep !== KEEP_ALL && keptBytes - kept[0].length >= TAIL_BYTES) keptBytes -= kept.shift().length;
-  };
-  let pending = first;
-  const stream = new ReadableStream({
-    async pull(out) {
-      if (pending) {
-        out.enqueue(pending);
-        pending = null;
-        return;
-      }
-      const [stalled, timer] = later(stallMs);
-      let next;
-      try {
-        next = await Promise.race([reader.read(), stalled]);
-      } catch (error) {
-        const message = String(error?.message ?? error);
-        out.enqueue(new TextEncoder().encode(brokenEvent.replace("\\u0001", JSON.stringify(message).slice(1, -1))));
-        out.close();
-        return settle([false, message, false]);
-      } finally {
-        clearTimeout(timer);
-      }
-      if (next === TIMED_OUT) {
-        controller.abort();
-        out.enqueue(new TextEncoder().encode(timeoutEvent));
-        out.close();
-        return settle([false, "timed out", true]);
-      }
-      if (next.done) {
-        out.close();
-        return settle([true, kept && joined(kept)]);
-      }
-      if (kept) push(next.value);
-      out.enqueue(next.value);
-    },
-    cancel() {
-      controller.abort();
-      settle(null);
-    },
-  });
-  return [stream, ended];
-}
-
-function joined(chunks) {
-  const all = new Uint8Array(chunks.reduce((n, chunk) => n + chunk.length, 0));
-  let at = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, at);
-    at += chunk.length;
-  }
-  return all;
-}"#)]
+#[wasm_bindgen(module = "/src/js/fetch-whole.js")]
 extern "C" {
     /// A POST with `fetch`, then the whole body, both within `ms` (the deadline aborts the
-    /// call, so the upstream stops working for us). Never rejects: resolves to
-    /// `[response, body]`, or `[response or null, null, message, timedOut]`.
-    ///
-    /// One promise for Wasm to await and no timer of its own, where a `Delay`
-    /// and two awaited promises cost three closures and their microtasks in
-    /// wasm-bindgen's glue (measured, BENCHMARKS.md).
+    /// call, so the upstream stops working for us). Never rejects: resolves to a [`Whole`].
     #[wasm_bindgen(js_name = fetchWhole)]
     fn fetch_whole(url: &str, headers: &JsValue, body: &Uint8Array, ms: f64) -> js_sys::Promise;
 
-    /// A streamed POST: its head and first event within `first_ms` (else the call
-    /// is aborted). Never rejects: resolves to `[response, stream, ended, head]`, where
-    /// `stream` relays the chunks with a gap of at most `stall_ms` between them
-    /// (else it ends with `timeout_event`, or with `broken_event` when the upstream
-    /// breaks, and the call is aborted) and `ended` resolves to `[true, kept or
-    /// null]` (`keep`, a [`Read`]: nothing, the last chunks that make at least
-    /// `TAIL_BYTES`, or all of it), `[false, message, timedOut]`, or `null` when
-    /// the client cancelled it, and `head` is the bytes read before the call
-    /// returned (the first event, when one ended within `HEAD_BYTES`); to
-    /// `[response, error body or null]` for a status
-    /// of 400 or more; or to `[response or null, null, message, timedOut]`.
+    /// What `fetchWhole` resolves to, read by its fields' getters: one property read
+    /// each, and no `instanceof` check as a `dyn_into` makes (`Reflect.get` on keys
+    /// kept per isolate was 6% slower on the routed path, A/B).
+    type Whole;
+    /// The answer's head; `None` when none came.
+    #[wasm_bindgen(method, getter)]
+    fn response(this: &Whole) -> Option<web_sys::Response>;
+    /// The whole body; `None` when it did not come.
+    #[wasm_bindgen(method, getter)]
+    fn body(this: &Whole) -> Option<js_sys::ArrayBuffer>;
+    /// Why the call failed; `None` when it did not.
+    #[wasm_bindgen(method, getter)]
+    fn message(this: &Whole) -> Option<String>;
+    /// Whether it failed because the deadline passed.
+    #[wasm_bindgen(method, getter, js_name = timedOut)]
+    fn timed_out(this: &Whole) -> bool;
+}
+
+#[wasm_bindgen(module = "/src/js/fetch-stream.js")]
+extern "C" {
+    /// A streamed POST: its head and first event within `first_ms` (else the call is
+    /// aborted). Never rejects: resolves to a [`Streamed`], whose stream relays the
+    /// chunks with a gap of at most `stall_ms` between them, and whose end keeps
+    /// `keep` (a [`Read`] as `KEEP`). `events` is an [`EndEvents`] as a JavaScript object.
     #[wasm_bindgen(js_name = fetchStream)]
-    #[allow(clippy::too_many_arguments)]
     fn fetch_stream(
         url: &str,
         headers: &JsValue,
@@ -400,9 +282,51 @@ extern "C" {
         first_ms: f64,
         stall_ms: f64,
         keep: u8,
-        timeout_event: &js_sys::JsString,
-        broken_event: &js_sys::JsString,
+        events: &JsValue,
     ) -> js_sys::Promise;
+
+    /// What `fetchStream` resolves to.
+    type Streamed;
+    /// The answer's head; `None` when none came.
+    #[wasm_bindgen(method, getter)]
+    fn response(this: &Streamed) -> Option<web_sys::Response>;
+    /// The relay of a stream that began, to hand to the client.
+    #[wasm_bindgen(method, getter)]
+    fn stream(this: &Streamed) -> Option<web_sys::ReadableStream>;
+    /// With `stream`: resolves to an [`Ended`] once the relay has ended.
+    #[wasm_bindgen(method, getter)]
+    fn ended(this: &Streamed) -> Option<js_sys::Promise>;
+    /// With `stream`: the bytes read before the call returned (the first event,
+    /// when one ended within `HEAD_BYTES`).
+    #[wasm_bindgen(method, getter)]
+    fn head(this: &Streamed) -> Option<Uint8Array>;
+    /// For a status of 400 or more: its body, when it came within `first_ms`.
+    #[wasm_bindgen(method, getter, js_name = errorBody)]
+    fn error_body(this: &Streamed) -> Option<js_sys::ArrayBuffer>;
+    /// Why the call failed before a stream began.
+    #[wasm_bindgen(method, getter)]
+    fn message(this: &Streamed) -> Option<String>;
+    /// Whether it failed because `first_ms` passed.
+    #[wasm_bindgen(method, getter, js_name = timedOut)]
+    fn timed_out(this: &Streamed) -> bool;
+
+    /// How a relayed stream ended.
+    type Ended;
+    /// It ended as the upstream ended it.
+    #[wasm_bindgen(method, getter)]
+    fn finished(this: &Ended) -> bool;
+    /// Its client cancelled it (and the upstream call was aborted).
+    #[wasm_bindgen(method, getter)]
+    fn cancelled(this: &Ended) -> bool;
+    /// When it finished: what `keep` asked for (`None` for nothing).
+    #[wasm_bindgen(method, getter)]
+    fn kept(this: &Ended) -> Option<Uint8Array>;
+    /// When it broke: the upstream's error.
+    #[wasm_bindgen(method, getter)]
+    fn message(this: &Ended) -> Option<String>;
+    /// A gap passed `stall_ms`.
+    #[wasm_bindgen(method, getter, js_name = timedOut)]
+    fn timed_out(this: &Ended) -> bool;
 }
 
 thread_local! {

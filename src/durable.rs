@@ -15,26 +15,25 @@ pub struct Answer {
 /// namespace bound as `binding`.
 pub async fn call(env: &Env, binding: &str, name: &str, body: Option<String>) -> Result<Answer> {
     let namespace = env.durable_object(binding)?;
-    let answer: js_sys::Array = JsFuture::from(call_object(namespace.as_ref(), name, body)).await?.unchecked_into();
-    let status = answer.get(0).as_f64().unwrap_or_default() as u16;
-    Ok(Answer { status, text: answer.get(1).as_string().unwrap_or_default() })
+    let answer: ObjectAnswer = JsFuture::from(call_object(namespace.as_ref(), name, body)).await?.unchecked_into();
+    Ok(Answer { status: answer.status(), text: answer.text() })
 }
 
-#[wasm_bindgen(inline_js = r#"
-export async function callObject(namespace, name, body) {
-  const stub = namespace.get(namespace.idFromName(name));
-  const init = body === undefined
-    ? {}
-    : { method: "POST", headers: { "content-type": "application/json" }, body };
-  // A Durable Object's fetch needs a full URL; the host is never resolved.
-  const response = await stub.fetch("https://durable-object/", init);
-  return [response.status, await response.text()];
-}"#)]
+#[wasm_bindgen(module = "/src/js/durable.js")]
 extern "C" {
-    /// The object's answer as `[status, text]`: one promise for Wasm to await,
-    /// where `worker`'s stub, request and response types took a request built
-    /// field by field, a response converted back and its body read as a second
-    /// promise (a ticket's largest cost after the call itself, `make profile`).
+    /// The object's answer, read whole: one promise for Wasm to await, where
+    /// `worker`'s stub, request and response types took a request built field by
+    /// field, a response converted back and its body read as a second promise (a
+    /// ticket's largest cost after the call itself, `make profile`). Resolves to an
+    /// [`ObjectAnswer`]; rejects when the call fails.
     #[wasm_bindgen(js_name = callObject)]
     fn call_object(namespace: &wasm_bindgen::JsValue, name: &str, body: Option<String>) -> js_sys::Promise;
+
+    /// What `callObject` resolves to.
+    type ObjectAnswer;
+    #[wasm_bindgen(method, getter)]
+    fn status(this: &ObjectAnswer) -> u16;
+    /// The whole body.
+    #[wasm_bindgen(method, getter)]
+    fn text(this: &ObjectAnswer) -> String;
 }

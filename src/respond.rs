@@ -88,35 +88,17 @@ impl Reply {
     }
 }
 
-#[wasm_bindgen(inline_js = r#"
-const PASSED = ["content-type", "x-request-id", "openai-processing-ms"];
-// [secret, masked] pairs of the config in force, longest secret first.
-let masks = [];
-export function setMasks(pairs) {
-  masks = JSON.parse(pairs);
-}
-function masked(value) {
-  for (const [secret, shown] of masks) if (value.includes(secret)) value = value.split(secret).join(shown);
-  return value;
-}
-export function respond(body, status, headers, upstream) {
-  const init = { status, headers: JSON.parse(headers) };
-  for (const name of upstream ? PASSED : []) {
-    const value = upstream.get(name);
-    if (value !== null) init.headers[name] = masks.length ? masked(value) : value;
-  }
-  return new Response(body, init);
-}"#)]
+#[wasm_bindgen(module = "/src/js/respond.js")]
 extern "C" {
-    /// The `Response`: `headers` is a JSON object, and of the provider's answer's
-    /// `upstream` headers, `content-type`, `x-request-id` and
-    /// `openai-processing-ms` pass, secrets masked. One call, where a
-    /// `Headers.set` per header decoded two strings across the boundary each.
     /// The secrets to mask in the provider's headers that pass: `[secret, masked]`
     /// pairs as JSON ([`switchyard_core::secret::Secrets::pairs`]).
     #[wasm_bindgen(js_name = setMasks)]
     pub fn set_masks(pairs: &str);
 
+    /// The `Response`: `headers` is a JSON object, and of the provider's answer's
+    /// `upstream` headers, `content-type`, `x-request-id` and
+    /// `openai-processing-ms` pass, secrets masked. One call, where a
+    /// `Headers.set` per header decoded two strings across the boundary each.
     #[wasm_bindgen(catch)]
     fn respond(
         body: &JsValue,

@@ -42,10 +42,7 @@ pub async fn aborted(signal: web_sys::AbortSignal) {
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
-#[wasm_bindgen::prelude::wasm_bindgen(inline_js = r#"
-export function preferPromiseMicrotasks() {
-  globalThis.queueMicrotask = undefined;
-}"#)]
+#[wasm_bindgen::prelude::wasm_bindgen(module = "/src/js/microtasks.js")]
 extern "C" {
     /// Has wasm-bindgen's futures poll through `then` on one resolved promise, their
     /// fallback when the global scope has no `queueMicrotask`. workerd's

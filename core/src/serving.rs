@@ -25,15 +25,20 @@ pub struct Deadlines {
 
 /// What of an answer the gateway must see once it is in. Whatever it need not see
 /// goes to the client as the runtime read it, never copied into Wasm.
+///
+/// The Worker passes it to its stream relay as a number: the values are those of
+/// `KEEP` in src/js/fetch-stream.js (tests/unit/js-fetch-stream.test.mjs checks
+/// that they agree).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub enum Read {
     /// Nothing.
-    Nothing,
+    Nothing = 0,
     /// The tokens it used (for a tpm, usage-based routing or a ticket's report):
     /// a complete answer read whole, a stream only its end.
-    Usage,
+    Usage = 1,
     /// All of it, for the cache (and its usage).
-    Whole,
+    Whole = 2,
 }
 
 /// One attempt at a deployment: its deadlines, and what of its answer to read.
