@@ -325,6 +325,6 @@ async fn ask<T: DeserializeOwned>(env: &Env, group: &str, message: &Message) -> 
     Ok(serde_json::from_str(&answer.text)?)
 }
 
-async fn send(env: &Env, group: &str, message: &Message) -> Result<durable::Answer> {
+async fn send(env: &Env, group: &str, message: &Message) -> Result<durable::ObjectReply> {
     durable::call(env, "COORDINATOR", group, Some(serde_json::to_string(message)?)).await
 }

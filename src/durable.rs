@@ -6,17 +6,17 @@ use wasm_bindgen_futures::JsFuture;
 use worker::{Env, Result};
 
 /// An object's answer, read whole.
-pub struct Answer {
+pub struct ObjectReply {
     pub status: u16,
     pub text: String,
 }
 
 /// Sends `body` (a POST; a GET without one) to the object named `name` of the
 /// namespace bound as `binding`.
-pub async fn call(env: &Env, binding: &str, name: &str, body: Option<String>) -> Result<Answer> {
+pub async fn call(env: &Env, binding: &str, name: &str, body: Option<String>) -> Result<ObjectReply> {
     let namespace = env.durable_object(binding)?;
     let answer: ObjectAnswer = JsFuture::from(call_object(namespace.as_ref(), name, body)).await?.unchecked_into();
-    Ok(Answer { status: answer.status(), text: answer.text() })
+    Ok(ObjectReply { status: answer.status(), text: answer.text() })
 }
 
 #[wasm_bindgen(module = "/src/js/durable.js")]

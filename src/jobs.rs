@@ -92,12 +92,12 @@ pub async fn response(id: &str, api_key: Option<&str>, env: &Env) -> Result<Repl
 }
 
 /// The job object's JSON answer, passed on to the client.
-fn relay(answer: durable::Answer) -> Reply {
+fn relay(answer: durable::ObjectReply) -> Reply {
     Reply::json(answer.status, answer.text.into_bytes())
 }
 
 /// A POST with `body`, else a GET.
-async fn send(env: &Env, id: &str, body: Option<String>) -> Result<durable::Answer> {
+async fn send(env: &Env, id: &str, body: Option<String>) -> Result<durable::ObjectReply> {
     durable::call(env, "JOBS", id, body).await
 }
 
