@@ -6,9 +6,12 @@
 //! longer than the stream timeout ends it with an SSE error event and no `[DONE]`.
 //!
 //! Both run in small JavaScript modules (src/js/fetch-whole.js and
-//! src/js/fetch-stream.js): Wasm awaits one promise per attempt, and a stream's
-//! chunks never cross into Wasm and back (only, once it ends, the whole stream when
-//! the cache keeps it, or its last few KB where its usage is when the tokens count).
+//! src/js/fetch-stream.js): Wasm awaits one promise per attempt, and the chunks of
+//! a stream in OpenAI's format never cross into Wasm and back (only, once it ends,
+//! the whole stream when the cache keeps it, or its last few KB where its usage is
+//! when the tokens count). A provider of another format is [`Translated`]: its
+//! answer is read into Wasm and rewritten as OpenAI's, and its stream goes through a
+//! [`Translator`] one chunk at a time as it arrives.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -17,9 +20,11 @@ use js_sys::Uint8Array;
 use serde::Serialize;
 use switchyard_core::config::{Deployment, DeploymentId};
 use switchyard_core::endpoint::Endpoint;
-use switchyard_core::failure::{Failure, parse_retry_after};
+use switchyard_core::failure::{self, Failure};
+use switchyard_core::secret::Secrets;
 use switchyard_core::serving::{Deadlines, Read};
 use switchyard_core::shape::{self, StreamHead};
+use switchyard_core::upstream::{self, Dialect};
 use switchyard_core::usage;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
@@ -28,6 +33,7 @@ use worker::Result;
 
 use crate::respond::{self, Body, HeaderList};
 use crate::runtime;
+use crate::translator::{self, Translator};
 
 /// A successful answer.
 pub enum Answer {
@@ -49,7 +55,45 @@ pub enum Answer {
         body: web_sys::ReadableStream,
         ended: js_sys::Promise,
         ttft_ms: u64,
+        /// A translated stream's translation, to read its failure and usage from.
+        translation: Option<translator::Shared>,
     },
+}
+
+/// What an attempt sends: where, with which headers, which body, and for a
+/// provider of another format than OpenAI's, how its answer is read.
+pub struct Outbound {
+    pub url: String,
+    pub headers: JsValue,
+    pub body: Vec<u8>,
+    pub translated: Option<Translated>,
+}
+
+/// How a translated answer is read: its provider's dialect, and what the OpenAI
+/// answer made of it needs.
+pub struct Translated {
+    pub dialect: Dialect,
+    /// Unix seconds, stamped on the answer.
+    pub created: u64,
+    /// The stream ends with its usage (`stream_options.include_usage`).
+    pub include_usage: bool,
+    /// Masked in what the provider's stream says.
+    pub secrets: Secrets,
+}
+
+impl Outbound {
+    /// The client's body to a deployment that takes it as it came, with its
+    /// headers (built once per deployment and `bearer`, an Entra ID token).
+    pub fn forwarded(deployment: &Deployment, endpoint: Endpoint, body: Vec<u8>, bearer: Option<&str>) -> Result<Self> {
+        let headers = forward_headers(deployment, bearer)?;
+        Ok(Self { url: upstream::forward_url(deployment, endpoint), headers, body, translated: None })
+    }
+
+    /// A call the core built in the provider's own format.
+    pub fn translated(call: upstream::Translated, translated: Translated) -> Result<Self> {
+        let headers = respond::js_headers(&call.headers)?;
+        Ok(Self { url: call.url, headers, body: call.body, translated: Some(translated) })
+    }
 }
 
 /// How a relayed stream ended, for the coordinator and the cache.
@@ -72,25 +116,24 @@ pub enum StreamEnd {
 /// body chunk by chunk from Wasm and a Rust timer per deadline cost more than the
 /// rest of the routing (measured, BENCHMARKS.md).
 pub async fn call(
-    deployment: &Deployment,
+    id: &str,
     endpoint: Endpoint,
-    body: Vec<u8>,
+    outbound: Outbound,
     stream: bool,
     read: Read,
     deadlines: Deadlines,
 ) -> Result<std::result::Result<Answer, Failure>> {
-    let id = deployment.id.as_str();
-    let url = format!("{}{}", deployment.api_base, endpoint.upstream_path());
-    let headers = upstream_headers(deployment)?;
+    let Outbound { url, headers, body, translated } = outbound;
     let body = Uint8Array::from(body.as_slice());
     if stream {
-        streamed(id, &url, &headers, &body, read, deadlines).await
+        streamed(id, &url, &headers, &body, read, deadlines, translated).await
     } else {
-        complete(id, endpoint, &url, &headers, &body, read != Read::Nothing, deadlines.first_ms).await
+        complete(id, endpoint, &url, &headers, &body, read != Read::Nothing, deadlines.first_ms, translated).await
     }
 }
 
-/// A stream: its head and first chunk within `first_ms`, then relayed.
+/// A stream: its head and first event (for a translated one, its answer's first
+/// part) within `first_ms`, then relayed.
 async fn streamed(
     id: &str,
     url: &str,
@@ -98,37 +141,63 @@ async fn streamed(
     body: &Uint8Array,
     read: Read,
     deadlines: Deadlines,
+    translated: Option<Translated>,
 ) -> Result<std::result::Result<Answer, Failure>> {
     let started = runtime::now_ms();
     let events = end_events(id, deadlines.stall_ms)?;
     let (first_ms, stall_ms) = (deadlines.first_ms as f64, deadlines.stall_ms as f64);
-    let promise = fetch_stream(url, headers, body, first_ms, stall_ms, read as u8, &events);
+    let (translator, translation, dialect) = match translated {
+        Some(t) => {
+            let (translator, shared) = Translator::new(t.dialect.stream(t.created, t.include_usage, t.secrets));
+            (Some(translator), Some(shared), Some(t.dialect))
+        }
+        None => (None, None, None),
+    };
+    // A translation knows its usage: the stream itself is kept only for the cache.
+    let keep = match (&translation, read) {
+        (Some(_), Read::Usage) => Read::Nothing,
+        (_, read) => read,
+    };
+    let promise = fetch_stream(url, headers, body, first_ms, stall_ms, keep as u8, &events, translator);
     let answer: Streamed = JsFuture::from(promise).await?.unchecked_into();
     let response = answer.response();
     if let Some(response) = &response
         && response.status() >= 400
     {
-        return Ok(Err(upstream_error(response, answer.error_body())?));
+        return Ok(Err(upstream_error(response, answer.error_body(), dialect)?));
     }
     let (Some(response), Some(body), Some(ended)) = (response, answer.stream(), answer.ended()) else {
+        // The translation knows why it failed better than the relay does.
+        if let Some(failure) = translation.as_ref().and_then(|t| t.try_borrow().ok()?.failure().cloned()) {
+            return Ok(Err(failure));
+        }
         return Ok(Err(failure(id, answer.message(), answer.timed_out(), deadlines.first_ms)));
     };
-    let head = answer.head().map(|head| head.to_vec()).unwrap_or_default();
-    let content_type = response.headers().get("content-type")?;
-    let garbage = match shape::check_stream_head(content_type.as_deref(), &head) {
-        StreamHead::Answer => None,
-        // `fetchStream` read on until an event ended, the stream ended or
-        // `HEAD_BYTES` came: no event yet is no stream of events.
-        StreamHead::Incomplete => Some("the stream sent no complete event".to_owned()),
-        StreamHead::NotAnAnswer(why) => Some(why),
-    };
-    if let Some(why) = garbage {
-        // Nothing reached the client yet: another deployment may still answer.
-        let _ = body.cancel();
-        return Ok(Err(Failure::invalid_response(id, why)));
+    if translation.is_none() {
+        let head = answer.head().map(|head| head.to_vec()).unwrap_or_default();
+        let content_type = response.headers().get("content-type")?;
+        let garbage = match shape::check_stream_head(content_type.as_deref(), &head) {
+            StreamHead::Answer => None,
+            // `fetchStream` read on until an event ended, the stream ended or
+            // `HEAD_BYTES` came: no event yet is no stream of events.
+            StreamHead::Incomplete => Some("the stream sent no complete event".to_owned()),
+            StreamHead::NotAnAnswer(why) => Some(why),
+        };
+        if let Some(why) = garbage {
+            // Nothing reached the client yet: another deployment may still answer.
+            let _ = body.cancel();
+            return Ok(Err(Failure::invalid_response(id, why)));
+        }
     }
     let ttft_ms = (runtime::now_ms() - started) as u64;
-    Ok(Ok(Answer::Stream { status: response.status(), upstream: response.headers(), body, ended, ttft_ms }))
+    Ok(Ok(Answer::Stream {
+        status: response.status(),
+        upstream: response.headers(),
+        body,
+        ended,
+        ttft_ms,
+        translation,
+    }))
 }
 
 /// The SSE events that end a stream cut after its first chunk, given to
@@ -175,15 +244,29 @@ fn end_events(id: &str, stall_ms: u64) -> Result<JsValue> {
 }
 
 /// How the stream of an [`Answer::Stream`] called with `read` ended; `None` when
-/// its client went away first (the deployment did its part).
-pub async fn stream_end(ended: js_sys::Promise, id: &str, read: Read, stall_ms: u64) -> Option<StreamEnd> {
+/// its client went away first (the deployment did its part). A translated stream's
+/// failure and usage are its translation's.
+pub async fn stream_end(
+    ended: js_sys::Promise,
+    id: &str,
+    read: Read,
+    stall_ms: u64,
+    translation: Option<translator::Shared>,
+) -> Option<StreamEnd> {
     let end: Ended = JsFuture::from(ended).await.ok()?.unchecked_into();
     if end.cancelled() {
         return None;
     }
+    let translated = translation.as_ref().and_then(|t| t.try_borrow().ok().map(|t| (t.failure().cloned(), t.usage())));
+    if let Some((Some(failure), _)) = translated {
+        return Some(StreamEnd::Failed(failure));
+    }
     if end.finished() {
         let kept = end.kept().map(|kept| kept.to_vec());
-        let tokens = kept.as_deref().and_then(usage::of_stream_end);
+        let tokens = match &translated {
+            Some((_, usage)) => usage.map(|u| u.total_tokens),
+            None => kept.as_deref().and_then(usage::of_stream_end),
+        };
         let whole = kept.filter(|_| read == Read::Whole);
         return Some(StreamEnd::Finished { whole, tokens });
     }
@@ -204,8 +287,26 @@ fn failure(id: &str, message: Option<String>, timed_out: bool, timeout_ms: u64) 
     }
 }
 
+/// A plain POST, answered whole within `timeout_ms`: its status and body, or why
+/// none came (for calls that are not attempts, such as a token exchange).
+pub async fn post(
+    url: &str,
+    headers: &HeaderList,
+    body: &[u8],
+    timeout_ms: u64,
+) -> std::result::Result<(u16, Vec<u8>), String> {
+    let headers = respond::js_headers(headers).map_err(|e| e.to_string())?;
+    let promise = fetch_whole(url, &headers, &Uint8Array::from(body), timeout_ms as f64);
+    let whole: Whole = JsFuture::from(promise).await.map_err(|e| format!("{e:?}"))?.unchecked_into();
+    match (whole.response(), whole.body()) {
+        (Some(response), Some(body)) => Ok((response.status(), Uint8Array::new(&body).to_vec())),
+        _ => Err(whole.message().unwrap_or_else(|| "no answer".to_owned())),
+    }
+}
+
 /// A complete answer: its head and its whole body within `timeout_ms`. A success
 /// whose body is not the endpoint's answer is the deployment's failure.
+#[allow(clippy::too_many_arguments)]
 async fn complete(
     id: &str,
     endpoint: Endpoint,
@@ -214,6 +315,7 @@ async fn complete(
     body: &Uint8Array,
     read: bool,
     timeout_ms: u64,
+    translated: Option<Translated>,
 ) -> Result<std::result::Result<Answer, Failure>> {
     let whole: Whole = JsFuture::from(fetch_whole(url, headers, body, timeout_ms as f64)).await?.unchecked_into();
     let Some(response) = whole.response() else {
@@ -222,7 +324,7 @@ async fn complete(
     let buffer = whole.body();
     let status = response.status();
     if status >= 400 {
-        return Ok(Err(upstream_error(&response, buffer)?));
+        return Ok(Err(upstream_error(&response, buffer, translated.map(|t| t.dialect))?));
     }
     let Some(buffer) = buffer else {
         return Ok(Err(failure(id, whole.message(), whole.timed_out(), timeout_ms)));
@@ -230,6 +332,15 @@ async fn complete(
     // Copied in to be looked at; unless Wasm needs it, the client gets the
     // runtime's own buffer.
     let bytes = Uint8Array::new(&buffer).to_vec();
+    if let Some(t) = translated {
+        return Ok(t.dialect.answer(id, &bytes, t.created).map(|answer| Answer::Complete {
+            status,
+            headers: vec![("content-type", "application/json".into())],
+            upstream: None,
+            body: Body::Bytes(answer.body),
+            tokens: answer.usage.map(|usage| usage.total_tokens),
+        }));
+    }
     if let Err(why) = shape::check_answer(endpoint, &bytes) {
         return Ok(Err(Failure::invalid_response(id, why)));
     }
@@ -273,7 +384,9 @@ extern "C" {
     /// A streamed POST: its head and first event within `first_ms` (else the call is
     /// aborted). Never rejects: resolves to a [`Streamed`], whose stream relays the
     /// chunks with a gap of at most `stall_ms` between them, and whose end keeps
-    /// `keep` (a [`Read`] as `KEEP`). `events` is an [`EndEvents`] as a JavaScript object.
+    /// `keep` (a [`Read`] as `KEEP`). `events` is an [`EndEvents`] as a JavaScript
+    /// object. A `translator` (given to the relay, which frees it) turns the
+    /// provider's chunks into OpenAI's as they arrive.
     #[wasm_bindgen(js_name = fetchStream)]
     fn fetch_stream(
         url: &str,
@@ -283,6 +396,7 @@ extern "C" {
         stall_ms: f64,
         keep: u8,
         events: &JsValue,
+        translator: Option<Translator>,
     ) -> js_sys::Promise;
 
     /// What `fetchStream` resolves to.
@@ -330,39 +444,45 @@ extern "C" {
 }
 
 thread_local! {
-    /// Each deployment's request headers as a JavaScript object, with the key they
-    /// were built for: the same on every call, so built once per isolate.
+    /// Each deployment's request headers as a JavaScript object, with the secret
+    /// they were built for (its key, or its Entra ID token): the same on every call,
+    /// so built once per isolate and secret.
     static UPSTREAM_HEADERS: RefCell<HashMap<DeploymentId, (Option<String>, JsValue)>> = RefCell::new(HashMap::new());
 }
 
-fn upstream_headers(deployment: &Deployment) -> Result<JsValue> {
-    let key = deployment.api_key.as_ref().map(|key| key.expose());
+fn forward_headers(deployment: &Deployment, bearer: Option<&str>) -> Result<JsValue> {
+    let secret = bearer.or(deployment.api_key.as_ref().map(|key| key.expose()));
     let cached = UPSTREAM_HEADERS.with_borrow(|cache| {
         cache
             .get(&deployment.id)
-            .filter(|(built_for, _)| built_for.as_deref() == key)
+            .filter(|(built_for, _)| built_for.as_deref() == secret)
             .map(|(_, headers)| headers.clone())
     });
     if let Some(headers) = cached {
         return Ok(headers);
     }
-    let mut headers: HeaderList = vec![("content-type", "application/json".into())];
-    if let Some(key) = key {
-        headers.push(("authorization", format!("Bearer {key}")));
-    }
-    let headers = respond::js_headers(&headers)?;
+    let headers = respond::js_headers(&upstream::forward_headers(deployment, bearer))?;
     UPSTREAM_HEADERS.with_borrow_mut(|cache| {
-        cache.insert(deployment.id.clone(), (key.map(str::to_owned), headers.clone()));
+        cache.insert(deployment.id.clone(), (secret.map(str::to_owned), headers.clone()));
     });
     Ok(headers)
 }
 
 /// The failure an answer of status 400 or more stands for, from its body (if it
-/// came in time) and its `retry-after`.
-fn upstream_error(response: &web_sys::Response, body: Option<js_sys::ArrayBuffer>) -> Result<Failure> {
+/// came in time) and when to try again, read in the provider's dialect.
+fn upstream_error(
+    response: &web_sys::Response,
+    body: Option<js_sys::ArrayBuffer>,
+    dialect: Option<Dialect>,
+) -> Result<Failure> {
     let body = body.map(|b| Uint8Array::new(&b).to_vec()).unwrap_or_default();
-    let retry_after = response.headers().get("retry-after")?.and_then(|v| parse_retry_after(&v));
-    Ok(Failure::from_upstream(response.status(), &body, retry_after))
+    let headers = response.headers();
+    let retry_after =
+        failure::retry_after(headers.get("retry-after-ms")?.as_deref(), headers.get("retry-after")?.as_deref());
+    Ok(match dialect {
+        Some(dialect) => dialect.failure(response.status(), retry_after, &body),
+        None => Failure::from_upstream(response.status(), &body, retry_after),
+    })
 }
 
 /// The SSE event that ends a stream cut short.

@@ -10,7 +10,9 @@
 //! - [`proxy`]: the OpenAI endpoints: the planner's steps, run against the
 //!   coordinator and the deployments.
 //! - [`cache`]: the response cache in KV.
-//! - [`attempt`]: one call to a deployment under its deadlines; streams relayed.
+//! - [`attempt`]: one call to a deployment under its deadlines; streams relayed
+//!   (and translated, through a [`translator`], for providers of another format).
+//! - [`credentials`]: Entra ID tokens for Azure deployments, cached per isolate.
 //! - [`respond`]: JSON and error responses, and the `x-litellm-*` headers.
 //! - [`runtime`]: the clock and the random seed, read from JavaScript.
 //! - [`coordinator`]: the per-model-group Durable Object, and its client.
@@ -23,6 +25,7 @@ mod attempt;
 mod cache;
 mod config_source;
 mod coordinator;
+mod credentials;
 mod durable;
 mod jobs;
 mod local_route;
@@ -30,6 +33,7 @@ mod proxy;
 mod respond;
 mod routes;
 mod runtime;
+mod translator;
 
 use switchyard_core::error::ApiError;
 use worker::{Context, Env, Result, event};

@@ -19,13 +19,15 @@ use switchyard_core::failure::Failure;
 use switchyard_core::mock::{self, MockContext};
 use switchyard_core::plan::Step;
 use switchyard_core::request::{ParsedRequest, timeout_header};
+use switchyard_core::secret::Secrets;
 use switchyard_core::serving::{Attempt, Serving};
+use switchyard_core::upstream::{self, ClientHeaders};
 use worker::{Context, Delay, Env, Result};
 
-use crate::attempt::{self, Answer, StreamEnd};
+use crate::attempt::{self, Answer, Outbound, StreamEnd, Translated};
 use crate::cache::Cached;
 use crate::respond::{self, Body, HeaderList, Limits, Reply, Served};
-use crate::{coordinator, local_route, runtime};
+use crate::{coordinator, credentials, local_route, runtime};
 
 /// Where work off the response's critical path (reports to the coordinator) runs.
 pub enum Background<'a> {
@@ -52,6 +54,16 @@ pub enum Caller {
     Client { api_key: Option<String>, request: web_sys::Request },
     /// An async job: no client to lose, and no cache (a job carries no API key).
     Job,
+}
+
+impl Caller {
+    /// A header of the client's request (read only where a provider passes it on).
+    fn header(&self, name: &str) -> Option<String> {
+        match self {
+            Self::Client { request, .. } => request.headers().get(name).ok().flatten(),
+            Self::Job => None,
+        }
+    }
 }
 
 pub async fn handle(
@@ -147,7 +159,8 @@ pub async fn serve(
             counts_usage: attempt.counts_usage,
             started_ms: attempt_started,
         };
-        let mut reply = match run(picked.deployment, &request, endpoint, attempt).await? {
+        let client = ClientCall { env, body, caller: &caller, secrets: &config.secrets };
+        let mut reply = match run(picked.deployment, &request, endpoint, attempt, &client).await? {
             Err(mut failure) => {
                 // What a provider says may echo the key it was sent.
                 failure.error = failure.error.masked(&config.secrets);
@@ -242,12 +255,13 @@ fn answered(
             }
             Reply::new(status, headers, body).passing(upstream)
         }
-        Answer::Stream { status, upstream, body, ended, ttft_ms } => {
+        Answer::Stream { status, upstream, body, ended, ttft_ms, translation } => {
             let (env, cache_policy, cached) = (env.clone(), config.cache.clone(), cached.cloned());
             let stall_ms = attempt.deadlines.stall_ms;
             background.run(async move {
                 let id = settle.deployment.clone();
-                let (tokens, failure) = match attempt::stream_end(ended, id.as_str(), attempt.read, stall_ms).await {
+                let end = attempt::stream_end(ended, id.as_str(), attempt.read, stall_ms, translation).await;
+                let (tokens, failure) = match end {
                     Some(StreamEnd::Failed(f)) => {
                         (None, Some(ReportedFailure { class: f.class, retry_after_ms: None }))
                     }
@@ -342,12 +356,14 @@ impl Settle {
     }
 }
 
-/// Runs one attempt: a mock answers at once; anything else is a call.
+/// Runs one attempt: a mock answers at once; anything else is a call, with the
+/// client's body as it came or translated for the deployment's provider.
 async fn run(
     deployment: &Deployment,
     request: &ParsedRequest<'_>,
     endpoint: Endpoint,
     attempt: Attempt,
+    client: &ClientCall<'_>,
 ) -> Result<std::result::Result<Answer, Failure>> {
     // A mock in the request wins over the deployment's, as in LiteLLM.
     if let Some(content) = request.mock_response.as_deref().or(deployment.mock_response.as_deref()) {
@@ -360,6 +376,38 @@ async fn run(
         let body = Body::Bytes(answer.body);
         return Ok(Ok(Answer::Complete { status: 200, headers, upstream: None, body, tokens: Some(tokens) }));
     }
-    let body = request.upstream_body(&deployment.model);
-    attempt::call(deployment, endpoint, body, request.stream, attempt.read, attempt.deadlines).await
+    let outbound = if deployment.kind.forwards_bytes() {
+        let bearer = match credentials::bearer(client.env, deployment).await {
+            Ok(bearer) => bearer,
+            Err(failure) => return Ok(Err(failure)),
+        };
+        Outbound::forwarded(deployment, endpoint, request.upstream_body(&deployment.model), bearer.as_deref())?
+    } else {
+        let anthropic_beta = client.caller.header("anthropic-beta");
+        let headers = ClientHeaders { anthropic_beta: anthropic_beta.as_deref() };
+        match upstream::translate(deployment, endpoint, client.body, headers) {
+            Ok(call) => {
+                let translated = Translated {
+                    dialect: call.dialect,
+                    created: (runtime::now_ms() / 1000.0) as u64,
+                    include_usage: request.include_usage,
+                    secrets: client.secrets.clone(),
+                };
+                Outbound::translated(call, translated)?
+            }
+            // What this deployment's provider cannot take is the request's fault
+            // here, but another deployment (of another provider) may take it.
+            Err(error) => return Ok(Err(Failure::refused(error))),
+        }
+    };
+    attempt::call(deployment.id.as_str(), endpoint, outbound, request.stream, attempt.read, attempt.deadlines).await
+}
+
+/// What a call needs of the client's request beyond its parsed fields.
+struct ClientCall<'a> {
+    env: &'a Env,
+    /// The body as the client sent it, for a translation to parse whole.
+    body: &'a [u8],
+    caller: &'a Caller,
+    secrets: &'a Secrets,
 }

@@ -125,6 +125,13 @@ impl Failure {
         Self { class: classify(status, &error), error, retry_after_ms, slow_down: slows_down(status, retry_after_ms) }
     }
 
+    /// A request this deployment's provider cannot take (a field it lacks, an
+    /// endpoint it does not serve): the client's fault here, though a deployment of
+    /// another provider may take it.
+    pub fn refused(error: ApiError) -> Self {
+        Self { class: FailureClass::BadRequest, error, retry_after_ms: None, slow_down: false }
+    }
+
     pub fn timeout(deployment: &str, after_ms: u64) -> Self {
         Self {
             class: FailureClass::Timeout,
@@ -187,6 +194,13 @@ fn is_content_policy(error: &ApiError) -> bool {
             .any(|needle| message.contains(needle))
 }
 
+/// When to try again, from an answer's headers: Azure's `retry-after-ms` first,
+/// then `retry-after` (delta-seconds).
+pub fn retry_after(retry_after_ms: Option<&str>, retry_after: Option<&str>) -> Option<u64> {
+    let ms = retry_after_ms.and_then(|v| v.trim().parse::<f64>().ok()).filter(|ms| ms.is_finite() && *ms >= 0.0);
+    ms.map(|ms| ms as u64).or_else(|| retry_after.and_then(parse_retry_after))
+}
+
 /// `Retry-After` in milliseconds: delta-seconds, integer or decimal. HTTP dates are
 /// not read: providers send seconds, and a date would need a clock here.
 pub fn parse_retry_after(value: &str) -> Option<u64> {
@@ -247,6 +261,14 @@ mod tests {
         assert!(slow(429, None) && slow(529, None) && slow(503, Some(2_000)));
         assert!(!slow(503, None) && !slow(500, Some(1_000)) && !slow(400, None));
         assert!(!Failure::timeout("a", 10).slow_down && !Failure::unreachable("a", "reset".into()).slow_down);
+    }
+
+    #[test]
+    fn azures_retry_after_ms_comes_before_retry_after() {
+        assert_eq!(retry_after(Some("1500"), Some("2")), Some(1_500));
+        assert_eq!(retry_after(None, Some("2")), Some(2_000));
+        assert_eq!(retry_after(Some("soon"), Some("3")), Some(3_000));
+        assert_eq!(retry_after(None, None), None);
     }
 
     #[test]

@@ -19,34 +19,40 @@ use crate::translate::{OpenAiSse, StreamDecoder, carries_answer, write_json_even
 /// Request headers, names lowercase.
 pub type Headers = Vec<(&'static str, String)>;
 
-/// Where a deployment that takes the client's body as it came is called, and the
-/// headers that go with it (the same on every call, so built once). `bearer`: an
-/// Entra ID token, for an Azure deployment that uses client credentials.
-pub fn forward(deployment: &Deployment, endpoint: Endpoint, bearer: Option<&str>) -> (String, Headers) {
+/// Where a deployment that takes the client's body as it came is called for `endpoint`.
+pub fn forward_url(deployment: &Deployment, endpoint: Endpoint) -> String {
+    match &deployment.access {
+        Access::Azure(AzureAccess { api_version, .. }) => {
+            azure::url(&deployment.api_base, &deployment.model, endpoint.upstream_path(), api_version)
+        }
+        Access::Plain => format!("{}{}", deployment.api_base, endpoint.upstream_path()),
+    }
+}
+
+/// The headers that go with the client's body to such a deployment: the same on
+/// every call (the shell builds them once). `bearer`: an Entra ID token, for an
+/// Azure deployment that uses client credentials.
+pub fn forward_headers(deployment: &Deployment, bearer: Option<&str>) -> Headers {
     let mut headers: Headers = vec![("content-type", "application/json".into())];
     let key = deployment.api_key.as_ref().map(|key| key.expose());
     match &deployment.access {
-        Access::Azure(AzureAccess { api_version, credential }) => {
-            let url = azure::url(&deployment.api_base, &deployment.model, endpoint.upstream_path(), api_version);
-            match (credential, key, bearer) {
-                (AzureCredential::AdToken(token), ..) => {
-                    headers.push(("authorization", format!("Bearer {}", token.expose())))
-                }
-                (AzureCredential::ClientSecret { .. }, _, Some(token)) => {
-                    headers.push(("authorization", format!("Bearer {token}")))
-                }
-                (_, Some(key), _) => headers.push(("api-key", key.to_owned())),
-                _ => {}
+        Access::Azure(AzureAccess { credential, .. }) => match (credential, key, bearer) {
+            (AzureCredential::AdToken(token), ..) => {
+                headers.push(("authorization", format!("Bearer {}", token.expose())))
             }
-            (url, headers)
-        }
+            (AzureCredential::ClientSecret { .. }, _, Some(token)) => {
+                headers.push(("authorization", format!("Bearer {token}")))
+            }
+            (_, Some(key), _) => headers.push(("api-key", key.to_owned())),
+            _ => {}
+        },
         Access::Plain => {
             if let Some(key) = key {
                 headers.push(("authorization", format!("Bearer {key}")));
             }
-            (format!("{}{}", deployment.api_base, endpoint.upstream_path()), headers)
         }
     }
+    headers
 }
 
 /// A call whose body is the provider's own, built from the client's.

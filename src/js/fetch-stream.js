@@ -1,16 +1,19 @@
 // A deployment's stream: its head and first event under one deadline, then relayed
 // chunk by chunk with a deadline on each gap.
 //
-// The chunks never cross into Wasm and back: Wasm awaits one promise for the head,
-// hands the relayed stream to the client, and later awaits how it ended (with, when
-// asked, the stream's end or all of it). Relaying here rather than from Wasm was
-// +15% on the streamed path (BENCHMARKS.md). Bound in src/attempt.rs.
+// The chunks of a stream in OpenAI's format never cross into Wasm and back: Wasm
+// awaits one promise for the head, hands the relayed stream to the client, and
+// later awaits how it ended (with, when asked, the stream's end or all of it).
+// Relaying here rather than from Wasm was +15% on the streamed path
+// (BENCHMARKS.md). A stream of another provider's format goes through a
+// `translator` (a Rust object, `attempt::Translator`) once per chunk that arrives.
+// Bound in src/attempt.rs.
 
 /**
  * What of the stream to keep for Wasm once it has ended, the `keep` of
  * `fetchStream`: nothing, its tail (the last chunks that make at least `TAIL_BYTES`:
  * its usage is in its last event), or all of it (for the cache). The values are
- * the discriminants of `Read` in src/attempt.rs (tests/unit/js-fetch-stream.test.mjs
+ * the discriminants of `Read` in core/src/serving.rs (tests/unit/js-fetch-stream.test.mjs
  * checks that they agree).
  */
 export const KEEP = Object.freeze({ NOTHING: 0, TAIL: 1, ALL: 2 });
@@ -59,8 +62,15 @@ const notRelayed = (response, { errorBody = null, message = null, timedOut = fal
  * - else `message` says why it failed, and `timedOut` whether because `firstMs`
  *   passed.
  * `stallMs`, `keep` (a `KEEP` value) and `events` go to `relay`.
+ *
+ * With a `translator` (`{ feed(chunk), finish(), started(), failed(), free() }`),
+ * what is relayed is what it makes of the upstream's chunks; the head is read until
+ * something of the answer is out (`started()`) rather than until the first event
+ * ends, and when the translation fails before that, nothing is relayed and
+ * `message` says so (the translator knows why). The translator is freed once the
+ * stream has ended, or at once when nothing is relayed.
  */
-export async function fetchStream(url, headers, body, firstMs, stallMs, keep, events) {
+export async function fetchStream(url, headers, body, firstMs, stallMs, keep, events, translator = null) {
   const controller = new AbortController();
   const deadline = later(firstMs);
   let response = null;
@@ -78,6 +88,15 @@ export async function fetchStream(url, headers, body, firstMs, stallMs, keep, ev
     }
     if (!response.body) return notRelayed(response, { message: "the stream had no body" });
     const reader = response.body.getReader();
+    if (translator) {
+      const head = await translatedHead(reader, deadline, translator);
+      if (!translator.started()) {
+        controller.abort();
+        return notRelayed(response, { message: "the provider's stream failed before its answer" });
+      }
+      const { stream, ended } = relay(reader, head, controller, stallMs, keep, events, translator);
+      return { response, stream, ended, head, errorBody: null, message: null, timedOut: false };
+    }
     const first = await Promise.race([reader.read(), deadline.fired]);
     if (first === TIMED_OUT) throw TIMED_OUT;
     if (first.done) return notRelayed(response, { message: "the stream ended before its first chunk" });
@@ -101,6 +120,27 @@ export async function fetchStream(url, headers, body, firstMs, stallMs, keep, ev
   } finally {
     clearTimeout(deadline.timer);
   }
+}
+
+/**
+ * Reads and translates the stream until something of the answer is out, the
+ * translation failed, or the stream ended: its translation so far. When nothing is
+ * relayed after it (not started), the translator is freed here.
+ */
+async function translatedHead(reader, deadline, translator) {
+  const out = [];
+  try {
+    for (;;) {
+      const next = await Promise.race([reader.read(), deadline.fired]);
+      if (next === TIMED_OUT) throw TIMED_OUT;
+      const piece = next.done ? translator.finish() : translator.feed(next.value);
+      if (piece.length) out.push(piece);
+      if (next.done || translator.started() || translator.failed()) break;
+    }
+  } finally {
+    if (!translator.started()) translator.free();
+  }
+  return joined(out);
 }
 
 /** Whether the bytes hold the end of an SSE event: a blank line (`\n\n`, `\r\r` or `\r\n\r\n`). */
@@ -132,12 +172,18 @@ const CANCELLED = Object.freeze({ finished: false, cancelled: true, kept: null, 
  *   `events.brokenBefore`, that message escaped as in a JSON string, and
  *   `events.brokenAfter` (the end events are built in Rust, so that the error
  *   keeps one shape);
- * - the client cancelled it: `cancelled`; the upstream call is aborted.
+ * - the client cancelled it: `cancelled`; the upstream call is aborted;
+ * - with a `translator`, its translation failed: `message` says so (the
+ *   translation ended the stream with its own error event).
  */
-function relay(reader, first, controller, stallMs, keep, events) {
+function relay(reader, first, controller, stallMs, keep, events, translator = null) {
   let settle;
   const ended = new Promise((resolve) => {
-    settle = resolve;
+    settle = (how) => {
+      translator?.free();
+      translator = null;
+      resolve(how);
+    };
   });
   const kept = keep === KEEP.NOTHING ? null : [first];
   let keptBytes = first.length;
@@ -174,11 +220,24 @@ function relay(reader, first, controller, stallMs, keep, events) {
         return settle(failed("timed out", true));
       }
       if (next.done) {
+        const rest = translator?.finish();
+        if (rest?.length) {
+          if (kept) push(rest);
+          out.enqueue(rest);
+        }
         out.close();
         return settle(finished(kept && joined(kept)));
       }
-      if (kept) push(next.value);
-      out.enqueue(next.value);
+      const chunk = translator ? translator.feed(next.value) : next.value;
+      if (chunk.length) {
+        if (kept) push(chunk);
+        out.enqueue(chunk);
+      }
+      if (translator?.failed()) {
+        controller.abort();
+        out.close();
+        return settle(failed("the provider's stream failed", false));
+      }
     },
     cancel() {
       controller.abort();

@@ -28,16 +28,20 @@ fn deployment<'c>(config: &'c Config, group: &str) -> &'c Deployment {
 #[test]
 fn openai_and_azure_deployments_get_the_body_as_it_came_at_their_own_url_and_key() {
     let config = config();
-    let (url, headers) = forward(deployment(&config, "gpt"), Endpoint::ChatCompletions, None);
-    assert_eq!(url, "https://api.openai.com/v1/chat/completions");
-    assert!(headers.contains(&("authorization", "Bearer sk-openai-0123456789abcdefghijk".into())));
-    let (url, headers) = forward(deployment(&config, "azure-key"), Endpoint::Embeddings, None);
-    assert_eq!(url, "https://res.openai.azure.com/openai/deployments/my-gpt/embeddings?api-version=2025-02-01-preview");
+    let gpt = deployment(&config, "gpt");
+    assert_eq!(forward_url(gpt, Endpoint::ChatCompletions), "https://api.openai.com/v1/chat/completions");
+    assert!(forward_headers(gpt, None).contains(&("authorization", "Bearer sk-openai-0123456789abcdefghijk".into())));
+    let azure = deployment(&config, "azure-key");
+    assert_eq!(
+        forward_url(azure, Endpoint::Embeddings),
+        "https://res.openai.azure.com/openai/deployments/my-gpt/embeddings?api-version=2025-02-01-preview"
+    );
+    let headers = forward_headers(azure, None);
     assert!(headers.contains(&("api-key", "azure-key-0123456789abcdefghij".into())));
     assert!(!headers.iter().any(|(name, _)| *name == "authorization"));
-    let (_, headers) = forward(deployment(&config, "azure-app"), Endpoint::ChatCompletions, Some("entra-token"));
+    let headers = forward_headers(deployment(&config, "azure-app"), Some("entra-token"));
     assert!(headers.contains(&("authorization", "Bearer entra-token".into())));
-    let (_, headers) = forward(deployment(&config, "azure-token"), Endpoint::ChatCompletions, None);
+    let headers = forward_headers(deployment(&config, "azure-token"), None);
     assert!(headers.contains(&("authorization", "Bearer eyJ-static".into())));
 }
 
