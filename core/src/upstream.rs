@@ -14,7 +14,8 @@ use crate::failure::Failure;
 use crate::openai::{ChatChunk, ChatRequest, Usage};
 use crate::provider::{Kind, anthropic, azure};
 use crate::secret::Secrets;
-use crate::translate::{OpenAiSse, StreamDecoder, carries_answer, write_json_event};
+use crate::sse;
+use crate::translate::{OpenAiSse, StreamDecoder, carries_answer};
 
 /// Request headers, names lowercase.
 pub type Headers = Vec<(&'static str, String)>;
@@ -237,7 +238,8 @@ impl StreamTranslation {
         if let Err(mut failure) = decoded {
             failure.error = failure.error.masked(&self.secrets);
             if self.started {
-                write_json_event(&mut out, &ErrorEvent::of(&failure));
+                // As a cut stream of OpenAI's format ends: `data: {"error": {...}}`.
+                sse::write_data(&mut out, &failure.error.body());
             }
             self.failure = Some(failure);
         }
@@ -257,19 +259,6 @@ impl StreamTranslation {
     /// The usage the provider reported.
     pub fn usage(&self) -> Option<Usage> {
         self.decoder.usage()
-    }
-}
-
-/// The SSE event that ends a stream cut short: `{"error": {...}}` in OpenAI's shape.
-#[derive(serde::Serialize)]
-struct ErrorEvent {
-    error: serde_json::Value,
-}
-
-impl ErrorEvent {
-    fn of(failure: &Failure) -> Self {
-        let body: serde_json::Value = serde_json::from_slice(&failure.error.body()).unwrap_or_default();
-        Self { error: body.get("error").cloned().unwrap_or_default() }
     }
 }
 

@@ -200,43 +200,49 @@ function relay(reader, first, controller, stallMs, keep, events, translator = nu
         pending = null;
         return;
       }
-      const stall = later(stallMs);
-      let next;
-      try {
-        next = await Promise.race([reader.read(), stall.fired]);
-      } catch (error) {
-        const message = String(error?.message ?? error);
-        const escaped = JSON.stringify(message).slice(1, -1);
-        out.enqueue(new TextEncoder().encode(events.brokenBefore + escaped + events.brokenAfter));
-        out.close();
-        return settle(failed(message, false));
-      } finally {
-        clearTimeout(stall.timer);
-      }
-      if (next === TIMED_OUT) {
-        controller.abort();
-        out.enqueue(new TextEncoder().encode(events.timeout));
-        out.close();
-        return settle(failed("timed out", true));
-      }
-      if (next.done) {
-        const rest = translator?.finish();
-        if (rest?.length) {
-          if (kept) push(rest);
-          out.enqueue(rest);
+      // A translated chunk may come out empty (a provider's ping): read on until
+      // something is enqueued or the stream ends, as a pull that enqueues nothing
+      // is not always pulled again.
+      for (;;) {
+        const stall = later(stallMs);
+        let next;
+        try {
+          next = await Promise.race([reader.read(), stall.fired]);
+        } catch (error) {
+          const message = String(error?.message ?? error);
+          const escaped = JSON.stringify(message).slice(1, -1);
+          out.enqueue(new TextEncoder().encode(events.brokenBefore + escaped + events.brokenAfter));
+          out.close();
+          return settle(failed(message, false));
+        } finally {
+          clearTimeout(stall.timer);
         }
-        out.close();
-        return settle(finished(kept && joined(kept)));
-      }
-      const chunk = translator ? translator.feed(next.value) : next.value;
-      if (chunk.length) {
-        if (kept) push(chunk);
-        out.enqueue(chunk);
-      }
-      if (translator?.failed()) {
-        controller.abort();
-        out.close();
-        return settle(failed("the provider's stream failed", false));
+        if (next === TIMED_OUT) {
+          controller.abort();
+          out.enqueue(new TextEncoder().encode(events.timeout));
+          out.close();
+          return settle(failed("timed out", true));
+        }
+        if (next.done) {
+          const rest = translator?.finish();
+          if (rest?.length) {
+            if (kept) push(rest);
+            out.enqueue(rest);
+          }
+          out.close();
+          return settle(finished(kept && joined(kept)));
+        }
+        const chunk = translator ? translator.feed(next.value) : next.value;
+        if (chunk.length) {
+          if (kept) push(chunk);
+          out.enqueue(chunk);
+        }
+        if (translator?.failed()) {
+          controller.abort();
+          out.close();
+          return settle(failed("the provider's stream failed", false));
+        }
+        if (chunk.length) return;
       }
     },
     cancel() {

@@ -82,7 +82,7 @@ test("KEEP holds the discriminants of Rust's Read (core/src/serving.rs), which W
   const value = (variant) => Number(read.match(new RegExp(`\\b${variant} = (\\d+),`))[1]);
   assert.deepEqual(KEEP, { NOTHING: value("Nothing"), TAIL: value("Usage"), ALL: value("Whole") });
   const shell = readFileSync(new URL("../../src/attempt.rs", import.meta.url), "utf8");
-  assert.match(shell, /fetch_stream\([^)]*read as u8/);
+  assert.match(shell, /fetch_stream\([^)]*\bkeep as u8/, "a Read, as its discriminant");
 });
 
 test("a stream is POSTed, relayed whole, and ends finished; its head is its first event", async () => {
