@@ -207,12 +207,23 @@ async fn pick<'c>(
     background: &Background<'_>,
     rng: &mut fastrand::Rng,
 ) -> std::result::Result<std::result::Result<Picked<'c>, Unavailable>, ApiError> {
-    let ask = Ask { avoid: &avoid, estimated_tokens: request.prompt_tokens, stream: request.stream };
+    let ask = Ask {
+        avoid: &avoid,
+        estimated_tokens: request.prompt_tokens,
+        stream: request.stream,
+        region: request.allowed_region,
+    };
     if let Some((deployment, left)) = local_route::pick(env, group, serving.router(), ask, rng).await {
         return Ok(Ok(Picked { group, deployment, grant: None, left }));
     }
     let queue = serving.queue(group, runtime::now_ms() as u64, rng.u64(..));
-    let ticket = TicketRequest { avoid, estimated_tokens: request.prompt_tokens, stream: request.stream, queue };
+    let ticket = TicketRequest {
+        avoid,
+        estimated_tokens: request.prompt_tokens,
+        stream: request.stream,
+        queue,
+        region: request.allowed_region,
+    };
     let grant = match take_ticket(env, &group.name, ticket, caller, background).await? {
         TicketReply::Granted(grant) => grant,
         TicketReply::Unavailable(reason) => return Ok(Err(reason)),

@@ -24,7 +24,7 @@ fn config(extra: &str, strategy: &str) -> switchyard_core::config::Config {
 }
 
 fn request(queue: Option<QueueRequest>) -> TicketRequest {
-    TicketRequest { avoid: vec![], estimated_tokens: 100, stream: false, queue }
+    TicketRequest { avoid: vec![], estimated_tokens: 100, stream: false, queue, region: None }
 }
 
 fn report(ticket: u64) -> Report {

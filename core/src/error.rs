@@ -57,6 +57,8 @@ pub enum ApiError {
         "waited {waited_ms} ms in the queue of `{group}` (place {position} in line) without a deployment becoming free"
     )]
     QueueTimeout { group: String, waited_ms: u64, position: usize },
+    #[error("no deployment of `{group}` runs in the region the request allows (allowed_model_region)")]
+    NoneInRegion { group: String },
     #[error("the prompt (about {tokens} tokens) is longer than any deployment of `{group}` accepts (max_input_tokens)")]
     ContextWindowExceeded { group: String, tokens: u64 },
     /// The first failure of a request that also failed everywhere else it went.
@@ -73,7 +75,10 @@ pub enum ApiError {
 impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
-            Self::MalformedJson(_) | Self::InvalidParam { .. } | Self::ContextWindowExceeded { .. } => 400,
+            Self::MalformedJson(_)
+            | Self::InvalidParam { .. }
+            | Self::ContextWindowExceeded { .. }
+            | Self::NoneInRegion { .. } => 400,
             Self::MissingApiKey | Self::InvalidApiKey => 401,
             Self::ModelNotFound { .. } | Self::RouteNotFound { .. } | Self::JobNotFound { .. } => 404,
             Self::MethodNotAllowed { .. } => 405,
@@ -115,6 +120,7 @@ impl ApiError {
             | Self::Timeout { .. }
             | Self::QueueTimeout { .. }
             | Self::ContextWindowExceeded { .. }
+            | Self::NoneInRegion { .. }
             | Self::Config(_)
             | Self::Internal(_) => None,
         }
@@ -128,7 +134,8 @@ impl ApiError {
             | Self::RouteNotFound { .. }
             | Self::JobNotFound { .. }
             | Self::MethodNotAllowed { .. }
-            | Self::ContextWindowExceeded { .. } => "invalid_request_error",
+            | Self::ContextWindowExceeded { .. }
+            | Self::NoneInRegion { .. } => "invalid_request_error",
             Self::MissingApiKey | Self::InvalidApiKey => "authentication_error",
             Self::Upstream { kind, .. } => kind,
             Self::UpstreamUnreachable { .. }
@@ -164,6 +171,7 @@ impl ApiError {
             | Self::QueueFull { .. }
             | Self::QueueTimeout { .. }
             | Self::ContextWindowExceeded { .. }
+            | Self::NoneInRegion { .. }
             | Self::CoordinatorUnavailable { .. }
             | Self::Config(_)
             | Self::Internal(_) => None,
@@ -190,6 +198,7 @@ impl ApiError {
             Self::QueueFull { .. } => Some("queue_full"),
             Self::QueueTimeout { .. } => Some("queue_timeout"),
             Self::ContextWindowExceeded { .. } => Some("context_length_exceeded"),
+            Self::NoneInRegion { .. } => Some("no_deployment_in_region"),
             Self::Tried { error, .. } => error.code(),
             Self::Config(_) => Some("invalid_config"),
             Self::Internal(_) => None,
@@ -290,6 +299,7 @@ impl ApiError {
             | Self::QueueFull { .. }
             | Self::QueueTimeout { .. }
             | Self::ContextWindowExceeded { .. }
+            | Self::NoneInRegion { .. }
             | Self::CoordinatorUnavailable { .. }
             | Self::Config(_)
             | Self::Internal(_) => self,

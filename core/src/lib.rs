@@ -17,6 +17,7 @@
 //!   and its answers, streams and errors read as OpenAI's.
 //! - [`cors`]: which browser origins may call the gateway.
 //! - [`endpoint`]: the OpenAI endpoints served, and a request URL's path.
+//! - [`region`]: areas (`eu`, `us`) and the regions of each cloud that lie in them.
 //! - [`request`]: the client's request body, parsed once into the fields routing needs,
 //!   validated, and rewritten for the upstream.
 //! - [`select`]: the weighted random choice of simple-shuffle.
@@ -50,6 +51,7 @@ pub mod mock;
 pub mod openai;
 pub mod plan;
 pub mod provider;
+pub mod region;
 pub mod request;
 pub mod secret;
 pub mod select;

@@ -180,6 +180,7 @@ impl Plan {
             Unavailable::ContextWindowExceeded => {
                 (ApiError::ContextWindowExceeded { group, tokens: self.prompt_tokens }, FallbackKind::ContextWindow)
             }
+            Unavailable::NoneInRegion => (ApiError::NoneInRegion { group }, FallbackKind::Generic),
             Unavailable::Busy => (ApiError::GroupBusy { group }, FallbackKind::Generic),
             Unavailable::QueueFull { max } => (ApiError::QueueFull { group, max }, FallbackKind::Generic),
             // The request's own time is up: nothing more is tried for it.
@@ -294,6 +295,7 @@ fn short(error: &ApiError) -> &'static str {
         ApiError::AllCoolingDown { .. } => "all deployments cooling down",
         ApiError::GroupRateLimited { .. } => "at its rpm/tpm limit",
         ApiError::ContextWindowExceeded { .. } => "prompt too long for every deployment",
+        ApiError::NoneInRegion { .. } => "no deployment in the allowed region",
         ApiError::GroupBusy { .. } => "every deployment busy",
         ApiError::QueueFull { .. } => "queue full",
         ApiError::MalformedJson(_)

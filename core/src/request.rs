@@ -13,6 +13,7 @@ use serde_json::value::RawValue;
 
 use crate::endpoint::Endpoint;
 use crate::error::ApiError;
+use crate::region::Area;
 
 /// Keys that LiteLLM reads from the body and that an OpenAI-compatible provider
 /// would refuse or misread. `api_key`/`api_base` would let a client redirect the
@@ -34,6 +35,7 @@ pub const GATEWAY_ONLY_KEYS: &[&str] = &[
     "api_key",
     "api_base",
     "base_url",
+    "allowed_model_region",
 ];
 
 /// What the request body says about its own reliability.
@@ -87,6 +89,8 @@ pub struct ParsedRequest<'a> {
     pub include_usage: bool,
     /// LiteLLM's `cache` controls for this request.
     pub cache: CacheControls,
+    /// `allowed_model_region`: only deployments in this area may serve it.
+    pub allowed_region: Option<Area>,
     input: &'a RawValue,
     entries: Vec<(Key<'a>, &'a RawValue)>,
 }
@@ -141,6 +145,15 @@ impl<'a> ParsedRequest<'a> {
         let stream_timeout_ms = present("stream_timeout").map(|raw| seconds("stream_timeout", raw)).transpose()?;
         let include_usage = present("stream_options").map(parse_include_usage).transpose()?.unwrap_or(false);
         let cache = present("cache").map(parse_cache).transpose()?.unwrap_or_default();
+        let allowed_region = match present("allowed_model_region") {
+            None => None,
+            Some(raw) => Some(
+                serde_json::from_str::<String>(raw.get())
+                    .ok()
+                    .and_then(|area| Area::parse(&area))
+                    .ok_or_else(|| wrong_type("allowed_model_region", "\"eu\" or \"us\"", raw))?,
+            ),
+        };
         // Read by the request log and LiteLLM's callbacks: their shape is checked
         // here so that a wrong one is the client's 400, not a surprise later. The
         // body parsed already, so a value that opens with `{` is an object.
@@ -170,6 +183,7 @@ impl<'a> ParsedRequest<'a> {
             priority,
             include_usage,
             cache,
+            allowed_region,
             input: raw_input,
             entries,
         })
@@ -505,6 +519,16 @@ mod tests {
             (r#"{"model":"m","messages":[{"role":"user"}],"metadata":[1]}"#, "metadata", "an object"),
             (r#"{"model":"m","messages":[{"role":"user"}],"tags":"prod"}"#, "tags", "an array of strings"),
             (r#"{"model":"m","messages":[{"role":"user"}],"tags":[1,2]}"#, "tags", "an array of strings"),
+            (
+                r#"{"model":"m","messages":[{"role":"user"}],"allowed_model_region":"apac"}"#,
+                "allowed_model_region",
+                "\"eu\" or \"us\"",
+            ),
+            (
+                r#"{"model":"m","messages":[{"role":"user"}],"allowed_model_region":1}"#,
+                "allowed_model_region",
+                "\"eu\"",
+            ),
         ];
         for (body, param, message) in cases {
             let (got_param, got_message) = param_of(chat(body));

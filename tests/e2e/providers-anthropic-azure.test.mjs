@@ -17,6 +17,7 @@ const ctx = useGateway((upstream) => {
     `  - { model_name: ${group}, litellm_params: { model: anthropic/claude-sonnet-4-5, api_base: "${anthropic(name)}", api_key: ${ANTHROPIC_KEY}${extra} }, model_info: { id: ${name} } }`;
   const azure = upstream.provider("az", "azure", { apiKey: AZURE_KEY, deployments: ["gpt-4o"] });
   const azureApp = upstream.provider("azapp", "azure", { entra: APP, deployments: ["gpt-4o"] });
+  const azureEu = upstream.provider("azeu", "azure", { apiKey: AZURE_KEY, deployments: ["gpt-4o"] });
   return {
     config: [
       "model_list:",
@@ -28,6 +29,8 @@ const ctx = useGateway((upstream) => {
       `  - { model_name: azure-app, litellm_params: { model: azure/gpt-4o, api_base: "${azureApp}", tenant_id: ${APP.tenant}, client_id: ${APP.clientId}, client_secret: os.environ/AZURE_APP_SECRET }, model_info: { id: azapp1 } }`,
       claude("safe-claude", "safe"),
       claude("long-claude", "long"),
+      `  - { model_name: regional, litellm_params: { model: azure/gpt-4o, api_base: "${azureEu}", api_key: ${AZURE_KEY}, region_name: swedencentral }, model_info: { id: eu1 } }`,
+      claude("regional", "us1", ", region_name: us-east-1"),
       "router_settings:",
       "  num_retries: 0",
       "  content_policy_fallbacks: [{ azure-gpt: [safe-claude] }]",
@@ -315,4 +318,30 @@ test("a conversation with tool calls falls back from Azure to Anthropic, and fro
   const toAzure = await sdk().chat.completions.create({ model: "claude", messages: conversation, tools: [WEATHER] });
   assert.deepEqual(JSON.parse(toAzure.choices[0].message.tool_calls[0].function.arguments), { city: "Nice" });
   assert.deepEqual(last("az").body.messages, conversation, "Azure gets the conversation as the client wrote it");
+});
+
+test("a request that allows only the EU is served by EU deployments only, and refused where there are none", async () => {
+  for (let i = 0; i < 8; i++) {
+    const { response } = await sdk()
+      .chat.completions.create({ model: "regional", messages: [{ role: "user", content: "hi" }], allowed_model_region: "eu" })
+      .withResponse();
+    assert.equal(response.headers.get("x-litellm-model-id"), "eu1");
+  }
+  const { response } = await sdk()
+    .chat.completions.create({ model: "regional", messages: [{ role: "user", content: "hi" }], allowed_model_region: "us" })
+    .withResponse();
+  assert.equal(response.headers.get("x-litellm-model-id"), "us1");
+  assert.equal(ctx.upstream.requests.filter((r) => r.deployment === "azeu").length, 8);
+  assert.equal(last("us1").body.allowed_model_region, undefined, "the gateway's field stays behind");
+
+  const nowhere = await refusal(
+    sdk().chat.completions.create({ model: "claude", messages: [{ role: "user", content: "hi" }], allowed_model_region: "eu", fallbacks: [] }),
+  );
+  assert.equal(nowhere.status, 400);
+  assert.equal(nowhere.error.code, "no_deployment_in_region");
+  const bad = await refusal(
+    sdk().chat.completions.create({ model: "regional", messages: [{ role: "user", content: "hi" }], allowed_model_region: "apac" }),
+  );
+  assert.equal(bad.status, 400);
+  assert.equal(bad.error.param, "allowed_model_region");
 });

@@ -3,7 +3,7 @@
 //! or its deadline comes; a grant whose client went away is given back.
 
 use super::Coordinator;
-use super::grant::fits;
+use super::grant::{fits, in_region};
 use super::protocol::{QueueRequest, QueueStatus, TicketReply, TicketRequest, Unavailable};
 use super::queue::PriorityQueue;
 use super::window::MINUTE_MS;
@@ -122,7 +122,7 @@ impl Coordinator {
         let next_minute = now_ms - now_ms % MINUTE_MS + MINUTE_MS;
         let mut earliest: Option<u64> = None;
         for d in &group.deployments {
-            if !fits(policy, d, request.estimated_tokens) {
+            if !fits(policy, d, request.estimated_tokens) || !in_region(d, request.region) {
                 continue;
             }
             let state = self.deployments.entry(d.id.clone()).or_default();

@@ -1,4 +1,5 @@
-//! The selection pipeline: of a group's deployments, those that fit the prompt,
+//! The selection pipeline: of a group's deployments, those in the area the request
+//! allows, then those that fit the prompt,
 //! then the healthy, then those under their rpm and tpm, then those under their
 //! `max_parallel_requests`, then those the request has not tried, then the lowest
 //! `order` tier; the routing strategy picks one of those, and the grant reserves
@@ -8,10 +9,19 @@ use super::protocol::{Grant, TicketReply, TicketRequest, Unavailable};
 use super::window::MINUTE_MS;
 use super::{Coordinator, Ticket, recent, strategy};
 use crate::config::{Deployment, ModelGroup, RouterPolicy};
+use crate::region::Area;
 
 /// Whether the prompt fits the deployment (checked only with `enable_pre_call_checks`).
 pub(super) fn fits(policy: &RouterPolicy, deployment: &Deployment, tokens: u64) -> bool {
     !policy.pre_call_checks || deployment.max_input_tokens.is_none_or(|max| tokens <= max)
+}
+
+/// Whether the deployment runs in the area the request allows, if it names one. A
+/// deployment whose `region_name` is unknown runs in none. Checked whatever
+/// `enable_pre_call_checks` says: a request that asks for data to stay in an area
+/// is never served outside it.
+pub(super) fn in_region(deployment: &Deployment, area: Option<Area>) -> bool {
+    area.is_none_or(|area| deployment.region.as_deref().is_some_and(|region| area.contains(region)))
 }
 
 impl Coordinator {
@@ -24,7 +34,11 @@ impl Coordinator {
         request: &TicketRequest,
         rng: &mut fastrand::Rng,
     ) -> TicketReply {
-        let fits: Vec<_> = group.deployments.iter().filter(|d| fits(policy, d, request.estimated_tokens)).collect();
+        let local: Vec<_> = group.deployments.iter().filter(|d| in_region(d, request.region)).collect();
+        if local.is_empty() {
+            return TicketReply::Unavailable(Unavailable::NoneInRegion);
+        }
+        let fits: Vec<_> = local.into_iter().filter(|d| fits(policy, d, request.estimated_tokens)).collect();
         if fits.is_empty() {
             return TicketReply::Unavailable(Unavailable::ContextWindowExceeded);
         }

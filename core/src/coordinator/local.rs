@@ -44,9 +44,10 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::Timings;
-use super::grant::fits;
+use super::grant::{fits, in_region};
 use super::strategy::{self, Candidate};
 use crate::config::{Deployment, DeploymentId, ModelGroup, RouterPolicy, RoutingStrategy};
+use crate::region::Area;
 
 /// How long an isolate relies on a view before it asks again.
 pub const VIEW_TTL_MS: u64 = 1_000;
@@ -134,6 +135,8 @@ pub struct Ask<'a> {
     pub avoid: &'a [DeploymentId],
     pub estimated_tokens: u64,
     pub stream: bool,
+    /// Only deployments in this area may serve it (`allowed_model_region`).
+    pub region: Option<Area>,
 }
 
 /// Where a request goes, as far as this isolate can tell.
@@ -202,7 +205,7 @@ impl LocalRouter {
         ask: Ask<'_>,
         rng: &mut fastrand::Rng,
     ) -> LocalPick<'g> {
-        let Ask { avoid, estimated_tokens, stream } = ask;
+        let Ask { avoid, estimated_tokens, stream, region } = ask;
         if !Self::eligible(group, policy) {
             return LocalPick::Coordinate;
         }
@@ -218,7 +221,12 @@ impl LocalRouter {
         let open: Vec<&Deployment> = group
             .deployments
             .iter()
-            .filter(|d| fits(policy, d, estimated_tokens) && !view.blocked.contains(&d.id) && !avoid.contains(&d.id))
+            .filter(|d| {
+                in_region(d, region)
+                    && fits(policy, d, estimated_tokens)
+                    && !view.blocked.contains(&d.id)
+                    && !avoid.contains(&d.id)
+            })
             .collect();
         let Some(tier) = open.iter().map(|d| d.order).min() else {
             return LocalPick::Coordinate;

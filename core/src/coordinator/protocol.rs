@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::local::ServedSince;
 use crate::config::{DeploymentId, ModelGroup, RouterPolicy, RoutingStrategy};
 use crate::failure::FailureClass;
+use crate::region::Area;
 
 /// A message from a Worker isolate to a model group's coordinator.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -106,6 +107,9 @@ pub struct TicketRequest {
     pub stream: bool,
     /// Set for requests that may wait in the group's queue when nothing can serve them.
     pub queue: Option<QueueRequest>,
+    /// Only deployments in this area may serve it (`allowed_model_region`).
+    #[serde(default)]
+    pub region: Option<Area>,
 }
 
 /// A request's place in line: its priority (lower first) and how long it may wait.
@@ -145,6 +149,8 @@ pub enum Unavailable {
     RateLimited { retry_after_ms: u64 },
     /// The prompt is longer than every deployment's `max_input_tokens`.
     ContextWindowExceeded,
+    /// No deployment runs in the area the request allows (`allowed_model_region`).
+    NoneInRegion,
     /// Every available deployment is at its `max_parallel_requests`.
     Busy,
     /// The group's queue holds `max_queue_size` requests already.
@@ -159,9 +165,11 @@ impl Unavailable {
     pub fn passes_with_time(&self) -> bool {
         match self {
             Self::Busy | Self::RateLimited { .. } | Self::AllCoolingDown { .. } => true,
-            Self::OnlyAvoided | Self::ContextWindowExceeded | Self::QueueFull { .. } | Self::QueueTimeout { .. } => {
-                false
-            }
+            Self::OnlyAvoided
+            | Self::ContextWindowExceeded
+            | Self::NoneInRegion
+            | Self::QueueFull { .. }
+            | Self::QueueTimeout { .. } => false,
         }
     }
 }
@@ -247,6 +255,7 @@ mod tests {
             estimated_tokens: 9,
             stream: true,
             queue: Some(QueueRequest { priority: 2, max_wait_ms: 500, waiter: u64::MAX - 1 }),
+            region: None,
         };
         let messages = [
             Message::Acquire { group: "g".into(), request, reports: vec![report.clone()] },

@@ -5,6 +5,7 @@ use super::*;
 use crate::config::{Config, load};
 use crate::coordinator::local::ServedSince;
 use crate::failure::FailureClass;
+use crate::region::Area;
 
 struct World {
     config: Config,
@@ -27,6 +28,7 @@ impl World {
             estimated_tokens: tokens,
             stream,
             queue: None,
+            region: None,
         };
         match self.coordinator.acquire(now, group, &self.config.router, &request, &mut self.rng) {
             Admission::Now(reply) => reply,
@@ -42,6 +44,7 @@ impl World {
             estimated_tokens: 10,
             stream: false,
             queue: Some(QueueRequest { priority, max_wait_ms, waiter }),
+            region: None,
         };
         match self.coordinator.acquire(now, group, &self.config.router, &request, &mut self.rng) {
             Admission::Now(reply) => Some(reply),
@@ -718,4 +721,41 @@ fn counts_told_at_the_edge_of_u64_saturate() {
     w.grant(30_000, &[]);
     assert_eq!(w.wait(30_001, 1, 0, u64::MAX), None, "queued");
     assert!(matches!(w.tick(60_000)[..], [(1, TicketReply::Granted(_))]));
+}
+
+#[test]
+fn a_request_that_allows_one_area_is_served_only_by_deployments_there() {
+    let mut w = World::new(
+        "model_list:
+  - {model_name: g, litellm_params: {model: x, mock_response: x, region_name: swedencentral}, model_info: {id: eu1}}
+  - {model_name: g, litellm_params: {model: x, mock_response: x, region_name: eastus}, model_info: {id: us1}}
+  - {model_name: g, litellm_params: {model: x, mock_response: x}, model_info: {id: nowhere}}
+",
+    );
+    let group = w.config.group("g").unwrap().clone();
+    let ask = |w: &mut World, region: Option<Area>| {
+        let request = TicketRequest { avoid: vec![], estimated_tokens: 10, stream: false, queue: None, region };
+        match w.coordinator.acquire(0, &group, &w.config.router, &request, &mut w.rng) {
+            Admission::Now(TicketReply::Granted(grant)) => Ok(grant.deployment.as_str().to_owned()),
+            Admission::Now(TicketReply::Unavailable(reason)) => Err(reason),
+            Admission::Queued => panic!("no priority: never queued"),
+        }
+    };
+    for _ in 0..20 {
+        assert_eq!(ask(&mut w, Some(Area::Eu)), Ok("eu1".to_owned()));
+        assert_eq!(ask(&mut w, Some(Area::Us)), Ok("us1".to_owned()));
+    }
+    let only_nowhere = World::new(
+        "model_list:\n  - {model_name: g, litellm_params: {model: x, mock_response: x}, model_info: {id: nowhere}}\n",
+    );
+    let mut w = only_nowhere;
+    let group = w.config.group("g").unwrap().clone();
+    let request =
+        TicketRequest { avoid: vec![], estimated_tokens: 10, stream: false, queue: None, region: Some(Area::Eu) };
+    let reply = w.coordinator.acquire(0, &group, &w.config.router, &request, &mut w.rng);
+    assert_eq!(
+        reply,
+        Admission::Now(TicketReply::Unavailable(Unavailable::NoneInRegion)),
+        "an unknown region is in none"
+    );
 }

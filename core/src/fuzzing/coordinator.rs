@@ -153,7 +153,7 @@ pub fn health_view(data: &[u8]) {
         take(&mut router, &mut held, now, view);
         for turn in 0..8u64 {
             let estimated_tokens = [0, 10, 900, 5_000][(turn % 4) as usize];
-            let ask = Ask { avoid: &[], estimated_tokens, stream: turn % 3 == 0 };
+            let ask = Ask { avoid: &[], estimated_tokens, stream: turn % 3 == 0, region: None };
             if let LocalPick::Call { deployment, .. } = router.pick(now, group, policy, ask, &mut rng) {
                 if deployment.rpm.is_some() {
                     let (_, allowed, sent) = held.entry(deployment.id.clone()).or_default();
@@ -207,7 +207,13 @@ pub fn route_every_group(config: &Config) {
                 max_wait_ms: 30_000,
                 waiter: round,
             });
-            let request = TicketRequest { avoid: vec![], estimated_tokens: 100 * round, stream: round % 2 == 1, queue };
+            let request = TicketRequest {
+                avoid: vec![],
+                estimated_tokens: 100 * round,
+                stream: round % 2 == 1,
+                queue,
+                region: None,
+            };
             if let Admission::Now(TicketReply::Granted(grant)) =
                 coordinator.acquire(now, group, policy, &request, &mut rng)
             {
@@ -244,7 +250,7 @@ fn route_locally(
     router.update(now, coordinator.sync_local(now, group, policy, &[], None, 100));
     let mut first = None;
     for turn in 0..6 {
-        let ask = Ask { avoid: &[], estimated_tokens: 100, stream: turn % 2 == 0 };
+        let ask = Ask { avoid: &[], estimated_tokens: 100, stream: turn % 2 == 0, region: None };
         if let LocalPick::Call { deployment, .. } = router.pick(now, group, policy, ask, rng) {
             router.answered(&deployment.id, 100, 120);
             router.timed(&deployment.id, 40, None);

@@ -66,7 +66,7 @@ impl World {
 
     /// A ticket from the coordinator, as a request that must coordinate takes one.
     fn ticket(&mut self, now: u64) -> (String, u64) {
-        let request = TicketRequest { avoid: vec![], estimated_tokens: 10, stream: false, queue: None };
+        let request = TicketRequest { avoid: vec![], estimated_tokens: 10, stream: false, queue: None, region: None };
         let group = self.config.group("g").unwrap();
         match self.coordinator.acquire(now, group, &self.config.router, &request, &mut self.rng) {
             Admission::Now(TicketReply::Granted(g)) => (g.deployment.as_str().to_owned(), g.ticket),
@@ -76,7 +76,7 @@ impl World {
 }
 
 fn ask(avoid: &[DeploymentId]) -> Ask<'_> {
-    Ask { avoid, estimated_tokens: 10, stream: false }
+    Ask { avoid, estimated_tokens: 10, stream: false, region: None }
 }
 
 #[test]
@@ -197,7 +197,8 @@ fn what_only_the_coordinator_can_answer_goes_to_it() {
     w.refresh(0, 0, Some(("b", FailureClass::RateLimit)));
     let group = w.config.group("g").unwrap();
     let queued = crate::coordinator::QueueRequest { priority: 1, max_wait_ms: 60_000, waiter: 9 };
-    let request = TicketRequest { avoid: vec![], estimated_tokens: 10, stream: false, queue: Some(queued) };
+    let request =
+        TicketRequest { avoid: vec![], estimated_tokens: 10, stream: false, queue: Some(queued), region: None };
     let admission = w.coordinator.acquire(1, group, &w.config.router, &request, &mut w.rng);
     assert_eq!(admission, Admission::Queued);
     let view = w.coordinator.sync_local(2, group, &w.config.router, &[], None, 10);
@@ -227,7 +228,7 @@ impl World {
 
     /// Tickets of 10 tokens granted, at most `most`, until the coordinator refuses one.
     fn tickets_until_refused_at_most(&mut self, now: u64, most: u64) -> u64 {
-        let request = TicketRequest { avoid: vec![], estimated_tokens: 10, stream: false, queue: None };
+        let request = TicketRequest { avoid: vec![], estimated_tokens: 10, stream: false, queue: None, region: None };
         let mut granted = 0;
         while granted < most {
             let group = self.config.group("g").unwrap();
@@ -477,7 +478,8 @@ fn an_isolates_answers_are_one_sample_weighted_by_their_number() {
     }
     w.refresh(0, 0, None);
     // One answer by ticket, at 1,000 ms: the mean is (9 x 100 + 1,000) / 10.
-    let request = TicketRequest { avoid: vec![w.id("a")], estimated_tokens: 10, stream: false, queue: None };
+    let request =
+        TicketRequest { avoid: vec![w.id("a")], estimated_tokens: 10, stream: false, queue: None, region: None };
     let group = w.config.group("g").unwrap();
     let Admission::Now(TicketReply::Granted(grant)) =
         w.coordinator.acquire(1, group, &w.config.router, &request, &mut w.rng)

@@ -199,7 +199,7 @@ impl Sim {
             QueueRequest { priority, max_wait_ms: 20_000, waiter: self.next_waiter }
         });
         let avoid = if avoid_b { vec![self.id("b")] } else { vec![] };
-        let request = TicketRequest { avoid, estimated_tokens: tokens, stream: false, queue };
+        let request = TicketRequest { avoid, estimated_tokens: tokens, stream: false, queue, region: None };
         let group = &self.config.groups()[0];
         match self.coordinator.acquire(self.now, group, &self.config.router, &request, &mut self.rng) {
             Admission::Now(reply) => self.granted(reply, tokens),
@@ -244,7 +244,7 @@ impl Sim {
     fn pick(&mut self, i: usize, tokens: u64, avoid_b: bool) {
         let avoid = if avoid_b { vec![self.id("b")] } else { vec![] };
         for refreshed in [false, true] {
-            let ask = Ask { avoid: &avoid, estimated_tokens: tokens, stream: false };
+            let ask = Ask { avoid: &avoid, estimated_tokens: tokens, stream: false, region: None };
             let group = &self.config.groups()[0];
             match self.isolates[i].router.pick(self.now, group, &self.config.router, ask, &mut self.rng) {
                 LocalPick::Call { deployment, .. } => {
