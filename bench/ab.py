@@ -9,7 +9,8 @@ same nginx upstream, and are loaded in turn (A then B, then B then A, ...) with
 oha's closed loop for `rounds` rounds (default 6) of 6 s; it prints the medians of
 requests/s, CPU and JavaScript heap per request, and p99. `model` is the group to
 call, as in make bench's config: bench (routed, the default), bench-limited (rpm
-and tpm held by leases), bench-parallel (a ticket each) or bench-stream.
+and tpm held by leases), bench-parallel (a ticket each), bench-stream,
+bench-stream-long (300 chunks), bench-anthropic or bench-anthropic-stream (translated).
 
 Runs on one machine drift by several percent over minutes; taking the pair in
 turn, round after round, is what makes a difference of a few percent visible.
@@ -43,7 +44,7 @@ def main():
     builds = sys.argv[1:3]
     model = sys.argv[3] if len(sys.argv) > 3 else "bench"
     rounds = int(sys.argv[4]) if len(sys.argv) > 4 else 6
-    body = run.body(model, **({"stream": True} if model == "bench-stream" else {}))
+    body = run.body(model, **({"stream": True} if model.startswith("bench-stream") or model.endswith("-stream") else {}))
     run.write_configs()
     processes = [run.start_upstream()]
     paths, pids = [], {}

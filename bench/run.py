@@ -64,6 +64,35 @@ CHUNK = '{"id":"chatcmpl-bench","object":"chat.completion.chunk","created":17000
 SSE = "".join(f"data: {CHUNK % (delta, finish)}\n\n" for delta, finish in [
     ('{"role":"assistant","content":""}', "null"), ('{"content":"Hello"}', "null"),
     ('{"content":" there"}', "null"), ("{}", '"stop"')]) + "data: [DONE]\n\n"
+# A stream as long as LLM answers are: this many content chunks, in OpenAI's format
+# and in Anthropic's (translated by the gateway), the same words in both.
+STREAM_CHUNKS = 300
+LONG_SSE = "".join(f"data: {CHUNK % (delta, finish)}\n\n" for delta, finish in [
+    ('{"role":"assistant","content":""}', "null"), *[('{"content":" word%d"}' % i, "null") for i in range(STREAM_CHUNKS)],
+    ("{}", '"stop"')]) + "data: [DONE]\n\n"
+ANTHROPIC_MESSAGE = json.dumps({
+    "id": "msg_bench", "type": "message", "role": "assistant", "model": "claude-bench",
+    "content": [{"type": "text", "text": "Hello from the benchmark upstream."}],
+    "stop_reason": "end_turn", "stop_sequence": None, "usage": {"input_tokens": 9, "output_tokens": 7},
+})
+
+
+def anthropic_event(kind, **fields):
+    return f"event: {kind}\ndata: {json.dumps({'type': kind, **fields}, separators=(',', ':'))}\n\n"
+
+
+ANTHROPIC_SSE = "".join([
+    anthropic_event("message_start", message={
+        "id": "msg_bench", "type": "message", "role": "assistant", "model": "claude-bench", "content": [],
+        "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 9, "output_tokens": 1}}),
+    anthropic_event("content_block_start", index=0, content_block={"type": "text", "text": ""}),
+    *[anthropic_event("content_block_delta", index=0, delta={"type": "text_delta", "text": f" word{i}"})
+      for i in range(STREAM_CHUNKS)],
+    anthropic_event("content_block_stop", index=0),
+    anthropic_event("message_delta", delta={"stop_reason": "end_turn", "stop_sequence": None},
+                    usage={"output_tokens": STREAM_CHUNKS}),
+    anthropic_event("message_stop"),
+])
 
 
 def body(model, **extra):
@@ -91,6 +120,11 @@ LEASED = Route("Switchyard, rpm and tpm limits (leases)", SWITCHYARD, body("benc
 TICKETED = Route("Switchyard, max_parallel_requests (a ticket each)", SWITCHYARD, body("bench-parallel"),
                  process="switchyard")
 STREAMED = Route("Switchyard, streamed", SWITCHYARD, body("bench-stream", stream=True), process="switchyard")
+LONG_STREAM = Route(f"Switchyard, streamed, {STREAM_CHUNKS} chunks", SWITCHYARD,
+                    body("bench-stream-long", stream=True), process="switchyard")
+ANTHROPIC = Route("Switchyard, Anthropic translated", SWITCHYARD, body("bench-anthropic"), process="switchyard")
+ANTHROPIC_STREAM = Route(f"Switchyard, Anthropic translated, streamed, {STREAM_CHUNKS} chunks", SWITCHYARD,
+                         body("bench-anthropic-stream", stream=True), process="switchyard")
 CACHE_HIT = Route("Switchyard, cache hit", CACHED, body("bench"), process="cached")
 LITELLM_PATH = Route("LiteLLM proxy", LITELLM_PORT, body("bench"), ["authorization: Bearer sk-bench"])
 PORTKEY_PATH = Route("Portkey gateway (Node)", PORTKEY_PORT, body("m"), [
@@ -112,6 +146,9 @@ http {{
   server {{
     listen 127.0.0.1:{UPSTREAM};
     location /sse/ {{ default_type text/event-stream; return 200 '{SSE}'; }}
+    location /sse-long/ {{ default_type text/event-stream; return 200 '{LONG_SSE}'; }}
+    location /anthropic/ {{ default_type application/json; return 200 '{ANTHROPIC_MESSAGE}'; }}
+    location /anthropic-sse/ {{ default_type text/event-stream; return 200 '{ANTHROPIC_SSE}'; }}
     location / {{ default_type application/json; return 200 '{COMPLETION}'; }}
   }}
 }}
@@ -130,6 +167,12 @@ http {{
     litellm_params: {{ model: openai/m, api_base: "{base}/v1", api_key: sk-bench, max_parallel_requests: 100000 }}
   - model_name: bench-stream
     litellm_params: {{ model: openai/m, api_base: "{base}/sse/v1", api_key: sk-bench }}
+  - model_name: bench-stream-long
+    litellm_params: {{ model: openai/m, api_base: "{base}/sse-long/v1", api_key: sk-bench }}
+  - model_name: bench-anthropic
+    litellm_params: {{ model: anthropic/claude-bench, api_base: "{base}/anthropic", api_key: sk-ant-bench }}
+  - model_name: bench-anthropic-stream
+    litellm_params: {{ model: anthropic/claude-bench, api_base: "{base}/anthropic-sse", api_key: sk-ant-bench }}
 """
     (OUT / "switchyard.yaml").write_text(model_list)
     (OUT / "switchyard-cached.yaml").write_text(model_list + "router_settings:\n  cache_responses: true\n")
@@ -356,7 +399,9 @@ def main():
         if profiling:
             oha(ROUTED, 3)  # warm: Wasm tiers up under load
             return profile()
-        paths = [DIRECT, JS, MINIMAL_GATEWAY, ROUTED, LEASED, TICKETED, STREAMED, CACHE_HIT]
+        assert post(ANTHROPIC)[0] == 200, "the Anthropic group did not answer"
+        paths = [DIRECT, JS, MINIMAL_GATEWAY, ROUTED, LEASED, TICKETED, STREAMED, CACHE_HIT,
+                 ANTHROPIC, LONG_STREAM, ANTHROPIC_STREAM]
         if LITELLM.exists():
             notes["litellm_workers"] = best_litellm(processes)
             paths.append(LITELLM_PATH)
@@ -442,8 +487,15 @@ def write_report(results):
         f" | {runs[TARGET_RATE]['p99'] - direct['p99']:+.2f} | {cell(runs[TARGET_RATE].get('gc_max_ms'), '.0f')} |"
         for n, runs in sweep.items() if TARGET_RATE in runs and direct)
     comparisons = "\n".join(
-        f"| {ROUTED.name} over {other} | {ratio(ROUTED.name, other):.1f}x |"
-        for other in (MINIMAL_GATEWAY.name, LITELLM_PATH.name, PORTKEY_PATH.name) if other in names)
+        [f"| {ROUTED.name} over {other} | {ratio(ROUTED.name, other):.1f}x |"
+         for other in (MINIMAL_GATEWAY.name, LITELLM_PATH.name, PORTKEY_PATH.name) if other in names]
+        + [f"| {translated} over {plain} | {ratio(translated, plain):.2f}x |"
+           for translated, plain in ((ANTHROPIC.name, ROUTED.name), (ANTHROPIC_STREAM.name, LONG_STREAM.name))
+           if translated in names])
+    per_chunk = "\n".join(
+        f"| {n} | {median([r[n] for r in rounds], 'cpu_us') / STREAM_CHUNKS:.2f} |"
+        for n in (LONG_STREAM.name, ANTHROPIC_STREAM.name)
+        if n in names and median([r[n] for r in rounds], 'cpu_us') is not None)
     litellm = results["notes"].get("litellm_workers")
     section = f"""<!-- bench:start -->
 ## End to end under workerd (`make bench`)
@@ -463,6 +515,8 @@ per request and GC the main thread's pauses for garbage collection, both from V8
 {rows}
 
 {"| comparison | requests/s ratio |" + chr(10) + "|---|---|" + chr(10) + comparisons if comparisons else ""}
+
+{f"CPU per chunk of the {STREAM_CHUNKS}-chunk streams (the request's whole CPU over its chunks):" + chr(10) + chr(10) + "| path | CPU µs per chunk |" + chr(10) + "|---|---|" + chr(10) + per_chunk if per_chunk else ""}
 
 Open loop at {TARGET_RATE} requests/s (medians of {ROUNDS} runs of {TARGET_SECONDS} s, latency
 counted from when each request was due; the other rates of the plot, one run of
