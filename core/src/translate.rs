@@ -7,9 +7,9 @@
 //!    becomes the provider's body (the glue in `provider` adds its URL and headers);
 //! 2. **answer**: the provider's complete answer becomes an [`openai::ChatResponse`];
 //! 3. **stream**: a [`StreamDecoder`] is fed the provider's bytes as they arrive and
-//!    yields [`openai::ChatChunk`]s; an [`OpenAiSse`] encoder writes them as the
-//!    OpenAI SSE the client reads. Nothing is buffered whole, and any split of the
-//!    bytes gives the same chunks;
+//!    yields [`openai::ChatChunk`]s; a [`ChunkEncoder`] writes them in the client's
+//!    format (OpenAI's SSE, [`OpenAiSse`], for a Chat Completions client). Nothing is
+//!    buffered whole, and any split of the bytes gives the same chunks;
 //! 4. **errors**: the provider's error answer becomes a [`Failure`] of the classes
 //!    that retries, cooldowns and fallbacks match on.
 //!
@@ -94,23 +94,43 @@ pub fn carries_answer(chunk: &ChatChunk) -> bool {
     })
 }
 
+/// Writes chunks in the format the client reads, as they come: OpenAI's SSE
+/// ([`OpenAiSse`]), or the events of another API the client speaks (Anthropic's
+/// Messages API, OpenAI's Responses API).
+pub trait ChunkEncoder {
+    /// The next chunk of the answer.
+    fn encode(&mut self, chunk: &ChatChunk, out: &mut Vec<u8>);
+
+    /// The answer ended whole.
+    fn finish(&mut self, out: &mut Vec<u8>);
+
+    /// The answer was cut by `failure` after something of it went out: the event
+    /// the client's format ends such a stream with.
+    fn fail(&mut self, failure: &Failure, out: &mut Vec<u8>);
+}
+
 /// Writes chunks as OpenAI's SSE: `data: <chunk>` each, the usage chunk only when
-/// the client asked for it (`stream_options.include_usage`), then `data: [DONE]`.
+/// the client asked for it (`stream_options.include_usage`), then `data: [DONE]`; a
+/// cut stream ends with `data: {"error": {...}}` and no `[DONE]`.
 #[derive(Debug, Clone, Copy)]
 pub struct OpenAiSse {
     pub include_usage: bool,
 }
 
-impl OpenAiSse {
-    pub fn encode(&self, chunk: &ChatChunk, out: &mut Vec<u8>) {
+impl ChunkEncoder for OpenAiSse {
+    fn encode(&mut self, chunk: &ChatChunk, out: &mut Vec<u8>) {
         if chunk.usage.is_some() && chunk.choices.is_empty() && !self.include_usage {
             return;
         }
         write_json_event(out, chunk);
     }
 
-    pub fn finish(&self, out: &mut Vec<u8>) {
+    fn finish(&mut self, out: &mut Vec<u8>) {
         out.extend_from_slice(sse::DONE);
+    }
+
+    fn fail(&mut self, failure: &Failure, out: &mut Vec<u8>) {
+        sse::write_data(out, &failure.error.body());
     }
 }
 
@@ -135,10 +155,10 @@ mod tests {
         let ctx = context();
         let usage = Usage { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3, ..Usage::default() };
         let mut plain = Vec::new();
-        OpenAiSse { include_usage: false }.encode(&ctx.usage_chunk(usage), &mut plain);
+        ChunkEncoder::encode(&mut OpenAiSse { include_usage: false }, &ctx.usage_chunk(usage), &mut plain);
         assert!(plain.is_empty());
         let mut asked = Vec::new();
-        OpenAiSse { include_usage: true }.encode(&ctx.usage_chunk(usage), &mut asked);
+        ChunkEncoder::encode(&mut OpenAiSse { include_usage: true }, &ctx.usage_chunk(usage), &mut asked);
         let text = String::from_utf8(asked).unwrap();
         assert!(text.starts_with("data: {") && text.ends_with("}\n\n"), "{text}");
         assert!(text.contains("\"choices\":[]") && text.contains("\"total_tokens\":3"), "{text}");

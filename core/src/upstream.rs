@@ -14,8 +14,7 @@ use crate::failure::Failure;
 use crate::openai::{ChatChunk, ChatRequest, Usage};
 use crate::provider::{Kind, anthropic, azure};
 use crate::secret::Secrets;
-use crate::sse;
-use crate::translate::{OpenAiSse, StreamDecoder, carries_answer};
+use crate::translate::{ChunkEncoder, OpenAiSse, StreamDecoder, carries_answer};
 
 /// Request headers, names lowercase.
 pub type Headers = Vec<(&'static str, String)>;
@@ -177,7 +176,7 @@ impl Dialect {
         };
         StreamTranslation {
             decoder,
-            encoder: OpenAiSse { include_usage },
+            encoder: Box::new(OpenAiSse { include_usage }),
             chunks: Vec::new(),
             started: false,
             failure: None,
@@ -195,7 +194,7 @@ impl Dialect {
 /// `[DONE]`, as a cut OpenAI stream ends.
 pub struct StreamTranslation {
     decoder: Box<dyn StreamDecoder>,
-    encoder: OpenAiSse,
+    encoder: Box<dyn ChunkEncoder>,
     /// Reused between calls: the chunks one call decodes.
     chunks: Vec<ChatChunk>,
     started: bool,
@@ -238,8 +237,7 @@ impl StreamTranslation {
         if let Err(mut failure) = decoded {
             failure.error = failure.error.masked(&self.secrets);
             if self.started {
-                // As a cut stream of OpenAI's format ends: `data: {"error": {...}}`.
-                sse::write_data(&mut out, &failure.error.body());
+                self.encoder.fail(&failure, &mut out);
             }
             self.failure = Some(failure);
         }
