@@ -134,6 +134,9 @@ PORTKEY_PATH = Route("Portkey gateway (Node)", PORTKEY_PORT, body("m"), [
 
 def write_configs():
     OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "static").mkdir(exist_ok=True)
+    (OUT / "static/long.sse").write_text(LONG_SSE)
+    (OUT / "static/anthropic.sse").write_text(ANTHROPIC_SSE)
     (OUT / "nginx.conf").write_text(f"""
 daemon off;
 worker_processes 1;
@@ -146,9 +149,14 @@ http {{
   server {{
     listen 127.0.0.1:{UPSTREAM};
     location /sse/ {{ default_type text/event-stream; return 200 '{SSE}'; }}
-    location /sse-long/ {{ default_type text/event-stream; return 200 '{LONG_SSE}'; }}
     location /anthropic/ {{ default_type application/json; return 200 '{ANTHROPIC_MESSAGE}'; }}
-    location /anthropic-sse/ {{ default_type text/event-stream; return 200 '{ANTHROPIC_SSE}'; }}
+    # Bodies too long for `return`: files, which nginx serves to GETs only, so a
+    # POST is passed on to itself as a GET (the same hop for both long streams).
+    location /sse-long/ {{ proxy_method GET; rewrite ^ /static/long.sse break; proxy_pass http://127.0.0.1:{UPSTREAM}; }}
+    location /anthropic-sse/ {{
+      proxy_method GET; rewrite ^ /static/anthropic.sse break; proxy_pass http://127.0.0.1:{UPSTREAM};
+    }}
+    location /static/ {{ root {OUT}; types {{ text/event-stream sse; }} }}
     location / {{ default_type application/json; return 200 '{COMPLETION}'; }}
   }}
 }}
