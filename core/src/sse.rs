@@ -25,11 +25,14 @@ pub struct EventTooLong;
 /// Reads events out of a stream's bytes as they arrive.
 #[derive(Debug, Default)]
 pub struct SseReader {
-    /// Bytes of the line not yet ended.
+    /// Bytes of a line the last piece ended in the middle of.
     line: Vec<u8>,
     /// The previous piece ended on `\r`: a `\n` starting the next one is part of it.
     after_cr: bool,
-    event: Event,
+    /// The event under way: its name and its data lines joined by `\n`, as bytes
+    /// until it is dispatched (checked as UTF-8 once, not line by line).
+    name: Vec<u8>,
+    data: Vec<u8>,
     /// The event under way has a `data:` line (one without is never dispatched).
     has_data: bool,
     /// Bytes of the event under way, bounded by [`MAX_EVENT_BYTES`].
@@ -50,9 +53,20 @@ impl SseReader {
                 bytes = rest;
             }
         }
-        while let Some(end) = bytes.iter().position(|&b| b == b'\n' || b == b'\r') {
-            self.line.extend_from_slice(&bytes[..end]);
+        while let Some(end) = memchr::memchr2(b'\n', b'\r', bytes) {
             let crlf = bytes[end] == b'\r';
+            // A line whole in this piece is read where it lies, without a copy.
+            let event = if self.line.is_empty() {
+                self.line_ended(&bytes[..end])?
+            } else {
+                let mut line = std::mem::take(&mut self.line);
+                line.extend_from_slice(&bytes[..end]);
+                let event = self.line_ended(&line)?;
+                // The buffer is kept for the next split line.
+                line.clear();
+                self.line = line;
+                event
+            };
             bytes = &bytes[end + 1..];
             if crlf {
                 match bytes.first() {
@@ -61,8 +75,7 @@ impl SseReader {
                     Some(_) => {}
                 }
             }
-            let line = std::mem::take(&mut self.line);
-            if let Some(event) = self.line_ended(&line)? {
+            if let Some(event) = event {
                 on_event(event);
             }
         }
@@ -80,28 +93,34 @@ impl SseReader {
 
     fn line_ended(&mut self, line: &[u8]) -> Result<Option<Event>, EventTooLong> {
         if line.is_empty() {
-            let event = std::mem::take(&mut self.event);
             self.size = 0;
-            return Ok(std::mem::take(&mut self.has_data).then_some(event));
+            let name = text(std::mem::take(&mut self.name));
+            let data = text(std::mem::take(&mut self.data));
+            return Ok(std::mem::take(&mut self.has_data).then_some(Event { name, data }));
         }
         // A comment (`: ping`), sent to keep a connection open.
         if line.first() == Some(&b':') {
             return Ok(None);
         }
-        let text = String::from_utf8_lossy(line);
-        let (field, value) = match text.split_once(':') {
-            Some((field, value)) => (field, value.strip_prefix(' ').unwrap_or(value)),
-            None => (text.as_ref(), ""),
+        let (field, value) = match memchr::memchr(b':', line) {
+            Some(colon) => {
+                let value = &line[colon + 1..];
+                (&line[..colon], value.strip_prefix(b" ").unwrap_or(value))
+            }
+            None => (line, &[][..]),
         };
         match field {
-            "data" => {
+            b"data" => {
                 if self.has_data {
-                    self.event.data.push('\n');
+                    self.data.push(b'\n');
                 }
-                self.event.data.push_str(value);
+                self.data.extend_from_slice(value);
                 self.has_data = true;
             }
-            "event" => self.event.name = value.to_owned(),
+            b"event" => {
+                self.name.clear();
+                self.name.extend_from_slice(value);
+            }
             // `id` and `retry` steer a browser's reconnection: nothing here.
             _ => return Ok(None),
         }
@@ -111,6 +130,12 @@ impl SseReader {
         }
         Ok(None)
     }
+}
+
+/// An event's bytes as text, invalid UTF-8 replaced (as a browser's `EventSource`
+/// decodes it).
+fn text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// Appends `data: <data>\n\n` to `out`.

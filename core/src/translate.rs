@@ -37,7 +37,7 @@ impl ChunkContext {
     pub fn chunk(&self, delta: Delta, finish_reason: Option<FinishReason>) -> ChatChunk {
         ChatChunk {
             id: self.id.clone(),
-            object: "chat.completion.chunk".to_owned(),
+            object: CHUNK_OBJECT.to_owned(),
             created: self.created,
             model: self.model.clone(),
             choices: vec![ChunkChoice { index: 0, delta, finish_reason }],
@@ -49,7 +49,7 @@ impl ChunkContext {
     pub fn usage_chunk(&self, usage: Usage) -> ChatChunk {
         ChatChunk {
             id: self.id.clone(),
-            object: "chat.completion.chunk".to_owned(),
+            object: CHUNK_OBJECT.to_owned(),
             created: self.created,
             model: self.model.clone(),
             choices: Vec::new(),
@@ -112,17 +112,63 @@ pub trait ChunkEncoder {
 /// Writes chunks as OpenAI's SSE: `data: <chunk>` each, the usage chunk only when
 /// the client asked for it (`stream_options.include_usage`), then `data: [DONE]`; a
 /// cut stream ends with `data: {"error": {...}}` and no `[DONE]`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Default)]
 pub struct OpenAiSse {
-    pub include_usage: bool,
+    include_usage: bool,
+    /// `data: {"id":..,"object":..,"created":..,"model":..,"choices":` as the last
+    /// chunk began, and the id, created and model it was written for: every chunk of
+    /// a stream shares them, so they are escaped once, not once per chunk.
+    head: Vec<u8>,
+    head_of: Option<(String, u64, String)>,
 }
 
+impl OpenAiSse {
+    pub fn new(include_usage: bool) -> Self {
+        Self { include_usage, ..Self::default() }
+    }
+
+    fn write_head(&mut self, chunk: &ChatChunk, out: &mut Vec<u8>) {
+        let same = self.head_of.as_ref().is_some_and(|(id, created, model)| {
+            *id == chunk.id && *created == chunk.created && *model == chunk.model && chunk.object == CHUNK_OBJECT
+        });
+        if !same {
+            #[derive(Serialize)]
+            struct Head<'a> {
+                id: &'a str,
+                object: &'a str,
+                created: u64,
+                model: &'a str,
+            }
+            let head = Head { id: &chunk.id, object: &chunk.object, created: chunk.created, model: &chunk.model };
+            self.head.clear();
+            self.head.extend_from_slice(b"data: ");
+            // Serializing plain data types into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut self.head, &head);
+            // The object is reopened for the fields that follow.
+            self.head.pop();
+            self.head.extend_from_slice(b",\"choices\":");
+            self.head_of = Some((chunk.id.clone(), chunk.created, chunk.model.clone()));
+        }
+        out.extend_from_slice(&self.head);
+    }
+}
+
+/// The `object` of every chunk.
+const CHUNK_OBJECT: &str = "chat.completion.chunk";
+
 impl ChunkEncoder for OpenAiSse {
+    /// Writes what `serde_json` writes for the chunk, field for field.
     fn encode(&mut self, chunk: &ChatChunk, out: &mut Vec<u8>) {
         if chunk.usage.is_some() && chunk.choices.is_empty() && !self.include_usage {
             return;
         }
-        write_json_event(out, chunk);
+        self.write_head(chunk, out);
+        let _ = serde_json::to_writer(&mut *out, &chunk.choices);
+        if let Some(usage) = &chunk.usage {
+            out.extend_from_slice(b",\"usage\":");
+            let _ = serde_json::to_writer(&mut *out, usage);
+        }
+        out.extend_from_slice(b"}\n\n");
     }
 
     fn finish(&mut self, out: &mut Vec<u8>) {
@@ -155,13 +201,34 @@ mod tests {
         let ctx = context();
         let usage = Usage { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3, ..Usage::default() };
         let mut plain = Vec::new();
-        ChunkEncoder::encode(&mut OpenAiSse { include_usage: false }, &ctx.usage_chunk(usage), &mut plain);
+        ChunkEncoder::encode(&mut OpenAiSse::new(false), &ctx.usage_chunk(usage), &mut plain);
         assert!(plain.is_empty());
         let mut asked = Vec::new();
-        ChunkEncoder::encode(&mut OpenAiSse { include_usage: true }, &ctx.usage_chunk(usage), &mut asked);
+        ChunkEncoder::encode(&mut OpenAiSse::new(true), &ctx.usage_chunk(usage), &mut asked);
         let text = String::from_utf8(asked).unwrap();
         assert!(text.starts_with("data: {") && text.ends_with("}\n\n"), "{text}");
         assert!(text.contains("\"choices\":[]") && text.contains("\"total_tokens\":3"), "{text}");
+    }
+
+    #[test]
+    fn chunks_are_written_as_serde_writes_them_whatever_their_head() {
+        let ctx = context();
+        let other = ChunkContext { id: "msg_\"2\"".into(), created: 8, model: "claude".into() };
+        let usage = Usage { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3, ..Usage::default() };
+        let chunks = [
+            ctx.chunk(Delta { role: Some("assistant".into()), ..Delta::default() }, None),
+            ctx.chunk(Delta { content: Some("h\u{e9} \"quoted\"\n".into()), ..Delta::default() }, None),
+            other.chunk(Delta::default(), Some(FinishReason::Stop)),
+            ctx.chunk(Delta { content: Some("again".into()), ..Delta::default() }, None),
+            ctx.usage_chunk(usage),
+        ];
+        let mut encoder = OpenAiSse::new(true);
+        let (mut written, mut expected) = (Vec::new(), Vec::new());
+        for chunk in &chunks {
+            encoder.encode(chunk, &mut written);
+            write_json_event(&mut expected, chunk);
+        }
+        assert_eq!(String::from_utf8(written).unwrap(), String::from_utf8(expected).unwrap());
     }
 
     #[test]

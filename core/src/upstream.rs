@@ -176,7 +176,7 @@ impl Dialect {
         };
         StreamTranslation {
             decoder,
-            encoder: Box::new(OpenAiSse { include_usage }),
+            encoder: Box::new(OpenAiSse::new(include_usage)),
             chunks: Vec::new(),
             started: false,
             failure: None,
@@ -211,7 +211,9 @@ impl StreamTranslation {
             return Vec::new();
         }
         let decoded = self.decoder.feed(bytes, &mut self.chunks);
-        self.write(decoded)
+        // OpenAI's chunks are about as long as other providers' events: room for
+        // twice the bytes in saves growing the buffer chunk by chunk.
+        self.write(decoded, bytes.len() * 2)
     }
 
     /// The provider's stream ended: what is left, and `[DONE]` if it ended whole.
@@ -220,7 +222,7 @@ impl StreamTranslation {
             return Vec::new();
         }
         let decoded = self.decoder.finish(&mut self.chunks);
-        let mut out = self.write(decoded);
+        let mut out = self.write(decoded, 0);
         if self.failure.is_none() {
             self.encoder.finish(&mut out);
             self.finished = true;
@@ -228,8 +230,8 @@ impl StreamTranslation {
         out
     }
 
-    fn write(&mut self, decoded: Result<(), Failure>) -> Vec<u8> {
-        let mut out = Vec::new();
+    fn write(&mut self, decoded: Result<(), Failure>, room: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(room);
         for chunk in self.chunks.drain(..) {
             self.started |= carries_answer(&chunk);
             self.encoder.encode(&chunk, &mut out);

@@ -18,6 +18,8 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+mod flat_event;
+
 /// The `anthropic-version` header every request carries.
 pub const API_VERSION: &str = "2023-06-01";
 
@@ -344,9 +346,9 @@ pub struct DeltaUsage {
 }
 
 /// One event of a stream (`stream: true`), by its `type` (which the SSE `event:`
-/// name repeats).
+/// name repeats). Read through [`flat_event::FlatEvent`], in one pass.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", try_from = "flat_event::FlatEvent")]
 pub enum StreamEvent {
     MessageStart {
         message: MessagesResponse,
