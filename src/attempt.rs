@@ -20,11 +20,12 @@ use js_sys::Uint8Array;
 use serde::Serialize;
 use switchyard_core::config::{Deployment, DeploymentId};
 use switchyard_core::endpoint::Endpoint;
+use switchyard_core::error::ApiError;
 use switchyard_core::failure::{self, Failure};
 use switchyard_core::secret::Secrets;
 use switchyard_core::serving::{Deadlines, Read};
 use switchyard_core::shape::{self, StreamHead};
-use switchyard_core::upstream::{self, Dialect};
+use switchyard_core::upstream::{self, AnswerPart, Dialect};
 use switchyard_core::usage;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
@@ -67,6 +68,9 @@ pub struct Outbound {
     pub headers: JsValue,
     pub body: Vec<u8>,
     pub translated: Option<Translated>,
+    /// Calls made beside the first, their answers read with its own: embeddings
+    /// of a model that takes one text per call (Bedrock's Titan).
+    pub beside: Vec<upstream::Call>,
 }
 
 /// How a translated answer is read: its provider's dialect, and what the OpenAI
@@ -86,13 +90,19 @@ impl Outbound {
     /// headers (built once per deployment and `bearer`, an Entra ID token).
     pub fn forwarded(deployment: &Deployment, endpoint: Endpoint, body: Vec<u8>, bearer: Option<&str>) -> Result<Self> {
         let headers = forward_headers(deployment, bearer)?;
-        Ok(Self { url: upstream::forward_url(deployment, endpoint), headers, body, translated: None })
+        let url = upstream::forward_url(deployment, endpoint);
+        Ok(Self { url, headers, body, translated: None, beside: Vec::new() })
     }
 
-    /// A call the core built in the provider's own format.
-    pub fn translated(call: upstream::Translated, translated: Translated) -> Result<Self> {
-        let headers = respond::js_headers(&call.headers)?;
-        Ok(Self { url: call.url, headers, body: call.body, translated: Some(translated) })
+    /// Calls the core built in the provider's own format.
+    pub fn translated(calls: Vec<upstream::Call>, translated: Translated) -> Result<Self> {
+        let mut calls = calls.into_iter();
+        let Some(first) = calls.next() else {
+            return Err(worker::Error::RustError("a translation made no call".into()));
+        };
+        let headers = respond::js_headers(&first.headers)?;
+        let beside = calls.collect();
+        Ok(Self { url: first.url, headers, body: first.body, translated: Some(translated), beside })
     }
 }
 
@@ -123,12 +133,16 @@ pub async fn call(
     read: Read,
     deadlines: Deadlines,
 ) -> Result<std::result::Result<Answer, Failure>> {
-    let Outbound { url, headers, body, translated } = outbound;
+    let Outbound { url, headers, body, translated, beside } = outbound;
     let body = Uint8Array::from(body.as_slice());
-    if stream {
-        streamed(id, &url, &headers, &body, read, deadlines, translated).await
-    } else {
-        complete(id, endpoint, &url, &headers, &body, read != Read::Nothing, deadlines.first_ms, translated).await
+    match (stream, translated) {
+        (true, translated) => streamed(id, &url, &headers, &body, read, deadlines, translated).await,
+        (false, Some(translated)) if !beside.is_empty() => {
+            several(id, (&url, &headers, &body), beside, deadlines.first_ms, translated).await
+        }
+        (false, translated) => {
+            complete(id, endpoint, &url, &headers, &body, read != Read::Nothing, deadlines.first_ms, translated).await
+        }
     }
 }
 
@@ -148,7 +162,11 @@ async fn streamed(
     let (first_ms, stall_ms) = (deadlines.first_ms as f64, deadlines.stall_ms as f64);
     let (translator, translation, dialect) = match translated {
         Some(t) => {
-            let (translator, shared) = Translator::new(t.dialect.stream(t.created, t.include_usage, t.secrets));
+            let Some(translation) = t.dialect.stream(t.created, t.include_usage, t.secrets) else {
+                let message = "this endpoint's answers do not stream: leave `stream` out".to_owned();
+                return Ok(Err(Failure::refused(ApiError::InvalidParam { param: "stream", message })));
+            };
+            let (translator, shared) = Translator::new(translation);
             (Some(translator), Some(shared), Some(t.dialect))
         }
         None => (None, None, None),
@@ -164,7 +182,7 @@ async fn streamed(
     if let Some(response) = &response
         && response.status() >= 400
     {
-        return Ok(Err(upstream_error(response, answer.error_body(), dialect)?));
+        return Ok(Err(upstream_error(response, answer.error_body(), dialect.as_ref())?));
     }
     let (Some(response), Some(body), Some(ended)) = (response, answer.stream(), answer.ended()) else {
         // The translation knows why it failed better than the relay does.
@@ -324,7 +342,7 @@ async fn complete(
     let buffer = whole.body();
     let status = response.status();
     if status >= 400 {
-        return Ok(Err(upstream_error(&response, buffer, translated.map(|t| t.dialect))?));
+        return Ok(Err(upstream_error(&response, buffer, translated.as_ref().map(|t| &t.dialect))?));
     }
     let Some(buffer) = buffer else {
         return Ok(Err(failure(id, whole.message(), whole.timed_out(), timeout_ms)));
@@ -333,13 +351,8 @@ async fn complete(
     // runtime's own buffer.
     let bytes = Uint8Array::new(&buffer).to_vec();
     if let Some(t) = translated {
-        return Ok(t.dialect.answer(id, &bytes, t.created).map(|answer| Answer::Complete {
-            status,
-            headers: vec![("content-type", "application/json".into())],
-            upstream: None,
-            body: Body::Bytes(answer.body),
-            tokens: answer.usage.map(|usage| usage.total_tokens),
-        }));
+        let part = AnswerPart { body: &bytes, input_tokens: input_tokens(&response)? };
+        return Ok(t.dialect.answer(id, &[part], t.created).map(translated_answer));
     }
     if let Err(why) = shape::check_answer(endpoint, &bytes) {
         return Ok(Err(Failure::invalid_response(id, why)));
@@ -352,6 +365,53 @@ async fn complete(
     };
     let (headers, upstream) = (HeaderList::new(), Some(response.headers()));
     Ok(Ok(Answer::Complete { status, headers, upstream, body, tokens }))
+}
+
+/// A translated answer as the client gets it.
+fn translated_answer(answer: upstream::Answer) -> Answer {
+    Answer::Complete {
+        status: 200,
+        headers: vec![("content-type", "application/json".into())],
+        upstream: None,
+        body: Body::Bytes(answer.body),
+        tokens: answer.usage.map(|usage| usage.total_tokens),
+    }
+}
+
+/// Bedrock's count of a call's input tokens (`x-amzn-bedrock-input-token-count`),
+/// which its embedding answers do not all carry in their body.
+fn input_tokens(response: &web_sys::Response) -> Result<Option<u64>> {
+    Ok(response.headers().get("x-amzn-bedrock-input-token-count")?.and_then(|count| count.parse().ok()))
+}
+
+/// Several calls at once, all within `timeout_ms`, answered together: the first
+/// failure is the attempt's, else their answers read in order.
+async fn several(
+    id: &str,
+    (url, headers, body): (&str, &JsValue, &Uint8Array),
+    beside: Vec<upstream::Call>,
+    timeout_ms: u64,
+    translated: Translated,
+) -> Result<std::result::Result<Answer, Failure>> {
+    let mut promises = vec![fetch_whole(url, headers, body, timeout_ms as f64)];
+    for call in &beside {
+        let headers = respond::js_headers(&call.headers)?;
+        promises.push(fetch_whole(&call.url, &headers, &Uint8Array::from(call.body.as_slice()), timeout_ms as f64));
+    }
+    let mut answers = Vec::with_capacity(promises.len());
+    for promise in promises {
+        let whole: Whole = JsFuture::from(promise).await?.unchecked_into();
+        let (Some(response), Some(buffer)) = (whole.response(), whole.body()) else {
+            return Ok(Err(failure(id, whole.message(), whole.timed_out(), timeout_ms)));
+        };
+        if response.status() >= 400 {
+            return Ok(Err(upstream_error(&response, Some(buffer), Some(&translated.dialect))?));
+        }
+        answers.push((Uint8Array::new(&buffer).to_vec(), input_tokens(&response)?));
+    }
+    let parts: Vec<AnswerPart<'_>> =
+        answers.iter().map(|(body, input_tokens)| AnswerPart { body, input_tokens: *input_tokens }).collect();
+    Ok(translated.dialect.answer(id, &parts, translated.created).map(translated_answer))
 }
 
 #[wasm_bindgen(module = "/src/js/fetch-whole.js")]
@@ -473,14 +533,17 @@ fn forward_headers(deployment: &Deployment, bearer: Option<&str>) -> Result<JsVa
 fn upstream_error(
     response: &web_sys::Response,
     body: Option<js_sys::ArrayBuffer>,
-    dialect: Option<Dialect>,
+    dialect: Option<&Dialect>,
 ) -> Result<Failure> {
     let body = body.map(|b| Uint8Array::new(&b).to_vec()).unwrap_or_default();
     let headers = response.headers();
     let retry_after =
         failure::retry_after(headers.get("retry-after-ms")?.as_deref(), headers.get("retry-after")?.as_deref());
     Ok(match dialect {
-        Some(dialect) => dialect.failure(response.status(), retry_after, &body),
+        Some(dialect) => {
+            let error_type = headers.get("x-amzn-errortype")?;
+            dialect.failure(response.status(), retry_after, &body, error_type.as_deref())
+        }
         None => Failure::from_upstream(response.status(), &body, retry_after),
     })
 }

@@ -21,7 +21,7 @@ use switchyard_core::plan::Step;
 use switchyard_core::request::{ParsedRequest, timeout_header};
 use switchyard_core::secret::Secrets;
 use switchyard_core::serving::{Attempt, Serving};
-use switchyard_core::upstream::{self, ClientHeaders};
+use switchyard_core::upstream::{self, CallContext, ClientHeaders};
 use worker::{Context, Delay, Env, Result};
 
 use crate::attempt::{self, Answer, Outbound, StreamEnd, Translated};
@@ -387,24 +387,30 @@ async fn run(
         let body = Body::Bytes(answer.body);
         return Ok(Ok(Answer::Complete { status: 200, headers, upstream: None, body, tokens: Some(tokens) }));
     }
+    let bearer = match credentials::bearer(client.env, deployment).await {
+        Ok(bearer) => bearer,
+        Err(failure) => return Ok(Err(failure)),
+    };
     let outbound = if deployment.kind.forwards_bytes() {
-        let bearer = match credentials::bearer(client.env, deployment).await {
-            Ok(bearer) => bearer,
-            Err(failure) => return Ok(Err(failure)),
-        };
         Outbound::forwarded(deployment, endpoint, request.upstream_body(&deployment.model), bearer.as_deref())?
     } else {
         let anthropic_beta = client.caller.header("anthropic-beta");
-        let headers = ClientHeaders { anthropic_beta: anthropic_beta.as_deref() };
-        match upstream::translate(deployment, endpoint, client.body, headers) {
+        let now_s = (runtime::now_ms() / 1000.0) as u64;
+        let ctx = CallContext {
+            client: ClientHeaders { anthropic_beta: anthropic_beta.as_deref() },
+            bearer: bearer.as_deref(),
+            now_s,
+            seed: runtime::rng().u64(..),
+        };
+        match upstream::translate(deployment, endpoint, client.body, ctx) {
             Ok(call) => {
                 let translated = Translated {
                     dialect: call.dialect,
-                    created: (runtime::now_ms() / 1000.0) as u64,
+                    created: now_s,
                     include_usage: request.include_usage,
                     secrets: client.secrets.clone(),
                 };
-                Outbound::translated(call, translated)?
+                Outbound::translated(call.calls, translated)?
             }
             // What this deployment's provider cannot take is the request's fault
             // here, but another deployment (of another provider) may take it.

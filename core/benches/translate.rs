@@ -47,7 +47,8 @@ fn anthropic_stream() -> Vec<u8> {
 
 /// Feeds the stream in pieces of `piece` bytes, as a network delivers it.
 fn translate(stream: &[u8], piece: usize) -> usize {
-    let mut translation = Dialect::Anthropic { json_mode: false }.stream(1_700_000_000, true, Secrets::default());
+    let mut translation =
+        Dialect::Anthropic { json_mode: false }.stream(1_700_000_000, true, Secrets::default()).expect("a chat stream");
     let mut out = 0;
     for bytes in stream.chunks(piece) {
         out += translation.feed(bytes).len();

@@ -17,7 +17,7 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
-pub use access::{Access, AzureAccess, AzureCredential};
+pub use access::{Access, AwsCredential, AzureAccess, AzureCredential, BedrockAccess, VertexAccess};
 pub use cache::CachePolicy;
 pub use policy::{CooldownPolicy, DEFAULT_COOLDOWN_MS, FallbackKind, RetryPolicy, RouterPolicy, RoutingStrategy};
 
@@ -197,8 +197,10 @@ fn build_with_secrets(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, Conf
     };
     let mut config = build(raw, &recording)?;
     let resolved = resolved.into_inner();
-    let keys = config.groups.iter().flat_map(|g| g.deployments.iter()).filter_map(|d| d.api_key.as_ref());
-    let secrets = resolved.iter().map(String::as_str).chain(keys.chain(config.master_key.as_ref()).map(Secret::expose));
+    let deployments = config.groups.iter().flat_map(|g| g.deployments.iter());
+    let keys = deployments.clone().filter_map(|d| d.api_key.as_ref()).chain(config.master_key.as_ref());
+    let held = deployments.flat_map(|d| d.access.secrets());
+    let secrets = resolved.iter().map(String::as_str).chain(keys.map(Secret::expose)).chain(held);
     config.secrets = Secrets::new(secrets);
     Ok(config)
 }
@@ -353,11 +355,29 @@ fn deployment(
     let params = entry.litellm_params;
     let parsed = provider::parse(&params.model)
         .map_err(|e| ConfigError::at(format!("{path}.litellm_params.model"), e.to_string()))?;
-    let api_base = match &params.api_base {
-        Some(value) => resolve(&format!("{path}.litellm_params.api_base"), value, env)?,
+    let api_key = params
+        .api_key
+        .as_deref()
+        .map(|value| resolve(&format!("{path}.litellm_params.api_key"), value, env).map(Secret::new))
+        .transpose()?;
+    let access = access::access(path, parsed.kind, &params, api_key.is_some(), env)?;
+    let endpoint = params.aws_bedrock_runtime_endpoint.as_ref().filter(|_| parsed.kind == provider::Kind::Bedrock);
+    let api_base = match (&params.api_base, endpoint) {
+        (Some(value), _) => resolve(&format!("{path}.litellm_params.api_base"), value, env)?,
+        (None, Some(value)) => resolve(&format!("{path}.litellm_params.aws_bedrock_runtime_endpoint"), value, env)?,
         // A mock calls nobody: it has no endpoint to report.
-        None if params.mock_response.is_some() => String::new(),
-        None => parsed.default_api_base.unwrap_or_default().to_owned(),
+        (None, None) if params.mock_response.is_some() => String::new(),
+        (None, None) => match access.default_api_base() {
+            Some(base) => base,
+            None => parsed.default_api_base.unwrap_or_default().to_owned(),
+        },
+    };
+    // A self-hosted server's root is completed with where its OpenAI endpoints live.
+    let api_base = match parsed.openai_root {
+        Some(root) if !api_base.is_empty() && !api_base.trim_end_matches('/').ends_with(root) => {
+            format!("{}{root}", api_base.trim_end_matches('/'))
+        }
+        _ => api_base,
     };
     if api_base.is_empty() && params.mock_response.is_none() {
         return Err(ConfigError::at(
@@ -368,11 +388,6 @@ fn deployment(
     if !api_base.is_empty() {
         check_http_url(&format!("{path}.litellm_params.api_base"), &api_base)?;
     }
-    let api_key = params
-        .api_key
-        .as_deref()
-        .map(|value| resolve(&format!("{path}.litellm_params.api_key"), value, env).map(Secret::new))
-        .transpose()?;
     let id = match entry.model_info.id.clone() {
         Some(id) if id.trim().is_empty() => {
             return Err(ConfigError::at(format!("{path}.model_info.id"), "must not be empty"));
@@ -381,8 +396,9 @@ fn deployment(
         // Index included: two identical entries are still two deployments.
         None => hashed_id(&[&entry.model_name, &params.model, &api_base, &index.to_string()]),
     };
-    let access = access::access(path, parsed.kind, &params, api_key.is_some(), env)?;
     let info = entry.model_info;
+    // Vertex AI's location and Bedrock's region say where the deployment runs.
+    let region = params.region_name.clone().or_else(|| access.region().map(str::to_owned));
     let params_path = format!("{path}.litellm_params");
     Ok(Deployment {
         id: DeploymentId(id),
@@ -390,7 +406,7 @@ fn deployment(
         kind: parsed.kind,
         access,
         drop_params: params.drop_params.unwrap_or(drop_params),
-        region: params.region_name,
+        region,
         base_model: info.base_model,
         api_base: api_base.trim_end_matches('/').to_owned(),
         api_key,

@@ -55,6 +55,21 @@ pub struct RawLitellmParams {
     pub tenant_id: Option<String>,
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
+    // Vertex AI.
+    #[serde(alias = "vertex_ai_project")]
+    pub vertex_project: Option<String>,
+    #[serde(alias = "vertex_ai_location")]
+    pub vertex_location: Option<String>,
+    /// A service account key: its JSON as text (usually `os.environ/...`), or
+    /// written inline as a mapping.
+    #[serde(alias = "vertex_ai_credentials")]
+    pub vertex_credentials: Option<serde_json::Value>,
+    // AWS Bedrock.
+    pub aws_access_key_id: Option<String>,
+    pub aws_secret_access_key: Option<String>,
+    pub aws_session_token: Option<String>,
+    pub aws_region_name: Option<String>,
+    pub aws_bedrock_runtime_endpoint: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -430,3 +430,154 @@ fn a_provider_without_what_it_needs_is_a_config_error_naming_the_key() {
     let deployment = &claude.group("c").unwrap().deployments[0];
     assert_eq!((deployment.kind, deployment.api_base.as_str()), (Kind::Anthropic, "https://api.anthropic.com"));
 }
+
+/// A service account key as Google Cloud's console downloads it (the key itself
+/// stands in: nothing here signs with it).
+fn service_account_key(project: &str) -> String {
+    serde_json::json!({
+        "type": "service_account",
+        "project_id": project,
+        "private_key_id": "k1",
+        "private_key": "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n",
+        "client_email": format!("router@{project}.iam.gserviceaccount.com"),
+        "token_uri": "https://oauth2.googleapis.com/token",
+    })
+    .to_string()
+}
+
+#[test]
+fn google_and_aws_deployments_read_litellms_keys() {
+    let yaml = r#"
+model_list:
+  - model_name: gemini
+    litellm_params: { model: gemini/gemini-2.5-flash, api_key: os.environ/GEMINI_API_KEY }
+  - model_name: vertex
+    litellm_params:
+      model: vertex_ai/gemini-2.5-pro
+      vertex_project: my-project
+      vertex_location: europe-west4
+      vertex_credentials: os.environ/VERTEX_CREDENTIALS
+  - model_name: vertex-claude
+    litellm_params: { model: vertex_ai/claude-sonnet-4-5@20250929, vertex_credentials: os.environ/VERTEX_CREDENTIALS }
+  - model_name: bedrock
+    litellm_params:
+      model: bedrock/anthropic.claude-3-5-haiku-20241022-v1:0
+      aws_access_key_id: os.environ/AWS_ACCESS_KEY_ID
+      aws_secret_access_key: os.environ/AWS_SECRET_ACCESS_KEY
+      aws_region_name: eu-west-3
+  - model_name: bedrock-env
+    litellm_params: { model: bedrock/converse/amazon.nova-pro-v1:0 }
+  - model_name: bedrock-key
+    litellm_params:
+      model: bedrock/amazon.nova-lite-v1:0
+      api_key: bedrock-api-key-0123456789abcdef
+      aws_region_name: us-east-1
+      aws_bedrock_runtime_endpoint: https://bedrock.example.internal
+  - model_name: ollama
+    litellm_params: { model: ollama/llama3, api_base: "http://localhost:11434" }
+  - model_name: tgi
+    litellm_params: { model: huggingface/meta-llama/Llama-3.1-8B-Instruct, api_base: "https://tgi.example/v1/" }
+"#;
+    let key = service_account_key("key-project");
+    let env = |name: &str| match name {
+        "GEMINI_API_KEY" => Some("AIza-gemini-0123456789abcdefgh".to_owned()),
+        "VERTEX_CREDENTIALS" => Some(key.clone()),
+        "AWS_ACCESS_KEY_ID" => Some("AKIDEXAMPLE".to_owned()),
+        "AWS_SECRET_ACCESS_KEY" => Some("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".to_owned()),
+        "AWS_REGION" => Some("us-west-2".to_owned()),
+        _ => None,
+    };
+    let config = load(yaml, &env).unwrap().config;
+    let one = |group: &str| config.group(group).unwrap().deployments[0].clone();
+
+    let gemini = one("gemini");
+    assert_eq!(
+        (gemini.kind, gemini.api_base.as_str()),
+        (Kind::Gemini, "https://generativelanguage.googleapis.com/v1beta")
+    );
+
+    let vertex = one("vertex");
+    let Access::Vertex(access) = &vertex.access else { panic!("{:?}", vertex.access) };
+    assert_eq!((access.project.as_str(), access.location.as_str()), ("my-project", "europe-west4"));
+    assert_eq!(vertex.api_base, "https://europe-west4-aiplatform.googleapis.com");
+    assert_eq!(vertex.region.as_deref(), Some("europe-west4"), "the location is where it runs");
+    let claude = one("vertex-claude");
+    let Access::Vertex(access) = &claude.access else { panic!() };
+    assert_eq!(claude.kind, Kind::VertexAnthropic);
+    assert_eq!((access.project.as_str(), access.location.as_str()), ("key-project", "us-central1"));
+
+    let bedrock = one("bedrock");
+    assert_eq!(bedrock.kind, Kind::Bedrock);
+    assert_eq!(bedrock.api_base, "https://bedrock-runtime.eu-west-3.amazonaws.com");
+    assert_eq!(bedrock.region.as_deref(), Some("eu-west-3"));
+    let Access::Bedrock(BedrockAccess { credential: AwsCredential::Keys { access_key_id, .. }, .. }) = &bedrock.access
+    else {
+        panic!("{:?}", bedrock.access)
+    };
+    assert_eq!(access_key_id, "AKIDEXAMPLE");
+    let from_env = one("bedrock-env");
+    assert_eq!((from_env.model.as_str(), from_env.region.as_deref()), ("amazon.nova-pro-v1:0", Some("us-west-2")));
+    assert!(matches!(&from_env.access, Access::Bedrock(BedrockAccess { credential: AwsCredential::Keys { .. }, .. })));
+    let keyed = one("bedrock-key");
+    assert!(matches!(&keyed.access, Access::Bedrock(BedrockAccess { credential: AwsCredential::ApiKey, .. })));
+    assert_eq!(keyed.api_base, "https://bedrock.example.internal");
+
+    assert_eq!(one("ollama").api_base, "http://localhost:11434/v1", "Ollama's OpenAI endpoints are under /v1");
+    assert_eq!(one("tgi").api_base, "https://tgi.example/v1");
+
+    let masked =
+        config.secrets.mask("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY and the PEM MIIEvQIBADANBgkqhkiG9w0BAQEFAASC");
+    assert!(!masked.contains("wJalrXUtnFEMI/K7MDENG"), "{masked}");
+}
+
+#[test]
+fn google_and_aws_deployments_without_what_they_need_are_named() {
+    let key = service_account_key("p");
+    let cases = [
+        ("{ model: gemini/gemini-2.5-flash }", "model_list[0].litellm_params.api_key", "GEMINI_API_KEY"),
+        (
+            "{ model: vertex_ai/gemini-2.5-pro }",
+            "model_list[0].litellm_params.vertex_credentials",
+            "application default",
+        ),
+        (
+            "{ model: vertex_ai/gemini-2.5-pro, vertex_credentials: /secrets/key.json }",
+            "model_list[0].litellm_params.vertex_credentials",
+            "file path",
+        ),
+        (
+            "{ model: vertex_ai/gemini-2.5-pro, vertex_credentials: os.environ/KEY, vertex_location: 'Europe West' }",
+            "model_list[0].litellm_params.vertex_location",
+            "us-central1",
+        ),
+        (
+            "{ model: bedrock/amazon.nova-pro-v1:0, aws_access_key_id: a }",
+            "model_list[0].litellm_params.aws_region_name",
+            "aws_region_name",
+        ),
+        (
+            "{ model: bedrock/amazon.nova-pro-v1:0, aws_region_name: us-east-1, aws_access_key_id: a }",
+            "model_list[0].litellm_params.aws_secret_access_key",
+            "both",
+        ),
+        (
+            "{ model: bedrock/amazon.nova-pro-v1:0, aws_region_name: us-east-1 }",
+            "model_list[0].litellm_params.aws_access_key_id",
+            "Bedrock API key",
+        ),
+        ("{ model: bedrock/invoke/anthropic.claude-v2 }", "model_list[0].litellm_params.model", "Converse API"),
+        ("{ model: ollama/llama3 }", "model_list[0].litellm_params.api_base", "set api_base"),
+        ("{ model: replicate/llama }", "model_list[0].litellm_params.model", "not supported yet: replicate"),
+    ];
+    for (params, path, message) in cases {
+        let yaml = format!("model_list:\n  - {{ model_name: m, litellm_params: {params} }}\n");
+        let error = load(&yaml, &|name| (name == "KEY").then(|| key.clone())).unwrap_err();
+        assert_eq!(error.path, path, "{params}");
+        assert!(error.message.contains(message), "{params}: {}", error.message);
+    }
+    let inline = format!(
+        "model_list:\n  - model_name: m\n    litellm_params:\n      model: vertex_ai/gemini-2.5-pro\n      vertex_credentials: {key}\n"
+    );
+    let loaded = load(&inline, &|_| None).unwrap().config;
+    assert!(matches!(&loaded.group("m").unwrap().deployments[0].access, Access::Vertex(v) if v.project == "p"));
+}

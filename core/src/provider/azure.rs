@@ -5,7 +5,7 @@
 //! and the answers are OpenAI's (Azure adds its content-filter annotations, which
 //! pass through), so they are forwarded as bytes, as for OpenAI.
 
-use serde::Deserialize;
+use super::oauth::{self, Token};
 
 /// The `api-version` sent when the deployment sets none: LiteLLM's default.
 pub const DEFAULT_API_VERSION: &str = "2025-02-01-preview";
@@ -14,8 +14,6 @@ pub const DEFAULT_API_VERSION: &str = "2025-02-01-preview";
 pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
 /// What an Entra ID token for Azure OpenAI is asked for.
 pub const ENTRA_SCOPE: &str = "https://cognitiveservices.azure.com/.default";
-/// A token is given up this long before it expires, so that none is sent stale.
-const TOKEN_MARGIN_MS: u64 = 5 * 60_000;
 
 /// The URL of an OpenAI endpoint (`path`, e.g. `/chat/completions`) of Azure
 /// deployment `deployment`, as LiteLLM calls it:
@@ -63,39 +61,9 @@ pub fn token_request(client_id: &str, client_secret: &str) -> String {
         .finish()
 }
 
-/// A token Entra ID issued, and until when to use it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Token {
-    pub access_token: String,
-    /// When to ask for another: some minutes before it expires.
-    pub refresh_at_ms: u64,
-}
-
-/// Reads Entra ID's answer to a token request received at `now_ms`; `Err` says why
-/// it is not a token (Entra's own `error_description` when it sent one).
+/// Reads Entra ID's answer to a token request received at `now_ms`.
 pub fn token_answer(status: u16, body: &[u8], now_ms: u64) -> Result<Token, String> {
-    #[derive(Deserialize)]
-    struct Answer {
-        access_token: Option<String>,
-        expires_in: Option<u64>,
-        error: Option<String>,
-        error_description: Option<String>,
-    }
-    let answer: Answer = serde_json::from_slice(body)
-        .map_err(|_| format!("Entra ID answered {status} with something that is not a token answer"))?;
-    match (answer.access_token, answer.expires_in) {
-        (Some(access_token), Some(expires_in)) if status == 200 => {
-            let lifetime_ms = expires_in.saturating_mul(1000);
-            // A short-lived token is used for half its life at most.
-            let margin = TOKEN_MARGIN_MS.min(lifetime_ms / 2);
-            Ok(Token { access_token, refresh_at_ms: now_ms.saturating_add(lifetime_ms - margin) })
-        }
-        _ => Err(format!(
-            "Entra ID refused the deployment's client credentials ({status} {}): {}",
-            answer.error.as_deref().unwrap_or("no error code"),
-            answer.error_description.as_deref().unwrap_or("no description")
-        )),
-    }
+    oauth::token_answer("Entra ID", "client credentials", status, body, now_ms)
 }
 
 #[cfg(test)]
@@ -141,19 +109,5 @@ mod tests {
             token_url("https://login.microsoftonline.com/", "t1"),
             "https://login.microsoftonline.com/t1/oauth2/v2.0/token"
         );
-    }
-
-    #[test]
-    fn a_token_is_used_until_five_minutes_before_it_expires() {
-        let body = br#"{"token_type":"Bearer","expires_in":3599,"ext_expires_in":3599,"access_token":"eyJ0"}"#;
-        let token = token_answer(200, body, 1_000).unwrap();
-        assert_eq!(token, Token { access_token: "eyJ0".into(), refresh_at_ms: 1_000 + 3_599_000 - 300_000 });
-        let short = token_answer(200, br#"{"expires_in":60,"access_token":"t"}"#, 0).unwrap();
-        assert_eq!(short.refresh_at_ms, 30_000, "half its life");
-        let refused =
-            br#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided."}"#;
-        let why = token_answer(401, refused, 0).unwrap_err();
-        assert!(why.contains("invalid_client") && why.contains("AADSTS7000215"), "{why}");
-        assert!(token_answer(502, b"<html>", 0).is_err());
     }
 }

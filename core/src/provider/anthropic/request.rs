@@ -32,6 +32,7 @@ use super::wire::{
 };
 use crate::error::ApiError;
 use crate::openai::{self, ChatRequest, Content, ImageUrl, Part, ResponseFormat, Stop, ThinkingBlock};
+use crate::provider::vertex;
 use crate::request::GATEWAY_ONLY_KEYS;
 
 /// `max_tokens` when the client sets none (Anthropic requires one): LiteLLM's
@@ -78,6 +79,9 @@ pub struct RequestOptions<'a> {
     pub model: &'a str,
     /// Drop what Anthropic cannot take instead of refusing the request.
     pub drop_params: bool,
+    /// For Anthropic's models on Vertex AI, whose URL names the model: the body
+    /// leaves `model` out and carries Vertex's `anthropic_version`.
+    pub on_vertex: bool,
 }
 
 /// The body of `POST /v1/messages` for `chat`.
@@ -109,8 +113,13 @@ pub fn request<'a>(chat: &'a ChatRequest, options: &RequestOptions<'a>) -> Resul
     let mut tools = tools(chat.tools.as_deref().unwrap_or_default(), drop)?;
     tools.extend(json_tool);
     let tool_choice = if tools.is_empty() { None } else { tool_choice(chat, forced_json)? };
+    let (model, anthropic_version) = match options.on_vertex {
+        true => (Cow::Borrowed(""), Some(Cow::Borrowed(vertex::ANTHROPIC_VERSION))),
+        false => (Cow::Borrowed(options.model), None),
+    };
     Ok(MessagesRequest {
-        model: Cow::Borrowed(options.model),
+        model,
+        anthropic_version,
         messages,
         system,
         max_tokens,

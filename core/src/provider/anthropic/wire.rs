@@ -26,7 +26,12 @@ pub const API_VERSION: &str = "2023-06-01";
 /// The body of `POST /v1/messages`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MessagesRequest<'a> {
+    /// Empty (and left out) on Vertex AI, whose URL names the model.
+    #[serde(skip_serializing_if = "str::is_empty")]
     pub model: Cow<'a, str>,
+    /// Vertex AI's: the API version in the body (Anthropic takes it as a header).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anthropic_version: Option<Cow<'a, str>>,
     pub messages: Vec<Message<'a>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system: Option<System<'a>>,

@@ -1,8 +1,10 @@
 use super::*;
 use serde_json::json;
 
-const OPTIONS: RequestOptions<'static> = RequestOptions { model: "claude-sonnet-4-5", drop_params: false };
-const DROPPING: RequestOptions<'static> = RequestOptions { model: "claude-sonnet-4-5", drop_params: true };
+const OPTIONS: RequestOptions<'static> =
+    RequestOptions { model: "claude-sonnet-4-5", drop_params: false, on_vertex: false };
+const DROPPING: RequestOptions<'static> =
+    RequestOptions { model: "claude-sonnet-4-5", drop_params: true, on_vertex: false };
 
 fn chat(request: Value) -> ChatRequest {
     serde_json::from_value(request).unwrap()
