@@ -29,7 +29,10 @@ test("base(name) is an OpenAI deployment's /v1 base, or a declared provider's ap
 
 test("provider() returns the api_base and refuses unknown kinds and missing keys", () => {
   assert.equal(ctx.upstream.provider("claude-2", "anthropic", { apiKey: "k" }), `${ctx.upstream.url}/claude-2`);
-  assert.throws(() => ctx.upstream.provider("g", "gemini"), /unknown provider kind gemini; known: openai, anthropic, azure/);
+  assert.throws(() => ctx.upstream.provider("g", "palm"), /unknown provider kind palm; known: openai, anthropic, azure, gemini, vertex, bedrock/);
+  assert.throws(() => ctx.upstream.provider("g", "gemini", {}), /needs options.apiKey/);
+  assert.throws(() => ctx.upstream.provider("v", "vertex", { project: "p" }), /needs options.project and options.location/);
+  assert.throws(() => ctx.upstream.provider("b", "bedrock", { region: "us-east-1" }), /needs options.accessKeyId and options.secretAccessKey, or options.apiKey/);
   assert.throws(() => ctx.upstream.provider("c", "anthropic", {}), /needs options.apiKey/);
 });
 
@@ -53,10 +56,12 @@ test("one script runs against every provider, each answering in its own format",
   }
 });
 
-test("every request is recorded with its deployment, path, query, method, headers, body and time", async () => {
+test("every request is recorded with its deployment, path, query, method, headers, body, bytes and time", async () => {
   await post(`${ctx.upstream.base("oa")}/embeddings?trace=1`, { model: "m", input: "x" }, { "x-test": "yes" });
   const [seen] = ctx.upstream.requests;
-  assert.deepEqual({ ...seen, headers: undefined, at: undefined }, { deployment: "oa", path: "/embeddings", query: { trace: "1" }, method: "POST", headers: undefined, body: { model: "m", input: "x" }, at: undefined });
+  assert.deepEqual({ ...seen, headers: undefined, bytes: undefined, at: undefined }, { deployment: "oa", path: "/embeddings", query: { trace: "1" }, method: "POST", headers: undefined, body: { model: "m", input: "x" }, bytes: undefined, at: undefined });
+  assert.ok(Buffer.isBuffer(seen.bytes));
+  assert.equal(seen.bytes.toString("utf8"), JSON.stringify({ model: "m", input: "x" }));
   assert.equal(seen.headers["x-test"], "yes");
   assert.ok(Math.abs(seen.at - Date.now()) < 5000);
   await post(`${ctx.upstream.url}/elsewhere`, "not json");
