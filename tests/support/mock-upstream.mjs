@@ -27,7 +27,8 @@
 //                                    and Azure end with the usage when the request asks
 //                                    `stream_options.include_usage`); delayMs before it
 //   { type: "stream", chunks: [..], delayMs?, stallAfter?, breakAfter?, errorAfter? }
-//                                    SSE, one content chunk each delayMs;
+//                                    the provider's stream (SSE; Bedrock's event-stream
+//                                    frames), one content chunk each delayMs;
 //                                    stallAfter: stop after that many chunks;
 //                                    breakAfter: cut the connection after that many;
 //                                    errorAfter: the provider's mid-stream error after that
@@ -39,14 +40,20 @@
 //   { type: "content_filter", content? }
 //                                    an answer cut by the provider's output filter (OpenAI
 //                                    and Azure: finish_reason content_filter; Anthropic: a
-//                                    refusal)
+//                                    refusal; Gemini and Vertex: finishReason SAFETY;
+//                                    Bedrock: stopReason content_filtered)
 //   { type: "error", status, message?, code?, errorType? }
-//   { type: "rate_limit", retryAfter? }   429 with Retry-After
+//   { type: "rate_limit", retryAfter? }   429 (with Retry-After where the provider sends
+//                                    one; the Gemini API's RetryInfo; none from Vertex or
+//                                    Bedrock)
 //   { type: "overloaded" }           the provider's overload answer (OpenAI and Azure 503,
-//                                    Anthropic 529 overloaded_error)
+//                                    Anthropic 529 overloaded_error, Google 503 UNAVAILABLE,
+//                                    Bedrock 503 ServiceUnavailableException)
 //   { type: "context_window" }       the provider's prompt-too-long error
 //   { type: "content_policy" }       the provider's rejection of the prompt (Azure: its
-//                                    content filter 400; Anthropic: a refusal)
+//                                    content filter 400; Anthropic: a refusal; Google: a
+//                                    200 with promptFeedback.blockReason SAFETY; Bedrock: a
+//                                    guardrail's intervention)
 //   { type: "stall" }                accepts, never answers
 //   { type: "stall_body" }           sends its head and part of a body, never ends
 //   { type: "raw", status, body, headers? }  anything else

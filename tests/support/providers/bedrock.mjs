@@ -73,7 +73,7 @@ export function declare(options) {
 }
 
 /** Bedrock's error: its status, x-amzn-ErrorType and body. */
-export function bedrockError(res, status, type, message, { namespace = BEDROCK, key = "message" } = {}) {
+function bedrockError(res, status, type, message, { namespace = BEDROCK, key = "message" } = {}) {
   sendJson(res, status, { [key]: message }, { "x-amzn-errortype": `${type}:http://internal.amazon.com/coral/${namespace}/`, "x-amzn-requestid": randomUUID() });
 }
 

@@ -15,8 +15,9 @@
 //     conversation's own rules: roles user and model, a function-call turn after a user or
 //     function-response turn, answered by as many function responses as it made calls.
 // Enum values are read case-insensitively (the service takes "object" for OBJECT).
-// `parseBody(kind, body, pkg)` throws `Invalid` ({ message, violations }) with the message
-// of a 400 INVALID_ARGUMENT; `pkg` names the proto package in messages about types
+// `checkGenerateContent(body, pkg)` and `checkBatchEmbed(body, pkg, model)` throw `Invalid`
+// ({ message, violations }) with the message of a 400 INVALID_ARGUMENT; `pkg` names the
+// proto package in messages about types
 // (google.ai.generativelanguage.v1beta for the Gemini API, google.cloud.aiplatform.v1 for
 // Vertex). Where the real wording is not known to this mock (the allowed-function-names
 // rule, an embedding request's model), the message is marked as the mock's own in a comment.
