@@ -5,15 +5,21 @@
 // Each deployment gets its own base URL (`base(name)`) and its own script: a queue of
 // behaviours consumed one per accepted request (then `fallback`, by default "ok"). A
 // request a provider rejects (bad auth, bad body) consumes nothing. Every request
-// received is recorded with its deployment, path, query, method, headers, body and time.
+// received is recorded with its deployment, path, query, method, headers, body (parsed when
+// JSON), bytes (the body as received: SigV4 signs them) and time.
 //
 //   base(name)  OpenAI deployments: `${url}/<name>/v1` (the api_base of an openai/ model)
 //               provider deployments: `${url}/<name>`, the provider's api_base:
 //                 anthropic  the gateway posts to `${base}/v1/messages`
 //                 azure      the resource endpoint: `${base}/openai/deployments/<d>/...`
 //                            and `${base}/openai/v1/...`
+//                 gemini     the api_base less its version: `${base}/v1beta/models/<m>:...`
+//                 vertex     the regional host: `${base}/v1/projects/<p>/locations/<l>/...`
+//                 bedrock    the runtime endpoint: `${base}/model/<modelId>/converse` ...
 //   entra.url   Microsoft Entra ID's authority host (AZURE_AUTHORITY_HOST), a server of
 //               its own: POST `${entra.url}/<tenant>/oauth2/v2.0/token` (providers/entra.mjs)
+//   google.url  Google's OAuth token endpoint, a server of its own: POST `${google.url}/token`
+//               (providers/google-oauth.mjs), whose tokens Vertex deployments take
 //
 // Behaviours (the same vocabulary for every provider, each rendered in its format):
 //   { type: "ok", content?, delayMs?, totalTokens? }
@@ -21,24 +27,33 @@
 //                                    and Azure end with the usage when the request asks
 //                                    `stream_options.include_usage`); delayMs before it
 //   { type: "stream", chunks: [..], delayMs?, stallAfter?, breakAfter?, errorAfter? }
-//                                    SSE, one content chunk each delayMs;
+//                                    the provider's stream (SSE; Bedrock's event-stream
+//                                    frames), one content chunk each delayMs;
 //                                    stallAfter: stop after that many chunks;
 //                                    breakAfter: cut the connection after that many;
-//                                    errorAfter (Anthropic): an `error` event after that many
+//                                    errorAfter: the provider's mid-stream error after that
+//                                    many (Anthropic's `error` event, Google's error frame,
+//                                    Bedrock's exception frame)
 //   { type: "tool_call", name, arguments, id?, content?, delayMs? }
 //                                    an answer calling tool `name` with `arguments` (an
 //                                    object or a JSON string), after optional text
 //   { type: "content_filter", content? }
 //                                    an answer cut by the provider's output filter (OpenAI
 //                                    and Azure: finish_reason content_filter; Anthropic: a
-//                                    refusal)
+//                                    refusal; Gemini and Vertex: finishReason SAFETY;
+//                                    Bedrock: stopReason content_filtered)
 //   { type: "error", status, message?, code?, errorType? }
-//   { type: "rate_limit", retryAfter? }   429 with Retry-After
+//   { type: "rate_limit", retryAfter? }   429 (with Retry-After where the provider sends
+//                                    one; the Gemini API's RetryInfo; none from Vertex or
+//                                    Bedrock)
 //   { type: "overloaded" }           the provider's overload answer (OpenAI and Azure 503,
-//                                    Anthropic 529 overloaded_error)
+//                                    Anthropic 529 overloaded_error, Google 503 UNAVAILABLE,
+//                                    Bedrock 503 ServiceUnavailableException)
 //   { type: "context_window" }       the provider's prompt-too-long error
 //   { type: "content_policy" }       the provider's rejection of the prompt (Azure: its
-//                                    content filter 400; Anthropic: a refusal)
+//                                    content filter 400; Anthropic: a refusal; Google: a
+//                                    200 with promptFeedback.blockReason SAFETY; Bedrock: a
+//                                    guardrail's intervention)
 //   { type: "stall" }                accepts, never answers
 //   { type: "stall_body" }           sends its head and part of a body, never ends
 //   { type: "raw", status, body, headers? }  anything else
@@ -50,11 +65,15 @@
 import http from "node:http";
 import * as anthropic from "./providers/anthropic.mjs";
 import * as azure from "./providers/azure.mjs";
+import * as bedrock from "./providers/bedrock.mjs";
 import { startEntra } from "./providers/entra.mjs";
+import * as gemini from "./providers/gemini.mjs";
+import { startGoogleOAuth } from "./providers/google-oauth.mjs";
 import * as openai from "./providers/openai.mjs";
+import * as vertex from "./providers/vertex.mjs";
 
 /** The provider kinds a deployment can speak; a new provider is one module added here. */
-const KINDS = { openai, anthropic, azure };
+const KINDS = { openai, anthropic, azure, gemini, vertex, bedrock };
 
 export async function startMockUpstream() {
   const scripts = new Map();
@@ -63,11 +82,13 @@ export async function startMockUpstream() {
   const sockets = new Set();
   const events = [];
   const entra = await startEntra();
+  const google = await startGoogleOAuth();
 
   const server = http.createServer(async (req, res) => {
     const chunks = [];
     for await (const chunk of req) chunks.push(chunk);
-    const raw = Buffer.concat(chunks).toString("utf8");
+    const bytes = Buffer.concat(chunks);
+    const raw = bytes.toString("utf8");
     let body = null;
     try {
       body = JSON.parse(raw);
@@ -81,7 +102,7 @@ export async function startMockUpstream() {
     const deployment = declared || legacy ? first : null;
     const path = declared ? rest : legacy ? legacy[1] : url.pathname;
     const query = Object.fromEntries(url.searchParams);
-    requests.push({ deployment, path, query, method: req.method, headers: req.headers, body, at: Date.now() });
+    requests.push({ deployment, path, query, method: req.method, headers: req.headers, body, bytes, at: Date.now() });
     const ctx = {
       req,
       res,
@@ -91,9 +112,11 @@ export async function startMockUpstream() {
       query: url.searchParams,
       headers: req.headers,
       raw,
+      bytes,
       body,
       options: declared?.options ?? {},
       entra,
+      google,
       /** The deployment's next behaviour, taken once the request is accepted. */
       take() {
         const script = scripts.get(deployment);
@@ -117,13 +140,13 @@ export async function startMockUpstream() {
     base: (name) => (providers.has(name) ? `${url}/${name}` : `${url}/${name}/v1`),
     /**
      * Declares deployment `name` as speaking provider `kind` ("openai", "anthropic",
-     * "azure") with that provider's `options` (its module's header lists them). Returns
-     * its api_base. Declarations outlive `reset`.
+     * "azure", "gemini", "vertex", "bedrock") with that provider's `options` (its module's
+     * header lists them). Returns its api_base. Declarations outlive `reset`.
      */
     provider(name, kind, options = {}) {
       const module = KINDS[kind];
       if (!module) throw new Error(`unknown provider kind ${kind}; known: ${Object.keys(KINDS).join(", ")}`);
-      providers.set(name, { module, options: module.declare ? module.declare(options, { entra }) : options });
+      providers.set(name, { module, options: module.declare ? module.declare(options, { entra, google }) : options });
       return `${url}/${name}`;
     },
     /** Queue behaviours for `name`; `fallback` answers once the queue is empty. */
@@ -135,15 +158,18 @@ export async function startMockUpstream() {
     events,
     /** The Entra ID token endpoint: { url, app(..), issued, requests } (providers/entra.mjs). */
     entra,
+    /** Google's token endpoint: { url, serviceAccount(..), issued, requests } (providers/google-oauth.mjs). */
+    google,
     reset() {
       scripts.clear();
       requests.length = 0;
       events.length = 0;
       entra.reset();
+      google.reset();
     },
     async close() {
       for (const socket of sockets) socket.destroy();
-      await Promise.all([new Promise((resolve) => server.close(resolve)), entra.close()]);
+      await Promise.all([new Promise((resolve) => server.close(resolve)), entra.close(), google.close()]);
     },
   };
 }

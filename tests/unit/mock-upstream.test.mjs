@@ -3,12 +3,29 @@
 // deployments' answers, old behaviours and new ones (tool_call, overloaded, content_filter).
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { createSign } from "node:crypto";
+import { ACCESS_KEY_ID, SECRET, signedPost } from "./aws-client.mjs";
 import { parseSse, post, useUpstream } from "./helpers.mjs";
 
 const ctx = useUpstream((upstream) => {
   upstream.provider("claude", "anthropic", { apiKey: "sk-ant-test" });
   upstream.provider("az", "azure", { apiKey: "az-key" });
+  upstream.provider("gem", "gemini", { apiKey: "AIza-key" });
+  upstream.provider("vx", "vertex", { project: "proj", location: "europe-west4" });
+  upstream.provider("bed", "bedrock", { region: "us-east-1", accessKeyId: ACCESS_KEY_ID, secretAccessKey: SECRET });
+  ctx.account = upstream.google.serviceAccount({ project: "proj" });
 });
+
+/** A bearer token of the Vertex deployment's service account, from the Google token endpoint. */
+async function vertexToken() {
+  const { account } = ctx;
+  const now = Math.floor(Date.now() / 1000);
+  const part = (value) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  const unsigned = `${part({ alg: "RS256", typ: "JWT" })}.${part({ iss: account.client_email, scope: "https://www.googleapis.com/auth/cloud-platform", aud: account.token_uri, iat: now, exp: now + 3600 })}`;
+  const assertion = `${unsigned}.${createSign("RSA-SHA256").update(unsigned).sign(account.private_key, "base64url")}`;
+  const response = await fetch(account.token_uri, { method: "POST", body: new URLSearchParams({ grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer", assertion }) });
+  return (await response.json()).access_token;
+}
 
 /** A minimal valid chat request to deployment `name` of each kind: [url, body, headers]. */
 const call = {
@@ -18,18 +35,25 @@ const call = {
 };
 const send = (name, extra) => post(...call[name](extra));
 
-test("base(name) is an OpenAI deployment's /v1 base, or a declared provider's api_base", () => {
+test("base(name) is an OpenAI deployment's /v1 base, or a declared provider's api_base; Entra and Google have servers of their own", () => {
   const { url } = ctx.upstream;
   assert.equal(ctx.upstream.base("oa"), `${url}/oa/v1`);
   assert.equal(ctx.upstream.base("claude"), `${url}/claude`);
   assert.equal(ctx.upstream.base("az"), `${url}/az`);
   assert.match(ctx.upstream.entra.url, /^http:\/\/127\.0\.0\.1:\d+$/);
   assert.notEqual(ctx.upstream.entra.url, url);
+  for (const name of ["gem", "vx", "bed"]) assert.equal(ctx.upstream.base(name), `${url}/${name}`);
+  assert.match(ctx.upstream.google.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+  assert.notEqual(ctx.upstream.google.url, url);
+  assert.equal(ctx.account.token_uri, `${ctx.upstream.google.url}/token`);
 });
 
 test("provider() returns the api_base and refuses unknown kinds and missing keys", () => {
   assert.equal(ctx.upstream.provider("claude-2", "anthropic", { apiKey: "k" }), `${ctx.upstream.url}/claude-2`);
-  assert.throws(() => ctx.upstream.provider("g", "gemini"), /unknown provider kind gemini; known: openai, anthropic, azure/);
+  assert.throws(() => ctx.upstream.provider("g", "palm"), /unknown provider kind palm; known: openai, anthropic, azure, gemini, vertex, bedrock/);
+  assert.throws(() => ctx.upstream.provider("g", "gemini", {}), /needs options.apiKey/);
+  assert.throws(() => ctx.upstream.provider("v", "vertex", { project: "p" }), /needs options.project and options.location/);
+  assert.throws(() => ctx.upstream.provider("b", "bedrock", { region: "us-east-1" }), /needs options.accessKeyId and options.secretAccessKey, or options.apiKey/);
   assert.throws(() => ctx.upstream.provider("c", "anthropic", {}), /needs options.apiKey/);
 });
 
@@ -53,10 +77,40 @@ test("one script runs against every provider, each answering in its own format",
   }
 });
 
-test("every request is recorded with its deployment, path, query, method, headers, body and time", async () => {
+test("the same script runs against Gemini, Vertex and Bedrock, each answering in its own format", async () => {
+  const script = [{ type: "ok", content: "same answer" }, { type: "tool_call", name: "get_weather", arguments: { city: "Paris" } }, { type: "rate_limit" }, { type: "overloaded" }, { type: "context_window" }, { type: "content_policy" }];
+  for (const name of ["gem", "vx", "bed"]) ctx.upstream.script(name, script);
+  const token = await vertexToken();
+  const contents = { contents: [{ role: "user", parts: [{ text: "hi" }] }] };
+  const send = {
+    gem: () => post(`${ctx.upstream.base("gem")}/v1beta/models/gemini-2.5-flash:generateContent`, contents, { "x-goog-api-key": "AIza-key" }),
+    vx: () => post(`${ctx.upstream.base("vx")}/v1/projects/proj/locations/europe-west4/publishers/google/models/gemini-2.5-flash:generateContent`, contents, { authorization: `Bearer ${token}` }),
+    bed: () => signedPost(`${ctx.upstream.base("bed")}/model/amazon.nova-pro-v1%3A0/converse`, { messages: [{ role: "user", content: [{ text: "hi" }] }] }),
+  };
+  const google = { text: (b) => b.candidates[0].content.parts[0].text, args: (b) => b.candidates[0].content.parts[0].functionCall.args, blocked: (b) => b.promptFeedback.blockReason === "SAFETY" };
+  const read = {
+    gem: google,
+    vx: google,
+    bed: { text: (b) => b.output.message.content[0].text, args: (b) => b.output.message.content[0].toolUse.input, blocked: (b) => b.stopReason === "guardrail_intervened" },
+  };
+  for (const name of ["gem", "vx", "bed"]) {
+    assert.equal(read[name].text(await (await send[name]()).json()), "same answer", name);
+    assert.deepEqual(read[name].args(await (await send[name]()).json()), { city: "Paris" }, name);
+    for (const status of [429, 503, 400]) {
+      const response = await send[name]();
+      assert.equal(response.status, status, name);
+      await response.body.cancel();
+    }
+    assert.ok(read[name].blocked(await (await send[name]()).json()), name);
+  }
+});
+
+test("every request is recorded with its deployment, path, query, method, headers, body, bytes and time", async () => {
   await post(`${ctx.upstream.base("oa")}/embeddings?trace=1`, { model: "m", input: "x" }, { "x-test": "yes" });
   const [seen] = ctx.upstream.requests;
-  assert.deepEqual({ ...seen, headers: undefined, at: undefined }, { deployment: "oa", path: "/embeddings", query: { trace: "1" }, method: "POST", headers: undefined, body: { model: "m", input: "x" }, at: undefined });
+  assert.deepEqual({ ...seen, headers: undefined, bytes: undefined, at: undefined }, { deployment: "oa", path: "/embeddings", query: { trace: "1" }, method: "POST", headers: undefined, body: { model: "m", input: "x" }, bytes: undefined, at: undefined });
+  assert.ok(Buffer.isBuffer(seen.bytes));
+  assert.equal(seen.bytes.toString("utf8"), JSON.stringify({ model: "m", input: "x" }));
   assert.equal(seen.headers["x-test"], "yes");
   assert.ok(Math.abs(seen.at - Date.now()) < 5000);
   await post(`${ctx.upstream.url}/elsewhere`, "not json");

@@ -10,7 +10,9 @@
 // thinking, redacted_thinking, tool_use, tool_result blocks), system, metadata,
 // stop_sequences, stream, temperature, top_p, top_k, tools (custom tools in full, server
 // tools by their type), tool_choice, thinking, service_tier; accepted as they come:
-// cache_control, container, inference_geo, output_config, user_profile_id.
+// cache_control, container, inference_geo, output_config, user_profile_id. On Vertex AI
+// (`{ vertex: true }`) the body has no `model` and must say anthropic_version
+// "vertex-2023-10-16".
 
 export class Invalid extends Error {}
 
@@ -372,20 +374,27 @@ const OPTIONAL = {
   user_profile_id: (value) => string(value, "user_profile_id"),
 };
 
+// Vertex AI's rawPredict: the model is in the URL, the version in the body.
+const VERTEX_VERSION = "vertex-2023-10-16";
+
 /**
  * Throws `Invalid` with the real API's message when `body` is not a request it accepts.
- * `limits.maxOutputTokens` is the model's output ceiling.
+ * `limits.maxOutputTokens` is the model's output ceiling; `limits.vertex` checks the body
+ * Vertex AI takes (no `model`, `anthropic_version: "vertex-2023-10-16"`), and
+ * `limits.model` names the model for messages then.
  */
-export function checkMessagesRequest(body, { maxOutputTokens }) {
+export function checkMessagesRequest(body, { maxOutputTokens, vertex = false, model = body?.model }) {
   if (!isObject(body)) fail("", "Input should be a valid dictionary");
-  object(body, "", REQUIRED, Object.keys(OPTIONAL), () => {
-    string(body.model, "model");
+  const required = vertex ? ["anthropic_version", "max_tokens", "messages"] : REQUIRED;
+  object(body, "", required, Object.keys(OPTIONAL), () => {
+    if (vertex) literal(body.anthropic_version, "anthropic_version", [VERTEX_VERSION]);
+    else string(body.model, "model");
     integer(body.max_tokens, "max_tokens", { ge: 1 });
     messages(body.messages);
     for (const [key, check] of Object.entries(OPTIONAL)) if (body[key] !== undefined) check(body[key]);
   });
   if (body.max_tokens > maxOutputTokens) {
-    fail("max_tokens", `${body.max_tokens} > ${maxOutputTokens}, which is the maximum allowed number of output tokens for ${body.model}`);
+    fail("max_tokens", `${body.max_tokens} > ${maxOutputTokens}, which is the maximum allowed number of output tokens for ${model}`);
   }
   if (body.thinking?.type === "enabled") {
     if (body.max_tokens <= body.thinking.budget_tokens) {

@@ -42,13 +42,13 @@ const requestId = () => `req_011C${base62(20)}`;
 
 const ERROR_TYPES = { 400: "invalid_request_error", 401: "authentication_error", 403: "permission_error", 404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error", 500: "api_error", 529: "overloaded_error" };
 
-function anthropicError(res, status, type, message, headers = {}) {
+export function anthropicError(res, status, type, message, headers = {}) {
   const id = requestId();
   sendJson(res, status, { type: "error", error: { type, message }, request_id: id }, { "request-id": id, ...headers });
 }
 
 /** Where `raw` stops being JSON, in the words of Python's json module; null when it is JSON. */
-function jsonError(raw) {
+export function jsonError(raw) {
   try {
     JSON.parse(raw);
     return null;
@@ -80,7 +80,8 @@ export async function handle(ctx) {
   return respond(ctx, ctx.take());
 }
 
-async function respond(ctx, behaviour) {
+/** Answers `behaviour` to a checked Messages request (Vertex AI's rawPredict reuses it). */
+export async function respond(ctx, behaviour) {
   const { res, body } = ctx;
   const answer = answerOf(behaviour, ctx.deployment);
   if (answer) {
