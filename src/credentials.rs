@@ -4,13 +4,15 @@
 //!
 //! One token per app or service account, cached in the isolate until some minutes
 //! before it expires (`switchyard_core::provider::oauth::token_answer` says when).
-//! While one is being fetched, every request that needs it awaits that same
-//! exchange: one exchange at a time, however many requests wait.
+//! While one is being fetched, every other request that needs it waits for that
+//! exchange to end: one exchange at a time, however many requests wait.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use futures_util::future::{FutureExt, LocalBoxFuture, Shared};
+use std::time::Duration;
+
+use futures_util::future::{FutureExt, LocalBoxFuture};
 use switchyard_core::config::{Access, AzureAccess, AzureCredential, Deployment, VertexAccess};
 use switchyard_core::failure::Failure;
 use switchyard_core::provider::azure;
@@ -19,19 +21,34 @@ use switchyard_core::provider::vertex::{self, ServiceAccount};
 use wasm_bindgen::JsValue;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen_futures::JsFuture;
-use worker::Env;
+use worker::{Delay, Env};
 
 use crate::{attempt, runtime};
 
 /// How long a token exchange may take.
 const EXCHANGE_TIMEOUT_MS: u64 = 10_000;
 
-type Exchange = Shared<LocalBoxFuture<'static, Result<Token, String>>>;
+/// How often a request waiting for another's exchange looks whether it ended.
+const WAIT_STEP_MS: u64 = 20;
 
 enum Slot {
     Ready(Token),
-    Fetching(Exchange),
+    /// A request is exchanging credentials for a token since `since_ms`.
+    Fetching {
+        since_ms: u64,
+    },
 }
+
+/// What a request does about a token it needs.
+enum Next {
+    Use(String),
+    /// Another request is fetching it: look again in a moment.
+    Wait,
+    /// Fetch it: no token, or a stale one, and no other request fetching.
+    Fetch,
+}
+
+type Exchange = LocalBoxFuture<'static, Result<Token, String>>;
 
 thread_local! {
     /// Per app (`entra/tenant/client`) or service account (`google/email/token_uri`).
@@ -42,8 +59,14 @@ thread_local! {
 /// Entra ID token for an Azure deployment with client credentials, a Google token
 /// for a Vertex AI deployment. A refused or failed exchange is the deployment's
 /// authentication failure.
+///
+/// Requests that need a token another is fetching wait on timers of their own
+/// rather than on that request's exchange: the runtime ties every promise to the
+/// request that made it, and cancels a request that waits only on another's as
+/// hung. An exchange whose request went away (its slot older than an exchange
+/// may take) is taken over.
 pub async fn bearer(env: &Env, deployment: &Deployment) -> Result<Option<String>, Failure> {
-    let (holder, start): (String, Box<dyn FnOnce() -> Exchange>) = match &deployment.access {
+    let (holder, exchange): (String, Exchange) = match &deployment.access {
         Access::Azure(AzureAccess {
             credential: AzureCredential::ClientSecret { tenant_id, client_id, client_secret },
             ..
@@ -51,29 +74,32 @@ pub async fn bearer(env: &Env, deployment: &Deployment) -> Result<Option<String>
             let authority = env.var("AZURE_AUTHORITY_HOST").map(|v| v.to_string());
             let url = azure::token_url(authority.as_deref().unwrap_or(azure::DEFAULT_AUTHORITY), tenant_id);
             let form = azure::token_request(client_id, client_secret.expose());
-            (format!("entra/{tenant_id}/{client_id}"), Box::new(move || entra(url, form).boxed_local().shared()))
+            (format!("entra/{tenant_id}/{client_id}"), entra(url, form).boxed_local())
         }
         Access::Vertex(VertexAccess { account, .. }) => {
-            let account = account.clone();
             let holder = format!("google/{}/{}", account.client_email, account.token_uri);
-            (holder, Box::new(move || google(account).boxed_local().shared()))
+            (holder, google(account.clone()).boxed_local())
         }
         Access::Plain | Access::Azure(_) | Access::Bedrock(_) => return Ok(None),
     };
-    let now = runtime::now_ms() as u64;
-    let exchange = TOKENS.with_borrow_mut(|tokens| match tokens.get(&holder) {
-        Some(Slot::Ready(token)) if now < token.refresh_at_ms => Err(token.access_token.clone()),
-        Some(Slot::Fetching(exchange)) => Ok(exchange.clone()),
-        _ => {
-            let exchange = start();
-            tokens.insert(holder.clone(), Slot::Fetching(exchange.clone()));
-            Ok(exchange)
+    loop {
+        let now = runtime::now_ms() as u64;
+        let next = TOKENS.with_borrow_mut(|tokens| match tokens.get(&holder) {
+            Some(Slot::Ready(token)) if now < token.refresh_at_ms => Next::Use(token.access_token.clone()),
+            Some(Slot::Fetching { since_ms }) if now < since_ms.saturating_add(EXCHANGE_TIMEOUT_MS + WAIT_STEP_MS) => {
+                Next::Wait
+            }
+            _ => {
+                tokens.insert(holder.clone(), Slot::Fetching { since_ms: now });
+                Next::Fetch
+            }
+        });
+        match next {
+            Next::Use(token) => return Ok(Some(token)),
+            Next::Wait => Delay::from(Duration::from_millis(WAIT_STEP_MS)).await,
+            Next::Fetch => break,
         }
-    });
-    let exchange = match exchange {
-        Err(cached) => return Ok(Some(cached)),
-        Ok(exchange) => exchange,
-    };
+    }
     let outcome = exchange.await;
     TOKENS.with_borrow_mut(|tokens| match &outcome {
         Ok(token) => tokens.insert(holder, Slot::Ready(token.clone())),

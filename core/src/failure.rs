@@ -132,6 +132,21 @@ impl Failure {
         Self { class: FailureClass::BadRequest, error, retry_after_ms: None, slow_down: false }
     }
 
+    /// A prompt (or answer) the provider refused on content grounds, said in a
+    /// success answer (Gemini's blocked prompt, a Bedrock guardrail): answered 400
+    /// as OpenAI answers one, and a content-policy fallback may take it.
+    pub fn content_policy(message: String) -> Self {
+        let error = ApiError::Upstream {
+            status: 400,
+            message,
+            kind: "invalid_request_error".to_owned(),
+            param: None,
+            code: Some("content_policy_violation".to_owned()),
+            retry_after_ms: None,
+        };
+        Self { class: FailureClass::ContentPolicy, error, retry_after_ms: None, slow_down: false }
+    }
+
     pub fn timeout(deployment: &str, after_ms: u64) -> Self {
         Self {
             class: FailureClass::Timeout,

@@ -549,6 +549,21 @@ pub enum EmbeddingVector {
     Base64(String),
 }
 
+impl EmbeddingVector {
+    /// `vector` as the client asked for it: floats, or the standard base64 (with
+    /// padding) of their little-endian bytes, as OpenAI encodes them.
+    pub fn encoded(vector: Vec<f32>, format: EncodingFormat) -> Self {
+        use base64::Engine as _;
+        match format {
+            EncodingFormat::Float => Self::Float(vector),
+            EncodingFormat::Base64 => {
+                let bytes: Vec<u8> = vector.iter().flat_map(|f| f.to_le_bytes()).collect();
+                Self::Base64(base64::engine::general_purpose::STANDARD.encode(bytes))
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EmbeddingUsage {
     pub prompt_tokens: u64,
@@ -559,6 +574,18 @@ pub struct EmbeddingUsage {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn base64_vectors_are_little_endian_floats() {
+        let base64 = |v: &[f32]| match EmbeddingVector::encoded(v.to_vec(), EncodingFormat::Base64) {
+            EmbeddingVector::Base64(text) => text,
+            EmbeddingVector::Float(_) => panic!("asked for base64"),
+        };
+        assert_eq!(base64(&[1.0]), "AACAPw==");
+        assert_eq!(base64(&[1.0, -2.0]), "AACAPwAAAMA=");
+        assert_eq!(base64(&[]), "");
+        assert_eq!(EmbeddingVector::encoded(vec![0.5], EncodingFormat::Float), EmbeddingVector::Float(vec![0.5]));
+    }
 
     #[test]
     fn a_request_with_every_kind_of_message_round_trips() {

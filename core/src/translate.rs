@@ -81,6 +81,16 @@ pub trait StreamDecoder {
     fn usage(&self) -> Option<Usage>;
 }
 
+/// Why a provider's success answer (status 200) gives no completion.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refusal {
+    /// The body is not the provider's answer: the detail for `Failure::invalid_response`.
+    Invalid(String),
+    /// The provider refused the prompt (Gemini's `promptFeedback.blockReason`,
+    /// a Bedrock guardrail): a content-policy failure, which may fall back.
+    Blocked(Box<Failure>),
+}
+
 /// Whether a chunk carries something of the answer (content, a tool call, a
 /// finish): until one does, a failure may still go to another deployment, as
 /// nothing of the answer has reached the client.

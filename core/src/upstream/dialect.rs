@@ -3,11 +3,11 @@
 
 use super::StreamTranslation;
 use crate::failure::Failure;
-use crate::openai::{EncodingFormat, Usage};
+use crate::openai::{ChatResponse, EncodingFormat, Usage};
 use crate::provider::bedrock::embeddings::{self as bedrock_embeddings, EmbeddingModel, InvokeAnswer};
 use crate::provider::{anthropic, bedrock, gemini};
 use crate::secret::Secrets;
-use crate::translate::{OpenAiSse, StreamDecoder};
+use crate::translate::{OpenAiSse, Refusal, StreamDecoder};
 
 /// The format a translated deployment answers in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,8 +20,8 @@ pub enum Dialect {
     /// Bedrock's Converse: `model` stamps the answer (Bedrock names none), `seed`
     /// makes its id, `json_tool` is the tool whose call is the answer.
     Bedrock { model: String, json_tool: Option<String>, seed: u64 },
-    /// Gemini's `batchEmbedContents`, for `model`.
-    GeminiEmbeddings { model: String },
+    /// Gemini's `batchEmbedContents`, for `model`, in the client's `encoding`.
+    GeminiEmbeddings { model: String, encoding: EncodingFormat },
     /// Bedrock's embedding models through InvokeModel, for `name`.
     BedrockEmbeddings { model: EmbeddingModel, name: String, encoding: EncodingFormat },
 }
@@ -36,6 +36,16 @@ pub struct Answer {
 /// One call's successful answer: its body, and the input tokens Bedrock counted
 /// in its `x-amzn-bedrock-input-token-count` header.
 pub type AnswerPart<'a> = InvokeAnswer<'a>;
+
+/// A refused answer's failure, or the answer (an `Err(String)`: not the provider's answer).
+#[allow(clippy::result_large_err)]
+fn refused(answer: Result<ChatResponse, Refusal>) -> Result<Result<ChatResponse, String>, Failure> {
+    match answer {
+        Ok(response) => Ok(Ok(response)),
+        Err(Refusal::Invalid(why)) => Ok(Err(why)),
+        Err(Refusal::Blocked(failure)) => Err(*failure),
+    }
+}
 
 impl Dialect {
     /// The failure an error answer (status 400 or more) stands for. `error_type`:
@@ -62,17 +72,13 @@ impl Dialect {
         let response = match self {
             Self::Anthropic { json_mode } => anthropic::answer::chat_response(first, created, *json_mode),
             Self::Gemini { seed } => {
-                match gemini::answer::chat_response(first, created, &mut fastrand::Rng::with_seed(*seed)) {
-                    Ok(response) => Ok(response),
-                    Err(gemini::answer::Refusal::Invalid(why)) => Err(why),
-                    Err(gemini::answer::Refusal::Blocked(failure)) => return Err(*failure),
-                }
+                refused(gemini::answer::chat_response(first, created, &mut fastrand::Rng::with_seed(*seed)))?
             }
             Self::Bedrock { model, json_tool, seed } => {
-                bedrock::answer::chat_response(first, model, created, *seed, json_tool.as_deref())
+                refused(bedrock::answer::chat_response(first, model, created, *seed, json_tool.as_deref()))?
             }
-            Self::GeminiEmbeddings { model } => {
-                let body = gemini::embeddings::embeddings_response(first, model).map_err(invalid)?;
+            Self::GeminiEmbeddings { model, encoding } => {
+                let body = gemini::embeddings::embeddings_response(first, model, *encoding).map_err(invalid)?;
                 return Ok(Answer { body, usage: None });
             }
             Self::BedrockEmbeddings { model, name, encoding } => {

@@ -117,7 +117,8 @@ fn gemini_embeddings(deployment: &Deployment, request: &EmbeddingRequest) -> Res
     let url = format!("{}/models/{}:batchEmbedContents", deployment.api_base, deployment.model);
     let mut headers = json_headers();
     headers.extend(google_key(deployment));
-    Ok(one(Call { url, headers, body }, Dialect::GeminiEmbeddings { model: deployment.model.clone() }))
+    let encoding = request.encoding_format.unwrap_or_default();
+    Ok(one(Call { url, headers, body }, Dialect::GeminiEmbeddings { model: deployment.model.clone(), encoding }))
 }
 
 fn texts(input: &EmbeddingInput) -> Result<&[String], ApiError> {

@@ -5,23 +5,28 @@
 //! as, is the `arguments`), and its reasoning text becomes `reasoning_content`.
 //! When the request asked for JSON ([`super::request::json_tool_name`]), the
 //! call of that tool is the answer: its input is the `content`, and the
-//! answer stops rather than asks for tool calls.
+//! answer stops rather than asks for tool calls. A guardrail's intervention is
+//! not an answer but a content-policy failure (which `content_policy_fallbacks`
+//! may take), as LiteLLM raises it.
 
-use super::wire::ConverseResponse;
+use super::wire::{ConverseResponse, StopReason};
+use crate::failure::Failure;
 use crate::openai::{ChatResponse, Choice, FinishReason, FunctionCall, ResponseMessage, ToolCall};
+use crate::translate::Refusal;
 
 /// The answer of `body`, stamped with `model` and `created` (Unix seconds);
 /// `id_seed` makes its id, as Bedrock sends none. An `Err` when `body` is not a
-/// Converse answer.
+/// Converse answer, or when a guardrail intervened: the prompt (or the answer)
+/// was refused, a content-policy failure (its text is the guardrail's message).
 pub fn chat_response(
     body: &[u8],
     model: &str,
     created: u64,
     id_seed: u64,
     json_tool: Option<&str>,
-) -> Result<ChatResponse, String> {
-    let answer: ConverseResponse =
-        serde_json::from_slice(body).map_err(|e| format!("the answer is not a Converse response: {e}"))?;
+) -> Result<ChatResponse, Refusal> {
+    let answer: ConverseResponse = serde_json::from_slice(body)
+        .map_err(|e| Refusal::Invalid(format!("the answer is not a Converse response: {e}")))?;
     let mut text = String::new();
     let mut reasoning = String::new();
     let mut json_answer: Option<String> = None;
@@ -46,6 +51,11 @@ pub fn chat_response(
         }
     }
 
+    if answer.stop_reason == StopReason::GuardrailIntervened {
+        let said = if text.is_empty() { String::new() } else { format!(": {text}") };
+        let failure = Failure::content_policy(format!("Bedrock's guardrail intervened{said}"));
+        return Err(Refusal::Blocked(Box::new(failure)));
+    }
     let mut finish_reason = answer.stop_reason.finish_reason();
     if let Some(json) = json_answer {
         // What the model wrote around the call is not the JSON asked for.
@@ -151,7 +161,6 @@ mod tests {
             ("max_tokens", "length"),
             ("model_context_window_exceeded", "length"),
             ("tool_use", "tool_calls"),
-            ("guardrail_intervened", "content_filter"),
             ("content_filtered", "content_filter"),
             ("malformed_model_output", "stop"),
             ("something_new", "stop"),
@@ -181,21 +190,27 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_guardrail_answer_has_empty_content() {
-        let response = answer(
-            json!({"output": {"message": {"role": "assistant", "content": []}}, "stopReason": "guardrail_intervened"}),
-            None,
-        );
-        assert_eq!(response["choices"][0]["message"]["content"], "");
-        assert_eq!(response["choices"][0]["finish_reason"], "content_filter");
-        assert_eq!(response.get("usage"), None);
+    fn a_guardrails_intervention_is_a_content_policy_failure_with_its_message() {
+        for (content, message) in [
+            (
+                json!([{"text": "Sorry, I cannot help with that."}]),
+                "Bedrock's guardrail intervened: Sorry, I cannot help with that.",
+            ),
+            (json!([]), "Bedrock's guardrail intervened"),
+        ] {
+            let body = json!({"output": {"message": {"role": "assistant", "content": content}}, "stopReason": "guardrail_intervened"});
+            let bytes = serde_json::to_vec(&body).unwrap();
+            let Err(Refusal::Blocked(failure)) = chat_response(&bytes, "m", 0, 0, None) else { panic!("not refused") };
+            assert_eq!(failure.class, crate::failure::FailureClass::ContentPolicy);
+            assert_eq!(failure.error.to_string(), message);
+        }
     }
 
     #[test]
     fn a_body_that_is_not_a_converse_answer_is_an_error() {
         assert!(chat_response(b"<html>", "m", 0, 0, None).is_err());
         let openai = br#"{"id":"x","choices":[]}"#;
-        let err = chat_response(openai, "m", 0, 0, None).unwrap_err();
+        let Err(Refusal::Invalid(err)) = chat_response(openai, "m", 0, 0, None) else { panic!("not refused") };
         assert!(err.starts_with("the answer is not a Converse response"), "{err}");
     }
 }

@@ -212,10 +212,7 @@ pub fn response(
         .map(|(index, vector)| Embedding {
             object: "embedding".to_owned(),
             index: u32::try_from(index).unwrap_or(u32::MAX),
-            embedding: match encoding {
-                EncodingFormat::Float => EmbeddingVector::Float(vector),
-                EncodingFormat::Base64 => EmbeddingVector::Base64(base64_of_floats(&vector)),
-            },
+            embedding: EmbeddingVector::encoded(vector, encoding),
         })
         .collect();
     Ok(EmbeddingResponse {
@@ -224,26 +221,6 @@ pub fn response(
         model: model_name.to_owned(),
         usage: EmbeddingUsage { prompt_tokens: tokens, total_tokens: tokens },
     })
-}
-
-/// The standard base64 (with padding) of the floats' little-endian bytes, as
-/// OpenAI encodes a vector.
-fn base64_of_floats(vector: &[f32]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let bytes: Vec<u8> = vector.iter().flat_map(|f| f.to_le_bytes()).collect();
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for group in bytes.chunks(3) {
-        let [a, b, c] = [0, 1, 2].map(|i| group.get(i).copied().unwrap_or(0));
-        let triple = u32::from_be_bytes([0, a, b, c]);
-        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
-            if i <= group.len() {
-                out.push(char::from(ALPHABET[((triple >> shift) & 0x3f) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -369,16 +346,5 @@ mod tests {
         assert_eq!(response.usage, EmbeddingUsage { prompt_tokens: 7, total_tokens: 7 });
         let wrong = [InvokeAnswer { body: br#"{"embedding":[1.0]}"#, input_tokens: None }];
         assert!(super::response("embed", EmbeddingModel::CohereV3, &wrong, EncodingFormat::Float).is_err());
-    }
-
-    #[test]
-    fn base64_vectors_are_little_endian_floats() {
-        // 1.0f32 is 00 00 80 3f; -2.0f32 is 00 00 00 c0.
-        assert_eq!(base64_of_floats(&[1.0]), "AACAPw==");
-        assert_eq!(base64_of_floats(&[1.0, -2.0]), "AACAPwAAAMA=");
-        assert_eq!(base64_of_floats(&[]), "");
-        let answers = [InvokeAnswer { body: br#"{"embedding":[1.0],"inputTextTokenCount":1}"#, input_tokens: None }];
-        let response = response("e", EmbeddingModel::TitanV1, &answers, EncodingFormat::Base64).unwrap();
-        assert_eq!(response.data[0].embedding, EmbeddingVector::Base64("AACAPw==".into()));
     }
 }

@@ -43,6 +43,7 @@ use crate::openai::{
     AssistantMessage, ChatRequest, Content, ImageUrl, Message, Part, ResponseFormat, Stop,
     ToolChoice as OpenAiToolChoice, ToolMessage,
 };
+use crate::request::GATEWAY_ONLY_KEYS;
 
 /// What the request's mapping depends on besides the request.
 #[derive(Debug, Clone, Copy)]
@@ -122,6 +123,8 @@ fn converse_request<'a>(chat: &'a ChatRequest, options: &RequestOptions<'_>) -> 
     for (name, value) in &chat.extra {
         match name.as_str() {
             _ if value.is_null() => {}
+            // The gateway's own fields are read by the router, never sent.
+            _ if GATEWAY_ONLY_KEYS.contains(&name.as_str()) => {}
             "thinking" if family.thinks() => additional.thinking = Some(Cow::Borrowed(value)),
             "reasoning_effort" if family.thinks() => additional.thinking = thinking_budget(value)?,
             "guardrailConfig" => guardrail_config = Some(value),

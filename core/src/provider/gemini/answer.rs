@@ -9,17 +9,8 @@
 
 use super::wire::{AnswerPart, Candidate, GenerateContentResponse};
 use super::{call_id, mapping};
-use crate::failure::Failure;
 use crate::openai::{ChatResponse, Choice, FunctionCall, ResponseMessage, ToolCall};
-
-/// Why a success answer gives no completion.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Refusal {
-    /// The body is not a Gemini answer: the detail for `Failure::invalid_response`.
-    Invalid(String),
-    /// Gemini blocked the prompt (`promptFeedback.blockReason`): a content-policy failure.
-    Blocked(Box<Failure>),
-}
+use crate::translate::Refusal;
 
 /// The completion in `body`; `created` stamps it, `ids` makes up its call ids.
 pub fn chat_response(body: &[u8], created: u64, ids: &mut fastrand::Rng) -> Result<ChatResponse, Refusal> {

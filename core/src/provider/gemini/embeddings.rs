@@ -5,6 +5,8 @@
 use serde::Serialize;
 use serde_json::value::RawValue;
 
+use crate::openai::{EmbeddingVector, EncodingFormat};
+
 use super::wire::{BatchEmbedContentsRequest, BatchEmbedContentsResponse, EmbedContent, EmbedContentRequest, TextPart};
 
 /// The `batchEmbedContents` body embedding each of `input` with `model`
@@ -31,7 +33,14 @@ struct List<'a> {
 struct Embedding<'a> {
     object: &'static str,
     index: usize,
-    embedding: &'a RawValue,
+    embedding: Vector<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Vector<'a> {
+    Raw(&'a RawValue),
+    Encoded(EmbeddingVector),
 }
 
 #[derive(Serialize)]
@@ -40,17 +49,27 @@ struct Usage {
     total_tokens: u64,
 }
 
-/// OpenAI's embeddings answer for Gemini's `body`, as `model`; `Err` when the body
-/// is not a `batchEmbedContents` answer.
-pub fn embeddings_response(body: &[u8], model: &str) -> Result<Vec<u8>, String> {
+/// OpenAI's embeddings answer for Gemini's `body`, as `model`, its vectors encoded
+/// as the client asked (`encoding_format`); `Err` when the body is not a
+/// `batchEmbedContents` answer.
+pub fn embeddings_response(body: &[u8], model: &str, encoding: EncodingFormat) -> Result<Vec<u8>, String> {
     let answer: BatchEmbedContentsResponse =
         serde_json::from_slice(body).map_err(|e| format!("the body is not a Gemini embeddings answer: {e}"))?;
     let mut data = Vec::with_capacity(answer.embeddings.len());
     for (index, embedding) in answer.embeddings.iter().enumerate() {
+        let not_a_list = || format!("embedding {index} has no list of values");
         if !embedding.values.get().starts_with('[') {
-            return Err(format!("embedding {index} has no list of values"));
+            return Err(not_a_list());
         }
-        data.push(Embedding { object: "embedding", index, embedding: &embedding.values });
+        let vector = match encoding {
+            // The numbers as Gemini wrote them, unparsed.
+            EncodingFormat::Float => Vector::Raw(&embedding.values),
+            EncodingFormat::Base64 => {
+                let floats: Vec<f32> = serde_json::from_str(embedding.values.get()).map_err(|_| not_a_list())?;
+                Vector::Encoded(EmbeddingVector::encoded(floats, encoding))
+            }
+        };
+        data.push(Embedding { object: "embedding", index, embedding: vector });
     }
     let tokens = answer.usage_metadata.map_or(0, |usage| usage.prompt_token_count);
     let list = List { object: "list", data, model, usage: Usage { prompt_tokens: tokens, total_tokens: tokens } };
@@ -82,7 +101,7 @@ mod tests {
     fn the_answer_is_openais_list_with_the_values_as_sent() {
         let gemini =
             br#"{"embeddings": [{"values": [0.013168523, -0.008711934, -0.046782676]}, {"values": [1e-7, 0.5]}]}"#;
-        let answer = embeddings_response(gemini, "text-embedding-004").unwrap();
+        let answer = embeddings_response(gemini, "text-embedding-004", EncodingFormat::Float).unwrap();
         let text = String::from_utf8(answer).unwrap();
         assert!(text.contains("[0.013168523, -0.008711934, -0.046782676]"), "{text}");
         let answer: Value = serde_json::from_str(&text).unwrap();
@@ -91,14 +110,23 @@ mod tests {
         assert_eq!(answer["data"][1], json!({"object": "embedding", "index": 1, "embedding": [1e-7, 0.5]}));
         assert_eq!(answer["usage"], json!({"prompt_tokens": 0, "total_tokens": 0}));
         let vertex = br#"{"embeddings": [{"values": [0.1]}], "usageMetadata": {"promptTokenCount": 4}}"#;
-        let vertex: Value = serde_json::from_slice(&embeddings_response(vertex, "m").unwrap()).unwrap();
+        let vertex: Value =
+            serde_json::from_slice(&embeddings_response(vertex, "m", EncodingFormat::Float).unwrap()).unwrap();
         assert_eq!(vertex["usage"]["total_tokens"], 4);
     }
 
     #[test]
+    fn base64_is_given_when_asked_for() {
+        let gemini = br#"{"embeddings": [{"values": [1.0, -2.0]}]}"#;
+        let answer: Value =
+            serde_json::from_slice(&embeddings_response(gemini, "m", EncodingFormat::Base64).unwrap()).unwrap();
+        assert_eq!(answer["data"][0]["embedding"], "AACAPwAAAMA=");
+    }
+
+    #[test]
     fn other_bodies_are_refused() {
-        assert!(embeddings_response(b"{\"predictions\": []}", "m").is_err());
-        assert!(embeddings_response(br#"{"embeddings": [{"values": 3}]}"#, "m").is_err());
-        assert!(embeddings_response(b"not json", "m").is_err());
+        assert!(embeddings_response(b"{\"predictions\": []}", "m", EncodingFormat::Float).is_err());
+        assert!(embeddings_response(br#"{"embeddings": [{"values": 3}]}"#, "m", EncodingFormat::Base64).is_err());
+        assert!(embeddings_response(b"not json", "m", EncodingFormat::Float).is_err());
     }
 }

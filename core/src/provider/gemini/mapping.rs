@@ -5,8 +5,7 @@
 use serde_json::value::RawValue;
 
 use super::wire::{FinishReason, GenerateContentResponse, UsageMetadata};
-use crate::error::ApiError;
-use crate::failure::{Failure, FailureClass};
+use crate::failure::Failure;
 use crate::openai::{self, CompletionTokensDetails, PromptTokensDetails, Usage};
 
 /// A candidate's finish reason; `called`: it made function calls (a natural stop
@@ -102,15 +101,7 @@ pub(super) fn blocked(answer: &GenerateContentResponse) -> Option<Failure> {
         message.push_str(detail);
         message.push(')');
     }
-    let error = ApiError::Upstream {
-        status: 400,
-        message,
-        kind: "invalid_request_error".to_owned(),
-        param: None,
-        code: Some("content_policy_violation".to_owned()),
-        retry_after_ms: None,
-    };
-    Some(Failure { class: FailureClass::ContentPolicy, error, retry_after_ms: None, slow_down: false })
+    Some(Failure::content_policy(message))
 }
 
 #[cfg(test)]

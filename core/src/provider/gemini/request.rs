@@ -38,6 +38,7 @@ use crate::openai::{
     AssistantMessage, ChatRequest, Content as MessageContent, DataUrl, Message, Part as MessagePart, ResponseFormat,
     Stop, ToolChoice, ToolMessage,
 };
+use crate::request::GATEWAY_ONLY_KEYS;
 
 /// What the translation needs besides the client's request.
 #[derive(Debug, Clone, Copy)]
@@ -113,7 +114,8 @@ impl<'a> Extras<'a> {
         let mut extras = Self::default();
         let mut refused: Vec<&str> = Vec::new();
         for (key, value) in &chat.extra {
-            if asks_nothing(value) || IGNORED.contains(&key.as_str()) {
+            // The gateway's own fields are read by the router, never sent.
+            if asks_nothing(value) || IGNORED.contains(&key.as_str()) || GATEWAY_ONLY_KEYS.contains(&key.as_str()) {
                 continue;
             }
             match key.as_str() {

@@ -394,3 +394,20 @@ fn non_function_tools_are_refused() {
     assert_eq!(param, "tools");
     assert!(message.contains("`web_search`"), "{message}");
 }
+
+#[test]
+fn the_gateways_own_fields_are_never_sent() {
+    let body = converse(
+        json!({
+            "model": "m",
+            "messages": [{"role": "user", "content": "Hi"}],
+            "priority": 1, "fallbacks": [], "num_retries": 2, "timeout": 5, "tags": ["a"], "cache": {"no-cache": true}
+        }),
+        CLAUDE,
+    )
+    .unwrap();
+    let text = body.to_string();
+    for field in ["priority", "fallbacks", "num_retries", "timeout", "tags", "cache"] {
+        assert!(!text.contains(field), "{field}: {text}");
+    }
+}

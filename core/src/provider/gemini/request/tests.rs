@@ -334,3 +334,16 @@ fn a_tool_result_with_an_image_carries_it_in_the_response() {
             "parts": [{"inlineData": {"mimeType": "image/png", "data": "iVBORw0KGgo="}}]}})
     );
 }
+
+#[test]
+fn the_gateways_own_fields_are_never_sent() {
+    let body = gemini(json!({
+        "model": "g",
+        "messages": [{"role": "user", "content": "Hi"}],
+        "priority": 1, "fallbacks": [], "num_retries": 2, "timeout": 5, "tags": ["a"], "cache": {"no-cache": true}
+    }));
+    let text = body.to_string();
+    for field in ["priority", "fallbacks", "num_retries", "timeout", "tags", "cache"] {
+        assert!(!text.contains(field), "{field}: {text}");
+    }
+}
