@@ -126,9 +126,10 @@ struct Turn {
 }
 
 impl Turn {
-    /// Only a last assistant message (a prefill) may be empty.
+    /// Only a last assistant message (a prefill) may be empty, and not when it is
+    /// the whole conversation: there would be nothing to answer.
     fn may_be_empty(self) -> bool {
-        self.last && self.role == Role::Assistant
+        self.last && self.index > 0 && self.role == Role::Assistant
     }
 
     fn content(

@@ -12,11 +12,15 @@
 //!
 //! Fields of Anthropic's beta features that its clients send (`context_management`,
 //! `output_format`, `mcp_servers`, `speed`) are taken too, as Anthropic takes them
-//! with the client's `anthropic-beta` header. Fields that only tune how Anthropic
-//! serves the answer (`service_tier`, `speed`, `inference_geo`'s absence, a
-//! top-level `cache_control`, `context_management`) are checked and not kept: the
-//! answer does not depend on them. What changes the answer and only Anthropic can
-//! do is noted ([`Request::anthropic_only`]).
+//! with the client's `anthropic-beta` header (which the gateway cannot see here).
+//! Fields that only tune how Anthropic serves the answer are checked and not kept:
+//! `service_tier` and `speed` (capacity and pace), a top-level `cache_control` and
+//! a tool's `defer_loading` or `eager_input_streaming` (what Anthropic caches,
+//! loads and streams early), a tool's `input_examples` (guidance the tool works
+//! without), and `context_management` (Anthropic trimming old tool results and
+//! thinking from the context: another model is given the whole conversation the
+//! client sent). What changes the answer and only Anthropic can do is noted
+//! ([`Request::anthropic_only`]).
 //!
 //! Decided where the reference is silent or changed: `max_tokens` may be 0 (the
 //! SDK documents it: pre-warming the prompt cache, which only Anthropic does); the

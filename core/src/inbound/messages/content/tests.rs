@@ -57,6 +57,7 @@ fn messages_and_their_content_are_checked_field_by_field() {
         ),
         (json!([user(json!([]))]), "messages.0: all messages must have non-empty content"),
         (json!([assistant(json!("")), user(json!("x"))]), "messages.0: all messages must have non-empty content"),
+        (json!([assistant(json!([]))]), "messages.0: all messages must have non-empty content"),
         (json!([user(json!("  "))]), "messages.0.content: text content blocks must contain non-whitespace text"),
         (
             json!([user(json!("x")), assistant(json!("Sure "))]),
