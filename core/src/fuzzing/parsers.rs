@@ -1,6 +1,6 @@
 //! The targets of the parsers that read a client's or a provider's bytes: the
-//! request body, the YAML config, a provider's error answer, usage, SSE, and a
-//! provider's stream assembled for the response cache.
+//! request body (OpenAI's and Anthropic's), the YAML config, a provider's error
+//! answer, usage, SSE, and a provider's stream assembled for the response cache.
 
 use serde_json::Value;
 
@@ -9,6 +9,7 @@ use crate::config;
 use crate::config::CachePolicy;
 use crate::endpoint::Endpoint;
 use crate::failure::{Failure, FailureClass, parse_retry_after};
+use crate::inbound::messages::{self, MessagesError, count_tokens};
 use crate::request::ParsedRequest;
 use crate::sse::{Event, SseReader};
 use crate::usage;
@@ -49,6 +50,34 @@ pub fn request(data: &[u8]) {
             assert!(key.len() == 64 && key.bytes().all(|b| b.is_ascii_hexdigit()), "{key}");
             assert_eq!(cache::key(&policy, controls, Some("sk-caller"), "group", &request), key);
         }
+    }
+}
+
+/// An Anthropic Messages body, and the same as a `count_tokens` one. When it parses
+/// and holds nothing only Anthropic serves, its chat request must parse as the
+/// router parses a chat body (unless a gateway key's value is wrong, which the
+/// router is the one to say), with the same model and stream, asking for the usage
+/// when it streams; otherwise the mapping refuses it as Anthropic's own.
+pub fn messages(data: &[u8]) {
+    if let Ok(request) = messages::parse(data) {
+        match messages::to_chat(&request) {
+            Ok(chat) => {
+                let body = serde_json::to_vec(&chat).unwrap_or_else(|e| panic!("the chat request does not write: {e}"));
+                match ParsedRequest::parse(Endpoint::ChatCompletions, &body) {
+                    Ok(parsed) => {
+                        assert_eq!((parsed.model.as_str(), parsed.stream), (request.model.as_str(), request.stream));
+                        assert_eq!(parsed.include_usage, request.stream);
+                    }
+                    Err(error) if !request.gateway.is_empty() => drop(error),
+                    Err(error) => panic!("the chat request of a valid Messages request is refused: {error:?}"),
+                }
+            }
+            Err(MessagesError::AnthropicOnly(_)) => assert!(request.anthropic_only.is_some()),
+            Err(error) => panic!("a parsed Messages request does not map: {error:?}"),
+        }
+    }
+    if let Ok(request) = count_tokens::parse_count(data) {
+        let _ = count_tokens::estimate(&request);
     }
 }
 

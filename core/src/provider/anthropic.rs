@@ -7,6 +7,10 @@
 //! - [`stream`]: a Messages stream to OpenAI chunks, as its bytes arrive;
 //! - [`error`]: Anthropic's error answers and stream `error` events to [`Failure`]s.
 //!
+//! The tables shared by both directions live here, each beside its reverse (used
+//! to serve Anthropic's API to clients, [`crate::inbound::messages`]):
+//! [`finish_reason`] and [`stop_reason`], [`usage`] and [`anthropic_usage`].
+//!
 //! JSON mode (`response_format` `json_object` or `json_schema`) works as LiteLLM's:
 //! the request offers one more tool, [`JSON_TOOL`], whose input schema is the
 //! wanted schema, and forces the model to call it; the answer's call of that tool
@@ -44,6 +48,22 @@ pub fn finish_reason(stop: &StopReason) -> FinishReason {
     }
 }
 
+/// Anthropic's `stop_reason` for OpenAI's `finish_reason`: the reverse of
+/// [`finish_reason`], for Anthropic clients of other providers.
+///
+/// `stop` is `end_turn`: OpenAI does not say whether a stop sequence ended the
+/// answer. `content_filter` is a `refusal`, and the legacy `function_call` a
+/// `tool_use`. Each reason maps back to itself through [`finish_reason`] but
+/// `function_call`, which comes back as `tool_calls`.
+pub fn stop_reason(finish: FinishReason) -> StopReason {
+    match finish {
+        FinishReason::Stop => StopReason::EndTurn,
+        FinishReason::Length => StopReason::MaxTokens,
+        FinishReason::ToolCalls | FinishReason::FunctionCall => StopReason::ToolUse,
+        FinishReason::ContentFilter => StopReason::Refusal,
+    }
+}
+
 /// OpenAI's usage for Anthropic's, as LiteLLM counts it: `prompt_tokens` is the
 /// uncached input plus the input read from the prompt cache, `completion_tokens` the
 /// output; the cache reads and writes are detailed in `prompt_tokens_details`, the
@@ -66,6 +86,24 @@ pub fn usage(usage: &wire::Usage) -> Usage {
     }
 }
 
+/// Anthropic's usage for OpenAI's: the reverse of [`usage`]. `input_tokens` leaves
+/// out the prompt tokens read from the cache (Anthropic counts those apart); cache
+/// reads and writes are given only when OpenAI's usage details them, and the
+/// reasoning tokens as `output_tokens_details.thinking_tokens`.
+pub fn anthropic_usage(usage: &Usage) -> wire::Usage {
+    let details = usage.prompt_tokens_details;
+    let cache_read = details.map(|details| details.cached_tokens);
+    wire::Usage {
+        input_tokens: usage.prompt_tokens.saturating_sub(cache_read.unwrap_or(0)),
+        output_tokens: usage.completion_tokens,
+        cache_creation_input_tokens: details.and_then(|details| details.cache_creation_tokens),
+        cache_read_input_tokens: cache_read,
+        output_tokens_details: usage
+            .completion_tokens_details
+            .map(|details| wire::OutputTokensDetails { thinking_tokens: details.reasoning_tokens }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,6 +123,53 @@ mod tests {
         for (stop, finish) in cases {
             assert_eq!(finish_reason(&stop), finish, "{stop:?}");
         }
+    }
+
+    #[test]
+    fn finish_reasons_map_back_to_stop_reasons_and_round_trip() {
+        let cases = [
+            (FinishReason::Stop, StopReason::EndTurn),
+            (FinishReason::Length, StopReason::MaxTokens),
+            (FinishReason::ToolCalls, StopReason::ToolUse),
+            (FinishReason::ContentFilter, StopReason::Refusal),
+            (FinishReason::FunctionCall, StopReason::ToolUse),
+        ];
+        for (finish, stop) in cases {
+            assert_eq!(stop_reason(finish), stop, "{finish:?}");
+            let back = if finish == FinishReason::FunctionCall { FinishReason::ToolCalls } else { finish };
+            assert_eq!(finish_reason(&stop_reason(finish)), back, "{finish:?}");
+        }
+    }
+
+    #[test]
+    fn usage_maps_back_to_anthropic_s_and_round_trips() {
+        let openai = Usage {
+            prompt_tokens: 1825,
+            completion_tokens: 90,
+            total_tokens: 1915,
+            prompt_tokens_details: Some(PromptTokensDetails { cached_tokens: 1800, cache_creation_tokens: Some(100) }),
+            completion_tokens_details: Some(CompletionTokensDetails { reasoning_tokens: 40 }),
+        };
+        let anthropic = anthropic_usage(&openai);
+        assert_eq!(
+            anthropic,
+            wire::Usage {
+                input_tokens: 25,
+                output_tokens: 90,
+                cache_creation_input_tokens: Some(100),
+                cache_read_input_tokens: Some(1800),
+                output_tokens_details: Some(wire::OutputTokensDetails { thinking_tokens: 40 }),
+            }
+        );
+        let plain = Usage { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7, ..Usage::default() };
+        let cached_only = Usage {
+            prompt_tokens_details: Some(PromptTokensDetails { cached_tokens: 2, ..Default::default() }),
+            ..plain
+        };
+        for case in [openai, plain, cached_only] {
+            assert_eq!(usage(&anthropic_usage(&case)), case, "{case:?}");
+        }
+        assert_eq!(anthropic_usage(&plain).cache_read_input_tokens, None);
     }
 
     #[test]
