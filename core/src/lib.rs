@@ -10,6 +10,8 @@
 //! - [`provider`]: which providers a deployment's `model` can name, and their endpoints;
 //!   the translations of providers that do not speak OpenAI's wire format.
 //! - [`openai`]: OpenAI's Chat Completions wire types, the pivot of every translation.
+//! - [`inbound`]: the APIs clients speak other than Chat Completions (OpenAI's
+//!   Responses API), mapped to and from it.
 //! - [`sse`]: server-sent events, read incrementally and written.
 //! - [`translate`]: the contract those translations share (stream decoders, the OpenAI
 //!   SSE encoder).
@@ -46,6 +48,7 @@ pub mod error;
 pub mod failure;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
+pub mod inbound;
 pub mod jobs;
 pub mod mock;
 pub mod openai;

@@ -1,0 +1,3 @@
+//! APIs clients speak other than Chat Completions, mapped to and from it.
+
+pub mod responses;
