@@ -34,6 +34,7 @@ pub struct Target {
 /// Every target, by the name the runners and the seed folders use.
 pub const TARGETS: &[Target] = &[
     Target { name: "request", run: parsers::request },
+    Target { name: "responses", run: parsers::responses },
     Target { name: "config", run: parsers::config },
     Target { name: "failure", run: parsers::failure },
     Target { name: "usage", run: parsers::usage },
