@@ -14,7 +14,9 @@
 //!    message as an assistant message; consecutive `function_call` items become
 //!    one assistant message's `tool_calls`, joined to the assistant message just
 //!    before them (one turn: providers such as Anthropic refuse an assistant turn
-//!    split in two); each `function_call_output` a tool message. A `reasoning`
+//!    split in two), a call that turn holds already (sent back by a client that
+//!    also names the previous response) not twice; each `function_call_output` a
+//!    tool message. A `reasoning`
 //!    item whose `encrypted_content` this gateway wrote gives its thinking blocks
 //!    back to the assistant message that follows it; any other reasoning item is
 //!    dropped, as it is the model's own notes and no other provider can read
@@ -195,7 +197,11 @@ fn append_input(messages: &mut Vec<Message>, items: &[InputItem]) -> Result<(), 
                 };
                 match messages.last_mut() {
                     Some(Message::Assistant(turn)) => {
-                        turn.tool_calls.get_or_insert_with(Vec::new).push(call);
+                        let calls = turn.tool_calls.get_or_insert_with(Vec::new);
+                        // A client may send back a call the stored conversation holds already.
+                        if !calls.iter().any(|known| known.id == call.id) {
+                            calls.push(call);
+                        }
                         give_thinking(turn, &mut thinking);
                     }
                     _ => {

@@ -285,7 +285,12 @@ pub fn parse(body: &[u8]) -> Result<Request, ApiError> {
             "user" => request.user = Some(typed("user", "user", raw)?),
             "reasoning" => request.reasoning = Some(typed("reasoning", "reasoning", raw)?),
             "truncation" => request.truncation = Some(typed("truncation", "truncation", raw)?),
-            "include" => request.include = typed("include", "include", raw)?,
+            "include" => {
+                request.include = typed("include", "include", raw)?;
+                if request.include.contains(&Includable::OutputTextLogprobs) {
+                    request.unsupported.push(LOGPROBS);
+                }
+            }
             "stream_options" => {
                 #[derive(Deserialize)]
                 #[serde(deny_unknown_fields)]
@@ -331,9 +336,6 @@ pub fn parse(body: &[u8]) -> Result<Request, ApiError> {
     };
     if stream_options && !request.stream {
         return Err(invalid("stream_options", "`stream_options` is only allowed when `stream` is true".into()));
-    }
-    if request.include.contains(&Includable::OutputTextLogprobs) {
-        request.unsupported.push(LOGPROBS);
     }
     Ok(request)
 }

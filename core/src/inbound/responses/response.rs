@@ -321,16 +321,12 @@ pub(super) fn incomplete_reason(finish: Option<FinishReason>) -> Option<Incomple
     }
 }
 
-/// The thinking blocks a provider can take back: those it signed, and redacted ones.
-pub(super) fn signed(blocks: &[ThinkingBlock]) -> Vec<ThinkingBlock> {
-    blocks
-        .iter()
-        .filter(|block| match block {
-            ThinkingBlock::Thinking { signature, .. } => signature.as_deref().is_some_and(|s| !s.is_empty()),
-            ThinkingBlock::RedactedThinking { .. } => true,
-        })
-        .cloned()
-        .collect()
+/// Whether a provider can take a thinking block back: one it signed, or a redacted one.
+pub(super) fn signed(block: &ThinkingBlock) -> bool {
+    match block {
+        ThinkingBlock::Thinking { signature, .. } => signature.as_deref().is_some_and(|s| !s.is_empty()),
+        ThinkingBlock::RedactedThinking { .. } => true,
+    }
 }
 
 /// Signed thinking blocks as a reasoning item's `encrypted_content`: their JSON,
@@ -348,26 +344,6 @@ pub(super) fn thinking_blocks(encrypted_content: &str) -> Option<Vec<ThinkingBlo
     serde_json::from_str::<Vec<ThinkingBlock>>(encrypted_content).ok().filter(|blocks| !blocks.is_empty())
 }
 
-/// A reasoning item of `text` (no content when empty) and the signed of `blocks`,
-/// with them as `encrypted_content` when the request asked for it.
-pub(super) fn reasoning_item(
-    include_encrypted: bool,
-    id: String,
-    text: String,
-    blocks: Vec<ThinkingBlock>,
-    status: ItemStatus,
-) -> ReasoningItem {
-    let thinking_blocks = signed(&blocks);
-    ReasoningItem {
-        id,
-        summary: EmptyList,
-        content: if text.is_empty() { Vec::new() } else { vec![ReasoningContent::ReasoningText { text }] },
-        encrypted_content: if include_encrypted { encrypted_content(&thinking_blocks) } else { None },
-        status,
-        thinking_blocks,
-    }
-}
-
 /// The Response for a complete chat answer to `request`, with the id `id` and
 /// made at `created_at` (unix seconds).
 pub fn response(chat: &ChatResponse, request: &Request, id: &str, created_at: u64) -> Response {
@@ -375,18 +351,25 @@ pub fn response(chat: &ChatResponse, request: &Request, id: &str, created_at: u6
     let choice = chat.choices.first();
     if let Some(message) = choice.map(|choice| &choice.message) {
         let output = &mut response.output;
-        let reasoning = message.reasoning_content.clone().unwrap_or_default();
-        let blocks = message.thinking_blocks.clone().unwrap_or_default();
-        if !reasoning.is_empty() || !signed(&blocks).is_empty() {
-            let item_id = item_id(ItemKind::Reasoning, id, output.len());
-            let include = request.include_encrypted_reasoning();
-            output.push(OutputItem::Reasoning(reasoning_item(
-                include,
-                item_id,
-                reasoning,
-                blocks,
-                ItemStatus::Completed,
-            )));
+        let reasoning = message.reasoning_content.as_ref().filter(|text| !text.is_empty());
+        let thinking_blocks: Vec<ThinkingBlock> =
+            message.thinking_blocks.iter().flatten().filter(|block| signed(block)).cloned().collect();
+        if reasoning.is_some() || !thinking_blocks.is_empty() {
+            output.push(OutputItem::Reasoning(ReasoningItem {
+                id: item_id(ItemKind::Reasoning, id, output.len()),
+                summary: EmptyList,
+                content: reasoning
+                    .map(|text| ReasoningContent::ReasoningText { text: text.clone() })
+                    .into_iter()
+                    .collect(),
+                encrypted_content: if request.include_encrypted_reasoning() {
+                    encrypted_content(&thinking_blocks)
+                } else {
+                    None
+                },
+                status: ItemStatus::Completed,
+                thinking_blocks,
+            }));
         }
         let mut content = Vec::new();
         if let Some(text) = message.content.as_ref().filter(|text| !text.is_empty()) {

@@ -32,8 +32,8 @@ use super::ids::{ItemKind, item_id};
 use super::request::Request;
 use super::response::{
     AssistantRole, EmptyList, ErrorCode, FunctionCallItem, ItemStatus, MessageItem, OutputContent, OutputItem,
-    ReasoningContent, Response, ResponseError, ResponseUsage, Status, encrypted_content, incomplete_reason,
-    reasoning_item, signed,
+    ReasoningContent, ReasoningItem, Response, ResponseError, ResponseUsage, Status, encrypted_content,
+    incomplete_reason, signed,
 };
 
 /// Writes one response's stream.
@@ -57,8 +57,15 @@ pub struct Encoder {
 
 #[derive(Debug, Clone, Copy)]
 enum Current {
-    Reasoning { index: usize, text: bool },
-    Message { index: usize, part: Option<PartKind> },
+    /// `has_text`: its `reasoning_text` part is added.
+    Reasoning {
+        index: usize,
+        has_text: bool,
+    },
+    Message {
+        index: usize,
+        part: Option<PartKind>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,11 +114,18 @@ impl Encoder {
     }
 
     fn reasoning(&mut self, text: Option<&str>, blocks: &[ThinkingBlock], out: &mut Vec<u8>) {
-        let (index, open) = match self.current {
-            Some(Current::Reasoning { index, text }) => (index, text),
+        let (index, has_text) = match self.current {
+            Some(Current::Reasoning { index, has_text }) => (index, has_text),
             _ => {
                 let index = self.add_item(out, ItemKind::Reasoning, |id| {
-                    OutputItem::Reasoning(reasoning_item(false, id, String::new(), Vec::new(), ItemStatus::InProgress))
+                    OutputItem::Reasoning(ReasoningItem {
+                        id,
+                        summary: EmptyList,
+                        content: Vec::new(),
+                        encrypted_content: None,
+                        status: ItemStatus::InProgress,
+                        thinking_blocks: Vec::new(),
+                    })
                 });
                 (index, false)
             }
@@ -121,11 +135,11 @@ impl Encoder {
             add_piece(&mut item.thinking_blocks, piece);
         }
         let Some(delta) = text else {
-            self.current = Some(Current::Reasoning { index, text: open });
+            self.current = Some(Current::Reasoning { index, has_text });
             return;
         };
         let item_id = item.id.as_str();
-        if !open {
+        if !has_text {
             item.content.push(ReasoningContent::ReasoningText { text: String::new() });
             let part = Part::Reasoning(&item.content[0]);
             self.events.write(out, "response.content_part.added", PartEvent::new(item_id, index, 0, part));
@@ -135,7 +149,7 @@ impl Encoder {
         }
         let event = DeltaEvent { item_id, output_index: index, content_index: Some(0), delta, logprobs: None };
         self.events.write(out, "response.reasoning_text.delta", event);
-        self.current = Some(Current::Reasoning { index, text: true });
+        self.current = Some(Current::Reasoning { index, has_text: true });
     }
 
     fn message(&mut self, kind: PartKind, delta: &str, out: &mut Vec<u8>) {
@@ -280,7 +294,7 @@ impl Encoder {
     fn close(&mut self, index: usize, status: ItemStatus, out: &mut Vec<u8>) {
         match &mut self.response.output[index] {
             OutputItem::Reasoning(item) => {
-                item.thinking_blocks = signed(&item.thinking_blocks);
+                item.thinking_blocks.retain(signed);
                 if self.include_encrypted {
                     item.encrypted_content = encrypted_content(&item.thinking_blocks);
                 }

@@ -141,7 +141,7 @@ fn openais_own_features_parse_and_are_listed() {
         "include": ["message.output_text.logprobs"],
         "tools": [{"type": "function", "name": "f"}, {"type": "web_search"}, {"type": "mcp", "server_label": "x"}]}));
     let params: Vec<&str> = request.unsupported.iter().map(|u| u.param).collect();
-    assert_eq!(params, ["background", "context_management", "conversation", "prompt", "top_logprobs", "include"]);
+    assert_eq!(params, ["background", "context_management", "conversation", "include", "prompt", "top_logprobs"]);
     assert_eq!(builtin_tool(&request), Some("web_search"));
     assert_eq!(builtin_tool(&parsed(json!({"model": "m", "tools": [{"type": "function", "name": "f"}]}))), None);
     let choice = parsed(json!({"model": "m", "tool_choice": {"type": "allowed_tools", "mode": "auto", "tools": []}}));

@@ -73,6 +73,14 @@ fn a_two_turn_function_calling_conversation_chains_through_stored() {
     let second = request(json!({"model": "m", "previous_response_id": "resp_1", "instructions": "Answer in French.",
         "tools": tools, "input": [{"type": "function_call_output", "call_id": "toolu_1", "output": "{\"sky\":\"clear\"}"}]}));
     let second_chat = to_chat(&second, Some(&first_stored)).unwrap();
+    // A client that sends the call back too gets the same conversation.
+    let resent = request(json!({"model": "m", "previous_response_id": "resp_1", "instructions": "Answer in French.",
+    "tools": tools, "input": [
+        {"type": "function_call", "id": "fc_1_0", "call_id": "toolu_1", "name": "weather",
+         "arguments": "{\"city\":\"Paris\"}", "status": "completed"},
+        {"type": "function_call_output", "call_id": "toolu_1", "output": "{\"sky\":\"clear\"}"}
+    ]}));
+    assert_eq!(to_chat(&resent, Some(&first_stored)).unwrap(), second_chat);
     assert_eq!(
         serde_json::to_value(&second_chat.messages).unwrap(),
         json!([
