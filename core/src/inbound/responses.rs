@@ -12,9 +12,9 @@
 //!   parameters are carried, kept by the gateway, dropped, or OpenAI's only;
 //! - [`input`]: the input items; [`tools`]: `tools` and `tool_choice`;
 //! - [`chat`]: a request as a chat completion request;
-//! - [`response`]: the Response object, and a complete chat answer as one;
+//! - [`response`](mod@response): the Response object, and a complete chat answer as one;
 //! - [`stream`]: chat chunks as the Responses streaming events;
-//! - [`stored`]: the conversation and the response kept for later;
+//! - [`stored`](mod@stored): the conversation and the response kept for later;
 //! - [`ids`]: the ids of a response and of its items, made from a seed;
 //! - `fields`: reading fields with errors that name them.
 

@@ -133,7 +133,7 @@ pub struct FunctionCallOutput {
 }
 
 /// The reasoning of an earlier turn, sent back. Only its `encrypted_content` can
-/// mean something to another provider (see [`super::response`]); its summary and
+/// mean something to another provider (see [`super::response`](mod@super::response)); its summary and
 /// text are the model's own words about its thinking, not part of the conversation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reasoning {
