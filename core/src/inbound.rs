@@ -1,3 +1,4 @@
 //! APIs clients speak other than Chat Completions, mapped to and from it.
 
 pub mod messages;
+pub mod responses;

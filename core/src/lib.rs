@@ -10,8 +10,8 @@
 //! - [`provider`]: which providers a deployment's `model` can name, and their endpoints;
 //!   the translations of providers that do not speak OpenAI's wire format.
 //! - [`openai`]: OpenAI's Chat Completions wire types, the pivot of every translation.
-//! - [`inbound`]: the other APIs clients speak (Anthropic's Messages API), mapped to
-//!   and from OpenAI's chat.
+//! - [`inbound`]: the APIs clients speak other than Chat Completions (Anthropic's
+//!   Messages API, OpenAI's Responses API), mapped to and from it.
 //! - [`sse`]: server-sent events, read incrementally and written.
 //! - [`translate`]: the contract those translations share (stream decoders, the OpenAI
 //!   SSE encoder).

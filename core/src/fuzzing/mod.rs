@@ -35,6 +35,7 @@ pub struct Target {
 pub const TARGETS: &[Target] = &[
     Target { name: "request", run: parsers::request },
     Target { name: "messages", run: parsers::messages },
+    Target { name: "responses", run: parsers::responses },
     Target { name: "config", run: parsers::config },
     Target { name: "failure", run: parsers::failure },
     Target { name: "usage", run: parsers::usage },

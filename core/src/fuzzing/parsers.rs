@@ -1,6 +1,7 @@
 //! The targets of the parsers that read a client's or a provider's bytes: the
-//! request body (OpenAI's and Anthropic's), the YAML config, a provider's error
-//! answer, usage, SSE, and a provider's stream assembled for the response cache.
+//! request body (OpenAI's, Anthropic's and a Responses API request), the YAML
+//! config, a provider's error answer, usage, SSE, and a provider's stream
+//! assembled for the response cache.
 
 use serde_json::Value;
 
@@ -8,10 +9,14 @@ use crate::cache::{self, Entry};
 use crate::config;
 use crate::config::CachePolicy;
 use crate::endpoint::Endpoint;
+use crate::error::ApiError;
 use crate::failure::{Failure, FailureClass, parse_retry_after};
 use crate::inbound::messages::{self, MessagesError, count_tokens};
-use crate::request::ParsedRequest;
+use crate::inbound::responses::{self, Stored};
+use crate::openai::{ChatResponse, Choice, ResponseMessage};
+use crate::request::{GATEWAY_ONLY_KEYS, ParsedRequest};
 use crate::sse::{Event, SseReader};
+use crate::translate::{ChunkContext, ChunkEncoder};
 use crate::usage;
 
 use super::coordinator::route_every_group;
@@ -79,6 +84,78 @@ pub fn messages(data: &[u8]) {
     if let Ok(request) = count_tokens::parse_count(data) {
         let _ = count_tokens::estimate(&request);
     }
+}
+
+/// A `POST /v1/responses` body. When it parses and maps to Chat Completions, the
+/// chat body passes the gateway's own validation (but for the gateway's keys,
+/// which the Responses parser passes on unread); an answer to it makes a response,
+/// whole and streamed, and a stored conversation that reads back.
+pub fn responses(data: &[u8]) {
+    let Ok(request) = responses::parse(data) else {
+        return;
+    };
+    let Ok(chat) = responses::to_chat(&request, None) else {
+        return;
+    };
+    assert!(request.previous_response_id.is_none(), "a previous response was continued without being given");
+    let body = match serde_json::to_vec(&chat) {
+        Ok(body) => body,
+        Err(error) => panic!("the chat request does not serialize: {error}"),
+    };
+    match ParsedRequest::parse(Endpoint::ChatCompletions, &body) {
+        Ok(parsed) => assert_eq!((parsed.model.as_str(), parsed.stream), (request.model.as_str(), request.stream)),
+        Err(ApiError::InvalidParam { param, .. }) if GATEWAY_ONLY_KEYS.contains(&param) || param == "tags" => {}
+        Err(error) => panic!("the chat request is refused: {error:?}"),
+    }
+    let message = ResponseMessage {
+        role: "assistant".into(),
+        content: Some("answer".into()),
+        tool_calls: None,
+        refusal: None,
+        reasoning_content: Some("thought".into()),
+        thinking_blocks: None,
+    };
+    let answer = ChatResponse {
+        id: "chatcmpl-1".into(),
+        object: "chat.completion".into(),
+        created: 1,
+        model: "m".into(),
+        choices: vec![Choice { index: 0, message, finish_reason: None, logprobs: None }],
+        usage: None,
+        system_fingerprint: None,
+    };
+    let id = responses::response_id(1);
+    let response = responses::response(&answer, &request, &id, 1);
+    let kept = responses::stored(&chat, &response);
+    let text = serde_json::to_vec(&kept).unwrap_or_default();
+    match serde_json::from_slice::<Stored>(&text) {
+        Ok(back) => assert_eq!(back.conversation.len(), kept.conversation.len()),
+        Err(error) => panic!("a stored response does not read back: {error}"),
+    }
+    let context = ChunkContext { id: "chatcmpl-1".into(), created: 1, model: "m".into() };
+    let mut encoder = responses::Encoder::new(&request, &id, 1);
+    let mut out = Vec::new();
+    for chunk in chat_chunks(&context) {
+        encoder.encode(&chunk, &mut out);
+    }
+    encoder.finish(&mut out);
+    assert!(encoder.response().is_some(), "a finished stream has its response");
+}
+
+/// A streamed answer with text and a tool call.
+fn chat_chunks(context: &ChunkContext) -> Vec<crate::openai::ChatChunk> {
+    use crate::openai::{Delta, FinishReason, FunctionCallDelta, ToolCallDelta};
+    let call = ToolCallDelta {
+        index: 0,
+        id: Some("call_1".into()),
+        kind: Some("function".into()),
+        function: Some(FunctionCallDelta { name: Some("f".into()), arguments: Some("{}".into()) }),
+    };
+    vec![
+        context.chunk(Delta { content: Some("a".into()), ..Delta::default() }, None),
+        context.chunk(Delta { tool_calls: Some(vec![call]), ..Delta::default() }, None),
+        context.chunk(Delta::default(), Some(FinishReason::ToolCalls)),
+    ]
 }
 
 /// A YAML config, with every `os.environ/` reference set and with none. A config

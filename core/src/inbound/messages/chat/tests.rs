@@ -15,7 +15,7 @@ fn chat(body: &Value) -> Value {
 /// The Anthropic body the provider side writes for the chat request this body maps to.
 fn round_trip(original: &Value) -> Value {
     let chat = to_chat(&request(original)).unwrap();
-    let options = RequestOptions { model: MODEL, drop_params: false };
+    let options = RequestOptions { model: MODEL, drop_params: false, on_vertex: false };
     serde_json::from_slice(&body(&chat, &options).unwrap()).unwrap()
 }
 
