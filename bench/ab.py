@@ -10,7 +10,8 @@ oha's closed loop for `rounds` rounds (default 6) of 6 s; it prints the medians 
 requests/s, CPU and JavaScript heap per request, and p99. `model` is the group to
 call, as in make bench's config: bench (routed, the default), bench-limited (rpm
 and tpm held by leases), bench-parallel (a ticket each), bench-stream,
-bench-stream-long (300 chunks), bench-anthropic or bench-anthropic-stream (translated).
+bench-stream-long (300 chunks), bench-anthropic, bench-anthropic-stream or
+bench-bedrock-stream (translated).
 
 Runs on one machine drift by several percent over minutes; taking the pair in
 turn, round after round, is what makes a difference of a few percent visible.
@@ -38,6 +39,15 @@ def start(name, build, port):
     return run.start_workerd(name)
 
 
+def only(model):
+    """Keeps the measured group alone in the config both builds load, so that an
+    older build, which may not know another group's provider, loads it too."""
+    path = run.OUT / "switchyard.yaml"
+    head, *entries = path.read_text().split("  - model_name: ")
+    kept = [entry for entry in entries if entry.split("\n", 1)[0] == model]
+    path.write_text(head + "".join(f"  - model_name: {entry}" for entry in kept))
+
+
 def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)
@@ -46,6 +56,7 @@ def main():
     rounds = int(sys.argv[4]) if len(sys.argv) > 4 else 6
     body = run.body(model, **({"stream": True} if model.startswith("bench-stream") or model.endswith("-stream") else {}))
     run.write_configs()
+    only(model)
     processes = [run.start_upstream()]
     paths, pids = [], {}
     try:

@@ -34,6 +34,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import zlib
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -95,6 +96,34 @@ ANTHROPIC_SSE = "".join([
 ])
 
 
+def eventstream_frame(event_type, payload):
+    """One AWS event-stream message as Bedrock's ConverseStream sends it: the prelude
+    (total and headers length, its CRC-32), string headers, the JSON payload, the
+    message's CRC-32."""
+    headers = b""
+    for name, value in ((":event-type", event_type), (":content-type", "application/json"),
+                        (":message-type", "event")):
+        headers += bytes([len(name)]) + name.encode() + b"\x07" + len(value).to_bytes(2, "big") + value.encode()
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    total = 12 + len(headers) + len(body) + 4
+    prelude = total.to_bytes(4, "big") + len(headers).to_bytes(4, "big")
+    prelude += zlib.crc32(prelude).to_bytes(4, "big")
+    message = prelude + headers + body
+    return message + zlib.crc32(message).to_bytes(4, "big")
+
+
+# The same words as Bedrock's ConverseStream frames, decoded by the gateway.
+BEDROCK_STREAM = b"".join([
+    eventstream_frame("messageStart", {"role": "assistant", "p": "abcd"}),
+    *[eventstream_frame("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": f" word{i}"}, "p": "abcd"})
+      for i in range(STREAM_CHUNKS)],
+    eventstream_frame("contentBlockStop", {"contentBlockIndex": 0, "p": "abcd"}),
+    eventstream_frame("messageStop", {"stopReason": "end_turn", "p": "abcd"}),
+    eventstream_frame("metadata", {"usage": {"inputTokens": 9, "outputTokens": STREAM_CHUNKS,
+                                             "totalTokens": 9 + STREAM_CHUNKS}, "metrics": {"latencyMs": 1}}),
+])
+
+
 def body(model, **extra):
     return json.dumps({"model": model, "messages": [{"role": "user", "content": "Say hello."}],
                        "temperature": 0, **extra})
@@ -125,6 +154,8 @@ LONG_STREAM = Route(f"Switchyard, streamed, {STREAM_CHUNKS} chunks", SWITCHYARD,
 ANTHROPIC = Route("Switchyard, Anthropic translated", SWITCHYARD, body("bench-anthropic"), process="switchyard")
 ANTHROPIC_STREAM = Route(f"Switchyard, Anthropic translated, streamed, {STREAM_CHUNKS} chunks", SWITCHYARD,
                          body("bench-anthropic-stream", stream=True), process="switchyard")
+BEDROCK_STREAM_PATH = Route(f"Switchyard, Bedrock translated (SigV4, event-stream), streamed, {STREAM_CHUNKS} chunks",
+                            SWITCHYARD, body("bench-bedrock-stream", stream=True), process="switchyard")
 CACHE_HIT = Route("Switchyard, cache hit", CACHED, body("bench"), process="cached")
 LITELLM_PATH = Route("LiteLLM proxy", LITELLM_PORT, body("bench"), ["authorization: Bearer sk-bench"])
 PORTKEY_PATH = Route("Portkey gateway (Node)", PORTKEY_PORT, body("m"), [
@@ -137,6 +168,7 @@ def write_configs():
     (OUT / "static").mkdir(exist_ok=True)
     (OUT / "static/long.sse").write_text(LONG_SSE)
     (OUT / "static/anthropic.sse").write_text(ANTHROPIC_SSE)
+    (OUT / "static/bedrock.eventstream").write_bytes(BEDROCK_STREAM)
     (OUT / "nginx.conf").write_text(f"""
 daemon off;
 worker_processes 1;
@@ -156,7 +188,10 @@ http {{
     location /anthropic-sse/ {{
       proxy_method GET; rewrite ^ /static/anthropic.sse break; proxy_pass http://127.0.0.1:{UPSTREAM};
     }}
-    location /static/ {{ root {OUT}; types {{ text/event-stream sse; }} }}
+    location /bedrock/ {{
+      proxy_method GET; rewrite ^ /static/bedrock.eventstream break; proxy_pass http://127.0.0.1:{UPSTREAM};
+    }}
+    location /static/ {{ root {OUT}; types {{ text/event-stream sse; application/vnd.amazon.eventstream eventstream; }} }}
     location / {{ default_type application/json; return 200 '{COMPLETION}'; }}
   }}
 }}
@@ -181,6 +216,8 @@ http {{
     litellm_params: {{ model: anthropic/claude-bench, api_base: "{base}/anthropic", api_key: sk-ant-bench }}
   - model_name: bench-anthropic-stream
     litellm_params: {{ model: anthropic/claude-bench, api_base: "{base}/anthropic-sse", api_key: sk-ant-bench }}
+  - model_name: bench-bedrock-stream
+    litellm_params: {{ model: bedrock/anthropic.claude-bench-v1:0, aws_bedrock_runtime_endpoint: "{base}/bedrock", aws_region_name: us-east-1, aws_access_key_id: AKIDBENCH, aws_secret_access_key: bench-secret }}
 """
     (OUT / "switchyard.yaml").write_text(model_list)
     (OUT / "switchyard-cached.yaml").write_text(model_list + "router_settings:\n  cache_responses: true\n")
@@ -408,8 +445,10 @@ def main():
             oha(ROUTED, 3)  # warm: Wasm tiers up under load
             return profile()
         assert post(ANTHROPIC)[0] == 200, "the Anthropic group did not answer"
+        status, _, answer = post(BEDROCK_STREAM_PATH)
+        assert status == 200 and b" word299" in answer and b"[DONE]" in answer, f"the Bedrock stream: {answer[-300:]}"
         paths = [DIRECT, JS, MINIMAL_GATEWAY, ROUTED, LEASED, TICKETED, STREAMED, CACHE_HIT,
-                 ANTHROPIC, LONG_STREAM, ANTHROPIC_STREAM]
+                 ANTHROPIC, LONG_STREAM, ANTHROPIC_STREAM, BEDROCK_STREAM_PATH]
         if LITELLM.exists():
             notes["litellm_workers"] = best_litellm(processes)
             paths.append(LITELLM_PATH)
@@ -498,11 +537,12 @@ def write_report(results):
         [f"| {ROUTED.name} over {other} | {ratio(ROUTED.name, other):.1f}x |"
          for other in (MINIMAL_GATEWAY.name, LITELLM_PATH.name, PORTKEY_PATH.name) if other in names]
         + [f"| {translated} over {plain} | {ratio(translated, plain):.2f}x |"
-           for translated, plain in ((ANTHROPIC.name, ROUTED.name), (ANTHROPIC_STREAM.name, LONG_STREAM.name))
+           for translated, plain in ((ANTHROPIC.name, ROUTED.name), (ANTHROPIC_STREAM.name, LONG_STREAM.name),
+                                     (BEDROCK_STREAM_PATH.name, LONG_STREAM.name))
            if translated in names])
     per_chunk = "\n".join(
         f"| {n} | {median([r[n] for r in rounds], 'cpu_us') / STREAM_CHUNKS:.2f} |"
-        for n in (LONG_STREAM.name, ANTHROPIC_STREAM.name)
+        for n in (LONG_STREAM.name, ANTHROPIC_STREAM.name, BEDROCK_STREAM_PATH.name)
         if n in names and median([r[n] for r in rounds], 'cpu_us') is not None)
     litellm = results["notes"].get("litellm_workers")
     section = f"""<!-- bench:start -->
