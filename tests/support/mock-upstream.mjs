@@ -81,6 +81,12 @@ export async function startMockUpstream() {
   const requests = [];
   const sockets = new Set();
   const events = [];
+  // What each deployment keeps between requests (OpenAI's stored responses), by id.
+  const stores = new Map();
+  const storeOf = (name) => {
+    if (!stores.has(name)) stores.set(name, new Map());
+    return stores.get(name);
+  };
   const entra = await startEntra();
   const google = await startGoogleOAuth();
 
@@ -117,6 +123,8 @@ export async function startMockUpstream() {
       options: declared?.options ?? {},
       entra,
       google,
+      /** What this deployment keeps between requests: a Map by id. */
+      stored: storeOf(deployment),
       /** The deployment's next behaviour, taken once the request is accepted. */
       take() {
         const script = scripts.get(deployment);
@@ -162,6 +170,7 @@ export async function startMockUpstream() {
     google,
     reset() {
       scripts.clear();
+      stores.clear();
       requests.length = 0;
       events.length = 0;
       entra.reset();

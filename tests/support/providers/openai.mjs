@@ -1,7 +1,10 @@
-// The OpenAI-compatible upstream (every deployment not declared as another provider):
-// `${url}/<name>/v1/chat/completions | completions | embeddings`, lenient about what it
-// is sent, answering each behaviour in OpenAI's format. Its chat renderers take
-// `extras` so that Azure (OpenAI's shape plus content-filter annotations) reuses them.
+// The OpenAI-compatible upstream (every deployment not declared as another provider, and
+// those declared "openai"): `{base}/chat/completions | completions | embeddings`, lenient
+// about what it is sent, answering each behaviour in OpenAI's format; and
+// `{base}/responses[/{id}]`, OpenAI's Responses API, as strict as OpenAI
+// (openai-responses.mjs). Its chat renderers take `extras` so that Azure (OpenAI's shape
+// plus content-filter annotations) reuses them.
+import * as responses from "./openai-responses.mjs";
 import { answerOf, fragments, playStream, sendJson, sleep, sseFrame } from "./wire.mjs";
 
 /** OpenAI's error body. */
@@ -14,6 +17,7 @@ const OVERLOADED_MESSAGE =
 
 export async function handle(ctx) {
   const { res, body, path } = ctx;
+  if (path === "/responses" || path.startsWith("/responses/")) return responses.handle(ctx);
   const behaviour = ctx.take();
   const answer = answerOf(behaviour, ctx.deployment);
   if (answer) {
