@@ -6,9 +6,19 @@
 // behaviours consumed one per accepted request (then `fallback`, by default "ok"). A
 // request a provider rejects (bad auth, bad body) consumes nothing. Every request
 // received is recorded with its deployment, path, query, method, headers, body (parsed when
-// JSON), bytes (the body as received: SigV4 signs them) and time.
+// JSON), bytes (the body as received: SigV4 signs them) and time. What a deployment keeps
+// between requests (OpenAI's stored responses) is its own, and `reset()` forgets it.
 //
-//   base(name)  OpenAI deployments: `${url}/<name>/v1` (the api_base of an openai/ model)
+//   base(name)  OpenAI deployments: `${url}/<name>/v1` (the api_base of an openai/ model),
+//               or `${url}/<name>` when declared "openai" (options { apiKey?, models? }:
+//               a bearer key its Responses API requires, the models it serves); under it
+//                 `${base}/chat/completions`, `/completions`, `/embeddings`  lenient
+//                 `${base}/responses` (POST), `${base}/responses/{id}` (GET)  OpenAI's
+//                            Responses API, as strict as OpenAI: the body checked against
+//                            the SDK's types, responses stored (unless `store: false`) and
+//                            continued with previous_response_id, function_call_output
+//                            matched to its call; answers are response objects and, when
+//                            streamed, the Responses events (providers/openai-responses.mjs)
 //               provider deployments: `${url}/<name>`, the provider's api_base:
 //                 anthropic  the gateway posts to `${base}/v1/messages`
 //                 azure      the resource endpoint: `${base}/openai/deployments/<d>/...`
@@ -33,13 +43,16 @@
 //                                    breakAfter: cut the connection after that many;
 //                                    errorAfter: the provider's mid-stream error after that
 //                                    many (Anthropic's `error` event, Google's error frame,
-//                                    Bedrock's exception frame)
+//                                    Bedrock's exception frame, the Responses API's
+//                                    `response.failed`)
 //   { type: "tool_call", name, arguments, id?, content?, delayMs? }
 //                                    an answer calling tool `name` with `arguments` (an
-//                                    object or a JSON string), after optional text
+//                                    object or a JSON string), after optional text; `id`
+//                                    is the call's id (the Responses API's call_id)
 //   { type: "content_filter", content? }
 //                                    an answer cut by the provider's output filter (OpenAI
-//                                    and Azure: finish_reason content_filter; Anthropic: a
+//                                    and Azure: finish_reason content_filter, a Responses
+//                                    response `incomplete` for content_filter; Anthropic: a
 //                                    refusal; Gemini and Vertex: finishReason SAFETY;
 //                                    Bedrock: stopReason content_filtered)
 //   { type: "error", status, message?, code?, errorType? }

@@ -16,6 +16,7 @@
 // the response so far, status failed, error { code, message }; or, errorEvent: "error",
 // with an `error` event whose `error` is the error object (the SDKs throw on it).
 import { randomBytes } from "node:crypto";
+import { strictFault } from "./openai-responses-request.mjs";
 import { base62, fragments, sseFrame } from "./wire.mjs";
 
 const hex = (bytes) => randomBytes(bytes).toString("hex");
@@ -75,7 +76,7 @@ export function shape(answer, body, behaviour) {
 const outputText = (text) => ({ type: "output_text", annotations: [], logprobs: [], text });
 
 /** A function tool as the response echoes it: `strict` resolved (see the header of openai-responses.mjs). */
-function echoedTool(tool, strictFault) {
+function echoedTool(tool) {
   if (tool.type !== "function") return tool;
   const strict = tool.strict ?? (tool.parameters === null || tool.parameters === undefined || strictFault(tool.parameters) === null);
   return { type: "function", name: tool.name, description: tool.description ?? null, parameters: tool.parameters ?? null, strict };
@@ -84,9 +85,9 @@ function echoedTool(tool, strictFault) {
 /**
  * The response object for request `body`: { id, createdAt, status, output, usage, error,
  * reason } fill in what the answer decides; the rest echoes the request with OpenAI's
- * defaults. `strictFault` tells whether a function's schema can be strict.
+ * defaults.
  */
-export function responseObject(body, { id, createdAt, status, output = [], usage = null, error = null, reason = null }, strictFault) {
+export function responseObject(body, { id, createdAt, status, output = [], usage = null, error = null, reason = null }) {
   const tier = body.service_tier;
   const settled = status !== "in_progress" && status !== "queued";
   return {
@@ -115,7 +116,7 @@ export function responseObject(body, { id, createdAt, status, output = [], usage
     temperature: body.temperature ?? 1,
     text: { format: body.text?.format ?? { type: "text" }, verbosity: body.text?.verbosity ?? "medium" },
     tool_choice: body.tool_choice ?? "auto",
-    tools: (body.tools ?? []).map((tool) => echoedTool(tool, strictFault)),
+    tools: (body.tools ?? []).map(echoedTool),
     top_logprobs: body.top_logprobs ?? 0,
     top_p: body.top_p ?? 1,
     truncation: body.truncation ?? "disabled",
@@ -126,8 +127,8 @@ export function responseObject(body, { id, createdAt, status, output = [], usage
 }
 
 /** The whole response of a shaped answer. */
-export function finalResponse(body, shaped, { id, createdAt }, strictFault) {
-  return responseObject(body, { id, createdAt, status: shaped.status, output: shaped.items.map(({ item }) => item), usage: shaped.usage, reason: shaped.reason }, strictFault);
+export function finalResponse(body, shaped, { id, createdAt }) {
+  return responseObject(body, { id, createdAt, status: shaped.status, output: shaped.items.map(({ item }) => item), usage: shaped.usage, reason: shaped.reason });
 }
 
 /**

@@ -55,7 +55,7 @@
 //   stall, stall_body, raw, reset, echo_key   as for chat completions
 import { randomBytes } from "node:crypto";
 import { finalResponse, ids, responseObject, responseStream, shape } from "./openai-responses-answers.mjs";
-import { Rejected, checkRequest, inputItems, strictFault } from "./openai-responses-request.mjs";
+import { Rejected, checkRequest, inputItems } from "./openai-responses-request.mjs";
 import { answerOf, playStream, sendJson, sleep } from "./wire.mjs";
 
 const requestId = () => `req_${randomBytes(16).toString("hex")}`;
@@ -175,16 +175,16 @@ async function respond(ctx, body, conversation, behaviour, headers = { "x-reques
     const streams = behaviour.type === "stream" || body.stream === true;
     if (body.background === true && !streams) {
       // Answered at once; the response is done (and kept so) once it has been worked on.
-      const queued = responseObject(body, { ...names, status: "queued" }, strictFault);
+      const queued = responseObject(body, { ...names, status: "queued" });
       keep(queued);
       sendJson(res, 200, queued, headers);
       if (answer.wait) await sleep(answer.wait);
       const shaped = shape(answer, body, behaviour);
-      return keep(finalResponse(body, shaped, names, strictFault), [...conversation, ...shaped.items.map(({ item }) => item)]);
+      return keep(finalResponse(body, shaped, names), [...conversation, ...shaped.items.map(({ item }) => item)]);
     }
     if (answer.wait) await sleep(answer.wait);
     const shaped = shape(answer, body, behaviour);
-    const final = finalResponse(body, shaped, names, strictFault);
+    const final = finalResponse(body, shaped, names);
     const items = [...conversation, ...shaped.items.map(({ item }) => item)];
     if (!streams) {
       keep(final, items);
