@@ -364,14 +364,14 @@ test("stream pacing: a chunk every delayMs, stallAfter leaves it open (kept in p
 });
 
 test("background: answered queued at once, the response done once retrieved after delayMs", async () => {
-  script({ type: "ok", content: "Done later.", delayMs: 150 });
+  script({ type: "ok", content: "Done later.", delayMs: 400 });
   const client = sdk();
   const queued = await client.responses.create(request({ background: true }));
   assert.equal(queued.status, "queued");
   assert.deepEqual(queued.output, []);
   assert.equal(queued.background, true);
   assert.equal((await client.responses.retrieve(queued.id)).status, "queued");
-  await new Promise((resolve) => setTimeout(resolve, 250));
+  await new Promise((resolve) => setTimeout(resolve, 600));
   const done = await client.responses.retrieve(queued.id);
   assert.equal(done.status, "completed");
   assert.equal(done.output_text, "Done later.");

@@ -109,18 +109,18 @@ async function create(ctx) {
   } catch {
     return fail(res, 400, NOT_JSON);
   }
-  let conversation;
+  let history;
   try {
     checkRequest(body);
     if (options.models && !options.models.includes(body.model)) {
       throw new Rejected(`The requested model '${body.model}' does not exist.`, { param: "model", code: "model_not_found" });
     }
-    conversation = continued(ctx.stored, body);
+    history = continued(ctx.stored, body);
   } catch (error) {
     if (error instanceof Rejected) return refuse(res, error);
     throw error;
   }
-  return respond(ctx, body, conversation, ctx.take());
+  return respond(ctx, body, history, ctx.take());
 }
 
 /**
@@ -163,29 +163,29 @@ function referenced(stored, id) {
   throw new Rejected(`Item with id '${id}' not found.`, { status: 404, param: "input" });
 }
 
-/** Answers `behaviour` to a checked request continuing `conversation`. */
-async function respond(ctx, body, conversation, behaviour, headers = { "x-request-id": requestId() }) {
+/** Answers `behaviour` to a checked request whose items, with those it continues, are `history`. */
+async function respond(ctx, body, history, behaviour, headers = { "x-request-id": requestId() }) {
   const { res } = ctx;
   const answer = answerOf(behaviour, ctx.deployment);
   if (answer) {
-    const names = { id: ids.response(), createdAt: Math.floor(Date.now() / 1000) };
-    const keep = (response, items = conversation) => {
+    const identity = { id: ids.response(), createdAt: Math.floor(Date.now() / 1000) };
+    const keep = (response, items = history) => {
       if (body.store !== false) ctx.stored.set(response.id, { response, items });
     };
     const streams = behaviour.type === "stream" || body.stream === true;
     if (body.background === true && !streams) {
       // Answered at once; the response is done (and kept so) once it has been worked on.
-      const queued = responseObject(body, { ...names, status: "queued" });
+      const queued = responseObject(body, { ...identity, status: "queued" });
       keep(queued);
       sendJson(res, 200, queued, headers);
       if (answer.wait) await sleep(answer.wait);
       const shaped = shape(answer, body, behaviour);
-      return keep(finalResponse(body, shaped, names), [...conversation, ...shaped.items.map(({ item }) => item)]);
+      return keep(finalResponse(body, shaped, identity), [...history, ...shaped.items.map(({ item }) => item)]);
     }
     if (answer.wait) await sleep(answer.wait);
     const shaped = shape(answer, body, behaviour);
-    const final = finalResponse(body, shaped, names);
-    const items = [...conversation, ...shaped.items.map(({ item }) => item)];
+    const final = finalResponse(body, shaped, identity);
+    const items = [...history, ...shaped.items.map(({ item }) => item)];
     if (!streams) {
       keep(final, items);
       return sendJson(res, 200, final, headers);
@@ -236,7 +236,7 @@ async function respond(ctx, body, conversation, behaviour, headers = { "x-reques
       // an error, in the message.
       const key = ctx.headers.authorization ?? "(none)";
       const echoed = { "x-request-id": `req for ${key}` };
-      if (behaviour.status === 200) return respond(ctx, body, conversation, { type: "ok" }, echoed);
+      if (behaviour.status === 200) return respond(ctx, body, history, { type: "ok" }, echoed);
       return fail(res, 401, `Incorrect API key provided: ${key}`, { code: "invalid_api_key", headers: echoed });
     }
     default:
