@@ -237,9 +237,11 @@ http {{
       bindings = [(name = "SWITCHYARD_CONFIG", text = embed "{config}"),
                   (name = "CONFIG", kvNamespace = "kv"), (name = "CACHE", kvNamespace = "kv"),
                   (name = "COORDINATOR", durableObjectNamespace = "Coordinator"),
-                  (name = "JOBS", durableObjectNamespace = "Job")],
+                  (name = "JOBS", durableObjectNamespace = "Job"),
+                  (name = "RESPONSES", durableObjectNamespace = "ResponseStore")],
       durableObjectNamespaces = [(className = "Coordinator", uniqueKey = "{key}-coordinator", enableSql = true),
-                                 (className = "Job", uniqueKey = "{key}-job", enableSql = true)],
+                                 (className = "Job", uniqueKey = "{key}-job", enableSql = true),
+                                 (className = "ResponseStore", uniqueKey = "{key}-responses", enableSql = true)],
       durableObjectStorage = (inMemory = void),
       globalOutbound = "loopback"))"""
 

@@ -15,6 +15,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use js_sys::Uint8Array;
 use serde::Serialize;
@@ -22,10 +23,14 @@ use switchyard_core::config::{Deployment, DeploymentId};
 use switchyard_core::endpoint::Endpoint;
 use switchyard_core::error::ApiError;
 use switchyard_core::failure::{self, Failure};
+use switchyard_core::inbound::client::Client;
+use switchyard_core::openai::ChatResponse;
+use switchyard_core::provider::openai_stream;
 use switchyard_core::secret::Secrets;
 use switchyard_core::serving::{Deadlines, Read};
 use switchyard_core::shape::{self, StreamHead};
-use switchyard_core::upstream::{self, AnswerPart, Dialect};
+use switchyard_core::translate::{ChunkEncoder, OpenAiSse};
+use switchyard_core::upstream::{self, AnswerPart, Dialect, StreamTranslation};
 use switchyard_core::usage;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
@@ -47,6 +52,10 @@ pub enum Answer {
         upstream: Option<web_sys::Headers>,
         body: Body,
         tokens: Option<u64>,
+        /// For a client of another API than Chat Completions, the chat answer its
+        /// answer was made from (what the cache keeps, and a Responses client's
+        /// stored response is made of); `None` when its deployment spoke its API.
+        chat: Option<Box<ChatResponse>>,
     },
     /// A stream whose first chunk came: `body` relays it and the rest to the
     /// client; [`stream_end`] of `ended` says how it ended.
@@ -73,25 +82,129 @@ pub struct Outbound {
     pub beside: Vec<upstream::Call>,
 }
 
-/// How a translated answer is read: its provider's dialect, and what the OpenAI
-/// answer made of it needs.
+/// How an answer that is not forwarded as it came is read: a translated
+/// provider's, one written for a client of another API, or one in the client's
+/// own API from a deployment that speaks it.
 pub struct Translated {
-    pub dialect: Dialect,
+    /// A translated provider's dialect; `None`: the deployment answers in OpenAI's
+    /// format, or (`native`) in the client's.
+    pub dialect: Option<Dialect>,
+    /// The client's API, when it is not Chat Completions.
+    pub client: Option<Rc<Client>>,
+    /// The deployment speaks the client's API: its answers pass as they came.
+    pub native: bool,
     /// Unix seconds, stamped on the answer.
     pub created: u64,
     /// The stream ends with its usage (`stream_options.include_usage`).
     pub include_usage: bool,
+    /// The prompt's size in tokens, estimated: Anthropic's stream reports it first.
+    pub estimated_tokens: u64,
     /// Masked in what the provider's stream says.
     pub secrets: Secrets,
 }
 
+impl Translated {
+    /// What writes the client's stream.
+    fn encoder(&self) -> Box<dyn ChunkEncoder> {
+        match &self.client {
+            Some(client) => client.encoder(self.estimated_tokens),
+            None => Box::new(OpenAiSse::new(self.include_usage)),
+        }
+    }
+
+    /// The stream's translation; `None` when the answer does not stream.
+    pub fn stream(&self) -> Option<StreamTranslation> {
+        let secrets = self.secrets.clone();
+        match (&self.client, &self.dialect) {
+            (Some(client), _) if self.native => {
+                let watcher = client.native_watcher(self.created);
+                Some(StreamTranslation::watching(watcher, self.encoder(), secrets))
+            }
+            (_, Some(dialect)) => dialect.stream(self.created, self.encoder(), secrets),
+            (Some(_), None) => {
+                Some(StreamTranslation::new(Box::new(openai_stream::Decoder::new()), self.encoder(), secrets))
+            }
+            (None, None) => None,
+        }
+    }
+
+    /// The failure an error answer stands for, in the dialect it came in.
+    fn failure(&self, status: u16, retry_after_ms: Option<u64>, body: &[u8], error_type: Option<&str>) -> Failure {
+        match (&self.client, &self.dialect) {
+            (Some(client), _) if self.native => client.native_failure(status, retry_after_ms, body),
+            (_, Some(dialect)) => dialect.failure(status, retry_after_ms, body, error_type),
+            _ => Failure::from_upstream(status, body, retry_after_ms),
+        }
+    }
+
+    /// The calls' successful answers (one but for batched embeddings) as the
+    /// client's answer.
+    // A failure is the rare way out, taken once per attempt: boxing it buys nothing.
+    #[allow(clippy::result_large_err)]
+    fn answer(
+        &self,
+        id: &str,
+        parts: &[AnswerPart<'_>],
+        upstream: Option<web_sys::Headers>,
+    ) -> std::result::Result<Answer, Failure> {
+        let first = parts.first().map_or(&b""[..], |part| part.body);
+        let json = || vec![("content-type", "application/json".into())];
+        if let (Some(client), true) = (&self.client, self.native) {
+            shape::check_answer(client.endpoint(), first).map_err(|why| Failure::invalid_response(id, why))?;
+            let tokens = client.native_usage(first).map(|usage| usage.total_tokens);
+            let body = Body::Bytes(first.to_vec());
+            return Ok(Answer::Complete { status: 200, headers: json(), upstream, body, tokens, chat: None });
+        }
+        let (bytes, usage) = match &self.dialect {
+            Some(dialect) => {
+                let answer = dialect.answer(id, parts, self.created)?;
+                (answer.body, answer.usage.map(|usage| usage.total_tokens))
+            }
+            None => {
+                shape::check_answer(Endpoint::ChatCompletions, first)
+                    .map_err(|why| Failure::invalid_response(id, why))?;
+                (first.to_vec(), usage::of_answer(first))
+            }
+        };
+        let Some(client) = &self.client else {
+            return Ok(Answer::Complete {
+                status: 200,
+                headers: json(),
+                upstream: None,
+                body: Body::Bytes(bytes),
+                tokens: usage,
+                chat: None,
+            });
+        };
+        let chat: ChatResponse =
+            serde_json::from_slice(&bytes).map_err(|e| Failure::invalid_response(id, e.to_string()))?;
+        let body = client.answer(&chat).map_err(|e| Failure::invalid_response(id, e.to_string()))?;
+        let tokens = chat.usage.map(|usage| usage.total_tokens).or(usage);
+        Ok(Answer::Complete {
+            status: 200,
+            headers: json(),
+            upstream: None,
+            body: Body::Bytes(body),
+            tokens,
+            chat: Some(Box::new(chat)),
+        })
+    }
+}
+
 impl Outbound {
     /// The client's body to a deployment that takes it as it came, with its
-    /// headers (built once per deployment and `bearer`, an Entra ID token).
-    pub fn forwarded(deployment: &Deployment, endpoint: Endpoint, body: Vec<u8>, bearer: Option<&str>) -> Result<Self> {
+    /// headers (built once per deployment and `bearer`, an Entra ID token);
+    /// `translated` when the answer is read for a client of another API.
+    pub fn forwarded(
+        deployment: &Deployment,
+        endpoint: Endpoint,
+        body: Vec<u8>,
+        bearer: Option<&str>,
+        translated: Option<Translated>,
+    ) -> Result<Self> {
         let headers = forward_headers(deployment, bearer)?;
         let url = upstream::forward_url(deployment, endpoint);
-        Ok(Self { url, headers, body, translated: None, beside: Vec::new() })
+        Ok(Self { url, headers, body, translated, beside: Vec::new() })
     }
 
     /// Calls the core built in the provider's own format.
@@ -104,6 +217,62 @@ impl Outbound {
         let beside = calls.collect();
         Ok(Self { url: first.url, headers, body: first.body, translated: Some(translated), beside })
     }
+}
+
+/// A chat answer made in the isolate (a mock's, a cache hit's): its JSON, or its
+/// SSE when streamed.
+pub struct ChatAnswer {
+    pub body: Vec<u8>,
+    pub stream: bool,
+    pub tokens: Option<u64>,
+}
+
+/// A chat answer made in the isolate as `client`'s: its answer, or its stream
+/// written whole. `id` names the deployment in a failure.
+// A failure is the rare way out: boxing it buys nothing.
+#[allow(clippy::result_large_err)]
+pub fn for_client(
+    client: &Client,
+    chat: ChatAnswer,
+    estimated_tokens: u64,
+    secrets: &Secrets,
+    id: &str,
+) -> std::result::Result<Answer, Failure> {
+    let invalid = |why: String| Failure::invalid_response(id, why);
+    if !chat.stream {
+        let parsed: ChatResponse = serde_json::from_slice(&chat.body).map_err(|e| invalid(e.to_string()))?;
+        let body = client.answer(&parsed).map_err(|e| invalid(e.to_string()))?;
+        let headers = vec![("content-type", "application/json".into())];
+        return Ok(Answer::Complete {
+            status: 200,
+            headers,
+            upstream: None,
+            body: Body::Bytes(body),
+            tokens: chat.tokens,
+            chat: Some(Box::new(parsed)),
+        });
+    }
+    let decoder = Box::new(openai_stream::Decoder::new());
+    let mut translation = StreamTranslation::new(decoder, client.encoder(estimated_tokens), secrets.clone());
+    let mut body = translation.feed(&chat.body);
+    body.extend(translation.finish());
+    if let Some(failure) = translation.failure() {
+        return Err(failure.clone());
+    }
+    // The stream adds up to a complete chat answer: what a Responses client's
+    // stored response is made of.
+    let whole = switchyard_core::cache::assemble_stream(Endpoint::ChatCompletions, &chat.body)
+        .and_then(|answer| serde_json::from_value::<ChatResponse>(answer).ok())
+        .map(Box::new);
+    let headers = vec![("content-type", "text/event-stream".into())];
+    Ok(Answer::Complete {
+        status: 200,
+        headers,
+        upstream: None,
+        body: Body::Bytes(body),
+        tokens: chat.tokens,
+        chat: whole,
+    })
 }
 
 /// How a relayed stream ended, for the coordinator and the cache.
@@ -160,16 +329,16 @@ async fn streamed(
     let started = runtime::now_ms();
     let events = end_events(id, deadlines.stall_ms)?;
     let (first_ms, stall_ms) = (deadlines.first_ms as f64, deadlines.stall_ms as f64);
-    let (translator, translation, dialect) = match translated {
-        Some(t) => {
-            let Some(translation) = t.dialect.stream(t.created, t.include_usage, t.secrets) else {
-                let message = "this endpoint's answers do not stream: leave `stream` out".to_owned();
-                return Ok(Err(Failure::refused(ApiError::InvalidParam { param: "stream", message })));
-            };
+    let (translator, translation) = match translated.as_ref().map(Translated::stream) {
+        Some(Some(translation)) => {
             let (translator, shared) = Translator::new(translation);
-            (Some(translator), Some(shared), Some(t.dialect))
+            (Some(translator), Some(shared))
         }
-        None => (None, None, None),
+        Some(None) => {
+            let message = "this endpoint's answers do not stream: leave `stream` out".to_owned();
+            return Ok(Err(Failure::refused(ApiError::InvalidParam { param: "stream", message })));
+        }
+        None => (None, None),
     };
     // A translation knows its usage: the stream itself is kept only for the cache.
     let keep = match (&translation, read) {
@@ -182,7 +351,7 @@ async fn streamed(
     if let Some(response) = &response
         && response.status() >= 400
     {
-        return Ok(Err(upstream_error(response, answer.error_body(), dialect.as_ref())?));
+        return Ok(Err(upstream_error(response, answer.error_body(), translated.as_ref())?));
     }
     let (Some(response), Some(body), Some(ended)) = (response, answer.stream(), answer.ended()) else {
         // The translation knows why it failed better than the relay does.
@@ -342,7 +511,7 @@ async fn complete(
     let buffer = whole.body();
     let status = response.status();
     if status >= 400 {
-        return Ok(Err(upstream_error(&response, buffer, translated.as_ref().map(|t| &t.dialect))?));
+        return Ok(Err(upstream_error(&response, buffer, translated.as_ref())?));
     }
     let Some(buffer) = buffer else {
         return Ok(Err(failure(id, whole.message(), whole.timed_out(), timeout_ms)));
@@ -352,7 +521,7 @@ async fn complete(
     let bytes = Uint8Array::new(&buffer).to_vec();
     if let Some(t) = translated {
         let part = AnswerPart { body: &bytes, input_tokens: input_tokens(&response)? };
-        return Ok(t.dialect.answer(id, &[part], t.created).map(translated_answer));
+        return Ok(t.answer(id, &[part], Some(response.headers())));
     }
     if let Err(why) = shape::check_answer(endpoint, &bytes) {
         return Ok(Err(Failure::invalid_response(id, why)));
@@ -364,18 +533,7 @@ async fn complete(
         (Body::Js(buffer), None)
     };
     let (headers, upstream) = (HeaderList::new(), Some(response.headers()));
-    Ok(Ok(Answer::Complete { status, headers, upstream, body, tokens }))
-}
-
-/// A translated answer as the client gets it.
-fn translated_answer(answer: upstream::Answer) -> Answer {
-    Answer::Complete {
-        status: 200,
-        headers: vec![("content-type", "application/json".into())],
-        upstream: None,
-        body: Body::Bytes(answer.body),
-        tokens: answer.usage.map(|usage| usage.total_tokens),
-    }
+    Ok(Ok(Answer::Complete { status, headers, upstream, body, tokens, chat: None }))
 }
 
 /// Bedrock's count of a call's input tokens (`x-amzn-bedrock-input-token-count`),
@@ -405,13 +563,13 @@ async fn several(
             return Ok(Err(failure(id, whole.message(), whole.timed_out(), timeout_ms)));
         };
         if response.status() >= 400 {
-            return Ok(Err(upstream_error(&response, Some(buffer), Some(&translated.dialect))?));
+            return Ok(Err(upstream_error(&response, Some(buffer), Some(&translated))?));
         }
         answers.push((Uint8Array::new(&buffer).to_vec(), input_tokens(&response)?));
     }
     let parts: Vec<AnswerPart<'_>> =
         answers.iter().map(|(body, input_tokens)| AnswerPart { body, input_tokens: *input_tokens }).collect();
-    Ok(translated.dialect.answer(id, &parts, translated.created).map(translated_answer))
+    Ok(translated.answer(id, &parts, None))
 }
 
 #[wasm_bindgen(module = "/src/js/fetch-whole.js")]
@@ -533,16 +691,16 @@ fn forward_headers(deployment: &Deployment, bearer: Option<&str>) -> Result<JsVa
 fn upstream_error(
     response: &web_sys::Response,
     body: Option<js_sys::ArrayBuffer>,
-    dialect: Option<&Dialect>,
+    translated: Option<&Translated>,
 ) -> Result<Failure> {
     let body = body.map(|b| Uint8Array::new(&b).to_vec()).unwrap_or_default();
     let headers = response.headers();
     let retry_after =
         failure::retry_after(headers.get("retry-after-ms")?.as_deref(), headers.get("retry-after")?.as_deref());
-    Ok(match dialect {
-        Some(dialect) => {
+    Ok(match translated {
+        Some(translated) => {
             let error_type = headers.get("x-amzn-errortype")?;
-            dialect.failure(response.status(), retry_after, &body, error_type.as_deref())
+            translated.failure(response.status(), retry_after, &body, error_type.as_deref())
         }
         None => Failure::from_upstream(response.status(), &body, retry_after),
     })

@@ -6,9 +6,12 @@
 use switchyard_core::cache::{self, Entry, MAX_ENTRY_BYTES};
 use switchyard_core::config::CachePolicy;
 use switchyard_core::endpoint::Endpoint;
+use switchyard_core::inbound::client::Client;
 use switchyard_core::request::{CacheControls, ParsedRequest};
+use switchyard_core::secret::Secrets;
 use worker::{Env, console_error};
 
+use crate::attempt::{self, Answer};
 use crate::respond::{Body, Reply};
 use crate::runtime;
 
@@ -31,8 +34,10 @@ impl Cached {
         Some(Self { key, controls: request.cache.clone() })
     }
 
-    /// The stored answer, replayed as the request wants it, if there is one it accepts.
-    pub async fn lookup(&self, env: &Env, endpoint: Endpoint, stream: bool) -> Option<Reply> {
+    /// The stored answer, replayed as the request wants it, if there is one it
+    /// accepts. A client of another API than Chat Completions gets the stored chat
+    /// answer as its own.
+    pub async fn lookup(&self, env: &Env, endpoint: Endpoint, stream: bool, client: Option<&Client>) -> Option<Reply> {
         if self.controls.no_cache {
             return None;
         }
@@ -48,10 +53,23 @@ impl Cached {
         if !entry.acceptable(runtime::now_ms() as u64, &self.controls) {
             return None;
         }
-        let streamed = stream && endpoint != Endpoint::Embeddings;
-        let content_type = if streamed { "text/event-stream" } else { "application/json" };
-        let mut hit =
-            Reply::new(200, vec![("content-type", content_type.into())], Body::Bytes(entry.replay(endpoint, stream)));
+        let mut hit = match client {
+            Some(client) => {
+                let body = entry.replay(Endpoint::ChatCompletions, stream);
+                let chat = attempt::ChatAnswer { body, stream, tokens: None };
+                match attempt::for_client(client, chat, 0, &Secrets::default(), "cache") {
+                    Ok(Answer::Complete { status, headers, body, .. }) => Reply::new(status, headers, body),
+                    // A stored answer that does not read is a miss.
+                    Ok(Answer::Stream { .. }) | Err(_) => return None,
+                }
+            }
+            None => {
+                let streamed = stream && endpoint != Endpoint::Embeddings;
+                let content_type = if streamed { "text/event-stream" } else { "application/json" };
+                let body = Body::Bytes(entry.replay(endpoint, stream));
+                Reply::new(200, vec![("content-type", content_type.into())], body)
+            }
+        };
         self.mark(&mut hit, "HIT");
         Some(hit)
     }

@@ -17,7 +17,7 @@ use switchyard_core::jobs::{Job as JobRecord, JobStatus, is_job_id, job_id, tena
 use switchyard_core::request::ParsedRequest;
 use worker::{DurableObject, Env, Method, Request, Response, Result, State, durable_object};
 
-use crate::proxy::{self, Background, Caller};
+use crate::proxy::{self, Background, Caller, HeaderOptions};
 use crate::respond::{self, Reply};
 use crate::{config_source, coordinator, durable, runtime};
 
@@ -151,11 +151,12 @@ impl DurableObject for Job {
                         let reply = proxy::serve(
                             Endpoint::ChatCompletions,
                             body.as_bytes(),
-                            None,
+                            HeaderOptions::default(),
                             Caller::Job,
                             &self.env,
                             background,
                             config,
+                            None,
                         )
                         .await?;
                         let status = reply.status();

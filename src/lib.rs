@@ -7,12 +7,17 @@
 //! - [`routes`]: which handler answers which method and path, and authentication.
 //! - [`config_source`]: the configuration from KV, a Worker variable or the bundled
 //!   default, cached in the isolate.
-//! - [`proxy`]: the OpenAI endpoints: the planner's steps, run against the
-//!   coordinator and the deployments.
+//! - [`proxy`]: the routed endpoints (OpenAI's, Anthropic's Messages, OpenAI's
+//!   Responses): the planner's steps, run against the coordinator and the deployments.
+//! - [`clients`]: clients of another API than Chat Completions: their requests
+//!   read, `count_tokens`, stored responses given back.
+//! - [`responses_store`]: Responses API responses kept for later, one Durable
+//!   Object each.
 //! - [`cache`]: the response cache in KV.
 //! - [`attempt`]: one call to a deployment under its deadlines; streams relayed
 //!   (and translated, through a [`translator`], for providers of another format).
-//! - [`credentials`]: Entra ID tokens for Azure deployments, cached per isolate.
+//! - [`credentials`]: Entra ID tokens for Azure deployments and Google tokens for
+//!   Vertex AI deployments, cached per isolate.
 //! - [`respond`]: JSON and error responses, and the `x-litellm-*` headers.
 //! - [`runtime`]: the clock and the random seed, read from JavaScript.
 //! - [`coordinator`]: the per-model-group Durable Object, and its client.
@@ -23,6 +28,7 @@
 
 mod attempt;
 mod cache;
+mod clients;
 mod config_source;
 mod coordinator;
 mod credentials;
@@ -31,6 +37,7 @@ mod jobs;
 mod local_route;
 mod proxy;
 mod respond;
+mod responses_store;
 mod routes;
 mod runtime;
 mod translator;

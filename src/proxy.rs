@@ -5,6 +5,7 @@
 //! error.
 
 use std::pin::pin;
+use std::rc::Rc;
 use std::time::Duration;
 
 use futures_util::future::{Either, select};
@@ -16,9 +17,10 @@ use switchyard_core::coordinator::{
 use switchyard_core::endpoint::Endpoint;
 use switchyard_core::error::ApiError;
 use switchyard_core::failure::Failure;
+use switchyard_core::inbound::client::Client;
 use switchyard_core::mock::{self, MockContext};
 use switchyard_core::plan::Step;
-use switchyard_core::request::{ParsedRequest, timeout_header};
+use switchyard_core::request::{ParsedRequest, priority_header, timeout_header};
 use switchyard_core::secret::Secrets;
 use switchyard_core::serving::{Attempt, Serving};
 use switchyard_core::upstream::{self, CallContext, ClientHeaders};
@@ -27,7 +29,7 @@ use worker::{Context, Delay, Env, Result};
 use crate::attempt::{self, Answer, Outbound, StreamEnd, Translated};
 use crate::cache::Cached;
 use crate::respond::{self, Body, HeaderList, Limits, Reply, Served};
-use crate::{coordinator, credentials, local_route, runtime};
+use crate::{clients, coordinator, credentials, local_route, responses_store, runtime};
 
 /// Where work off the response's critical path (reports to the coordinator) runs.
 pub enum Background<'a> {
@@ -57,12 +59,39 @@ pub enum Caller {
 }
 
 impl Caller {
+    /// The client's key, if it sent one.
+    fn api_key(&self) -> Option<String> {
+        match self {
+            Self::Client { api_key, .. } => api_key.clone(),
+            Self::Job => None,
+        }
+    }
+
     /// A header of the client's request (read only where a provider passes it on).
     fn header(&self, name: &str) -> Option<String> {
         match self {
             Self::Client { request, .. } => request.headers().get(name).ok().flatten(),
             Self::Job => None,
         }
+    }
+}
+
+/// What a client may say in headers rather than in the body.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HeaderOptions {
+    /// `x-litellm-timeout`, in milliseconds.
+    pub timeout_ms: Option<u64>,
+    /// `x-litellm-priority`, for clients that cannot add a body field (Anthropic's
+    /// SDKs): the body's `priority` wins.
+    pub priority: Option<u32>,
+}
+
+impl HeaderOptions {
+    fn of(req: &web_sys::Request) -> std::result::Result<Self, ApiError> {
+        let header = |name: &str| req.headers().get(name).ok().flatten();
+        let timeout_ms = header("x-litellm-timeout").map(|value| timeout_header(&value)).transpose()?;
+        let priority = header("x-litellm-priority").map(|value| priority_header(&value)).transpose()?;
+        Ok(Self { timeout_ms, priority })
     }
 }
 
@@ -74,35 +103,42 @@ pub async fn handle(
     ctx: &Context,
     config: &Config,
 ) -> Result<Reply> {
-    let header_timeout = match req.headers().get("x-litellm-timeout").ok().flatten().map(|v| timeout_header(&v)) {
-        None => None,
-        Some(Ok(ms)) => Some(ms),
-        Some(Err(error)) => return Ok(Reply::error(&error)),
+    let headers = match HeaderOptions::of(&req) {
+        Ok(headers) => headers,
+        Err(error) => return Ok(Reply::error_for(endpoint, &error)),
     };
     let body = runtime::whole_body(req.array_buffer()).await?;
+    let client = match clients::of(endpoint, &req, &body, api_key.as_deref(), env).await? {
+        Ok(client) => client,
+        Err(reply) => return Ok(reply),
+    };
     let caller = Caller::Client { api_key, request: req };
-    serve(endpoint, &body, header_timeout, caller, env, Background::WaitUntil(ctx), config).await
+    serve(endpoint, &body, headers, caller, env, Background::WaitUntil(ctx), config, client).await
 }
 
 /// Serves one request body, from a client or from an async job: the plan's steps,
-/// each a pick and a call, until an answer or the final error.
+/// each a pick and a call, until an answer or the final error. `client`: a client
+/// of another API than Chat Completions (Anthropic's Messages, OpenAI's Responses).
+#[allow(clippy::too_many_arguments)]
 pub async fn serve(
     endpoint: Endpoint,
     body: &[u8],
-    header_timeout: Option<u64>,
+    headers: HeaderOptions,
     caller: Caller,
     env: &Env,
     background: Background<'_>,
     config: &Config,
+    client: Option<Rc<Client>>,
 ) -> Result<Reply> {
     let started = runtime::now_ms();
-    let request = match ParsedRequest::parse(endpoint, body) {
+    let mut request = match ParsedRequest::parse(endpoint, body) {
         Ok(request) => request,
-        Err(error) => return Ok(Reply::error(&error)),
+        Err(error) => return Ok(Reply::error_for(endpoint, &error)),
     };
-    let serving = match Serving::new(config, &request, header_timeout, started as u64) {
+    request.priority = request.priority.or(headers.priority);
+    let serving = match Serving::new(config, &request, headers.timeout_ms, started as u64) {
         Ok(serving) => serving,
-        Err(error) => return Ok(Reply::error(&error)),
+        Err(error) => return Ok(Reply::error_for(endpoint, &error)),
     };
     let cached = match &caller {
         Caller::Client { api_key, .. } => Cached::of(&config.cache, &request, &serving.group.name, api_key.as_deref()),
@@ -110,7 +146,7 @@ pub async fn serve(
     };
     // A hit calls nobody and is counted nowhere as usage.
     if let Some(cached) = &cached
-        && let Some(mut hit) = cached.lookup(env, endpoint, request.stream).await
+        && let Some(mut hit) = cached.lookup(env, endpoint, request.stream, client.as_deref()).await
     {
         hit.set("x-litellm-model-group", serving.group.name.as_str());
         return Ok(hit);
@@ -122,7 +158,7 @@ pub async fn serve(
     loop {
         let (group, avoid) = match step {
             Step::Fail(error) => {
-                let mut reply = Reply::error(&error);
+                let mut reply = Reply::error_for(endpoint, &error);
                 let served = last_tried.map(|p| Served { group: p.group, deployment: p.deployment, left: p.left });
                 respond::attempt_headers(&mut reply, plan.group(), served, plan.attempts(), started, prioritized);
                 return Ok(reply);
@@ -135,7 +171,8 @@ pub async fn serve(
             }
         };
         let Some(group) = config.group(&group) else {
-            return Ok(Reply::error(&ApiError::Internal(format!("fallback group `{group}` vanished"))));
+            let error = ApiError::Internal(format!("fallback group `{group}` vanished"));
+            return Ok(Reply::error_for(endpoint, &error));
         };
         let picked = match pick(env, group, &serving, &request, avoid, &caller, &background, &mut rng).await {
             Ok(Ok(picked)) => picked,
@@ -143,11 +180,13 @@ pub async fn serve(
                 step = plan.on_unavailable(runtime::now_ms() as u64, &reason, &config.router, &mut rng);
                 continue;
             }
-            Err(error) => return Ok(Reply::error(&error)),
+            Err(error) => return Ok(Reply::error_for(endpoint, &error)),
         };
         let attempt_started = runtime::now_ms();
         let ticket = picked.grant.as_ref().map(|g| g.ticket);
-        let controls = cached.as_ref().map(|c| &c.controls);
+        // A stream written for a client of another API is not kept whole: the
+        // cache keeps chat answers.
+        let controls = cached.as_ref().map(|c| &c.controls).filter(|_| !(client.is_some() && request.stream));
         let attempt = serving.attempt(picked.deployment, ticket.is_some(), controls, attempt_started as u64);
         let settle = Settle {
             env: env.clone(),
@@ -159,8 +198,8 @@ pub async fn serve(
             counts_usage: attempt.counts_usage,
             started_ms: attempt_started,
         };
-        let client = ClientCall { env, body, caller: &caller, secrets: &config.secrets };
-        let mut reply = match run(picked.deployment, &request, endpoint, attempt, &client).await? {
+        let call = ClientCall { env, body, caller: &caller, secrets: &config.secrets, client: client.as_ref() };
+        let mut reply = match run(picked.deployment, &request, endpoint, attempt, &call).await? {
             Err(mut failure) => {
                 // What a provider says may echo the key it was sent.
                 failure.error = failure.error.masked(&config.secrets);
@@ -172,7 +211,8 @@ pub async fn serve(
                 continue;
             }
             Ok(answer) => {
-                answered(answer, settle, attempt, endpoint, &request, cached.as_ref(), env, config, &background)
+                let keeping = Keeping { cached: cached.as_ref(), client: client.clone(), api_key: caller.api_key() };
+                answered(answer, settle, attempt, endpoint, &request, keeping, env, config, &background)
             }
         };
         if let Some(cached) = &cached {
@@ -235,8 +275,17 @@ async fn pick<'c>(
     Ok(Ok(Picked { group, deployment, grant: Some(grant), left }))
 }
 
+/// What is kept of an answer: the cache's entry, a Responses client's response.
+struct Keeping<'a> {
+    cached: Option<&'a Cached>,
+    client: Option<Rc<Client>>,
+    /// The caller's key: a kept response is its tenant's only.
+    api_key: Option<String>,
+}
+
 /// The reply to an attempt that answered: its usage told (at once, or once a
-/// stream ends) and its answer stored in the cache, both off the critical path.
+/// stream ends), its answer stored in the cache and, for a Responses client, its
+/// response kept for later, all off the critical path.
 #[allow(clippy::too_many_arguments)]
 fn answered(
     answer: Answer,
@@ -244,18 +293,32 @@ fn answered(
     attempt: Attempt,
     endpoint: Endpoint,
     request: &ParsedRequest<'_>,
-    cached: Option<&Cached>,
+    keeping: Keeping<'_>,
     env: &Env,
     config: &Config,
     background: &Background<'_>,
 ) -> Reply {
+    let Keeping { cached, client, api_key } = keeping;
     match answer {
-        Answer::Complete { status, headers, upstream, body, tokens } => {
-            if let (Some(cached), Body::Bytes(bytes)) = (cached, &body)
-                && (200..300).contains(&status)
-                && let Some(store) = cached.store(env, &config.cache, endpoint, request.stream, bytes)
-            {
-                background.run(store);
+        Answer::Complete { status, headers, upstream, body, tokens, chat } => {
+            if (200..300).contains(&status) {
+                // The cache keeps chat answers: a client of another API gets its own made from one.
+                let kept = match (&client, &chat, &body) {
+                    (Some(_), Some(chat), _) => {
+                        serde_json::to_vec(chat).ok().map(|bytes| (Endpoint::ChatCompletions, bytes))
+                    }
+                    (Some(_), None, _) => None,
+                    (None, _, Body::Bytes(bytes)) => Some((endpoint, bytes.clone())),
+                    (None, _, _) => None,
+                };
+                if let (Some(cached), Some((kept_as, bytes))) = (cached, kept)
+                    && let Some(store) = cached.store(env, &config.cache, kept_as, request.stream, &bytes)
+                {
+                    background.run(store);
+                }
+                if let Some(stored) = client.as_ref().and_then(|client| client.stored(chat.as_deref(), None)) {
+                    background.run(responses_store::keep(env.clone(), stored, api_key, config.responses_ttl_ms));
+                }
             }
             // A success without a ticket has nothing to tell now: the next sync
             // counts it, with the tokens it used where they matter.
@@ -268,9 +331,11 @@ fn answered(
         }
         Answer::Stream { status, upstream, body, ended, ttft_ms, translation } => {
             let (env, cache_policy, cached) = (env.clone(), config.cache.clone(), cached.cloned());
+            let ttl_ms = config.responses_ttl_ms;
             let stall_ms = attempt.deadlines.stall_ms;
             background.run(async move {
                 let id = settle.deployment.clone();
+                let watched = translation.clone();
                 let end = attempt::stream_end(ended, id.as_str(), attempt.read, stall_ms, translation).await;
                 let (tokens, failure) = match end {
                     Some(StreamEnd::Failed(f)) => {
@@ -282,6 +347,13 @@ fn answered(
                             && let Some(store) = cached.store(&env, &cache_policy, endpoint, true, &sse)
                         {
                             store.await;
+                        }
+                        let stored = client.as_ref().and_then(|client| {
+                            let translation = watched.as_ref()?.try_borrow().ok()?;
+                            client.stored(None, Some(translation.encoder()))
+                        });
+                        if let Some(stored) = stored {
+                            responses_store::keep(env.clone(), stored, api_key, ttl_ms).await;
                         }
                         (tokens, None)
                     }
@@ -368,56 +440,112 @@ impl Settle {
 }
 
 /// Runs one attempt: a mock answers at once; anything else is a call, with the
-/// client's body as it came or translated for the deployment's provider.
+/// client's body as it came or translated for the deployment's provider. A client
+/// of another API than Chat Completions gets its body to deployments that speak
+/// its API, and the request as chat to the others.
 async fn run(
     deployment: &Deployment,
     request: &ParsedRequest<'_>,
     endpoint: Endpoint,
     attempt: Attempt,
-    client: &ClientCall<'_>,
+    call: &ClientCall<'_>,
 ) -> Result<std::result::Result<Answer, Failure>> {
     // A mock in the request wins over the deployment's, as in LiteLLM.
     if let Some(content) = request.mock_response.as_deref().or(deployment.mock_response.as_deref()) {
         let mut rng = runtime::rng();
         let ctx = MockContext { now_secs: (runtime::now_ms() / 1000.0) as u64, rng: &mut rng };
         let answer = mock::answer(request, &deployment.model, content, ctx);
+        let tokens = request.prompt_tokens + (content.len() as u64).div_ceil(4);
+        if let Some(client) = call.client {
+            let chat = attempt::ChatAnswer { body: answer.body, stream: answer.is_stream, tokens: Some(tokens) };
+            let estimated = request.prompt_tokens;
+            return Ok(attempt::for_client(client, chat, estimated, call.secrets, deployment.id.as_str()));
+        }
         let headers =
             vec![("content-type", if answer.is_stream { "text/event-stream" } else { "application/json" }.into())];
-        let tokens = request.prompt_tokens + (content.len() as u64).div_ceil(4);
         let body = Body::Bytes(answer.body);
-        return Ok(Ok(Answer::Complete { status: 200, headers, upstream: None, body, tokens: Some(tokens) }));
+        return Ok(Ok(Answer::Complete {
+            status: 200,
+            headers,
+            upstream: None,
+            body,
+            tokens: Some(tokens),
+            chat: None,
+        }));
     }
-    let bearer = match credentials::bearer(client.env, deployment).await {
+    let bearer = match credentials::bearer(call.env, deployment).await {
         Ok(bearer) => bearer,
         Err(failure) => return Ok(Err(failure)),
     };
-    let outbound = if deployment.kind.forwards_bytes() {
-        Outbound::forwarded(deployment, endpoint, request.upstream_body(&deployment.model), bearer.as_deref())?
-    } else {
-        let anthropic_beta = client.caller.header("anthropic-beta");
-        let now_s = (runtime::now_ms() / 1000.0) as u64;
-        let ctx = CallContext {
-            client: ClientHeaders { anthropic_beta: anthropic_beta.as_deref() },
-            bearer: bearer.as_deref(),
-            now_s,
-            seed: runtime::rng().u64(..),
-        };
-        match upstream::translate(deployment, endpoint, client.body, ctx) {
-            Ok(call) => {
-                let translated = Translated {
-                    dialect: call.dialect,
-                    created: now_s,
-                    include_usage: request.include_usage,
-                    secrets: client.secrets.clone(),
-                };
-                Outbound::translated(call.calls, translated)?
-            }
-            // What this deployment's provider cannot take is the request's fault
-            // here, but another deployment (of another provider) may take it.
-            Err(error) => return Ok(Err(Failure::refused(error))),
+    let now_s = (runtime::now_ms() / 1000.0) as u64;
+    let translated = |dialect, native| Translated {
+        dialect,
+        client: call.client.cloned(),
+        native,
+        created: now_s,
+        include_usage: request.include_usage,
+        estimated_tokens: request.prompt_tokens,
+        secrets: call.secrets.clone(),
+    };
+    let outbound = match call.client {
+        Some(client) if client.speaks(deployment) => {
+            let native = client.native_call(deployment, request.upstream_body(&deployment.model));
+            Outbound::translated(vec![native], translated(None, true))?
         }
+        Some(client) => {
+            // What only a deployment of the client's own API serves is refused
+            // here; another deployment may serve it.
+            let chat = match client.chat_body() {
+                Ok(chat) => chat,
+                Err(error) => return Ok(Err(Failure::refused(error))),
+            };
+            if deployment.kind.forwards_bytes() {
+                let body = match ParsedRequest::parse(Endpoint::ChatCompletions, chat) {
+                    Ok(parsed) => parsed.upstream_body(&deployment.model),
+                    Err(error) => return Ok(Err(Failure::refused(error))),
+                };
+                let translated = Some(translated(None, false));
+                Outbound::forwarded(deployment, Endpoint::ChatCompletions, body, bearer.as_deref(), translated)?
+            } else {
+                match translation(deployment, Endpoint::ChatCompletions, chat, call, bearer.as_deref(), now_s) {
+                    Ok(calls) => Outbound::translated(calls.calls, translated(Some(calls.dialect), false))?,
+                    Err(failure) => return Ok(Err(failure)),
+                }
+            }
+        }
+        None if deployment.kind.forwards_bytes() => {
+            let body = request.upstream_body(&deployment.model);
+            Outbound::forwarded(deployment, endpoint, body, bearer.as_deref(), None)?
+        }
+        None => match translation(deployment, endpoint, call.body, call, bearer.as_deref(), now_s) {
+            Ok(calls) => Outbound::translated(calls.calls, translated(Some(calls.dialect), false))?,
+            Err(failure) => return Ok(Err(failure)),
+        },
     };
     attempt::call(deployment.id.as_str(), endpoint, outbound, request.stream, attempt.read, attempt.deadlines).await
+}
+
+/// The calls of a translated deployment for a chat (or embeddings) `body`. What
+/// its provider cannot take is the request's fault here, but another deployment
+/// (of another provider) may take it.
+// A failure is the rare way out, taken once per attempt: boxing it buys nothing.
+#[allow(clippy::result_large_err)]
+fn translation(
+    deployment: &Deployment,
+    endpoint: Endpoint,
+    body: &[u8],
+    call: &ClientCall<'_>,
+    bearer: Option<&str>,
+    now_s: u64,
+) -> std::result::Result<upstream::Translated, Failure> {
+    let anthropic_beta = call.caller.header("anthropic-beta");
+    let ctx = CallContext {
+        client: ClientHeaders { anthropic_beta: anthropic_beta.as_deref() },
+        bearer,
+        now_s,
+        seed: runtime::rng().u64(..),
+    };
+    upstream::translate(deployment, endpoint, body, ctx).map_err(Failure::refused)
 }
 
 /// What a call needs of the client's request beyond its parsed fields.
@@ -427,4 +555,6 @@ struct ClientCall<'a> {
     body: &'a [u8],
     caller: &'a Caller,
     secrets: &'a Secrets,
+    /// A client of another API than Chat Completions.
+    client: Option<&'a Rc<Client>>,
 }

@@ -8,7 +8,9 @@
 use js_sys::Uint8Array;
 use serde::ser::{Serialize, Serializer};
 use switchyard_core::config::{Deployment, ModelGroup};
+use switchyard_core::endpoint::Endpoint;
 use switchyard_core::error::ApiError;
+use switchyard_core::inbound::client;
 use switchyard_core::plan::Attempts;
 use wasm_bindgen::JsValue;
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -55,6 +57,13 @@ impl Reply {
     /// The error in OpenAI's shape with its status, and `retry-after` where known.
     pub fn error(error: &ApiError) -> Self {
         Self::new(error.status(), error_headers(error), Body::Bytes(error.body()))
+    }
+
+    /// The error in the shape the clients of `endpoint` read (Anthropic's for the
+    /// Messages API, OpenAI's for the others), and `retry-after` where known.
+    pub fn error_for(endpoint: Endpoint, error: &ApiError) -> Self {
+        let (status, body) = client::error_reply(endpoint, error);
+        Self::new(status, error_headers(error), Body::Bytes(body))
     }
 
     pub fn status(&self) -> u16 {

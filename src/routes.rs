@@ -10,7 +10,7 @@ use worker::{Context, Env, Method, Result};
 
 use crate::config_source::Current;
 use crate::respond::{Body, Reply};
-use crate::{config_source, coordinator, jobs, local_route, proxy, runtime};
+use crate::{clients, config_source, coordinator, jobs, local_route, proxy, runtime};
 
 enum Route {
     Liveliness,
@@ -27,6 +27,27 @@ enum Api {
     SubmitJob,
     JobResponse(String),
     Proxy(Endpoint),
+    /// Anthropic's `POST /v1/messages/count_tokens`.
+    CountTokens,
+    /// `GET /v1/responses/{id}`.
+    StoredResponse(String),
+}
+
+impl Api {
+    /// The endpoint whose clients read this call's errors: Anthropic's shape for
+    /// the Messages API's calls.
+    fn endpoint(&self) -> Endpoint {
+        match self {
+            Self::Proxy(endpoint) => *endpoint,
+            Self::CountTokens => Endpoint::Messages,
+            Self::Models
+            | Self::QueueStatus
+            | Self::DebugState
+            | Self::SubmitJob
+            | Self::JobResponse(_)
+            | Self::StoredResponse(_) => Endpoint::ChatCompletions,
+        }
+    }
 }
 
 /// `req` is the runtime's own: converting it into a `worker::Request` would read
@@ -88,10 +109,10 @@ async fn serve(method: &Method, req: web_sys::Request, env: &Env, ctx: Context) 
         Route::Api(api) => {
             let Current { config, error: config_error } = match config_source::current(env).await {
                 Ok(current) => current,
-                Err(error) => return Ok(Reply::error(&error)),
+                Err(error) => return Ok(Reply::error_for(api.endpoint(), &error)),
             };
             let mut reply = match authenticate(&req, &config) {
-                Err(error) => Reply::error(&error),
+                Err(error) => Reply::error_for(api.endpoint(), &error),
                 Ok(()) => match api {
                     Api::Models => models(&config)?,
                     Api::QueueStatus => queue_status(env, &config).await?,
@@ -105,6 +126,11 @@ async fn serve(method: &Method, req: web_sys::Request, env: &Env, ctx: Context) 
                         let api_key = api_key(&req);
                         proxy::handle(endpoint, req, api_key, env, &ctx, &config).await?
                     }
+                    Api::CountTokens => {
+                        let body = runtime::whole_body(req.array_buffer()).await?;
+                        clients::count_tokens(&req, &body, &config).await?
+                    }
+                    Api::StoredResponse(id) => clients::stored_response(&id, api_key(&req).as_deref(), env).await?,
                 },
             };
             if let Some(error) = config_error {
@@ -125,6 +151,12 @@ fn route(method: &Method, path: &str) -> std::result::Result<Route, ApiError> {
         }
         "/completions" => (Route::Api(Api::Proxy(Endpoint::Completions)), Method::Post),
         "/embeddings" => (Route::Api(Api::Proxy(Endpoint::Embeddings)), Method::Post),
+        "/messages" => (Route::Api(Api::Proxy(Endpoint::Messages)), Method::Post),
+        "/messages/count_tokens" => (Route::Api(Api::CountTokens), Method::Post),
+        "/responses" => (Route::Api(Api::Proxy(Endpoint::Responses)), Method::Post),
+        p if p.starts_with("/responses/") => {
+            (Route::Api(Api::StoredResponse(p.trim_start_matches("/responses/").to_owned())), Method::Get)
+        }
         "/models" => (Route::Api(Api::Models), Method::Get),
         "/queue/status" => (Route::Api(Api::QueueStatus), Method::Get),
         "/debug/state" => (Route::Api(Api::DebugState), Method::Get),
@@ -165,11 +197,15 @@ fn authenticate(req: &web_sys::Request, config: &Config) -> std::result::Result<
     if master_key.matches(&token) { Ok(()) } else { Err(ApiError::InvalidApiKey) }
 }
 
-/// The caller's key: the `Authorization` header's bearer token.
+/// The caller's key: the `Authorization` header's bearer token, else the
+/// `x-api-key` header (what Anthropic's SDKs send).
 fn api_key(req: &web_sys::Request) -> Option<String> {
-    let header = req.headers().get("authorization").ok().flatten()?;
-    let token = header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer ")).unwrap_or(&header);
-    Some(token.trim().to_owned())
+    let headers = req.headers();
+    if let Some(header) = headers.get("authorization").ok().flatten() {
+        let token = header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer ")).unwrap_or(&header);
+        return Some(token.trim().to_owned());
+    }
+    headers.get("x-api-key").ok().flatten().map(|key| key.trim().to_owned())
 }
 
 /// Every group's queue, asked of their coordinators at once.
@@ -231,6 +267,13 @@ mod tests {
         assert!(matches!(routed(Method::Head, "/v1/models"), Ok(Route::Api(Api::Models))), "HEAD as GET");
         assert!(matches!(routed(Method::Get, "/health/liveness"), Ok(Route::Liveliness)));
         assert!(matches!(routed(Method::Get, "/debug/state"), Ok(Route::Api(Api::DebugState))));
+        assert!(matches!(routed(Method::Post, "/v1/messages"), Ok(Route::Api(Api::Proxy(Endpoint::Messages)))));
+        assert!(matches!(routed(Method::Post, "/v1/messages/count_tokens"), Ok(Route::Api(Api::CountTokens))));
+        assert!(matches!(routed(Method::Post, "/responses"), Ok(Route::Api(Api::Proxy(Endpoint::Responses)))));
+        match routed(Method::Get, "/v1/responses/resp_abc") {
+            Ok(Route::Api(Api::StoredResponse(id))) => assert_eq!(id, "resp_abc"),
+            _ => panic!("a stored response's path routes to it"),
+        }
         match routed(Method::Get, "/queue/response/job-abc") {
             Ok(Route::Api(Api::JobResponse(id))) => assert_eq!(id, "job-abc"),
             _ => panic!("a job's path routes to it"),

@@ -12,6 +12,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use switchyard_core::secret::Secrets;
+use switchyard_core::translate::OpenAiSse;
 use switchyard_core::upstream::Dialect;
 
 /// As many deltas as `make bench`'s long streams have.
@@ -47,8 +48,9 @@ fn anthropic_stream() -> Vec<u8> {
 
 /// Feeds the stream in pieces of `piece` bytes, as a network delivers it.
 fn translate(stream: &[u8], piece: usize) -> usize {
-    let mut translation =
-        Dialect::Anthropic { json_mode: false }.stream(1_700_000_000, true, Secrets::default()).expect("a chat stream");
+    let mut translation = Dialect::Anthropic { json_mode: false }
+        .stream(1_700_000_000, Box::new(OpenAiSse::new(true)), Secrets::default())
+        .expect("a chat stream");
     let mut out = 0;
     for bytes in stream.chunks(piece) {
         out += translation.feed(bytes).len();

@@ -154,6 +154,8 @@ fn chunk_object(endpoint: Endpoint) -> &'static str {
     match endpoint {
         Endpoint::ChatCompletions => "chat.completion.chunk",
         Endpoint::Completions | Endpoint::Embeddings => "text_completion",
+        // Their entries hold the chat answer, replayed as chat completions.
+        Endpoint::Messages | Endpoint::Responses => "chat.completion.chunk",
     }
 }
 

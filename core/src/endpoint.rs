@@ -1,4 +1,5 @@
-//! The OpenAI endpoints Switchyard serves, and the path of a request's URL.
+//! The endpoints Switchyard serves (OpenAI's, and Anthropic's Messages API), and
+//! the path of a request's URL.
 
 /// The path of a URL as the runtime serializes it (scheme, host, then the path,
 /// in which `?` and `#` only ever begin the query and the fragment): read
@@ -11,30 +12,47 @@ pub fn url_path(url: &str) -> &str {
     path.split(['?', '#']).next().unwrap_or(path)
 }
 
-/// The OpenAI endpoints Switchyard routes.
+/// The endpoints Switchyard routes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
     ChatCompletions,
     Completions,
     Embeddings,
+    /// Anthropic's Messages API (`/v1/messages`): served by any deployment, through
+    /// chat completions where the deployment does not speak it.
+    Messages,
+    /// OpenAI's Responses API (`/v1/responses`): likewise.
+    Responses,
 }
 
 impl Endpoint {
-    /// The path appended to a deployment's `api_base`.
+    /// The path appended to a deployment's `api_base` when it speaks the endpoint's
+    /// API (Anthropic's `api_base` has no version in it: the path does).
     pub fn upstream_path(self) -> &'static str {
         match self {
             Self::ChatCompletions => "/chat/completions",
             Self::Completions => "/completions",
             Self::Embeddings => "/embeddings",
+            Self::Messages => "/v1/messages",
+            Self::Responses => "/responses",
         }
     }
 
     /// The field that carries the prompt.
     pub fn input_param(self) -> &'static str {
         match self {
-            Self::ChatCompletions => "messages",
+            Self::ChatCompletions | Self::Messages => "messages",
             Self::Completions => "prompt",
-            Self::Embeddings => "input",
+            Self::Embeddings | Self::Responses => "input",
+        }
+    }
+
+    /// Whether a deployment that does not speak this endpoint's API is called
+    /// with chat completions, its answer turned back into the endpoint's.
+    pub fn through_chat(self) -> bool {
+        match self {
+            Self::Messages | Self::Responses => true,
+            Self::ChatCompletions | Self::Completions | Self::Embeddings => false,
         }
     }
 }

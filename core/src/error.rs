@@ -25,6 +25,8 @@ pub enum ApiError {
     ModelNotFound { model: String, available: Vec<String> },
     #[error("no job `{id}`: it never existed, or its result expired (job_ttl)")]
     JobNotFound { id: String },
+    #[error("Response with id '{id}' not found.")]
+    ResponseNotFound { id: String },
     #[error("no route for {method} {path}")]
     RouteNotFound { method: String, path: String },
     #[error("{method} is not allowed on {path}; use {allowed}")]
@@ -80,7 +82,10 @@ impl ApiError {
             | Self::ContextWindowExceeded { .. }
             | Self::NoneInRegion { .. } => 400,
             Self::MissingApiKey | Self::InvalidApiKey => 401,
-            Self::ModelNotFound { .. } | Self::RouteNotFound { .. } | Self::JobNotFound { .. } => 404,
+            Self::ModelNotFound { .. }
+            | Self::RouteNotFound { .. }
+            | Self::JobNotFound { .. }
+            | Self::ResponseNotFound { .. } => 404,
             Self::MethodNotAllowed { .. } => 405,
             Self::Upstream { status, .. } => *status,
             Self::UpstreamUnreachable { .. } | Self::UpstreamInvalidResponse { .. } => 502,
@@ -113,6 +118,7 @@ impl ApiError {
             | Self::InvalidApiKey
             | Self::ModelNotFound { .. }
             | Self::JobNotFound { .. }
+            | Self::ResponseNotFound { .. }
             | Self::RouteNotFound { .. }
             | Self::MethodNotAllowed { .. }
             | Self::UpstreamUnreachable { .. }
@@ -133,6 +139,7 @@ impl ApiError {
             | Self::ModelNotFound { .. }
             | Self::RouteNotFound { .. }
             | Self::JobNotFound { .. }
+            | Self::ResponseNotFound { .. }
             | Self::MethodNotAllowed { .. }
             | Self::ContextWindowExceeded { .. }
             | Self::NoneInRegion { .. } => "invalid_request_error",
@@ -160,6 +167,7 @@ impl ApiError {
             | Self::MissingApiKey
             | Self::InvalidApiKey
             | Self::JobNotFound { .. }
+            | Self::ResponseNotFound { .. }
             | Self::RouteNotFound { .. }
             | Self::MethodNotAllowed { .. }
             | Self::UpstreamUnreachable { .. }
@@ -186,6 +194,7 @@ impl ApiError {
             Self::ModelNotFound { .. } => Some("model_not_found"),
             Self::RouteNotFound { .. } => Some("unknown_url"),
             Self::JobNotFound { .. } => Some("job_not_found"),
+            Self::ResponseNotFound { .. } => Some("response_not_found"),
             Self::MethodNotAllowed { .. } => Some("method_not_allowed"),
             Self::Upstream { code, .. } => code.as_deref(),
             Self::UpstreamUnreachable { .. } => Some("upstream_unreachable"),
@@ -290,6 +299,7 @@ impl ApiError {
             | Self::InvalidApiKey
             | Self::ModelNotFound { .. }
             | Self::JobNotFound { .. }
+            | Self::ResponseNotFound { .. }
             | Self::RouteNotFound { .. }
             | Self::MethodNotAllowed { .. }
             | Self::Timeout { .. }

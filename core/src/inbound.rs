@@ -1,4 +1,5 @@
 //! APIs clients speak other than Chat Completions, mapped to and from it.
 
+pub mod client;
 pub mod messages;
 pub mod responses;

@@ -39,7 +39,9 @@ pub fn answer(request: &ParsedRequest<'_>, model: &str, content: &str, ctx: Mock
             let body = json!({"object": "list", "data": data, "model": model, "usage": usage});
             MockAnswer { body: to_vec(&body), is_stream: false }
         }
-        Endpoint::ChatCompletions if request.stream => {
+        // A Messages or Responses client gets the chat answer in its own API (the
+        // shell turns it), its stream always with the usage those APIs report.
+        Endpoint::ChatCompletions | Endpoint::Messages | Endpoint::Responses if request.stream => {
             let id = format!("chatcmpl-{}", hex_id(ctx.rng));
             let chunk = |delta: Value, finish: Option<&str>| {
                 json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
@@ -48,12 +50,12 @@ pub fn answer(request: &ParsedRequest<'_>, model: &str, content: &str, ctx: Mock
             let mut events = vec![chunk(json!({"role": "assistant", "content": ""}), None)];
             events.extend(words(content).map(|word| chunk(json!({"content": word}), None)));
             events.push(chunk(json!({}), Some("stop")));
-            if request.include_usage {
+            if request.include_usage || request.endpoint.through_chat() {
                 events.push(usage_event(&id, "chat.completion.chunk", created, model, usage));
             }
             MockAnswer { body: sse(&events), is_stream: true }
         }
-        Endpoint::ChatCompletions => {
+        Endpoint::ChatCompletions | Endpoint::Messages | Endpoint::Responses => {
             let body = json!({
                 "id": format!("chatcmpl-{}", hex_id(ctx.rng)), "object": "chat.completion",
                 "created": created, "model": model,

@@ -427,13 +427,19 @@ pub struct CompletionTokensDetails {
     pub reasoning_tokens: u64,
 }
 
-/// One event of a streamed answer.
+/// One event of a streamed answer. Read from an OpenAI-compatible server, its
+/// head may lack fields OpenAI always sends (some servers leave them out of the
+/// usage chunk): only the choices and the usage are read from it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatChunk {
+    #[serde(default)]
     pub id: String,
     /// Always `chat.completion.chunk`.
+    #[serde(default)]
     pub object: String,
+    #[serde(default)]
     pub created: u64,
+    #[serde(default)]
     pub model: String,
     pub choices: Vec<ChunkChoice>,
     /// Only on the last chunk, when the client asked `stream_options.include_usage`

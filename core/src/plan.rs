@@ -304,6 +304,7 @@ fn short(error: &ApiError) -> &'static str {
         | ApiError::InvalidApiKey
         | ApiError::ModelNotFound { .. }
         | ApiError::JobNotFound { .. }
+        | ApiError::ResponseNotFound { .. }
         | ApiError::RouteNotFound { .. }
         | ApiError::MethodNotAllowed { .. }
         | ApiError::Upstream { .. }

@@ -12,6 +12,7 @@ pub mod azure;
 pub mod bedrock;
 pub mod gemini;
 pub mod oauth;
+pub mod openai_stream;
 pub mod vertex;
 
 /// The wire format a deployment speaks.

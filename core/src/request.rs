@@ -271,7 +271,9 @@ fn parse_entries(body: &[u8]) -> Result<Vec<(Key<'_>, &RawValue)>, ApiError> {
 fn validate_input(endpoint: Endpoint, raw: &RawValue) -> Result<(), ApiError> {
     let param = endpoint.input_param();
     match endpoint {
-        Endpoint::ChatCompletions => {
+        // Anthropic's messages are checked strictly by its own parser first; here
+        // only what routing needs: an array of messages with roles.
+        Endpoint::ChatCompletions | Endpoint::Messages => {
             let messages: Vec<&RawValue> =
                 serde_json::from_str(raw.get()).map_err(|_| wrong_type(param, "an array of messages", raw))?;
             if messages.is_empty() {
@@ -298,7 +300,8 @@ fn validate_input(endpoint: Endpoint, raw: &RawValue) -> Result<(), ApiError> {
             }
             Ok(())
         }
-        Endpoint::Completions | Endpoint::Embeddings => {
+        // A Responses request's `input` is checked by its own parser first.
+        Endpoint::Completions | Endpoint::Embeddings | Endpoint::Responses => {
             let text = raw.get();
             if text.starts_with('"') || text.starts_with('[') {
                 // An array is empty with whitespace inside too (`[ ]`, pretty-printed bodies).
@@ -370,6 +373,15 @@ pub fn timeout_header(value: &str) -> Result<u64, ApiError> {
     }
 }
 
+/// The `x-litellm-priority` header: the request's priority, for clients that
+/// cannot add a body field (lower is served first).
+pub fn priority_header(value: &str) -> Result<u32, ApiError> {
+    value.trim().parse::<u32>().map_err(|_| ApiError::InvalidParam {
+        param: "x-litellm-priority",
+        message: format!("the x-litellm-priority header must be a non-negative integer, got `{value}`"),
+    })
+}
+
 /// A timeout in seconds, as LiteLLM takes it, to milliseconds.
 fn seconds(param: &'static str, raw: &RawValue) -> Result<u64, ApiError> {
     match serde_json::from_str::<f64>(raw.get()) {
@@ -380,9 +392,10 @@ fn seconds(param: &'static str, raw: &RawValue) -> Result<u64, ApiError> {
 
 fn describe_input(endpoint: Endpoint) -> &'static str {
     match endpoint {
-        Endpoint::ChatCompletions => "the conversation so far, as an array of messages",
+        Endpoint::ChatCompletions | Endpoint::Messages => "the conversation so far, as an array of messages",
         Endpoint::Completions => "the prompt, as a string or an array",
         Endpoint::Embeddings => "the text to embed, as a string or an array",
+        Endpoint::Responses => "the input, as a string or an array of items",
     }
 }
 
@@ -445,6 +458,15 @@ mod tests {
             forwarded,
             r#"{"model":"gpt-4o-2024","messages":[{"role":"user","content":"h\u00e9"}],"temperature":0.25,"metadata":{"a":1},"user":"u\"1"}"#
         );
+    }
+
+    #[test]
+    fn the_priority_header_is_a_non_negative_integer() {
+        assert_eq!(priority_header(" 3 "), Ok(3));
+        for bad in ["-1", "high", "1.5", ""] {
+            let Err(ApiError::InvalidParam { param, .. }) = priority_header(bad) else { panic!("{bad}") };
+            assert_eq!(param, "x-litellm-priority");
+        }
     }
 
     #[test]

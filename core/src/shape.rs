@@ -20,11 +20,16 @@ use crate::sse::SseReader;
 pub type NotAnAnswer = String;
 
 /// Checks a complete answer's body: well-formed JSON whose `choices` (chat and text
-/// completions) or `data` (embeddings) is an array.
+/// completions), `data` (embeddings), `content` (Anthropic's messages) or `output`
+/// (OpenAI's responses) is an array.
 pub fn check_answer(endpoint: Endpoint, body: &[u8]) -> Result<(), NotAnAnswer> {
     let checked = match endpoint {
         Endpoint::ChatCompletions | Endpoint::Completions => serde_json::from_slice::<WithChoices>(body).map(|_| ()),
         Endpoint::Embeddings => serde_json::from_slice::<WithData>(body).map(|_| ()),
+        // The answer of a deployment that speaks the client's API (Anthropic's
+        // `message`, OpenAI's `response`).
+        Endpoint::Messages => serde_json::from_slice::<WithContent>(body).map(|_| ()),
+        Endpoint::Responses => serde_json::from_slice::<WithOutput>(body).map(|_| ()),
     };
     checked.map_err(|error| match error.classify() {
         serde_json::error::Category::Eof => format!("the body ended early ({error})"),
@@ -85,6 +90,18 @@ struct WithChoices {
 struct WithData {
     #[serde(rename = "data")]
     _data: AnArray,
+}
+
+#[derive(Deserialize)]
+struct WithContent {
+    #[serde(rename = "content")]
+    _content: AnArray,
+}
+
+#[derive(Deserialize)]
+struct WithOutput {
+    #[serde(rename = "output")]
+    _output: AnArray,
 }
 
 /// Any JSON array, skipped over without being built.

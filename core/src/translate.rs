@@ -117,6 +117,10 @@ pub trait ChunkEncoder {
     /// The answer was cut by `failure` after something of it went out: the event
     /// the client's format ends such a stream with.
     fn fail(&mut self, failure: &Failure, out: &mut Vec<u8>);
+
+    /// The encoder itself, for what one client format makes of a stream beyond
+    /// its bytes (the Responses API's final response).
+    fn as_any(&self) -> &dyn std::any::Any;
 }
 
 /// Writes chunks as OpenAI's SSE: `data: <chunk>` each, the usage chunk only when
@@ -187,6 +191,10 @@ impl ChunkEncoder for OpenAiSse {
 
     fn fail(&mut self, failure: &Failure, out: &mut Vec<u8>) {
         sse::write_data(out, &failure.error.body());
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
 

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import OpenAI from "openai";
 import { useGateway } from "../support/gateway.mjs";
+import { refusal } from "../support/refusal.mjs";
 
 const ANTHROPIC_KEY = "sk-ant-api03-0123456789abcdefghijklmnopqrstuv";
 const AZURE_KEY = "azure-resource-key-0123456789abcdef";
@@ -182,16 +183,6 @@ test("an image given as a data URL reaches Anthropic as an image block", async (
   assert.equal(answer.choices[0].message.content, "ok from c1");
   assert.deepEqual(last("c1").body.messages[0].content[1], { type: "image", source: { type: "base64", media_type: "image/png", data: png } });
 });
-
-/** The error the OpenAI SDK raises for a request, with the HTTP answer's headers. */
-async function refusal(request) {
-  try {
-    await request;
-  } catch (error) {
-    return error;
-  }
-  assert.fail("expected an error");
-}
 
 test("each Anthropic error class reaches the client in OpenAI's shape with the right status", async () => {
   const claude = (extra = {}) => sdk().chat.completions.create({ model: "claude", messages: [{ role: "user", content: "hi" }], fallbacks: [], ...extra });

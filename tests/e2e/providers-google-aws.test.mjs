@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import OpenAI from "openai";
 import { useGateway } from "../support/gateway.mjs";
+import { refusal } from "../support/refusal.mjs";
 
 const GEMINI_KEY = "AIzaSy-gemini-key-0123456789abcdefgh";
 const AWS = { accessKeyId: "AKIAIOSFODNN7EXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" };
@@ -71,16 +72,6 @@ async function streamed(stream) {
 }
 
 const text = (chunks) => chunks.map((c) => c.choices[0]?.delta?.content ?? "").join("");
-
-/** The error the OpenAI SDK raises for a request. */
-async function refusal(request) {
-  try {
-    await request;
-  } catch (error) {
-    return error;
-  }
-  assert.fail("expected an error");
-}
 
 /** A conversation over two turns with a tool, the second turn checked by `check`. */
 async function twoTurns(model, deployment, check) {

@@ -52,7 +52,7 @@ export async function startGateway({
   const mf = new Miniflare({
     ...workerOptions({ config, bindings }),
     kvNamespaces: noCacheKv ? ["CONFIG"] : ["CONFIG", "CACHE"],
-    durableObjects: { COORDINATOR: coordinator, JOBS: "Job" },
+    durableObjects: { COORDINATOR: coordinator, JOBS: "Job", RESPONSES: "ResponseStore" },
     ...(persist ? { durableObjectsPersist: `${persist}/do`, kvPersist: `${persist}/kv` } : {}),
     ...(coordinatorRegistry ? { name: "gateway", unsafeDevRegistryPath: coordinatorRegistry } : {}),
     host: "127.0.0.1",
@@ -93,7 +93,7 @@ export async function startCoordinatorHost({ config, registry }) {
     ...workerOptions({ config }),
     name: COORDINATOR_HOST,
     kvNamespaces: ["CONFIG", "CACHE"],
-    durableObjects: { COORDINATOR: "Coordinator", JOBS: "Job" },
+    durableObjects: { COORDINATOR: "Coordinator", JOBS: "Job", RESPONSES: "ResponseStore" },
     unsafeDevRegistryPath: registry,
   });
   await mf.ready;

@@ -29,6 +29,8 @@ pub fn endpoint_of_call_type(call_type: &str) -> Option<Endpoint> {
         "completion" | "acompletion" => Some(Endpoint::ChatCompletions),
         "text_completion" | "atext_completion" => Some(Endpoint::Completions),
         "embedding" | "aembedding" => Some(Endpoint::Embeddings),
+        "anthropic_messages" => Some(Endpoint::Messages),
+        "responses" | "aresponses" => Some(Endpoint::Responses),
         _ => None,
     }
 }

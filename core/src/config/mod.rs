@@ -54,6 +54,9 @@ pub struct Deployment {
     pub model: String,
     /// The wire format it speaks.
     pub kind: Kind,
+    /// It serves OpenAI's Responses API itself (OpenAI's own deployments): a
+    /// Responses client's request goes to it as it came.
+    pub responses_api: bool,
     /// What its provider needs besides the base URL and the key.
     pub access: Access,
     /// Fields its provider cannot take are dropped (`drop_params`), not refused.
@@ -108,7 +111,13 @@ pub struct Config {
     pub secrets: Secrets,
     /// Browser origins allowed to call the gateway.
     pub allowed_origins: AllowedOrigins,
+    /// How long a Responses API response is kept (`general_settings.responses_ttl`,
+    /// else [`DEFAULT_RESPONSES_TTL_MS`]).
+    pub responses_ttl_ms: u64,
 }
+
+/// OpenAI keeps a response 30 days: so does Switchyard, unless told otherwise.
+pub const DEFAULT_RESPONSES_TTL_MS: u64 = 30 * 24 * 3_600_000;
 
 impl Config {
     /// The group a client's `model` names, directly or through `model_group_alias`.
@@ -273,12 +282,24 @@ fn build(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
     }
 
     let allowed_origins = raw.general_settings.allowed_origins.map_or(AllowedOrigins::Any, AllowedOrigins::from_list);
+    let responses_ttl_ms = seconds_to_ms("general_settings.responses_ttl", raw.general_settings.responses_ttl)?
+        .unwrap_or(DEFAULT_RESPONSES_TTL_MS);
     let master_key = raw
         .general_settings
         .master_key
         .map(|value| resolve("general_settings.master_key", &value, env).map(Secret::new))
         .transpose()?;
-    Ok(Config { groups, names, listed, master_key, router, cache, secrets: Secrets::default(), allowed_origins })
+    Ok(Config {
+        groups,
+        names,
+        listed,
+        master_key,
+        router,
+        cache,
+        secrets: Secrets::default(),
+        allowed_origins,
+        responses_ttl_ms,
+    })
 }
 
 fn routing_strategy(value: Option<&str>) -> Result<RoutingStrategy, ConfigError> {
@@ -312,7 +333,14 @@ fn cache_policy(
         .or(seconds_to_ms("litellm_settings.cache_params.ttl", params.ttl)?)
         .map_or(DEFAULT_TTL_S, |ms| ms / 1000);
     let endpoints = match params.supported_call_types {
-        None => vec![Endpoint::ChatCompletions, Endpoint::Completions, Endpoint::Embeddings],
+        // Messages and Responses clients are served chat answers: cached alike.
+        None => vec![
+            Endpoint::ChatCompletions,
+            Endpoint::Completions,
+            Endpoint::Embeddings,
+            Endpoint::Messages,
+            Endpoint::Responses,
+        ],
         Some(types) => types
             .iter()
             .enumerate()
@@ -322,7 +350,7 @@ fn cache_policy(
                 None if t.contains("transcription") || t.contains("speech") || t.contains("image") => None,
                 None => Some(Err(ConfigError::at(
                     format!("litellm_settings.cache_params.supported_call_types[{i}]"),
-                    format!("unknown call type `{t}`; expected completion, acompletion, text_completion, atext_completion, embedding or aembedding"),
+                    format!("unknown call type `{t}`; expected completion, acompletion, text_completion, atext_completion, embedding, aembedding, anthropic_messages, responses or aresponses"),
                 ))),
             })
             .collect::<Result<_, _>>()?,
@@ -404,6 +432,7 @@ fn deployment(
         id: DeploymentId(id),
         model: parsed.model.to_owned(),
         kind: parsed.kind,
+        responses_api: parsed.provider == "openai",
         access,
         drop_params: params.drop_params.unwrap_or(drop_params),
         region,

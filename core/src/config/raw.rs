@@ -195,4 +195,7 @@ pub struct RawGeneralSettings {
     pub master_key: Option<String>,
     /// Browser origins allowed to call the gateway (CORS); unset: every origin.
     pub allowed_origins: Option<Vec<String>>,
+    /// Seconds a Responses API response is kept for `previous_response_id` and
+    /// `GET /v1/responses/{id}` (Switchyard's own key).
+    pub responses_ttl: Option<f64>,
 }

@@ -28,10 +28,11 @@ pub mod response;
 pub mod stored;
 pub mod stream;
 pub mod tools;
+pub mod watch;
 
 pub use chat::to_chat;
 pub use ids::response_id;
 pub use request::{Request, builtin_tool, parse};
 pub use response::{Response, response};
-pub use stored::{Stored, stored};
+pub use stored::{Kept, Stored, stored};
 pub use stream::Encoder;

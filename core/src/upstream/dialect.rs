@@ -7,7 +7,7 @@ use crate::openai::{ChatResponse, EncodingFormat, Usage};
 use crate::provider::bedrock::embeddings::{self as bedrock_embeddings, EmbeddingModel, InvokeAnswer};
 use crate::provider::{anthropic, bedrock, gemini};
 use crate::secret::Secrets;
-use crate::translate::{OpenAiSse, Refusal, StreamDecoder};
+use crate::translate::{ChunkEncoder, Refusal, StreamDecoder};
 
 /// The format a translated deployment answers in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,9 +95,10 @@ impl Dialect {
         Ok(Answer { body, usage })
     }
 
-    /// A translator for a stream begun at `created`; `None` for a dialect that
-    /// does not stream (embeddings).
-    pub fn stream(&self, created: u64, include_usage: bool, secrets: Secrets) -> Option<StreamTranslation> {
+    /// A translator for a stream begun at `created`, written for the client by
+    /// `encoder` ([`OpenAiSse`] for a Chat Completions client); `None` for a
+    /// dialect that does not stream (embeddings).
+    pub fn stream(&self, created: u64, encoder: Box<dyn ChunkEncoder>, secrets: Secrets) -> Option<StreamTranslation> {
         let decoder: Box<dyn StreamDecoder> = match self {
             Self::Anthropic { json_mode } => Box::new(anthropic::stream::Decoder::new(created, *json_mode)),
             Self::Gemini { seed } => Box::new(gemini::stream::Decoder::new(created, *seed)),
@@ -106,6 +107,6 @@ impl Dialect {
             }
             Self::GeminiEmbeddings { .. } | Self::BedrockEmbeddings { .. } => return None,
         };
-        Some(StreamTranslation::new(decoder, Box::new(OpenAiSse::new(include_usage)), secrets))
+        Some(StreamTranslation::new(decoder, encoder, secrets))
     }
 }

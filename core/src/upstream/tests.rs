@@ -70,6 +70,10 @@ fn an_anthropic_deployment_gets_a_messages_body_with_its_key_and_version() {
     assert!(matches!(refused, Err(ApiError::InvalidParam { param: "model", .. })), "{refused:?}");
 }
 
+fn sse(include_usage: bool) -> Box<dyn crate::translate::ChunkEncoder> {
+    Box::new(crate::translate::OpenAiSse::new(include_usage))
+}
+
 fn part(body: &[u8]) -> AnswerPart<'_> {
     AnswerPart { body, input_tokens: None }
 }
@@ -113,7 +117,7 @@ const END: &str = r#"{"type":"message_stop"}"#;
 #[test]
 fn a_translated_stream_is_openais_sse_ending_with_done_and_its_usage_when_asked() {
     let stream = events(&[START, BLOCK, TEXT, STOP, DELTA, END]);
-    let mut translation = Dialect::Anthropic { json_mode: false }.stream(1, true, Secrets::default()).unwrap();
+    let mut translation = Dialect::Anthropic { json_mode: false }.stream(1, sse(true), Secrets::default()).unwrap();
     let mut out = translation.feed(&stream.as_bytes()[..40]);
     assert!(!translation.started(), "nothing of the answer yet");
     out.extend(translation.feed(&stream.as_bytes()[40..]));
@@ -133,14 +137,14 @@ fn a_failure_before_the_answer_gives_nothing_and_after_it_ends_with_an_error_eve
     let overloaded =
         format!(r#"{{"type":"error","error":{{"type":"overloaded_error","message":"Overloaded for {key}"}}}}"#);
     let early = events(&[START, &overloaded]);
-    let mut translation = Dialect::Anthropic { json_mode: false }.stream(1, false, Secrets::new([key])).unwrap();
+    let mut translation = Dialect::Anthropic { json_mode: false }.stream(1, sse(false), Secrets::new([key])).unwrap();
     let out = translation.feed(early.as_bytes());
     assert!(!translation.started(), "the role chunk alone is not an answer");
     assert!(!String::from_utf8_lossy(&out).contains("error"), "nothing of the failure reached the client");
     assert!(translation.failure().is_some_and(|f| f.slow_down), "an overload: another deployment may serve");
 
     let late = events(&[START, BLOCK, TEXT, &overloaded]);
-    let mut translation = Dialect::Anthropic { json_mode: false }.stream(1, false, Secrets::new([key])).unwrap();
+    let mut translation = Dialect::Anthropic { json_mode: false }.stream(1, sse(false), Secrets::new([key])).unwrap();
     let mut out = translation.feed(late.as_bytes());
     out.extend(translation.finish());
     let text = String::from_utf8(out).unwrap();

@@ -1,4 +1,6 @@
-// Anthropic's Messages API: POST `${base}/v1/messages`, as strict as api.anthropic.com.
+// Anthropic's Messages API: POST `${base}/v1/messages` (and `/v1/messages/count_tokens`,
+// a Messages body without max_tokens, answered `{input_tokens}` as `countTokens` counts),
+// as strict as api.anthropic.com.
 //
 // Options: { apiKey (required), models? (the model names it serves; others are a 404),
 //            maxOutputTokens = 64000 (a larger max_tokens is a 400) }
@@ -61,7 +63,8 @@ export function jsonError(raw) {
 
 export async function handle(ctx) {
   const { res, headers, options } = ctx;
-  if (ctx.method !== "POST" || ctx.path !== "/v1/messages") return anthropicError(res, 404, "not_found_error", "Not Found");
+  const counting = ctx.path === "/v1/messages/count_tokens";
+  if (ctx.method !== "POST" || (ctx.path !== "/v1/messages" && !counting)) return anthropicError(res, 404, "not_found_error", "Not Found");
   const key = headers["x-api-key"];
   if (!key) return anthropicError(res, 401, "authentication_error", "x-api-key header is required");
   if (key !== options.apiKey) return anthropicError(res, 401, "authentication_error", "invalid x-api-key");
@@ -70,14 +73,25 @@ export async function handle(ctx) {
   if (!VERSIONS.includes(version)) return anthropicError(res, 400, "invalid_request_error", `anthropic-version: "${version}" is not a valid version`);
   const syntax = jsonError(ctx.raw);
   if (syntax) return anthropicError(res, 400, "invalid_request_error", `The request body is not valid JSON: ${syntax}`);
+  if (counting && ctx.body && typeof ctx.body === "object" && "max_tokens" in ctx.body) {
+    return anthropicError(res, 400, "invalid_request_error", "max_tokens: Extra inputs are not permitted");
+  }
   try {
-    checkMessagesRequest(ctx.body, options);
+    // count_tokens takes a Messages body without max_tokens.
+    checkMessagesRequest(counting ? { ...ctx.body, max_tokens: 1 } : ctx.body, options);
   } catch (error) {
     if (error instanceof Invalid) return anthropicError(res, 400, "invalid_request_error", error.message);
     throw error;
   }
   if (options.models && !options.models.includes(ctx.body.model)) return anthropicError(res, 404, "not_found_error", `model: ${ctx.body.model}`);
+  if (counting) return sendJson(res, 200, { input_tokens: countTokens(ctx.body) });
   return respond(ctx, ctx.take());
+}
+
+/** A prompt's tokens as this mock counts them: a character in 3.5, of everything but the model. */
+export function countTokens(body) {
+  const { model, ...prompt } = body;
+  return Math.ceil(JSON.stringify(prompt).length / 3.5);
 }
 
 /** Answers `behaviour` to a checked Messages request (Vertex AI's rawPredict reuses it). */

@@ -124,7 +124,7 @@ export function chatStream(answer, { model, includeUsage, extras = {} }) {
   }
   const closing = [chunk({}, FINISH[answer.stop])];
   // As OpenAI does: one more event, with no choices, after the last.
-  if (includeUsage) closing.push(sseFrame({ id: extras.id ?? "chatcmpl-mock", object: "chat.completion.chunk", model, choices: [], usage: usageOf(answer) }));
+  if (includeUsage) closing.push(sseFrame({ id: extras.id ?? "chatcmpl-mock", object: "chat.completion.chunk", created: Math.floor(Date.now() / 1000), model, choices: [], usage: usageOf(answer) }));
   closing.push(sseFrame("[DONE]"));
   return { opening: [...(extras.opening ?? []), chunk({ role: "assistant", content: "" })], pieces, closing, ...answer.timing };
 }

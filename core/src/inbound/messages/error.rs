@@ -54,9 +54,10 @@ fn status_and_type(error: &ApiError) -> (u16, &str) {
         | ApiError::NoneInRegion { .. }
         | ApiError::ContextWindowExceeded { .. } => (400, "invalid_request_error"),
         ApiError::MissingApiKey | ApiError::InvalidApiKey => (401, "authentication_error"),
-        ApiError::ModelNotFound { .. } | ApiError::JobNotFound { .. } | ApiError::RouteNotFound { .. } => {
-            (404, "not_found_error")
-        }
+        ApiError::ModelNotFound { .. }
+        | ApiError::JobNotFound { .. }
+        | ApiError::ResponseNotFound { .. }
+        | ApiError::RouteNotFound { .. } => (404, "not_found_error"),
         ApiError::MethodNotAllowed { .. } => (405, "invalid_request_error"),
         ApiError::Upstream { status, code, .. } => {
             code.as_deref().and_then(anthropic_type).unwrap_or_else(|| for_status(*status))
@@ -125,6 +126,7 @@ fn is_context_window(error: &ApiError) -> bool {
         | ApiError::InvalidApiKey
         | ApiError::ModelNotFound { .. }
         | ApiError::JobNotFound { .. }
+        | ApiError::ResponseNotFound { .. }
         | ApiError::RouteNotFound { .. }
         | ApiError::MethodNotAllowed { .. }
         | ApiError::UpstreamUnreachable { .. }

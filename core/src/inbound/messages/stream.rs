@@ -417,6 +417,10 @@ impl ChunkEncoder for Encoder {
         out.extend_from_slice(&body);
         out.extend_from_slice(b"\n\n");
     }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
 }
 
 fn tool_use(id: String, name: String) -> ContentBlock<'static> {

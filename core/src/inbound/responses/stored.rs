@@ -21,6 +21,24 @@ pub struct Stored {
     pub response: Response,
 }
 
+/// A stored response as the gateway keeps it: whose it is (the hash of the API
+/// key that made it, as the cache's tenants; anyone's when made without a key)
+/// and until when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Kept {
+    pub tenant: Option<String>,
+    pub expires_ms: u64,
+    pub stored: Stored,
+}
+
+impl Kept {
+    /// Whether `tenant` may continue or read it at `now_ms`: its own tenant only,
+    /// and not once it expired.
+    pub fn readable_by(&self, tenant: Option<&str>, now_ms: u64) -> bool {
+        now_ms < self.expires_ms && (self.tenant.is_none() || self.tenant.as_deref() == tenant)
+    }
+}
+
 /// What to keep of `response`, the answer to `chat` (what
 /// [`to_chat`](super::chat::to_chat) made of its request).
 pub fn stored(chat: &ChatRequest, response: &Response) -> Stored {

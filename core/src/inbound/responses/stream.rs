@@ -470,6 +470,10 @@ impl ChunkEncoder for Encoder {
         self.events.write(out, "response.failed", ResponseEvent { response: &self.response });
         self.ended = true;
     }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
 }
 
 // ---- Events ---------------------------------------------------------------------
