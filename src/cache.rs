@@ -36,7 +36,8 @@ impl Cached {
 
     /// The stored answer, replayed as the request wants it, if there is one it
     /// accepts. A client of another API than Chat Completions gets the stored chat
-    /// answer as its own.
+    /// answer as its own, or the answer in its own API as it was stored (to a
+    /// request that does not stream).
     pub async fn lookup(&self, env: &Env, endpoint: Endpoint, stream: bool, client: Option<&Client>) -> Option<Reply> {
         if self.controls.no_cache {
             return None;
@@ -54,6 +55,14 @@ impl Cached {
             return None;
         }
         let mut hit = match client {
+            // A client's own answer, as its deployment gave it: whole only.
+            Some(_) if entry.native => {
+                if stream {
+                    return None;
+                }
+                let body = Body::Bytes(entry.response.get().as_bytes().to_vec());
+                Reply::new(200, vec![("content-type", "application/json".into())], body)
+            }
             Some(client) => {
                 let body = entry.replay(Endpoint::ChatCompletions, stream);
                 let chat = attempt::ChatAnswer { body, stream, tokens: None };
@@ -100,7 +109,7 @@ impl Cached {
         } else {
             serde_json::from_slice::<Box<serde_json::value::RawValue>>(body).ok()?
         };
-        let entry = serde_json::to_string(&Entry { created_ms: runtime::now_ms() as u64, response }).ok()?;
+        let entry = serde_json::to_string(&Entry::new(runtime::now_ms() as u64, response, endpoint)).ok()?;
         if entry.len() > MAX_ENTRY_BYTES {
             return None;
         }

@@ -302,14 +302,12 @@ fn answered(
     match answer {
         Answer::Complete { status, headers, upstream, body, tokens, chat } => {
             if (200..300).contains(&status) {
-                // The cache keeps chat answers: a client of another API gets its own made from one.
-                let kept = match (&client, &chat, &body) {
-                    (Some(_), Some(chat), _) => {
-                        serde_json::to_vec(chat).ok().map(|bytes| (Endpoint::ChatCompletions, bytes))
-                    }
-                    (Some(_), None, _) => None,
-                    (None, _, Body::Bytes(bytes)) => Some((endpoint, bytes.clone())),
-                    (None, _, _) => None,
+                // A client of another API is kept the chat answer its own was made
+                // from, or, from a deployment that speaks its API, its own answer.
+                let kept = match (&chat, &body) {
+                    (Some(chat), _) => serde_json::to_vec(chat).ok().map(|bytes| (Endpoint::ChatCompletions, bytes)),
+                    (None, Body::Bytes(bytes)) => Some((endpoint, bytes.clone())),
+                    (None, _) => None,
                 };
                 if let (Some(cached), Some((kept_as, bytes))) = (cached, kept)
                     && let Some(store) = cached.store(env, &config.cache, kept_as, request.stream, &bytes)

@@ -101,9 +101,20 @@ pub fn key(
 pub struct Entry {
     pub created_ms: u64,
     pub response: Box<RawValue>,
+    /// The answer is a Messages or Responses client's own, as a deployment that
+    /// speaks the client's API gave it (not a chat answer made into the client's):
+    /// it is replayed whole only, as it is.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub native: bool,
 }
 
 impl Entry {
+    /// The entry of `response`, the answer to a request to `endpoint` (a
+    /// Messages or Responses client's only when the answer is the client's own).
+    pub fn new(created_ms: u64, response: Box<RawValue>, endpoint: Endpoint) -> Self {
+        Self { created_ms, response, native: endpoint.through_chat() }
+    }
+
     /// Whether a request with `s-maxage` accepts this entry at `now_ms`.
     pub fn acceptable(&self, now_ms: u64, controls: &CacheControls) -> bool {
         controls.s_maxage.is_none_or(|max| now_ms.saturating_sub(self.created_ms) < max.saturating_mul(1000))

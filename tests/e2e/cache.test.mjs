@@ -209,3 +209,33 @@ test("an answer over the size bound (1 MiB) is not stored", async () => {
   await second.arrayBuffer();
   assert.equal(ctx.upstream.requests.length, 2);
 });
+
+test("Messages and Responses clients get cached answers in their own shape; their streams are not stored", async () => {
+  const asks = [
+    ["/v1/messages", (q) => ({ model: "cached", max_tokens: 50, messages: user(q) }), (a) => a.content[0].text],
+    ["/v1/responses", (q) => ({ model: "cached", input: q }), (a) => a.output[0].content[0].text],
+  ];
+  for (const [path, body, text] of asks) {
+    const q = prompt();
+    const send = () => ctx.gateway.post(path, body(q), { "x-api-key": "sk-tenant-a" });
+    const first = await send();
+    assert.equal(first.status, 200);
+    assert.equal(first.headers.get("x-cache"), "MISS");
+    const answer = await first.json();
+    const calls = upstreamCalls();
+    const second = await untilHit(send);
+    assert.equal(second.headers.get("x-cache"), "HIT", path);
+    const cached = await second.json();
+    assert.equal(text(cached), text(answer), path);
+    assert.equal(cached.type ?? cached.object, answer.type ?? answer.object, `${path}: the client's own shape`);
+    assert.equal(upstreamCalls(), calls, `${path}: a hit reaches no upstream`);
+
+    // A stream is served by the upstream each time, and stored by none.
+    const streamed = () => ctx.gateway.post(path, { ...body(prompt()), stream: true }, { "x-api-key": "sk-tenant-a" });
+    const before = upstreamCalls();
+    const once = await streamed();
+    assert.equal(once.headers.get("content-type"), "text/event-stream");
+    await once.text();
+    assert.equal(upstreamCalls(), before + 1);
+  }
+});

@@ -21,6 +21,7 @@ const ctx = useGateway((upstream) => {
       `  - { model_name: gpt, litellm_params: { model: openai/gpt-4o, api_base: "${upstream.base("g1")}", api_key: sk-openai-0123456789abcdef }, model_info: { id: g1 } }`,
       `  - { model_name: pair, litellm_params: { model: openai/gpt-4o, api_base: "${upstream.base("pa")}", api_key: sk-openai-0123456789abcdef }, model_info: { id: pa } }`,
       `  - { model_name: pair, litellm_params: { model: openai/gpt-4o, api_base: "${upstream.base("pb")}", api_key: sk-openai-0123456789abcdef }, model_info: { id: pb } }`,
+      `  - { model_name: metered, litellm_params: { model: openai/gpt-4o, api_base: "${upstream.base("m1")}", api_key: sk-openai-0123456789abcdef, tpm: 400 }, model_info: { id: m1 } }`,
       `  - { model_name: serial, litellm_params: { model: openai/gpt-4o, api_base: "${upstream.base("s1")}", api_key: sk-openai-0123456789abcdef, max_parallel_requests: 1 }, model_info: { id: s1 } }`,
       "router_settings:",
       "  num_retries: 0",
@@ -241,4 +242,18 @@ test("x-litellm-priority orders an Anthropic client's waiting requests, as a bod
   assert.deepEqual(order, ["blocker", "p0", "p2", "p5"]);
   const bad = await refusal(sdk().messages.create({ model: "serial", max_tokens: 5, messages: [{ role: "user", content: "x" }] }, { headers: { "x-litellm-priority": "urgent" } }));
   assert.equal(bad.status, 400);
+});
+
+test("a translated answer's usage counts for tpm, whole or streamed: 400 tokens fill in 10 answers of 40", async () => {
+  // The minute's window must not turn over in the middle.
+  const second = new Date().getSeconds();
+  if (second >= 45) await new Promise((resolve) => setTimeout(resolve, (61 - second) * 1_000));
+  ctx.upstream.script("m1", [], { type: "ok", content: "ok", totalTokens: 40 });
+  const ask = { model: "metered", max_tokens: 5, messages: [{ role: "user", content: "?" }] };
+  for (let i = 0; i < 5; i++) assert.equal((await sdk().messages.create(ask)).usage.output_tokens > 0, true);
+  for (let i = 0; i < 5; i++) await sdk().messages.stream(ask).finalMessage();
+  const over = await refusal(sdk().messages.create(ask));
+  assert.equal(over.status, 429);
+  assert.equal(over.error.error.type, "rate_limit_error");
+  assert.equal(ctx.upstream.requests.filter((r) => r.deployment === "m1").length, 10);
 });

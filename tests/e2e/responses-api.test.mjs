@@ -19,6 +19,7 @@ const ctx = useGateway((upstream) => {
     config: [
       "model_list:",
       `  - { model_name: gpt, litellm_params: { model: openai/gpt-4o, api_base: "${openai}", api_key: ${OPENAI_KEY} }, model_info: { id: oai } }`,
+      `  - { model_name: metered, litellm_params: { model: openai/gpt-4o, api_base: "${openai}", api_key: ${OPENAI_KEY}, tpm: 400 }, model_info: { id: oai-metered } }`,
       `  - { model_name: claude, litellm_params: { model: anthropic/claude-sonnet-4-5, api_base: "${claude}", api_key: ${ANTHROPIC_KEY} }, model_info: { id: c1 } }`,
       `  - { model_name: llama, litellm_params: { model: hosted_vllm/llama-3.1-8b, api_base: "${upstream.base("v1")}" }, model_info: { id: v1 } }`,
       "router_settings:",
@@ -184,4 +185,16 @@ test("an Anthropic deployment's failure falls back to a chat one within a Respon
   const turns = last("v1").body.messages;
   assert.equal(turns[1].tool_calls[0].id, "call_1");
   assert.deepEqual(turns[2], { role: "tool", tool_call_id: "call_1", content: "Sunny" });
+});
+
+test("OpenAI's own answers count their usage for tpm, whole or streamed: 400 tokens fill in 10 of 40", async () => {
+  // The minute's window must not turn over in the middle.
+  const second = new Date().getSeconds();
+  if (second >= 45) await new Promise((resolve) => setTimeout(resolve, (61 - second) * 1_000));
+  ctx.upstream.script("oai", [], { type: "ok", content: "ok", totalTokens: 40 });
+  for (let i = 0; i < 5; i++) assert.equal((await sdk().responses.create({ model: "metered", input: "?" })).usage.total_tokens, 40);
+  for (let i = 0; i < 5; i++) await sdk().responses.stream({ model: "metered", input: "?" }).finalResponse();
+  const over = await refusal(sdk().responses.create({ model: "metered", input: "?" }));
+  assert.equal(over.status, 429);
+  assert.equal(over.error.type, "rate_limit_error");
 });

@@ -73,7 +73,8 @@ fn controls_are_read_and_checked() {
 
 #[test]
 fn s_maxage_accepts_only_young_entries() {
-    let entry = Entry { created_ms: 10_000, response: serde_json::value::to_raw_value(&json!({})).unwrap() };
+    let entry =
+        Entry { created_ms: 10_000, response: serde_json::value::to_raw_value(&json!({})).unwrap(), native: false };
     let controls = CacheControls { s_maxage: Some(5), ..CacheControls::default() };
     assert!(entry.acceptable(14_999, &controls));
     assert!(!entry.acceptable(15_000, &controls));
@@ -92,7 +93,7 @@ fn a_finished_stream_is_assembled_into_a_completion_and_replayed_back() {
     assert_eq!(response["object"], "chat.completion");
     assert_eq!(response["choices"][0]["message"], json!({"role": "assistant", "content": "Hello there"}));
     assert_eq!(response["choices"][0]["finish_reason"], "stop");
-    let entry = Entry { created_ms: 0, response: serde_json::value::to_raw_value(&response).unwrap() };
+    let entry = Entry { created_ms: 0, response: serde_json::value::to_raw_value(&response).unwrap(), native: false };
     let replayed = entry.replay(Endpoint::ChatCompletions, true);
     let again = assemble_stream(Endpoint::ChatCompletions, &replayed).unwrap();
     assert_eq!(again, response, "replay and assembly are inverses");
@@ -146,8 +147,21 @@ fn a_hit_gives_back_the_providers_numbers_exactly() {
     // the last place: read into a tree and written again, they would change.
     let body =
         r#"{"object":"list","data":[{"embedding":[0.1234567890123456,-0.9876543210987654,1.000000000000001e-7]}]}"#;
-    let entry = Entry { created_ms: 0, response: serde_json::from_str(body).unwrap() };
+    let entry = Entry { created_ms: 0, response: serde_json::from_str(body).unwrap(), native: false };
     let stored = serde_json::to_string(&entry).unwrap();
     let back: Entry = serde_json::from_str(&stored).unwrap();
     assert_eq!(back.replay(Endpoint::Embeddings, false), body.as_bytes());
+}
+
+#[test]
+fn an_entry_says_when_it_holds_a_client_s_own_answer_and_old_entries_read_as_chat() {
+    let raw = || serde_json::value::to_raw_value(&json!({"id": "x"})).unwrap();
+    assert!(Entry::new(0, raw(), Endpoint::Messages).native);
+    assert!(Entry::new(0, raw(), Endpoint::Responses).native);
+    let chat = Entry::new(0, raw(), Endpoint::ChatCompletions);
+    assert!(!chat.native);
+    let written = serde_json::to_string(&chat).unwrap();
+    assert!(!written.contains("native"), "{written}");
+    let old: Entry = serde_json::from_str(r#"{"created_ms": 1, "response": {"id": "x"}}"#).unwrap();
+    assert!(!old.native);
 }

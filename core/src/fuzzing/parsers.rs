@@ -276,7 +276,7 @@ pub fn cache_stream(data: &[u8]) {
         let Ok(raw) = serde_json::value::to_raw_value(&response) else {
             continue;
         };
-        let entry = Entry { created_ms: 0, response: raw };
+        let entry = Entry { created_ms: 0, response: raw, native: false };
         let replayed = entry.replay(endpoint, true);
         let again = cache::assemble_stream(endpoint, &replayed);
         assert!(again.as_ref().is_some_and(|again| same(again, &response)), "{endpoint:?}: {again:?}");
