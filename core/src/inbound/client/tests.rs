@@ -4,6 +4,8 @@ use super::*;
 use crate::config::{Config, load};
 use crate::inbound::responses::Kept;
 use crate::openai::{ChatChunk, Choice, FinishReason, ResponseMessage};
+use crate::secret::Secrets;
+use crate::upstream::StreamTranslation;
 
 const CONFIG: &str = r#"
 model_list:
@@ -212,4 +214,104 @@ fn a_kept_response_is_read_by_its_own_tenant_until_it_expires() {
     assert!(!kept.readable_by(None, 0), "a keyless caller does not read a tenant's response");
     let open = Kept { tenant: None, expires_ms: 1_000, stored };
     assert!(open.readable_by(None, 0) && open.readable_by(Some("tenant-b"), 0), "made without a key: anyone's");
+}
+
+const OPENAI_STREAM: &str = concat!(
+    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Let me \\u00e9\"},\"finish_reason\":null}]}\n\n",
+    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"call_1\",\"type\":\"function\",\"function\":{\"name\":\"weather\",\"arguments\":\"{\\\"ci\"}}]},\"finish_reason\":null}]}\n\n",
+    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"ty\\\":\\\"Paris\\\"}\"}}]},\"finish_reason\":\"tool_calls\"}]}\n\n",
+    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o\",\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":6,\"total_tokens\":15}}\n\n",
+    "data: [DONE]\n\n",
+);
+
+const ANTHROPIC_STREAM: &str = concat!(
+    "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-sonnet-4-5\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":9,\"output_tokens\":1}}}\n\n",
+    "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
+    "event: ping\ndata: {\"type\":\"ping\"}\n\n",
+    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Let me \\u00e9\"}}\n\n",
+    "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+    "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"weather\",\"input\":{}}}\n\n",
+    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"city\\\": \"}}\n\n",
+    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"\\\"Paris\\\"}\"}}\n\n",
+    "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":1}\n\n",
+    "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":6}}\n\n",
+    "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+);
+
+/// `stream` from a provider, through `decoder`, written for `client`: fed whole,
+/// then one byte at a time; both must give the same bytes.
+fn translated(client: &Client, decoder: fn() -> Box<dyn StreamDecoder>, stream: &str) -> String {
+    let run = |pieces: Vec<&[u8]>| {
+        let mut translation = StreamTranslation::new(decoder(), client.encoder(9), Secrets::default());
+        let mut out = Vec::new();
+        for piece in pieces {
+            out.extend(translation.feed(piece));
+        }
+        out.extend(translation.finish());
+        assert!(translation.failure().is_none());
+        String::from_utf8(out).unwrap()
+    };
+    let whole = run(vec![stream.as_bytes()]);
+    assert_eq!(run(stream.as_bytes().chunks(1).collect()), whole, "fed byte by byte");
+    whole
+}
+
+fn openai_decoder() -> Box<dyn StreamDecoder> {
+    Box::new(crate::provider::openai_stream::Decoder::new())
+}
+
+fn anthropic_decoder() -> Box<dyn StreamDecoder> {
+    Box::new(anthropic::stream::Decoder::new(1, false))
+}
+
+/// The `data` of each SSE event, parsed.
+fn events(sse: &str) -> Vec<Value> {
+    sse.split("\n\n")
+        .filter_map(|event| event.lines().find_map(|line| line.strip_prefix("data: ")))
+        .map(|data| serde_json::from_str(data).unwrap())
+        .collect()
+}
+
+#[test]
+fn an_openai_stream_reaches_a_messages_client_as_anthropic_s_events_whatever_the_split() {
+    let client = messages_client(hello(), AnthropicHeaders::default());
+    let events = events(&translated(&client, openai_decoder, OPENAI_STREAM));
+    let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds.first(), Some(&"message_start"));
+    assert_eq!(kinds.last(), Some(&"message_stop"));
+    let text: String = events.iter().filter_map(|e| e["delta"]["text"].as_str()).collect();
+    assert_eq!(text, "Let me é");
+    let json: String = events.iter().filter_map(|e| e["delta"]["partial_json"].as_str()).collect();
+    assert_eq!(json, r#"{"city":"Paris"}"#);
+    let tool = events.iter().find(|e| e["content_block"]["type"] == "tool_use").unwrap();
+    assert_eq!((&tool["content_block"]["id"], &tool["content_block"]["name"]), (&json!("call_1"), &json!("weather")));
+    let end = events.iter().find(|e| e["type"] == "message_delta").unwrap();
+    assert_eq!(end["delta"]["stop_reason"], "tool_use");
+    assert_eq!(end["usage"]["output_tokens"], 6);
+}
+
+#[test]
+fn an_anthropic_stream_reaches_a_responses_client_as_its_events_whatever_the_split() {
+    let client = responses_client(json!({"model": "claude", "input": "Weather?", "stream": true}));
+    let events = events(&translated(&client, anthropic_decoder, ANTHROPIC_STREAM));
+    let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds.first(), Some(&"response.created"));
+    assert_eq!(kinds.last(), Some(&"response.completed"));
+    let text: String = events
+        .iter()
+        .filter(|e| e["type"] == "response.output_text.delta")
+        .filter_map(|e| e["delta"].as_str())
+        .collect();
+    assert_eq!(text, "Let me é");
+    let arguments: String = events
+        .iter()
+        .filter(|e| e["type"] == "response.function_call_arguments.delta")
+        .filter_map(|e| e["delta"].as_str())
+        .collect();
+    assert_eq!(arguments, r#"{"city": "Paris"}"#);
+    let completed = &events.last().unwrap()["response"];
+    assert_eq!(completed["id"], "resp_0123");
+    assert_eq!(completed["output"][1]["type"], "function_call");
+    assert_eq!(completed["output"][1]["call_id"], "toolu_1");
+    assert_eq!(completed["usage"]["total_tokens"], 15);
 }
