@@ -35,6 +35,10 @@ def start(name, build, port):
     config = config.replace(f'embed "{os.path.relpath(run.ROOT / "build", run.OUT)}/',
                             f'embed "{embedded}/')
     config = config.replace(f"127.0.0.1:{run.SWITCHYARD}", f"127.0.0.1:{port}")
+    if "ResponseStore" not in (Path(build) / "index.js").read_text():
+        # A build from before issue 17 has no ResponseStore class to bind.
+        config = config.replace(',\n                  (name = "RESPONSES", durableObjectNamespace = "ResponseStore")', "")
+        config = config.replace(',\n                                 (className = "ResponseStore", uniqueKey = "plain-responses", enableSql = true)', "")
     (run.OUT / f"{name}.capnp").write_text(config)
     return run.start_workerd(name)
 
