@@ -24,7 +24,7 @@ use switchyard_core::endpoint::Endpoint;
 use switchyard_core::error::ApiError;
 use switchyard_core::failure::{self, Failure};
 use switchyard_core::inbound::client::Client;
-use switchyard_core::openai::ChatResponse;
+use switchyard_core::openai::{ChatResponse, Usage};
 use switchyard_core::provider::openai_stream;
 use switchyard_core::secret::Secrets;
 use switchyard_core::serving::{Deadlines, Read};
@@ -43,15 +43,15 @@ use crate::translator::{self, Translator};
 
 /// A successful answer.
 pub enum Answer {
-    /// The whole answer, and the tokens it reports using. Its body stays in
-    /// JavaScript unless the call was asked to `read` it (see [`call`]).
+    /// The whole answer, and the usage it reports. Its body stays in JavaScript
+    /// unless the call was asked to `read` it (see [`call`]).
     Complete {
         status: u16,
         /// Its own headers (a mock's), and the provider's answer's (see [`respond::Reply::passing`]).
         headers: HeaderList,
         upstream: Option<web_sys::Headers>,
         body: Body,
-        tokens: Option<u64>,
+        usage: Option<Usage>,
         /// For a client of another API than Chat Completions, the chat answer its
         /// answer was made from (what the cache keeps, and a Responses client's
         /// stored response is made of); `None` when its deployment spoke its API.
@@ -68,6 +68,16 @@ pub enum Answer {
         /// A translated stream's translation, to read its failure and usage from.
         translation: Option<translator::Shared>,
     },
+}
+
+impl Answer {
+    /// The usage a complete answer reports; a stream's is known at its end.
+    pub fn usage(&self) -> Option<&Usage> {
+        match self {
+            Self::Complete { usage, .. } => usage.as_ref(),
+            Self::Stream { .. } => None,
+        }
+    }
 }
 
 /// What an attempt sends: where, with which headers, which body, and for a
@@ -151,14 +161,14 @@ impl Translated {
         let json = || vec![("content-type", "application/json".into())];
         if let (Some(client), true) = (&self.client, self.native) {
             shape::check_answer(client.endpoint(), first).map_err(|why| Failure::invalid_response(id, why))?;
-            let tokens = client.native_usage(first).map(|usage| usage.total_tokens);
+            let usage = client.native_usage(first);
             let body = Body::Bytes(first.to_vec());
-            return Ok(Answer::Complete { status: 200, headers: json(), upstream, body, tokens, chat: None });
+            return Ok(Answer::Complete { status: 200, headers: json(), upstream, body, usage, chat: None });
         }
         let (bytes, usage) = match &self.dialect {
             Some(dialect) => {
                 let answer = dialect.answer(id, parts, self.created)?;
-                (answer.body, answer.usage.map(|usage| usage.total_tokens))
+                (answer.body, answer.usage)
             }
             None => {
                 shape::check_answer(Endpoint::ChatCompletions, first)
@@ -172,20 +182,20 @@ impl Translated {
                 headers: json(),
                 upstream: None,
                 body: Body::Bytes(bytes),
-                tokens: usage,
+                usage,
                 chat: None,
             });
         };
         let chat: ChatResponse =
             serde_json::from_slice(&bytes).map_err(|e| Failure::invalid_response(id, e.to_string()))?;
         let body = client.answer(&chat).map_err(|e| Failure::invalid_response(id, e.to_string()))?;
-        let tokens = chat.usage.map(|usage| usage.total_tokens).or(usage);
+        let usage = chat.usage.or(usage);
         Ok(Answer::Complete {
             status: 200,
             headers: json(),
             upstream: None,
             body: Body::Bytes(body),
-            tokens,
+            usage,
             chat: Some(Box::new(chat)),
         })
     }
@@ -224,7 +234,7 @@ impl Outbound {
 pub struct ChatAnswer {
     pub body: Vec<u8>,
     pub stream: bool,
-    pub tokens: Option<u64>,
+    pub usage: Option<Usage>,
 }
 
 /// A chat answer made in the isolate as `client`'s: its answer, or its stream
@@ -248,7 +258,7 @@ pub fn for_client(
             headers,
             upstream: None,
             body: Body::Bytes(body),
-            tokens: chat.tokens,
+            usage: chat.usage,
             chat: Some(Box::new(parsed)),
         });
     }
@@ -270,7 +280,7 @@ pub fn for_client(
         headers,
         upstream: None,
         body: Body::Bytes(body),
-        tokens: chat.tokens,
+        usage: chat.usage,
         chat: whole,
     })
 }
@@ -452,7 +462,7 @@ pub async fn stream_end(
         let kept = end.kept().map(|kept| kept.to_vec());
         let tokens = match &translated {
             Some((_, usage)) => usage.map(|u| u.total_tokens),
-            None => kept.as_deref().and_then(usage::of_stream_end),
+            None => kept.as_deref().and_then(usage::of_stream_end).map(|u| u.total_tokens),
         };
         let whole = kept.filter(|_| read == Read::Whole);
         return Some(StreamEnd::Finished { whole, tokens });
@@ -526,14 +536,14 @@ async fn complete(
     if let Err(why) = shape::check_answer(endpoint, &bytes) {
         return Ok(Err(Failure::invalid_response(id, why)));
     }
-    let (body, tokens) = if read {
-        let tokens = usage::of_answer(&bytes);
-        (Body::Bytes(bytes), tokens)
+    let (body, usage) = if read {
+        let usage = usage::of_answer(&bytes);
+        (Body::Bytes(bytes), usage)
     } else {
         (Body::Js(buffer), None)
     };
     let (headers, upstream) = (HeaderList::new(), Some(response.headers()));
-    Ok(Ok(Answer::Complete { status, headers, upstream, body, tokens, chat: None }))
+    Ok(Ok(Answer::Complete { status, headers, upstream, body, usage, chat: None }))
 }
 
 /// Bedrock's count of a call's input tokens (`x-amzn-bedrock-input-token-count`),

@@ -65,7 +65,7 @@ impl Cached {
             }
             Some(client) => {
                 let body = entry.replay(Endpoint::ChatCompletions, stream);
-                let chat = attempt::ChatAnswer { body, stream, tokens: None };
+                let chat = attempt::ChatAnswer { body, stream, usage: None };
                 match attempt::for_client(client, chat, 0, &Secrets::default(), "cache") {
                     Ok(Answer::Complete { status, headers, body, .. }) => Reply::new(status, headers, body),
                     // A stored answer that does not read is a miss.

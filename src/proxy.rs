@@ -14,11 +14,13 @@ use switchyard_core::coordinator::local::Ask;
 use switchyard_core::coordinator::{
     Grant, Report, ReportedFailure, TicketReply, TicketRequest, Unavailable, reports_may_wait,
 };
+use switchyard_core::cost;
 use switchyard_core::endpoint::Endpoint;
 use switchyard_core::error::ApiError;
 use switchyard_core::failure::Failure;
 use switchyard_core::inbound::client::Client;
 use switchyard_core::mock::{self, MockContext};
+use switchyard_core::openai::Usage;
 use switchyard_core::plan::Step;
 use switchyard_core::request::{ParsedRequest, priority_header, timeout_header};
 use switchyard_core::secret::Secrets;
@@ -211,8 +213,14 @@ pub async fn serve(
                 continue;
             }
             Ok(answer) => {
+                let cost = answer.usage().and_then(|usage| cost::of(picked.deployment, usage));
                 let keeping = Keeping { cached: cached.as_ref(), client: client.clone(), api_key: caller.api_key() };
-                answered(answer, settle, attempt, endpoint, &request, keeping, env, config, &background)
+                let mut reply =
+                    answered(answer, settle, attempt, endpoint, &request, keeping, env, config, &background);
+                if let Some(cost) = cost {
+                    reply.set("x-litellm-response-cost", cost.to_string());
+                }
+                reply
             }
         };
         if let Some(cached) = &cached {
@@ -300,7 +308,8 @@ fn answered(
 ) -> Reply {
     let Keeping { cached, client, api_key } = keeping;
     match answer {
-        Answer::Complete { status, headers, upstream, body, tokens, chat } => {
+        Answer::Complete { status, headers, upstream, body, usage, chat } => {
+            let tokens = usage.map(|usage| usage.total_tokens);
             if (200..300).contains(&status) {
                 // A client of another API is kept the chat answer its own was made
                 // from, or, from a deployment that speaks its API, its own answer.
@@ -453,23 +462,18 @@ async fn run(
         let mut rng = runtime::rng();
         let ctx = MockContext { now_secs: (runtime::now_ms() / 1000.0) as u64, rng: &mut rng };
         let answer = mock::answer(request, &deployment.model, content, ctx);
-        let tokens = request.prompt_tokens + (content.len() as u64).div_ceil(4);
+        // A mock's usage: the prompt's estimate, and its content's.
+        let completion = (content.len() as u64).div_ceil(4);
+        let usage = Some(Usage::of(request.prompt_tokens, completion));
         if let Some(client) = call.client {
-            let chat = attempt::ChatAnswer { body: answer.body, stream: answer.is_stream, tokens: Some(tokens) };
+            let chat = attempt::ChatAnswer { body: answer.body, stream: answer.is_stream, usage };
             let estimated = request.prompt_tokens;
             return Ok(attempt::for_client(client, chat, estimated, call.secrets, deployment.id.as_str()));
         }
         let headers =
             vec![("content-type", if answer.is_stream { "text/event-stream" } else { "application/json" }.into())];
         let body = Body::Bytes(answer.body);
-        return Ok(Ok(Answer::Complete {
-            status: 200,
-            headers,
-            upstream: None,
-            body,
-            tokens: Some(tokens),
-            chat: None,
-        }));
+        return Ok(Ok(Answer::Complete { status: 200, headers, upstream: None, body, usage, chat: None }));
     }
     let bearer = match credentials::bearer(call.env, deployment).await {
         Ok(bearer) => bearer,

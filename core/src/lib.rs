@@ -33,6 +33,7 @@
 //! - [`cache`]: the response cache's keys, controls, entries and stream replay.
 //! - [`shape`]: telling a provider's success from garbage, cheaply.
 //! - [`usage`]: the tokens an answer, complete or streamed, reports using.
+//! - [`cost`]: what an answer cost at its deployment's prices.
 //! - [`mock`]: well-formed answers for `mock_response`, streamed or not.
 //! - [`error`]: every error a client can see, with its status and OpenAI's error body.
 //! - [`secret`]: secrets that never print.
@@ -43,6 +44,7 @@ pub mod cache;
 pub mod config;
 pub mod coordinator;
 pub mod cors;
+pub mod cost;
 pub mod endpoint;
 pub mod error;
 pub mod failure;

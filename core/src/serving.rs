@@ -7,6 +7,7 @@
 use crate::config::{Config, Deployment, ModelGroup, RouterPolicy};
 use crate::coordinator::QueueRequest;
 use crate::coordinator::local::LocalRouter;
+use crate::cost;
 use crate::error::ApiError;
 use crate::plan::{Plan, Step};
 use crate::request::{CacheControls, ParsedRequest};
@@ -157,11 +158,12 @@ impl<'c> Serving<'c> {
         let deadlines = Deadlines { first_ms: deadlines.first_ms.min(left), stall_ms: deadlines.stall_ms.min(left) };
         let counts_usage = LocalRouter::wants_usage(deployment, router);
         // The whole answer for the cache (a stream only when it may be stored);
-        // else its usage, where tokens count or a ticket's report carries them (a
-        // stream's end is copied into Wasm only where they count).
+        // else its usage, where tokens count, a ticket's report carries them or a
+        // complete answer is priced (a stream's end is copied into Wasm only where
+        // they count).
         let read = if cache.is_some_and(|controls| !(self.stream && controls.no_store)) {
             Read::Whole
-        } else if counts_usage || (ticket && !self.stream) {
+        } else if counts_usage || (!self.stream && (ticket || cost::priced(deployment))) {
             Read::Usage
         } else {
             Read::Nothing
@@ -180,6 +182,7 @@ mod tests {
   - {model_name: plain, litellm_params: {model: x, api_base: 'https://a.example/v1'}, model_info: {id: p}}
   - {model_name: timed, litellm_params: {model: x, api_base: 'https://a.example/v1', timeout: 4, stream_timeout: 2}, model_info: {id: t}}
   - {model_name: counted, litellm_params: {model: x, api_base: 'https://a.example/v1', tpm: 1000}, model_info: {id: c}}
+  - {model_name: priced, litellm_params: {model: x, api_base: 'https://a.example/v1'}, model_info: {id: pr, input_cost_per_token: 0.000001}}
 router_settings:
   timeout: 30
   model_group_alias: {alias: plain}
@@ -279,5 +282,9 @@ router_settings:
         let no_store = CacheControls { no_store: true, ..CacheControls::default() };
         assert_eq!(read("plain", streamed, false, Some(no_store.clone())), Read::Nothing);
         assert_eq!(read("plain", whole, false, Some(no_store)), Read::Whole, "a complete answer is read anyway");
+        let priced = r#"{"model":"priced","messages":[{"role":"user"}]}"#;
+        let priced_stream = r#"{"model":"priced","messages":[{"role":"user"}],"stream":true}"#;
+        assert_eq!(read("priced", priced, false, None), Read::Usage, "a priced answer's usage makes its cost");
+        assert_eq!(read("priced", priced_stream, false, None), Read::Nothing, "a stream's cost is not sent");
     }
 }

@@ -54,12 +54,7 @@ fn finish(reason: FinishReason) -> ChatChunk {
 }
 
 fn usage(prompt: u64, completion: u64) -> Usage {
-    Usage {
-        prompt_tokens: prompt,
-        completion_tokens: completion,
-        total_tokens: prompt + completion,
-        ..Usage::default()
-    }
+    Usage::of(prompt, completion)
 }
 
 fn encode(chunks: &[ChatChunk]) -> Vec<u8> {
