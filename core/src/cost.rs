@@ -8,7 +8,7 @@ use crate::openai::Usage;
 /// The cost of `usage` on `deployment`; `None` when the deployment has no price.
 /// A price that is not set counts its tokens as free.
 pub fn of(deployment: &Deployment, usage: &Usage) -> Option<f64> {
-    if deployment.input_cost_per_token.is_none() && deployment.output_cost_per_token.is_none() {
+    if !priced(deployment) {
         return None;
     }
     let input = deployment.input_cost_per_token.unwrap_or(0.0) * usage.prompt_tokens as f64;

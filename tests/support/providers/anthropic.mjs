@@ -31,7 +31,7 @@
 //   content_filter, content_policy  a refusal: stop_reason "refusal"
 //   ok, tool_call  usage: { ...native usage fields } is merged into the usage it reports
 import { Invalid, checkMessagesRequest } from "./anthropic-request.mjs";
-import { answerOf, base62, fragments, playStream, sendJson, sleep, sseFrame } from "./wire.mjs";
+import { answerOf, base62, cutAt, fragments, playStream, sendJson, sleep, sseFrame } from "./wire.mjs";
 
 const VERSIONS = ["2023-06-01", "2023-01-01"];
 
@@ -177,21 +177,6 @@ function shape(answer, body, behaviour) {
   };
   const toolCall = answer.toolCall && { id: answer.toolCall.id ?? `toolu_01${base62(22)}`, name: answer.toolCall.name, arguments: answer.toolCall.arguments };
   return { id: `msg_01${base62(22)}`, model: body.model, pieces, toolCall, stopReason, stopSequence, usage };
-}
-
-/** `pieces` holding only the text before character `cut`. */
-function cutAt(pieces, cut) {
-  const kept = [];
-  let length = 0;
-  for (const piece of pieces) {
-    if (length + piece.length > cut) {
-      if (cut > length) kept.push(piece.slice(0, cut - length));
-      break;
-    }
-    kept.push(piece);
-    length += piece.length;
-  }
-  return kept;
 }
 
 function messageBody(message) {

@@ -57,7 +57,7 @@ import { EventStreamCodec } from "@smithy/eventstream-codec";
 import { randomUUID } from "node:crypto";
 import { Rejected, checkConverse, checkEmbedding } from "./bedrock-request.mjs";
 import { checkSigV4 } from "./sigv4.mjs";
-import { answerOf, base62, fragments, playStream, sendJson, sleep } from "./wire.mjs";
+import { answerOf, base62, cutAt, fragments, playStream, sendJson, sleep } from "./wire.mjs";
 
 const SERVICE = "bedrock";
 const FRONT_DOOR = "com.amazon.coral.service";
@@ -179,21 +179,6 @@ async function respond(ctx, behaviour, { modelId, operation, kind }) {
 }
 
 const usage = (input, output) => ({ inputTokens: input, outputTokens: output, totalTokens: input + output });
-
-/** `pieces` holding only the text before character `cut`. */
-function cutAt(pieces, cut) {
-  const kept = [];
-  let length = 0;
-  for (const piece of pieces) {
-    if (length + piece.length > cut) {
-      if (cut > length) kept.push(piece.slice(0, cut - length));
-      break;
-    }
-    kept.push(piece);
-    length += piece.length;
-  }
-  return kept;
-}
 
 /** The message an answer makes: its text cut at maxTokens or a stop sequence, its toolUse, stopReason and usage. */
 function shape(answer, config, behaviour) {

@@ -26,7 +26,7 @@
 //   content_filter  finishReason SAFETY, the blocked category's rating { blocked: true }
 //                   (category = HARM_CATEGORY_DANGEROUS_CONTENT), after any scripted text
 import { randomBytes } from "node:crypto";
-import { answerOf, playStream, sendJson, sleep } from "./wire.mjs";
+import { answerOf, cutAt, playStream, sendJson, sleep } from "./wire.mjs";
 
 const STATUS_NAMES = { 400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 409: "ABORTED", 429: "RESOURCE_EXHAUSTED", 499: "CANCELLED", 500: "INTERNAL", 501: "NOT_IMPLEMENTED", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED" };
 
@@ -53,21 +53,6 @@ function safetyRatings(blocked) {
 }
 
 const responseId = () => randomBytes(16).toString("base64url").slice(0, 22);
-
-/** `pieces` holding only the text before character `cut`. */
-function cutAt(pieces, cut) {
-  const kept = [];
-  let length = 0;
-  for (const piece of pieces) {
-    if (length + piece.length > cut) {
-      if (cut > length) kept.push(piece.slice(0, cut - length));
-      break;
-    }
-    kept.push(piece);
-    length += piece.length;
-  }
-  return kept;
-}
 
 /**
  * The candidate an answer makes for this request: its text pieces cut at a stop sequence

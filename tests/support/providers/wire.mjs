@@ -53,6 +53,21 @@ export async function playStream(res, { headers = {}, opening = [], pieces, clos
   record({ kind: "end" });
 }
 
+/** `pieces` holding only the text before character `cut`. */
+export function cutAt(pieces, cut) {
+  const kept = [];
+  let length = 0;
+  for (const piece of pieces) {
+    if (length + piece.length > cut) {
+      if (cut > length) kept.push(piece.slice(0, cut - length));
+      break;
+    }
+    kept.push(piece);
+    length += piece.length;
+  }
+  return kept;
+}
+
 /** Splits `text` into about `count` consecutive fragments (input_json_delta, tool-call arguments). */
 export function fragments(text, count = 3) {
   if (text.length === 0) return [""];

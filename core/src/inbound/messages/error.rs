@@ -15,12 +15,10 @@
 
 use crate::error::ApiError;
 use crate::failure::{FailureClass, classify};
+use crate::provider::anthropic::error::{OVERLOADED, listed_status};
 use crate::provider::anthropic::wire::{ErrorDetail, ErrorKind, ErrorResponse};
 
 use super::MessagesError;
-
-/// Anthropic's overloaded status, its own.
-const OVERLOADED: u16 = 529;
 
 /// The status and body of `error` for an Anthropic client.
 pub fn error_reply(error: &ApiError) -> (u16, Vec<u8>) {
@@ -80,20 +78,7 @@ fn status_and_type(error: &ApiError) -> (u16, &str) {
 /// An Anthropic error type (an Anthropic deployment's, kept as the `code`) and the
 /// status Anthropic answers it with.
 fn anthropic_type(code: &str) -> Option<(u16, &str)> {
-    let status = match code {
-        "invalid_request_error" => 400,
-        "authentication_error" => 401,
-        "billing_error" => 402,
-        "permission_error" => 403,
-        "not_found_error" => 404,
-        "request_too_large" => 413,
-        "rate_limit_error" => 429,
-        "api_error" => 500,
-        "timeout_error" => 504,
-        "overloaded_error" => OVERLOADED,
-        _ => return None,
-    };
-    Some((status, code))
+    listed_status(code).map(|status| (status, code))
 }
 
 /// Anthropic's status and type for another provider's error status.

@@ -18,12 +18,15 @@ use crate::failure::{Failure, FailureClass};
 
 use super::wire::{ErrorDetail, ErrorResponse};
 
+/// Anthropic's status for an overloaded API.
+pub const OVERLOADED: u16 = 529;
+
 /// The status an overloaded Anthropic (529) is answered with.
 pub const OVERLOADED_STATUS: u16 = 503;
 
 /// The failure of an error answer: its status, `Retry-After` and body.
 pub fn failure(status: u16, retry_after_ms: Option<u64>, body: &[u8]) -> Failure {
-    let overloaded = status == 529;
+    let overloaded = status == OVERLOADED;
     let status = if overloaded { OVERLOADED_STATUS } else { status };
     let mut failure = match serde_json::from_slice::<ErrorResponse>(body) {
         Ok(response) => from_detail(status, response.error, retry_after_ms),
@@ -68,9 +71,10 @@ fn from_detail(status: u16, error: ErrorDetail, retry_after_ms: Option<u64>) -> 
     failure
 }
 
-/// The status of an answer with this error type, as Anthropic's reference lists them.
-fn status_of(kind: &str) -> u16 {
-    match kind {
+/// The status of an answer with this error type, as Anthropic's reference lists
+/// them; `None` for a type it does not list.
+pub fn listed_status(kind: &str) -> Option<u16> {
+    Some(match kind {
         "invalid_request_error" => 400,
         "authentication_error" => 401,
         "billing_error" => 402,
@@ -78,10 +82,20 @@ fn status_of(kind: &str) -> u16 {
         "not_found_error" => 404,
         "request_too_large" => 413,
         "rate_limit_error" => 429,
+        "api_error" => 500,
         "timeout_error" => 504,
-        "overloaded_error" => OVERLOADED_STATUS,
-        // `api_error`, and types added later: an error on Anthropic's side.
-        _ => 500,
+        "overloaded_error" => OVERLOADED,
+        _ => return None,
+    })
+}
+
+/// The status a failure with this error type takes.
+fn status_of(kind: &str) -> u16 {
+    match listed_status(kind) {
+        Some(OVERLOADED) => OVERLOADED_STATUS,
+        Some(status) => status,
+        // Types added later: an error on Anthropic's side.
+        None => 500,
     }
 }
 
