@@ -34,6 +34,8 @@
 //! - [`shape`]: telling a provider's success from garbage, cheaply.
 //! - [`usage`]: the tokens an answer, complete or streamed, reports using.
 //! - [`cost`]: what an answer cost at its deployment's prices.
+//! - [`observe`]: what each request did, for the request log, the callbacks and the
+//!   metrics.
 //! - [`mock`]: well-formed answers for `mock_response`, streamed or not.
 //! - [`error`]: every error a client can see, with its status and OpenAI's error body.
 //! - [`secret`]: secrets that never print.
@@ -53,6 +55,7 @@ pub mod fuzzing;
 pub mod inbound;
 pub mod jobs;
 pub mod mock;
+pub mod observe;
 pub mod openai;
 pub mod plan;
 pub mod provider;
