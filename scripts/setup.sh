@@ -8,7 +8,8 @@
 #     once from its sources (the route ../shared/TOOLCHAIN.md verified offline);
 #   - worker-build and wasm-bindgen-cli (pinned to Cargo.lock) under .tools/;
 #   - wrangler, workerd, miniflare, esbuild, binaryen and the OpenAI and Anthropic SDKs
-#     from npm.
+#     from npm;
+#   - prometheus_client (PyPI) in .tools/py, for the metrics test's parser.
 set -euo pipefail
 
 # This script decides the toolchain itself: ignore one chosen by an earlier
@@ -111,6 +112,14 @@ if ! [ -f "$stamp" ] || [ "$root/package-lock.json" -nt "$stamp" ]; then
   log "installing npm packages"
   (cd "$root" && npm ci --no-audit --no-fund --loglevel=error)
 fi
+# --- 4. Python: prometheus_client, the parser the metrics test reads /metrics with
+PROMETHEUS_CLIENT_VERSION=0.26.0
+if ! "$tools/py/bin/pip" show prometheus-client 2>/dev/null | grep -x "Version: $PROMETHEUS_CLIENT_VERSION" >/dev/null; then
+  log "installing prometheus_client $PROMETHEUS_CLIENT_VERSION in .tools/py"
+  python3 -m venv "$tools/py"
+  "$tools/py/bin/pip" install -q "prometheus-client==$PROMETHEUS_CLIENT_VERSION"
+fi
+
 esbuild=$(ls "$root"/node_modules/@esbuild/linux-*/bin/esbuild 2>/dev/null | head -n 1 || true)
 [ -n "$esbuild" ] || esbuild="$root/node_modules/.bin/esbuild"
 

@@ -10,7 +10,7 @@ use worker::{Context, Env, Method, Result};
 
 use crate::config_source::Current;
 use crate::respond::{Body, Reply};
-use crate::{clients, config_source, coordinator, jobs, local_route, proxy, runtime};
+use crate::{clients, config_source, coordinator, jobs, local_route, metrics, proxy, runtime};
 
 enum Route {
     Liveliness,
@@ -31,6 +31,10 @@ enum Api {
     CountTokens,
     /// `GET /v1/responses/{id}`.
     StoredResponse(String),
+    /// Prometheus' exposition (`GET /metrics`).
+    Metrics,
+    /// The live page's JSON (`GET /ui/state`).
+    PageState,
 }
 
 impl Api {
@@ -45,7 +49,9 @@ impl Api {
             | Self::DebugState
             | Self::SubmitJob
             | Self::JobResponse(_)
-            | Self::StoredResponse(_) => Endpoint::ChatCompletions,
+            | Self::StoredResponse(_)
+            | Self::Metrics
+            | Self::PageState => Endpoint::ChatCompletions,
         }
     }
 }
@@ -131,6 +137,8 @@ async fn serve(method: &Method, req: web_sys::Request, env: &Env, ctx: Context) 
                         clients::count_tokens(&req, &body, &config).await?
                     }
                     Api::StoredResponse(id) => clients::stored_response(&id, api_key(&req).as_deref(), env).await?,
+                    Api::Metrics => metrics::exposition(env, &config).await?,
+                    Api::PageState => metrics::page_state(env, &config).await?,
                 },
             };
             if let Some(error) = config_error {
@@ -160,6 +168,8 @@ fn route(method: &Method, path: &str) -> std::result::Result<Route, ApiError> {
         "/models" => (Route::Api(Api::Models), Method::Get),
         "/queue/status" => (Route::Api(Api::QueueStatus), Method::Get),
         "/debug/state" => (Route::Api(Api::DebugState), Method::Get),
+        "/metrics" => (Route::Api(Api::Metrics), Method::Get),
+        "/ui/state" => (Route::Api(Api::PageState), Method::Get),
         "/queue/request" => (Route::Api(Api::SubmitJob), Method::Post),
         p if p.starts_with("/queue/response/") => {
             (Route::Api(Api::JobResponse(p.trim_start_matches("/queue/response/").to_owned())), Method::Get)
@@ -267,6 +277,8 @@ mod tests {
         assert!(matches!(routed(Method::Head, "/v1/models"), Ok(Route::Api(Api::Models))), "HEAD as GET");
         assert!(matches!(routed(Method::Get, "/health/liveness"), Ok(Route::Liveliness)));
         assert!(matches!(routed(Method::Get, "/debug/state"), Ok(Route::Api(Api::DebugState))));
+        assert!(matches!(routed(Method::Get, "/metrics"), Ok(Route::Api(Api::Metrics))));
+        assert!(matches!(routed(Method::Get, "/ui/state"), Ok(Route::Api(Api::PageState))));
         assert!(matches!(routed(Method::Post, "/v1/messages"), Ok(Route::Api(Api::Proxy(Endpoint::Messages)))));
         assert!(matches!(routed(Method::Post, "/v1/messages/count_tokens"), Ok(Route::Api(Api::CountTokens))));
         assert!(matches!(routed(Method::Post, "/responses"), Ok(Route::Api(Api::Proxy(Endpoint::Responses)))));
