@@ -5,4 +5,6 @@
 //! written once its answer is on its way, and the counts travel to the group's
 //! coordinator with the messages an isolate sends it anyway.
 
+pub mod langfuse;
+pub mod otel;
 pub mod record;

@@ -199,7 +199,11 @@ pub fn check(yaml: &str, env: EnvLookup<'_>) -> (Result<Config, ConfigError>, Ve
 }
 
 /// [`build`], then every secret the config holds gathered for masking.
-fn build_with_secrets(mut raw: RawConfig, env: EnvLookup<'_>, warnings: &mut Vec<String>) -> Result<Config, ConfigError> {
+fn build_with_secrets(
+    mut raw: RawConfig,
+    env: EnvLookup<'_>,
+    warnings: &mut Vec<String>,
+) -> Result<Config, ConfigError> {
     // Read with the plain lookup: of the sinks' settings, only the keys and the
     // headers are secrets (an endpoint masked in every provider message would hide
     // nothing and confuse).

@@ -1,6 +1,7 @@
 use crate::config::{Callbacks, ConfigError, Loaded, Outcomes, load};
 
-const MODELS: &str = "model_list:\n  - { model_name: m, litellm_params: { model: openai/gpt-4o, mock_response: hi } }\n";
+const MODELS: &str =
+    "model_list:\n  - { model_name: m, litellm_params: { model: openai/gpt-4o, mock_response: hi } }\n";
 
 fn with(settings: &str, vars: &[(&str, &str)]) -> Result<Loaded, ConfigError> {
     let yaml = format!("{MODELS}litellm_settings:\n{settings}");
@@ -40,8 +41,9 @@ fn each_list_gives_its_outcomes_and_callbacks_gives_both() {
 
 #[test]
 fn unknown_callbacks_are_warnings_naming_them() {
-    let loaded = with("  success_callback: [datadog, langfuse]\n  callbacks: [custom_callbacks.handler]\n", &LANGFUSE_ENV)
-        .unwrap();
+    let loaded =
+        with("  success_callback: [datadog, langfuse]\n  callbacks: [custom_callbacks.handler]\n", &LANGFUSE_ENV)
+            .unwrap();
     let mut warnings = loaded.warnings;
     warnings.sort();
     assert_eq!(
@@ -128,7 +130,8 @@ fn the_sinks_secrets_are_masked_and_their_endpoints_are_not() {
         ("OTEL_HEADERS", "api-key=otel-key-0123456789abcdefghijkl"),
     ];
     let config = with("  callbacks: [langfuse, otel]\n", &vars).unwrap().config;
-    let masked = config.secrets.mask("sk-lf-0123456789abcdefghijklmnop otel-key-0123456789abcdefghijkl collector.internal");
+    let masked =
+        config.secrets.mask("sk-lf-0123456789abcdefghijklmnop otel-key-0123456789abcdefghijkl collector.internal");
     assert!(!masked.contains("sk-lf-0123456789") && !masked.contains("otel-key-0123456789"), "{masked}");
     assert!(masked.contains("collector.internal"), "{masked}");
 }
