@@ -14,6 +14,8 @@
 //! - [`responses_store`]: Responses API responses kept for later, one Durable
 //!   Object each.
 //! - [`cache`]: the response cache in KV.
+//! - [`callbacks`]: each request's record sent to the configured sinks (`otel`,
+//!   `langfuse`), batched per isolate, in the background.
 //! - [`attempt`]: one call to a deployment under its deadlines; streams relayed
 //!   (and translated, through a [`translator`], for providers of another format).
 //! - [`credentials`]: Entra ID tokens for Azure deployments and Google tokens for
@@ -28,6 +30,10 @@
 
 mod attempt;
 mod cache;
+// Until the request's record is made and offered (the request log's wiring):
+// the expectation fails, and must go, once something calls `callbacks::offer`.
+#[expect(dead_code, reason = "callbacks::offer is called once each request's record is made")]
+mod callbacks;
 mod clients;
 mod config_source;
 mod coordinator;

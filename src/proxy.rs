@@ -42,7 +42,7 @@ pub enum Background<'a> {
 }
 
 impl Background<'_> {
-    fn run(&self, work: impl std::future::Future<Output = ()> + 'static) {
+    pub(crate) fn run(&self, work: impl std::future::Future<Output = ()> + 'static) {
         match self {
             Self::WaitUntil(ctx) => ctx.wait_until(work),
             Self::Spawn => wasm_bindgen_futures::spawn_local(work),
