@@ -493,7 +493,18 @@ pub async fn post(
     timeout_ms: u64,
 ) -> std::result::Result<(u16, Vec<u8>), String> {
     let headers = respond::js_headers(headers).map_err(|e| e.to_string())?;
-    let promise = fetch_whole(url, &headers, &Uint8Array::from(body), timeout_ms as f64);
+    post_with(url, &headers, body, timeout_ms).await
+}
+
+/// [`post`], its headers already a JavaScript object (for names only known at
+/// run time, such as a trace collector's).
+pub async fn post_with(
+    url: &str,
+    headers: &JsValue,
+    body: &[u8],
+    timeout_ms: u64,
+) -> std::result::Result<(u16, Vec<u8>), String> {
+    let promise = fetch_whole(url, headers, &Uint8Array::from(body), timeout_ms as f64);
     let whole: Whole = JsFuture::from(promise).await.map_err(|e| format!("{e:?}"))?.unchecked_into();
     match (whole.response(), whole.body()) {
         (Some(response), Some(body)) => Ok((response.status(), Uint8Array::new(&body).to_vec())),

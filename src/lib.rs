@@ -14,6 +14,8 @@
 //! - [`responses_store`]: Responses API responses kept for later, one Durable
 //!   Object each.
 //! - [`cache`]: the response cache in KV.
+//! - [`callbacks`]: each request's record sent to the configured sinks (`otel`,
+//!   `langfuse`), batched per isolate, in the background.
 //! - [`attempt`]: one call to a deployment under its deadlines; streams relayed
 //!   (and translated, through a [`translator`], for providers of another format).
 //! - [`credentials`]: Entra ID tokens for Azure deployments and Google tokens for
@@ -33,6 +35,7 @@
 mod attempt;
 mod background;
 mod cache;
+mod callbacks;
 mod clients;
 mod config_source;
 mod coordinator;

@@ -1,6 +1,7 @@
 //! What each request did, once it is over (`switchyard_core::observe`): its line
-//! in the request log, and its counts, handed to the coordinators of the groups
-//! it touched for `GET /metrics` and `GET /ui/state`.
+//! in the request log; its counts, handed to the coordinators of the groups it
+//! touched for `GET /metrics` and `GET /ui/state`; its record, offered to the
+//! configured callbacks ([`callbacks`]).
 //!
 //! Off the request's critical path: a complete answer's record is written as its
 //! reply leaves, a stream's in the background at its end; the counts wait in the
@@ -9,11 +10,13 @@
 use std::cell::RefCell;
 use std::time::Duration;
 
+use futures_util::future::join;
+use switchyard_core::config::Callbacks;
 use switchyard_core::observe::record::RequestRecord;
 use switchyard_core::observe::tally::Tallies;
 use worker::{Delay, Env};
 
-use crate::coordinator;
+use crate::{callbacks, coordinator};
 
 /// How long counts wait in the isolate for more to travel with: under load, one
 /// message per group and isolate per second carries every request of that second.
@@ -23,9 +26,14 @@ thread_local! {
     static TALLIES: RefCell<Tallies> = RefCell::new(Tallies::default());
 }
 
-/// Logs the request and counts it. Returns the hand-over of the counts to run
-/// off the critical path, when this is the first count since the last one.
-pub fn finished(env: &Env, record: &RequestRecord) -> Option<impl Future<Output = ()> + 'static> {
+/// Logs the request, counts it and offers it to the callbacks. Returns what to
+/// run off the critical path: the hand-over of the counts when this is the first
+/// since the last one, the callbacks' sending when due.
+pub fn finished(
+    env: &Env,
+    callbacks: &Callbacks,
+    record: &RequestRecord,
+) -> Option<impl Future<Output = ()> + 'static> {
     // One JSON line: what Workers Logs and Logpush index by field.
     worker::console_log!("{}", record.log_line());
     let first = TALLIES.with_borrow_mut(|tallies| {
@@ -33,7 +41,23 @@ pub fn finished(env: &Env, record: &RequestRecord) -> Option<impl Future<Output 
         tallies.count(record);
         first && !tallies.is_empty()
     });
-    first.then(|| hand_over(env.clone()))
+    let hand_over = first.then(|| hand_over(env.clone()));
+    let sending = callbacks::offer(callbacks, record);
+    (hand_over.is_some() || sending.is_some()).then_some(async move {
+        join(
+            async {
+                if let Some(hand_over) = hand_over {
+                    hand_over.await;
+                }
+            },
+            async {
+                if let Some(sending) = sending {
+                    sending.await;
+                }
+            },
+        )
+        .await;
+    })
 }
 
 /// After [`HAND_OVER_MS`], sends each group's counts to its coordinator. Counts

@@ -21,7 +21,7 @@ use switchyard_core::error::ApiError;
 use switchyard_core::failure::Failure;
 use switchyard_core::inbound::client::Client;
 use switchyard_core::mock::{self, MockContext};
-use switchyard_core::observe::record::{self, RequestRecord, StreamEnded, Tokens};
+use switchyard_core::observe::record::{self, Content, RequestRecord, StreamEnded, Tokens};
 use switchyard_core::openai::Usage;
 use switchyard_core::plan::Step;
 use switchyard_core::request::{ParsedRequest, priority_header, timeout_header};
@@ -141,19 +141,20 @@ pub async fn serve(
     match reply.stream_end.take() {
         None => {
             record.latency_ms = (runtime::now_ms() - started) as u64;
-            if let Some(work) = observe::finished(env, &record) {
+            if let Some(work) = observe::finished(env, &config.callbacks, &record) {
                 background.run(work);
             }
         }
         Some(ended) => {
             let env = env.clone();
             let deployment = last_deployment(config, &record);
+            let callbacks = config.callbacks.clone();
             background.run(async move {
                 if let Ok(end) = ended.await {
                     record.stream_ended(end, deployment.as_deref());
                 }
                 record.latency_ms = (runtime::now_ms() - started) as u64;
-                if let Some(work) = observe::finished(&env, &record) {
+                if let Some(work) = observe::finished(&env, &callbacks, &record) {
                     work.await;
                 }
             });
@@ -278,6 +279,9 @@ async fn route(
                 continue;
             }
             Ok(answer) => {
+                if config.callbacks.logs_messages() {
+                    record.content = Some(content(&request, endpoint, &answer));
+                }
                 let cost = answer.usage().and_then(|usage| cost::of(picked.deployment, usage));
                 record.usage = answer.usage().map(Tokens::from);
                 record.cost = cost;
@@ -447,6 +451,17 @@ fn answered(
             reply
         }
     }
+}
+
+/// The request's input and the answer's text, for callbacks that log messages. A
+/// stream's text, and an answer left in JavaScript, are not kept.
+fn content(request: &ParsedRequest<'_>, endpoint: Endpoint, answer: &Answer) -> Content {
+    let input = request.field(endpoint.input_param()).map(|raw| raw.get().to_owned());
+    let output = match answer {
+        Answer::Complete { body: Body::Bytes(bytes), .. } => Content::answer_text(bytes),
+        Answer::Complete { .. } | Answer::Stream { .. } => None,
+    };
+    Content { input, output }
 }
 
 /// How a relayed stream ended, for its request's record.

@@ -5,5 +5,7 @@
 //! written once its answer is on its way, and the counts travel to the group's
 //! coordinator with the messages an isolate sends it anyway.
 
+pub mod langfuse;
+pub mod otel;
 pub mod record;
 pub mod tally;

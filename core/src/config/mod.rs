@@ -7,6 +7,7 @@
 
 mod access;
 mod cache;
+mod callbacks;
 mod policy;
 mod raw;
 #[cfg(test)]
@@ -19,6 +20,7 @@ use sha2::{Digest, Sha256};
 
 pub use access::{Access, AwsCredential, AzureAccess, AzureCredential, BedrockAccess, VertexAccess};
 pub use cache::CachePolicy;
+pub use callbacks::{Callbacks, LangfuseSink, OtelSink, Outcomes};
 pub use policy::{CooldownPolicy, DEFAULT_COOLDOWN_MS, FallbackKind, RetryPolicy, RouterPolicy, RoutingStrategy};
 
 use crate::cors::AllowedOrigins;
@@ -116,6 +118,8 @@ pub struct Config {
     /// How long a Responses API response is kept (`general_settings.responses_ttl`,
     /// else [`DEFAULT_RESPONSES_TTL_MS`]).
     pub responses_ttl_ms: u64,
+    /// Where each request's record goes (`litellm_settings.callbacks` and kin).
+    pub callbacks: Callbacks,
 }
 
 /// OpenAI keeps a response 30 days: so does Switchyard, unless told otherwise.
@@ -192,11 +196,20 @@ pub fn check(yaml: &str, env: EnvLookup<'_>) -> (Result<Config, ConfigError>, Ve
             ConfigError::at(if path == "." { "(document)".to_owned() } else { path }, message)
         })
     };
-    (raw.and_then(|raw| build_with_secrets(raw, env)), warnings)
+    let config = raw.and_then(|raw| build_with_secrets(raw, env, &mut warnings));
+    (config, warnings)
 }
 
 /// [`build`], then every secret the config holds gathered for masking.
-fn build_with_secrets(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
+fn build_with_secrets(
+    mut raw: RawConfig,
+    env: EnvLookup<'_>,
+    warnings: &mut Vec<String>,
+) -> Result<Config, ConfigError> {
+    // Read with the plain lookup: of the sinks' settings, only the keys and the
+    // headers are secrets (an endpoint masked in every provider message would hide
+    // nothing and confuse).
+    let callbacks = callbacks::build(&mut raw.litellm_settings, env, warnings)?;
     // Every value an `os.environ/` reference resolves to is a secret, whatever key holds it.
     let resolved = std::cell::RefCell::new(Vec::new());
     let recording = |name: &str| {
@@ -207,11 +220,13 @@ fn build_with_secrets(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, Conf
         value
     };
     let mut config = build(raw, &recording)?;
+    config.callbacks = callbacks;
     let resolved = resolved.into_inner();
     let deployments = config.groups.iter().flat_map(|g| g.deployments.iter());
     let keys = deployments.clone().filter_map(|d| d.api_key.as_ref()).chain(config.master_key.as_ref());
     let held = deployments.flat_map(|d| d.access.secrets());
-    let secrets = resolved.iter().map(String::as_str).chain(keys.map(Secret::expose)).chain(held);
+    let sinks = config.callbacks.secrets();
+    let secrets = resolved.iter().map(String::as_str).chain(keys.map(Secret::expose)).chain(held).chain(sinks);
     config.secrets = Secrets::new(secrets);
     Ok(config)
 }
@@ -301,6 +316,7 @@ fn build(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
         secrets: Secrets::default(),
         allowed_origins,
         responses_ttl_ms,
+        callbacks: Callbacks::default(),
     })
 }
 

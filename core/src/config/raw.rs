@@ -177,6 +177,14 @@ pub struct RawLitellmSettings {
     pub default_fallbacks: Option<Vec<String>>,
     /// Every deployment drops the fields its provider cannot take.
     pub drop_params: Option<bool>,
+    /// Sinks given every request's record (see `config::callbacks`).
+    pub callbacks: Option<Vec<String>>,
+    /// Sinks given the records of requests that succeeded.
+    pub success_callback: Option<Vec<String>>,
+    /// Sinks given the records of requests that failed.
+    pub failure_callback: Option<Vec<String>>,
+    /// No sink is given messages or answers.
+    pub turn_off_message_logging: Option<bool>,
 }
 
 /// LiteLLM's `cache_params`; the store is always the `CACHE` KV namespace.

@@ -139,6 +139,26 @@ pub struct Content {
     pub output: Option<String>,
 }
 
+impl Content {
+    /// The text of an answer as the client got it, whichever API it is in
+    /// (Chat Completions', text completions', the Messages or the Responses API's).
+    pub fn answer_text(body: &[u8]) -> Option<String> {
+        let answer: serde_json::Value = serde_json::from_slice(body).ok()?;
+        let choice = answer.get("choices").and_then(|c| c.get(0));
+        let chat = choice.and_then(|c| c.pointer("/message/content").or_else(|| c.get("text")));
+        if let Some(text) = chat.and_then(serde_json::Value::as_str) {
+            return Some(text.to_owned());
+        }
+        // Anthropic's `content` blocks, or the Responses API's `output` messages.
+        let blocks = answer.get("content").and_then(serde_json::Value::as_array).cloned().or_else(|| {
+            let output = answer.get("output")?.as_array()?;
+            Some(output.iter().filter_map(|o| o.get("content")?.as_array()).flatten().cloned().collect())
+        })?;
+        let text: Vec<&str> = blocks.iter().filter_map(|b| b.get("text")?.as_str()).collect();
+        (!text.is_empty()).then(|| text.concat())
+    }
+}
+
 impl RequestRecord {
     pub fn new(time_ms: u64, request_id: String, endpoint: &'static str) -> Self {
         Self { time_ms, request_id, endpoint, ..Self::default() }
@@ -276,6 +296,19 @@ mod tests {
         record.stream_ended(broke, Some(deployment));
         assert_eq!(record.failed_attempts[0].class, FailureClass::Connection);
         assert_eq!(record.error_type.as_deref(), Some("stream_error"));
+    }
+
+    #[test]
+    fn an_answers_text_is_read_in_each_api() {
+        let chat = br#"{"choices":[{"message":{"role":"assistant","content":"hi"}}]}"#;
+        let completion = br#"{"choices":[{"text":"hi"}]}"#;
+        let messages = br#"{"content":[{"type":"text","text":"h"},{"type":"tool_use"},{"type":"text","text":"i"}]}"#;
+        let responses = br#"{"output":[{"type":"message","content":[{"type":"output_text","text":"hi"}]}]}"#;
+        for body in [&chat[..], completion, messages, responses] {
+            assert_eq!(Content::answer_text(body).as_deref(), Some("hi"));
+        }
+        assert_eq!(Content::answer_text(b"not json"), None);
+        assert_eq!(Content::answer_text(br#"{"data":[{"embedding":[0.1]}]}"#), None);
     }
 
     #[test]

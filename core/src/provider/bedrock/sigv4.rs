@@ -302,7 +302,7 @@ fn hex(bytes: &[u8]) -> String {
 
 /// The proleptic Gregorian `(year, month, day)` of a day counted from 1970-01-01
 /// (Howard Hinnant's `civil_from_days`, for days on or after the epoch).
-fn civil_date(days: u64) -> (u64, u64, u64) {
+pub(crate) fn civil_date(days: u64) -> (u64, u64, u64) {
     let z = days + 719_468;
     let era = z / 146_097;
     let day_of_era = z % 146_097;
