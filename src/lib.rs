@@ -25,6 +25,7 @@
 //!   for groups that need no ticket per request.
 //! - [`jobs`]: async jobs, one Durable Object each.
 //! - [`durable`]: calling a Durable Object by name.
+//! - [`ui`]: the live page's files (`GET /ui`), which poll `/ui/state`.
 
 mod attempt;
 mod cache;
@@ -41,6 +42,7 @@ mod responses_store;
 mod routes;
 mod runtime;
 mod translator;
+mod ui;
 
 use switchyard_core::error::ApiError;
 use worker::{Context, Env, Result, event};
