@@ -1,0 +1,178 @@
+// The live page (/ui) in headless Chromium against the gateway, while traffic
+// runs and one deployment starts failing: the page shows it cooling, with its
+// time left, and the other healthy. /ui/state is behind the master key.
+import assert from "node:assert/strict";
+import { copyFileSync, mkdirSync } from "node:fs";
+import { after, before, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { nextUpdates, openPage } from "../support/browser.mjs";
+import { deployment, readEvents, useGateway, user } from "../support/gateway.mjs";
+
+const MASTER_KEY = "sk-master-ui-1234";
+const root = fileURLToPath(new URL("../..", import.meta.url));
+const screenshot = `${root}/build/ui.png`;
+
+const ctx = useGateway((upstream) => ({
+  config: [
+    "model_list:",
+    deployment(upstream, "gpt-4o", "gpt-4o-east", ", rpm: 600, tpm: 60000"),
+    deployment(upstream, "gpt-4o", "gpt-4o-west", ", cooldown_time: 60"),
+    deployment(upstream, "embed", "embed-1"),
+    "router_settings:",
+    "  num_retries: 1",
+    "  cache_responses: true",
+    "general_settings:",
+    "  master_key: os.environ/SWITCHYARD_MASTER_KEY",
+  ].join("\n"),
+  bindings: { SWITCHYARD_MASTER_KEY: MASTER_KEY },
+}));
+const auth = { authorization: `Bearer ${MASTER_KEY}` };
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Waits for the next minute when fewer than `seconds` are left of this one. */
+async function minuteLeft(seconds) {
+  const second = new Date().getSeconds();
+  if (second >= 60 - seconds) await sleep((61 - second) * 1_000);
+}
+
+let asked = 0;
+/** `n` requests to `model`, `concurrency` at a time, each a new prompt (no cache hit); each body read. */
+async function traffic(model, n, { concurrency = 4, extra = {} } = {}) {
+  let sent = 0;
+  const statuses = [];
+  const worker = async () => {
+    while (sent < n) {
+      sent += 1;
+      asked += 1;
+      const response = await ctx.gateway.post(
+        "/v1/chat/completions",
+        { model, messages: user(`question ${asked}`), ...extra },
+        auth,
+      );
+      if (extra.stream) await readEvents(response);
+      else await response.arrayBuffer();
+      statuses.push(response.status);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return statuses;
+}
+
+let browser;
+before(async () => {
+  browser = await openPage();
+});
+after(async () => {
+  await browser?.close();
+});
+
+test("the page, its script and its style are served without a key, under a strict policy, never cached", async () => {
+  for (const [path, type] of [
+    ["/ui", "text/html; charset=utf-8"],
+    ["/ui/app.js", "text/javascript; charset=utf-8"],
+    ["/ui/app.css", "text/css; charset=utf-8"],
+  ]) {
+    const response = await ctx.gateway.get(path);
+    assert.equal(response.status, 200, path);
+    assert.equal(response.headers.get("content-type"), type);
+    assert.equal(response.headers.get("cache-control"), "no-store");
+    const policy = response.headers.get("content-security-policy");
+    assert.match(policy, /default-src 'none'/);
+    assert.match(policy, /script-src 'self';/);
+    assert.match(policy, /connect-src 'self';/);
+    assert.ok(!policy.includes("unsafe-inline"));
+    assert.ok((await response.text()).length > 100);
+  }
+  assert.equal((await ctx.gateway.get("/ui/nothing")).status, 404);
+});
+
+test("/ui/state refuses without the master key, in OpenAI's shape, and answers with it", async () => {
+  for (const headers of [{}, { authorization: "Bearer sk-wrong" }]) {
+    const response = await ctx.gateway.get("/ui/state", headers);
+    assert.equal(response.status, 401);
+    const { error } = await response.json();
+    assert.equal(error.type, "authentication_error");
+  }
+  for (const headers of [auth, { "x-api-key": MASTER_KEY }]) {
+    const response = await ctx.gateway.get("/ui/state", headers);
+    assert.equal(response.status, 200);
+    const state = await response.json();
+    assert.ok(state.time_ms > 0);
+    assert.deepEqual(state.groups.map((g) => g.name).sort(), ["embed", "gpt-4o"]);
+  }
+});
+
+test("in Chromium: the key form, then the groups live; a failing deployment turns to cooling with its time left", async () => {
+  const { page } = browser;
+  const row = (id) => page.locator(`tr[data-deployment="${id}"]`);
+  const field = (id, name) => row(id).locator(`[data-field="${name}"]`);
+
+  // Traffic first, streamed too (for a time to first token), then one prompt
+  // asked again (a cache hit, which reaches no deployment). All in one minute,
+  // for this minute's rpm.
+  await minuteLeft(20);
+  assert.deepEqual(new Set(await traffic("gpt-4o", 16)), new Set([200]));
+  assert.deepEqual(new Set(await traffic("gpt-4o", 4, { extra: { stream: true } })), new Set([200]));
+  const again = { model: "gpt-4o", messages: user("asked twice") };
+  await (await ctx.gateway.post("/v1/chat/completions", again, auth)).arrayBuffer();
+  await sleep(300); // the answer is stored after it is sent
+  const hit = await ctx.gateway.post("/v1/chat/completions", again, auth);
+  assert.equal(hit.status, 200);
+  await hit.arrayBuffer();
+  await traffic("embed", 3, { concurrency: 1 });
+
+  await page.goto(`${ctx.gateway.url}/ui`);
+  await page.waitForSelector("body[data-status=login]");
+  await page.fill("#key", MASTER_KEY);
+  await page.press("#key", "Enter");
+  await page.waitForSelector("body[data-status=live]");
+  await page.waitForSelector('tr[data-deployment="gpt-4o-west"]');
+
+  assert.equal(await row("gpt-4o-east").getAttribute("data-state"), "healthy");
+  assert.equal(await row("gpt-4o-west").getAttribute("data-state"), "healthy");
+  const served = async (id) => Number(await field(id, "requests").getAttribute("data-requests"));
+  // Requests routed in the isolate reach the coordinator's counts with its next sync.
+  await page.waitForFunction(
+    () =>
+      ["gpt-4o-east", "gpt-4o-west"]
+        .map((id) => Number(document.querySelector(`tr[data-deployment="${id}"] [data-field="requests"]`).dataset.requests))
+        .reduce((a, b) => a + b) >= 21,
+    null,
+    { timeout: 10_000 },
+  );
+  assert.equal((await served("gpt-4o-east")) + (await served("gpt-4o-west")), 21, "each call counted once, the hit not");
+  const cache = page.locator('section[data-group="gpt-4o"] [data-field="cache"]');
+  assert.equal(await cache.getAttribute("data-hits"), "1");
+  assert.match(await cache.textContent(), /\d+% \(1 of \d+\)/);
+  assert.equal(await field("gpt-4o-east", "rpm").getAttribute("data-limit"), "600");
+  assert.ok(Number(await field("gpt-4o-east", "rpm").getAttribute("data-used")) > 0);
+  assert.equal(await field("gpt-4o-west", "rpm").textContent(), "no limit");
+
+  // gpt-4o-west starts answering 429 while traffic runs: its first failure cools
+  // it (for cooldown_time: 60 s), and the retry goes to gpt-4o-east.
+  ctx.upstream.script("gpt-4o-west", [], { type: "rate_limit", retryAfter: 0 });
+  const running = (async () => {
+    const statuses = [];
+    const until = Date.now() + 6_000;
+    while (Date.now() < until) statuses.push(...(await traffic("gpt-4o", 4, { concurrency: 2 })));
+    return statuses;
+  })();
+  await page.waitForSelector('tr[data-deployment="gpt-4o-west"][data-state="cooling"]', { timeout: 15_000 });
+  assert.match(await field("gpt-4o-west", "state").textContent(), /^cooling \d+ s$/);
+  const left = Number(await row("gpt-4o-west").getAttribute("data-cooling-left-ms"));
+  assert.ok(left > 40_000 && left <= 60_000, `time left of a 60 s cooldown: ${left} ms`);
+  assert.equal(await row("gpt-4o-east").getAttribute("data-state"), "healthy");
+  await page.waitForSelector('tr[data-deployment="gpt-4o-west"] .failure[data-class="RateLimit"]');
+  assert.deepEqual(new Set(await running), new Set([200]), "the retries went to gpt-4o-east");
+
+  // The page keeps up: the counts grow with the traffic.
+  await nextUpdates(page);
+  assert.ok((await served("gpt-4o-east")) > 20);
+  assert.ok(Number(await field("gpt-4o-east", "latency").getAttribute("data-ms")) > 0);
+  assert.ok(Number(await field("gpt-4o-east", "ttft").getAttribute("data-ms")) > 0);
+  assert.equal(await page.locator('section[data-group="embed"] tr[data-deployment="embed-1"]').count(), 1);
+  assert.deepEqual(page.cspViolations, []);
+
+  mkdirSync(`${root}/build`, { recursive: true });
+  await page.screenshot({ path: screenshot, fullPage: true });
+});
