@@ -113,7 +113,7 @@ function deploymentRow(group, d) {
   return el(
     "tr",
     { "data-deployment": d.id, "data-state": d.state, "data-cooling-left-ms": d.cooling_left_ms },
-    el("th", { scope: "row" }, el("span", { class: "id" }, d.id), el("small", {}, `${d.provider} \u00b7 ${d.model}`)),
+    el("th", { scope: "row", title: d.id }, el("span", { class: "id" }, d.id), el("small", {}, `${d.provider} \u00b7 ${d.model}`)),
     el("td", {}, badge(d)),
     bar(d.rpm, "rpm"),
     bar(d.tpm, "tpm"),
