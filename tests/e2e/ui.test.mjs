@@ -111,6 +111,8 @@ test("in Chromium: the key form, then the groups live; a failing deployment turn
   // asked again (a cache hit, which reaches no deployment). All in one minute,
   // for this minute's rpm.
   await minuteLeft(20);
+  // Answers take a little while, so latency and time to first token are never 0.
+  for (const id of ["gpt-4o-east", "gpt-4o-west"]) ctx.upstream.script(id, [], { type: "ok", delayMs: 20 });
   assert.deepEqual(new Set(await traffic("gpt-4o", 16)), new Set([200]));
   assert.deepEqual(new Set(await traffic("gpt-4o", 4, { extra: { stream: true } })), new Set([200]));
   const again = { model: "gpt-4o", messages: user("asked twice") };
