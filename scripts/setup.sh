@@ -9,6 +9,7 @@
 #   - worker-build and wasm-bindgen-cli (pinned to Cargo.lock) under .tools/;
 #   - wrangler, workerd, miniflare, esbuild, binaryen, playwright-core and the OpenAI
 #     and Anthropic SDKs from npm;
+#   - prometheus_client (PyPI) in .tools/py, for the metrics test's parser;
 #   - Debian's chromium, which the live page's tests drive (playwright-core's own
 #     browser download would need a host other than the registries).
 set -euo pipefail
@@ -113,10 +114,18 @@ if ! [ -f "$stamp" ] || [ "$root/package-lock.json" -nt "$stamp" ]; then
   log "installing npm packages"
   (cd "$root" && npm ci --no-audit --no-fund --loglevel=error)
 fi
+# --- 4. Python: prometheus_client, the parser the metrics test reads /metrics with
+PROMETHEUS_CLIENT_VERSION=0.26.0
+if ! "$tools/py/bin/pip" show prometheus-client 2>/dev/null | grep -x "Version: $PROMETHEUS_CLIENT_VERSION" >/dev/null; then
+  log "installing prometheus_client $PROMETHEUS_CLIENT_VERSION in .tools/py"
+  python3 -m venv "$tools/py"
+  "$tools/py/bin/pip" install -q "prometheus-client==$PROMETHEUS_CLIENT_VERSION"
+fi
+
 esbuild=$(ls "$root"/node_modules/@esbuild/linux-*/bin/esbuild 2>/dev/null | head -n 1 || true)
 [ -n "$esbuild" ] || esbuild="$root/node_modules/.bin/esbuild"
 
-# --- 4. Chromium, for the tests of the live page (/ui) ---------------------------
+# --- 5. Chromium, for the tests of the live page (/ui) ---------------------------
 if ! [ -x /usr/bin/chromium ]; then
   log "installing Debian's chromium"
   export DEBIAN_FRONTEND=noninteractive

@@ -287,11 +287,11 @@ pub fn for_client(
 
 /// How a relayed stream ended, for the coordinator and the cache.
 pub enum StreamEnd {
-    /// `whole`: the stream, when it was asked to read it whole; `tokens`: the usage
-    /// its last event reported, when it was asked to read that.
+    /// `whole`: the stream, when it was asked to read it whole; `usage`: what its
+    /// last event reported, when it was asked to read that.
     Finished {
         whole: Option<Vec<u8>>,
-        tokens: Option<u64>,
+        usage: Option<Usage>,
     },
     Failed(Failure),
 }
@@ -460,12 +460,12 @@ pub async fn stream_end(
     }
     if end.finished() {
         let kept = end.kept().map(|kept| kept.to_vec());
-        let tokens = match &translated {
-            Some((_, usage)) => usage.map(|u| u.total_tokens),
-            None => kept.as_deref().and_then(usage::of_stream_end).map(|u| u.total_tokens),
+        let usage = match translated {
+            Some((_, usage)) => usage,
+            None => kept.as_deref().and_then(usage::of_stream_end),
         };
         let whole = kept.filter(|_| read == Read::Whole);
-        return Some(StreamEnd::Finished { whole, tokens });
+        return Some(StreamEnd::Finished { whole, usage });
     }
     Some(StreamEnd::Failed(if end.timed_out() {
         Failure::timeout(id, stall_ms)

@@ -28,9 +28,11 @@ use serde::de::DeserializeOwned;
 use switchyard_core::config::{Config, DeploymentId, ModelGroup};
 use switchyard_core::coordinator::local::{HealthView, ServedSince};
 use switchyard_core::coordinator::{
-    self, Admission, Holdings, Message, QueueStatus, Report, ReportedFailure, Snapshot, TicketReply, TicketRequest,
+    self, Admission, GroupMetrics, Holdings, Message, QueueStatus, Report, ReportedFailure, Snapshot, TicketReply,
+    TicketRequest,
 };
 use switchyard_core::error::ApiError;
+use switchyard_core::observe::tally::Tally;
 use web_sys::AbortSignal;
 use worker::{Delay, DurableObject, Env, Request, Response, Result, State, durable_object};
 
@@ -115,6 +117,14 @@ impl DurableObject for Coordinator {
                 self.tick(&turn);
                 self.persist(group).await?;
                 Ok(Response::empty()?.with_status(204))
+            }
+            Message::Observed { tally, .. } => {
+                self.with_core(|core| core.observed(&tally));
+                Ok(Response::empty()?.with_status(204))
+            }
+            Message::Metrics { .. } => {
+                let metrics = self.with_core(|core| core.metrics(turn.now, group, &config.router)).unwrap_or_default();
+                respond::json(200, serde_json::to_vec(&metrics)?)
             }
             Message::Sync { served, failure, estimated_tokens, .. } => {
                 let view = self
@@ -275,6 +285,16 @@ pub async fn fetch_view(
 /// What the group's coordinator holds now (`GET /debug/state`).
 pub async fn holdings(env: &Env, group: &str) -> Result<Holdings> {
     ask(env, group, &Message::State { group: group.to_owned() }).await
+}
+
+/// The group's counts and its deployments' state (`GET /metrics`, `GET /ui/state`).
+pub async fn metrics(env: &Env, group: &str) -> Result<GroupMetrics> {
+    ask(env, group, &Message::Metrics { group: group.to_owned() }).await
+}
+
+/// Hands what this isolate counted of the group's requests to its coordinator.
+pub async fn observed(env: &Env, group: &str, tally: Tally) -> Result<()> {
+    send(env, group, &Message::Observed { group: group.to_owned(), tally }).await.map(|_| ())
 }
 
 /// The group's queue as its coordinator sees it now.

@@ -17,7 +17,8 @@ use switchyard_core::jobs::{Job as JobRecord, JobStatus, is_job_id, job_id, tena
 use switchyard_core::request::ParsedRequest;
 use worker::{DurableObject, Env, Method, Request, Response, Result, State, durable_object};
 
-use crate::proxy::{self, Background, Caller, HeaderOptions};
+use crate::background::Background;
+use crate::proxy::{self, Caller, HeaderOptions};
 use crate::respond::{self, Reply};
 use crate::{config_source, coordinator, durable, runtime};
 

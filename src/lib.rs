@@ -19,15 +19,20 @@
 //! - [`credentials`]: Entra ID tokens for Azure deployments and Google tokens for
 //!   Vertex AI deployments, cached per isolate.
 //! - [`respond`]: JSON and error responses, and the `x-litellm-*` headers.
+//! - [`background`]: where work off the response's critical path runs.
 //! - [`runtime`]: the clock and the random seed, read from JavaScript.
 //! - [`coordinator`]: the per-model-group Durable Object, and its client.
 //! - [`local_route`]: routing in the isolate, by the coordinator's health view,
 //!   for groups that need no ticket per request.
+//! - [`observe`]: each request's log line, and its counts handed to the
+//!   coordinators for the metrics.
+//! - [`metrics`]: `GET /metrics` and `GET /ui/state`, from every group's coordinator.
 //! - [`jobs`]: async jobs, one Durable Object each.
 //! - [`durable`]: calling a Durable Object by name.
 //! - [`ui`]: the live page's files (`GET /ui`), which poll `/ui/state`.
 
 mod attempt;
+mod background;
 mod cache;
 mod clients;
 mod config_source;
@@ -36,6 +41,8 @@ mod credentials;
 mod durable;
 mod jobs;
 mod local_route;
+mod metrics;
+mod observe;
 mod proxy;
 mod respond;
 mod responses_store;

@@ -8,6 +8,7 @@ use std::pin::pin;
 use std::rc::Rc;
 use std::time::Duration;
 
+use futures_channel::oneshot;
 use futures_util::future::{Either, select};
 use switchyard_core::config::{Config, Deployment, DeploymentId, ModelGroup};
 use switchyard_core::coordinator::local::Ask;
@@ -20,6 +21,7 @@ use switchyard_core::error::ApiError;
 use switchyard_core::failure::Failure;
 use switchyard_core::inbound::client::Client;
 use switchyard_core::mock::{self, MockContext};
+use switchyard_core::observe::record::{self, RequestRecord, StreamEnded, Tokens};
 use switchyard_core::openai::Usage;
 use switchyard_core::plan::Step;
 use switchyard_core::request::{ParsedRequest, priority_header, timeout_header};
@@ -29,26 +31,11 @@ use switchyard_core::upstream::{self, CallContext, ClientHeaders};
 use worker::{Context, Delay, Env, Result};
 
 use crate::attempt::{self, Answer, Outbound, StreamEnd, Translated};
+use crate::background::Background;
 use crate::cache::Cached;
+use crate::observe;
 use crate::respond::{self, Body, HeaderList, Limits, Reply, Served};
 use crate::{clients, coordinator, credentials, local_route, responses_store, runtime};
-
-/// Where work off the response's critical path (reports to the coordinator) runs.
-pub enum Background<'a> {
-    /// A client request: `ctx.waitUntil`, so it finishes after the response.
-    WaitUntil(&'a Context),
-    /// Inside a Durable Object (an async job): spawned on the object's event loop.
-    Spawn,
-}
-
-impl Background<'_> {
-    fn run(&self, work: impl std::future::Future<Output = ()> + 'static) {
-        match self {
-            Self::WaitUntil(ctx) => ctx.wait_until(work),
-            Self::Spawn => wasm_bindgen_futures::spawn_local(work),
-        }
-    }
-}
 
 /// Who a request is served for.
 pub enum Caller {
@@ -66,6 +53,16 @@ impl Caller {
         match self {
             Self::Client { api_key, .. } => api_key.clone(),
             Self::Job => None,
+        }
+    }
+
+    /// The request's id: the client's own `x-litellm-call-id` when it is plain,
+    /// else a new one.
+    fn request_id(&self, rng: &mut fastrand::Rng) -> String {
+        let own = self.header("x-litellm-call-id");
+        match own.as_deref().and_then(record::client_request_id) {
+            Some(id) => id.to_owned(),
+            None => record::request_id(rng.u128(..)),
         }
     }
 
@@ -133,16 +130,77 @@ pub async fn serve(
     client: Option<Rc<Client>>,
 ) -> Result<Reply> {
     let started = runtime::now_ms();
+    let mut rng = runtime::rng();
+    let mut record = RequestRecord::new(started as u64, caller.request_id(&mut rng), endpoint.client_path());
+    record.hashed_api_key = caller.api_key().as_deref().map(record::hashed_api_key);
+    let served = route(endpoint, body, headers, &caller, env, &background, config, client, &mut record, rng).await;
+    let mut reply = served?;
+    reply.set("x-request-id", record.request_id.clone());
+    reply.set("x-litellm-call-id", record.request_id.clone());
+    record.status = reply.status();
+    match reply.stream_end.take() {
+        None => {
+            record.latency_ms = (runtime::now_ms() - started) as u64;
+            if let Some(work) = observe::finished(env, &record) {
+                background.run(work);
+            }
+        }
+        Some(ended) => {
+            let env = env.clone();
+            let deployment = last_deployment(config, &record);
+            background.run(async move {
+                if let Ok(end) = ended.await {
+                    record.stream_ended(end, deployment.as_deref());
+                }
+                record.latency_ms = (runtime::now_ms() - started) as u64;
+                if let Some(work) = observe::finished(&env, &record) {
+                    work.await;
+                }
+            });
+        }
+    }
+    Ok(reply)
+}
+
+/// The deployment a record's last call went to, for the prices of a stream that
+/// ends after the config may have changed.
+fn last_deployment(config: &Config, record: &RequestRecord) -> Option<Rc<Deployment>> {
+    let called = record.deployment.as_ref()?;
+    let group = config.group(&called.group)?;
+    group.deployments.iter().find(|d| d.id.as_str() == called.id).map(|d| Rc::new(d.clone()))
+}
+
+/// Serves the request, telling `record` what it did: the plan's steps, each a
+/// pick and a call, until an answer or the final error.
+#[allow(clippy::too_many_arguments)]
+async fn route(
+    endpoint: Endpoint,
+    body: &[u8],
+    headers: HeaderOptions,
+    caller: &Caller,
+    env: &Env,
+    background: &Background<'_>,
+    config: &Config,
+    client: Option<Rc<Client>>,
+    record: &mut RequestRecord,
+    mut rng: fastrand::Rng,
+) -> Result<Reply> {
+    let started = record.time_ms as f64;
     let mut request = match ParsedRequest::parse(endpoint, body) {
         Ok(request) => request,
         Err(error) => return Ok(Reply::error_for(endpoint, &error)),
     };
     request.priority = request.priority.or(headers.priority);
+    record.model = request.model.to_owned();
+    record.stream = request.stream;
+    record.metadata = request.field("metadata").and_then(|raw| serde_json::from_str(raw.get()).ok());
     let serving = match Serving::new(config, &request, headers.timeout_ms, started as u64) {
         Ok(serving) => serving,
         Err(error) => return Ok(Reply::error_for(endpoint, &error)),
     };
-    let cached = match &caller {
+    record.group = Some(serving.group.name.clone());
+    record.priority = serving.priority;
+    let cached = match caller {
         Caller::Client { api_key, .. } => Cached::of(&config.cache, &request, &serving.group.name, api_key.as_deref()),
         Caller::Job => None,
     };
@@ -151,15 +209,17 @@ pub async fn serve(
         && let Some(mut hit) = cached.lookup(env, endpoint, request.stream, client.as_deref()).await
     {
         hit.set("x-litellm-model-group", serving.group.name.as_str());
+        record.cache_hit = Some(true);
         return Ok(hit);
     }
-    let mut rng = runtime::rng();
+    record.cache_hit = cached.as_ref().map(|_| false);
     let (mut plan, mut step) = serving.plan(&request);
     let mut last_tried: Option<Picked<'_>> = None;
     let prioritized = serving.priority.is_some();
     loop {
         let (group, avoid) = match step {
             Step::Fail(error) => {
+                record.error_type = Some(error.kind().to_owned());
                 let mut reply = Reply::error_for(endpoint, &error);
                 let served = last_tried.map(|p| Served { group: p.group, deployment: p.deployment, left: p.left });
                 respond::attempt_headers(&mut reply, plan.group(), served, plan.attempts(), started, prioritized);
@@ -176,7 +236,7 @@ pub async fn serve(
             let error = ApiError::Internal(format!("fallback group `{group}` vanished"));
             return Ok(Reply::error_for(endpoint, &error));
         };
-        let picked = match pick(env, group, &serving, &request, avoid, &caller, &background, &mut rng).await {
+        let picked = match pick(env, group, &serving, &request, avoid, caller, background, &mut rng).await {
             Ok(Ok(picked)) => picked,
             Ok(Err(reason)) => {
                 step = plan.on_unavailable(runtime::now_ms() as u64, &reason, &config.router, &mut rng);
@@ -185,11 +245,15 @@ pub async fn serve(
             Err(error) => return Ok(Reply::error_for(endpoint, &error)),
         };
         let attempt_started = runtime::now_ms();
+        record.calling(&group.name, picked.deployment);
+        if let Some(waited_ms) = picked.grant.as_ref().and_then(|g| g.waited_ms) {
+            record.queue_wait_ms = Some(record.queue_wait_ms.unwrap_or(0) + waited_ms);
+        }
         let ticket = picked.grant.as_ref().map(|g| g.ticket);
         // A stream written for a client of another API is not kept whole: the
         // cache keeps chat answers.
         let controls = cached.as_ref().map(|c| &c.controls).filter(|_| !(client.is_some() && request.stream));
-        let attempt = serving.attempt(picked.deployment, ticket.is_some(), controls, attempt_started as u64);
+        let attempt = serving.attempt(picked.deployment, controls, attempt_started as u64);
         let settle = Settle {
             env: env.clone(),
             group: group.name.clone(),
@@ -200,13 +264,14 @@ pub async fn serve(
             counts_usage: attempt.counts_usage,
             started_ms: attempt_started,
         };
-        let call = ClientCall { env, body, caller: &caller, secrets: &config.secrets, client: client.as_ref() };
+        let call = ClientCall { env, body, caller, secrets: &config.secrets, client: client.as_ref() };
         let mut reply = match run(picked.deployment, &request, endpoint, attempt, &call).await? {
             Err(mut failure) => {
                 // What a provider says may echo the key it was sent.
                 failure.error = failure.error.masked(&config.secrets);
                 // Told before the next step, so that a retry sees the cooldown.
                 let reported = ReportedFailure { class: failure.class, retry_after_ms: failure.retry_after_ms };
+                record.call_failed(failure.class, (runtime::now_ms() - attempt_started) as u64);
                 settle.ended(None, None, Some(reported)).await;
                 step = plan.on_failure(runtime::now_ms() as u64, &picked.deployment.id, failure, &config.router);
                 last_tried = Some(picked);
@@ -214,9 +279,14 @@ pub async fn serve(
             }
             Ok(answer) => {
                 let cost = answer.usage().and_then(|usage| cost::of(picked.deployment, usage));
+                record.usage = answer.usage().map(Tokens::from);
+                record.cost = cost;
+                record.api_latency_ms = Some((runtime::now_ms() - attempt_started) as u64);
+                if let Answer::Stream { ttft_ms, .. } = &answer {
+                    record.ttft_ms = Some(*ttft_ms);
+                }
                 let keeping = Keeping { cached: cached.as_ref(), client: client.clone(), api_key: caller.api_key() };
-                let mut reply =
-                    answered(answer, settle, attempt, endpoint, &request, keeping, env, config, &background);
+                let mut reply = answered(answer, settle, attempt, endpoint, &request, keeping, env, config, background);
                 if let Some(cost) = cost {
                     reply.set("x-litellm-response-cost", cost.to_string());
                 }
@@ -340,15 +410,18 @@ fn answered(
             let (env, cache_policy, cached) = (env.clone(), config.cache.clone(), cached.cloned());
             let ttl_ms = config.responses_ttl_ms;
             let stall_ms = attempt.deadlines.stall_ms;
+            let (told, stream_end) = oneshot::channel();
             background.run(async move {
                 let id = settle.deployment.clone();
                 let watched = translation.clone();
                 let end = attempt::stream_end(ended, id.as_str(), attempt.read, stall_ms, translation).await;
+                let _ = told.send(stream_ended(end.as_ref(), settle.started_ms));
                 let (tokens, failure) = match end {
                     Some(StreamEnd::Failed(f)) => {
                         (None, Some(ReportedFailure { class: f.class, retry_after_ms: None }))
                     }
-                    Some(StreamEnd::Finished { whole, tokens }) => {
+                    Some(StreamEnd::Finished { whole, usage }) => {
+                        let tokens = usage.map(|usage| usage.total_tokens);
                         // Cached once complete, after the client has it all.
                         if let (Some(cached), Some(sse)) = (&cached, whole)
                             && let Some(store) = cached.store(&env, &cache_policy, endpoint, true, &sse)
@@ -369,9 +442,21 @@ fn answered(
                 };
                 settle.ended(Some(ttft_ms), tokens, failure).await;
             });
-            Reply::new(status, HeaderList::new(), Body::Stream(body)).passing(Some(upstream))
+            let mut reply = Reply::new(status, HeaderList::new(), Body::Stream(body)).passing(Some(upstream));
+            reply.stream_end = Some(stream_end);
+            reply
         }
     }
+}
+
+/// How a relayed stream ended, for its request's record.
+fn stream_ended(end: Option<&StreamEnd>, started_ms: f64) -> StreamEnded {
+    let (usage, failure) = match end {
+        Some(StreamEnd::Finished { usage, .. }) => (*usage, None),
+        Some(StreamEnd::Failed(failure)) => (None, Some(failure.class)),
+        None => (None, None),
+    };
+    StreamEnded { usage, failure, latency_ms: (runtime::now_ms() - started_ms) as u64 }
 }
 
 /// Asks the group's coordinator for a ticket. A request that may wait there leaves

@@ -5,12 +5,14 @@
 //! boundary each, the largest share of what a routed request allocated in
 //! JavaScript (measured with V8's allocation sampling, BENCHMARKS.md).
 
+use futures_channel::oneshot;
 use js_sys::Uint8Array;
 use serde::ser::{Serialize, Serializer};
 use switchyard_core::config::{Deployment, ModelGroup};
 use switchyard_core::endpoint::Endpoint;
 use switchyard_core::error::ApiError;
 use switchyard_core::inbound::client;
+use switchyard_core::observe::record::StreamEnded;
 use switchyard_core::plan::Attempts;
 use wasm_bindgen::JsValue;
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -35,11 +37,13 @@ pub struct Reply {
     /// The headers of the provider's answer, of which a few pass to the client.
     upstream: Option<web_sys::Headers>,
     body: Body,
+    /// For a relayed stream: told how it ended, for the request's record.
+    pub stream_end: Option<oneshot::Receiver<StreamEnded>>,
 }
 
 impl Reply {
     pub fn new(status: u16, headers: HeaderList, body: Body) -> Self {
-        Self { status, headers, upstream: None, body }
+        Self { status, headers, upstream: None, body, stream_end: None }
     }
 
     /// Gives the client the headers of the provider's answer that pass (see

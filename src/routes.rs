@@ -10,7 +10,7 @@ use worker::{Context, Env, Method, Result};
 
 use crate::config_source::Current;
 use crate::respond::{Body, Reply};
-use crate::{clients, config_source, coordinator, jobs, local_route, proxy, runtime, ui};
+use crate::{clients, config_source, coordinator, jobs, local_route, metrics, proxy, runtime, ui};
 
 enum Route {
     Liveliness,
@@ -33,6 +33,10 @@ enum Api {
     CountTokens,
     /// `GET /v1/responses/{id}`.
     StoredResponse(String),
+    /// Prometheus' exposition (`GET /metrics`).
+    Metrics,
+    /// The live page's JSON (`GET /ui/state`).
+    PageState,
 }
 
 impl Api {
@@ -47,7 +51,9 @@ impl Api {
             | Self::DebugState
             | Self::SubmitJob
             | Self::JobResponse(_)
-            | Self::StoredResponse(_) => Endpoint::ChatCompletions,
+            | Self::StoredResponse(_)
+            | Self::Metrics
+            | Self::PageState => Endpoint::ChatCompletions,
         }
     }
 }
@@ -134,6 +140,8 @@ async fn serve(method: &Method, req: web_sys::Request, env: &Env, ctx: Context) 
                         clients::count_tokens(&req, &body, &config).await?
                     }
                     Api::StoredResponse(id) => clients::stored_response(&id, api_key(&req).as_deref(), env).await?,
+                    Api::Metrics => metrics::exposition(env, &config).await?,
+                    Api::PageState => metrics::page_state(env, &config).await?,
                 },
             };
             if let Some(error) = config_error {
@@ -163,6 +171,8 @@ fn route(method: &Method, path: &str) -> std::result::Result<Route, ApiError> {
         "/models" => (Route::Api(Api::Models), Method::Get),
         "/queue/status" => (Route::Api(Api::QueueStatus), Method::Get),
         "/debug/state" => (Route::Api(Api::DebugState), Method::Get),
+        "/metrics" => (Route::Api(Api::Metrics), Method::Get),
+        "/ui/state" => (Route::Api(Api::PageState), Method::Get),
         "/queue/request" => (Route::Api(Api::SubmitJob), Method::Post),
         p if p.starts_with("/queue/response/") => {
             (Route::Api(Api::JobResponse(p.trim_start_matches("/queue/response/").to_owned())), Method::Get)
@@ -278,6 +288,8 @@ mod tests {
         assert!(matches!(routed(Method::Get, "/ui/app.js"), Ok(Route::Ui(ui::Asset::Script))));
         assert!(matches!(routed(Method::Get, "/ui/app.css"), Ok(Route::Ui(ui::Asset::Style))));
         assert!(matches!(routed(Method::Get, "/ui/page.html"), Err(ApiError::RouteNotFound { .. })));
+        assert!(matches!(routed(Method::Get, "/metrics"), Ok(Route::Api(Api::Metrics))));
+        assert!(matches!(routed(Method::Get, "/ui/state"), Ok(Route::Api(Api::PageState))));
         assert!(matches!(routed(Method::Post, "/v1/messages"), Ok(Route::Api(Api::Proxy(Endpoint::Messages)))));
         assert!(matches!(routed(Method::Post, "/v1/messages/count_tokens"), Ok(Route::Api(Api::CountTokens))));
         assert!(matches!(routed(Method::Post, "/responses"), Ok(Route::Api(Api::Proxy(Endpoint::Responses)))));

@@ -40,7 +40,8 @@ impl AllowedOrigins {
 pub const EXPOSED_HEADERS: &str = "x-litellm-model-id, x-litellm-model-group, x-litellm-model-api-base, \
     x-litellm-attempted-retries, x-litellm-max-retries, x-litellm-attempted-fallbacks, \
     x-litellm-response-duration-ms, x-litellm-cache-key, x-cache, x-ratelimit-remaining-requests, \
-    x-ratelimit-remaining-tokens, x-request-id, retry-after, x-switchyard-config-error";
+    x-ratelimit-remaining-tokens, x-request-id, x-litellm-call-id, llm_provider-x-request-id, \
+    x-litellm-response-cost, retry-after, x-switchyard-config-error";
 
 /// What a preflight (`OPTIONS`) is answered with, for an allowed origin:
 /// `allow_origin` from [`AllowedOrigins::allow`], and the headers the browser

@@ -26,6 +26,17 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
+    /// The path clients call it at (its `/v1` form), as the request log names it.
+    pub fn client_path(self) -> &'static str {
+        match self {
+            Self::ChatCompletions => "/v1/chat/completions",
+            Self::Completions => "/v1/completions",
+            Self::Embeddings => "/v1/embeddings",
+            Self::Messages => "/v1/messages",
+            Self::Responses => "/v1/responses",
+        }
+    }
+
     /// The path appended to a deployment's `api_base` when it speaks the endpoint's
     /// API (Anthropic's `api_base` has no version in it: the path does).
     pub fn upstream_path(self) -> &'static str {

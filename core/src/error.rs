@@ -132,7 +132,8 @@ impl ApiError {
         }
     }
 
-    fn kind(&self) -> &str {
+    /// Its OpenAI `error.type`.
+    pub fn kind(&self) -> &str {
         match self {
             Self::MalformedJson(_)
             | Self::InvalidParam { .. }

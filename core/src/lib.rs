@@ -36,6 +36,8 @@
 //! - [`cost`]: what an answer cost at its deployment's prices.
 //! - [`observe`]: what each request did, for the request log, the callbacks and the
 //!   metrics.
+//! - [`metrics`]: `GET /metrics` (Prometheus, LiteLLM's names) and the live page's
+//!   JSON, from every group's coordinator.
 //! - [`mock`]: well-formed answers for `mock_response`, streamed or not.
 //! - [`error`]: every error a client can see, with its status and OpenAI's error body.
 //! - [`secret`]: secrets that never print.
@@ -54,6 +56,7 @@ pub mod failure;
 pub mod fuzzing;
 pub mod inbound;
 pub mod jobs;
+pub mod metrics;
 pub mod mock;
 pub mod observe;
 pub mod openai;

@@ -145,7 +145,8 @@ const NOT_YET: &[&str] = &[
 /// A deployment's `model` split into where it goes and what the provider calls it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderModel<'a> {
-    pub provider: &'a str,
+    /// LiteLLM's name of the provider: the prefix (`openai` for a bare name).
+    pub provider: &'static str,
     pub kind: Kind,
     /// The model name the provider expects: the prefix stripped.
     pub model: &'a str,
@@ -195,7 +196,7 @@ pub fn parse(model: &str) -> Result<ProviderModel<'_>, ProviderError> {
         return Err(ProviderError::EmptyModel(provider.to_owned()));
     }
     Ok(ProviderModel {
-        provider,
+        provider: entry.prefix,
         kind,
         model: name,
         default_api_base: entry.default_api_base,

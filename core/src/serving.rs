@@ -7,7 +7,6 @@
 use crate::config::{Config, Deployment, ModelGroup, RouterPolicy};
 use crate::coordinator::QueueRequest;
 use crate::coordinator::local::LocalRouter;
-use crate::cost;
 use crate::error::ApiError;
 use crate::plan::{Plan, Step};
 use crate::request::{CacheControls, ParsedRequest};
@@ -126,16 +125,9 @@ impl<'c> Serving<'c> {
         Some(QueueRequest { priority, max_wait_ms, waiter })
     }
 
-    /// An attempt at `deployment` starting at `now_ms`. `ticket`: the coordinator
-    /// granted it (its report carries a complete answer's usage); `cache`: the
-    /// controls of a request the response cache applies to.
-    pub fn attempt(
-        &self,
-        deployment: &Deployment,
-        ticket: bool,
-        cache: Option<&CacheControls>,
-        now_ms: u64,
-    ) -> Attempt {
+    /// An attempt at `deployment` starting at `now_ms`. `cache`: the controls of
+    /// a request the response cache applies to.
+    pub fn attempt(&self, deployment: &Deployment, cache: Option<&CacheControls>, now_ms: u64) -> Attempt {
         let router = &self.config.router;
         let deadlines = if self.stream {
             // `stream_timeout` first at each level: the request's, the deployment's,
@@ -158,16 +150,10 @@ impl<'c> Serving<'c> {
         let deadlines = Deadlines { first_ms: deadlines.first_ms.min(left), stall_ms: deadlines.stall_ms.min(left) };
         let counts_usage = LocalRouter::wants_usage(deployment, router);
         // The whole answer for the cache (a stream only when it may be stored);
-        // else its usage, where tokens count, a ticket's report carries them or a
-        // complete answer is priced (a stream's end is copied into Wasm only where
-        // they count).
-        let read = if cache.is_some_and(|controls| !(self.stream && controls.no_store)) {
-            Read::Whole
-        } else if counts_usage || (!self.stream && (ticket || cost::priced(deployment))) {
-            Read::Usage
-        } else {
-            Read::Nothing
-        };
+        // else its usage, which the metrics and the request log count (and a
+        // tpm, usage-based routing, a ticket's report and the cost).
+        let read =
+            if cache.is_some_and(|controls| !(self.stream && controls.no_store)) { Read::Whole } else { Read::Usage };
         Attempt { deadlines, read, counts_usage }
     }
 }
@@ -220,7 +206,7 @@ router_settings:
         let at = |group: &str, body: &str, header: Option<u64>| {
             let request = parse(body);
             let serving = Serving::new(&config, &request, header, 0).unwrap();
-            serving.attempt(deployment(&config, group), false, None, 0).deadlines.first_ms
+            serving.attempt(deployment(&config, group), None, 0).deadlines.first_ms
         };
         let plain = r#"{"model":"plain","messages":[{"role":"user"}]}"#;
         assert_eq!(at("plain", plain, None), 30_000, "the router's");
@@ -236,7 +222,7 @@ router_settings:
         .config;
         let request = parse(r#"{"model":"m","messages":[{"role":"user"}]}"#);
         let serving = Serving::new(&bare, &request, None, 0).unwrap();
-        assert_eq!(serving.attempt(deployment(&bare, "m"), false, None, 0).deadlines.first_ms, DEFAULT_TIMEOUT_MS);
+        assert_eq!(serving.attempt(deployment(&bare, "m"), None, 0).deadlines.first_ms, DEFAULT_TIMEOUT_MS);
     }
 
     #[test]
@@ -245,7 +231,7 @@ router_settings:
         let request = parse(r#"{"model":"timed","messages":[{"role":"user"}],"timeout":10}"#);
         let serving = Serving::new(&config, &request, None, 1_000).unwrap();
         assert_eq!(serving.deadline_ms, Some(11_000));
-        let attempt = serving.attempt(deployment(&config, "timed"), false, None, 7_500);
+        let attempt = serving.attempt(deployment(&config, "timed"), None, 7_500);
         assert_eq!(attempt.deadlines, Deadlines { first_ms: 3_500, stall_ms: 3_500 }, "what is left of it");
         let group = config.group("timed").unwrap();
         assert_eq!(serving.queue(group, 9_000, 1), Some(QueueRequest { priority: 3, max_wait_ms: 2_000, waiter: 1 }));
@@ -267,24 +253,18 @@ router_settings:
     #[test]
     fn what_of_an_answer_is_read() {
         let config = config("");
-        let read = |group: &str, body: &str, ticket: bool, cache: Option<CacheControls>| {
+        let read = |group: &str, body: &str, cache: Option<CacheControls>| {
             let request = parse(body);
             let serving = Serving::new(&config, &request, None, 0).unwrap();
-            serving.attempt(deployment(&config, group), ticket, cache.as_ref(), 0).read
+            serving.attempt(deployment(&config, group), cache.as_ref(), 0).read
         };
         let whole = r#"{"model":"plain","messages":[{"role":"user"}]}"#;
         let streamed = r#"{"model":"plain","messages":[{"role":"user"}],"stream":true}"#;
-        assert_eq!(read("plain", whole, false, None), Read::Nothing);
-        assert_eq!(read("plain", whole, true, None), Read::Usage, "a ticket's report carries the usage");
-        assert_eq!(read("plain", streamed, true, None), Read::Nothing, "a stream's end is read only where it counts");
-        assert_eq!(read("counted", streamed, false, None), Read::Usage, "a tpm counts it");
-        assert_eq!(read("plain", whole, false, Some(CacheControls::default())), Read::Whole);
+        assert_eq!(read("plain", whole, None), Read::Usage, "the metrics count every answer's tokens");
+        assert_eq!(read("plain", streamed, None), Read::Usage, "a stream's at its end");
+        assert_eq!(read("plain", whole, Some(CacheControls::default())), Read::Whole);
         let no_store = CacheControls { no_store: true, ..CacheControls::default() };
-        assert_eq!(read("plain", streamed, false, Some(no_store.clone())), Read::Nothing);
-        assert_eq!(read("plain", whole, false, Some(no_store)), Read::Whole, "a complete answer is read anyway");
-        let priced = r#"{"model":"priced","messages":[{"role":"user"}]}"#;
-        let priced_stream = r#"{"model":"priced","messages":[{"role":"user"}],"stream":true}"#;
-        assert_eq!(read("priced", priced, false, None), Read::Usage, "a priced answer's usage makes its cost");
-        assert_eq!(read("priced", priced_stream, false, None), Read::Nothing, "a stream's cost is not sent");
+        assert_eq!(read("plain", streamed, Some(no_store.clone())), Read::Usage, "a stream not stored is not kept");
+        assert_eq!(read("plain", whole, Some(no_store)), Read::Whole, "a complete answer is read anyway");
     }
 }

@@ -6,8 +6,14 @@
 // allocated in JavaScript (measured, BENCHMARKS.md). The provider's headers are
 // read here, never copied into Wasm. Bound in src/respond.rs.
 
-// The headers of the provider's answer that pass to the client.
-const PASSED = ["content-type", "x-request-id", "openai-processing-ms"];
+// The headers of the provider's answer that pass to the client, each with the
+// name it gets: the provider's request id under LiteLLM's name for it, as
+// `x-request-id` is the gateway's own.
+const PASSED = [
+  ["content-type", "content-type"],
+  ["x-request-id", "llm_provider-x-request-id"],
+  ["openai-processing-ms", "openai-processing-ms"],
+];
 
 // The secrets of the config in force and what stands for each, longest secret first.
 let masks = [];
@@ -28,13 +34,13 @@ function masked(value) {
 /**
  * A `Response` of `body` with `status` and `headers` (a JSON object), and of the
  * `upstream` headers (the provider's answer's, or null), those in `PASSED` that it
- * has, secrets masked.
+ * has, under their passed names, secrets masked.
  */
 export function respond(body, status, headers, upstream) {
   const init = { status, headers: JSON.parse(headers) };
-  for (const name of upstream ? PASSED : []) {
+  for (const [name, passedAs] of upstream ? PASSED : []) {
     const value = upstream.get(name);
-    if (value !== null) init.headers[name] = masks.length ? masked(value) : value;
+    if (value !== null) init.headers[passedAs] = masks.length ? masked(value) : value;
   }
   return new Response(body, init);
 }

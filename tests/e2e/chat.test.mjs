@@ -55,7 +55,7 @@ test("no secret leaks into response headers", async () => {
   for (const [, value] of response.headers) assert.ok(!value.includes("sk-alpha-secret"));
 });
 
-test("of the provider's headers, its content type, request id and processing time pass, and nothing else", async () => {
+test("of the provider's headers, its content type, request id (as llm_provider-x-request-id) and processing time pass, and nothing else; x-request-id is the gateway's own", async () => {
   for (const stream of [false, true]) {
     const contentType = stream ? "text/event-stream; charset=utf-8" : "application/json; charset=utf-8";
     const headers = {
@@ -70,7 +70,9 @@ test("of the provider's headers, its content type, request id and processing tim
     const response = await ctx.gateway.post("/v1/chat/completions", { model: "gpt-4o", messages: user(), stream });
     assert.equal(response.status, 200);
     assert.equal(response.headers.get("content-type"), contentType);
-    assert.equal(response.headers.get("x-request-id"), "req-from-provider");
+    assert.equal(response.headers.get("llm_provider-x-request-id"), "req-from-provider");
+    assert.match(response.headers.get("x-request-id"), /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.equal(response.headers.get("x-litellm-call-id"), response.headers.get("x-request-id"));
     assert.equal(response.headers.get("openai-processing-ms"), "42");
     assert.equal(response.headers.get("set-cookie"), null);
     assert.equal(response.headers.get("x-provider-internal"), null);

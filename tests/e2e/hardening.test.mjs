@@ -91,7 +91,7 @@ test("a key a provider echoes back reaches the client masked, in its message and
   const answered = await chat("leaky");
   assert.equal(answered.status, 200);
   for (const [, value] of answered.headers) assert.ok(!value.includes(ECHOED_KEY), value);
-  assert.equal(answered.headers.get("x-request-id"), "req for Bearer sk-ec...op");
+  assert.equal(answered.headers.get("llm_provider-x-request-id"), "req for Bearer sk-ec...op");
 });
 
 test("every LiteLLM field the gateway reads answers a wrong type with a 400 naming it", async () => {

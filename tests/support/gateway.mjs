@@ -2,6 +2,7 @@
 // listening on a real local port, with a test config and its own KV and Durable
 // Object storage. Tests talk to it over HTTP like any client.
 import { existsSync } from "node:fs";
+import { createInterface } from "node:readline";
 import { after, before, beforeEach } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
@@ -38,6 +39,9 @@ function workerOptions({ config, bindings = {} }) {
  * @param {string} [options.coordinatorRegistry]  take the coordinators from the
  *   Worker of `startCoordinatorHost` sharing this dev registry: another workerd
  *   process, which a test can stop and start again under the gateway
+ * @param {(line: string) => void} [options.onLog]  each line the Worker writes to
+ *   its log (stdout: the request log); without it they are dropped, as one line
+ *   per request would bury the test output. stderr always passes.
  */
 export async function startGateway({
   config,
@@ -46,6 +50,7 @@ export async function startGateway({
   persist,
   noCacheKv = false,
   coordinatorRegistry,
+  onLog,
 }) {
   if (!existsSync(script)) throw new Error("build/ is missing: run `make build` (make test does)");
   const coordinator = coordinatorRegistry ? { className: "Coordinator", scriptName: COORDINATOR_HOST } : "Coordinator";
@@ -57,6 +62,11 @@ export async function startGateway({
     ...(coordinatorRegistry ? { name: "gateway", unsafeDevRegistryPath: coordinatorRegistry } : {}),
     host: "127.0.0.1",
     port: 0,
+    handleRuntimeStdio(stdout, stderr) {
+      stderr.pipe(process.stderr);
+      if (onLog) createInterface({ input: stdout }).on("line", onLog);
+      else stdout.resume();
+    },
   });
   const ready = await mf.ready;
   const kv = await mf.getKVNamespace("CONFIG");

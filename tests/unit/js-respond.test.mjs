@@ -23,7 +23,7 @@ test("bodies pass as the runtime read them: an ArrayBuffer or a stream", async (
   assert.equal(await respond(stream, 200, "{}", null).text(), "streamed");
 });
 
-test("of the provider's headers only content-type, x-request-id and openai-processing-ms pass", () => {
+test("of the provider's headers only content-type, x-request-id (as llm_provider-x-request-id) and openai-processing-ms pass", () => {
   const upstream = provider({
     "content-type": "text/event-stream",
     "x-request-id": "req-1",
@@ -38,7 +38,7 @@ test("of the provider's headers only content-type, x-request-id and openai-proce
     "openai-processing-ms": "12",
     "retry-after": "3",
     "x-litellm-model-id": "d1",
-    "x-request-id": "req-1",
+    "llm_provider-x-request-id": "req-1",
   });
 });
 
@@ -55,7 +55,7 @@ test("secrets in the passed headers are masked, every occurrence, in the order g
     "set-cookie": "sk-live",
   });
   const response = respond(null, 200, JSON.stringify({ "x-litellm-note": "sk-live" }), upstream);
-  assert.equal(response.headers.get("x-request-id"), "sk-l...long/sk-l...long/sk-...ve");
+  assert.equal(response.headers.get("llm_provider-x-request-id"), "sk-l...long/sk-l...long/sk-...ve");
   assert.equal(response.headers.get("content-type"), "application/json");
   assert.equal(response.headers.get("set-cookie"), null);
   // The reply's own headers are Rust's, masked there.
@@ -66,5 +66,5 @@ test("new masks replace the old ones", () => {
   setMasks(JSON.stringify([["old-secret", "***"]]));
   setMasks(JSON.stringify([["new-secret", "###"]]));
   const response = respond(null, 200, "{}", provider({ "x-request-id": "old-secret new-secret" }));
-  assert.equal(response.headers.get("x-request-id"), "old-secret ###");
+  assert.equal(response.headers.get("llm_provider-x-request-id"), "old-secret ###");
 });

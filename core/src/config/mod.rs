@@ -54,6 +54,8 @@ pub struct Deployment {
     pub model: String,
     /// The wire format it speaks.
     pub kind: Kind,
+    /// LiteLLM's name of its provider (`model`'s prefix: `openai`, `groq`, `bedrock`, ...).
+    pub provider: &'static str,
     /// It serves OpenAI's Responses API itself (OpenAI's own deployments): a
     /// Responses client's request goes to it as it came.
     pub responses_api: bool,
@@ -432,6 +434,7 @@ fn deployment(
         id: DeploymentId(id),
         model: parsed.model.to_owned(),
         kind: parsed.kind,
+        provider: parsed.provider,
         responses_api: parsed.provider == "openai",
         access,
         drop_params: params.drop_params.unwrap_or(drop_params),

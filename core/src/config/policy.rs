@@ -25,6 +25,19 @@ pub enum RoutingStrategy {
     CostBased,
 }
 
+impl RoutingStrategy {
+    /// Its name in LiteLLM's `routing_strategy`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::SimpleShuffle => "simple-shuffle",
+            Self::UsageBased => "usage-based-routing-v2",
+            Self::LatencyBased => "latency-based-routing",
+            Self::LeastBusy => "least-busy",
+            Self::CostBased => "cost-based-routing",
+        }
+    }
+}
+
 /// Retries per failure class (`retry_policy`); `None` falls back to `num_retries`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RetryPolicy(PerClass);

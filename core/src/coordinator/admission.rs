@@ -88,16 +88,21 @@ impl Coordinator {
             })
             .collect();
         self.expired += answers.len() as u64;
-        while let Some((id, request)) = queue.peek().map(|head| (head.id, head.payload.clone())) {
+        while let Some((id, request, enqueued_ms)) =
+            queue.peek().map(|head| (head.id, head.payload.clone(), head.enqueued_ms))
+        {
             match self.grant_now(now_ms, group, policy, &request, rng) {
                 TicketReply::Unavailable(reason) if reason.passes_with_time() => break,
                 // Granted, or an answer that waiting will not change.
-                reply => {
+                mut reply => {
                     queue.pop();
                     self.admitted += 1;
-                    if let TicketReply::Granted(grant) = &reply
+                    let waited_ms = now_ms.saturating_sub(enqueued_ms);
+                    self.queue_wait.observe(waited_ms);
+                    if let TicketReply::Granted(grant) = &mut reply
                         && let Some(ticket) = self.tickets.get_mut(&grant.ticket)
                     {
+                        grant.waited_ms = Some(waited_ms);
                         ticket.waiter = Some(id);
                         self.admitted_waiters.insert(id, grant.ticket);
                     }

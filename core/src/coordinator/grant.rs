@@ -109,6 +109,7 @@ impl Coordinator {
         self.next_ticket += 1;
         let state = self.deployments.entry(deployment.id.clone()).or_default();
         let probe = state.health.start_probe(ticket, now_ms);
+        state.probes += u64::from(probe);
         let window = state.window.current(now_ms);
         window.requests = window.requests.saturating_add(1);
         window.tokens = window.tokens.saturating_add(request.estimated_tokens);
@@ -118,6 +119,7 @@ impl Coordinator {
             deployment: deployment.id.clone(),
             remaining_requests: deployment.rpm.map(|rpm| rpm.saturating_sub(window.taken())),
             remaining_tokens: deployment.tpm.map(|tpm| tpm.saturating_sub(window.tokens_taken())),
+            waited_ms: None,
         };
         self.tickets.insert(
             ticket,

@@ -22,6 +22,8 @@
 //! - `Sync`: a fresh [`local::HealthView`], with its leases, for an isolate that
 //!   routes the group itself ([`Coordinator::sync_local`]); then the queue is ticked,
 //!   as a settled lease may give requests back to the minute.
+//! - `Observed`: an empty 204, once the isolate's counts are added ([`Coordinator::observed`]).
+//! - `Metrics`: the [`GroupMetrics`] ([`Coordinator::metrics`]).
 //!
 //! # What it holds
 //! Per deployment:
@@ -49,6 +51,8 @@
 //! - `serve_local`: the coordinator's side of routing without tickets: counts,
 //!   leases and views.
 //! - `holdings`: what is held at a moment, for `GET /debug/state`.
+//! - `metrics`: the counts isolates hand over and the state of each deployment,
+//!   for `GET /metrics` and `GET /ui/state`.
 //! - [`local`]: the isolate's side of routing without tickets.
 
 mod admission;
@@ -56,6 +60,7 @@ mod grant;
 mod health;
 mod holdings;
 pub mod local;
+mod metrics;
 mod protocol;
 mod queue;
 mod reports;
@@ -74,8 +79,9 @@ use window::Window;
 
 pub use admission::Admission;
 pub use protocol::{
-    DeploymentHoldings, Grant, Holdings, Message, QueueRequest, QueueStatus, Report, ReportedFailure, TicketReply,
-    TicketRequest, Timings, Unavailable, reports_may_wait,
+    DeploymentHoldings, DeploymentMetrics, Grant, GroupMetrics, HealthState, Holdings, Message, QueueRequest,
+    QueueStatus, RECENT_FAILURE_MINUTES, Report, ReportedFailure, TicketReply, TicketRequest, Timings, Unavailable,
+    reports_may_wait,
 };
 
 /// Latency samples kept per deployment, at most: a ticket's report is one, an
@@ -100,6 +106,10 @@ struct DeploymentState {
     window: Window,
     in_flight: u32,
     samples: VecDeque<Sample>,
+    /// For the metrics (rebuilt): probes granted, cooldowns started, recent failures.
+    probes: u64,
+    cooled_down: u64,
+    recent_failures: metrics::RecentFailures,
 }
 
 impl DeploymentState {
@@ -135,6 +145,9 @@ pub struct Coordinator {
     admitted_waiters: HashMap<u64, u64>,
     admitted: u64,
     expired: u64,
+    /// For the metrics (rebuilt): what isolates counted, and the queue's waits.
+    observed: crate::observe::tally::Tally,
+    queue_wait: crate::observe::tally::Histogram,
 }
 
 impl Coordinator {

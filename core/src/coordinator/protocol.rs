@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::local::ServedSince;
 use crate::config::{DeploymentId, ModelGroup, RouterPolicy, RoutingStrategy};
 use crate::failure::FailureClass;
+use crate::observe::tally::{Histogram, Tally};
 use crate::region::Area;
 
 /// A message from a Worker isolate to a model group's coordinator.
@@ -35,6 +36,11 @@ pub enum Message {
         #[serde(default)]
         estimated_tokens: u64,
     },
+    /// What an isolate counted of the requests it served, for the metrics.
+    /// Answered with an empty 204.
+    Observed { group: String, tally: Tally },
+    /// Answered with the group's [`GroupMetrics`] (`GET /metrics`, `GET /ui/state`).
+    Metrics { group: String },
 }
 
 impl Message {
@@ -46,7 +52,9 @@ impl Message {
             | Self::Status { group }
             | Self::Leave { group, .. }
             | Self::State { group }
-            | Self::Sync { group, .. } => group,
+            | Self::Sync { group, .. }
+            | Self::Observed { group, .. }
+            | Self::Metrics { group } => group,
         }
     }
 }
@@ -98,6 +106,58 @@ pub struct DeploymentHoldings {
     pub cooling_until_ms: Option<u64>,
 }
 
+/// Everything the coordinator knows of its group that people watching it want:
+/// the counts isolates handed over, and the state of each deployment now.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GroupMetrics {
+    pub group: String,
+    pub queue: QueueStatus,
+    /// How long requests admitted from the queue waited there.
+    pub queue_wait: Histogram,
+    /// Half-open probes granted.
+    pub probes: u64,
+    /// What isolates counted and handed over ([`Message::Observed`]) since the
+    /// coordinator started.
+    pub observed: Tally,
+    pub deployments: Vec<DeploymentMetrics>,
+}
+
+/// One deployment's part of [`GroupMetrics`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeploymentMetrics {
+    pub id: DeploymentId,
+    pub state: HealthState,
+    /// While cooling down: until its cooldown ends.
+    pub cooling_left_ms: Option<u64>,
+    /// Requests holding a ticket to it now (not those routed in isolates).
+    pub in_flight: u32,
+    /// This minute's requests and tokens: counted, or set aside in isolates' leases.
+    pub requests_taken: u64,
+    pub tokens_taken: u64,
+    pub leased_requests: u64,
+    pub leased_tokens: u64,
+    /// Mean latency and time to first token of its recent answers.
+    pub latency_ms: Option<f64>,
+    pub ttft_ms: Option<f64>,
+    /// Times it was cooled down since the coordinator started.
+    pub cooled_down: u64,
+    /// Its failures of the last [`RECENT_FAILURE_MINUTES`] minutes, by class.
+    pub recent_failures: Vec<(FailureClass, u64)>,
+}
+
+/// How many minutes of failures [`DeploymentMetrics::recent_failures`] covers.
+pub const RECENT_FAILURE_MINUTES: u64 = 5;
+
+/// A deployment's health as people read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthState {
+    Healthy,
+    Cooling,
+    /// Its cooldown is over; one probe decides whether it is healthy again.
+    Probing,
+}
+
 /// What a request asks the coordinator for.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TicketRequest {
@@ -136,6 +196,9 @@ pub struct Grant {
     pub deployment: DeploymentId,
     pub remaining_requests: Option<u64>,
     pub remaining_tokens: Option<u64>,
+    /// How long the request waited in the queue for it, if it waited there.
+    #[serde(default)]
+    pub waited_ms: Option<u64>,
 }
 
 /// Why no deployment can be called now.
@@ -264,6 +327,8 @@ mod tests {
             Message::Leave { group: "g".into(), waiter: u64::MAX },
             Message::State { group: "g".into() },
             Message::Sync { group: "g".into(), served: vec![], failure: None, estimated_tokens: 7 },
+            Message::Observed { group: "g".into(), tally: Tally::default() },
+            Message::Metrics { group: "g".into() },
         ];
         for message in messages {
             let text = serde_json::to_string(&message).unwrap();

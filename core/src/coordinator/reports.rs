@@ -59,6 +59,8 @@ impl Coordinator {
         let window = state.window.current(now_ms);
         window.failures += 1;
         let window = *window;
+        state.recent_failures.count(now_ms, failure.class);
+        let was_cooling = matches!(state.health, health::Health::Cooling { .. });
         let length = cooldown_length(deployment.cooldown_ms, failure.retry_after_ms, policy);
         let may_cool = several && policy.cooldown.enabled && failure.class.counts_for_cooldown() && length > 0;
         state.health.on_failure(health::FailureContext {
@@ -71,6 +73,9 @@ impl Coordinator {
             minute_requests: window.requests,
             minute_failures: window.failures,
         });
+        if !was_cooling && matches!(state.health, health::Health::Cooling { .. }) {
+            state.cooled_down += 1;
+        }
     }
 
     pub(super) fn expire_tickets(&mut self, now_ms: u64) {

@@ -759,3 +759,43 @@ fn a_request_that_allows_one_area_is_served_only_by_deployments_there() {
         "an unknown region is in none"
     );
 }
+
+#[test]
+fn the_metrics_show_a_cooldown_its_probe_the_queues_waits_and_the_isolates_counts() {
+    let mut w = World::new(&two("num_retries: 0", "", ""));
+    let group = w.config.group("g").unwrap().clone();
+    let policy = w.config.router.clone();
+    w.fail(0, "a", FailureClass::RateLimit);
+    let m = w.coordinator.metrics(1_000, &group, &policy);
+    let a = m.deployments.iter().find(|d| d.id.as_str() == "a").unwrap();
+    assert_eq!((a.state, a.cooling_left_ms, a.cooled_down), (HealthState::Cooling, Some(4_000), 1));
+    assert_eq!(a.recent_failures, [(FailureClass::RateLimit, 1)]);
+    let b = m.deployments.iter().find(|d| d.id.as_str() == "b").unwrap();
+    assert_eq!((b.state, b.cooled_down), (HealthState::Healthy, 0));
+    let m = w.coordinator.metrics(5_000, &group, &policy);
+    assert_eq!(m.deployments[0].state, HealthState::Probing);
+    let (probe, _) = w.grant(5_000, &["b"]);
+    assert_eq!(probe, "a");
+    assert_eq!(w.coordinator.metrics(5_001, &group, &policy).probes, 1);
+    // Past the recent minutes, the failure is forgotten; the cooldown count stays.
+    let later = 5_001 + RECENT_FAILURE_MINUTES * MINUTE_MS;
+    let a = w.coordinator.metrics(later, &group, &policy).deployments.remove(0);
+    assert_eq!((a.recent_failures.len(), a.cooled_down), (0, 1));
+
+    let mut tally = crate::observe::tally::Tally { requests: 3, ..Default::default() };
+    w.coordinator.observed(&tally);
+    tally.requests = 2;
+    w.coordinator.observed(&tally);
+    assert_eq!(w.coordinator.metrics(later, &group, &policy).observed.requests, 5);
+
+    // A request admitted from the queue: how long it waited.
+    let mut w = World::new(ONE_AT_A_TIME);
+    let (group, policy) = (w.config.group("g").unwrap().clone(), w.config.router.clone());
+    let (_, first) = w.grant(0, &[]);
+    assert_eq!(w.wait(10, 7, 0, 10_000), None, "queued behind the one in flight");
+    w.finish(260, first, None);
+    let admitted = w.tick(260);
+    assert!(matches!(&admitted[..], [(7, TicketReply::Granted(Grant { waited_ms: Some(250), .. }))]), "{admitted:?}");
+    let m = w.coordinator.metrics(300, &group, &policy);
+    assert_eq!((m.queue_wait.count, m.queue_wait.sum_ms, m.queue.admitted), (1, 250, 1));
+}

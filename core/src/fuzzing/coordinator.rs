@@ -108,6 +108,11 @@ fn deliver(coordinator: &mut Coordinator, config: &Config, message: &Message, no
         Message::Sync { served, failure, estimated_tokens, .. } => {
             round_trip(&coordinator.sync_local(now, group, policy, served, failure.as_ref(), *estimated_tokens));
         }
+        Message::Observed { tally, .. } => coordinator.observed(tally),
+        Message::Metrics { .. } => {
+            let metrics = round_trip(&coordinator.metrics(now, group, policy));
+            crate::metrics::prometheus::render(config, &[metrics]);
+        }
     }
     for (_, reply) in coordinator.tick(now, group, policy, rng) {
         round_trip(&reply);

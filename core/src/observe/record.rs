@@ -9,6 +9,7 @@
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::config::Deployment;
 use crate::failure::FailureClass;
 use crate::openai::Usage;
 
@@ -24,17 +25,21 @@ pub struct RequestRecord {
     pub endpoint: &'static str,
     /// The `model` the client asked for (a group or an alias).
     pub model: String,
-    /// The group that served it, once known.
+    /// The group the model names (aliases resolved), once known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
-    /// The deployment that gave the final answer (or the last one tried).
+    /// The deployment that gave the final answer (or the last one tried); of a
+    /// fallback group when one served.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deployment: Option<Called>,
     /// The status the client got.
     pub status: u16,
     /// From arrival to the answer's end.
     pub latency_ms: u64,
-    /// From arrival to the answer's head (a stream's first chunk).
+    /// The final call's, from its start to its answer's end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_latency_ms: Option<u64>,
+    /// A stream's, from the final call's start to its first chunk.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ttft_ms: Option<u64>,
     pub stream: bool,
@@ -49,7 +54,10 @@ pub struct RequestRecord {
     /// Attempts after the first at the same group, and moves to a fallback group.
     pub retries: u32,
     pub fallbacks: u32,
-    pub cache_hit: bool,
+    /// Answered from the cache (`true`), looked up there and missed (`false`);
+    /// `None` where the cache does not apply.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_hit: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub priority: Option<u32>,
     /// How long it waited in its group's queue, if it waited there.
@@ -72,6 +80,8 @@ pub struct RequestRecord {
 /// A deployment as the metrics and traces name it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Called {
+    /// Its model group.
+    pub group: String,
     /// Its `model_info.id` (LiteLLM's `model_id`).
     pub id: String,
     /// The model sent upstream (LiteLLM's `litellm_model_name`).
@@ -101,10 +111,22 @@ impl From<&Usage> for Tokens {
 /// An attempt that failed before the final answer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FailedAttempt {
+    pub group: String,
     /// The deployment's id.
     pub deployment: String,
     pub class: FailureClass,
     /// How long it took to fail.
+    pub latency_ms: u64,
+}
+
+/// How a relayed stream ended, told to its request's record after the reply left.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StreamEnded {
+    /// What its last event reported, when it was read.
+    pub usage: Option<Usage>,
+    /// The class of its failure after its head, if it broke.
+    pub failure: Option<FailureClass>,
+    /// From its call's start to its end.
     pub latency_ms: u64,
 }
 
@@ -118,6 +140,49 @@ pub struct Content {
 }
 
 impl RequestRecord {
+    pub fn new(time_ms: u64, request_id: String, endpoint: &'static str) -> Self {
+        Self { time_ms, request_id, endpoint, ..Self::default() }
+    }
+
+    /// A call to `deployment` of `group` starts: after another, it is a retry,
+    /// and, in another group than the last, a fallback.
+    pub fn calling(&mut self, group: &str, deployment: &Deployment) {
+        if let Some(last) = &self.deployment {
+            self.retries += 1;
+            if last.group != group {
+                self.fallbacks += 1;
+            }
+        }
+        self.deployment = Some(Called {
+            group: group.to_owned(),
+            id: deployment.id.as_str().to_owned(),
+            model: deployment.model.clone(),
+            provider: deployment.provider,
+        });
+    }
+
+    /// The call started by the last [`RequestRecord::calling`] failed.
+    pub fn call_failed(&mut self, class: FailureClass, latency_ms: u64) {
+        if let Some(called) = &self.deployment {
+            let (group, deployment) = (called.group.clone(), called.id.clone());
+            self.failed_attempts.push(FailedAttempt { group, deployment, class, latency_ms });
+        }
+    }
+
+    /// Completes the record of a stream with its end: its usage and its cost at
+    /// `deployment`'s prices, its latency, and a failure after its head.
+    pub fn stream_ended(&mut self, ended: StreamEnded, deployment: Option<&Deployment>) {
+        self.api_latency_ms = Some(ended.latency_ms);
+        if let Some(usage) = &ended.usage {
+            self.usage = Some(Tokens::from(usage));
+            self.cost = deployment.and_then(|d| crate::cost::of(d, usage));
+        }
+        if let Some(class) = ended.failure {
+            self.call_failed(class, ended.latency_ms);
+            self.error_type = Some("stream_error".into());
+        }
+    }
+
     /// The request log's line: one JSON object, without content.
     pub fn log_line(&self) -> String {
         // Every field serializes (no map with non-string keys, no non-finite
@@ -164,6 +229,56 @@ mod tests {
     use super::*;
 
     #[test]
+    fn calls_after_the_first_are_retries_and_another_groups_a_fallback() {
+        let config = crate::config::load(
+            "model_list:\n  - {model_name: a, litellm_params: {model: openai/x}, model_info: {id: a1}}\n  \
+             - {model_name: a, litellm_params: {model: groq/y}, model_info: {id: a2}}\n  \
+             - {model_name: b, litellm_params: {model: anthropic/claude-z, api_key: k}, model_info: {id: b1}}\n",
+            &|_| None,
+        )
+        .unwrap()
+        .config;
+        let (a, b) = (config.group("a").unwrap(), config.group("b").unwrap());
+        let mut record = RequestRecord::new(1, "r".into(), "/v1/chat/completions");
+        record.calling("a", &a.deployments[0]);
+        record.call_failed(FailureClass::RateLimit, 5);
+        record.calling("a", &a.deployments[1]);
+        record.call_failed(FailureClass::Internal, 7);
+        record.calling("b", &b.deployments[0]);
+        assert_eq!((record.retries, record.fallbacks), (2, 1));
+        let called = record.deployment.as_ref().unwrap();
+        assert_eq!((called.group.as_str(), called.id.as_str(), called.provider), ("b", "b1", "anthropic"));
+        assert_eq!(called.model, "claude-z");
+        let failed: Vec<_> =
+            record.failed_attempts.iter().map(|f| (f.group.as_str(), f.deployment.as_str(), f.class)).collect();
+        assert_eq!(failed, [("a", "a1", FailureClass::RateLimit), ("a", "a2", FailureClass::Internal)]);
+        assert_eq!(a.deployments[1].provider, "groq");
+    }
+
+    #[test]
+    fn a_streams_end_gives_its_usage_cost_and_a_late_failure() {
+        let config = crate::config::load(
+            "model_list:\n  - {model_name: a, litellm_params: {model: openai/x}, model_info: {id: a1, \
+             input_cost_per_token: 0.5, output_cost_per_token: 2}}\n",
+            &|_| None,
+        )
+        .unwrap()
+        .config;
+        let deployment = &config.group("a").unwrap().deployments[0];
+        let mut record = RequestRecord::new(1, "r".into(), "/v1/chat/completions");
+        record.calling("a", deployment);
+        let usage = Some(Usage::of(10, 3));
+        record.stream_ended(StreamEnded { usage, failure: None, latency_ms: 40 }, Some(deployment));
+        assert_eq!(record.usage.map(|u| u.total_tokens), Some(13));
+        assert_eq!(record.cost, Some(10.0 * 0.5 + 3.0 * 2.0));
+        assert_eq!((record.api_latency_ms, record.failed_attempts.len()), (Some(40), 0));
+        let broke = StreamEnded { usage: None, failure: Some(FailureClass::Connection), latency_ms: 50 };
+        record.stream_ended(broke, Some(deployment));
+        assert_eq!(record.failed_attempts[0].class, FailureClass::Connection);
+        assert_eq!(record.error_type.as_deref(), Some("stream_error"));
+    }
+
+    #[test]
     fn a_request_id_is_a_version_4_uuid() {
         let id = request_id(u128::MAX);
         assert_eq!(id.len(), 36);
@@ -198,6 +313,7 @@ mod tests {
             hashed_api_key: Some(hashed_api_key("sk-secret")),
             content: Some(Content { input: Some("[{\"content\":\"hello there\"}]".into()), output: Some("hi".into()) }),
             failed_attempts: vec![FailedAttempt {
+                group: "g".into(),
                 deployment: "d1".into(),
                 class: FailureClass::RateLimit,
                 latency_ms: 3,

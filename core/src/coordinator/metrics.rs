@@ -1,0 +1,99 @@
+//! What the coordinator tells people watching its group: the counts isolates
+//! hand over, added up, and each deployment's state now.
+
+use std::collections::VecDeque;
+
+use super::health::Health;
+use super::protocol::{DeploymentMetrics, GroupMetrics, HealthState, RECENT_FAILURE_MINUTES};
+use super::window::MINUTE_MS;
+use super::{Coordinator, recent};
+use crate::config::{ModelGroup, RouterPolicy};
+use crate::failure::FailureClass;
+use crate::observe::tally::Tally;
+
+/// A deployment's failures per minute and class, for the last few minutes.
+#[derive(Debug, Default)]
+pub(super) struct RecentFailures {
+    counts: VecDeque<(u64, FailureClass, u64)>,
+}
+
+impl RecentFailures {
+    pub(super) fn count(&mut self, now_ms: u64, class: FailureClass) {
+        let minute = now_ms / MINUTE_MS;
+        self.forget(minute);
+        match self.counts.iter_mut().find(|(m, c, _)| *m == minute && *c == class) {
+            Some((_, _, count)) => *count += 1,
+            None => self.counts.push_back((minute, class, 1)),
+        }
+    }
+
+    fn forget(&mut self, minute: u64) {
+        let oldest = minute.saturating_sub(RECENT_FAILURE_MINUTES - 1);
+        self.counts.retain(|(m, _, _)| *m >= oldest);
+    }
+
+    /// The last minutes' failures, by class, in the order classes first came.
+    fn by_class(&mut self, now_ms: u64) -> Vec<(FailureClass, u64)> {
+        self.forget(now_ms / MINUTE_MS);
+        let mut sums: Vec<(FailureClass, u64)> = Vec::new();
+        for &(_, class, count) in &self.counts {
+            match sums.iter_mut().find(|(c, _)| *c == class) {
+                Some((_, sum)) => *sum += count,
+                None => sums.push((class, count)),
+            }
+        }
+        sums
+    }
+}
+
+impl Coordinator {
+    /// Adds what an isolate counted.
+    pub fn observed(&mut self, tally: &Tally) {
+        self.observed.add(tally);
+    }
+
+    /// The group's counts and every deployment's state at `now_ms`.
+    pub fn metrics(&mut self, now_ms: u64, group: &ModelGroup, policy: &RouterPolicy) -> GroupMetrics {
+        self.forget_removed(group);
+        self.expire_tickets(now_ms);
+        let mut probes = 0;
+        let deployments = group
+            .deployments
+            .iter()
+            .map(|d| {
+                let state = self.deployments.entry(d.id.clone()).or_default();
+                state.health.advance(now_ms);
+                probes += state.probes;
+                let window = *state.window.current(now_ms);
+                let timings = recent(&state.samples, now_ms, policy.latency_ttl_ms);
+                let (health, cooling_left_ms) = match state.health {
+                    Health::Cooling { until_ms, .. } => (HealthState::Cooling, Some(until_ms.saturating_sub(now_ms))),
+                    Health::HalfOpen { .. } => (HealthState::Probing, None),
+                    Health::Healthy { .. } => (HealthState::Healthy, None),
+                };
+                DeploymentMetrics {
+                    id: d.id.clone(),
+                    state: health,
+                    cooling_left_ms,
+                    in_flight: state.in_flight,
+                    requests_taken: window.taken(),
+                    tokens_taken: window.tokens_taken(),
+                    leased_requests: window.leased,
+                    leased_tokens: window.leased_tokens,
+                    latency_ms: timings.average(false),
+                    ttft_ms: timings.average(true),
+                    cooled_down: state.cooled_down,
+                    recent_failures: state.recent_failures.by_class(now_ms),
+                }
+            })
+            .collect();
+        GroupMetrics {
+            group: group.name.clone(),
+            queue: self.queue_status(now_ms, &group.name),
+            queue_wait: self.queue_wait.clone(),
+            probes,
+            observed: self.observed.clone(),
+            deployments,
+        }
+    }
+}
