@@ -55,9 +55,9 @@ function sparkline(values, label) {
   const points = values.filter((v) => typeof v === "number" && Number.isFinite(v));
   const svg = document.createElementNS(SVG, "svg");
   svg.setAttribute("class", "spark");
-  svg.setAttribute("viewBox", "0 0 60 16");
+  svg.setAttribute("viewBox", "0 0 60 18");
   svg.setAttribute("width", "60");
-  svg.setAttribute("height", "16");
+  svg.setAttribute("height", "18");
   svg.setAttribute("role", "img");
   svg.setAttribute("aria-label", label);
   if (points.length < 2) return svg;
@@ -67,7 +67,7 @@ function sparkline(values, label) {
   const line = document.createElementNS(SVG, "polyline");
   line.setAttribute(
     "points",
-    points.map((v, i) => `${(start + i * step).toFixed(1)},${(15 - (v / max) * 14).toFixed(1)}`).join(" "),
+    points.map((v, i) => `${(start + i * step).toFixed(1)},${(17 - (v / max) * 16).toFixed(1)}`).join(" "),
   );
   svg.append(line);
   return svg;
@@ -155,7 +155,7 @@ function queue(q) {
           ...priorities.map(([p, n]) => el("span", { class: "chip", "data-priority": p, "data-count": n }, `p${p}: ${n}`)),
         )
       : null,
-    el("span", {}, `oldest wait ${ms(q.oldest_wait_ms)}`),
+    el("span", {}, `oldest wait ${q.depth > 0 ? ms(q.oldest_wait_ms) : dash}`),
     el("span", {}, `admitted ${q.admitted}`),
     el("span", {}, `expired ${q.expired}`),
   );
@@ -168,7 +168,8 @@ function cache(c) {
     "div",
     { class: "stat", "data-field": "cache", "data-hits": c.hits, "data-misses": c.misses, "data-hit-rate": rate },
     el("span", { class: "label" }, "cache hit rate"),
-    rate === null ? dash : `${Math.round(rate * 100)}% (${c.hits} of ${total})`,
+    // One decimal under 10%: a few hits among many misses are not "0%".
+    rate === null ? dash : `${(rate * 100).toFixed(rate < 0.1 ? 1 : 0)}% (${c.hits} of ${total})`,
   );
 }
 

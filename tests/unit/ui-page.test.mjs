@@ -48,8 +48,8 @@ const state = (requests) => ({
     {
       name: "other",
       strategy: "least-busy",
-      queue: { depth: 0, by_priority: {}, oldest_wait_ms: null, admitted: 0, expired: 0 },
-      cache: { hits: 0, misses: 0 },
+      queue: { depth: 0, by_priority: {}, oldest_wait_ms: 0, admitted: 0, expired: 0 },
+      cache: { hits: 1, misses: 299 },
       deployments: [
         {
           id: EVIL, model: "m", provider: "openai", state: "healthy", cooling_left_ms: null, in_flight: 0,
@@ -171,8 +171,8 @@ test("each group shows its queue by priority, its cache hit rate, and its reques
   assert.match(await queue.textContent(), /oldest wait 120 ms.*admitted 10.*expired 1/);
   assert.equal(await group.locator('[data-field="cache"]').textContent(), "cache hit rate23% (3 of 13)");
   const empty = page.locator('section[data-group="other"]');
-  assert.equal(await empty.locator('[data-field="cache"]').textContent(), "cache hit rate\u2013");
-  assert.match(await empty.locator('[data-field="queue"]').textContent(), /oldest wait \u2013/);
+  assert.equal(await empty.locator('[data-field="cache"]').textContent(), "cache hit rate0.3% (1 of 300)");
+  assert.match(await empty.locator('[data-field="queue"]').textContent(), /oldest wait \u2013/, "no wait with no queue");
 
   await nextUpdates(page, 2);
   const rate = Number(await group.locator('[data-field="rate"]').getAttribute("data-per-second"));
