@@ -7,9 +7,11 @@
 #     target where rustup can download it, else Debian's rustc-web with a std built
 #     once from its sources (the route ../shared/TOOLCHAIN.md verified offline);
 #   - worker-build and wasm-bindgen-cli (pinned to Cargo.lock) under .tools/;
-#   - wrangler, workerd, miniflare, esbuild, binaryen and the OpenAI and Anthropic SDKs
-#     from npm;
-#   - prometheus_client (PyPI) in .tools/py, for the metrics test's parser.
+#   - wrangler, workerd, miniflare, esbuild, binaryen, playwright-core and the OpenAI
+#     and Anthropic SDKs from npm;
+#   - prometheus_client (PyPI) in .tools/py, for the metrics test's parser;
+#   - Debian's chromium, which the live page's tests drive (playwright-core's own
+#     browser download would need a host other than the registries).
 set -euo pipefail
 
 # This script decides the toolchain itself: ignore one chosen by an earlier
@@ -122,6 +124,14 @@ fi
 
 esbuild=$(ls "$root"/node_modules/@esbuild/linux-*/bin/esbuild 2>/dev/null | head -n 1 || true)
 [ -n "$esbuild" ] || esbuild="$root/node_modules/.bin/esbuild"
+
+# --- 5. Chromium, for the tests of the live page (/ui) ---------------------------
+if ! [ -x /usr/bin/chromium ]; then
+  log "installing Debian's chromium"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq chromium >/dev/null
+fi
 
 cat >"$env_file" <<EOF
 # Written by scripts/setup.sh; sourced by the Makefile.

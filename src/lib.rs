@@ -31,6 +31,7 @@
 //! - [`metrics`]: `GET /metrics` and `GET /ui/state`, from every group's coordinator.
 //! - [`jobs`]: async jobs, one Durable Object each.
 //! - [`durable`]: calling a Durable Object by name.
+//! - [`ui`]: the live page's files (`GET /ui`), which poll `/ui/state`.
 
 mod attempt;
 mod background;
@@ -51,6 +52,7 @@ mod responses_store;
 mod routes;
 mod runtime;
 mod translator;
+mod ui;
 
 use switchyard_core::error::ApiError;
 use worker::{Context, Env, Result, event};

@@ -10,11 +10,13 @@ use worker::{Context, Env, Method, Result};
 
 use crate::config_source::Current;
 use crate::respond::{Body, Reply};
-use crate::{clients, config_source, coordinator, jobs, local_route, metrics, proxy, runtime};
+use crate::{clients, config_source, coordinator, jobs, local_route, metrics, proxy, runtime, ui};
 
 enum Route {
     Liveliness,
     Readiness,
+    /// The live page's files: no data in them, so no key (`/ui/state` needs it).
+    Ui(ui::Asset),
     /// Calls that need the config and, when a master key is set, authentication.
     Api(Api),
 }
@@ -112,6 +114,7 @@ async fn serve(method: &Method, req: web_sys::Request, env: &Env, ctx: Context) 
             }
             Err(error) => Ok(Reply::json(503, error.body())),
         },
+        Route::Ui(asset) => Ok(asset.reply()),
         Route::Api(api) => {
             let Current { config, error: config_error } = match config_source::current(env).await {
                 Ok(current) => current,
@@ -176,6 +179,9 @@ fn route(method: &Method, path: &str) -> std::result::Result<Route, ApiError> {
         }
         "/health/liveliness" | "/health/liveness" => (Route::Liveliness, Method::Get),
         "/health/readiness" => (Route::Readiness, Method::Get),
+        "/ui" | "/ui/" => (Route::Ui(ui::Asset::Page), Method::Get),
+        "/ui/app.js" => (Route::Ui(ui::Asset::Script), Method::Get),
+        "/ui/app.css" => (Route::Ui(ui::Asset::Style), Method::Get),
         _ => return Err(ApiError::RouteNotFound { method: method.to_string(), path: path.to_owned() }),
     };
     if *method == allowed || (*method == Method::Head && allowed == Method::Get) {
@@ -277,6 +283,11 @@ mod tests {
         assert!(matches!(routed(Method::Head, "/v1/models"), Ok(Route::Api(Api::Models))), "HEAD as GET");
         assert!(matches!(routed(Method::Get, "/health/liveness"), Ok(Route::Liveliness)));
         assert!(matches!(routed(Method::Get, "/debug/state"), Ok(Route::Api(Api::DebugState))));
+        assert!(matches!(routed(Method::Get, "/ui"), Ok(Route::Ui(ui::Asset::Page))));
+        assert!(matches!(routed(Method::Get, "/ui/"), Ok(Route::Ui(ui::Asset::Page))));
+        assert!(matches!(routed(Method::Get, "/ui/app.js"), Ok(Route::Ui(ui::Asset::Script))));
+        assert!(matches!(routed(Method::Get, "/ui/app.css"), Ok(Route::Ui(ui::Asset::Style))));
+        assert!(matches!(routed(Method::Get, "/ui/page.html"), Err(ApiError::RouteNotFound { .. })));
         assert!(matches!(routed(Method::Get, "/metrics"), Ok(Route::Api(Api::Metrics))));
         assert!(matches!(routed(Method::Get, "/ui/state"), Ok(Route::Api(Api::PageState))));
         assert!(matches!(routed(Method::Post, "/v1/messages"), Ok(Route::Api(Api::Proxy(Endpoint::Messages)))));
