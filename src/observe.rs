@@ -26,16 +26,21 @@ thread_local! {
     static TALLIES: RefCell<Tallies> = RefCell::new(Tallies::default());
 }
 
-/// Logs the request, counts it and offers it to the callbacks. Returns what to
+/// Logs the request (`request_log`: `general_settings.request_log`), counts it
+/// and offers it to the callbacks. Returns what to
 /// run off the critical path: the hand-over of the counts when this is the first
 /// since the last one, the callbacks' sending when due.
 pub fn finished(
     env: &Env,
+    request_log: bool,
     callbacks: &Callbacks,
     record: &RequestRecord,
 ) -> Option<impl Future<Output = ()> + 'static> {
-    // One JSON line: what Workers Logs and Logpush index by field.
-    worker::console_log!("{}", record.log_line());
+    // One JSON line: what Workers Logs and Logpush index by field. The largest
+    // part of the observing's cost (BENCHMARKS.md), hence its switch.
+    if request_log {
+        worker::console_log!("{}", record.log_line());
+    }
     let first = TALLIES.with_borrow_mut(|tallies| {
         let first = tallies.is_empty();
         tallies.count(record);

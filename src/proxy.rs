@@ -141,20 +141,20 @@ pub async fn serve(
     match reply.stream_end.take() {
         None => {
             record.latency_ms = (runtime::now_ms() - started) as u64;
-            if let Some(work) = observe::finished(env, &config.callbacks, &record) {
+            if let Some(work) = observe::finished(env, config.request_log, &config.callbacks, &record) {
                 background.run(work);
             }
         }
         Some(ended) => {
             let env = env.clone();
             let deployment = last_deployment(config, &record);
-            let callbacks = config.callbacks.clone();
+            let (request_log, callbacks) = (config.request_log, config.callbacks.clone());
             background.run(async move {
                 if let Ok(end) = ended.await {
                     record.stream_ended(end, deployment.as_deref());
                 }
                 record.latency_ms = (runtime::now_ms() - started) as u64;
-                if let Some(work) = observe::finished(&env, &callbacks, &record) {
+                if let Some(work) = observe::finished(&env, request_log, &callbacks, &record) {
                     work.await;
                 }
             });

@@ -209,3 +209,27 @@ test("one log line per request: its id, figures and metadata; never its content 
     assert.ok(!line.includes(MASTER_KEY), `a key in the log: ${line}`);
   }
 });
+
+test("general_settings.request_log: false writes no line, and the request is still counted", async () => {
+  const lines = [];
+  const quiet = await startGateway({
+    config: [
+      "model_list:",
+      `  - { model_name: solo, litellm_params: { model: openai/gpt-4o, api_base: "${ctx.upstream.base("q1")}" }, model_info: { id: q1 } }`,
+      "general_settings:",
+      "  request_log: false",
+    ].join("\n"),
+    onLog: (line) => lines.push(line),
+  });
+  try {
+    const response = await quiet.post("/v1/chat/completions", { model: "solo", messages: user() });
+    assert.equal(response.status, 200);
+    await response.arrayBuffer();
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    assert.deepEqual(lines.filter((line) => line.startsWith("{")), []);
+    const metrics = await (await quiet.get("/metrics")).text();
+    assert.match(metrics, /^litellm_requests_metric_total\{model="solo"\} 1$/m);
+  } finally {
+    await quiet.close();
+  }
+});

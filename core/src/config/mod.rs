@@ -118,6 +118,9 @@ pub struct Config {
     /// How long a Responses API response is kept (`general_settings.responses_ttl`,
     /// else [`DEFAULT_RESPONSES_TTL_MS`]).
     pub responses_ttl_ms: u64,
+    /// Each request's line in the Worker's log (`general_settings.request_log`,
+    /// default on): what Workers Logs indexes, at a cost per request (BENCHMARKS.md).
+    pub request_log: bool,
     /// Where each request's record goes (`litellm_settings.callbacks` and kin).
     pub callbacks: Callbacks,
 }
@@ -316,6 +319,7 @@ fn build(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
         secrets: Secrets::default(),
         allowed_origins,
         responses_ttl_ms,
+        request_log: raw.general_settings.request_log.unwrap_or(true),
         callbacks: Callbacks::default(),
     })
 }

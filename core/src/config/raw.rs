@@ -206,4 +206,7 @@ pub struct RawGeneralSettings {
     /// Seconds a Responses API response is kept for `previous_response_id` and
     /// `GET /v1/responses/{id}` (Switchyard's own key).
     pub responses_ttl: Option<f64>,
+    /// One JSON line per request in the Worker's log (Switchyard's own key;
+    /// default on).
+    pub request_log: Option<bool>,
 }

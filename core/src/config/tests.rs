@@ -581,3 +581,10 @@ fn google_and_aws_deployments_without_what_they_need_are_named() {
     let loaded = load(&inline, &|_| None).unwrap().config;
     assert!(matches!(&loaded.group("m").unwrap().deployments[0].access, Access::Vertex(v) if v.project == "p"));
 }
+
+#[test]
+fn the_request_log_is_on_unless_turned_off() {
+    let one = "model_list:\n  - {model_name: a, litellm_params: {model: openai/x}}\n";
+    assert!(load_ok(one).config.request_log);
+    assert!(!load_ok(&format!("{one}general_settings:\n  request_log: false\n")).config.request_log);
+}
