@@ -163,12 +163,14 @@ pub async fn serve(
     Ok(reply)
 }
 
-/// The deployment a record's last call went to, for the prices of a stream that
-/// ends after the config may have changed.
-fn last_deployment(config: &Config, record: &RequestRecord) -> Option<Rc<Deployment>> {
+/// The deployment a record's last call went to, when it is priced: a stream's
+/// cost is made at its end, from a copy (the config may have changed by then);
+/// an unpriced one is not copied.
+fn last_deployment(config: &Config, record: &RequestRecord) -> Option<Box<Deployment>> {
     let called = record.deployment.as_ref()?;
     let group = config.group(&called.group)?;
-    group.deployments.iter().find(|d| d.id.as_str() == called.id).map(|d| Rc::new(d.clone()))
+    let deployment = group.deployments.iter().find(|d| d.id.as_str() == called.id)?;
+    cost::priced(deployment).then(|| Box::new(deployment.clone()))
 }
 
 /// Serves the request, telling `record` what it did: the plan's steps, each a
