@@ -25,7 +25,7 @@ use switchyard_core::observe::record::{self, Content, RequestRecord, StreamEnded
 use switchyard_core::openai::Usage;
 use switchyard_core::plan::Step;
 use switchyard_core::request::{ParsedRequest, priority_header, timeout_header};
-use switchyard_core::secret::Secrets;
+use switchyard_core::secret::{self, Secrets};
 use switchyard_core::serving::{Attempt, Serving};
 use switchyard_core::upstream::{self, CallContext, ClientHeaders};
 use worker::{Context, Delay, Env, Result};
@@ -132,7 +132,7 @@ pub async fn serve(
     let started = runtime::now_ms();
     let mut rng = runtime::rng();
     let mut record = RequestRecord::new(started as u64, caller.request_id(&mut rng), endpoint.client_path());
-    record.hashed_api_key = caller.api_key().as_deref().map(record::hashed_api_key);
+    record.hashed_api_key = caller.api_key().as_deref().map(secret::hashed);
     let served = route(endpoint, body, headers, &caller, env, &background, config, client, &mut record, rng).await;
     let mut reply = served?;
     reply.set("x-request-id", record.request_id.clone());

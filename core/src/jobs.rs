@@ -31,8 +31,7 @@ pub fn is_job_id(id: &str) -> bool {
 /// Who may read a job: the hash of the API key that submitted it (as the cache's
 /// tenants), or anyone holding its id when it was submitted without a key.
 pub fn tenant_of(api_key: Option<&str>) -> Option<String> {
-    use sha2::{Digest, Sha256};
-    api_key.map(|key| Sha256::digest(key.as_bytes()).iter().map(|b| format!("{b:02x}")).collect())
+    api_key.map(crate::secret::hashed)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

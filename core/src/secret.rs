@@ -50,6 +50,14 @@ pub fn masked(secret: &str) -> String {
     format!("{head}...{tail}")
 }
 
+/// A key as it may be kept and compared without being held: the SHA-256 of it in
+/// lowercase hex, as LiteLLM's `hashed_api_key`. Names a tenant (async jobs,
+/// stored responses) and the caller in the request log.
+pub fn hashed(key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(key.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Every secret the configuration holds: deployment keys, the master key and
 /// every `os.environ/` value. Text from a provider (an error message, a header)
 /// passes through [`Secrets::mask`] before it reaches a client, a log line or the
@@ -130,6 +138,12 @@ mod tests {
     fn a_secret_containing_another_is_masked_whole() {
         let secrets = Secrets::new(["abc", "abc-and-a-much-longer-secret-value"]);
         assert_eq!(secrets.mask("key abc-and-a-much-longer-secret-value"), "key abc-a...ue");
+    }
+
+    #[test]
+    fn a_key_is_hashed_as_litellm_hashes_it() {
+        // sha256("sk-1234"), as `hashlib.sha256(b"sk-1234").hexdigest()` gives it.
+        assert_eq!(hashed("sk-1234"), "88dc28d0f030c55ed4ab77ed8faf098196cb1c05df778539800c9f1243fe6b4b");
     }
 
     #[test]

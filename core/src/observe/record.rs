@@ -7,7 +7,6 @@
 //! messages, and never while `litellm_settings.turn_off_message_logging` is set.
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::config::Deployment;
 use crate::failure::FailureClass;
@@ -63,7 +62,7 @@ pub struct RequestRecord {
     /// How long it waited in its group's queue, if it waited there.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub queue_wait_ms: Option<u64>,
-    /// The SHA-256 of the caller's key, hex, as LiteLLM's `hashed_api_key`.
+    /// The caller's key hashed ([`crate::secret::hashed`]), as LiteLLM's `hashed_api_key`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hashed_api_key: Option<String>,
     /// The error type the client got (OpenAI's `error.type`), never its message.
@@ -216,19 +215,6 @@ impl RequestRecord {
     }
 }
 
-/// LiteLLM's `hashed_api_key`: the SHA-256 of the key, in lowercase hex.
-pub fn hashed_api_key(key: &str) -> String {
-    let digest = Sha256::digest(key.as_bytes());
-    let mut hex = String::with_capacity(64);
-    for byte in digest {
-        hex.push(char::from(HEX[usize::from(byte >> 4)]));
-        hex.push(char::from(HEX[usize::from(byte & 0xf)]));
-    }
-    hex
-}
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
 /// A request id: a random (version 4) UUID from `random` (128 random bits).
 pub fn request_id(random: u128) -> String {
     // The version and variant bits, as RFC 9562 sets them for version 4.
@@ -331,19 +317,13 @@ mod tests {
     }
 
     #[test]
-    fn the_key_is_hashed_as_litellm_hashes_it() {
-        // sha256("sk-1234"), as `hashlib.sha256(b"sk-1234").hexdigest()` gives it.
-        assert_eq!(hashed_api_key("sk-1234"), "88dc28d0f030c55ed4ab77ed8faf098196cb1c05df778539800c9f1243fe6b4b");
-    }
-
-    #[test]
     fn the_log_line_has_no_content_and_no_key() {
         let record = RequestRecord {
             request_id: "r1".into(),
             endpoint: "/v1/chat/completions",
             model: "gpt-4o".into(),
             status: 200,
-            hashed_api_key: Some(hashed_api_key("sk-secret")),
+            hashed_api_key: Some(crate::secret::hashed("sk-secret")),
             content: Some(Content { input: Some("[{\"content\":\"hello there\"}]".into()), output: Some("hi".into()) }),
             failed_attempts: vec![FailedAttempt {
                 group: "g".into(),
