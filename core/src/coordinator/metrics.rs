@@ -1,46 +1,38 @@
 //! What the coordinator tells people watching its group: the counts isolates
 //! hand over, added up, and each deployment's state now.
 
-use std::collections::VecDeque;
-
 use super::health::Health;
 use super::protocol::{DeploymentMetrics, GroupMetrics, HealthState, RECENT_FAILURE_MINUTES};
 use super::window::MINUTE_MS;
 use super::{Coordinator, recent};
 use crate::config::{ModelGroup, RouterPolicy};
 use crate::failure::FailureClass;
-use crate::observe::tally::Tally;
+use crate::observe::tally::{Tally, entry};
 
 /// A deployment's failures per minute and class, for the last few minutes.
 #[derive(Debug, Default)]
 pub(super) struct RecentFailures {
-    counts: VecDeque<(u64, FailureClass, u64)>,
+    counts: Vec<((u64, FailureClass), u64)>,
 }
 
 impl RecentFailures {
     pub(super) fn count(&mut self, now_ms: u64, class: FailureClass) {
         let minute = now_ms / MINUTE_MS;
         self.forget(minute);
-        match self.counts.iter_mut().find(|(m, c, _)| *m == minute && *c == class) {
-            Some((_, _, count)) => *count += 1,
-            None => self.counts.push_back((minute, class, 1)),
-        }
+        *entry(&mut self.counts, &(minute, class)) += 1;
     }
 
     fn forget(&mut self, minute: u64) {
         let oldest = minute.saturating_sub(RECENT_FAILURE_MINUTES - 1);
-        self.counts.retain(|(m, _, _)| *m >= oldest);
+        self.counts.retain(|((m, _), _)| *m >= oldest);
     }
 
     /// The last minutes' failures, by class, in the order classes first came.
     fn by_class(&mut self, now_ms: u64) -> Vec<(FailureClass, u64)> {
         self.forget(now_ms / MINUTE_MS);
-        let mut sums: Vec<(FailureClass, u64)> = Vec::new();
-        for &(_, class, count) in &self.counts {
-            match sums.iter_mut().find(|(c, _)| *c == class) {
-                Some((_, sum)) => *sum += count,
-                None => sums.push((class, count)),
-            }
+        let mut sums = Vec::new();
+        for &((_, class), count) in &self.counts {
+            *entry(&mut sums, &class) += count;
         }
         sums
     }

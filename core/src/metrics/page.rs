@@ -80,7 +80,7 @@ fn deployments<'a>(group: &'a ModelGroup, m: &'a GroupMetrics) -> Vec<Deployment
         .iter()
         .filter_map(|now: &DeploymentMetrics| {
             let d = group.deployments.iter().find(|d| d.id == now.id)?;
-            let counted = m.observed.deployments.iter().find(|(id, _)| id == d.id.as_str()).map(|(_, t)| t);
+            let counted = m.observed.counted(d.id.as_str());
             Some(DeploymentState {
                 id: d.id.as_str(),
                 model: &d.model,

@@ -24,7 +24,7 @@ pub fn render(config: &Config, metrics: &[GroupMetrics]) -> String {
         .flat_map(|(group, m)| {
             m.deployments.iter().filter_map(move |now| {
                 let d = group.deployments.iter().find(|d| d.id == now.id)?;
-                let counted = m.observed.deployments.iter().find(|(id, _)| id == d.id.as_str()).map(|(_, t)| t);
+                let counted = m.observed.counted(d.id.as_str());
                 Some((group.name.as_str(), d, now, counted))
             })
         })
@@ -132,8 +132,8 @@ pub fn render(config: &Config, metrics: &[GroupMetrics]) -> String {
     for (name, help, count) in fallbacks {
         out.family(name, "counter", help);
         for (group, m) in &groups {
-            for f in &m.observed.fallbacks {
-                let labels = [("requested_model", group.name.clone()), ("fallback_model", f.to.clone())];
+            for (to, f) in &m.observed.fallbacks {
+                let labels = [("requested_model", group.name.clone()), ("fallback_model", to.clone())];
                 out.sample(&format!("{name}_total"), &labels, count(f));
             }
         }

@@ -7,6 +7,8 @@
 //!
 //! [`Message::Observed`]: crate::coordinator::Message::Observed
 
+use std::borrow::Borrow;
+
 use serde::{Deserialize, Serialize};
 
 use super::record::RequestRecord;
@@ -93,23 +95,37 @@ pub struct DeploymentTally {
     pub ttft: Histogram,
 }
 
+/// The value kept under `key` in a list of pairs, made (default) when there is
+/// none. The lists are short (a group's deployments, the failure classes seen),
+/// where a scan costs less than a map's hashing, and serialize as they are.
+pub(crate) fn entry<'a, K, Q, V>(pairs: &'a mut Vec<(K, V)>, key: &Q) -> &'a mut V
+where
+    K: Borrow<Q>,
+    Q: PartialEq + ToOwned<Owned = K> + ?Sized,
+    V: Default,
+{
+    let at = match pairs.iter().position(|(k, _)| k.borrow() == key) {
+        Some(at) => at,
+        None => {
+            pairs.push((key.to_owned(), V::default()));
+            pairs.len() - 1
+        }
+    };
+    &mut pairs[at].1
+}
+
 impl DeploymentTally {
     fn failed(&mut self, class: FailureClass) {
         self.requests += 1;
-        match self.failures.iter_mut().find(|(c, _)| *c == class) {
-            Some((_, count)) => *count += 1,
-            None => self.failures.push((class, 1)),
-        }
+        *entry(&mut self.failures, &class) += 1;
     }
 
     fn add(&mut self, other: &DeploymentTally) {
         self.requests = self.requests.saturating_add(other.requests);
         self.successes = self.successes.saturating_add(other.successes);
         for &(class, count) in &other.failures {
-            match self.failures.iter_mut().find(|(c, _)| *c == class) {
-                Some((_, mine)) => *mine = mine.saturating_add(count),
-                None => self.failures.push((class, count)),
-            }
+            let mine = entry(&mut self.failures, &class);
+            *mine = mine.saturating_add(count);
         }
         self.input_tokens = self.input_tokens.saturating_add(other.input_tokens);
         self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
@@ -136,15 +152,14 @@ pub struct Tally {
     /// Attempts after a request's first, and requests answered (or failed) by a
     /// fallback group, by that group.
     pub retries: u64,
-    pub fallbacks: Vec<Fallback>,
+    pub fallbacks: Vec<(String, Fallback)>,
     /// From arrival to the answer's end, of every request that asked for the group.
     pub request_latency: Histogram,
 }
 
-/// Requests of a group that fell back to `to`, and how they ended there.
+/// Requests of a group that fell back to another, and how they ended there.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fallback {
-    pub to: String,
     pub succeeded: u64,
     pub failed: u64,
 }
@@ -155,14 +170,12 @@ impl Tally {
     }
 
     pub fn deployment(&mut self, id: &str) -> &mut DeploymentTally {
-        let at = match self.deployments.iter().position(|(d, _)| d == id) {
-            Some(at) => at,
-            None => {
-                self.deployments.push((id.to_owned(), DeploymentTally::default()));
-                self.deployments.len() - 1
-            }
-        };
-        &mut self.deployments[at].1
+        entry(&mut self.deployments, id)
+    }
+
+    /// What was counted of deployment `id`, if anything.
+    pub fn counted(&self, id: &str) -> Option<&DeploymentTally> {
+        self.deployments.iter().find(|(d, _)| d == id).map(|(_, counts)| counts)
     }
 
     pub fn add(&mut self, other: &Tally) {
@@ -173,14 +186,10 @@ impl Tally {
         self.cache_hits = self.cache_hits.saturating_add(other.cache_hits);
         self.cache_misses = self.cache_misses.saturating_add(other.cache_misses);
         self.retries = self.retries.saturating_add(other.retries);
-        for theirs in &other.fallbacks {
-            match self.fallbacks.iter_mut().find(|f| f.to == theirs.to) {
-                Some(mine) => {
-                    mine.succeeded = mine.succeeded.saturating_add(theirs.succeeded);
-                    mine.failed = mine.failed.saturating_add(theirs.failed);
-                }
-                None => self.fallbacks.push(theirs.clone()),
-            }
+        for (to, theirs) in &other.fallbacks {
+            let mine = entry(&mut self.fallbacks, to.as_str());
+            mine.succeeded = mine.succeeded.saturating_add(theirs.succeeded);
+            mine.failed = mine.failed.saturating_add(theirs.failed);
         }
         self.request_latency.add(&other.request_latency);
     }
@@ -194,14 +203,7 @@ pub struct Tallies {
 
 impl Tallies {
     fn of(&mut self, group: &str) -> &mut Tally {
-        let at = match self.groups.iter().position(|(g, _)| g == group) {
-            Some(at) => at,
-            None => {
-                self.groups.push((group.to_owned(), Tally::default()));
-                self.groups.len() - 1
-            }
-        };
-        &mut self.groups[at].1
+        entry(&mut self.groups, group)
     }
 
     /// Counts one request: its own figures to the group it asked for, each call's
@@ -220,14 +222,7 @@ impl Tallies {
         }
         requested.retries += u64::from(record.retries);
         if let Some(called) = record.deployment.as_ref().filter(|c| c.group != group) {
-            let fallback = match requested.fallbacks.iter_mut().find(|f| f.to == called.group) {
-                Some(fallback) => fallback,
-                None => {
-                    requested.fallbacks.push(Fallback { to: called.group.clone(), ..Fallback::default() });
-                    let last = requested.fallbacks.len() - 1;
-                    &mut requested.fallbacks[last]
-                }
-            };
+            let fallback = entry(&mut requested.fallbacks, called.group.as_str());
             if record.succeeded() { fallback.succeeded += 1 } else { fallback.failed += 1 }
         }
         for attempt in &record.failed_attempts {
@@ -331,7 +326,7 @@ mod tests {
         groups.sort_by(|x, y| x.0.cmp(&y.0));
         let (a, b) = (&groups[0].1, &groups[1].1);
         assert_eq!((a.requests, a.cache_hits, a.cache_misses, a.retries), (2, 1, 1, 4));
-        assert_eq!(a.fallbacks, [Fallback { to: "b".into(), succeeded: 1, failed: 0 }]);
+        assert_eq!(a.fallbacks, [("b".to_owned(), Fallback { succeeded: 1, failed: 0 })]);
         let (_, a1) = &a.deployments[0];
         assert_eq!((a1.requests, a1.successes), (2, 0));
         assert_eq!(a1.failures, [(FailureClass::RateLimit, 1), (FailureClass::Internal, 1)]);
