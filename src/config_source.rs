@@ -7,6 +7,10 @@
 //! build time. The result is kept for [`REFRESH_MS`] so that KV is not read on
 //! every request, and is parsed again only when the text changed.
 //!
+//! Deployments without prices of their own are priced from LiteLLM's price map
+//! when the operator stores one under the key `model_prices` in the same
+//! namespace ([`prices`]), read each time a changed config loads.
+//!
 //! A config that fails to load does not replace the one in force: the isolate
 //! keeps serving the last config that loaded, and says why the newer one could
 //! not (in `/health/readiness`, the `x-switchyard-config-error` header and the
@@ -19,6 +23,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use switchyard_core::config::{self, Config};
+use switchyard_core::cost::prices;
 use switchyard_core::error::ApiError;
 use worker::{Env, console_error, console_warn};
 
@@ -76,7 +81,7 @@ pub async fn current(env: &Env) -> Loaded {
     if let Some(loaded) = unchanged {
         return loaded;
     }
-    let loaded = match load(env, &source) {
+    let loaded = match load(env, &source).await {
         Ok(config) => {
             remember_last_good(env, &source).await;
             Ok(Current { config, error: None })
@@ -105,14 +110,32 @@ pub async fn current(env: &Env) -> Loaded {
     loaded
 }
 
-/// Parses `text`, logging its warnings; the error as text when it cannot be used.
-fn load(env: &Env, text: &str) -> Result<Rc<Config>, String> {
-    let loaded = config::load(text, &|name| lookup(env, name)).map_err(|error| error.to_string())?;
+/// Parses `text` and prices it, logging its warnings; the error as text when it
+/// cannot be used.
+async fn load(env: &Env, text: &str) -> Result<Rc<Config>, String> {
+    let mut loaded = config::load(text, &|name| lookup(env, name)).map_err(|error| error.to_string())?;
+    let map = price_map(env, &loaded.config).await;
+    loaded.warnings.extend(prices::apply(&mut loaded.config, map.as_deref()));
     for warning in &loaded.warnings {
         console_warn!("config: {warning}");
     }
     respond::set_masks(&serde_json::to_string(loaded.config.secrets.pairs()).unwrap_or_default());
     Ok(Rc::new(loaded.config))
+}
+
+/// LiteLLM's price map from KV, when some deployment of `config` has no price.
+async fn price_map(env: &Env, config: &Config) -> Option<String> {
+    if !prices::wanted_by(config) {
+        return None;
+    }
+    match env.kv(KV_BINDING).ok()?.get(prices::KEY).text().await {
+        Ok(map) => map,
+        Err(error) => {
+            // Only costs are lost: the config serves without them.
+            console_error!("reading the price map from KV failed: {error}");
+            None
+        }
+    }
 }
 
 /// Stores `text`, a config that loaded, as the last good one, unless it is there
@@ -143,7 +166,7 @@ async fn remember_last_good(env: &Env, text: &str) {
 /// The last good config from KV, for an isolate that never loaded one itself.
 async fn last_good(env: &Env) -> Option<Rc<Config>> {
     let text = env.kv(KV_BINDING).ok()?.get(LAST_GOOD_KEY).text().await.ok().flatten()?;
-    let config = load(env, &text).ok()?;
+    let config = load(env, &text).await.ok()?;
     LAST_GOOD.set(Some(text));
     Some(config)
 }

@@ -1,6 +1,9 @@
 //! What an answer cost: its usage at its deployment's prices
 //! (`model_info.input_cost_per_token` and `output_cost_per_token`, in dollars),
-//! LiteLLM's `x-litellm-response-cost`.
+//! LiteLLM's `x-litellm-response-cost`. Prices a deployment does not set come
+//! from LiteLLM's price map when the operator stores one ([`prices`]).
+
+pub mod prices;
 
 use crate::config::Deployment;
 use crate::openai::Usage;

@@ -139,6 +139,12 @@ impl Config {
         &self.groups
     }
 
+    /// Every deployment of every group, to complete from outside the config
+    /// (prices from LiteLLM's price map, [`crate::cost::prices`]).
+    pub fn deployments_mut(&mut self) -> impl Iterator<Item = &mut Deployment> {
+        self.groups.iter_mut().flat_map(|group| &mut group.deployments)
+    }
+
     /// Public model names, in config order.
     pub fn listed_models(&self) -> &[String] {
         &self.listed
