@@ -126,10 +126,11 @@ impl DurableObject for Coordinator {
                 let metrics = self.with_core(|core| core.metrics(turn.now, group, &config.router)).unwrap_or_default();
                 respond::json(200, serde_json::to_vec(&metrics)?)
             }
-            Message::Sync { served, failure, estimated_tokens, .. } => {
+            Message::Sync { served, failure, estimated_tokens, isolate, .. } => {
                 let view = self
                     .with_core(|core| {
-                        core.sync_local(turn.now, group, &config.router, &served, failure.as_ref(), estimated_tokens)
+                        let policy = &config.router;
+                        core.sync_local(turn.now, group, policy, isolate, &served, failure.as_ref(), estimated_tokens)
                     })
                     .unwrap_or_default();
                 // A settled lease gives back what it did not use: a waiting request may fit now.
@@ -270,16 +271,17 @@ pub async fn acquire(env: &Env, group: &str, request: TicketRequest) -> std::res
     ask(env, group, &message).await.map_err(|e| unavailable(e.to_string()))
 }
 
-/// Tells the group's coordinator what an isolate routing by itself served (and a
-/// failure), and answers with the view to route by next.
+/// Tells the group's coordinator what isolate `isolate`, routing by itself, served
+/// (and a failure), and answers with the view to route by next.
 pub async fn fetch_view(
     env: &Env,
     group: &str,
+    isolate: u64,
     served: Vec<ServedSince>,
     failure: Option<(DeploymentId, ReportedFailure)>,
     estimated_tokens: u64,
 ) -> Result<HealthView> {
-    ask(env, group, &Message::Sync { group: group.to_owned(), served, failure, estimated_tokens }).await
+    ask(env, group, &Message::Sync { group: group.to_owned(), served, failure, estimated_tokens, isolate }).await
 }
 
 /// What the group's coordinator holds now (`GET /debug/state`).

@@ -1,20 +1,28 @@
 //! The isolate's side of routing without tickets (`switchyard_core::coordinator::local`):
 //! one [`LocalRouter`] per group for the isolate's life, refreshed from the
-//! group's coordinator.
+//! group's coordinator; the slots its requests fill freed as they end
+//! ([`InFlight`]), and a keeper that syncs for them when no request does.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
 
 use switchyard_core::config::{Deployment, DeploymentId, ModelGroup, RouterPolicy};
 use switchyard_core::coordinator::ReportedFailure;
 use switchyard_core::coordinator::local::{Ask, Lease, LocalPick, LocalRouter};
-use worker::Env;
+use wasm_bindgen_futures::spawn_local;
+use worker::{Delay, Env};
 
 use crate::respond::Limits;
 use crate::{coordinator, runtime};
 
 thread_local! {
     static ROUTERS: RefCell<HashMap<String, LocalRouter>> = RefCell::new(HashMap::new());
+    /// Names this isolate to the coordinators, which lease it slots: random, as
+    /// isolates cannot know each other.
+    static ISOLATE: u64 = runtime::rng().u64(1..);
+    /// Groups whose keeper runs.
+    static KEEPERS: RefCell<HashSet<String>> = RefCell::new(HashSet::new());
 }
 
 fn with_router<T>(group: &str, f: impl FnOnce(&mut LocalRouter) -> T) -> T {
@@ -30,25 +38,48 @@ pub fn held(group: &str) -> Vec<(DeploymentId, Lease)> {
     ROUTERS.with_borrow(|routers| routers.get(group).map(LocalRouter::held).unwrap_or_default())
 }
 
+/// A request picked here that counts in flight (it fills a slot, or least-busy
+/// counts it): dropped when the request ended, however it ended, which frees it.
+pub struct InFlight {
+    env: Env,
+    group: String,
+    deployment: DeploymentId,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if with_router(&self.group, |r| r.release(&self.deployment)) {
+            // Near the limit: the slot goes back now, for the queue and other isolates.
+            let (env, group) = (self.env.clone(), std::mem::take(&mut self.group));
+            spawn_local(async move {
+                refresh(&env, &group, None, 0).await;
+            });
+        }
+    }
+}
+
 /// The deployment to call without a ticket, with what its lease says is left of its
-/// rpm and tpm, or `None` when the request must take a ticket (the group needs
-/// coordination, or its coordinator could not be asked).
+/// rpm and tpm (and, when it counts in flight, what frees it), or `None` when the
+/// request must take a ticket (the group needs coordination, or its coordinator
+/// could not be asked).
 pub async fn pick<'g>(
     env: &Env,
     group: &'g ModelGroup,
     policy: &RouterPolicy,
     ask: Ask<'_>,
     rng: &mut fastrand::Rng,
-) -> Option<(&'g Deployment, Limits)> {
-    if !LocalRouter::eligible(group, policy) {
-        return None;
-    }
+) -> Option<(&'g Deployment, Limits, Option<InFlight>)> {
     let mut refreshed = false;
     loop {
         let now = runtime::now_ms() as u64;
         match with_router(&group.name, |r| r.pick(now, group, policy, ask, rng)) {
             LocalPick::Call { deployment, remaining_requests, remaining_tokens } => {
-                return Some((deployment, Limits { requests: remaining_requests, tokens: remaining_tokens }));
+                let limits = Limits { requests: remaining_requests, tokens: remaining_tokens };
+                let in_flight = LocalRouter::counts_in_flight(deployment, policy).then(|| {
+                    keep(env, &group.name);
+                    InFlight { env: env.clone(), group: group.name.clone(), deployment: deployment.id.clone() }
+                });
+                return Some((deployment, limits, in_flight));
             }
             LocalPick::Coordinate => return None,
             // A view just fetched that is already stale (a cooldown ending now), or
@@ -88,8 +119,33 @@ pub fn answered(
     });
 }
 
+/// Runs `group`'s keeper unless it runs: while this isolate holds slots, it syncs
+/// when they are due ([`LocalRouter::sync_due`]): unused ones go back within a
+/// view's life, and filled ones stay leased while long requests (streams) run
+/// with no other request to sync. It runs while the isolate does: one that is
+/// evicted dies with its requests, and the coordinator takes its slots back.
+fn keep(env: &Env, group: &str) {
+    if KEEPERS.with_borrow(|keepers| keepers.contains(group)) {
+        return;
+    }
+    KEEPERS.with_borrow_mut(|keepers| keepers.insert(group.to_owned()));
+    let (env, group) = (env.clone(), group.to_owned());
+    spawn_local(async move {
+        while let Some(due_ms) = with_router(&group, |r| r.sync_due()) {
+            let now = runtime::now_ms() as u64;
+            if due_ms > now {
+                Delay::from(Duration::from_millis(due_ms - now)).await;
+            } else {
+                // A failed sync is due again a view's life later (its time was noted).
+                refresh(&env, &group, None, 0).await;
+            }
+        }
+        KEEPERS.with_borrow_mut(|keepers| keepers.remove(&group));
+    });
+}
+
 /// Sends what this isolate served since it last said (and a failure), settling its
-/// leases, and takes the fresh view. `false` when the coordinator could not be
+/// leases and giving back its unused slots, and takes the fresh view. `false` when the coordinator could not be
 /// reached: the counts and timings are lost (they steer the failure-rate rule and
 /// usage- and latency-based routing; a leased deployment's requests stay counted
 /// in full, as its lease stays set aside until its minute ends), and the old view
@@ -100,11 +156,13 @@ async fn refresh(
     failure: Option<(DeploymentId, ReportedFailure)>,
     estimated_tokens: u64,
 ) -> bool {
-    let served = with_router(group, LocalRouter::take_served);
-    match coordinator::fetch_view(env, group, served, failure, estimated_tokens).await {
+    let asked = runtime::now_ms() as u64;
+    let served = with_router(group, |r| r.take_served(asked));
+    let isolate = ISOLATE.with(|id| *id);
+    match coordinator::fetch_view(env, group, isolate, served, failure, estimated_tokens).await {
         Ok(view) => {
             let now = runtime::now_ms() as u64;
-            with_router(group, |r| r.update(now, view));
+            with_router(group, |r| r.update(asked, now, view));
             true
         }
         Err(error) => {

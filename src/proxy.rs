@@ -239,7 +239,7 @@ async fn route(
             let error = ApiError::Internal(format!("fallback group `{group}` vanished"));
             return Ok(Reply::error_for(endpoint, &error));
         };
-        let picked = match pick(env, group, &serving, &request, avoid, caller, background, &mut rng).await {
+        let mut picked = match pick(env, group, &serving, &request, avoid, caller, background, &mut rng).await {
             Ok(Ok(picked)) => picked,
             Ok(Err(reason)) => {
                 step = plan.on_unavailable(runtime::now_ms() as u64, &reason, &config.router, &mut rng);
@@ -266,6 +266,7 @@ async fn route(
             estimated_tokens: request.prompt_tokens,
             counts_usage: attempt.counts_usage,
             started_ms: attempt_started,
+            _in_flight: picked.in_flight.take(),
         };
         let call = ClientCall { env, body, caller, secrets: &config.secrets, client: client.as_ref() };
         let mut reply = match run(picked.deployment, &request, endpoint, attempt, &call).await? {
@@ -315,6 +316,8 @@ struct Picked<'c> {
     grant: Option<Grant>,
     /// What its ticket or lease says is left of its rpm and tpm.
     left: Limits,
+    /// Picked in the isolate, where it counts in flight: frees its slot when dropped.
+    in_flight: Option<local_route::InFlight>,
 }
 
 /// Picks a deployment of `group` for the next call: in the isolate while the group
@@ -337,8 +340,8 @@ async fn pick<'c>(
         stream: request.stream,
         region: request.allowed_region,
     };
-    if let Some((deployment, left)) = local_route::pick(env, group, serving.router(), ask, rng).await {
-        return Ok(Ok(Picked { group, deployment, grant: None, left }));
+    if let Some((deployment, left, in_flight)) = local_route::pick(env, group, serving.router(), ask, rng).await {
+        return Ok(Ok(Picked { group, deployment, grant: None, left, in_flight }));
     }
     let queue = serving.queue(group, runtime::now_ms() as u64, rng.u64(..));
     let ticket = TicketRequest {
@@ -356,7 +359,7 @@ async fn pick<'c>(
         return Err(ApiError::Internal(format!("coordinator chose unknown `{}`", grant.deployment)));
     };
     let left = Limits { requests: grant.remaining_requests, tokens: grant.remaining_tokens };
-    Ok(Ok(Picked { group, deployment, grant: Some(grant), left }))
+    Ok(Ok(Picked { group, deployment, grant: Some(grant), left, in_flight: None }))
 }
 
 /// What is kept of an answer: the cache's entry, a Responses client's response.
@@ -517,6 +520,9 @@ struct Settle {
     /// The answer's usage is told (see [`switchyard_core::serving::Attempt::counts_usage`]).
     counts_usage: bool,
     started_ms: f64,
+    /// Picked in the isolate where it counts in flight: dropped with the settling,
+    /// when the attempt's end is told, however it ended.
+    _in_flight: Option<local_route::InFlight>,
 }
 
 impl Settle {

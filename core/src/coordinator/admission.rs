@@ -154,6 +154,7 @@ impl Coordinator {
             .values()
             .filter_map(|state| state.health.next_change())
             .chain(queue.next_deadline())
+            .chain(self.slots.next_lapse())
             .fold(next_minute, u64::min);
         Some(wake.max(now_ms + 1))
     }

@@ -1,11 +1,12 @@
 //! The selection pipeline: of a group's deployments, those in the area the request
 //! allows, then those that fit the prompt,
 //! then the healthy, then those under their rpm and tpm, then those under their
-//! `max_parallel_requests`, then those the request has not tried, then the lowest
+//! `max_parallel_requests` (tickets in flight and slots leased to isolates), then those the request has not tried, then the lowest
 //! `order` tier; the routing strategy picks one of those, and the grant reserves
 //! one request and the estimated tokens. Each stage that leaves nothing says why.
 
 use super::protocol::{Grant, TicketReply, TicketRequest, Unavailable};
+use super::slots::NO_ISOLATE;
 use super::window::MINUTE_MS;
 use super::{Coordinator, Ticket, recent, strategy};
 use crate::config::{Deployment, ModelGroup, RouterPolicy};
@@ -75,7 +76,8 @@ impl Coordinator {
             .into_iter()
             .filter(|d| {
                 let in_flight = self.deployments.get(&d.id).map_or(0, |s| s.in_flight);
-                d.max_parallel_requests.is_none_or(|max| in_flight < max)
+                let taken = in_flight.saturating_add(self.slots.leased(&d.id));
+                d.max_parallel_requests.is_none_or(|max| taken < max)
             })
             .collect();
         if free.is_empty() {
@@ -95,7 +97,7 @@ impl Coordinator {
                     deployment: d,
                     tokens: state.window.tokens,
                     requests: state.window.requests,
-                    in_flight: state.in_flight,
+                    in_flight: state.in_flight.saturating_add(self.slots.busy_elsewhere(&d.id, NO_ISOLATE)),
                     latency_ms: recent(&state.samples, now_ms, policy.latency_ttl_ms).average(request.stream),
                 }
             })

@@ -1,13 +1,12 @@
 //! Routing inside the isolate, without a ticket, while a group needs no coordination.
 //!
 //! A ticket from the coordinator costs a Durable Object round trip before the call
-//! and a report after it. A group whose deployments have no
-//! `max_parallel_requests`, routed by any strategy but least-busy (which reads
-//! every isolate's requests in flight), needs neither while it is healthy: all an
-//! isolate must know is which deployments are out, for usage-based routing what
-//! each used this minute, for latency-based routing how fast each answered
-//! lately, and, for a deployment with an rpm or tpm limit, how much of it it may
-//! use. So the isolate keeps a [`HealthView`] from the coordinator, refreshed at
+//! and a report after it. A healthy group needs neither: all an isolate must know
+//! is which deployments are out, for usage-based routing what each used this
+//! minute, for latency-based routing how fast each answered lately, for
+//! least-busy how many requests each has in flight elsewhere, and, for a
+//! deployment with an rpm, a tpm or a `max_parallel_requests`, how much of it it
+//! may use. So the isolate keeps a [`HealthView`] from the coordinator, refreshed at
 //! most [`VIEW_TTL_MS`] after it was fetched, and picks from it itself. It tells
 //! the coordinator what it sent to each deployment, and how long the answers
 //! took, when it refreshes, and every failure at once (the answer is a fresh
@@ -32,6 +31,15 @@
 //! its view, nor past its minute; one held by an isolate that dies comes back
 //! with the next minute.
 //!
+//! **Slots.** A deployment with `max_parallel_requests` is called without a ticket
+//! only in an in-flight slot leased to the isolate ([`slots`](super::slots)): a
+//! pick fills one, the request's end frees it for the isolate's next request, and
+//! each sync gives back the slots unused at that moment. An isolate holding slots
+//! syncs within [`VIEW_TTL_MS`] while some are unused and within a third of
+//! [`SLOTS_TTL_MS`] while its requests fill them ([`LocalRouter::sync_due`]); near
+//! the limit it gives each slot back as its request ends. Slots leased are never
+//! fewer than the isolate's requests in flight, so the limit holds exactly.
+//!
 //! Everything that needs one decision for the whole group still goes through a
 //! ticket: a deployment whose cooldown ended waits for its single probe, a queue
 //! with requests in it is served in order, and a request that only tried
@@ -45,6 +53,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Timings;
 use super::grant::{fits, in_region};
+use super::slots::{SLOTS_TTL_MS, SlotLease, SlotsSince};
 use super::strategy::{self, Candidate};
 use crate::config::{Deployment, DeploymentId, ModelGroup, RouterPolicy, RoutingStrategy};
 use crate::region::Area;
@@ -84,6 +93,17 @@ pub struct HealthView {
     /// For latency-based routing: the recent samples of each deployment that has any.
     #[serde(default)]
     pub latency: Vec<(DeploymentId, Timings)>,
+    /// In-flight slots leased by this sync, per deployment with
+    /// `max_parallel_requests`: added to those the isolate kept.
+    #[serde(default)]
+    pub slots: Vec<(DeploymentId, SlotLease)>,
+    /// The epoch of the isolate's slots at the coordinator ([`slots`](super::slots)).
+    #[serde(default)]
+    pub slot_epoch: u64,
+    /// For least-busy: each deployment's requests in flight elsewhere (tickets,
+    /// and other isolates' as of their last syncs).
+    #[serde(default)]
+    pub in_flight: Vec<(DeploymentId, u32)>,
 }
 
 /// What an isolate may send to a deployment with an rpm or a tpm without tickets.
@@ -126,6 +146,16 @@ pub struct ServedSince {
     /// The answers that came since the last refresh (of requests sent before it, too).
     #[serde(default)]
     pub timings: Timings,
+    /// Its slots and requests in flight, where they are counted
+    /// ([`LocalRouter::counts_in_flight`]).
+    #[serde(default)]
+    pub slots: Option<SlotsSince>,
+}
+
+impl ServedSince {
+    fn empty(deployment: DeploymentId) -> Self {
+        Self { deployment, requests: 0, tokens: 0, lease: None, timings: Timings::default(), slots: None }
+    }
 }
 
 /// What a pick needs to know of the request.
@@ -170,20 +200,42 @@ struct Usage {
     timings: Timings,
 }
 
-/// One isolate's knowledge of one group: the last view, its leases, and the
-/// requests it sent since it last told the coordinator.
+/// A deployment's slots as the isolate holds them: leased, filled by its requests
+/// in flight (for least-busy, counted without slots), and the most filled at once
+/// since the last sync.
+#[derive(Debug, Clone, Copy, Default)]
+struct HeldSlots {
+    held: u32,
+    busy: u32,
+    peak: u32,
+    return_at_once: bool,
+    /// Leased by a view that came too late to use them: given back at the next sync.
+    stale: u32,
+}
+
+/// One isolate's knowledge of one group: the last view, its leases and slots,
+/// and the requests it sent since it last told the coordinator.
 #[derive(Debug, Default)]
 pub struct LocalRouter {
     view: Option<(HealthView, u64)>,
     served: HashMap<DeploymentId, Usage>,
     leases: HashMap<DeploymentId, Held>,
+    slots: HashMap<DeploymentId, HeldSlots>,
+    /// When the last sync was sent.
+    last_sync_ms: u64,
+    /// The epoch of the slots held (see [`slots`](super::slots)).
+    epoch: u64,
+    /// The coordinator keeps an isolate's slots [`SLOTS_TTL_MS`] after the last
+    /// sync it took, so slots are used no longer than half that after the latest
+    /// sync whose answer came.
+    slots_valid_until_ms: u64,
 }
 
 impl LocalRouter {
-    /// Whether the group can be routed without tickets at all (see the module doc).
-    pub fn eligible(group: &ModelGroup, policy: &RouterPolicy) -> bool {
-        policy.strategy != RoutingStrategy::LeastBusy
-            && group.deployments.iter().all(|d| d.max_parallel_requests.is_none())
+    /// Whether a request picked here to `deployment` must be told to
+    /// [`LocalRouter::release`] when it ends: it fills a slot, or least-busy counts it.
+    pub fn counts_in_flight(deployment: &Deployment, policy: &RouterPolicy) -> bool {
+        deployment.max_parallel_requests.is_some() || policy.strategy == RoutingStrategy::LeastBusy
     }
 
     /// Whether the tokens an answer of `deployment` used must be told to
@@ -206,9 +258,6 @@ impl LocalRouter {
         rng: &mut fastrand::Rng,
     ) -> LocalPick<'g> {
         let Ask { avoid, estimated_tokens, stream, region } = ask;
-        if !Self::eligible(group, policy) {
-            return LocalPick::Coordinate;
-        }
         let Some((view, valid_until_ms)) = &self.view else {
             return LocalPick::Refresh;
         };
@@ -243,6 +292,11 @@ impl LocalRouter {
                         candidate.tokens = seen.0.saturating_add_signed(own.tokens);
                         candidate.requests = seen.1.saturating_add(own.requests);
                     }
+                    RoutingStrategy::LeastBusy => {
+                        let elsewhere = view.in_flight.iter().find(|(id, _)| *id == d.id).map_or(0, |(_, n)| *n);
+                        let own = self.slots.get(&d.id).map_or(0, |s| s.busy);
+                        candidate.in_flight = elsewhere.saturating_add(own);
+                    }
                     RoutingStrategy::LatencyBased => {
                         let mut timings =
                             view.latency.iter().find(|(id, _)| *id == d.id).map(|(_, t)| *t).unwrap_or_default();
@@ -258,6 +312,13 @@ impl LocalRouter {
             return LocalPick::Coordinate;
         };
         let deployment = chosen.deployment;
+        if deployment.max_parallel_requests.is_some() {
+            let free = self.slots.get(&deployment.id).is_some_and(|s| s.busy < s.held);
+            if !free || now_ms >= self.slots_valid_until_ms {
+                // Its slots are full, or as old as the coordinator may keep them.
+                return LocalPick::Refresh;
+            }
+        }
         let estimated = i64::try_from(estimated_tokens).unwrap_or(i64::MAX);
         let (mut remaining_requests, mut remaining_tokens) = (None, None);
         if deployment.rpm.is_some() || deployment.tpm.is_some() {
@@ -283,6 +344,14 @@ impl LocalRouter {
             usage.requests += 1;
             usage.tokens = usage.tokens.saturating_add(estimated);
         });
+        if Self::counts_in_flight(deployment, policy) {
+            let slots = match self.slots.get_mut(&deployment.id) {
+                Some(slots) => slots,
+                None => self.slots.entry(deployment.id.clone()).or_default(),
+            };
+            slots.busy += 1;
+            slots.peak = slots.peak.max(slots.busy);
+        }
         LocalPick::Call { deployment, remaining_requests, remaining_tokens }
     }
 
@@ -304,6 +373,33 @@ impl LocalRouter {
         self.with_usage(deployment, |usage| usage.timings.add(Timings::one(latency_ms, ttft_ms)));
     }
 
+    /// A request picked here to `deployment` ended (see
+    /// [`LocalRouter::counts_in_flight`]): its slot is free for the next. `true`
+    /// when the slot must go back to the coordinator now (a sync), as the
+    /// deployment is near its limit.
+    pub fn release(&mut self, deployment: &DeploymentId) -> bool {
+        let Some(slots) = self.slots.get_mut(deployment) else {
+            return false;
+        };
+        slots.busy = slots.busy.saturating_sub(1);
+        slots.return_at_once && slots.held > slots.busy
+    }
+
+    /// When this isolate must sync for its slots even without a request asking:
+    /// soon while some are unused (others may need them), before the coordinator
+    /// would take them back while its requests fill them. `None` when it holds none.
+    pub fn sync_due(&self) -> Option<u64> {
+        let unused = self.slots.values().any(|s| s.held > s.busy || s.stale > 0);
+        let filled = self.slots.values().any(|s| s.held > 0 || s.busy > 0);
+        if unused {
+            Some(self.last_sync_ms.saturating_add(VIEW_TTL_MS))
+        } else if filled {
+            Some(self.last_sync_ms.saturating_add(SLOTS_TTL_MS / 3))
+        } else {
+            None
+        }
+    }
+
     fn with_usage(&mut self, deployment: &DeploymentId, f: impl FnOnce(&mut Usage)) {
         // Looked up before `entry`, which would copy the id on every answer.
         match self.served.get_mut(deployment) {
@@ -312,11 +408,37 @@ impl LocalRouter {
         }
     }
 
-    /// Takes a view fetched at `now_ms`. Its leases add to those of the same
-    /// minute already held: views fetched side by side by concurrent requests
-    /// each set requests aside, and each must be settled. A view of an earlier
-    /// minute than the one held is left out.
-    pub fn update(&mut self, now_ms: u64, view: HealthView) {
+    /// Takes a view asked for at `asked_ms` that came at `now_ms`. Its leases add
+    /// to those of the same minute already held: views fetched side by side by
+    /// concurrent requests each set requests aside, and each must be settled. A
+    /// view of an earlier minute than the one held is left out.
+    pub fn update(&mut self, asked_ms: u64, now_ms: u64, view: HealthView) {
+        // Slots are not of a minute: those leased count however old the view,
+        // but a view that took longer than half the slots' TTL may carry slots
+        // the coordinator took back already (it lost track of this isolate).
+        let valid_until_ms = asked_ms.saturating_add(SLOTS_TTL_MS / 2);
+        let late = now_ms >= valid_until_ms;
+        if view.slot_epoch > self.epoch {
+            // The coordinator forgot this isolate and took its slots back: only
+            // the requests in flight keep theirs, which it learns at the next sync.
+            for slots in self.slots.values_mut() {
+                (slots.held, slots.stale) = (slots.busy, 0);
+            }
+            self.epoch = view.slot_epoch;
+        }
+        let slots_of_now = view.slot_epoch == self.epoch;
+        for (id, lease) in view.slots.iter().filter(|_| slots_of_now) {
+            let slots = self.slots.entry(id.clone()).or_default();
+            if late {
+                slots.stale = slots.stale.saturating_add(lease.granted);
+            } else {
+                slots.held = slots.held.saturating_add(lease.granted);
+                slots.return_at_once = lease.return_at_once;
+            }
+        }
+        if !late {
+            self.slots_valid_until_ms = self.slots_valid_until_ms.max(valid_until_ms);
+        }
         // The answers to refreshes sent side by side may arrive in any order. One
         // from a minute before the view held knows less, and its leases count in a
         // minute gone: taking it would drop the newer leases unsettled, and with
@@ -356,9 +478,11 @@ impl LocalRouter {
         held
     }
 
-    /// What to tell the coordinator at a refresh: the requests and tokens sent per
-    /// deployment since the last one, and the leases they settle (given up here).
-    pub fn take_served(&mut self) -> Vec<ServedSince> {
+    /// What to tell the coordinator at a refresh sent at `now_ms`: the requests and
+    /// tokens sent per deployment since the last one, the leases they settle and
+    /// the slots unused now (all given up here), and the requests in flight.
+    pub fn take_served(&mut self, now_ms: u64) -> Vec<ServedSince> {
+        self.last_sync_ms = now_ms;
         let mut served: Vec<ServedSince> = self
             .served
             .drain()
@@ -368,20 +492,30 @@ impl LocalRouter {
                 tokens: usage.tokens,
                 lease: None,
                 timings: usage.timings,
+                slots: None,
             })
             .collect();
         for (deployment, held) in self.leases.drain() {
             match served.iter_mut().find(|s| s.deployment == deployment) {
                 Some(s) => s.lease = Some(held.lease),
-                None => served.push(ServedSince {
-                    deployment,
-                    requests: 0,
-                    tokens: 0,
-                    lease: Some(held.lease),
-                    timings: Timings::default(),
-                }),
+                None => served.push(ServedSince { lease: Some(held.lease), ..ServedSince::empty(deployment) }),
             }
         }
+        self.slots.retain(|deployment, slots| {
+            let unused = slots.held.saturating_sub(slots.busy);
+            let since = SlotsSince {
+                epoch: self.epoch,
+                released: unused.saturating_add(slots.stale),
+                busy: slots.busy,
+                peak: slots.peak,
+            };
+            match served.iter_mut().find(|s| s.deployment == *deployment) {
+                Some(s) => s.slots = Some(since),
+                None => served.push(ServedSince { slots: Some(since), ..ServedSince::empty(deployment.clone()) }),
+            }
+            (slots.held, slots.peak, slots.stale) = (slots.busy, slots.busy, 0);
+            slots.busy > 0
+        });
         served.sort_by(|a, b| a.deployment.as_str().cmp(b.deployment.as_str()));
         served
     }
@@ -392,6 +526,16 @@ impl LocalRouter {
     /// The lease held for `deployment`: those of one minute, added up.
     pub(crate) fn held_for(&self, deployment: &DeploymentId) -> Option<Lease> {
         self.leases.get(deployment).map(|held| held.lease)
+    }
+
+    /// Requests picked here to `deployment` in flight.
+    pub(crate) fn busy_on(&self, deployment: &DeploymentId) -> u32 {
+        self.slots.get(deployment).map_or(0, |s| s.busy)
+    }
+
+    /// Slots of `deployment` held here.
+    pub(crate) fn held_slots(&self, deployment: &DeploymentId) -> u32 {
+        self.slots.get(deployment).map_or(0, |s| s.held)
     }
 }
 

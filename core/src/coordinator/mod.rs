@@ -50,6 +50,7 @@
 //! - `reports`: how tickets end (reports, failures and cooldowns, expiry).
 //! - `serve_local`: the coordinator's side of routing without tickets: counts,
 //!   leases and views.
+//! - `slots`: in-flight slots leased to isolates (`max_parallel_requests`).
 //! - `holdings`: what is held at a moment, for `GET /debug/state`.
 //! - `metrics`: the counts isolates hand over and the state of each deployment,
 //!   for `GET /metrics` and `GET /ui/state`.
@@ -65,6 +66,7 @@ mod protocol;
 mod queue;
 mod reports;
 mod serve_local;
+pub mod slots;
 mod strategy;
 mod window;
 
@@ -145,6 +147,10 @@ pub struct Coordinator {
     admitted_waiters: HashMap<u64, u64>,
     admitted: u64,
     expired: u64,
+    /// In-flight slots leased to isolates (rebuilt: after a restart, each
+    /// isolate's requests in flight count again from its next sync, as tickets'
+    /// start at zero).
+    slots: slots::Slots,
     /// For the metrics (rebuilt): what isolates counted, and the queue's waits.
     observed: crate::observe::tally::Tally,
     queue_wait: crate::observe::tally::Histogram,
@@ -179,6 +185,7 @@ impl Coordinator {
     /// Forgets deployments that left the group (the config changed).
     fn forget_removed(&mut self, group: &ModelGroup) {
         self.deployments.retain(|id, _| group.deployments.iter().any(|d| &d.id == id));
+        self.slots.retain(|id| group.deployments.iter().any(|d| &d.id == id));
     }
 }
 

@@ -35,6 +35,10 @@ pub enum Message {
         failure: Option<(DeploymentId, ReportedFailure)>,
         #[serde(default)]
         estimated_tokens: u64,
+        /// Names the isolate, whose slots ([`slots`](super::slots)) its syncs
+        /// settle; [`NO_ISOLATE`](super::slots::NO_ISOLATE) from older builds.
+        #[serde(default)]
+        isolate: u64,
     },
     /// What an isolate counted of the requests it served, for the metrics.
     /// Answered with an empty 204.
@@ -326,7 +330,7 @@ mod tests {
             Message::Status { group: "g".into() },
             Message::Leave { group: "g".into(), waiter: u64::MAX },
             Message::State { group: "g".into() },
-            Message::Sync { group: "g".into(), served: vec![], failure: None, estimated_tokens: 7 },
+            Message::Sync { group: "g".into(), served: vec![], failure: None, estimated_tokens: 7, isolate: u64::MAX },
             Message::Observed { group: "g".into(), tally: Tally::default() },
             Message::Metrics { group: "g".into() },
         ];
@@ -337,6 +341,6 @@ mod tests {
             assert_eq!(back.group(), "g");
         }
         let older: Message = serde_json::from_str(r#"{"Sync":{"group":"g","served":[],"failure":null}}"#).unwrap();
-        assert!(matches!(older, Message::Sync { estimated_tokens: 0, .. }));
+        assert!(matches!(older, Message::Sync { estimated_tokens: 0, isolate: 0, .. }));
     }
 }

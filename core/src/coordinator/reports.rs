@@ -78,7 +78,10 @@ impl Coordinator {
         }
     }
 
+    /// Ends tickets whose report never came, and the slot leases of isolates
+    /// that stopped syncing.
     pub(super) fn expire_tickets(&mut self, now_ms: u64) {
+        self.slots.expire(now_ms);
         let (deployments, admitted_waiters) = (&mut self.deployments, &mut self.admitted_waiters);
         self.tickets.retain(|_, ticket| {
             let alive = now_ms.saturating_sub(ticket.granted_ms) < TICKET_TTL_MS;

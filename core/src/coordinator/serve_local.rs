@@ -1,10 +1,11 @@
 //! The coordinator's side of routing without tickets ([`local`](super::local)):
-//! it counts what isolates say they sent, sets leases aside for them, and answers
-//! with the view they route by next.
+//! it counts what isolates say they sent, sets leases and slots aside for them,
+//! and answers with the view they route by next.
 
 use super::health::Health;
-use super::local::{HealthView, Lease, LocalRouter, MIN_LEASE, ServedSince, VIEW_TTL_MS};
+use super::local::{HealthView, Lease, MIN_LEASE, ServedSince, VIEW_TTL_MS};
 use super::protocol::ReportedFailure;
+use super::slots::NO_ISOLATE;
 use super::window::MINUTE_MS;
 use super::{Coordinator, recent};
 use crate::config::{DeploymentId, ModelGroup, RouterPolicy, RoutingStrategy};
@@ -12,20 +13,29 @@ use crate::config::{DeploymentId, ModelGroup, RouterPolicy, RoutingStrategy};
 impl Coordinator {
     /// Takes what an isolate routing by itself has to say (see
     /// [`Message::Sync`](super::Message::Sync)) and answers with the view it routes
-    /// by next, with its leases.
+    /// by next, with its leases and slots. `isolate` names the isolate that asks.
+    #[allow(clippy::too_many_arguments)]
     pub fn sync_local(
         &mut self,
         now_ms: u64,
         group: &ModelGroup,
         policy: &RouterPolicy,
+        isolate: u64,
         served: &[ServedSince],
         failure: Option<&(DeploymentId, ReportedFailure)>,
         estimated_tokens: u64,
     ) -> HealthView {
         self.forget_removed(group);
+        self.slots.expire(now_ms);
+        let epoch = if isolate == NO_ISOLATE { 0 } else { self.slots.seen(now_ms, isolate) };
         for s in served {
-            if !group.deployments.iter().any(|d| d.id == s.deployment) {
+            let Some(deployment) = group.deployments.iter().find(|d| d.id == s.deployment) else {
                 continue;
+            };
+            if let Some(since) = s.slots
+                && isolate != NO_ISOLATE
+            {
+                self.slots.settle(isolate, deployment, since);
             }
             let state = self.deployments.entry(s.deployment.clone()).or_default();
             if s.timings.answers > 0 {
@@ -48,8 +58,18 @@ impl Coordinator {
             self.fail(now_ms, group, policy, id, *failure, false);
         }
         let mut view = self.view(now_ms, group);
-        if !view.coordinate && LocalRouter::eligible(group, policy) {
+        if !view.coordinate {
             self.lease(now_ms, group, served, estimated_tokens, &mut view);
+            if isolate != NO_ISOLATE {
+                view.slot_epoch = epoch;
+                self.lease_slots(group, isolate, served, &mut view);
+            }
+        }
+        if policy.strategy == RoutingStrategy::LeastBusy {
+            for d in &group.deployments {
+                let tickets = self.deployments.get(&d.id).map_or(0, |s| s.in_flight);
+                view.in_flight.push((d.id.clone(), tickets.saturating_add(self.slots.busy_elsewhere(&d.id, isolate))));
+            }
         }
         if policy.strategy == RoutingStrategy::UsageBased {
             for d in &group.deployments {
@@ -120,6 +140,23 @@ impl Coordinator {
         }
     }
 
+    /// Leases in-flight slots of each deployment with `max_parallel_requests` the
+    /// isolate may call (see [`slots`](super::slots) for the sizes).
+    fn lease_slots(&mut self, group: &ModelGroup, isolate: u64, served: &[ServedSince], view: &mut HealthView) {
+        for d in &group.deployments {
+            if d.max_parallel_requests.is_none() || view.blocked.contains(&d.id) {
+                continue;
+            }
+            let peak = served.iter().find(|s| s.deployment == d.id).and_then(|s| s.slots).map_or(0, |s| s.peak);
+            let in_flight = self.deployments.get(&d.id).map_or(0, |s| s.in_flight);
+            let lease = self.slots.share(d, isolate, peak, in_flight);
+            self.slots.grant(isolate, &d.id, lease.granted);
+            if lease.granted > 0 {
+                view.slots.push((d.id.clone(), lease));
+            }
+        }
+    }
+
     /// Which deployments an isolate must leave out, and whether it must ask for
     /// tickets instead (a probe is due, or requests wait).
     fn view(&mut self, now_ms: u64, group: &ModelGroup) -> HealthView {
@@ -133,6 +170,9 @@ impl Coordinator {
             leases: Vec::new(),
             usage: Vec::new(),
             latency: Vec::new(),
+            slots: Vec::new(),
+            slot_epoch: 0,
+            in_flight: Vec::new(),
         };
         for d in &group.deployments {
             let health = &mut self.deployments.entry(d.id.clone()).or_default().health;

@@ -105,8 +105,16 @@ fn deliver(coordinator: &mut Coordinator, config: &Config, message: &Message, no
         }
         // An admitted waiter gives its grant back, a waiting one leaves the line.
         Message::Leave { waiter, .. } => coordinator.leave(now, *waiter),
-        Message::Sync { served, failure, estimated_tokens, .. } => {
-            round_trip(&coordinator.sync_local(now, group, policy, served, failure.as_ref(), *estimated_tokens));
+        Message::Sync { served, failure, estimated_tokens, isolate, .. } => {
+            round_trip(&coordinator.sync_local(
+                now,
+                group,
+                policy,
+                *isolate,
+                served,
+                failure.as_ref(),
+                *estimated_tokens,
+            ));
         }
         Message::Observed { tally, .. } => coordinator.observed(tally),
         Message::Metrics { .. } => {
@@ -172,10 +180,10 @@ pub fn health_view(data: &[u8]) {
         // Every other view, the isolate refreshes: it settles its leases and takes new ones.
         views += 1;
         if views % 2 == 0 {
-            let served = router.take_served();
+            let served = router.take_served(now);
             held.clear();
             let failure = (views % 4 == 0).then(|| (group.deployments[0].id.clone(), rate_limited(Some(1_500))));
-            let fresh = coordinator.sync_local(now, group, policy, &served, failure.as_ref(), 10);
+            let fresh = coordinator.sync_local(now, group, policy, 1, &served, failure.as_ref(), 10);
             take(&mut router, &mut held, now, fresh);
         }
     });
@@ -189,7 +197,7 @@ fn take(router: &mut LocalRouter, held: &mut HashMap<DeploymentId, (u64, u64, u6
         let entry = held.entry(id.clone()).or_insert((lease.minute, 0, 0));
         entry.1 = entry.1.saturating_add(lease.requests);
     }
-    router.update(now, view);
+    router.update(now, now, view);
 }
 
 fn rate_limited(retry_after_ms: Option<u64>) -> ReportedFailure {
@@ -252,7 +260,7 @@ fn route_locally(
 ) {
     let policy = &config.router;
     let mut router = LocalRouter::default();
-    router.update(now, coordinator.sync_local(now, group, policy, &[], None, 100));
+    router.update(now, now, coordinator.sync_local(now, group, policy, 1, &[], None, 100));
     let mut first = None;
     for turn in 0..6 {
         let ask = Ask { avoid: &[], estimated_tokens: 100, stream: turn % 2 == 0, region: None };
@@ -262,7 +270,7 @@ fn route_locally(
             first.get_or_insert_with(|| deployment.id.clone());
         }
     }
-    let served = router.take_served();
+    let served = router.take_served(now);
     let failure = first.map(|id| (id, rate_limited(Some(1_000))));
-    router.update(now + 1, coordinator.sync_local(now + 1, group, policy, &served, failure.as_ref(), 100));
+    router.update(now + 1, now + 1, coordinator.sync_local(now + 1, group, policy, 1, &served, failure.as_ref(), 100));
 }

@@ -4,6 +4,7 @@ use std::collections::HashSet;
 
 use super::*;
 use crate::config::{Config, load};
+use crate::coordinator::slots::SLOTS_TTL_MS;
 use crate::coordinator::{
     Admission, Coordinator, Report, ReportedFailure, TicketReply, TicketRequest, Timings, Unavailable,
 };
@@ -39,25 +40,29 @@ impl World {
     /// when the request must take a ticket.
     fn route(&mut self, i: usize, now: u64, avoid: &[&str]) -> Option<String> {
         let avoid: Vec<DeploymentId> = avoid.iter().map(|a| self.id(a)).collect();
-        for _ in 0..2 {
+        for refreshed in [false, true] {
             let group = self.config.group("g").unwrap();
             match self.isolates[i].pick(now, group, &self.config.router, ask(&avoid), &mut self.rng) {
                 LocalPick::Call { deployment, .. } => return Some(deployment.id.as_str().to_owned()),
                 LocalPick::Coordinate => return None,
+                // As the Worker does: a fresh view whose lease or slots are used
+                // up already sends the request for a ticket.
+                LocalPick::Refresh if refreshed => return None,
                 LocalPick::Refresh => self.refresh(i, now, None),
             }
         }
-        panic!("a fresh view still asked for a refresh");
+        None
     }
 
     /// Isolate `i` tells the coordinator what it served (and a failure) and
     /// takes the view it answers with.
     fn refresh(&mut self, i: usize, now: u64, failure: Option<(&str, FailureClass)>) {
-        let served = self.isolates[i].take_served();
+        let served = self.isolates[i].take_served(now);
         let failure = failure.map(|(id, class)| (self.id(id), ReportedFailure { class, retry_after_ms: None }));
         let group = self.config.group("g").unwrap();
-        let view = self.coordinator.sync_local(now, group, &self.config.router, &served, failure.as_ref(), 10);
-        self.isolates[i].update(now, view);
+        let view =
+            self.coordinator.sync_local(now, group, &self.config.router, i as u64 + 1, &served, failure.as_ref(), 10);
+        self.isolates[i].update(now, now, view);
     }
 
     fn id(&self, id: &str) -> DeploymentId {
@@ -80,22 +85,22 @@ fn ask(avoid: &[DeploymentId]) -> Ask<'_> {
 }
 
 #[test]
-fn groups_without_parallel_limits_route_locally_unless_least_busy() {
-    let eligible = |yaml: &str| {
-        let config = load(yaml, &|_| None).unwrap().config;
-        LocalRouter::eligible(config.group("g").unwrap(), &config.router)
-    };
-    assert!(eligible(TWO));
-    assert!(eligible(&format!("{TWO}  routing_strategy: cost-based-routing\n")));
-    assert!(!eligible(&format!("{TWO}  routing_strategy: least-busy\n")));
-    assert!(eligible(&format!("{TWO}  routing_strategy: latency-based-routing\n")));
-    assert!(eligible(&format!("{TWO}  routing_strategy: usage-based-routing-v2\n")));
-    // rpm and tpm limits are held by leases.
-    for limit in ["rpm: 5", "tpm: 500"] {
-        assert!(eligible(&TWO.replace("mock_response: b}", &format!("mock_response: b, {limit}}}"))), "{limit}");
+fn every_strategy_and_limit_routes_locally() {
+    for extra in [
+        "  routing_strategy: cost-based-routing\n",
+        "  routing_strategy: least-busy\n",
+        "  routing_strategy: latency-based-routing\n",
+        "  routing_strategy: usage-based-routing-v2\n",
+    ] {
+        let mut w = World::new(&format!("{TWO}{extra}"));
+        assert!(w.route(0, 0, &[]).is_some(), "{extra}");
     }
-    let yaml = TWO.replace("mock_response: b}", "mock_response: b, max_parallel_requests: 2}");
-    assert!(!eligible(&yaml));
+    // rpm and tpm limits are held by leases, max_parallel_requests by slots.
+    for limit in ["rpm: 500", "tpm: 50000", "max_parallel_requests: 100"] {
+        let mut w = World::new(&TWO.replace("mock_response: b}", &format!("mock_response: b, {limit}}}")));
+        let routed: Vec<_> = (0..40).filter_map(|_| w.route(0, 0, &["a"])).collect();
+        assert_eq!(routed.len(), 40, "{limit}");
+    }
 }
 
 #[test]
@@ -201,7 +206,7 @@ fn what_only_the_coordinator_can_answer_goes_to_it() {
         TicketRequest { avoid: vec![], estimated_tokens: 10, stream: false, queue: Some(queued), region: None };
     let admission = w.coordinator.acquire(1, group, &w.config.router, &request, &mut w.rng);
     assert_eq!(admission, Admission::Queued);
-    let view = w.coordinator.sync_local(2, group, &w.config.router, &[], None, 10);
+    let view = w.coordinator.sync_local(2, group, &w.config.router, 1, &[], None, 10);
     assert!(view.coordinate, "{view:?}");
 }
 
@@ -211,9 +216,9 @@ fn counts_are_told_once() {
     for _ in 0..5 {
         w.route(0, 0, &[]);
     }
-    let served: u64 = w.isolates[0].take_served().iter().map(|s| s.requests).sum();
+    let served: u64 = w.isolates[0].take_served(0).iter().map(|s| s.requests).sum();
     assert_eq!(served, 5);
-    assert!(w.isolates[0].take_served().is_empty());
+    assert!(w.isolates[0].take_served(0).is_empty());
 }
 
 const LIMITED: &str = "model_list:
@@ -294,7 +299,7 @@ fn what_a_lease_leaves_unused_goes_back_to_the_minute_when_it_is_settled() {
     }
     // Settled at the refresh: 3 used, and a new lease of the smallest size set aside.
     w.refresh(0, 1_000, None);
-    let held = w.isolates[0].take_served();
+    let held = w.isolates[0].take_served(0);
     assert_eq!(held.len(), 1);
     let lease = held[0].lease.expect("a new lease");
     assert_eq!(lease.requests, MIN_LEASE);
@@ -302,7 +307,7 @@ fn what_a_lease_leaves_unused_goes_back_to_the_minute_when_it_is_settled() {
     assert_eq!(w.tickets_until_refused(1_000), 100 - 3 - MIN_LEASE);
     // The lease given back unused (it was taken above), the last of the minute goes by ticket.
     let group = w.config.group("g").unwrap();
-    w.coordinator.sync_local(1_001, group, &w.config.router, &held, None, 10);
+    w.coordinator.sync_local(1_001, group, &w.config.router, 1, &held, None, 10);
     assert_eq!(w.tickets_until_refused(1_001), MIN_LEASE);
 }
 
@@ -319,8 +324,8 @@ fn a_used_up_lease_is_refreshed_and_the_next_one_is_twice_what_was_used() {
     }
     let pick = w.isolates[0].pick(MIN_LEASE, group, &w.config.router, ask(&[]), &mut w.rng);
     assert!(matches!(pick, LocalPick::Refresh), "{pick:?}");
-    let served = w.isolates[0].take_served();
-    let view = w.coordinator.sync_local(MIN_LEASE, group, &w.config.router, &served, None, 10);
+    let served = w.isolates[0].take_served(0);
+    let view = w.coordinator.sync_local(MIN_LEASE, group, &w.config.router, 1, &served, None, 10);
     assert_eq!(w.lease_of(&view), 2 * MIN_LEASE);
 }
 
@@ -345,16 +350,16 @@ fn leases_from_views_fetched_side_by_side_add_up_and_are_all_settled() {
     let mut w = World::new(LIMITED);
     let group = w.config.group("g").unwrap();
     // Two requests of one isolate refresh at once: each view sets a lease aside.
-    let first = w.coordinator.sync_local(0, group, &w.config.router, &[], None, 10);
-    let second = w.coordinator.sync_local(0, group, &w.config.router, &[], None, 10);
-    w.isolates[0].update(0, first);
-    w.isolates[0].update(0, second);
+    let first = w.coordinator.sync_local(0, group, &w.config.router, 1, &[], None, 10);
+    let second = w.coordinator.sync_local(0, group, &w.config.router, 1, &[], None, 10);
+    w.isolates[0].update(0, 0, first);
+    w.isolates[0].update(0, 0, second);
     assert_eq!(w.route(0, 1, &[]).as_deref(), Some("a"));
-    let served = w.isolates[0].take_served();
+    let served = w.isolates[0].take_served(0);
     assert_eq!(served[0].lease.map(|l| l.requests), Some(2 * MIN_LEASE));
     let group = w.config.group("g").unwrap();
-    let view = w.coordinator.sync_local(2, group, &w.config.router, &served, None, 10);
-    w.isolates[0].update(2, view);
+    let view = w.coordinator.sync_local(2, group, &w.config.router, 1, &served, None, 10);
+    w.isolates[0].update(2, 2, view);
     // All of it comes back but the request used and the new lease.
     assert_eq!(w.tickets_until_refused(2), 100 - 1 - MIN_LEASE);
 }
@@ -370,9 +375,9 @@ fn a_lease_ends_with_its_minute() {
     assert!(matches!(pick, LocalPick::Refresh), "{pick:?}");
     // A view of the next minute drops the old lease, and the request sent under it,
     // which counted in its own minute.
-    let view = w.coordinator.sync_local(60_000, group, &w.config.router, &[], None, 10);
-    w.isolates[0].update(60_000, view);
-    let served = w.isolates[0].take_served();
+    let view = w.coordinator.sync_local(60_000, group, &w.config.router, 1, &[], None, 10);
+    w.isolates[0].update(60_000, 60_000, view);
+    let served = w.isolates[0].take_served(0);
     assert_eq!(served.len(), 1);
     assert_eq!(served[0].requests, 0);
     assert_eq!(served[0].lease.map(|l| l.minute), Some(1));
@@ -490,7 +495,7 @@ fn an_isolates_answers_are_one_sample_weighted_by_their_number() {
     let report = Report { ticket, latency_ms: 1_000, ttft_ms: None, tokens_used: None, failure: None };
     let group = w.config.group("g").unwrap();
     w.coordinator.report(2, group, &w.config.router, &report);
-    let view = w.coordinator.sync_local(3, group, &w.config.router, &[], None, 10);
+    let view = w.coordinator.sync_local(3, group, &w.config.router, 1, &[], None, 10);
     let expected = Timings { answers: 10, latency_ms: 1_900, first_token_ms: 1_900 };
     assert_eq!(view.latency, vec![(b, expected)]);
     assert_eq!(expected.average(false), Some(190.0));
@@ -511,8 +516,8 @@ fn holdings_show_what_is_granted_and_by_whom_until_it_is_given_back() {
 
     let report = Report { ticket, latency_ms: 5, ttft_ms: None, tokens_used: None, failure: None };
     w.coordinator.report(3, &group, &w.config.router, &report);
-    let served = w.isolates[0].take_served();
-    w.coordinator.sync_local(4, &group, &w.config.router, &served, None, 10);
+    let served = w.isolates[0].take_served(0);
+    w.coordinator.sync_local(4, &group, &w.config.router, 1, &served, None, 10);
     let held = w.coordinator.holdings(5, &group);
     assert_eq!((held.tickets, held.deployments[0].in_flight), (0, 0));
     assert_eq!(held.deployments[0].requests, 2, "the leased request and the ticket's, each once");
@@ -537,13 +542,13 @@ fn a_view_with_figures_at_the_edge_of_u64_does_not_overflow() {
         usage: vec![(id.clone(), u64::MAX, u64::MAX)],
         ..HealthView::default()
     };
-    w.isolates[0].update(0, view.clone());
-    w.isolates[0].update(0, view);
+    w.isolates[0].update(0, 0, view.clone());
+    w.isolates[0].update(0, 0, view);
     let group = w.config.group("g").unwrap();
     let pick = w.isolates[0].pick(1, group, &w.config.router, ask(&[w.id("b")]), &mut w.rng);
     let LocalPick::Call { remaining_requests, .. } = pick else { panic!("{pick:?}") };
     assert_eq!(remaining_requests, Some(u64::MAX));
-    let served = w.isolates[0].take_served();
+    let served = w.isolates[0].take_served(0);
     assert_eq!(served[0].lease.map(|l| l.requests), Some(u64::MAX));
 }
 
@@ -555,12 +560,148 @@ fn a_view_answering_an_older_refresh_that_arrives_last_changes_nothing() {
     // sent under it from the counts.
     let mut w = World::new(LIMITED);
     let group = w.config.group("g").unwrap();
-    let late = w.coordinator.sync_local(59_990, group, &w.config.router, &[], None, 10);
-    let fresh = w.coordinator.sync_local(60_010, group, &w.config.router, &[], None, 10);
-    w.isolates[0].update(60_010, fresh);
+    let late = w.coordinator.sync_local(59_990, group, &w.config.router, 1, &[], None, 10);
+    let fresh = w.coordinator.sync_local(60_010, group, &w.config.router, 1, &[], None, 10);
+    w.isolates[0].update(60_010, 60_010, fresh);
     assert_eq!(w.route(0, 60_020, &[]).as_deref(), Some("a"));
-    w.isolates[0].update(60_030, late);
+    w.isolates[0].update(60_030, 60_030, late);
     w.refresh(0, 60_040, None);
     let window = w.coordinator.snapshot(w.group()).deployments[0].2;
     assert_eq!((window.minute, window.requests, window.leased), (1, 1, MIN_LEASE), "one request, one lease held");
+}
+
+const PARALLEL: &str = "model_list:
+  - {model_name: g, litellm_params: {model: x, mock_response: a, max_parallel_requests: 40}, model_info: {id: a}}
+";
+
+impl World {
+    /// Requests in flight on `a`: tickets held and isolates' requests in their slots.
+    fn a_in_flight(&self, tickets: u32) -> u32 {
+        tickets + self.isolates.iter().map(|i| i.busy_on(&self.id("a"))).sum::<u32>()
+    }
+}
+
+#[test]
+fn max_parallel_requests_holds_across_isolates_and_tickets() {
+    let mut w = World::new(PARALLEL);
+    let (mut local, mut tickets) = ([0u32; 2], 0u32);
+    // Both isolates start requests that do not end, then tickets take what is left.
+    for round in 0..30 {
+        for (i, count) in local.iter_mut().enumerate() {
+            if w.route(i, round, &[]).is_some() {
+                *count += 1;
+            }
+        }
+    }
+    assert!(local[0] >= 8 && local[1] >= 4, "slots leased to both: {local:?}");
+    let group = w.config.group("g").unwrap();
+    let request = TicketRequest { avoid: vec![], estimated_tokens: 10, stream: false, queue: None, region: None };
+    while let Admission::Now(TicketReply::Granted(_)) =
+        w.coordinator.acquire(40, group, &w.config.router, &request, &mut w.rng)
+    {
+        tickets += 1;
+    }
+    assert!(tickets >= 4, "the tenth never leased is the tickets': {tickets}");
+    // Every slot is filled or was given back: exactly the limit, never more.
+    w.refresh(0, 41, None);
+    w.refresh(1, 41, None);
+    assert_eq!(w.a_in_flight(tickets), local[0] + local[1] + tickets);
+    assert!(w.a_in_flight(tickets) <= 40);
+    let group = w.config.group("g").unwrap();
+    assert!(!matches!(
+        w.coordinator.acquire(42, group, &w.config.router, &request, &mut w.rng),
+        Admission::Now(TicketReply::Granted(_))
+    ));
+}
+
+#[test]
+fn a_slot_freed_serves_the_isolates_next_request_without_a_sync() {
+    let mut w = World::new(PARALLEL);
+    assert_eq!(w.route(0, 0, &[]).as_deref(), Some("a"));
+    let a = w.id("a");
+    let group = w.config.group("g").unwrap();
+    for now in 1..200 {
+        assert!(!w.isolates[0].release(&a), "far from the limit: kept");
+        let pick = w.isolates[0].pick(now, group, &w.config.router, ask(&[]), &mut w.rng);
+        assert!(matches!(pick, LocalPick::Call { .. }), "at {now}: {pick:?}");
+    }
+    assert_eq!(w.isolates[0].busy_on(&a), 1);
+}
+
+#[test]
+fn unused_slots_go_back_at_the_next_sync_and_a_dead_isolates_after_the_ttl() {
+    let mut w = World::new(PARALLEL);
+    let a = w.id("a");
+    for _ in 0..3 {
+        w.route(0, 0, &[]);
+    }
+    // Isolate 0 keeps its 3 requests' slots, gives back the rest, leases again.
+    assert_eq!(w.isolates[0].sync_due(), Some(VIEW_TTL_MS), "some of its slots are unused");
+    w.refresh(0, 10, None);
+    let leased = w.coordinator.slots.leased(&a);
+    assert!((3..=3 + 6).contains(&leased), "3 kept, twice its peak at most: {leased}");
+    // It dies with them: they come back once it has been silent for the TTL.
+    w.route(1, 20, &[]);
+    w.coordinator.expire_tickets(10 + SLOTS_TTL_MS - 1);
+    assert!(w.coordinator.slots.leased(&a) >= 3);
+    w.refresh(1, 10 + SLOTS_TTL_MS, None);
+    w.coordinator.expire_tickets(10 + SLOTS_TTL_MS);
+    assert_eq!(w.coordinator.slots.leased(&a), w.isolates[1].held_slots(&a), "only isolate 1's are left");
+}
+
+#[test]
+fn an_isolate_whose_requests_fill_its_slots_syncs_before_the_coordinator_takes_them_back() {
+    let mut w = World::new(PARALLEL);
+    let a = w.id("a");
+    assert_eq!(w.isolates[0].sync_due(), None, "no slots, nothing due");
+    w.route(0, 0, &[]);
+    // Fill every slot it holds: only the keep-alive is due then.
+    let group = w.config.group("g").unwrap();
+    while let LocalPick::Call { .. } = w.isolates[0].pick(0, group, &w.config.router, ask(&[]), &mut w.rng) {}
+    assert_eq!(w.isolates[0].busy_on(&a), w.isolates[0].held_slots(&a));
+    assert_eq!(w.isolates[0].sync_due(), Some(SLOTS_TTL_MS / 3));
+    // Its requests end: the unused slots are due back within a view's life.
+    w.isolates[0].release(&a);
+    assert_eq!(w.isolates[0].sync_due(), Some(VIEW_TTL_MS));
+}
+
+#[test]
+fn near_the_limit_a_slot_goes_back_as_its_request_ends() {
+    let mut w = World::new(PARALLEL);
+    let a = w.id("a");
+    assert_eq!(w.route(0, 0, &[]).as_deref(), Some("a"));
+    assert!(!w.isolates[0].release(&a), "far from the limit: kept");
+    // Tickets fill 32 of the 40: the next lease leaves under a quarter.
+    for _ in 0..32 {
+        w.ticket(1);
+    }
+    w.refresh(0, 2, None);
+    assert_eq!(w.route(0, 2, &[]).as_deref(), Some("a"));
+    assert!(w.isolates[0].release(&a), "near the limit: given back at once");
+}
+
+#[test]
+fn least_busy_counts_the_other_isolates_requests_in_flight() {
+    let mut w = World::new(&format!("{TWO}  routing_strategy: least-busy\n"));
+    // Isolate 0 fills `a` with 6 requests and tells the coordinator.
+    w.refresh(0, 0, None);
+    for _ in 0..6 {
+        assert_eq!(w.route(0, 0, &["b"]).as_deref(), Some("a"));
+    }
+    w.refresh(0, 1, None);
+    // Isolate 1 sends its requests to `b` until it is as busy as `a` elsewhere.
+    w.refresh(1, 2, None);
+    let routed: Vec<_> = (0..6).filter_map(|_| w.route(1, 2, &[])).collect();
+    assert!(routed.iter().all(|d| d == "b"), "{routed:?}");
+}
+
+#[test]
+fn a_coordinator_that_restarted_learns_the_slots_filled_again() {
+    let mut w = World::new(PARALLEL);
+    for _ in 0..5 {
+        w.route(0, 0, &[]);
+    }
+    w.coordinator = Coordinator::default();
+    w.refresh(0, 5, None);
+    assert!(w.coordinator.slots.leased(&w.id("a")) >= 5);
 }

@@ -9,6 +9,11 @@
 //!   within the tpm, while answers use no more than their estimates), and so do
 //!   the requests actually sent in each minute (tickets, and picks under the
 //!   minute's leases).
+//! - `max_parallel_requests` is never exceeded: at every step, the tickets in
+//!   flight to a deployment and the requests isolates picked to it in their slots
+//!   and have not seen answered stay within it (isolates sync when their slots
+//!   are due, as the Worker's keeper does, and a slot is given back at once when
+//!   the lease says so).
 //! - Every lease is settled exactly once: whenever every isolate has refreshed,
 //!   the requests the coordinator counted in the minute are exactly those granted
 //!   and picked in it, and what it sets aside is exactly the leases the isolates
@@ -134,8 +139,8 @@ struct Call {
 struct Isolate {
     router: LocalRouter,
     calls: Vec<Call>,
-    /// Views on their way to it.
-    inbox: Vec<HealthView>,
+    /// Views on their way to it, with when each was asked for.
+    inbox: Vec<(u64, HealthView)>,
 }
 
 /// The group's traffic, and what was sent.
@@ -271,32 +276,60 @@ impl Sim {
         let call = isolate.calls.remove(nth % isolate.calls.len());
         isolate.router.answered(&call.deployment, call.tokens, call.tokens * percent / 100);
         isolate.router.timed(&call.deployment, 80, None);
+        let deployment = self.group().deployments.iter().find(|d| d.id == call.deployment);
+        if deployment.is_some_and(|d| LocalRouter::counts_in_flight(d, &self.config.router))
+            && self.isolates[i].router.release(&call.deployment)
+        {
+            self.sync(i, false);
+        }
+    }
+
+    /// Time passes; each isolate syncs when its slots are due, as its keeper does.
+    fn wait(&mut self, ms: u64) {
+        let end = self.now + ms;
+        loop {
+            let due = (0..2).filter_map(|i| self.isolates[i].router.sync_due().map(|at| (at, i))).min();
+            match due {
+                Some((at, i)) if at <= end => {
+                    self.now = self.now.max(at);
+                    self.sync(i, false);
+                }
+                _ => break,
+            }
+        }
+        self.now = end;
+    }
+
+    /// Requests in flight to `id`: tickets, and isolates' picks not yet answered.
+    fn in_flight(&self, id: &DeploymentId) -> usize {
+        let tickets = self.tickets.iter().filter(|t| &t.deployment == id).count();
+        tickets + self.isolates.iter().map(|i| i.calls.iter().filter(|c| &c.deployment == id).count()).sum::<usize>()
     }
 
     /// The coordinator takes what isolate `i` served, and answers with a view.
-    fn ask_view(&mut self, served: &[ServedSince], failure: bool) -> HealthView {
+    fn ask_view(&mut self, i: usize, served: &[ServedSince], failure: bool) -> HealthView {
         let failure =
             failure.then(|| (self.id("a"), ReportedFailure { class: FailureClass::RateLimit, retry_after_ms: None }));
         let group = &self.config.groups()[0];
-        self.coordinator.sync_local(self.now, group, &self.config.router, served, failure.as_ref(), 10)
+        self.coordinator.sync_local(self.now, group, &self.config.router, i as u64 + 1, served, failure.as_ref(), 10)
     }
 
-    fn take(&mut self, i: usize, view: HealthView) {
-        self.isolates[i].router.update(self.now, view);
+    fn take(&mut self, i: usize, asked_ms: u64, view: HealthView) {
+        self.isolates[i].router.update(asked_ms, self.now, view);
     }
 
     fn sync(&mut self, i: usize, failure: bool) {
-        let served = self.isolates[i].router.take_served();
-        let view = self.ask_view(&served, failure);
-        self.take(i, view);
+        let served = self.isolates[i].router.take_served(self.now);
+        let view = self.ask_view(i, &served, failure);
+        self.take(i, self.now, view);
     }
 
     /// Isolate `i` refreshes, but its answer has not come yet.
     fn send_sync(&mut self, i: usize, arrives: bool) {
-        let served = self.isolates[i].router.take_served();
+        let served = self.isolates[i].router.take_served(self.now);
         if arrives {
-            let view = self.ask_view(&served, false);
-            self.isolates[i].inbox.push(view);
+            let view = self.ask_view(i, &served, false);
+            self.isolates[i].inbox.push((self.now, view));
         }
     }
 
@@ -305,9 +338,9 @@ impl Sim {
         if inbox.is_empty() {
             return;
         }
-        let view = inbox.remove(nth % inbox.len());
+        let (asked_ms, view) = inbox.remove(nth % inbox.len());
         if !lost {
-            self.take(i, view);
+            self.take(i, asked_ms, view);
         }
     }
 
@@ -327,7 +360,7 @@ impl Sim {
             Step::Sync { isolate, failure } => self.sync(isolate, failure),
             Step::Send { isolate, arrives } => self.send_sync(isolate, arrives),
             Step::Receive { isolate, nth, lost } => self.receive(isolate, nth, lost),
-            Step::Wait { ms } => self.now += ms,
+            Step::Wait { ms } => self.wait(ms),
         }
         // The queue is served after every message, as the coordinator's object does.
         self.tick();
@@ -366,6 +399,19 @@ fn rate_limits_hold(rpm: u64, tpm: Option<u64>, strategy: &str, steps: &[Step]) 
         for ((id, minute), sent) in &sim.sent {
             prop_assert!(id != &a || *sent <= rpm, "step {n}: {sent} sent to a in minute {minute}, rpm {rpm}");
         }
+    }
+    Ok(())
+}
+
+/// `max_parallel_requests` holds at every step of `steps`.
+fn in_flight_holds(max: u32, strategy: &str, steps: &[Step]) -> Result<(), TestCaseError> {
+    let yaml = group(1_000_000, None, strategy).replace("rpm: 1000000", &format!("max_parallel_requests: {max}"));
+    let mut sim = Sim::new(&yaml);
+    let a = sim.id("a");
+    for (n, step) in steps.iter().enumerate() {
+        sim.run(step);
+        let in_flight = sim.in_flight(&a);
+        prop_assert!(in_flight <= max as usize, "step {n}: {in_flight} in flight to a, max {max}");
     }
     Ok(())
 }
@@ -424,6 +470,15 @@ proptest! {
         steps in prop::collection::vec(step(true), 1..400),
     ) {
         rate_limits_hold(rpm, tpm, strategy, &steps)?;
+    }
+
+    #[test]
+    fn max_parallel_requests_is_never_exceeded(
+        max in prop_oneof![Just(1u32), Just(8), Just(20), Just(60)],
+        strategy in prop_oneof![Just("simple-shuffle"), Just("least-busy"), Just("latency-based-routing")],
+        steps in prop::collection::vec(step(true), 1..400),
+    ) {
+        in_flight_holds(max, strategy, &steps)?;
     }
 
     #[test]
