@@ -7,9 +7,11 @@ use std::collections::HashMap;
 
 use switchyard_core::config::{Deployment, DeploymentId, ModelGroup, RouterPolicy};
 use switchyard_core::coordinator::ReportedFailure;
-use switchyard_core::coordinator::local::{Ask, Lease, LocalPick, LocalRouter};
+use switchyard_core::coordinator::local::{Ask, Lease, LocalPick, LocalRouter, Outage};
+use switchyard_core::error::ApiError;
 use worker::Env;
 
+use crate::durable::CallError;
 use crate::respond::Limits;
 use crate::{coordinator, runtime};
 
@@ -31,37 +33,55 @@ pub fn held(group: &str) -> Vec<(DeploymentId, Lease)> {
 }
 
 /// The deployment to call without a ticket, with what its lease says is left of its
-/// rpm and tpm, or `None` when the request must take a ticket (the group needs
-/// coordination, or its coordinator could not be asked).
+/// rpm and tpm; `Ok(None)` when the request must take a ticket (the group needs
+/// coordination); the error to answer when only the coordinator could admit the
+/// request and it could not be reached lately (`core::coordinator::local::outage`).
 pub async fn pick<'g>(
     env: &Env,
     group: &'g ModelGroup,
     policy: &RouterPolicy,
     ask: Ask<'_>,
     rng: &mut fastrand::Rng,
-) -> Option<(&'g Deployment, Limits)> {
+) -> Result<Option<(&'g Deployment, Limits)>, ApiError> {
     if !LocalRouter::eligible(group, policy) {
-        return None;
+        return Ok(None);
     }
     let mut refreshed = false;
     loop {
         let now = runtime::now_ms() as u64;
         match with_router(&group.name, |r| r.pick(now, group, policy, ask, rng)) {
             LocalPick::Call { deployment, remaining_requests, remaining_tokens } => {
-                return Some((deployment, Limits { requests: remaining_requests, tokens: remaining_tokens }));
+                return Ok(Some((deployment, Limits { requests: remaining_requests, tokens: remaining_tokens })));
             }
-            LocalPick::Coordinate => return None,
+            LocalPick::Coordinate => return Ok(None),
+            LocalPick::Unreachable(outage) => return Err(outage.error(&group.name)),
             // A view just fetched that is already stale (a cooldown ending now), or
             // whose lease is used up already: ask for a ticket.
-            LocalPick::Refresh if refreshed => return None,
+            LocalPick::Refresh if refreshed => return Ok(None),
+            // A failed refresh marks the router: the next pick routes by the old
+            // view or answers Unreachable, never Refresh.
             LocalPick::Refresh => {
-                if !refresh(env, &group.name, None, ask.estimated_tokens).await {
-                    return None;
-                }
+                refresh(env, &group.name, None, ask.estimated_tokens).await;
                 refreshed = true;
             }
         }
     }
+}
+
+/// A ticket for `group` could not be had: its picks ask the coordinator nothing
+/// for a while (see [`LocalRouter::unreachable`]).
+pub fn unreachable(group: &str, error: &ApiError) {
+    let outage = match error {
+        ApiError::CoordinatorOverloaded { .. } => Outage::Overloaded,
+        ApiError::CoordinatorUnavailable { .. } => Outage::Unreachable,
+        _ => return,
+    };
+    let now = runtime::now_ms() as u64;
+    ROUTERS.with_borrow_mut(|routers| {
+        if let Some(router) = routers.get_mut(group) {
+            router.unreachable(now, outage);
+        }
+    });
 }
 
 /// Tells the coordinator that a call without a ticket failed, and takes the view
@@ -89,27 +109,25 @@ pub fn answered(
 }
 
 /// Sends what this isolate served since it last said (and a failure), settling its
-/// leases, and takes the fresh view. `false` when the coordinator could not be
-/// reached: the counts and timings are lost (they steer the failure-rate rule and
-/// usage- and latency-based routing; a leased deployment's requests stay counted
-/// in full, as its lease stays set aside until its minute ends), and the old view
-/// stays.
-async fn refresh(
-    env: &Env,
-    group: &str,
-    failure: Option<(DeploymentId, ReportedFailure)>,
-    estimated_tokens: u64,
-) -> bool {
+/// leases, and takes the fresh view. When the coordinator could not be reached,
+/// the counts and timings are lost (they steer the failure-rate rule and usage-
+/// and latency-based routing; a leased deployment's requests stay counted in
+/// full, as its lease stays set aside until its minute ends), the leases are given
+/// up here, the old view stays, and the router is told why
+/// ([`LocalRouter::unreachable`]).
+async fn refresh(env: &Env, group: &str, failure: Option<(DeploymentId, ReportedFailure)>, estimated_tokens: u64) {
     let served = with_router(group, LocalRouter::take_served);
-    match coordinator::fetch_view(env, group, served, failure, estimated_tokens).await {
-        Ok(view) => {
-            let now = runtime::now_ms() as u64;
-            with_router(group, |r| r.update(now, view));
-            true
-        }
+    let fetched = coordinator::fetch_view(env, group, served, failure, estimated_tokens).await;
+    let now = runtime::now_ms() as u64;
+    match fetched {
+        Ok(view) => with_router(group, |r| r.update(now, view)),
         Err(error) => {
             worker::console_error!("syncing with the coordinator of `{group}` failed: {error}");
-            false
+            let outage = match error {
+                CallError::Overloaded(_) => Outage::Overloaded,
+                CallError::Failed(_) => Outage::Unreachable,
+            };
+            with_router(group, |r| r.unreachable(now, outage));
         }
     }
 }
