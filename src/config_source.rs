@@ -88,11 +88,7 @@ pub async fn current(env: &Env) -> Loaded {
         }
         Err(error) => {
             console_error!("{error}");
-            let in_force = CACHE.with_borrow(|cache| match cache {
-                Some(Kept { loaded: Ok(current), .. }) => Some(current.config.clone()),
-                _ => None,
-            });
-            let fallback = match in_force {
+            let fallback = match in_force() {
                 Some(config) => Some(config),
                 None => last_good(env).await,
             };
@@ -108,6 +104,15 @@ pub async fn current(env: &Env) -> Loaded {
     };
     CACHE.set(Some(Kept { source, loaded: loaded.clone(), checked_at_ms: now }));
     loaded
+}
+
+/// The configuration this isolate serves now, as last loaded (no I/O, no
+/// refresh): `None` before the first [`current`] loaded one.
+pub fn in_force() -> Option<Rc<Config>> {
+    CACHE.with_borrow(|cache| match cache {
+        Some(Kept { loaded: Ok(current), .. }) => Some(current.config.clone()),
+        _ => None,
+    })
 }
 
 /// Parses `text` and prices it, logging its warnings; the error as text when it

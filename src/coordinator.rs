@@ -36,6 +36,7 @@ use switchyard_core::observe::tally::Tally;
 use web_sys::AbortSignal;
 use worker::{Delay, DurableObject, Env, Request, Response, Result, State, durable_object};
 
+use crate::durable::CallError;
 use crate::{config_source, durable, respond, runtime};
 
 const SNAPSHOT_KEY: &str = "snapshot";
@@ -265,10 +266,15 @@ fn take_waiting_reports(group: &str) -> Vec<Report> {
 /// Asks the group's coordinator for a ticket; a request with a priority may wait
 /// there until one is free or its deadline comes. The reports waiting in this
 /// isolate for the group travel with it.
+/// A call the object refused as overloaded is answered as such, never retried into it.
 pub async fn acquire(env: &Env, group: &str, request: TicketRequest) -> std::result::Result<TicketReply, ApiError> {
-    let unavailable = |detail: String| ApiError::CoordinatorUnavailable { group: group.to_owned(), detail };
     let message = Message::Acquire { group: group.to_owned(), request, reports: take_waiting_reports(group) };
-    ask(env, group, &message).await.map_err(|e| unavailable(e.to_string()))
+    ask(env, group, &message).await.map_err(|error| match error {
+        CallError::Overloaded(_) => ApiError::CoordinatorOverloaded { group: group.to_owned() },
+        CallError::Failed(error) => {
+            ApiError::CoordinatorUnavailable { group: group.to_owned(), detail: error.to_string() }
+        }
+    })
 }
 
 /// Tells the group's coordinator what isolate `isolate`, routing by itself, served
@@ -280,34 +286,36 @@ pub async fn fetch_view(
     served: Vec<ServedSince>,
     failure: Option<(DeploymentId, ReportedFailure)>,
     estimated_tokens: u64,
-) -> Result<HealthView> {
+) -> std::result::Result<HealthView, CallError> {
     ask(env, group, &Message::Sync { group: group.to_owned(), served, failure, estimated_tokens, isolate }).await
 }
 
 /// What the group's coordinator holds now (`GET /debug/state`).
 pub async fn holdings(env: &Env, group: &str) -> Result<Holdings> {
-    ask(env, group, &Message::State { group: group.to_owned() }).await
+    Ok(ask(env, group, &Message::State { group: group.to_owned() }).await?)
 }
 
 /// The group's counts and its deployments' state (`GET /metrics`, `GET /ui/state`).
 pub async fn metrics(env: &Env, group: &str) -> Result<GroupMetrics> {
-    ask(env, group, &Message::Metrics { group: group.to_owned() }).await
+    Ok(ask(env, group, &Message::Metrics { group: group.to_owned() }).await?)
 }
 
 /// Hands what this isolate counted of the group's requests to its coordinator.
 pub async fn observed(env: &Env, group: &str, tally: Tally) -> Result<()> {
-    send(env, group, &Message::Observed { group: group.to_owned(), tally }).await.map(|_| ())
+    send(env, group, &Message::Observed { group: group.to_owned(), tally }).await?;
+    Ok(())
 }
 
 /// The group's queue as its coordinator sees it now.
 pub async fn status(env: &Env, group: &str) -> Result<QueueStatus> {
-    ask(env, group, &Message::Status { group: group.to_owned() }).await
+    Ok(ask(env, group, &Message::Status { group: group.to_owned() }).await?)
 }
 
 /// Takes a waiting request whose client went away out of the group's queue (or
 /// gives back the grant it was just sent).
 pub async fn leave(env: &Env, group: &str, waiter: u64) -> Result<()> {
-    send(env, group, &Message::Leave { group: group.to_owned(), waiter }).await.map(|_| ())
+    send(env, group, &Message::Leave { group: group.to_owned(), waiter }).await?;
+    Ok(())
 }
 
 /// Tells the group's coordinator how a ticket ended: at once, or, when it `may_wait`,
@@ -318,7 +326,8 @@ pub async fn leave(env: &Env, group: &str, waiter: u64) -> Result<()> {
 pub async fn report(env: &Env, group: &str, report: Report, may_wait: bool) -> Result<()> {
     if !may_wait {
         let message = Message::Report { group: group.to_owned(), reports: vec![report] };
-        return send(env, group, &message).await.map(|_| ());
+        send(env, group, &message).await?;
+        return Ok(());
     }
     let first = WAITING_REPORTS.with_borrow_mut(|waiting| {
         let reports = waiting.entry(group.to_owned()).or_default();
@@ -334,19 +343,25 @@ pub async fn report(env: &Env, group: &str, report: Report, may_wait: bool) -> R
     if reports.is_empty() {
         return Ok(());
     }
-    send(env, group, &Message::Report { group: group.to_owned(), reports }).await.map(|_| ())
+    send(env, group, &Message::Report { group: group.to_owned(), reports }).await?;
+    Ok(())
 }
 
 /// Sends a message answered with JSON, and decodes the answer (serde_json, not
 /// JavaScript's JSON.parse, which would round 64-bit ids).
-async fn ask<T: DeserializeOwned>(env: &Env, group: &str, message: &Message) -> Result<T> {
+async fn ask<T: DeserializeOwned>(env: &Env, group: &str, message: &Message) -> std::result::Result<T, CallError> {
     let answer = send(env, group, message).await?;
     if answer.status != 200 {
-        return Err(worker::Error::RustError(format!("it answered {}: {}", answer.status, answer.text)));
+        return Err(worker::Error::RustError(format!("it answered {}: {}", answer.status, answer.text)).into());
     }
     Ok(serde_json::from_str(&answer.text)?)
 }
 
-async fn send(env: &Env, group: &str, message: &Message) -> Result<durable::ObjectReply> {
-    durable::call(env, "COORDINATOR", group, Some(serde_json::to_string(message)?)).await
+/// Every call to a coordinator carries its group's location hint
+/// (`ModelGroup::coordinator_location`), from the config this isolate serves:
+/// whichever call comes first creates the object, and Cloudflare reads the hint
+/// only then.
+async fn send(env: &Env, group: &str, message: &Message) -> std::result::Result<durable::ObjectReply, CallError> {
+    let location = config_source::in_force().and_then(|config| config.group(group)?.coordinator_location);
+    durable::call_located(env, "COORDINATOR", group, location, Some(serde_json::to_string(message)?)).await
 }

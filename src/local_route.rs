@@ -9,10 +9,12 @@ use std::time::Duration;
 
 use switchyard_core::config::{Deployment, DeploymentId, ModelGroup, RouterPolicy};
 use switchyard_core::coordinator::ReportedFailure;
-use switchyard_core::coordinator::local::{Ask, Lease, LocalPick, LocalRouter};
+use switchyard_core::coordinator::local::{Ask, Lease, LocalPick, LocalRouter, Outage};
+use switchyard_core::error::ApiError;
 use wasm_bindgen_futures::spawn_local;
 use worker::{Delay, Env};
 
+use crate::durable::CallError;
 use crate::respond::Limits;
 use crate::{coordinator, runtime};
 
@@ -59,16 +61,17 @@ impl Drop for InFlight {
 }
 
 /// The deployment to call without a ticket, with what its lease says is left of its
-/// rpm and tpm (and, when it counts in flight, what frees it), or `None` when the
-/// request must take a ticket (the group needs coordination, or its coordinator
-/// could not be asked).
+/// rpm and tpm (and, when it counts in flight, what frees it); `Ok(None)` when the
+/// request must take a ticket (the group needs coordination); the error to answer
+/// when only the coordinator could admit the request and it could not be reached
+/// lately (`core::coordinator::local::outage`).
 pub async fn pick<'g>(
     env: &Env,
     group: &'g ModelGroup,
     policy: &RouterPolicy,
     ask: Ask<'_>,
     rng: &mut fastrand::Rng,
-) -> Option<(&'g Deployment, Limits, Option<InFlight>)> {
+) -> Result<Option<(&'g Deployment, Limits, Option<InFlight>)>, ApiError> {
     let mut refreshed = false;
     loop {
         let now = runtime::now_ms() as u64;
@@ -79,20 +82,37 @@ pub async fn pick<'g>(
                     keep(env, &group.name);
                     InFlight { env: env.clone(), group: group.name.clone(), deployment: deployment.id.clone() }
                 });
-                return Some((deployment, limits, in_flight));
+                return Ok(Some((deployment, limits, in_flight)));
             }
-            LocalPick::Coordinate => return None,
+            LocalPick::Coordinate => return Ok(None),
+            LocalPick::Unreachable(outage) => return Err(outage.error(&group.name)),
             // A view just fetched that is already stale (a cooldown ending now), or
             // whose lease is used up already: ask for a ticket.
-            LocalPick::Refresh if refreshed => return None,
+            LocalPick::Refresh if refreshed => return Ok(None),
+            // A failed refresh marks the router: the next pick routes by the old
+            // view or answers Unreachable, never Refresh.
             LocalPick::Refresh => {
-                if !refresh(env, &group.name, None, ask.estimated_tokens).await {
-                    return None;
-                }
+                refresh(env, &group.name, None, ask.estimated_tokens).await;
                 refreshed = true;
             }
         }
     }
+}
+
+/// A ticket for `group` could not be had: its picks ask the coordinator nothing
+/// for a while (see [`LocalRouter::unreachable`]).
+pub fn unreachable(group: &str, error: &ApiError) {
+    let outage = match error {
+        ApiError::CoordinatorOverloaded { .. } => Outage::Overloaded,
+        ApiError::CoordinatorUnavailable { .. } => Outage::Unreachable,
+        _ => return,
+    };
+    let now = runtime::now_ms() as u64;
+    ROUTERS.with_borrow_mut(|routers| {
+        if let Some(router) = routers.get_mut(group) {
+            router.unreachable(now, outage);
+        }
+    });
 }
 
 /// Tells the coordinator that a call without a ticket failed, and takes the view
@@ -145,29 +165,28 @@ fn keep(env: &Env, group: &str) {
 }
 
 /// Sends what this isolate served since it last said (and a failure), settling its
-/// leases and giving back its unused slots, and takes the fresh view. `false` when the coordinator could not be
-/// reached: the counts and timings are lost (they steer the failure-rate rule and
-/// usage- and latency-based routing; a leased deployment's requests stay counted
-/// in full, as its lease stays set aside until its minute ends), and the old view
-/// stays.
-async fn refresh(
-    env: &Env,
-    group: &str,
-    failure: Option<(DeploymentId, ReportedFailure)>,
-    estimated_tokens: u64,
-) -> bool {
+/// leases and giving back its unused slots, and takes the fresh view. When the
+/// coordinator could not be reached, the counts and timings are lost (they steer
+/// the failure-rate rule and usage- and latency-based routing; a leased
+/// deployment's requests stay counted in full, as its lease stays set aside until
+/// its minute ends, and its unused slots until the coordinator takes them back),
+/// the leases are given up here, the old view stays, and the router is told why
+/// ([`LocalRouter::unreachable`]).
+async fn refresh(env: &Env, group: &str, failure: Option<(DeploymentId, ReportedFailure)>, estimated_tokens: u64) {
     let asked = runtime::now_ms() as u64;
     let served = with_router(group, |r| r.take_served(asked));
     let isolate = ISOLATE.with(|id| *id);
-    match coordinator::fetch_view(env, group, isolate, served, failure, estimated_tokens).await {
-        Ok(view) => {
-            let now = runtime::now_ms() as u64;
-            with_router(group, |r| r.update(asked, now, view));
-            true
-        }
+    let fetched = coordinator::fetch_view(env, group, isolate, served, failure, estimated_tokens).await;
+    let now = runtime::now_ms() as u64;
+    match fetched {
+        Ok(view) => with_router(group, |r| r.update(asked, now, view)),
         Err(error) => {
             worker::console_error!("syncing with the coordinator of `{group}` failed: {error}");
-            false
+            let outage = match error {
+                CallError::Overloaded(_) => Outage::Overloaded,
+                CallError::Failed(_) => Outage::Unreachable,
+            };
+            with_router(group, |r| r.unreachable(now, outage));
         }
     }
 }

@@ -340,7 +340,7 @@ async fn pick<'c>(
         stream: request.stream,
         region: request.allowed_region,
     };
-    if let Some((deployment, left, in_flight)) = local_route::pick(env, group, serving.router(), ask, rng).await {
+    if let Some((deployment, left, in_flight)) = local_route::pick(env, group, serving.router(), ask, rng).await? {
         return Ok(Ok(Picked { group, deployment, grant: None, left, in_flight }));
     }
     let queue = serving.queue(group, runtime::now_ms() as u64, rng.u64(..));
@@ -351,7 +351,12 @@ async fn pick<'c>(
         queue,
         region: request.allowed_region,
     };
-    let grant = match take_ticket(env, &group.name, ticket, caller, background).await? {
+    let reply = take_ticket(env, &group.name, ticket, caller, background).await;
+    // A coordinator that failed this ticket is not asked again by the next picks at once.
+    if let Err(error) = &reply {
+        local_route::unreachable(&group.name, error);
+    }
+    let grant = match reply? {
         TicketReply::Granted(grant) => grant,
         TicketReply::Unavailable(reason) => return Ok(Err(reason)),
     };

@@ -68,6 +68,13 @@ pub enum ApiError {
     Tried { error: Box<ApiError>, tried: String },
     #[error("the coordinator of `{group}` is unavailable (it may have restarted); retry the request: {detail}")]
     CoordinatorUnavailable { group: String, detail: String },
+    /// Cloudflare refused a call to the group's coordinator as overloaded: it is
+    /// not retried into it (see `coordinator::local::Outage`).
+    #[error(
+        "the coordinator of `{group}` is overloaded; what needs it (a deployment with an rpm/tpm limit, \
+         a cooldown's probe, the queue) is refused rather than retried into it; retry the request"
+    )]
+    CoordinatorOverloaded { group: String },
     #[error("{0}")]
     Config(String),
     #[error("internal error: {0}")]
@@ -89,7 +96,7 @@ impl ApiError {
             Self::MethodNotAllowed { .. } => 405,
             Self::Upstream { status, .. } => *status,
             Self::UpstreamUnreachable { .. } | Self::UpstreamInvalidResponse { .. } => 502,
-            Self::CoordinatorUnavailable { .. } => 503,
+            Self::CoordinatorUnavailable { .. } | Self::CoordinatorOverloaded { .. } => 503,
             Self::Timeout { .. } | Self::QueueTimeout { .. } => 408,
             Self::AllCoolingDown { .. }
             | Self::GroupRateLimited { .. }
@@ -108,7 +115,10 @@ impl ApiError {
                 Some(secs(*retry_after_ms))
             }
             Self::Upstream { retry_after_ms: Some(ms), .. } => Some(ms.div_ceil(1000)),
-            Self::GroupBusy { .. } | Self::QueueFull { .. } | Self::CoordinatorUnavailable { .. } => Some(1),
+            Self::GroupBusy { .. }
+            | Self::QueueFull { .. }
+            | Self::CoordinatorUnavailable { .. }
+            | Self::CoordinatorOverloaded { .. } => Some(1),
             Self::Upstream { status: 429, .. } => Some(1),
             Self::Tried { error, .. } => error.retry_after_secs(),
             Self::Upstream { .. }
@@ -149,6 +159,7 @@ impl ApiError {
             Self::UpstreamUnreachable { .. }
             | Self::UpstreamInvalidResponse { .. }
             | Self::CoordinatorUnavailable { .. }
+            | Self::CoordinatorOverloaded { .. }
             | Self::Internal(_) => "api_error",
             Self::Timeout { .. } | Self::QueueTimeout { .. } => "timeout",
             Self::AllCoolingDown { .. } => "all_deployments_in_cooldown",
@@ -182,6 +193,7 @@ impl ApiError {
             | Self::ContextWindowExceeded { .. }
             | Self::NoneInRegion { .. }
             | Self::CoordinatorUnavailable { .. }
+            | Self::CoordinatorOverloaded { .. }
             | Self::Config(_)
             | Self::Internal(_) => None,
         }
@@ -201,6 +213,7 @@ impl ApiError {
             Self::UpstreamUnreachable { .. } => Some("upstream_unreachable"),
             Self::UpstreamInvalidResponse { .. } => Some("upstream_invalid_response"),
             Self::CoordinatorUnavailable { .. } => Some("coordinator_unavailable"),
+            Self::CoordinatorOverloaded { .. } => Some("coordinator_overloaded"),
             Self::Timeout { .. } => Some("timeout"),
             Self::AllCoolingDown { .. } => Some("all_deployments_in_cooldown"),
             Self::GroupRateLimited { .. } => Some("rate_limit_exceeded"),
@@ -312,6 +325,7 @@ impl ApiError {
             | Self::ContextWindowExceeded { .. }
             | Self::NoneInRegion { .. }
             | Self::CoordinatorUnavailable { .. }
+            | Self::CoordinatorOverloaded { .. }
             | Self::Config(_)
             | Self::Internal(_) => self,
         }

@@ -314,6 +314,7 @@ fn short(error: &ApiError) -> &'static str {
         | ApiError::QueueTimeout { .. }
         | ApiError::Tried { .. }
         | ApiError::CoordinatorUnavailable { .. }
+        | ApiError::CoordinatorOverloaded { .. }
         | ApiError::Config(_)
         | ApiError::Internal(_) => "failed",
     }

@@ -1,5 +1,6 @@
 // Nothing waiting in a queue is lost when a process goes away: a gateway whose
-// request waits, or the coordinator holding the queue. The coordinators run in a
+// request waits, or the coordinator holding the queue; and while a coordinator is
+// away, what needs no coordination keeps serving. The coordinators run in a
 // workerd process of their own (as a Durable Object runs apart from the Worker
 // calling it on Cloudflare), so that either side can be stopped under the other.
 import assert from "node:assert/strict";
@@ -16,7 +17,17 @@ const ctx = {};
 before(async () => {
   ctx.registry = mkdtempSync(join(tmpdir(), "switchyard-registry-"));
   ctx.upstream = await startMockUpstream();
-  ctx.config = ["model_list:", deployment(ctx.upstream, "serial", "one", ", max_parallel_requests: 1")].join("\n");
+  ctx.config = [
+    "model_list:",
+    deployment(ctx.upstream, "serial", "one", ", max_parallel_requests: 1"),
+    // Routed in the isolate: `free` by its view alone, `limited` under leases of its rpm.
+    deployment(ctx.upstream, "free", "free-1"),
+    deployment(ctx.upstream, "limited", "limited-1", ", rpm: 1000"),
+    // Every coordinator's stub is got with a location hint (workerd takes it, and ignores it).
+    "router_settings:",
+    "  coordinator_location: weur",
+    "  coordinator_locations: { limited: enam }",
+  ].join("\n");
   ctx.host = await startCoordinatorHost({ config: ctx.config, registry: ctx.registry });
   ctx.gateway = await startGateway({ config: ctx.config, coordinatorRegistry: ctx.registry });
 });
@@ -90,4 +101,46 @@ test("a coordinator restart answers its waiting requests with a retryable 503, t
     await sleep(100);
   }
   assert.equal(again.status, 200, "the group serves once its coordinator is back");
+});
+
+test("while its coordinator is down, a group without limits serves from its last view for a while; one with an rpm gets a 503 saying why", async () => {
+  const ask = (model) => ctx.gateway.post("/v1/chat/completions", { model, messages: user(model) });
+  for (const model of ["free", "limited"]) {
+    const answer = await ask(model);
+    assert.equal(answer.status, 200, await answer.text());
+  }
+  await ctx.host.close();
+  ctx.host = undefined;
+  const downAt = Date.now();
+  // Past the views' second: each pick must sync, and the sync fails.
+  await sleep(1_200);
+  for (let i = 0; i < 3; i++) {
+    const free = await ask("free");
+    const text = await free.text();
+    assert.equal(free.status, 200, `health fails open: ${text}`);
+  }
+  const limited = await ask("limited");
+  assert.equal(limited.status, 503, "limits fail closed: no lease without the coordinator");
+  assert.ok(Number(limited.headers.get("retry-after")) >= 1);
+  const { error } = await limited.json();
+  assert.equal(error.code, "coordinator_unavailable");
+  assert.match(error.message, /`limited`/);
+  assert.match(error.message, /could not reach it/);
+  assert.match(error.message, /rpm\/tpm/);
+
+  // The last view serves no longer than its grace (10 s past its time).
+  await sleep(Math.max(0, downAt + 12_000 - Date.now()));
+  const late = await ask("free");
+  assert.equal(late.status, 503, "past the grace nothing is admitted without the coordinator");
+  assert.equal((await late.json()).error.code, "coordinator_unavailable");
+
+  ctx.host = await startCoordinatorHost({ config: ctx.config, registry: ctx.registry });
+  let again;
+  for (let tries = 0; tries < 50; tries++) {
+    again = await ask("limited");
+    if (again.status === 200) break;
+    await again.arrayBuffer();
+    await sleep(100);
+  }
+  assert.equal(again.status, 200, "the limited group serves again once its coordinator is back");
 });

@@ -4,19 +4,37 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { callObject } from "../../src/js/durable.js";
 
-/** A namespace whose objects answer with `answer(name, request)`, recording each call. */
+const HINTS = ["wnam", "enam", "sam", "weur", "eeur", "apac", "oc", "afr", "me"];
+
+/**
+ * A namespace whose objects answer with `answer(name, request)`, recording each
+ * call and the options each stub was got with. Strict as Cloudflare's `get(id,
+ * options)`: the only option is `locationHint`, one of the nine hints.
+ */
 function namespace(answer) {
   const calls = [];
+  const gets = [];
   return {
     calls,
+    gets,
     idFromName: (name) => ({ name }),
-    get: (id) => ({
-      async fetch(url, init) {
-        const request = new Request(url, init);
-        calls.push({ name: id.name, request, body: await request.text() });
-        return answer(id.name, request);
-      },
-    }),
+    get: (id, ...rest) => {
+      if (rest.length > 1) throw new TypeError("get takes an id and one options object");
+      const [options] = rest;
+      if (options !== undefined) {
+        const keys = Object.keys(options);
+        if (keys.some((key) => key !== "locationHint")) throw new TypeError(`unknown options ${keys}`);
+        if (!HINTS.includes(options.locationHint)) throw new TypeError(`bad locationHint ${options.locationHint}`);
+      }
+      gets.push({ name: id.name, args: rest.length, options });
+      return {
+        async fetch(url, init) {
+          const request = new Request(url, init);
+          calls.push({ name: id.name, request, body: await request.text() });
+          return answer(id.name, request);
+        },
+      };
+    },
   };
 }
 
@@ -42,4 +60,31 @@ test("a call that fails rejects", async () => {
     throw new Error("object reset");
   });
   await assert.rejects(callObject(objects, "group-a", "{}"), /object reset/);
+});
+
+test("a location hint goes with the stub's get; without one, get takes the id alone", async () => {
+  const objects = namespace(() => new Response("{}"));
+  await callObject(objects, "group-a", "{}", "weur");
+  await callObject(objects, "group-b", "{}", undefined);
+  await callObject(objects, "job-1", undefined);
+  assert.deepEqual(objects.gets, [
+    { name: "group-a", args: 1, options: { locationHint: "weur" } },
+    { name: "group-b", args: 0, options: undefined },
+    { name: "job-1", args: 0, options: undefined },
+  ]);
+  assert.equal(objects.calls.length, 3);
+});
+
+test("an overloaded object's error reaches the caller as thrown, its flag intact, and is not retried", async () => {
+  const overloaded = Object.assign(new Error("Durable Object is overloaded. Too many requests queued."), {
+    overloaded: true,
+    retryable: false,
+  });
+  let fetches = 0;
+  const objects = namespace(() => {
+    fetches++;
+    throw overloaded;
+  });
+  await assert.rejects(callObject(objects, "group-a", "{}", "enam"), (error) => error === overloaded && error.overloaded);
+  assert.equal(fetches, 1);
 });

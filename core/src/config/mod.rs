@@ -8,6 +8,7 @@
 mod access;
 mod cache;
 mod callbacks;
+mod location;
 mod policy;
 mod raw;
 #[cfg(test)]
@@ -21,6 +22,7 @@ use sha2::{Digest, Sha256};
 pub use access::{Access, AwsCredential, AzureAccess, AzureCredential, BedrockAccess, VertexAccess};
 pub use cache::CachePolicy;
 pub use callbacks::{Callbacks, LangfuseSink, OtelSink, Outcomes};
+pub use location::LOCATION_HINTS;
 pub use policy::{CooldownPolicy, DEFAULT_COOLDOWN_MS, FallbackKind, RetryPolicy, RouterPolicy, RoutingStrategy};
 
 use crate::cors::AllowedOrigins;
@@ -98,6 +100,10 @@ pub struct Deployment {
 pub struct ModelGroup {
     pub name: String,
     pub deployments: Vec<Deployment>,
+    /// Where its coordinator should be created: a Durable Objects location hint
+    /// (`router_settings.coordinator_locations`, else `coordinator_location`; see
+    /// [`LOCATION_HINTS`]). `None`: near the isolate that first calls it.
+    pub coordinator_location: Option<&'static str>,
 }
 
 /// A validated configuration.
@@ -269,7 +275,7 @@ fn build(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
             ));
         }
         let slot = *names.entry(name.clone()).or_insert_with(|| {
-            groups.push((ModelGroup { name, deployments: Vec::new() }, Vec::new()));
+            groups.push((ModelGroup { name, deployments: Vec::new(), coordinator_location: None }, Vec::new()));
             groups.len() - 1
         });
         if let Some((group, group_shares)) = groups.get_mut(slot) {
@@ -277,7 +283,7 @@ fn build(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
             group_shares.push(shares);
         }
     }
-    let groups: Vec<ModelGroup> = groups
+    let mut groups: Vec<ModelGroup> = groups
         .into_iter()
         .map(|(mut group, shares)| {
             for (deployment, weight) in group.deployments.iter_mut().zip(Shares::weights(&shares)) {
@@ -286,6 +292,8 @@ fn build(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
             group
         })
         .collect();
+    let per_group = std::mem::take(&mut router_settings.coordinator_locations);
+    location::assign(&mut groups, router_settings.coordinator_location.take().as_deref(), per_group)?;
 
     let mut listed: Vec<String> = groups.iter().map(|g| g.name.clone()).collect();
     let router = policy::build(router_settings, litellm, strategy, &|name| names.contains_key(name))?;

@@ -117,6 +117,11 @@ pub struct RawRouterSettings {
     pub cache_responses: Option<bool>,
     /// Seconds.
     pub default_cache_time_seconds: Option<f64>,
+    /// A Durable Objects location hint for every group's coordinator.
+    pub coordinator_location: Option<String>,
+    /// A location hint per model group, over `coordinator_location`.
+    #[serde(default)]
+    pub coordinator_locations: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

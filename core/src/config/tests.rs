@@ -40,6 +40,19 @@ general_settings:
   master_key: os.environ/MASTER
 "#;
 
+/// Two groups (`gpt-4o` and `mock`), for appending a `router_settings` to.
+const TWO_GROUPS_NO_SETTINGS: &str = r#"
+model_list:
+  - model_name: gpt-4o
+    litellm_params:
+      model: groq/llama-3.1-70b
+      api_base: http://127.0.0.1:9000/v1/
+  - model_name: mock
+    litellm_params:
+      model: openai/anything
+      mock_response: "hi"
+"#;
+
 fn env_with_keys(name: &str) -> Option<String> {
     match name {
         "OPENAI_KEY" => Some("sk-openai".into()),
@@ -587,4 +600,48 @@ fn the_request_log_is_on_unless_turned_off() {
     let one = "model_list:\n  - {model_name: a, litellm_params: {model: openai/x}}\n";
     assert!(load_ok(one).config.request_log);
     assert!(!load_ok(&format!("{one}general_settings:\n  request_log: false\n")).config.request_log);
+}
+
+#[test]
+fn coordinator_location_for_every_group_and_per_group() {
+    let yaml = format!(
+        "{TWO_GROUPS_NO_SETTINGS}router_settings:\n  coordinator_location: weur\n  coordinator_locations:\n    mock: apac\n"
+    );
+    let loaded = load_ok(&yaml);
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    assert_eq!(loaded.config.group("gpt-4o").unwrap().coordinator_location, Some("weur"));
+    assert_eq!(loaded.config.group("mock").unwrap().coordinator_location, Some("apac"));
+}
+
+#[test]
+fn coordinator_location_unset_is_none_and_per_group_alone_sets_only_that_group() {
+    let config = load_ok(TWO_GROUPS_NO_SETTINGS).config;
+    assert!(config.groups().iter().all(|g| g.coordinator_location.is_none()));
+    let yaml = format!("{TWO_GROUPS_NO_SETTINGS}router_settings:\n  coordinator_locations:\n    gpt-4o: enam\n");
+    let config = load_ok(&yaml).config;
+    assert_eq!(config.group("gpt-4o").unwrap().coordinator_location, Some("enam"));
+    assert_eq!(config.group("mock").unwrap().coordinator_location, None);
+}
+
+#[test]
+fn coordinator_location_refuses_what_is_not_a_hint_listing_the_hints() {
+    let error = load_err(&format!("{TWO_GROUPS_NO_SETTINGS}router_settings:\n  coordinator_location: eu-west\n"));
+    assert_eq!(error.path, "router_settings.coordinator_location");
+    assert!(error.message.contains("`eu-west`"), "{}", error.message);
+    assert!(error.message.contains("wnam, enam, sam, weur, eeur, apac, oc, afr, me"), "{}", error.message);
+    // Hints are lowercase, as Cloudflare takes them.
+    let error =
+        load_err(&format!("{TWO_GROUPS_NO_SETTINGS}router_settings:\n  coordinator_locations:\n    mock: WEUR\n"));
+    assert_eq!(error.path, "router_settings.coordinator_locations.mock");
+}
+
+#[test]
+fn coordinator_locations_refuses_a_name_that_is_not_a_group() {
+    // An alias is not a group: its coordinator is its group's.
+    let yaml = format!(
+        "{TWO_GROUPS_NO_SETTINGS}router_settings:\n  model_group_alias:\n    gpt4: gpt-4o\n  coordinator_locations:\n    gpt4: weur\n"
+    );
+    let error = load_err(&yaml);
+    assert_eq!(error.path, "router_settings.coordinator_locations.gpt4");
+    assert!(error.message.contains("not a model_name"), "{}", error.message);
 }

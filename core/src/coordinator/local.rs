@@ -46,6 +46,11 @@
 //! deployments are left for, or that nothing can serve, gets the coordinator's
 //! exact answer. A cooldown started in another isolate is seen here within
 //! [`VIEW_TTL_MS`].
+//!
+//! **When the coordinator cannot be reached** (an overloaded Durable Object, a
+//! restart): see [`outage`]. The isolate keeps routing by its last view, for
+//! health only, up to [`STALE_GRACE_MS`] past its time, asks again at most every
+//! [`OUTAGE_RETRY_MS`], and answers what only the coordinator could admit with why.
 
 use std::collections::HashMap;
 
@@ -57,6 +62,9 @@ use super::slots::{SLOTS_TTL_MS, SlotLease, SlotsSince};
 use super::strategy::{self, Candidate};
 use crate::config::{Deployment, DeploymentId, ModelGroup, RouterPolicy, RoutingStrategy};
 use crate::region::Area;
+
+pub mod outage;
+pub use outage::{OUTAGE_RETRY_MS, Outage, STALE_GRACE_MS};
 
 /// How long an isolate relies on a view before it asks again.
 pub const VIEW_TTL_MS: u64 = 1_000;
@@ -180,6 +188,9 @@ pub enum LocalPick<'g> {
     Refresh,
     /// Take a ticket from the coordinator.
     Coordinate,
+    /// Only the coordinator could admit this request, and it could not be asked
+    /// lately: answer [`Outage::error`] rather than call it again.
+    Unreachable(Outage),
 }
 
 /// A lease as the isolate spends it. Tokens may go below zero: answers that used
@@ -229,6 +240,8 @@ pub struct LocalRouter {
     /// sync it took, so slots are used no longer than half that after the latest
     /// sync whose answer came.
     slots_valid_until_ms: u64,
+    /// The last call to the coordinator that failed, and when, since a view came.
+    outage: Option<(Outage, u64)>,
 }
 
 impl LocalRouter {
@@ -249,9 +262,31 @@ impl LocalRouter {
     /// strategy. Counts the request and its estimated tokens against the deployment
     /// (and its lease) when it picks. A deployment with an rpm or a tpm and no
     /// lease is the coordinator's to give.
+    ///
+    /// Within [`OUTAGE_RETRY_MS`] of a failed call to the coordinator
+    /// ([`LocalRouter::unreachable`]), what would refresh or coordinate is
+    /// [`LocalPick::Unreachable`] instead, and a view past its time still routes
+    /// (see [`outage`]).
     pub fn pick<'g>(
         &mut self,
         now_ms: u64,
+        group: &'g ModelGroup,
+        policy: &RouterPolicy,
+        ask: Ask<'_>,
+        rng: &mut fastrand::Rng,
+    ) -> LocalPick<'g> {
+        let outage = self.outage.filter(|&(_, at)| now_ms < at.saturating_add(OUTAGE_RETRY_MS)).map(|(o, _)| o);
+        match (self.pick_by_view(now_ms, outage.is_some(), group, policy, ask, rng), outage) {
+            (LocalPick::Refresh | LocalPick::Coordinate, Some(outage)) => LocalPick::Unreachable(outage),
+            (pick, _) => pick,
+        }
+    }
+
+    /// [`LocalRouter::pick`], `down` while the coordinator was lately unreachable.
+    fn pick_by_view<'g>(
+        &mut self,
+        now_ms: u64,
+        down: bool,
         group: &'g ModelGroup,
         policy: &RouterPolicy,
         ask: Ask<'_>,
@@ -261,12 +296,21 @@ impl LocalRouter {
         let Some((view, valid_until_ms)) = &self.view else {
             return LocalPick::Refresh;
         };
-        if now_ms >= *valid_until_ms {
+        // Past its time, a view still routes while the coordinator is down, for a
+        // grace: health fails open. Not what it would coordinate (a probe, the
+        // queue), which the coordinator cannot do now.
+        let stale = now_ms >= *valid_until_ms;
+        if stale && !(down && now_ms < valid_until_ms.saturating_add(STALE_GRACE_MS)) {
             return LocalPick::Refresh;
         }
-        if view.coordinate {
+        if view.coordinate && !stale {
             return LocalPick::Coordinate;
         }
+        // Limits fail closed: while the coordinator is down, a deployment with an
+        // rpm or a tpm is picked only under a lease held, and never by a stale view.
+        let leases = &self.leases;
+        let closed =
+            |d: &Deployment| (d.rpm.is_some() || d.tpm.is_some()) && (stale || (down && !leases.contains_key(&d.id)));
         let open: Vec<&Deployment> = group
             .deployments
             .iter()
@@ -275,6 +319,7 @@ impl LocalRouter {
                     && fits(policy, d, estimated_tokens)
                     && !view.blocked.contains(&d.id)
                     && !avoid.contains(&d.id)
+                    && !closed(d)
             })
             .collect();
         let Some(tier) = open.iter().map(|d| d.order).min() else {
@@ -413,6 +458,7 @@ impl LocalRouter {
     /// concurrent requests each set requests aside, and each must be settled. A
     /// view of an earlier minute than the one held is left out.
     pub fn update(&mut self, asked_ms: u64, now_ms: u64, view: HealthView) {
+        self.outage = None;
         // Slots are not of a minute: those leased count however old the view,
         // but a view that took longer than half the slots' TTL may carry slots
         // the coordinator took back already (it lost track of this isolate).
@@ -469,6 +515,12 @@ impl LocalRouter {
         }
         let valid_until_ms = now_ms.saturating_add(view.fresh_for_ms);
         self.view = Some((view, valid_until_ms));
+    }
+
+    /// A call to the coordinator failed at `now_ms`: for [`OUTAGE_RETRY_MS`], picks
+    /// do not ask it again (see [`LocalRouter::pick`]).
+    pub fn unreachable(&mut self, now_ms: u64, outage: Outage) {
+        self.outage = Some((outage, now_ms));
     }
 
     /// The leases this isolate holds now, as granted (for `GET /debug/state`).

@@ -49,6 +49,7 @@ impl World {
                 // up already sends the request for a ticket.
                 LocalPick::Refresh if refreshed => return None,
                 LocalPick::Refresh => self.refresh(i, now, None),
+                LocalPick::Unreachable(outage) => panic!("no outage in this world: {outage:?}"),
             }
         }
         None
@@ -704,4 +705,129 @@ fn a_coordinator_that_restarted_learns_the_slots_filled_again() {
     w.coordinator = Coordinator::default();
     w.refresh(0, 5, None);
     assert!(w.coordinator.slots.leased(&w.id("a")) >= 5);
+}
+
+// --- When the coordinator cannot be reached (`outage`) ---
+
+/// `a` with an rpm (held by leases), `b` without limits, picked alike.
+const ONE_LIMITED: &str = "model_list:
+  - {model_name: g, litellm_params: {model: x, mock_response: a, rpm: 10000, weight: 1}, model_info: {id: a}}
+  - {model_name: g, litellm_params: {model: x, mock_response: b, weight: 1}, model_info: {id: b}}
+router_settings:
+  cooldown_time: 10
+";
+
+impl World {
+    /// What isolate `i`'s pick at `now` says, without refreshing: `a`, `b`,
+    /// `refresh`, `coordinate`, or `down: <why>`.
+    fn look(&mut self, i: usize, now: u64, avoid: &[&str]) -> String {
+        let avoid: Vec<DeploymentId> = avoid.iter().map(|a| self.id(a)).collect();
+        let group = self.config.group("g").unwrap();
+        match self.isolates[i].pick(now, group, &self.config.router, ask(&avoid), &mut self.rng) {
+            LocalPick::Call { deployment, .. } => deployment.id.as_str().to_owned(),
+            LocalPick::Refresh => "refresh".into(),
+            LocalPick::Coordinate => "coordinate".into(),
+            LocalPick::Unreachable(outage) => format!("down: {outage:?}"),
+        }
+    }
+
+    /// Isolate `i`'s sync at `now` fails: what it served is taken (and lost), as
+    /// the shell does.
+    fn sync_fails(&mut self, i: usize, now: u64, outage: Outage) {
+        self.isolates[i].take_served(now);
+        self.isolates[i].unreachable(now, outage);
+    }
+
+    fn looks(&mut self, i: usize, now: u64, avoid: &[&str]) -> HashSet<String> {
+        // Fewer than a lease's requests, so that none is used up.
+        (0..12).map(|_| self.look(i, now, avoid)).collect()
+    }
+}
+
+#[test]
+fn a_view_past_its_time_still_routes_by_health_while_the_coordinator_is_down_for_the_grace() {
+    let mut w = World::new(TWO);
+    w.refresh(0, 0, Some(("a", FailureClass::RateLimit)));
+    // `a` cools for 10 s; the view holds for a second.
+    assert_eq!(w.looks(0, 999, &[]), HashSet::from(["b".to_owned()]));
+    assert_eq!(w.look(0, 1_000, &[]), "refresh");
+    w.sync_fails(0, 1_000, Outage::Unreachable);
+    // Routed by the last view, `a` still out: the coordinator is not asked again for a second.
+    for now in [1_000, 1_500, 1_999] {
+        assert_eq!(w.looks(0, now, &[]), HashSet::from(["b".to_owned()]), "at {now}");
+    }
+    assert_eq!(w.look(0, 2_000, &[]), "refresh", "asked again after OUTAGE_RETRY_MS");
+    w.sync_fails(0, 2_000, Outage::Unreachable);
+    assert_eq!(w.look(0, 2_000, &[]), "b");
+    // What only the coordinator could answer (every deployment tried) is refused, not asked.
+    assert_eq!(w.look(0, 2_000, &["b"]), "down: Unreachable");
+    // The grace ends STALE_GRACE_MS after the view's time (1 s): then nothing is admitted here.
+    w.sync_fails(0, 10_999, Outage::Unreachable);
+    assert_eq!(w.look(0, 10_999, &[]), "b");
+    assert_eq!(w.look(0, 11_000, &[]), "down: Unreachable");
+    // Back: a fresh view, and what it coordinates (`a`'s probe, due since 10 s) goes to the coordinator again.
+    w.refresh(0, 11_500, None);
+    assert_eq!(w.look(0, 11_500, &[]), "coordinate");
+}
+
+#[test]
+fn with_no_view_yet_a_down_coordinator_admits_nothing_and_is_not_asked_again_at_once() {
+    let mut w = World::new(TWO);
+    assert_eq!(w.look(0, 0, &[]), "refresh");
+    w.sync_fails(0, 0, Outage::Overloaded);
+    assert_eq!(w.look(0, 0, &[]), "down: Overloaded");
+    assert_eq!(w.look(0, OUTAGE_RETRY_MS - 1, &[]), "down: Overloaded");
+    assert_eq!(w.look(0, OUTAGE_RETRY_MS, &[]), "refresh");
+    // The other isolate knows nothing of it: its own sync decides.
+    assert_eq!(w.look(1, 0, &[]), "refresh");
+}
+
+#[test]
+fn limits_fail_closed_while_the_coordinator_is_down() {
+    let mut w = World::new(ONE_LIMITED);
+    w.refresh(0, 0, None);
+    assert_eq!(w.looks(0, 0, &[]), HashSet::from(["a".to_owned(), "b".to_owned()]));
+    // A failed call while the view is fresh (a ticket's, say): the lease held still serves `a`.
+    w.isolates[0].unreachable(100, Outage::Overloaded);
+    assert_eq!(w.look(0, 100, &["b"]), "a");
+    // A failed sync gave the lease up: no new one comes, `a` is out, `b` serves.
+    w.sync_fails(0, 200, Outage::Overloaded);
+    assert_eq!(w.looks(0, 200, &[]), HashSet::from(["b".to_owned()]));
+    assert_eq!(w.look(0, 200, &["b"]), "down: Overloaded", "`a` needs the coordinator");
+    // Nor does a stale view ever serve it.
+    assert_eq!(w.look(0, 1_200, &[]), "refresh");
+    w.sync_fails(0, 1_200, Outage::Overloaded);
+    assert_eq!(w.looks(0, 1_200, &[]), HashSet::from(["b".to_owned()]));
+    assert_eq!(w.look(0, 1_200, &["b"]), "down: Overloaded");
+    // A group whose only deployment has an rpm admits nothing.
+    let mut w = World::new(LIMITED);
+    w.refresh(0, 0, None);
+    w.sync_fails(0, 1_000, Outage::Unreachable);
+    assert_eq!(w.look(0, 1_000, &[]), "down: Unreachable");
+}
+
+#[test]
+fn a_used_up_lease_while_the_coordinator_is_down_is_not_refreshed() {
+    let mut w = World::new(&LIMITED.replace("rpm: 100", "rpm: 10000"));
+    w.refresh(0, 0, None);
+    w.isolates[0].unreachable(0, Outage::Overloaded);
+    for _ in 0..MIN_LEASE {
+        assert_eq!(w.look(0, 10, &[]), "a");
+    }
+    assert_eq!(w.look(0, 10, &[]), "down: Overloaded");
+}
+
+#[test]
+fn what_a_fresh_view_would_coordinate_is_refused_while_down_and_a_stale_one_routes_by_health() {
+    let mut w = World::new(TWO);
+    w.refresh(0, 0, Some(("a", FailureClass::RateLimit)));
+    // At the end of `a`'s cooldown a probe is due: the view says coordinate.
+    w.refresh(0, 10_000, None);
+    assert_eq!(w.look(0, 10_000, &[]), "coordinate");
+    w.isolates[0].unreachable(10_100, Outage::Overloaded);
+    assert_eq!(w.look(0, 10_100, &[]), "down: Overloaded");
+    // Once stale, its view routes by health alone (the probe waits for the coordinator).
+    w.sync_fails(0, 11_000, Outage::Overloaded);
+    let picked = w.looks(0, 11_000, &[]);
+    assert!(!picked.is_empty() && picked.iter().all(|p| p == "a" || p == "b"), "{picked:?}");
 }

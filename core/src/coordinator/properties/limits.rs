@@ -262,7 +262,7 @@ impl Sim {
                     return;
                 }
                 LocalPick::Refresh if !refreshed => self.sync(i, false),
-                LocalPick::Refresh | LocalPick::Coordinate => break,
+                LocalPick::Refresh | LocalPick::Coordinate | LocalPick::Unreachable(_) => break,
             }
         }
         self.ticket(tokens, avoid_b, None);

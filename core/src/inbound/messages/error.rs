@@ -69,7 +69,8 @@ fn status_and_type(error: &ApiError) -> (u16, &str) {
         | ApiError::GroupBusy { .. }
         | ApiError::QueueFull { .. }
         | ApiError::QueueTimeout { .. }
-        | ApiError::CoordinatorUnavailable { .. } => (OVERLOADED, "overloaded_error"),
+        | ApiError::CoordinatorUnavailable { .. }
+        | ApiError::CoordinatorOverloaded { .. } => (OVERLOADED, "overloaded_error"),
         ApiError::GroupRateLimited { .. } => (429, "rate_limit_error"),
         ApiError::Tried { error, .. } => status_and_type(error),
     }
@@ -124,6 +125,7 @@ fn is_context_window(error: &ApiError) -> bool {
         | ApiError::QueueTimeout { .. }
         | ApiError::NoneInRegion { .. }
         | ApiError::CoordinatorUnavailable { .. }
+        | ApiError::CoordinatorOverloaded { .. }
         | ApiError::Config(_)
         | ApiError::Internal(_) => false,
     }

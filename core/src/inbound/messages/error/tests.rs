@@ -61,6 +61,7 @@ fn every_error_of_the_gateway_has_anthropic_s_status_and_type() {
         (ApiError::NoneInRegion { group: group() }, 400, "invalid_request_error"),
         (ApiError::ContextWindowExceeded { group: group(), tokens: 300_000 }, 400, "invalid_request_error"),
         (ApiError::CoordinatorUnavailable { group: group(), detail: "x".into() }, 529, "overloaded_error"),
+        (ApiError::CoordinatorOverloaded { group: group() }, 529, "overloaded_error"),
         (ApiError::Config("x".into()), 500, "api_error"),
         (ApiError::Internal("x".into()), 500, "api_error"),
         (
