@@ -9,7 +9,7 @@ same nginx upstream, and are loaded in turn (A then B, then B then A, ...) with
 oha's closed loop for `rounds` rounds (default 6) of 6 s; it prints the medians of
 requests/s, CPU and JavaScript heap per request, and p99. `model` is the group to
 call, as in make bench's config: bench (routed, the default), bench-limited (rpm
-and tpm held by leases), bench-parallel (a ticket each), bench-stream,
+and tpm held by leases), bench-parallel (slots), bench-stream,
 bench-stream-long (300 chunks), bench-anthropic, bench-anthropic-stream or
 bench-bedrock-stream (translated).
 

@@ -146,7 +146,7 @@ MINIMAL_GATEWAY = Route("JavaScript minimal gateway (parse, call, read, answer)"
                         process="minimal")
 ROUTED = Route("Switchyard, routed", SWITCHYARD, body("bench"), process="switchyard")
 LEASED = Route("Switchyard, rpm and tpm limits (leases)", SWITCHYARD, body("bench-limited"), process="switchyard")
-TICKETED = Route("Switchyard, max_parallel_requests (a ticket each)", SWITCHYARD, body("bench-parallel"),
+PARALLEL = Route("Switchyard, max_parallel_requests (slots)", SWITCHYARD, body("bench-parallel"),
                  process="switchyard")
 STREAMED = Route("Switchyard, streamed", SWITCHYARD, body("bench-stream", stream=True), process="switchyard")
 LONG_STREAM = Route(f"Switchyard, streamed, {STREAM_CHUNKS} chunks", SWITCHYARD,
@@ -199,8 +199,7 @@ http {{
     base = f"http://127.0.0.1:{UPSTREAM}"
     # Limits far above what the machine can send, so they never refuse: `bench-limited`'s
     # rpm and tpm are held by leases (an isolate settles with the coordinator about
-    # once a second), `bench-parallel`'s requests in flight by a ticket from the
-    # coordinator for every request and a report when it ends.
+    # once a second), `bench-parallel`'s requests in flight by slots leased the same way.
     model_list = f"""model_list:
   - model_name: bench
     litellm_params: {{ model: openai/m, api_base: "{base}/v1", api_key: sk-bench }}
@@ -289,6 +288,16 @@ def wait_for(path, seconds=10):
             time.sleep(0.2)
 
 
+def coordinator_messages(path):
+    """The messages the coordinator of the path's group took so far (from `/metrics`)."""
+    group = json.loads(path.body)["model"]
+    with urllib.request.urlopen(f"http://127.0.0.1:{path.port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    line = rf'^switchyard_coordinator_messages_total{{model_group="{re.escape(group)}"}} (\S+)$'
+    found = re.search(line, text, re.M)
+    return float(found[1]) if found else 0.0
+
+
 def cpu_seconds(pid):
     fields = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
@@ -317,6 +326,8 @@ def oha(path, seconds, rate=None, pids=None):
     pid = (pids or {}).get(path.process)
     cpu_before = cpu_seconds(pid) if pid else None
     gc_before = len(gc_events(path.process)) if pid else 0
+    routed = path.process == "switchyard"
+    messages_before = coordinator_messages(path) if routed else None
     result = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
     codes = result.get("statusCodeDistribution", {})
     ok = sum(v for k, v in codes.items() if k.startswith("2"))
@@ -325,6 +336,11 @@ def oha(path, seconds, rate=None, pids=None):
     figures = {"rps": result["summary"]["requestsPerSec"] * (ok / total if total else 0),
                "p50": (pct["p50"] or 0) * 1000, "p99": (pct["p99"] or 0) * 1000,
                "failed": 1 - ok / total if total else 1}
+    if messages_before is not None and ok:
+        # What the coordinator took per 1,000 requests answered: its load, which
+        # bounds a group's throughput across every isolate (a few per run are the
+        # isolate's counts handed over and this reading's own).
+        figures["coordinator_per_1k"] = (coordinator_messages(path) - messages_before) / ok * 1000
     if cpu_before is not None and ok:
         figures["cpu_us"] = (cpu_seconds(pid) - cpu_before) / ok * 1e6
         # The heap grows only by allocation between two collections: from the size
@@ -433,7 +449,7 @@ def main():
         status, headers, _ = wait_for(ROUTED)
         assert status == 200 and headers.get("x-litellm-model-id"), headers
         assert post(LEASED)[1].get("x-ratelimit-remaining-tokens"), "the limited group was not limited"
-        assert post(TICKETED)[0] == 200, "the group with max_parallel_requests did not answer"
+        assert post(PARALLEL)[0] == 200, "the group with max_parallel_requests did not answer"
         post(CACHE_HIT)
         for _ in range(50):  # the cache write lands in the background
             if post(CACHE_HIT)[1].get("x-cache") == "HIT":
@@ -449,7 +465,7 @@ def main():
         assert post(ANTHROPIC)[0] == 200, "the Anthropic group did not answer"
         status, _, answer = post(BEDROCK_STREAM_PATH)
         assert status == 200 and b" word299" in answer and b"[DONE]" in answer, f"the Bedrock stream: {answer[-300:]}"
-        paths = [DIRECT, JS, MINIMAL_GATEWAY, ROUTED, LEASED, TICKETED, STREAMED, CACHE_HIT,
+        paths = [DIRECT, JS, MINIMAL_GATEWAY, ROUTED, LEASED, PARALLEL, STREAMED, CACHE_HIT,
                  ANTHROPIC, LONG_STREAM, ANTHROPIC_STREAM, BEDROCK_STREAM_PATH]
         if LITELLM.exists():
             notes["litellm_workers"] = best_litellm(processes)
@@ -528,7 +544,8 @@ def write_report(results):
         f" | {median([r[n] for r in rounds], 'p50'):.2f} | {median([r[n] for r in rounds], 'p99'):.2f}"
         f" | {cell(median([r[n] for r in rounds], 'cpu_us'), ',.0f')}"
         f" | {cell(median([r[n] for r in rounds], 'heap_kb'), '.1f')}"
-        f" | {cell(median([r[n] for r in rounds], 'gc_ms_per_s'), '.0f')} |"
+        f" | {cell(median([r[n] for r in rounds], 'gc_ms_per_s'), '.0f')}"
+        f" | {cell(median([r[n] for r in rounds], 'coordinator_per_1k'), '.1f')} |"
         for n in names)
     direct = sweep[DIRECT.name].get(TARGET_RATE)
     open_rows = "\n".join(
@@ -538,6 +555,7 @@ def write_report(results):
     comparisons = "\n".join(
         [f"| {ROUTED.name} over {other} | {ratio(ROUTED.name, other):.1f}x |"
          for other in (MINIMAL_GATEWAY.name, LITELLM_PATH.name, PORTKEY_PATH.name) if other in names]
+        + [f"| {PARALLEL.name} over {ROUTED.name} | {ratio(PARALLEL.name, ROUTED.name):.2f}x |"]
         + [f"| {translated} over {plain} | {ratio(translated, plain):.2f}x |"
            for translated, plain in ((ANTHROPIC.name, ROUTED.name), (ANTHROPIC_STREAM.name, LONG_STREAM.name),
                                      (BEDROCK_STREAM_PATH.name, LONG_STREAM.name))
@@ -557,11 +575,13 @@ medians, ratios taken round by round. Each Worker runs in a workerd process of i
 own; CPU is that process's user and system time per request (the runtime's HTTP
 handling and the in-memory KV included). JS heap is what the isolate allocated
 per request and GC the main thread's pauses for garbage collection, both from V8's
-`--trace-gc` lines. Wasm: {len(wasm):,} bytes raw,
+`--trace-gc` lines. Coordinator messages: what the group's coordinator took per 1,000
+requests answered (`switchyard_coordinator_messages_total`), the load that bounds a
+group's throughput whatever the number of isolates. Wasm: {len(wasm):,} bytes raw,
 {len(gzip.compress(wasm, 9)):,} gzipped.{f" LiteLLM 1.82.6 runs with {litellm} worker(s), its best here." if litellm else ""}
 
-| path | requests/s | vs JS pass-through | p50 ms | p99 ms | CPU µs/request | JS heap KB/request | GC ms/s |
-|---|---|---|---|---|---|---|---|
+| path | requests/s | vs JS pass-through | p50 ms | p99 ms | CPU µs/request | JS heap KB/request | GC ms/s | coordinator messages per 1,000 |
+|---|---|---|---|---|---|---|---|---|
 {rows}
 
 {"| comparison | requests/s ratio |" + chr(10) + "|---|---|" + chr(10) + comparisons if comparisons else ""}

@@ -93,6 +93,7 @@ impl DurableObject for Coordinator {
             let snapshot: Snapshot = stored.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default();
             self.core.borrow_mut().get_or_insert_with(|| coordinator::Coordinator::restore(snapshot));
         }
+        self.with_core(coordinator::Coordinator::took_message);
         let turn = Turn { config: &config, group, now: runtime::now_ms() as u64 };
         match message {
             Message::Acquire { request, reports, .. } => {

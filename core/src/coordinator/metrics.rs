@@ -39,6 +39,11 @@ impl RecentFailures {
 }
 
 impl Coordinator {
+    /// Counts a message taken, whatever it asked: the coordinator's load.
+    pub fn took_message(&mut self) {
+        self.messages = self.messages.saturating_add(1);
+    }
+
     /// Adds what an isolate counted.
     pub fn observed(&mut self, tally: &Tally) {
         self.observed.add(tally);
@@ -72,6 +77,7 @@ impl Coordinator {
                     tokens_taken: window.tokens_taken(),
                     leased_requests: window.leased,
                     leased_tokens: window.leased_tokens,
+                    leased_slots: self.slots.leased(&d.id),
                     latency_ms: timings.average(false),
                     ttft_ms: timings.average(true),
                     cooled_down: state.cooled_down,
@@ -84,6 +90,7 @@ impl Coordinator {
             queue: self.queue_status(now_ms, &group.name),
             queue_wait: self.queue_wait.clone(),
             probes,
+            messages: self.messages,
             observed: self.observed.clone(),
             deployments,
         }

@@ -151,7 +151,9 @@ pub struct Coordinator {
     /// isolate's requests in flight count again from its next sync, as tickets'
     /// start at zero).
     slots: slots::Slots,
-    /// For the metrics (rebuilt): what isolates counted, and the queue's waits.
+    /// For the metrics (rebuilt): the messages taken, what isolates counted, and
+    /// the queue's waits.
+    messages: u64,
     observed: crate::observe::tally::Tally,
     queue_wait: crate::observe::tally::Histogram,
 }

@@ -120,6 +120,9 @@ pub struct GroupMetrics {
     pub queue_wait: Histogram,
     /// Half-open probes granted.
     pub probes: u64,
+    /// Messages the coordinator took since it started: its load.
+    #[serde(default)]
+    pub messages: u64,
     /// What isolates counted and handed over ([`Message::Observed`]) since the
     /// coordinator started.
     pub observed: Tally,
@@ -140,6 +143,9 @@ pub struct DeploymentMetrics {
     pub tokens_taken: u64,
     pub leased_requests: u64,
     pub leased_tokens: u64,
+    /// In-flight slots leased to isolates now ([`slots`](super::slots)).
+    #[serde(default)]
+    pub leased_slots: u32,
     /// Mean latency and time to first token of its recent answers.
     pub latency_ms: Option<f64>,
     pub ttft_ms: Option<f64>,

@@ -171,14 +171,17 @@ pub fn render(config: &Config, metrics: &[GroupMetrics]) -> String {
         ("switchyard_queue_expired", "Requests answered at their deadline in the queue", |m| m.queue.expired),
         ("switchyard_probes", "Half-open probes granted", |m| m.probes),
     ];
-    for (name, help, count) in queue {
+    let taken: Figure<GroupMetrics> =
+        ("switchyard_coordinator_messages", "Messages the group's coordinator took (its load)", |m| m.messages);
+    for (name, help, count) in queue.into_iter().chain([taken]) {
         out.family(name, "counter", help);
         for (group, m) in &groups {
             out.sample(&format!("{name}_total"), &group_label(&group.name), count(m));
         }
     }
-    let held: [Figure<DeploymentMetrics>; 3] = [
+    let held: [Figure<DeploymentMetrics>; 4] = [
         ("switchyard_in_flight_requests", "Calls holding a ticket now", |n| u64::from(n.in_flight)),
+        ("switchyard_leased_slots", "In-flight slots leased to isolates now", |n| u64::from(n.leased_slots)),
         ("switchyard_leased_requests", "Requests set aside this minute in isolates' leases", |n| n.leased_requests),
         ("switchyard_leased_tokens", "Tokens set aside this minute in isolates' leases", |n| n.leased_tokens),
     ];
@@ -336,6 +339,7 @@ mod tests {
             group: group.name.clone(),
             queue: QueueStatus { by_priority: [(0, 2)].into(), ..QueueStatus::default() },
             observed,
+            messages: 41,
             deployments: vec![DeploymentMetrics {
                 id: group.deployments[0].id.clone(),
                 state: HealthState::Cooling,
@@ -345,6 +349,7 @@ mod tests {
                 tokens_taken: 0,
                 leased_requests: 0,
                 leased_tokens: 0,
+                leased_slots: 3,
                 latency_ms: None,
                 ttft_ms: None,
                 cooled_down: 1,
@@ -379,6 +384,8 @@ mod tests {
             && l.contains(r#"le="1""#)
             && l.ends_with(" 0")));
         assert!(lines.iter().any(|l| l.starts_with("litellm_llm_api_latency_metric_sum{") && l.ends_with(" 1.2")));
+        assert!(lines.iter().any(|l| l.starts_with("switchyard_coordinator_messages_total{") && l.ends_with(" 41")));
+        assert!(lines.iter().any(|l| l.starts_with("switchyard_leased_slots{") && l.ends_with(" 3")));
         assert!(
             lines.iter().any(|l| l.starts_with("switchyard_queue_depth{")
                 && l.contains(r#"priority="0""#)
