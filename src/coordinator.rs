@@ -128,9 +128,12 @@ impl DurableObject for Coordinator {
                 let metrics = self.with_core(|core| core.metrics(turn.now, group, &config.router)).unwrap_or_default();
                 respond::json(200, serde_json::to_vec(&metrics)?)
             }
-            Message::Sync { served, failure, estimated_tokens, isolate, .. } => {
+            Message::Sync { served, failure, estimated_tokens, isolate, tally, .. } => {
                 let view = self
                     .with_core(|core| {
+                        if let Some(tally) = &tally {
+                            core.observed(tally);
+                        }
                         let policy = &config.router;
                         core.sync_local(turn.now, group, policy, isolate, &served, failure.as_ref(), estimated_tokens)
                     })
@@ -287,8 +290,10 @@ pub async fn fetch_view(
     served: Vec<ServedSince>,
     failure: Option<(DeploymentId, ReportedFailure)>,
     estimated_tokens: u64,
+    tally: Option<Tally>,
 ) -> std::result::Result<HealthView, CallError> {
-    ask(env, group, &Message::Sync { group: group.to_owned(), served, failure, estimated_tokens, isolate }).await
+    let message = Message::Sync { group: group.to_owned(), served, failure, estimated_tokens, isolate, tally };
+    ask(env, group, &message).await
 }
 
 /// What the group's coordinator holds now (`GET /debug/state`).

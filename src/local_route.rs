@@ -16,7 +16,7 @@ use worker::{Delay, Env};
 
 use crate::durable::CallError;
 use crate::respond::Limits;
-use crate::{coordinator, runtime};
+use crate::{coordinator, observe, runtime};
 
 thread_local! {
     static ROUTERS: RefCell<HashMap<String, LocalRouter>> = RefCell::new(HashMap::new());
@@ -176,7 +176,8 @@ async fn refresh(env: &Env, group: &str, failure: Option<(DeploymentId, Reported
     let asked = runtime::now_ms() as u64;
     let served = with_router(group, |r| r.take_served(asked));
     let isolate = ISOLATE.with(|id| *id);
-    let fetched = coordinator::fetch_view(env, group, isolate, served, failure, estimated_tokens).await;
+    let tally = observe::take_tally(group);
+    let fetched = coordinator::fetch_view(env, group, isolate, served, failure, estimated_tokens, tally).await;
     let now = runtime::now_ms() as u64;
     match fetched {
         Ok(view) => with_router(group, |r| r.update(asked, now, view)),

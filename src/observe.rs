@@ -5,7 +5,8 @@
 //!
 //! Off the request's critical path: a complete answer's record is written as its
 //! reply leaves, a stream's in the background at its end; the counts wait in the
-//! isolate and go to each coordinator at most once per [`HAND_OVER_MS`].
+//! isolate and go to each coordinator with the isolate's next sync of the group
+//! ([`take_tally`]), or on their own after [`HAND_OVER_MS`].
 
 use std::cell::RefCell;
 use std::time::Duration;
@@ -13,14 +14,15 @@ use std::time::Duration;
 use futures_util::future::join;
 use switchyard_core::config::Callbacks;
 use switchyard_core::observe::record::RequestRecord;
-use switchyard_core::observe::tally::Tallies;
+use switchyard_core::observe::tally::{Tallies, Tally};
 use worker::{Delay, Env};
 
 use crate::{callbacks, coordinator};
 
-/// How long counts wait in the isolate for more to travel with: under load, one
-/// message per group and isolate per second carries every request of that second.
-const HAND_OVER_MS: u64 = 1_000;
+/// How long counts wait in the isolate for more to travel with, or for a sync to
+/// carry them: an isolate with traffic syncs each group about once a second
+/// (its view's life), so the counts seldom need a message of their own.
+const HAND_OVER_MS: u64 = 2_000;
 
 thread_local! {
     static TALLIES: RefCell<Tallies> = RefCell::new(Tallies::default());
@@ -63,6 +65,11 @@ pub fn finished(
         )
         .await;
     })
+}
+
+/// `group`'s counts, to travel with a sync to its coordinator.
+pub fn take_tally(group: &str) -> Option<Tally> {
+    TALLIES.with_borrow_mut(|tallies| tallies.take_group(group))
 }
 
 /// After [`HAND_OVER_MS`], sends each group's counts to its coordinator. Counts

@@ -39,6 +39,10 @@ pub enum Message {
         /// settle; [`NO_ISOLATE`](super::slots::NO_ISOLATE) from older builds.
         #[serde(default)]
         isolate: u64,
+        /// What the isolate counted of the group's requests, for the metrics: it
+        /// travels with the sync, which saves the coordinator an `Observed`.
+        #[serde(default)]
+        tally: Option<Tally>,
     },
     /// What an isolate counted of the requests it served, for the metrics.
     /// Answered with an empty 204.
@@ -336,7 +340,14 @@ mod tests {
             Message::Status { group: "g".into() },
             Message::Leave { group: "g".into(), waiter: u64::MAX },
             Message::State { group: "g".into() },
-            Message::Sync { group: "g".into(), served: vec![], failure: None, estimated_tokens: 7, isolate: u64::MAX },
+            Message::Sync {
+                group: "g".into(),
+                served: vec![],
+                failure: None,
+                estimated_tokens: 7,
+                isolate: u64::MAX,
+                tally: Some(Tally::default()),
+            },
             Message::Observed { group: "g".into(), tally: Tally::default() },
             Message::Metrics { group: "g".into() },
         ];

@@ -105,7 +105,10 @@ fn deliver(coordinator: &mut Coordinator, config: &Config, message: &Message, no
         }
         // An admitted waiter gives its grant back, a waiting one leaves the line.
         Message::Leave { waiter, .. } => coordinator.leave(now, *waiter),
-        Message::Sync { served, failure, estimated_tokens, isolate, .. } => {
+        Message::Sync { served, failure, estimated_tokens, isolate, tally, .. } => {
+            if let Some(tally) = tally {
+                coordinator.observed(tally);
+            }
             round_trip(&coordinator.sync_local(
                 now,
                 group,

@@ -247,6 +247,12 @@ impl Tallies {
         }
     }
 
+    /// Hands `group`'s counts over, if it has any.
+    pub fn take_group(&mut self, group: &str) -> Option<Tally> {
+        let at = self.groups.iter().position(|(name, _)| name == group)?;
+        Some(self.groups.swap_remove(at).1)
+    }
+
     /// Hands every group's counts over, leaving none.
     pub fn take(&mut self) -> Vec<(String, Tally)> {
         std::mem::take(&mut self.groups)
@@ -321,6 +327,12 @@ mod tests {
             failed_attempts: vec![],
             ..record.clone()
         });
+        // A sync of `b` carries its counts; the rest are handed over later.
+        let mut synced = Tallies::default();
+        synced.count(&record);
+        assert_eq!(synced.take_group("b").map(|t| t.deployments.len()), Some(1));
+        assert!(synced.take_group("b").is_none(), "taken once");
+        assert_eq!(synced.take().iter().map(|(g, _)| g.as_str()).collect::<Vec<_>>(), ["a"]);
         let mut groups = tallies.take();
         assert!(tallies.is_empty());
         groups.sort_by(|x, y| x.0.cmp(&y.0));
