@@ -7,6 +7,7 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use futures_channel::oneshot;
 use switchyard_core::config::{Deployment, DeploymentId, ModelGroup, RouterPolicy};
 use switchyard_core::coordinator::ReportedFailure;
 use switchyard_core::coordinator::local::{Ask, Lease, LocalPick, LocalRouter, Outage};
@@ -25,6 +26,8 @@ thread_local! {
     static ISOLATE: u64 = runtime::rng().u64(1..);
     /// Groups whose keeper runs.
     static KEEPERS: RefCell<HashSet<String>> = RefCell::new(HashSet::new());
+    /// Groups with a refresh in flight, and the requests waiting for its view.
+    static SYNCING: RefCell<HashMap<String, Vec<oneshot::Sender<()>>>> = RefCell::new(HashMap::new());
 }
 
 fn with_router<T>(group: &str, f: impl FnOnce(&mut LocalRouter) -> T) -> T {
@@ -77,6 +80,10 @@ pub async fn pick<'g>(
         let now = runtime::now_ms() as u64;
         match with_router(&group.name, |r| r.pick(now, group, policy, ask, rng)) {
             LocalPick::Call { deployment, remaining_requests, remaining_tokens } => {
+                if with_router(&group.name, |r| r.refresh_ahead(now)) {
+                    let (env, group, tokens) = (env.clone(), group.name.clone(), ask.estimated_tokens);
+                    spawn_local(async move { refresh_shared(&env, &group, tokens).await });
+                }
                 let limits = Limits { requests: remaining_requests, tokens: remaining_tokens };
                 let in_flight = LocalRouter::counts_in_flight(deployment, policy).then(|| {
                     keep(env, &group.name);
@@ -92,7 +99,7 @@ pub async fn pick<'g>(
             // A failed refresh marks the router: the next pick routes by the old
             // view or answers Unreachable, never Refresh.
             LocalPick::Refresh => {
-                refresh(env, &group.name, None, ask.estimated_tokens).await;
+                refresh_shared(env, &group.name, ask.estimated_tokens).await;
                 refreshed = true;
             }
         }
@@ -137,6 +144,45 @@ pub fn answered(
             r.answered(deployment, estimated, used);
         }
     });
+}
+
+/// Refreshes `group`'s view, or waits for the refresh in flight: the requests that
+/// find the view stale together share one sync (each sent its own, a burst of
+/// them per view under load).
+async fn refresh_shared(env: &Env, group: &str, estimated_tokens: u64) {
+    let waiting = SYNCING.with_borrow_mut(|syncing| match syncing.get_mut(group) {
+        Some(waiters) => {
+            let (sender, receiver) = oneshot::channel();
+            waiters.push(sender);
+            Some(receiver)
+        }
+        None => {
+            syncing.insert(group.to_owned(), Vec::new());
+            None
+        }
+    });
+    match waiting {
+        // Woken when the view came, or when the request syncing went away
+        // (its sender dropped): either way, the caller picks again.
+        Some(view) => {
+            let _ = view.await;
+        }
+        None => {
+            let _syncing = Syncing(group);
+            refresh(env, group, None, estimated_tokens).await;
+        }
+    }
+}
+
+/// The refresh in flight for a group: when it ends, however it ends (its request
+/// may be cancelled midway), the requests waiting for it are woken.
+struct Syncing<'a>(&'a str);
+
+impl Drop for Syncing<'_> {
+    fn drop(&mut self) {
+        // Dropping the senders wakes their receivers.
+        SYNCING.with_borrow_mut(|syncing| syncing.remove(self.0));
+    }
 }
 
 /// Runs `group`'s keeper unless it runs: while this isolate holds slots, it syncs

@@ -240,6 +240,8 @@ pub struct LocalRouter {
     /// sync it took, so slots are used no longer than half that after the latest
     /// sync whose answer came.
     slots_valid_until_ms: u64,
+    /// When the view is due to be refreshed behind the requests ([`LocalRouter::refresh_ahead`]).
+    refresh_after_ms: u64,
     /// The last call to the coordinator that failed, and when, since a view came.
     outage: Option<(Outage, u64)>,
 }
@@ -514,7 +516,17 @@ impl LocalRouter {
             held.tokens_left = held.tokens_left.saturating_add(i64::try_from(lease.tokens).unwrap_or(i64::MAX));
         }
         let valid_until_ms = now_ms.saturating_add(view.fresh_for_ms);
+        self.refresh_after_ms = now_ms.saturating_add(view.fresh_for_ms.saturating_mul(3) / 4);
         self.view = Some((view, valid_until_ms));
+    }
+
+    /// Whether the view should be refreshed behind a request picked now: it is
+    /// three quarters through its life, so that under steady traffic the next view
+    /// comes before this one is stale and no request waits for a sync (however far
+    /// the coordinator). Not while the coordinator was lately unreachable.
+    pub fn refresh_ahead(&self, now_ms: u64) -> bool {
+        let down = self.outage.is_some_and(|(_, at)| now_ms < at.saturating_add(OUTAGE_RETRY_MS));
+        self.view.is_some() && !down && now_ms >= self.refresh_after_ms
     }
 
     /// A call to the coordinator failed at `now_ms`: for [`OUTAGE_RETRY_MS`], picks
@@ -535,6 +547,8 @@ impl LocalRouter {
     /// the slots unused now (all given up here), and the requests in flight.
     pub fn take_served(&mut self, now_ms: u64) -> Vec<ServedSince> {
         self.last_sync_ms = now_ms;
+        // A sync is on its way: its view is the next, no other is asked for ahead.
+        self.refresh_after_ms = u64::MAX;
         let mut served: Vec<ServedSince> = self
             .served
             .drain()

@@ -831,3 +831,19 @@ fn what_a_fresh_view_would_coordinate_is_refused_while_down_and_a_stale_one_rout
     let picked = w.looks(0, 11_000, &[]);
     assert!(!picked.is_empty() && picked.iter().all(|p| p == "a" || p == "b"), "{picked:?}");
 }
+
+#[test]
+fn a_view_is_refreshed_behind_the_requests_before_it_is_stale_unless_the_coordinator_is_down() {
+    let mut w = World::new(TWO);
+    assert!(!w.isolates[0].refresh_ahead(0), "no view: a request refreshes it itself");
+    w.refresh(0, 0, None);
+    assert!(!w.isolates[0].refresh_ahead(VIEW_TTL_MS * 3 / 4 - 1));
+    assert!(w.isolates[0].refresh_ahead(VIEW_TTL_MS * 3 / 4));
+    // Once one sync is on its way, no other is asked for ahead of the requests.
+    w.isolates[0].take_served(VIEW_TTL_MS * 3 / 4);
+    assert!(!w.isolates[0].refresh_ahead(VIEW_TTL_MS * 3 / 4 + 1));
+    w.isolates[0].unreachable(VIEW_TTL_MS * 3 / 4 + 1, Outage::Unreachable);
+    assert!(!w.isolates[0].refresh_ahead(VIEW_TTL_MS), "not into a coordinator that just failed");
+    w.refresh(0, 2 * VIEW_TTL_MS, None);
+    assert!(w.isolates[0].refresh_ahead(2 * VIEW_TTL_MS + VIEW_TTL_MS * 3 / 4));
+}
