@@ -39,6 +39,8 @@ function workerOptions({ config, bindings = {} }) {
  * @param {string} [options.coordinatorRegistry]  take the coordinators from the
  *   Worker of `startCoordinatorHost` sharing this dev registry: another workerd
  *   process, which a test can stop and start again under the gateway
+ * @param {string} [options.name]  the Worker's name in that registry ("gateway"): several
+ *   gateways sharing one registry each take a name of their own
  * @param {(line: string) => void} [options.onLog]  each line the Worker writes to
  *   its log (stdout: the request log); without it they are dropped, as one line
  *   per request would bury the test output. stderr always passes.
@@ -50,6 +52,7 @@ export async function startGateway({
   persist,
   noCacheKv = false,
   coordinatorRegistry,
+  name = "gateway",
   onLog,
 }) {
   if (!existsSync(script)) throw new Error("build/ is missing: run `make build` (make test does)");
@@ -59,7 +62,7 @@ export async function startGateway({
     kvNamespaces: noCacheKv ? ["CONFIG"] : ["CONFIG", "CACHE"],
     durableObjects: { COORDINATOR: coordinator, JOBS: "Job", RESPONSES: "ResponseStore" },
     ...(persist ? { durableObjectsPersist: `${persist}/do`, kvPersist: `${persist}/kv` } : {}),
-    ...(coordinatorRegistry ? { name: "gateway", unsafeDevRegistryPath: coordinatorRegistry } : {}),
+    ...(coordinatorRegistry ? { name, unsafeDevRegistryPath: coordinatorRegistry } : {}),
     host: "127.0.0.1",
     port: 0,
     handleRuntimeStdio(stdout, stderr) {

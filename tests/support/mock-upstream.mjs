@@ -8,6 +8,9 @@
 // received is recorded with its deployment, path, query, method, headers, body (parsed when
 // JSON), bytes (the body as received: SigV4 signs them) and time. What a deployment keeps
 // between requests (OpenAI's stored responses) is its own, and `reset()` forgets it.
+// Each deployment's concurrency is counted: `peak(name)` is the most requests it had in
+// flight at once (from the request's arrival until its answer ended or its connection
+// closed) since the last `reset()`; a `delayMs` in its script makes requests overlap.
 //
 //   base(name)  OpenAI deployments: `${url}/<name>/v1` (the api_base of an openai/ model),
 //               or `${url}/<name>` when declared "openai" (options { apiKey?, models? }:
@@ -103,7 +106,21 @@ export async function startMockUpstream() {
   const entra = await startEntra();
   const google = await startGoogleOAuth();
 
+  // Requests in flight now, and the most at once since the last reset, per deployment
+  // (keyed by the path's first segment, as `deployment` below, known before the body).
+  const inFlight = new Map();
+  const peaks = new Map();
+  const enter = (key) => {
+    const now = (inFlight.get(key) ?? 0) + 1;
+    inFlight.set(key, now);
+    peaks.set(key, Math.max(peaks.get(key) ?? 0, now));
+  };
+  const leave = (key) => inFlight.set(key, inFlight.get(key) - 1);
+
   const server = http.createServer(async (req, res) => {
+    const key = /^\/([^/?]*)/.exec(req.url)?.[1] ?? "";
+    enter(key);
+    res.once("close", () => leave(key));
     const chunks = [];
     for await (const chunk of req) chunks.push(chunk);
     const bytes = Buffer.concat(chunks);
@@ -175,6 +192,8 @@ export async function startMockUpstream() {
       scripts.set(name, { queue: [...queue], fallback });
     },
     requests,
+    /** The most requests deployment `name` had in flight at once since the last `reset()`. */
+    peak: (name) => peaks.get(name) ?? 0,
     /** Timestamps of what the mock sent, e.g. { kind: "chunk", index, deployment, at }. */
     events,
     /** The Entra ID token endpoint: { url, app(..), issued, requests } (providers/entra.mjs). */
@@ -186,6 +205,9 @@ export async function startMockUpstream() {
       stores.clear();
       requests.length = 0;
       events.length = 0;
+      // Requests still in flight count towards the next peak.
+      peaks.clear();
+      for (const [key, now] of inFlight) peaks.set(key, now);
       entra.reset();
       google.reset();
     },
