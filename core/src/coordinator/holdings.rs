@@ -26,6 +26,7 @@ impl Coordinator {
                     tokens: window.tokens,
                     leased_requests: window.leased,
                     leased_tokens: window.leased_tokens,
+                    leased_slots: self.slots.leased(&d.id),
                     cooling_until_ms: match state.health {
                         Health::Cooling { until_ms, .. } if until_ms > now_ms => Some(until_ms),
                         _ => None,

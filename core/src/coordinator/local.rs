@@ -515,8 +515,11 @@ impl LocalRouter {
             held.requests_left = held.requests_left.saturating_add(lease.requests);
             held.tokens_left = held.tokens_left.saturating_add(i64::try_from(lease.tokens).unwrap_or(i64::MAX));
         }
-        let valid_until_ms = now_ms.saturating_add(view.fresh_for_ms);
-        self.refresh_after_ms = now_ms.saturating_add(view.fresh_for_ms.saturating_mul(3) / 4);
+        // From when it was asked for, not when it came: the coordinator made it in
+        // between, so a cooldown started elsewhere is seen within the view's life,
+        // whatever the round trip (counted from its arrival, it was that plus one).
+        let valid_until_ms = asked_ms.saturating_add(view.fresh_for_ms);
+        self.refresh_after_ms = asked_ms.saturating_add(view.fresh_for_ms.saturating_mul(3) / 4);
         self.view = Some((view, valid_until_ms));
     }
 

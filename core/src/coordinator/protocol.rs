@@ -110,6 +110,9 @@ pub struct DeploymentHoldings {
     /// Set aside this minute for isolates' leases, not yet settled.
     pub leased_requests: u64,
     pub leased_tokens: u64,
+    /// In-flight slots leased to isolates now.
+    #[serde(default)]
+    pub leased_slots: u32,
     /// When its cooldown ends, if it is cooling down.
     pub cooling_until_ms: Option<u64>,
 }

@@ -847,3 +847,18 @@ fn a_view_is_refreshed_behind_the_requests_before_it_is_stale_unless_the_coordin
     w.refresh(0, 2 * VIEW_TTL_MS, None);
     assert!(w.isolates[0].refresh_ahead(2 * VIEW_TTL_MS + VIEW_TTL_MS * 3 / 4));
 }
+
+#[test]
+fn a_view_lives_from_when_it_was_asked_for_not_from_when_it_came() {
+    let mut w = World::new(TWO);
+    let group = w.config.group("g").unwrap();
+    let view = w.coordinator.sync_local(0, group, &w.config.router, 1, &[], None, 10);
+    // Asked for at 0, it came 400 ms later: a cooldown started elsewhere at 0 is
+    // seen by the view's end at 1,000, not 1,400.
+    w.isolates[0].update(0, 400, view);
+    let group = w.config.group("g").unwrap();
+    let pick = w.isolates[0].pick(VIEW_TTL_MS - 1, group, &w.config.router, ask(&[]), &mut w.rng);
+    assert!(matches!(pick, LocalPick::Call { .. }));
+    let pick = w.isolates[0].pick(VIEW_TTL_MS, group, &w.config.router, ask(&[]), &mut w.rng);
+    assert!(matches!(pick, LocalPick::Refresh), "{pick:?}");
+}
