@@ -4,17 +4,21 @@
 //! ([`InFlight`]), and a keeper that syncs for them when no request does.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::pin::pin;
 use std::time::Duration;
 
 use futures_channel::oneshot;
+use futures_util::future::select;
 use switchyard_core::config::{Deployment, DeploymentId, ModelGroup, RouterPolicy};
 use switchyard_core::coordinator::ReportedFailure;
-use switchyard_core::coordinator::local::{Ask, Lease, LocalPick, LocalRouter, Outage};
+use switchyard_core::coordinator::local::{Ask, Lease, LocalPick, LocalRouter, Outage, VIEW_TTL_MS};
+use switchyard_core::coordinator::slots::SLOTS_TTL_MS;
 use switchyard_core::error::ApiError;
 use wasm_bindgen_futures::spawn_local;
 use worker::{Delay, Env};
 
+use crate::background::Background;
 use crate::durable::CallError;
 use crate::respond::Limits;
 use crate::{coordinator, observe, runtime};
@@ -25,10 +29,23 @@ thread_local! {
     /// isolates cannot know each other.
     static ISOLATE: u64 = runtime::rng().u64(1..);
     /// Groups whose keeper runs.
-    static KEEPERS: RefCell<HashSet<String>> = RefCell::new(HashSet::new());
-    /// Groups with a refresh in flight, and the requests waiting for its view.
-    static SYNCING: RefCell<HashMap<String, Vec<oneshot::Sender<()>>>> = RefCell::new(HashMap::new());
+    /// Groups whose keeper runs, with when it last woke.
+    static KEEPERS: RefCell<HashMap<String, u64>> = RefCell::new(HashMap::new());
+    /// Groups with a refresh in flight: when it started, and the requests waiting for its view.
+    static SYNCING: RefCell<HashMap<String, Leader>> = RefCell::new(HashMap::new());
 }
+
+/// A refresh in flight, which concurrent requests wait for.
+struct Leader {
+    started_ms: u64,
+    waiters: Vec<oneshot::Sender<()>>,
+}
+
+/// How long a request waits for another's refresh, and after which a refresh in
+/// flight is taken for lost: the runtime may stop a request's work without
+/// dropping it (it is then never woken), and a request waiting on another's I/O
+/// alone is taken for hung and cancelled unless a timer of its own runs.
+const SHARED_SYNC_MS: u64 = 2_000;
 
 fn with_router<T>(group: &str, f: impl FnOnce(&mut LocalRouter) -> T) -> T {
     // Looked up before `entry`, which would allocate the key on every request.
@@ -73,6 +90,7 @@ pub async fn pick<'g>(
     group: &'g ModelGroup,
     policy: &RouterPolicy,
     ask: Ask<'_>,
+    background: &Background<'_>,
     rng: &mut fastrand::Rng,
 ) -> Result<Option<(&'g Deployment, Limits, Option<InFlight>)>, ApiError> {
     let mut refreshed = false;
@@ -82,11 +100,11 @@ pub async fn pick<'g>(
             LocalPick::Call { deployment, remaining_requests, remaining_tokens } => {
                 if with_router(&group.name, |r| r.refresh_ahead(now)) {
                     let (env, group, tokens) = (env.clone(), group.name.clone(), ask.estimated_tokens);
-                    spawn_local(async move { refresh_shared(&env, &group, tokens).await });
+                    background.run(async move { refresh_shared(&env, &group, tokens).await });
                 }
                 let limits = Limits { requests: remaining_requests, tokens: remaining_tokens };
                 let in_flight = LocalRouter::counts_in_flight(deployment, policy).then(|| {
-                    keep(env, &group.name);
+                    keep(env, &group.name, background);
                     InFlight { env: env.clone(), group: group.name.clone(), deployment: deployment.id.clone() }
                 });
                 return Ok(Some((deployment, limits, in_flight)));
@@ -150,25 +168,28 @@ pub fn answered(
 /// find the view stale together share one sync (each sent its own, a burst of
 /// them per view under load).
 async fn refresh_shared(env: &Env, group: &str, estimated_tokens: u64) {
+    let now = runtime::now_ms() as u64;
     let waiting = SYNCING.with_borrow_mut(|syncing| match syncing.get_mut(group) {
-        Some(waiters) => {
+        Some(leader) if now.saturating_sub(leader.started_ms) < SHARED_SYNC_MS => {
             let (sender, receiver) = oneshot::channel();
-            waiters.push(sender);
-            Some(receiver)
+            leader.waiters.push(sender);
+            Some((receiver, leader.started_ms + SHARED_SYNC_MS - now))
         }
-        None => {
-            syncing.insert(group.to_owned(), Vec::new());
+        // None in flight, or one taken for lost (its waiters are woken as it is replaced).
+        _ => {
+            syncing.insert(group.to_owned(), Leader { started_ms: now, waiters: Vec::new() });
             None
         }
     });
     match waiting {
-        // Woken when the view came, or when the request syncing went away
-        // (its sender dropped): either way, the caller picks again.
-        Some(view) => {
-            let _ = view.await;
+        // Woken when the view came, or when the request syncing went away (its
+        // sender dropped), or at the bound: either way, the caller picks again.
+        Some((view, bound_ms)) => {
+            let bound = Delay::from(Duration::from_millis(bound_ms));
+            select(view, pin!(bound)).await;
         }
         None => {
-            let _syncing = Syncing(group);
+            let _syncing = Syncing { group, started_ms: now };
             refresh(env, group, None, estimated_tokens).await;
         }
     }
@@ -176,29 +197,44 @@ async fn refresh_shared(env: &Env, group: &str, estimated_tokens: u64) {
 
 /// The refresh in flight for a group: when it ends, however it ends (its request
 /// may be cancelled midway), the requests waiting for it are woken.
-struct Syncing<'a>(&'a str);
+struct Syncing<'a> {
+    group: &'a str,
+    started_ms: u64,
+}
 
 impl Drop for Syncing<'_> {
     fn drop(&mut self) {
-        // Dropping the senders wakes their receivers.
-        SYNCING.with_borrow_mut(|syncing| syncing.remove(self.0));
+        // Dropping the senders wakes their receivers; a refresh started since, in
+        // place of this one taken for lost, is left alone.
+        SYNCING.with_borrow_mut(|syncing| {
+            if syncing.get(self.group).is_some_and(|leader| leader.started_ms == self.started_ms) {
+                syncing.remove(self.group);
+            }
+        });
     }
 }
 
 /// Runs `group`'s keeper unless it runs: while this isolate holds slots, it syncs
 /// when they are due ([`LocalRouter::sync_due`]): unused ones go back within a
 /// view's life, and filled ones stay leased while long requests (streams) run
-/// with no other request to sync. It runs while the isolate does: one that is
-/// evicted dies with its requests, and the coordinator takes its slots back.
-fn keep(env: &Env, group: &str) {
-    if KEEPERS.with_borrow(|keepers| keepers.contains(group)) {
+/// with no other request to sync. It runs in the background of the request that
+/// started it, so the runtime may stop it (30 s after that request's answer): one
+/// that has not woken when it should have is started again by the next request.
+/// An isolate that is evicted dies with its requests, and the coordinator takes
+/// its slots back.
+fn keep(env: &Env, group: &str, background: &Background<'_>) {
+    let now = runtime::now_ms() as u64;
+    // It wakes at least every third of the slots' TTL while it holds slots.
+    let alive = |woke: &u64| now.saturating_sub(*woke) <= SLOTS_TTL_MS / 3 + VIEW_TTL_MS;
+    if KEEPERS.with_borrow(|keepers| keepers.get(group).is_some_and(alive)) {
         return;
     }
-    KEEPERS.with_borrow_mut(|keepers| keepers.insert(group.to_owned()));
+    KEEPERS.with_borrow_mut(|keepers| keepers.insert(group.to_owned(), now));
     let (env, group) = (env.clone(), group.to_owned());
-    spawn_local(async move {
+    background.run(async move {
         while let Some(due_ms) = with_router(&group, |r| r.sync_due()) {
             let now = runtime::now_ms() as u64;
+            KEEPERS.with_borrow_mut(|keepers| keepers.insert(group.clone(), now));
             if due_ms > now {
                 Delay::from(Duration::from_millis(due_ms - now)).await;
             } else {

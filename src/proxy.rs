@@ -340,7 +340,9 @@ async fn pick<'c>(
         stream: request.stream,
         region: request.allowed_region,
     };
-    if let Some((deployment, left, in_flight)) = local_route::pick(env, group, serving.router(), ask, rng).await? {
+    if let Some((deployment, left, in_flight)) =
+        local_route::pick(env, group, serving.router(), ask, background, rng).await?
+    {
         return Ok(Ok(Picked { group, deployment, grant: None, left, in_flight }));
     }
     let queue = serving.queue(group, runtime::now_ms() as u64, rng.u64(..));
