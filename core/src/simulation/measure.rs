@@ -74,24 +74,19 @@ pub(super) struct Meter {
 }
 
 impl Meter {
-    /// `deployments`: each one's id and rpm, tpm, `max_parallel_requests`.
-    pub fn new(
-        start_ms: u64,
-        minutes: u64,
-        deployments: Vec<(String, Option<u64>, Option<u64>, Option<u32>)>,
-        inversion_bound_ms: u64,
-    ) -> Self {
+    /// `deployments`: each one's id and limits (their minutes are filled at the end).
+    pub fn new(start_ms: u64, minutes: u64, deployments: Vec<DeploymentFigures>, inversion_bound_ms: u64) -> Self {
         Self {
             start_minute: start_ms / MINUTE_MS,
             minutes,
             last_ms: start_ms,
             deployments: deployments
                 .into_iter()
-                .map(|(id, rpm, tpm, max_parallel)| DeploymentMeter {
-                    id,
-                    rpm,
-                    tpm,
-                    max_parallel,
+                .map(|d| DeploymentMeter {
+                    id: d.id,
+                    rpm: d.rpm,
+                    tpm: d.tpm,
+                    max_parallel: d.max_parallel,
                     ..Default::default()
                 })
                 .collect(),
@@ -161,6 +156,7 @@ impl Meter {
             self.inversions.any += 1;
             if waited > self.inversions.bound_ms {
                 self.inversions.beyond_bound += 1;
+                self.inversions.beyond_bound_by_ticket += u64::from(matches!(how, How::Ticket));
                 self.inversions.longest_wait_ms = self.inversions.longest_wait_ms.max(waited);
             }
         }

@@ -54,6 +54,11 @@ impl Messages {
 pub struct Inversions {
     pub bound_ms: u64,
     pub beyond_bound: u64,
+    /// Of those, the requests admitted by a ticket granted at once (a request
+    /// without a priority is granted what the queue's head cannot use, e.g. the
+    /// tokens left under a tpm are too few for the head's estimate but enough for
+    /// its own); the others were picked in an isolate.
+    pub beyond_bound_by_ticket: u64,
     /// With no bound at all (any wait): for scale.
     pub any: u64,
     /// The longest such wait seen at an admission.
@@ -253,8 +258,8 @@ impl fmt::Display for Report {
         let i = &self.inversions;
         writeln!(
             f,
-            "priority inversions beyond {} ms: {} (any wait: {}; longest wait passed {} ms)",
-            i.bound_ms, i.beyond_bound, i.any, i.longest_wait_ms
+            "priority inversions beyond {} ms: {} ({} by a ticket granted at once; any wait: {}; longest wait passed {} ms)",
+            i.bound_ms, i.beyond_bound, i.beyond_bound_by_ticket, i.any, i.longest_wait_ms
         )?;
         for (how, d) in &self.delays {
             writeln!(

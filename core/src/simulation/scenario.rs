@@ -70,18 +70,19 @@ impl Scenario {
         }
     }
 
-    /// The same shape, 20 times smaller, over 2 minutes: for `cargo test`.
-    pub fn scaled() -> Self {
+    /// The same shape, `1 / scale` of it, over 2 minutes: for `cargo test`.
+    pub fn scaled(scale: u32) -> Self {
+        let issue = Self::issue();
         Self {
             seed: 7,
-            isolates: 50,
+            isolates: issue.isolates / scale as usize,
             isolate_life_s: 60.0,
-            requests_per_s: 1_000.0,
+            requests_per_s: issue.requests_per_s / f64::from(scale),
             minutes: 2,
-            rpm: 15_000,
-            tpm: 15_000_000,
-            max_parallel: 250,
-            ..Self::issue()
+            rpm: issue.rpm / u64::from(scale),
+            tpm: issue.tpm / u64::from(scale),
+            max_parallel: issue.max_parallel / scale,
+            ..issue
         }
     }
 

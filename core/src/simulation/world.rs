@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use super::draw;
 use super::events::{Agenda, Call, Event, Request, Sender, SyncWhy, ToCoordinator};
 use super::measure::{How, MINUTE_MS, Meter};
-use super::report::Report;
+use super::report::{DeploymentFigures, Report};
 use super::scenario::Scenario;
 use crate::config::{Config, DeploymentId, ModelGroup, load};
 use crate::coordinator::local::{Ask, HealthView, LocalPick, LocalRouter, VIEW_TTL_MS};
@@ -55,12 +55,19 @@ impl<'s> World<'s> {
         let deployments = group
             .deployments
             .iter()
-            .map(|d| (d.id.as_str().to_owned(), d.rpm, d.tpm, d.max_parallel_requests))
+            .map(|d| DeploymentFigures {
+                id: d.id.as_str().to_owned(),
+                rpm: d.rpm,
+                tpm: d.tpm,
+                max_parallel: d.max_parallel_requests,
+                ..DeploymentFigures::default()
+            })
             .collect();
-        // A queued request stops every isolate's local picks once the views made
-        // before it reached the coordinator are gone: at most a view's life after
-        // it arrived there, plus the trips there and back.
-        let bound_ms = VIEW_TTL_MS + 2 * scenario.delay_ms.1;
+        // A request with a priority reaches the queue after at most three trips (a
+        // sync there and back, an acquire there); from then on every view says
+        // "coordinate", and those made before are gone a trip back and a view's
+        // life later. Past that, no isolate picks by itself while it waits.
+        let bound_ms = VIEW_TTL_MS + 4 * scenario.delay_ms.1;
         let meter = Meter::new(START_MS, scenario.minutes, deployments, bound_ms);
         Ok(Self {
             scenario,
@@ -164,12 +171,12 @@ impl<'s> World<'s> {
         self.rng.u64(low..=high)
     }
 
-    fn to_coordinator(&mut self, message: ToCoordinator) {
+    fn send_to_coordinator(&mut self, message: ToCoordinator) {
         let at = self.now + self.delay();
         self.agenda.push(at, Event::AtCoordinator(message));
     }
 
-    fn to_isolate(&mut self, event: Event) {
+    fn send_to_isolate(&mut self, event: Event) {
         let at = self.now + self.delay();
         self.agenda.push(at, event);
     }
@@ -246,7 +253,7 @@ impl<'s> World<'s> {
         let served = self.isolates[slot].router.take_served(self.now);
         let estimated = waiting.as_ref().map_or(0, |r| r.estimated);
         self.meter.sync(why);
-        self.to_coordinator(ToCoordinator::Sync { from, asked_ms: self.now, served, failure, estimated, waiting });
+        self.send_to_coordinator(ToCoordinator::Sync { from, asked_ms: self.now, served, failure, estimated, waiting });
     }
 
     /// Asks for a ticket; a request with a priority may wait in the queue.
@@ -260,7 +267,7 @@ impl<'s> World<'s> {
         let ticket =
             TicketRequest { avoid: vec![], estimated_tokens: request.estimated, stream: false, queue, region: None };
         self.meter.acquire();
-        self.to_coordinator(ToCoordinator::Acquire { from, request, ticket });
+        self.send_to_coordinator(ToCoordinator::Acquire { from, request, ticket });
     }
 
     fn view_arrives(&mut self, to: Sender, asked_ms: u64, view: HealthView, waiting: Option<Request>) {
@@ -335,7 +342,7 @@ impl<'s> World<'s> {
             let tokens_used = failure.is_none().then_some(call.used);
             let report = TicketReport { ticket, latency_ms: call.latency_ms, ttft_ms: None, tokens_used, failure };
             self.meter.report();
-            self.to_coordinator(ToCoordinator::Report(report));
+            self.send_to_coordinator(ToCoordinator::Report(report));
             return;
         }
         let group = &self.config.groups()[0];
@@ -399,7 +406,7 @@ impl<'s> World<'s> {
             ToCoordinator::Sync { from, asked_ms, served, failure, estimated, waiting } => {
                 let view =
                     self.coordinator.sync_local(now, group, policy, from.isolate, &served, failure.as_ref(), estimated);
-                self.to_isolate(Event::View { to: from, asked_ms, view, waiting });
+                self.send_to_isolate(Event::View { to: from, asked_ms, view, waiting });
             }
             ToCoordinator::Acquire { from, request, ticket } => {
                 match self.coordinator.acquire(now, group, policy, &ticket, &mut self.rng) {
@@ -428,7 +435,7 @@ impl<'s> World<'s> {
             return;
         }
         let minute = self.now / MINUTE_MS;
-        self.to_isolate(Event::Ticket { to, request, reply, minute, queued });
+        self.send_to_isolate(Event::Ticket { to, request, reply, minute, queued });
     }
 
     fn tick(&mut self) {
