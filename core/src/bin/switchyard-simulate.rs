@@ -3,7 +3,7 @@
 //! written down in BENCHMARKS.md. Runs the scenario (1,000 isolates,
 //! 20,000 requests per second, a tenth of them with a priority) for one simulated
 //! minute by default (`[minutes]`), or without priorities (`--without-priorities`:
-//! nobody waits in the queue). About 5 minutes per simulated minute in release:
+//! nobody waits in the queue). About 2.7 minutes per simulated minute in release:
 //! the coordinator's own cost per message grows with the tickets in flight and
 //! the isolates (see BENCHMARKS.md). Exits non-zero when a limit was exceeded.
 
