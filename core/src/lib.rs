@@ -68,6 +68,8 @@ pub mod secret;
 pub mod select;
 pub mod serving;
 pub mod shape;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod simulation;
 pub mod sse;
 pub mod translate;
 pub mod upstream;

@@ -1,0 +1,49 @@
+//! `cargo run --release -p switchyard-core --bin switchyard-simulate`: issue 19's
+//! edge-scale simulation (`switchyard_core::simulation`), printed; figures are
+//! written down in BENCHMARKS.md. Runs the issue's scenario (1,000 isolates,
+//! 20,000 requests per second, a tenth of them with a priority) for one simulated
+//! minute by default (`[minutes]`), or without priorities (`--without-priorities`:
+//! nobody waits in the queue). About 2.7 minutes per simulated minute in release:
+//! the coordinator's own cost per message grows with the tickets in flight and
+//! the isolates (see BENCHMARKS.md). Exits non-zero when a limit was exceeded.
+
+use std::process::ExitCode;
+
+use switchyard_core::simulation::{self, Scenario};
+
+fn main() -> ExitCode {
+    // `switchyard-simulate [minutes] [--without-priorities]`.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let minutes = args.iter().find_map(|arg| arg.parse().ok()).unwrap_or(1);
+    let mut scenario = Scenario { minutes, ..Scenario::issue() };
+    if args.iter().any(|arg| arg == "--without-priorities") {
+        scenario = scenario.without_priorities();
+    }
+    let s = &scenario;
+    println!(
+        "{} isolates (mean life {} s), {} requests/s for {} min, delays {}..{} ms, rpm {} (a), tpm {} (b), \
+         max_parallel_requests {} (c), {}% with a priority, {}% failures, seed {}",
+        s.isolates,
+        s.isolate_life_s,
+        s.requests_per_s,
+        s.minutes,
+        s.delay_ms.0,
+        s.delay_ms.1,
+        s.rpm,
+        s.tpm,
+        s.max_parallel,
+        s.priority_share * 100.0,
+        s.failure_rate * 100.0,
+        s.seed
+    );
+    match simulation::run(s) {
+        Ok(report) => {
+            println!("{report}");
+            if report.limit_violations().is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+        }
+        Err(error) => {
+            eprintln!("{error}");
+            ExitCode::FAILURE
+        }
+    }
+}

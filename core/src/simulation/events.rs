@@ -1,0 +1,156 @@
+//! The agenda: events by time, those of the same millisecond in the order they
+//! were scheduled (a sequence number breaks ties, so runs are deterministic).
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use crate::config::DeploymentId;
+use crate::coordinator::local::{HealthView, ServedSince};
+use crate::coordinator::{Report, ReportedFailure, TicketReply, TicketRequest};
+use crate::failure::FailureClass;
+
+/// An isolate as messages name it: its place among the isolates alive, and its
+/// own id (a message to an isolate that died since finds another id there).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Sender {
+    pub slot: usize,
+    pub isolate: u64,
+}
+
+/// A client's request, from its arrival at an isolate to its call or refusal.
+#[derive(Debug, Clone)]
+pub(super) struct Request {
+    pub id: u64,
+    pub arrived_ms: u64,
+    pub priority: Option<u32>,
+    pub estimated: u64,
+    /// It asked for a view already (the Worker refreshes once, then takes a ticket).
+    pub refreshed: bool,
+}
+
+/// A call to an upstream deployment.
+#[derive(Debug, Clone)]
+pub(super) struct Call {
+    /// The deployment's place in the group.
+    pub deployment: usize,
+    pub ticket: Option<u64>,
+    pub estimated: u64,
+    pub used: u64,
+    pub latency_ms: u64,
+    pub failure: Option<FailureClass>,
+}
+
+/// Why an isolate syncs: each is a message to the coordinator, counted apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum SyncWhy {
+    /// A pick found no view, a stale one, or a lease or slots used up.
+    Refresh,
+    /// The keeper: slots are due back (`LocalRouter::sync_due`).
+    Keeper,
+    /// A slot goes back at once as its request ends, near the limit.
+    Release,
+    /// A call without a ticket failed: the coordinator is told at once.
+    Failure,
+}
+
+/// A message arriving at the coordinator.
+#[derive(Debug)]
+pub(super) enum ToCoordinator {
+    Sync {
+        from: Sender,
+        asked_ms: u64,
+        served: Vec<ServedSince>,
+        failure: Option<(DeploymentId, ReportedFailure)>,
+        estimated: u64,
+        /// The request that waits for the view, if one does.
+        waiting: Option<Request>,
+    },
+    Acquire {
+        from: Sender,
+        request: Request,
+        ticket: TicketRequest,
+    },
+    Report(Report),
+}
+
+#[derive(Debug)]
+pub(super) enum Event {
+    /// The next client request arrives.
+    Arrival,
+    AtCoordinator(ToCoordinator),
+    /// A view arrives at the isolate that asked for it at `asked_ms`.
+    View {
+        to: Sender,
+        asked_ms: u64,
+        view: HealthView,
+        waiting: Option<Request>,
+    },
+    /// A ticket's answer arrives; `minute`: the coordinator's when it granted it;
+    /// `queued`: the request waited in the queue for it.
+    Ticket {
+        to: Sender,
+        request: Request,
+        reply: TicketReply,
+        minute: u64,
+        queued: bool,
+    },
+    /// An upstream call ends (whether or not its isolate is still alive).
+    CallEnd {
+        at: Sender,
+        call: Call,
+    },
+    /// An isolate's keeper wakes up.
+    Keeper {
+        at: Sender,
+    },
+    /// The coordinator's alarm (`Coordinator::next_wakeup`).
+    Wakeup,
+    /// The isolate in this slot dies; a new one takes its place.
+    Death {
+        slot: usize,
+    },
+}
+
+struct Scheduled {
+    at_ms: u64,
+    sequence: u64,
+    event: Event,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at_ms, self.sequence) == (other.at_ms, other.sequence)
+    }
+}
+
+impl Eq for Scheduled {}
+
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Scheduled {
+    /// Reversed: the max-heap pops the earliest first.
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.at_ms, other.sequence).cmp(&(self.at_ms, self.sequence))
+    }
+}
+
+#[derive(Default)]
+pub(super) struct Agenda {
+    heap: BinaryHeap<Scheduled>,
+    sequence: u64,
+}
+
+impl Agenda {
+    pub fn push(&mut self, at_ms: u64, event: Event) {
+        self.sequence += 1;
+        self.heap.push(Scheduled { at_ms, sequence: self.sequence, event });
+    }
+
+    pub fn pop(&mut self) -> Option<(u64, Event)> {
+        self.heap.pop().map(|s| (s.at_ms, s.event))
+    }
+}

@@ -1,0 +1,283 @@
+//! What a run measured, and the limits checked against it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// How the requests that reached a deployment got there.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Routed {
+    /// Picked in the isolate from the view it held: no message before the call.
+    pub local: u64,
+    /// Picked in the isolate once a sync's answer came (one round trip).
+    pub after_sync: u64,
+    /// With a ticket answered at once (a round trip, after a sync's when the
+    /// view said so only once fetched).
+    pub ticket: u64,
+    /// With a ticket, after waiting in the queue.
+    pub queued: u64,
+}
+
+impl Routed {
+    pub fn total(&self) -> u64 {
+        self.local + self.after_sync + self.ticket + self.queued
+    }
+}
+
+/// Messages from isolates to the coordinator, by kind.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Messages {
+    /// Syncs asked by a pick (no view, a stale one, a lease or slots used up).
+    pub sync_refresh: u64,
+    /// Syncs of the keeper, for slots due back.
+    pub sync_keeper: u64,
+    /// Syncs giving a slot back as its request ended, near the limit.
+    pub sync_release: u64,
+    /// Syncs telling a failed call without a ticket.
+    pub sync_failure: u64,
+    pub acquire: u64,
+    /// Reports of tickets (each alone: a group with `max_parallel_requests` has
+    /// `reports_may_wait` false, so the Worker sends each at once).
+    pub report: u64,
+}
+
+impl Messages {
+    pub fn total(&self) -> u64 {
+        self.sync_refresh + self.sync_keeper + self.sync_release + self.sync_failure + self.acquire + self.report
+    }
+}
+
+/// Priority inversions: a request admitted (to a call) while a request of a
+/// better (lower) priority that arrived before it had been waiting longer than
+/// `bound_ms` (from its arrival at the gateway, not yet admitted nor refused). A
+/// request without a priority counts as the worst.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Inversions {
+    pub bound_ms: u64,
+    pub beyond_bound: u64,
+    /// Of those, the requests admitted by a ticket granted at once (a request
+    /// without a priority is granted what the queue's head cannot use, e.g. the
+    /// tokens left under a tpm are too few for the head's estimate but enough for
+    /// its own); the others were picked in an isolate.
+    pub beyond_bound_by_ticket: u64,
+    /// With no bound at all (any wait): for scale.
+    pub any: u64,
+    /// The longest such wait seen at an admission.
+    pub longest_wait_ms: u64,
+}
+
+/// How long requests of one kind waited between their arrival and their call.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Delay {
+    pub count: u64,
+    pub mean_ms: f64,
+    pub p50_ms: u64,
+    pub p99_ms: u64,
+    pub max_ms: u64,
+}
+
+/// One minute of one deployment.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MinuteFigures {
+    /// Minutes since the start.
+    pub minute: u64,
+    /// Some request was refused for lack of capacity in this minute (rate
+    /// limited, busy, timed out in the queue): demand exceeded the group.
+    pub short: bool,
+    /// Requests sent that count in this minute of the coordinator (a ticket's
+    /// when granted, a lease's minute).
+    pub requests: u64,
+    /// Requests sent in this minute of the upstream's clock (when they left).
+    pub clock_requests: u64,
+    /// Tokens the answers used, counted in the minute their requests count in.
+    pub tokens: u64,
+    /// What the tpm allows of them: the tpm, plus what answers of this minute used
+    /// beyond their estimates, plus what answers of the minute before used below
+    /// theirs (a correction that can be counted in the next minute, see
+    /// `Report::limit_violations`).
+    pub token_bound: u64,
+    /// Requests in flight, averaged over the minute.
+    pub mean_in_flight: f64,
+}
+
+/// One deployment's limits and what it got.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DeploymentFigures {
+    pub id: String,
+    pub rpm: Option<u64>,
+    pub tpm: Option<u64>,
+    pub max_parallel: Option<u32>,
+    pub max_in_flight: u64,
+    pub minutes: Vec<MinuteFigures>,
+}
+
+impl DeploymentFigures {
+    /// The share of its limit used, averaged over the minutes where demand
+    /// exceeded the group, and the lowest minute's: requests per rpm, tokens per
+    /// tpm, or mean in flight per `max_parallel_requests`.
+    pub fn utilisation(&self) -> Option<(f64, f64)> {
+        let share = |m: &MinuteFigures| -> Option<f64> {
+            match (self.rpm, self.tpm, self.max_parallel) {
+                (Some(rpm), _, _) => Some(m.requests as f64 / rpm as f64),
+                (None, Some(tpm), _) => Some(m.tokens as f64 / tpm as f64),
+                (None, None, Some(max)) => Some(m.mean_in_flight / f64::from(max)),
+                (None, None, None) => None,
+            }
+        };
+        let shares: Vec<f64> = self.minutes.iter().filter(|m| m.short).filter_map(share).collect();
+        if shares.is_empty() {
+            return None;
+        }
+        let mean = shares.iter().sum::<f64>() / shares.len() as f64;
+        Some((mean, shares.iter().copied().fold(f64::INFINITY, f64::min)))
+    }
+}
+
+/// Everything a run measured.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Report {
+    pub arrived: u64,
+    pub routed: Routed,
+    /// Requests refused, by the coordinator's reason.
+    pub refused: BTreeMap<&'static str, u64>,
+    /// Requests lost with their isolate before they were called.
+    pub vanished: u64,
+    /// Calls that failed upstream (429 or 500).
+    pub failed: u64,
+    pub deployments: Vec<DeploymentFigures>,
+    pub messages: Messages,
+    pub inversions: Inversions,
+    /// Arrival to call, by how the request was routed.
+    pub delays: Vec<(&'static str, Delay)>,
+    pub isolate_deaths: u64,
+    /// Calls that ended upstream after their isolate died (still counted in flight
+    /// at the upstream until they ended).
+    pub orphaned_calls: u64,
+    /// Grants that reached an isolate already dead: their tickets stay in flight
+    /// at the coordinator until they expire.
+    pub tickets_lost: u64,
+    pub events: u64,
+}
+
+impl Report {
+    /// Coordinator messages per request routed.
+    pub fn messages_per_routed(&self) -> f64 {
+        self.messages.total() as f64 / self.routed.total().max(1) as f64
+    }
+
+    /// Every limit exceeded: an rpm in any minute of the coordinator, a
+    /// `max_parallel_requests` at any instant (counting calls whose isolate died,
+    /// which the upstream still serves), a tpm beyond what estimates allow
+    /// ([`MinuteFigures::token_bound`]). Empty when every limit held.
+    pub fn limit_violations(&self) -> Vec<String> {
+        let mut found = Vec::new();
+        for d in &self.deployments {
+            for m in &d.minutes {
+                if let Some(rpm) = d.rpm
+                    && m.requests > rpm
+                {
+                    found.push(format!("{}: {} requests in minute {}, rpm {rpm}", d.id, m.requests, m.minute));
+                }
+                if d.tpm.is_some() && m.tokens > m.token_bound {
+                    found
+                        .push(format!("{}: {} tokens in minute {}, bound {}", d.id, m.tokens, m.minute, m.token_bound));
+                }
+            }
+            if let Some(max) = d.max_parallel
+                && d.max_in_flight > u64::from(max)
+            {
+                found.push(format!("{}: {} in flight at once, max {max}", d.id, d.max_in_flight));
+            }
+        }
+        found
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let routed = self.routed.total();
+        let refused: u64 = self.refused.values().sum();
+        writeln!(
+            f,
+            "requests arrived {}, routed {routed}, refused {refused}, lost with their isolate {}",
+            self.arrived, self.vanished
+        )?;
+        let r = &self.routed;
+        writeln!(
+            f,
+            "  routed: in the isolate {} (after a sync {}), by ticket {}, from the queue {}; upstream failures {}",
+            r.local + r.after_sync,
+            r.after_sync,
+            r.ticket,
+            r.queued,
+            self.failed
+        )?;
+        let reasons: Vec<String> = self.refused.iter().map(|(why, n)| format!("{why} {n}")).collect();
+        writeln!(f, "  refused: {}", reasons.join(", "))?;
+        for d in &self.deployments {
+            let limit = match (d.rpm, d.tpm, d.max_parallel) {
+                (Some(rpm), _, _) => format!("rpm {rpm}"),
+                (None, Some(tpm), _) => format!("tpm {tpm}"),
+                (None, None, Some(max)) => format!("max_parallel_requests {max}"),
+                (None, None, None) => "no limit".to_owned(),
+            };
+            write!(f, "deployment {} ({limit}): most in flight {}", d.id, d.max_in_flight)?;
+            match d.utilisation() {
+                Some((mean, min)) => {
+                    writeln!(f, ", utilisation {:.2}% (lowest minute {:.2}%)", mean * 100.0, min * 100.0)?
+                }
+                None => writeln!(f)?,
+            }
+            for m in &d.minutes {
+                writeln!(
+                    f,
+                    "  minute {}{}: requests {} (by the upstream's clock {}), tokens {} (bound {}), mean in flight {:.0}",
+                    m.minute,
+                    if m.short { " (demand over capacity)" } else { "" },
+                    m.requests,
+                    m.clock_requests,
+                    m.tokens,
+                    m.token_bound,
+                    m.mean_in_flight
+                )?;
+            }
+        }
+        let m = &self.messages;
+        writeln!(
+            f,
+            "coordinator messages {} ({:.4} per routed request): syncs {} (refresh {}, keeper {}, release {}, failure {}), acquires {}, reports {}",
+            m.total(),
+            self.messages_per_routed(),
+            m.sync_refresh + m.sync_keeper + m.sync_release + m.sync_failure,
+            m.sync_refresh,
+            m.sync_keeper,
+            m.sync_release,
+            m.sync_failure,
+            m.acquire,
+            m.report
+        )?;
+        let i = &self.inversions;
+        writeln!(
+            f,
+            "priority inversions beyond {} ms: {} ({} by a ticket granted at once; any wait: {}; longest wait passed {} ms)",
+            i.bound_ms, i.beyond_bound, i.beyond_bound_by_ticket, i.any, i.longest_wait_ms
+        )?;
+        for (how, d) in &self.delays {
+            writeln!(
+                f,
+                "arrival to call, {how}: {} requests, mean {:.1} ms, p50 {} ms, p99 {} ms, max {} ms",
+                d.count, d.mean_ms, d.p50_ms, d.p99_ms, d.max_ms
+            )?;
+        }
+        writeln!(
+            f,
+            "isolates died {}, their calls that ran on upstream {}, grants that found their isolate dead {}; events {}",
+            self.isolate_deaths, self.orphaned_calls, self.tickets_lost, self.events
+        )?;
+        let violations = self.limit_violations();
+        if violations.is_empty() {
+            writeln!(f, "every limit held")
+        } else {
+            writeln!(f, "LIMITS EXCEEDED: {}", violations.join("; "))
+        }
+    }
+}

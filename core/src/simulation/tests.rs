@@ -1,0 +1,29 @@
+//! Scaled-down scenarios: every limit holds exactly, and a run is reproducible.
+
+use super::{Scenario, run};
+
+/// A fortieth of the scenario (25 isolates, 500 requests per second,
+/// rpm 7,500, tpm 7.5 M, 125 in flight at most), isolates living a minute on
+/// average: rpm never exceeded in any minute, `max_parallel_requests` at no
+/// instant (calls of dead isolates included), tpm within what estimates allow.
+#[test]
+fn every_limit_holds_at_a_fortieth_of_the_edge() {
+    let report = run(&Scenario::scaled(40)).unwrap();
+    println!("{report}");
+    assert_eq!(report.limit_violations(), Vec::<String>::new());
+    // The run did reach every limit, or holding them would prove little.
+    for d in &report.deployments {
+        let (mean, _) = d.utilisation().unwrap();
+        assert!(mean > 0.2, "{}: {mean}", d.id);
+    }
+    assert!(report.isolate_deaths > 20 && report.orphaned_calls > 0, "{report}");
+}
+
+/// The same scenario and seed give the same report; another seed another one.
+#[test]
+fn a_run_is_reproducible() {
+    let scenario = Scenario { minutes: 1, ..Scenario::scaled(100) };
+    let first = run(&scenario).unwrap();
+    assert_eq!(first, run(&scenario).unwrap());
+    assert_ne!(first, run(&Scenario { seed: scenario.seed + 1, ..scenario }).unwrap());
+}

@@ -1,0 +1,469 @@
+//! The world: the isolates, the group's coordinator, the network between them
+//! and the upstream deployments, and what each event does to them. Each handler
+//! mirrors the Worker (`src/local_route.rs`, `src/proxy.rs`) or the Durable
+//! Object (`src/coordinator.rs`) step for step.
+
+use std::collections::BTreeMap;
+
+use super::draw;
+use super::events::{Agenda, Call, Event, Request, Sender, SyncWhy, ToCoordinator};
+use super::measure::{How, MINUTE_MS, Meter};
+use super::report::{DeploymentFigures, Report};
+use super::scenario::Scenario;
+use crate::config::{Config, DeploymentId, ModelGroup, load};
+use crate::coordinator::local::{Ask, HealthView, LocalPick, LocalRouter, VIEW_TTL_MS};
+use crate::coordinator::{
+    Admission, Coordinator, QueueRequest, Report as TicketReport, ReportedFailure, TicketReply, TicketRequest,
+    Unavailable,
+};
+use crate::failure::FailureClass;
+
+/// The simulated clock starts on a minute, so that every minute measured is whole.
+const START_MS: u64 = 1_700_000_040_000;
+
+struct Isolate {
+    id: u64,
+    router: LocalRouter,
+    /// When its keeper wakes next, if it sleeps.
+    keeper_at: Option<u64>,
+}
+
+pub(super) struct World<'s> {
+    scenario: &'s Scenario,
+    config: Config,
+    coordinator: Coordinator,
+    isolates: Vec<Isolate>,
+    next_isolate: u64,
+    next_request: u64,
+    /// The next arrival, unrounded (rounding each gap would bias the rate).
+    next_arrival_ms: f64,
+    /// Requests waiting in the coordinator's queue, by waiter id (ordered: a
+    /// dying isolate's waiters leave in a fixed order).
+    waiters: BTreeMap<u64, (Sender, Request)>,
+    /// When the coordinator's alarm is set.
+    wakeup_at: Option<u64>,
+    agenda: Agenda,
+    rng: fastrand::Rng,
+    meter: Meter,
+    now: u64,
+}
+
+impl<'s> World<'s> {
+    pub fn new(scenario: &'s Scenario) -> Result<Self, String> {
+        let config = load(&scenario.yaml(), &|_| None).map_err(|e| e.to_string())?.config;
+        let group = config.groups().first().ok_or("the scenario's config has no group")?;
+        let deployments = group
+            .deployments
+            .iter()
+            .map(|d| DeploymentFigures {
+                id: d.id.as_str().to_owned(),
+                rpm: d.rpm,
+                tpm: d.tpm,
+                max_parallel: d.max_parallel_requests,
+                ..DeploymentFigures::default()
+            })
+            .collect();
+        // A request with a priority reaches the queue after at most three trips (a
+        // sync there and back, an acquire there); from then on every view says
+        // "coordinate", and those made before are gone a trip back and a view's
+        // life later. Past that, no isolate picks by itself while it waits.
+        let bound_ms = VIEW_TTL_MS + 4 * scenario.delay_ms.1;
+        let meter = Meter::new(START_MS, scenario.minutes, deployments, bound_ms);
+        Ok(Self {
+            scenario,
+            config,
+            coordinator: Coordinator::default(),
+            isolates: Vec::new(),
+            next_isolate: 1,
+            next_request: 1,
+            next_arrival_ms: START_MS as f64,
+            waiters: BTreeMap::new(),
+            wakeup_at: None,
+            agenda: Agenda::default(),
+            rng: fastrand::Rng::with_seed(scenario.seed),
+            meter,
+            now: START_MS,
+        })
+    }
+
+    pub fn run(mut self) -> Result<Report, String> {
+        for slot in 0..self.scenario.isolates {
+            let isolate = self.born(slot);
+            self.isolates.push(isolate);
+        }
+        self.agenda.push(START_MS, Event::Arrival);
+        let end_ms = START_MS + self.scenario.minutes * MINUTE_MS;
+        while let Some((at_ms, event)) = self.agenda.pop() {
+            if at_ms >= end_ms {
+                break;
+            }
+            self.meter.advance(at_ms);
+            self.now = at_ms;
+            self.handle(event);
+        }
+        self.meter.advance(end_ms);
+        Ok(self.meter.finish())
+    }
+
+    fn group(&self) -> &ModelGroup {
+        // `new` checked that there is one.
+        &self.config.groups()[0]
+    }
+
+    fn handle(&mut self, event: Event) {
+        match event {
+            Event::Arrival => self.arrive(),
+            Event::AtCoordinator(message) => self.at_coordinator(message),
+            Event::View { to, asked_ms, view, waiting } => self.view_arrives(to, asked_ms, view, waiting),
+            Event::Ticket { to, request, reply, minute, queued } => {
+                self.ticket_arrives(to, request, reply, minute, queued)
+            }
+            Event::CallEnd { at, call } => self.call_ends(at, call),
+            Event::Keeper { at } => self.keeper_wakes(at),
+            Event::Wakeup => {
+                if self.wakeup_at == Some(self.now) {
+                    self.wakeup_at = None;
+                    self.tick();
+                }
+            }
+            Event::Death { slot } => self.die(slot),
+        }
+    }
+
+    // --- Isolates: births, deaths, and the network ------------------------------
+
+    /// A new isolate for `slot`, whose death is scheduled now.
+    fn born(&mut self, slot: usize) -> Isolate {
+        let life_ms = draw::exponential(&mut self.rng, self.scenario.isolate_life_s * 1_000.0);
+        self.agenda.push(self.now + life_ms as u64 + 1, Event::Death { slot });
+        self.next_isolate += 1;
+        Isolate { id: self.next_isolate, router: LocalRouter::default(), keeper_at: None }
+    }
+
+    fn alive(&self, sender: Sender) -> bool {
+        self.isolates.get(sender.slot).is_some_and(|i| i.id == sender.isolate)
+    }
+
+    fn sender(&self, slot: usize) -> Sender {
+        Sender { slot, isolate: self.isolates[slot].id }
+    }
+
+    /// The isolate dies with everything in it: requests waiting for a view or a
+    /// ticket are lost, its calls run on upstream unwatched, its leases and slots
+    /// stay set aside at the coordinator until they lapse. Its requests waiting in
+    /// the queue leave it (the Durable Object sees their fetch closed).
+    fn die(&mut self, slot: usize) {
+        let dead = self.sender(slot);
+        self.meter.deaths += 1;
+        let leaving: Vec<u64> = self.waiters.iter().filter(|(_, (from, _))| *from == dead).map(|(id, _)| *id).collect();
+        for waiter in leaving {
+            if let Some((_, request)) = self.waiters.remove(&waiter) {
+                self.coordinator.leave(self.now, waiter);
+                self.meter.vanished(&request);
+            }
+        }
+        self.isolates[slot] = self.born(slot);
+    }
+
+    /// One-way delay of a message.
+    fn delay(&mut self) -> u64 {
+        let (low, high) = self.scenario.delay_ms;
+        self.rng.u64(low..=high)
+    }
+
+    fn send_to_coordinator(&mut self, message: ToCoordinator) {
+        let at = self.now + self.delay();
+        self.agenda.push(at, Event::AtCoordinator(message));
+    }
+
+    fn send_to_isolate(&mut self, event: Event) {
+        let at = self.now + self.delay();
+        self.agenda.push(at, event);
+    }
+
+    // --- Requests in an isolate (src/local_route.rs, src/proxy.rs) --------------
+
+    fn arrive(&mut self) {
+        let s = self.scenario;
+        self.next_arrival_ms += draw::exponential(&mut self.rng, 1_000.0 / s.requests_per_s);
+        self.agenda.push((self.next_arrival_ms as u64).max(self.now), Event::Arrival);
+        let priority = (self.rng.f64() < s.priority_share).then(|| self.rng.u32(..s.priority_levels.max(1)));
+        let request = Request {
+            id: self.next_request,
+            arrived_ms: self.now,
+            priority,
+            estimated: self.rng.u64(s.estimated_tokens.0..=s.estimated_tokens.1),
+            refreshed: false,
+        };
+        self.next_request += 1;
+        self.meter.arrived(&request);
+        let slot = self.rng.usize(..self.isolates.len());
+        self.route(slot, request);
+    }
+
+    /// The isolate picks for `request`: a call from its view, else one sync and
+    /// a pick again, else a ticket.
+    fn route(&mut self, slot: usize, mut request: Request) {
+        let now = self.now;
+        let group = &self.config.groups()[0];
+        let ask = Ask { avoid: &[], estimated_tokens: request.estimated, stream: false, region: None };
+        let router = &mut self.isolates[slot].router;
+        let picked = match router.pick(now, group, &self.config.router, ask, &mut self.rng) {
+            LocalPick::Call { deployment, .. } => {
+                // A pick under a lease counts in the lease's minute at the coordinator.
+                let minute = router
+                    .held()
+                    .iter()
+                    .find(|(id, _)| *id == deployment.id)
+                    .map_or(now / MINUTE_MS, |(_, lease)| lease.minute);
+                group.deployments.iter().position(|d| d.id == deployment.id).map(|index| (index, minute))
+            }
+            LocalPick::Refresh if !request.refreshed => {
+                request.refreshed = true;
+                self.sync(slot, SyncWhy::Refresh, None, Some(request));
+                self.arm_keeper(slot);
+                return;
+            }
+            LocalPick::Refresh | LocalPick::Coordinate => {
+                self.acquire(slot, request);
+                return;
+            }
+            LocalPick::Unreachable(_) => {
+                self.meter.refused(now, &request, "coordinator unreachable", false);
+                return;
+            }
+        };
+        if let Some((index, minute)) = picked {
+            let how = if request.refreshed { How::AfterSync } else { How::Local };
+            self.call(slot, request, index, None, minute, how);
+        }
+        self.arm_keeper(slot);
+    }
+
+    /// Sends what the isolate served since its last sync (settling its leases,
+    /// giving back its unused slots), for a view.
+    fn sync(
+        &mut self,
+        slot: usize,
+        why: SyncWhy,
+        failure: Option<(DeploymentId, ReportedFailure)>,
+        waiting: Option<Request>,
+    ) {
+        let from = self.sender(slot);
+        let served = self.isolates[slot].router.take_served(self.now);
+        let estimated = waiting.as_ref().map_or(0, |r| r.estimated);
+        self.meter.sync(why);
+        self.send_to_coordinator(ToCoordinator::Sync { from, asked_ms: self.now, served, failure, estimated, waiting });
+    }
+
+    /// Asks for a ticket; a request with a priority may wait in the queue.
+    fn acquire(&mut self, slot: usize, request: Request) {
+        let from = self.sender(slot);
+        let queue = request.priority.map(|priority| QueueRequest {
+            priority,
+            max_wait_ms: self.scenario.max_wait_ms,
+            waiter: request.id,
+        });
+        let ticket =
+            TicketRequest { avoid: vec![], estimated_tokens: request.estimated, stream: false, queue, region: None };
+        self.meter.acquire();
+        self.send_to_coordinator(ToCoordinator::Acquire { from, request, ticket });
+    }
+
+    fn view_arrives(&mut self, to: Sender, asked_ms: u64, view: HealthView, waiting: Option<Request>) {
+        if !self.alive(to) {
+            if let Some(request) = waiting {
+                self.meter.vanished(&request);
+            }
+            return;
+        }
+        self.isolates[to.slot].router.update(asked_ms, self.now, view);
+        match waiting {
+            Some(request) => self.route(to.slot, request),
+            None => self.arm_keeper(to.slot),
+        }
+    }
+
+    fn ticket_arrives(&mut self, to: Sender, request: Request, reply: TicketReply, minute: u64, queued: bool) {
+        if !self.alive(to) {
+            if matches!(reply, TicketReply::Granted(_)) {
+                self.meter.tickets_lost += 1;
+            }
+            self.meter.vanished(&request);
+            return;
+        }
+        match reply {
+            TicketReply::Granted(grant) => {
+                let index = self.group().deployments.iter().position(|d| d.id == grant.deployment);
+                if let Some(index) = index {
+                    let how = if queued { How::Queued } else { How::Ticket };
+                    self.call(to.slot, request, index, Some(grant.ticket), minute, how);
+                }
+            }
+            TicketReply::Unavailable(reason) => {
+                let short = matches!(
+                    reason,
+                    Unavailable::RateLimited { .. } | Unavailable::Busy | Unavailable::QueueTimeout { .. }
+                );
+                self.meter.refused(self.now, &request, reason_name(&reason), short);
+            }
+        }
+    }
+
+    /// The call to deployment `index` leaves: its latency, outcome and usage drawn now.
+    fn call(&mut self, slot: usize, request: Request, index: usize, ticket: Option<u64>, minute: u64, how: How) {
+        let s = self.scenario;
+        self.meter.admitted(self.now, &request, how);
+        let latency_ms =
+            draw::log_normal(&mut self.rng, s.latency.median_ms, s.latency.sigma, s.latency.min_ms, s.latency.max_ms);
+        let failure = (self.rng.f64() < s.failure_rate)
+            .then(|| if self.rng.bool() { FailureClass::RateLimit } else { FailureClass::Internal });
+        // A failed call's usage is unknown: its estimate stays counted.
+        let share = s.used_share.0 + self.rng.f64() * (s.used_share.1 - s.used_share.0);
+        let used =
+            if failure.is_some() { request.estimated } else { (request.estimated as f64 * share).round() as u64 };
+        self.meter.call_started(index, minute, self.now, request.estimated, used);
+        let call = Call { deployment: index, ticket, estimated: request.estimated, used, latency_ms, failure };
+        let at = self.sender(slot);
+        self.agenda.push(self.now + latency_ms, Event::CallEnd { at, call });
+    }
+
+    /// A call ends: a ticket is reported; a call picked in the isolate is timed,
+    /// its usage corrected, its slot freed (given back at once near the limit),
+    /// and a failure told at once.
+    fn call_ends(&mut self, at: Sender, call: Call) {
+        self.meter.call_ended(call.deployment, call.failure.is_some());
+        if !self.alive(at) {
+            self.meter.orphaned += 1;
+            return;
+        }
+        let failure = call.failure.map(|class| ReportedFailure { class, retry_after_ms: None });
+        if let Some(ticket) = call.ticket {
+            let tokens_used = failure.is_none().then_some(call.used);
+            let report = TicketReport { ticket, latency_ms: call.latency_ms, ttft_ms: None, tokens_used, failure };
+            self.meter.report();
+            self.send_to_coordinator(ToCoordinator::Report(report));
+            return;
+        }
+        let group = &self.config.groups()[0];
+        let Some(deployment) = group.deployments.get(call.deployment) else {
+            return;
+        };
+        let router = &mut self.isolates[at.slot].router;
+        if failure.is_none() {
+            router.timed(&deployment.id, call.latency_ms, None);
+            if LocalRouter::wants_usage(deployment, &self.config.router) {
+                router.answered(&deployment.id, call.estimated, call.used);
+            }
+        }
+        let give_back =
+            LocalRouter::counts_in_flight(deployment, &self.config.router) && router.release(&deployment.id);
+        let id = deployment.id.clone();
+        if let Some(failure) = failure {
+            self.sync(at.slot, SyncWhy::Failure, Some((id, failure)), None);
+        }
+        if give_back {
+            self.sync(at.slot, SyncWhy::Release, None, None);
+        }
+        self.arm_keeper(at.slot);
+    }
+
+    /// Sets the isolate's keeper to wake when its slots are due back, unless it
+    /// wakes sooner already.
+    fn arm_keeper(&mut self, slot: usize) {
+        let at = self.sender(slot);
+        let isolate = &mut self.isolates[slot];
+        let Some(due) = isolate.router.sync_due() else {
+            return;
+        };
+        let due = due.max(self.now);
+        if isolate.keeper_at.is_none_or(|k| due < k) {
+            isolate.keeper_at = Some(due);
+            self.agenda.push(due, Event::Keeper { at });
+        }
+    }
+
+    fn keeper_wakes(&mut self, at: Sender) {
+        if !self.alive(at) || self.isolates[at.slot].keeper_at != Some(self.now) {
+            return;
+        }
+        self.isolates[at.slot].keeper_at = None;
+        if self.isolates[at.slot].router.sync_due().is_some_and(|due| due <= self.now) {
+            self.sync(at.slot, SyncWhy::Keeper, None, None);
+        }
+        self.arm_keeper(at.slot);
+    }
+
+    // --- The coordinator (src/coordinator.rs) -----------------------------------
+
+    /// The Durable Object takes a message, then answers the waiting requests it
+    /// made admissible and sets its alarm.
+    fn at_coordinator(&mut self, message: ToCoordinator) {
+        let now = self.now;
+        let group = &self.config.groups()[0];
+        let policy = &self.config.router;
+        match message {
+            ToCoordinator::Sync { from, asked_ms, served, failure, estimated, waiting } => {
+                let view =
+                    self.coordinator.sync_local(now, group, policy, from.isolate, &served, failure.as_ref(), estimated);
+                self.send_to_isolate(Event::View { to: from, asked_ms, view, waiting });
+            }
+            ToCoordinator::Acquire { from, request, ticket } => {
+                match self.coordinator.acquire(now, group, policy, &ticket, &mut self.rng) {
+                    Admission::Now(reply) => self.answer(from, request, reply, false),
+                    // Its isolate died on the way: the Durable Object finds the fetch closed.
+                    Admission::Queued if !self.alive(from) => {
+                        self.coordinator.leave(now, request.id);
+                        self.meter.vanished(&request);
+                    }
+                    Admission::Queued => {
+                        self.waiters.insert(request.id, (from, request));
+                    }
+                }
+            }
+            ToCoordinator::Report(report) => self.coordinator.report(now, group, policy, &report),
+        }
+        self.tick();
+    }
+
+    fn answer(&mut self, to: Sender, request: Request, reply: TicketReply, queued: bool) {
+        // A waiting request's fetch is held open: a grant that cannot be delivered
+        // is given back at once. Any other answer to a dead isolate is lost on its way.
+        if queued && !self.alive(to) {
+            self.coordinator.leave(self.now, request.id);
+            self.meter.vanished(&request);
+            return;
+        }
+        let minute = self.now / MINUTE_MS;
+        self.send_to_isolate(Event::Ticket { to, request, reply, minute, queued });
+    }
+
+    fn tick(&mut self) {
+        let group = &self.config.groups()[0];
+        let answers = self.coordinator.tick(self.now, group, &self.config.router, &mut self.rng);
+        for (waiter, reply) in answers {
+            if let Some((from, request)) = self.waiters.remove(&waiter) {
+                self.answer(from, request, reply, true);
+            }
+        }
+        if let Some(at) = self.coordinator.next_wakeup(self.now)
+            && self.wakeup_at.is_none_or(|w| at < w)
+        {
+            self.wakeup_at = Some(at);
+            self.agenda.push(at, Event::Wakeup);
+        }
+    }
+}
+
+fn reason_name(reason: &Unavailable) -> &'static str {
+    match reason {
+        Unavailable::OnlyAvoided => "only avoided",
+        Unavailable::AllCoolingDown { .. } => "all cooling down",
+        Unavailable::RateLimited { .. } => "rate limited",
+        Unavailable::ContextWindowExceeded => "context window",
+        Unavailable::NoneInRegion => "none in region",
+        Unavailable::Busy => "busy",
+        Unavailable::QueueFull { .. } => "queue full",
+        Unavailable::QueueTimeout { .. } => "queue timeout",
+    }
+}
