@@ -9,7 +9,7 @@ use super::protocol::{Grant, TicketReply, TicketRequest, Unavailable};
 use super::slots::NO_ISOLATE;
 use super::window::MINUTE_MS;
 use super::{Coordinator, Ticket, recent, strategy};
-use crate::config::{Deployment, ModelGroup, RouterPolicy};
+use crate::config::{Deployment, ModelGroup, RouterPolicy, RoutingStrategy};
 use crate::region::Area;
 
 /// Whether the prompt fits the deployment (checked only with `enable_pre_call_checks`).
@@ -97,7 +97,13 @@ impl Coordinator {
                     deployment: d,
                     tokens: state.window.tokens,
                     requests: state.window.requests,
-                    in_flight: state.in_flight.saturating_add(self.slots.busy_elsewhere(&d.id, NO_ISOLATE)),
+                    in_flight: match policy.strategy {
+                        // Only least-busy reads it, and the isolates' share is a scan of them all.
+                        RoutingStrategy::LeastBusy => {
+                            state.in_flight.saturating_add(self.slots.busy_elsewhere(&d.id, NO_ISOLATE))
+                        }
+                        _ => state.in_flight,
+                    },
                     latency_ms: recent(&state.samples, now_ms, policy.latency_ttl_ms).average(request.stream),
                 }
             })
