@@ -5,11 +5,8 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::pin::pin;
 use std::time::Duration;
 
-use futures_channel::oneshot;
-use futures_util::future::select;
 use switchyard_core::config::{Deployment, DeploymentId, ModelGroup, RouterPolicy};
 use switchyard_core::coordinator::ReportedFailure;
 use switchyard_core::coordinator::local::{Ask, Lease, LocalPick, LocalRouter, Outage, VIEW_TTL_MS};
@@ -31,21 +28,19 @@ thread_local! {
     /// Groups whose keeper runs.
     /// Groups whose keeper runs, with when it last woke.
     static KEEPERS: RefCell<HashMap<String, u64>> = RefCell::new(HashMap::new());
-    /// Groups with a refresh in flight: when it started, and the requests waiting for its view.
-    static SYNCING: RefCell<HashMap<String, Leader>> = RefCell::new(HashMap::new());
+    /// Groups with a refresh in flight, and when it started.
+    static SYNCING: RefCell<HashMap<String, u64>> = RefCell::new(HashMap::new());
 }
 
-/// A refresh in flight, which concurrent requests wait for.
-struct Leader {
-    started_ms: u64,
-    waiters: Vec<oneshot::Sender<()>>,
-}
-
-/// How long a request waits for another's refresh, and after which a refresh in
-/// flight is taken for lost: the runtime may stop a request's work without
-/// dropping it (it is then never woken), and a request waiting on another's I/O
-/// alone is taken for hung and cancelled unless a timer of its own runs.
+/// How long a request waits for another's refresh, after which a refresh in
+/// flight is taken for lost (the runtime may stop a request's work without
+/// dropping it).
 const SHARED_SYNC_MS: u64 = 2_000;
+/// How often a request waiting for another's refresh looks whether it came. It
+/// looks on a timer of its own: a request woken by another's code would run in
+/// that request's context, where its own I/O is refused ("Cannot perform I/O on
+/// behalf of a different request").
+const SHARED_SYNC_POLL_MS: u64 = 5;
 
 fn with_router<T>(group: &str, f: impl FnOnce(&mut LocalRouter) -> T) -> T {
     // Looked up before `entry`, which would allocate the key on every request.
@@ -169,24 +164,23 @@ pub fn answered(
 /// them per view under load).
 async fn refresh_shared(env: &Env, group: &str, estimated_tokens: u64) {
     let now = runtime::now_ms() as u64;
-    let waiting = SYNCING.with_borrow_mut(|syncing| match syncing.get_mut(group) {
-        Some(leader) if now.saturating_sub(leader.started_ms) < SHARED_SYNC_MS => {
-            let (sender, receiver) = oneshot::channel();
-            leader.waiters.push(sender);
-            Some((receiver, leader.started_ms + SHARED_SYNC_MS - now))
-        }
-        // None in flight, or one taken for lost (its waiters are woken as it is replaced).
+    let in_flight = SYNCING.with_borrow_mut(|syncing| match syncing.get(group) {
+        Some(&started_ms) if now.saturating_sub(started_ms) < SHARED_SYNC_MS => Some(started_ms),
+        // None in flight, or one taken for lost.
         _ => {
-            syncing.insert(group.to_owned(), Leader { started_ms: now, waiters: Vec::new() });
+            syncing.insert(group.to_owned(), now);
             None
         }
     });
-    match waiting {
-        // Woken when the view came, or when the request syncing went away (its
-        // sender dropped), or at the bound: either way, the caller picks again.
-        Some((view, bound_ms)) => {
-            let bound = Delay::from(Duration::from_millis(bound_ms));
-            select(view, pin!(bound)).await;
+    match in_flight {
+        // Until the view came, or the request syncing went away, or the bound:
+        // either way, the caller picks again.
+        Some(started_ms) => {
+            while SYNCING.with_borrow(|syncing| syncing.get(group) == Some(&started_ms))
+                && (runtime::now_ms() as u64) < started_ms + SHARED_SYNC_MS
+            {
+                Delay::from(Duration::from_millis(SHARED_SYNC_POLL_MS)).await;
+            }
         }
         None => {
             let _syncing = Syncing { group, started_ms: now };
@@ -196,7 +190,7 @@ async fn refresh_shared(env: &Env, group: &str, estimated_tokens: u64) {
 }
 
 /// The refresh in flight for a group: when it ends, however it ends (its request
-/// may be cancelled midway), the requests waiting for it are woken.
+/// may be cancelled midway), the requests waiting for it see it gone.
 struct Syncing<'a> {
     group: &'a str,
     started_ms: u64,
@@ -204,10 +198,9 @@ struct Syncing<'a> {
 
 impl Drop for Syncing<'_> {
     fn drop(&mut self) {
-        // Dropping the senders wakes their receivers; a refresh started since, in
-        // place of this one taken for lost, is left alone.
+        // A refresh started since, in place of this one taken for lost, is left alone.
         SYNCING.with_borrow_mut(|syncing| {
-            if syncing.get(self.group).is_some_and(|leader| leader.started_ms == self.started_ms) {
+            if syncing.get(self.group) == Some(&self.started_ms) {
                 syncing.remove(self.group);
             }
         });
