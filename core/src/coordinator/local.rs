@@ -370,7 +370,9 @@ impl LocalRouter {
         let (mut remaining_requests, mut remaining_tokens) = (None, None);
         if deployment.rpm.is_some() || deployment.tpm.is_some() {
             let Some(held) = self.leases.get_mut(&deployment.id) else {
-                return LocalPick::Coordinate;
+                // A sync on its way settled the lease and brings the next: wait
+                // for it rather than take a ticket (two messages, the same wait).
+                return if self.refresh_after_ms == u64::MAX { LocalPick::Refresh } else { LocalPick::Coordinate };
             };
             let requests_left = deployment.rpm.is_none() || held.requests_left > 0;
             let tokens_left = deployment.tpm.is_none() || held.tokens_left >= estimated;

@@ -862,3 +862,18 @@ fn a_view_lives_from_when_it_was_asked_for_not_from_when_it_came() {
     let pick = w.isolates[0].pick(VIEW_TTL_MS, group, &w.config.router, ask(&[]), &mut w.rng);
     assert!(matches!(pick, LocalPick::Refresh), "{pick:?}");
 }
+
+#[test]
+fn a_request_finding_its_lease_settled_by_a_sync_on_its_way_waits_for_the_next_not_a_ticket() {
+    let mut w = World::new(LIMITED);
+    assert_eq!(w.route(0, 0, &[]).as_deref(), Some("a"), "under a lease");
+    let served = w.isolates[0].take_served(10);
+    let group = w.config.group("g").unwrap();
+    let pick = w.isolates[0].pick(10, group, &w.config.router, ask(&[]), &mut w.rng);
+    assert!(matches!(pick, LocalPick::Refresh), "the sync on its way brings a lease: {pick:?}");
+    let view = w.coordinator.sync_local(10, group, &w.config.router, 1, &served, None, 10);
+    w.isolates[0].update(10, 20, view);
+    let group = w.config.group("g").unwrap();
+    let pick = w.isolates[0].pick(20, group, &w.config.router, ask(&[]), &mut w.rng);
+    assert!(matches!(pick, LocalPick::Call { .. }), "{pick:?}");
+}
