@@ -25,7 +25,6 @@ thread_local! {
     /// Names this isolate to the coordinators, which lease it slots: random, as
     /// isolates cannot know each other.
     static ISOLATE: u64 = runtime::rng().u64(1..);
-    /// Groups whose keeper runs.
     /// Groups whose keeper runs, with when it last woke.
     static KEEPERS: RefCell<HashMap<String, u64>> = RefCell::new(HashMap::new());
     /// Groups with a refresh in flight, and when it started.
@@ -91,9 +90,15 @@ pub async fn pick<'g>(
     let mut refreshed = false;
     loop {
         let now = runtime::now_ms() as u64;
-        match with_router(&group.name, |r| r.pick(now, group, policy, ask, rng)) {
+        // One look-up of the router for both: this runs for every request.
+        let (picked, ahead) = with_router(&group.name, |r| {
+            let picked = r.pick(now, group, policy, ask, rng);
+            let ahead = matches!(picked, LocalPick::Call { .. }) && r.refresh_ahead(now);
+            (picked, ahead)
+        });
+        match picked {
             LocalPick::Call { deployment, remaining_requests, remaining_tokens } => {
-                if with_router(&group.name, |r| r.refresh_ahead(now)) {
+                if ahead {
                     let (env, group, tokens) = (env.clone(), group.name.clone(), ask.estimated_tokens);
                     background.run(async move { refresh_shared(&env, &group, tokens).await });
                 }
@@ -128,11 +133,7 @@ pub fn unreachable(group: &str, error: &ApiError) {
         _ => return,
     };
     let now = runtime::now_ms() as u64;
-    ROUTERS.with_borrow_mut(|routers| {
-        if let Some(router) = routers.get_mut(group) {
-            router.unreachable(now, outage);
-        }
-    });
+    with_router(group, |r| r.unreachable(now, outage));
 }
 
 /// Tells the coordinator that a call without a ticket failed, and takes the view

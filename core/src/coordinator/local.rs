@@ -66,6 +66,9 @@ use crate::region::Area;
 pub mod outage;
 pub use outage::{OUTAGE_RETRY_MS, Outage, STALE_GRACE_MS};
 
+/// `refresh_after_ms` while a sync is on its way: no time reaches it.
+const SYNC_ON_ITS_WAY: u64 = u64::MAX;
+
 /// How long an isolate relies on a view before it asks again.
 pub const VIEW_TTL_MS: u64 = 1_000;
 /// The smallest lease, in requests: one saves a Durable Object round trip per
@@ -240,7 +243,9 @@ pub struct LocalRouter {
     /// sync it took, so slots are used no longer than half that after the latest
     /// sync whose answer came.
     slots_valid_until_ms: u64,
-    /// When the view is due to be refreshed behind the requests ([`LocalRouter::refresh_ahead`]).
+    /// When the view is due to be refreshed behind the requests
+    /// ([`LocalRouter::refresh_ahead`]); never while a sync is on its way
+    /// ([`LocalRouter::sync_on_its_way`]).
     refresh_after_ms: u64,
     /// The last call to the coordinator that failed, and when, since a view came.
     outage: Option<(Outage, u64)>,
@@ -372,7 +377,7 @@ impl LocalRouter {
             let Some(held) = self.leases.get_mut(&deployment.id) else {
                 // A sync on its way settled the lease and brings the next: wait
                 // for it rather than take a ticket (two messages, the same wait).
-                return if self.refresh_after_ms == u64::MAX { LocalPick::Refresh } else { LocalPick::Coordinate };
+                return if self.sync_on_its_way() { LocalPick::Refresh } else { LocalPick::Coordinate };
             };
             let requests_left = deployment.rpm.is_none() || held.requests_left > 0;
             let tokens_left = deployment.tpm.is_none() || held.tokens_left >= estimated;
@@ -525,6 +530,13 @@ impl LocalRouter {
         self.view = Some((view, valid_until_ms));
     }
 
+    /// Whether a sync was sent since the last view came: its view, and the leases
+    /// it brings, are the next (one that failed leaves it so: the next pick then
+    /// refreshes, once the outage's second is over, rather than take a ticket).
+    fn sync_on_its_way(&self) -> bool {
+        self.refresh_after_ms == SYNC_ON_ITS_WAY
+    }
+
     /// Whether the view should be refreshed behind a request picked now: it is
     /// three quarters through its life, so that under steady traffic the next view
     /// comes before this one is stale and no request waits for a sync (however far
@@ -553,7 +565,7 @@ impl LocalRouter {
     pub fn take_served(&mut self, now_ms: u64) -> Vec<ServedSince> {
         self.last_sync_ms = now_ms;
         // A sync is on its way: its view is the next, no other is asked for ahead.
-        self.refresh_after_ms = u64::MAX;
+        self.refresh_after_ms = SYNC_ON_ITS_WAY;
         let mut served: Vec<ServedSince> = self
             .served
             .drain()
