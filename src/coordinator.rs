@@ -129,16 +129,17 @@ impl DurableObject for Coordinator {
                 respond::json(200, serde_json::to_vec(&metrics)?)
             }
             Message::Sync { served, failure, estimated_tokens, isolate, tally, .. } => {
+                let mut rng = runtime::rng();
                 let view = self
                     .with_core(|core| {
                         if let Some(tally) = &tally {
                             core.observed(tally);
                         }
-                        let policy = &config.router;
-                        core.sync_local(turn.now, group, policy, isolate, &served, failure.as_ref(), estimated_tokens)
+                        let (policy, failure) = (&config.router, failure.as_ref());
+                        core.sync_local(turn.now, group, policy, isolate, &served, failure, estimated_tokens, &mut rng)
                     })
                     .unwrap_or_default();
-                // A settled lease gives back what it did not use: a waiting request may fit now.
+                // What the sync gave back went to waiting requests first: answer them.
                 self.tick(&turn);
                 self.persist(group).await?;
                 respond::json(200, serde_json::to_vec(&view)?)

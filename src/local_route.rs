@@ -8,9 +8,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use switchyard_core::config::{Deployment, DeploymentId, ModelGroup, RouterPolicy};
-use switchyard_core::coordinator::ReportedFailure;
 use switchyard_core::coordinator::local::{Ask, Lease, LocalPick, LocalRouter, Outage, VIEW_TTL_MS};
 use switchyard_core::coordinator::slots::SLOTS_TTL_MS;
+use switchyard_core::coordinator::{ReportedFailure, Unavailable};
 use switchyard_core::error::ApiError;
 use wasm_bindgen_futures::spawn_local;
 use worker::{Delay, Env};
@@ -74,11 +74,21 @@ impl Drop for InFlight {
     }
 }
 
-/// The deployment to call without a ticket, with what its lease says is left of its
-/// rpm and tpm (and, when it counts in flight, what frees it); `Ok(None)` when the
-/// request must take a ticket (the group needs coordination); the error to answer
-/// when only the coordinator could admit the request and it could not be reached
-/// lately (`core::coordinator::local::outage`).
+/// Where the isolate sends a request, as far as it can tell.
+pub enum Local<'g> {
+    /// The deployment to call without a ticket, with what its lease says is left
+    /// of its rpm and tpm, and, when it counts in flight, what frees it.
+    Call(&'g Deployment, Limits, Option<InFlight>),
+    /// Take a ticket: the group needs coordination.
+    Ticket,
+    /// What the coordinator would answer: every deployment that could serve the
+    /// request is full, and it may not wait.
+    Refused(Unavailable),
+}
+
+/// Where the request goes ([`Local`]); the error to answer when only the
+/// coordinator could admit the request and it could not be reached lately
+/// (`core::coordinator::local::outage`).
 pub async fn pick<'g>(
     env: &Env,
     group: &'g ModelGroup,
@@ -86,7 +96,7 @@ pub async fn pick<'g>(
     ask: Ask<'_>,
     background: &Background<'_>,
     rng: &mut fastrand::Rng,
-) -> Result<Option<(&'g Deployment, Limits, Option<InFlight>)>, ApiError> {
+) -> Result<Local<'g>, ApiError> {
     let mut refreshed = false;
     loop {
         let now = runtime::now_ms() as u64;
@@ -107,13 +117,14 @@ pub async fn pick<'g>(
                     keep(env, &group.name, background);
                     InFlight { env: env.clone(), group: group.name.clone(), deployment: deployment.id.clone() }
                 });
-                return Ok(Some((deployment, limits, in_flight)));
+                return Ok(Local::Call(deployment, limits, in_flight));
             }
-            LocalPick::Coordinate => return Ok(None),
+            LocalPick::Coordinate => return Ok(Local::Ticket),
+            LocalPick::Full(reason) => return Ok(Local::Refused(reason)),
             LocalPick::Unreachable(outage) => return Err(outage.error(&group.name)),
             // A view just fetched that is already stale (a cooldown ending now), or
             // whose lease is used up already: ask for a ticket.
-            LocalPick::Refresh if refreshed => return Ok(None),
+            LocalPick::Refresh if refreshed => return Ok(Local::Ticket),
             // A failed refresh marks the router: the next pick routes by the old
             // view or answers Unreachable, never Refresh.
             LocalPick::Refresh => {

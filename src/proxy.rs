@@ -339,11 +339,14 @@ async fn pick<'c>(
         estimated_tokens: request.prompt_tokens,
         stream: request.stream,
         region: request.allowed_region,
+        may_wait: serving.priority.is_some(),
     };
-    if let Some((deployment, left, in_flight)) =
-        local_route::pick(env, group, serving.router(), ask, background, rng).await?
-    {
-        return Ok(Ok(Picked { group, deployment, grant: None, left, in_flight }));
+    match local_route::pick(env, group, serving.router(), ask, background, rng).await? {
+        local_route::Local::Call(deployment, left, in_flight) => {
+            return Ok(Ok(Picked { group, deployment, grant: None, left, in_flight }));
+        }
+        local_route::Local::Refused(reason) => return Ok(Err(reason)),
+        local_route::Local::Ticket => {}
     }
     let queue = serving.queue(group, runtime::now_ms() as u64, rng.u64(..));
     let ticket = TicketRequest {

@@ -74,12 +74,14 @@ impl Coordinator {
         policy: &RouterPolicy,
         rng: &mut fastrand::Rng,
     ) -> Vec<(u64, TicketReply)> {
+        // Those admitted by a sync (`sync_local`) first: they were admitted before.
+        let ready = std::mem::take(&mut self.ready);
         let Some(mut queue) = self.queue.take() else {
-            return Vec::new();
+            return ready;
         };
         self.forget_removed(group);
         self.expire_tickets(now_ms);
-        let mut answers: Vec<(u64, TicketReply)> = queue
+        let expired: Vec<(u64, TicketReply)> = queue
             .expire(now_ms)
             .into_iter()
             .map(|(entry, position)| {
@@ -87,7 +89,9 @@ impl Coordinator {
                 (entry.id, TicketReply::Unavailable(Unavailable::QueueTimeout { waited_ms, position }))
             })
             .collect();
-        self.expired += answers.len() as u64;
+        self.expired += expired.len() as u64;
+        let mut answers = ready;
+        answers.extend(expired);
         while let Some((id, request, enqueued_ms)) =
             queue.peek().map(|head| (head.id, head.payload.clone(), head.enqueued_ms))
         {

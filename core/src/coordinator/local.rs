@@ -56,10 +56,10 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::Timings;
 use super::grant::{fits, in_region};
 use super::slots::{SLOTS_TTL_MS, SlotLease, SlotsSince};
 use super::strategy::{self, Candidate};
+use super::{Timings, Unavailable};
 use crate::config::{Deployment, DeploymentId, ModelGroup, RouterPolicy, RoutingStrategy};
 use crate::region::Area;
 
@@ -85,8 +85,18 @@ const LEASE_RESERVE: u64 = 10;
 pub struct HealthView {
     /// Out of every pick: cooling down, or with a half-open probe in flight.
     pub blocked: Vec<DeploymentId>,
-    /// Only the coordinator may decide now: a probe is due, or requests are queued.
+    /// Only the coordinator may decide now: a probe is due.
     pub coordinate: bool,
+    /// Requests wait in the coordinator's queue: a request that may wait lines
+    /// up behind them (a ticket); one that may not routes as usual, under what
+    /// this isolate holds (it never joins the queue).
+    #[serde(default)]
+    pub queued: bool,
+    /// Deployments with nothing left for anyone when the view was made (what
+    /// was left went to this isolate's leases and slots, if anywhere): not
+    /// picked here without a lease or slot of their own, nor asked for by ticket.
+    #[serde(default)]
+    pub full: Vec<(DeploymentId, Full)>,
     /// How long the view holds from when it was made: [`VIEW_TTL_MS`], or less
     /// when a cooldown ends or the minute turns sooner. Relative, so that the
     /// clocks of the isolate and of the coordinator (which may run elsewhere)
@@ -115,6 +125,15 @@ pub struct HealthView {
     /// and other isolates' as of their last syncs).
     #[serde(default)]
     pub in_flight: Vec<(DeploymentId, u32)>,
+}
+
+/// Which limit a [`HealthView::full`] deployment is at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Full {
+    /// Its rpm or tpm, until the minute turns, `retry_after_ms` after the view was made.
+    Rate { retry_after_ms: u64 },
+    /// Its `max_parallel_requests`, until requests end.
+    Parallel,
 }
 
 /// What an isolate may send to a deployment with an rpm or a tpm without tickets.
@@ -178,6 +197,8 @@ pub struct Ask<'a> {
     pub stream: bool,
     /// Only deployments in this area may serve it (`allowed_model_region`).
     pub region: Option<Area>,
+    /// It has a priority: it may wait in the group's queue.
+    pub may_wait: bool,
 }
 
 /// Where a request goes, as far as this isolate can tell.
@@ -191,9 +212,20 @@ pub enum LocalPick<'g> {
     Refresh,
     /// Take a ticket from the coordinator.
     Coordinate,
+    /// Every deployment that could serve it is full (the view says so and this
+    /// isolate holds nothing of them), and it may not wait: the coordinator
+    /// would answer this, so it is answered without asking.
+    Full(Unavailable),
     /// Only the coordinator could admit this request, and it could not be asked
     /// lately: answer [`Outage::error`] rather than call it again.
     Unreachable(Outage),
+}
+
+/// Whether `view` leased nothing of `deployment` under one of its limits: none
+/// of its rpm or tpm, or none of its slots.
+fn leased_none(view: &HealthView, deployment: &Deployment) -> bool {
+    ((deployment.rpm.is_some() || deployment.tpm.is_some()) && !view.leases.iter().any(|(id, _)| *id == deployment.id))
+        || (deployment.max_parallel_requests.is_some() && !view.slots.iter().any(|(id, _)| *id == deployment.id))
 }
 
 /// A lease as the isolate spends it. Tokens may go below zero: answers that used
@@ -299,7 +331,7 @@ impl LocalRouter {
         ask: Ask<'_>,
         rng: &mut fastrand::Rng,
     ) -> LocalPick<'g> {
-        let Ask { avoid, estimated_tokens, stream, region } = ask;
+        let Ask { avoid, estimated_tokens, stream, region, may_wait } = ask;
         let Some((view, valid_until_ms)) = &self.view else {
             return LocalPick::Refresh;
         };
@@ -310,7 +342,8 @@ impl LocalRouter {
         if stale && !(down && now_ms < valid_until_ms.saturating_add(STALE_GRACE_MS)) {
             return LocalPick::Refresh;
         }
-        if view.coordinate && !stale {
+        // A probe is due; or requests wait, and this one may wait: behind them.
+        if (view.coordinate || (view.queued && may_wait)) && !stale {
             return LocalPick::Coordinate;
         }
         // Limits fail closed: while the coordinator is down, a deployment with an
@@ -318,23 +351,36 @@ impl LocalRouter {
         let leases = &self.leases;
         let closed =
             |d: &Deployment| (d.rpm.is_some() || d.tpm.is_some()) && (stale || (down && !leases.contains_key(&d.id)));
-        let open: Vec<&Deployment> = group
-            .deployments
-            .iter()
-            .filter(|d| {
-                in_region(d, region)
-                    && fits(policy, d, estimated_tokens)
-                    && !view.blocked.contains(&d.id)
-                    && !avoid.contains(&d.id)
-                    && !closed(d)
-            })
-            .collect();
+        let (mut open, mut full): (Vec<&Deployment>, Vec<Full>) = (Vec::new(), Vec::new());
+        for d in group.deployments.iter().filter(|d| {
+            in_region(d, region)
+                && fits(policy, d, estimated_tokens)
+                && !view.blocked.contains(&d.id)
+                && !avoid.contains(&d.id)
+                && !closed(d)
+        }) {
+            match view.full.iter().find(|(id, _)| *id == d.id) {
+                Some((_, limit)) if !stale && !self.holds_room(d, estimated_tokens) => full.push(*limit),
+                _ => open.push(d),
+            }
+        }
         let Some(tier) = open.iter().map(|d| d.order).min() else {
-            return LocalPick::Coordinate;
+            let made_ms = valid_until_ms.saturating_sub(view.fresh_for_ms);
+            return match Self::refusal(&full, now_ms.saturating_sub(made_ms)) {
+                Some(reason) if !may_wait => LocalPick::Full(reason),
+                _ => LocalPick::Coordinate,
+            };
         };
+        open.retain(|d| d.order == tier);
+        // Near a limit, where the coordinator leases no more of a deployment (what
+        // is left goes by ticket), one this isolate holds no room in is left out
+        // while another of the tier has room here: it would cost a ticket where
+        // the other serves now.
+        if open.iter().any(|d| self.holds_room(d, estimated_tokens)) {
+            open.retain(|d| self.holds_room(d, estimated_tokens) || !leased_none(view, d));
+        }
         let candidates: Vec<Candidate<'g>> = open
             .into_iter()
-            .filter(|d| d.order == tier)
             .map(|d| {
                 let mut candidate = Candidate::unloaded(d);
                 let own = self.served.get(&d.id).copied().unwrap_or_default();
@@ -407,6 +453,37 @@ impl LocalRouter {
             slots.peak = slots.peak.max(slots.busy);
         }
         LocalPick::Call { deployment, remaining_requests, remaining_tokens }
+    }
+
+    /// Whether this isolate holds room of its own in `deployment` for a request
+    /// estimated at `estimated_tokens`: under each of its limits, a lease or a
+    /// slot with some left.
+    fn holds_room(&self, deployment: &Deployment, estimated_tokens: u64) -> bool {
+        let rate = (deployment.rpm.is_none() && deployment.tpm.is_none())
+            || self.leases.get(&deployment.id).is_some_and(|held| {
+                (deployment.rpm.is_none() || held.requests_left > 0)
+                    && (deployment.tpm.is_none()
+                        || held.tokens_left >= i64::try_from(estimated_tokens).unwrap_or(i64::MAX))
+            });
+        let parallel = deployment.max_parallel_requests.is_none()
+            || self.slots.get(&deployment.id).is_some_and(|s| s.busy < s.held);
+        rate && parallel
+    }
+
+    /// What the coordinator would answer a request that only `full` deployments
+    /// could serve, `age_ms` after the view was made: rate limited when each is
+    /// at its rpm or tpm (until the soonest minute's end), else busy. `None`
+    /// when none was full (nothing could serve it for other reasons).
+    fn refusal(full: &[Full], age_ms: u64) -> Option<Unavailable> {
+        let mut retry_after_ms = u64::MAX;
+        for limit in full {
+            match limit {
+                Full::Rate { retry_after_ms: ms } => retry_after_ms = retry_after_ms.min(ms.saturating_sub(age_ms)),
+                // Under its rate limits, at its concurrency: as the coordinator, busy.
+                Full::Parallel => return Some(Unavailable::Busy),
+            }
+        }
+        (!full.is_empty()).then_some(Unavailable::RateLimited { retry_after_ms })
     }
 
     /// An answer of `deployment` picked here used `used` tokens where its pick

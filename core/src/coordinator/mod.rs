@@ -145,6 +145,8 @@ pub struct Coordinator {
     /// The ticket each request admitted from the queue was granted, until it is
     /// reported: a client that left just as it was admitted gives its grant back.
     admitted_waiters: HashMap<u64, u64>,
+    /// Waiting requests a sync admitted, for the next [`Coordinator::tick`] to answer.
+    ready: Vec<(u64, protocol::TicketReply)>,
     admitted: u64,
     expired: u64,
     /// In-flight slots leased to isolates (rebuilt: after a restart, each

@@ -3,7 +3,7 @@
 //! and answers with the view they route by next.
 
 use super::health::Health;
-use super::local::{HealthView, Lease, MIN_LEASE, ServedSince, VIEW_TTL_MS};
+use super::local::{Full, HealthView, Lease, MIN_LEASE, ServedSince, VIEW_TTL_MS};
 use super::protocol::ReportedFailure;
 use super::slots::NO_ISOLATE;
 use super::window::MINUTE_MS;
@@ -24,6 +24,7 @@ impl Coordinator {
         served: &[ServedSince],
         failure: Option<&(DeploymentId, ReportedFailure)>,
         estimated_tokens: u64,
+        rng: &mut fastrand::Rng,
     ) -> HealthView {
         self.forget_removed(group);
         self.slots.expire(now_ms);
@@ -57,14 +58,20 @@ impl Coordinator {
         if let Some((id, failure)) = failure {
             self.fail(now_ms, group, policy, id, *failure, false);
         }
+        // What the sync gave back goes to the requests waiting first (answered at
+        // the next tick), so that the view says what is left after them.
+        let admitted = self.tick(now_ms, group, policy, rng);
+        self.ready.extend(admitted);
         let mut view = self.view(now_ms, group);
-        if !view.coordinate {
+        // While requests wait, what frees is theirs: nothing is leased.
+        if !view.coordinate && !view.queued {
             self.lease(now_ms, group, served, estimated_tokens, &mut view);
             if isolate != NO_ISOLATE {
                 view.slot_epoch = epoch;
                 self.lease_slots(group, isolate, served, &mut view);
             }
         }
+        self.mark_full(now_ms, group, &mut view);
         if policy.strategy == RoutingStrategy::LeastBusy {
             for d in &group.deployments {
                 let tickets = self.deployments.get(&d.id).map_or(0, |s| s.in_flight);
@@ -157,14 +164,37 @@ impl Coordinator {
         }
     }
 
+    /// Notes in `view` the deployments with nothing left for anyone, leases and
+    /// slots granted included: at their rpm or tpm for the minute (what the last
+    /// tenth or a ticket could have is taken too), or at their `max_parallel_requests`.
+    fn mark_full(&mut self, now_ms: u64, group: &ModelGroup, view: &mut HealthView) {
+        let minute_left_ms = MINUTE_MS - now_ms % MINUTE_MS;
+        for d in &group.deployments {
+            let state = self.deployments.entry(d.id.clone()).or_default();
+            let in_flight = state.in_flight;
+            let window = state.window.current(now_ms);
+            let rate =
+                d.rpm.is_some_and(|rpm| window.taken() >= rpm) || d.tpm.is_some_and(|tpm| window.tokens_taken() >= tpm);
+            let parallel =
+                d.max_parallel_requests.is_some_and(|max| in_flight.saturating_add(self.slots.leased(&d.id)) >= max);
+            if rate {
+                view.full.push((d.id.clone(), Full::Rate { retry_after_ms: minute_left_ms }));
+            } else if parallel {
+                view.full.push((d.id.clone(), Full::Parallel));
+            }
+        }
+    }
+
     /// Which deployments an isolate must leave out, and whether it must ask for
-    /// tickets instead (a probe is due, or requests wait).
+    /// tickets instead (a probe is due), or line up (requests wait).
     fn view(&mut self, now_ms: u64, group: &ModelGroup) -> HealthView {
         // Never past the minute: the leases it carries count in this one.
         let minute_left_ms = MINUTE_MS - now_ms % MINUTE_MS;
         let mut view = HealthView {
             blocked: Vec::new(),
-            coordinate: self.queue.as_ref().is_some_and(|queue| !queue.is_empty()),
+            coordinate: false,
+            queued: self.queue.as_ref().is_some_and(|queue| !queue.is_empty()),
+            full: Vec::new(),
             fresh_for_ms: VIEW_TTL_MS.min(minute_left_ms),
             minute: now_ms / MINUTE_MS,
             leases: Vec::new(),

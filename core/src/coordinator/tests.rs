@@ -712,7 +712,7 @@ fn counts_told_at_the_edge_of_u64_saturate() {
         slots: None,
     }];
     for now in [4, 5] {
-        w.coordinator.sync_local(now, group, &w.config.router, 1, &served, None, u64::MAX);
+        w.coordinator.sync_local(now, group, &w.config.router, 1, &served, None, u64::MAX, &mut w.rng);
     }
     assert_eq!(w.ask(6, &["b"], 1, false), TicketReply::Unavailable(Unavailable::OnlyAvoided), "a is full");
     // A deadline past the end of time: the request waits for the next minute.

@@ -117,6 +117,7 @@ fn deliver(coordinator: &mut Coordinator, config: &Config, message: &Message, no
                 served,
                 failure.as_ref(),
                 *estimated_tokens,
+                rng,
             ));
         }
         Message::Observed { tally, .. } => coordinator.observed(tally),
@@ -169,7 +170,7 @@ pub fn health_view(data: &[u8]) {
         take(&mut router, &mut held, now, view);
         for turn in 0..8u64 {
             let estimated_tokens = [0, 10, 900, 5_000][(turn % 4) as usize];
-            let ask = Ask { avoid: &[], estimated_tokens, stream: turn % 3 == 0, region: None };
+            let ask = Ask { avoid: &[], estimated_tokens, stream: turn % 3 == 0, region: None, may_wait: false };
             if let LocalPick::Call { deployment, .. } = router.pick(now, group, policy, ask, &mut rng) {
                 if deployment.rpm.is_some() {
                     let (_, allowed, sent) = held.entry(deployment.id.clone()).or_default();
@@ -186,7 +187,7 @@ pub fn health_view(data: &[u8]) {
             let served = router.take_served(now);
             held.clear();
             let failure = (views % 4 == 0).then(|| (group.deployments[0].id.clone(), rate_limited(Some(1_500))));
-            let fresh = coordinator.sync_local(now, group, policy, 1, &served, failure.as_ref(), 10);
+            let fresh = coordinator.sync_local(now, group, policy, 1, &served, failure.as_ref(), 10, &mut rng);
             take(&mut router, &mut held, now, fresh);
         }
     });
@@ -263,10 +264,10 @@ fn route_locally(
 ) {
     let policy = &config.router;
     let mut router = LocalRouter::default();
-    router.update(now, now, coordinator.sync_local(now, group, policy, 1, &[], None, 100));
+    router.update(now, now, coordinator.sync_local(now, group, policy, 1, &[], None, 100, rng));
     let mut first = None;
     for turn in 0..6 {
-        let ask = Ask { avoid: &[], estimated_tokens: 100, stream: turn % 2 == 0, region: None };
+        let ask = Ask { avoid: &[], estimated_tokens: 100, stream: turn % 2 == 0, region: None, may_wait: false };
         if let LocalPick::Call { deployment, .. } = router.pick(now, group, policy, ask, rng) {
             router.answered(&deployment.id, 100, 120);
             router.timed(&deployment.id, 40, None);
@@ -275,5 +276,9 @@ fn route_locally(
     }
     let served = router.take_served(now);
     let failure = first.map(|id| (id, rate_limited(Some(1_000))));
-    router.update(now + 1, now + 1, coordinator.sync_local(now + 1, group, policy, 1, &served, failure.as_ref(), 100));
+    router.update(
+        now + 1,
+        now + 1,
+        coordinator.sync_local(now + 1, group, policy, 1, &served, failure.as_ref(), 100, rng),
+    );
 }

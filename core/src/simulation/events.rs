@@ -43,7 +43,8 @@ pub(super) struct Call {
 /// Why an isolate syncs: each is a message to the coordinator, counted apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum SyncWhy {
-    /// A pick found no view, a stale one, or a lease or slots used up.
+    /// A pick found no view, a stale one, or a lease or slots used up; or a
+    /// call's pick found the view three quarters through its life (refreshed ahead).
     Refresh,
     /// The keeper: slots are due back (`LocalRouter::sync_due`).
     Keeper,
@@ -62,8 +63,8 @@ pub(super) enum ToCoordinator {
         served: Vec<ServedSince>,
         failure: Option<(DeploymentId, ReportedFailure)>,
         estimated: u64,
-        /// The request that waits for the view, if one does.
-        waiting: Option<Request>,
+        /// Requests wait for its view (the isolate's shared refresh).
+        shared: bool,
     },
     Acquire {
         from: Sender,
@@ -83,7 +84,7 @@ pub(super) enum Event {
         to: Sender,
         asked_ms: u64,
         view: HealthView,
-        waiting: Option<Request>,
+        shared: bool,
     },
     /// A ticket's answer arrives; `minute`: the coordinator's when it granted it;
     /// `queued`: the request waited in the queue for it.

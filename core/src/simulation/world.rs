@@ -26,6 +26,9 @@ struct Isolate {
     router: LocalRouter,
     /// When its keeper wakes next, if it sleeps.
     keeper_at: Option<u64>,
+    /// While a shared refresh is on its way: the requests waiting for its view
+    /// (`refresh_shared` in src/local_route.rs).
+    shared: Option<Vec<Request>>,
 }
 
 pub(super) struct World<'s> {
@@ -114,7 +117,7 @@ impl<'s> World<'s> {
         match event {
             Event::Arrival => self.arrive(),
             Event::AtCoordinator(message) => self.at_coordinator(message),
-            Event::View { to, asked_ms, view, waiting } => self.view_arrives(to, asked_ms, view, waiting),
+            Event::View { to, asked_ms, view, shared } => self.view_arrives(to, asked_ms, view, shared),
             Event::Ticket { to, request, reply, minute, queued } => {
                 self.ticket_arrives(to, request, reply, minute, queued)
             }
@@ -137,7 +140,7 @@ impl<'s> World<'s> {
         let life_ms = draw::exponential(&mut self.rng, self.scenario.isolate_life_s * 1_000.0);
         self.agenda.push(self.now + life_ms as u64 + 1, Event::Death { slot });
         self.next_isolate += 1;
-        Isolate { id: self.next_isolate, router: LocalRouter::default(), keeper_at: None }
+        Isolate { id: self.next_isolate, router: LocalRouter::default(), keeper_at: None, shared: None }
     }
 
     fn alive(&self, sender: Sender) -> bool {
@@ -161,6 +164,9 @@ impl<'s> World<'s> {
                 self.coordinator.leave(self.now, waiter);
                 self.meter.vanished(&request);
             }
+        }
+        for request in self.isolates[slot].shared.take().unwrap_or_default() {
+            self.meter.vanished(&request);
         }
         self.isolates[slot] = self.born(slot);
     }
@@ -206,7 +212,8 @@ impl<'s> World<'s> {
     fn route(&mut self, slot: usize, mut request: Request) {
         let now = self.now;
         let group = &self.config.groups()[0];
-        let ask = Ask { avoid: &[], estimated_tokens: request.estimated, stream: false, region: None };
+        let may_wait = request.priority.is_some();
+        let ask = Ask { avoid: &[], estimated_tokens: request.estimated, stream: false, region: None, may_wait };
         let router = &mut self.isolates[slot].router;
         let picked = match router.pick(now, group, &self.config.router, ask, &mut self.rng) {
             LocalPick::Call { deployment, .. } => {
@@ -220,7 +227,7 @@ impl<'s> World<'s> {
             }
             LocalPick::Refresh if !request.refreshed => {
                 request.refreshed = true;
-                self.sync(slot, SyncWhy::Refresh, None, Some(request));
+                self.refresh_shared(slot, Some(request));
                 self.arm_keeper(slot);
                 return;
             }
@@ -232,12 +239,33 @@ impl<'s> World<'s> {
                 self.meter.refused(now, &request, "coordinator unreachable", false);
                 return;
             }
+            LocalPick::Full(reason) => {
+                self.meter.refused(now, &request, reason_name(&reason), true);
+                self.arm_keeper(slot);
+                return;
+            }
         };
         if let Some((index, minute)) = picked {
             let how = if request.refreshed { How::AfterSync } else { How::Local };
+            if self.isolates[slot].router.refresh_ahead(now) {
+                self.refresh_shared(slot, None);
+            }
             self.call(slot, request, index, None, minute, how);
         }
         self.arm_keeper(slot);
+    }
+
+    /// A refresh the requests that find the view stale share: `request` waits
+    /// for the one on its way, or one is sent.
+    fn refresh_shared(&mut self, slot: usize, request: Option<Request>) {
+        let estimated = request.as_ref().map_or(0, |r| r.estimated);
+        match &mut self.isolates[slot].shared {
+            Some(waiting) => waiting.extend(request),
+            None => {
+                self.isolates[slot].shared = Some(request.into_iter().collect());
+                self.sync(slot, SyncWhy::Refresh, None, estimated, true);
+            }
+        }
     }
 
     /// Sends what the isolate served since its last sync (settling its leases,
@@ -247,13 +275,13 @@ impl<'s> World<'s> {
         slot: usize,
         why: SyncWhy,
         failure: Option<(DeploymentId, ReportedFailure)>,
-        waiting: Option<Request>,
+        estimated: u64,
+        shared: bool,
     ) {
         let from = self.sender(slot);
         let served = self.isolates[slot].router.take_served(self.now);
-        let estimated = waiting.as_ref().map_or(0, |r| r.estimated);
         self.meter.sync(why);
-        self.send_to_coordinator(ToCoordinator::Sync { from, asked_ms: self.now, served, failure, estimated, waiting });
+        self.send_to_coordinator(ToCoordinator::Sync { from, asked_ms: self.now, served, failure, estimated, shared });
     }
 
     /// Asks for a ticket; a request with a priority may wait in the queue.
@@ -270,18 +298,18 @@ impl<'s> World<'s> {
         self.send_to_coordinator(ToCoordinator::Acquire { from, request, ticket });
     }
 
-    fn view_arrives(&mut self, to: Sender, asked_ms: u64, view: HealthView, waiting: Option<Request>) {
+    /// A view arrives; the requests waiting for it (a shared refresh's) pick
+    /// again. Those of an isolate that died were lost with it (see `die`).
+    fn view_arrives(&mut self, to: Sender, asked_ms: u64, view: HealthView, shared: bool) {
         if !self.alive(to) {
-            if let Some(request) = waiting {
-                self.meter.vanished(&request);
-            }
             return;
         }
         self.isolates[to.slot].router.update(asked_ms, self.now, view);
-        match waiting {
-            Some(request) => self.route(to.slot, request),
-            None => self.arm_keeper(to.slot),
+        let waiting = if shared { self.isolates[to.slot].shared.take().unwrap_or_default() } else { Vec::new() };
+        for request in waiting {
+            self.route(to.slot, request);
         }
+        self.arm_keeper(to.slot);
     }
 
     fn ticket_arrives(&mut self, to: Sender, request: Request, reply: TicketReply, minute: u64, queued: bool) {
@@ -360,10 +388,10 @@ impl<'s> World<'s> {
             LocalRouter::counts_in_flight(deployment, &self.config.router) && router.release(&deployment.id);
         let id = deployment.id.clone();
         if let Some(failure) = failure {
-            self.sync(at.slot, SyncWhy::Failure, Some((id, failure)), None);
+            self.sync(at.slot, SyncWhy::Failure, Some((id, failure)), 0, false);
         }
         if give_back {
-            self.sync(at.slot, SyncWhy::Release, None, None);
+            self.sync(at.slot, SyncWhy::Release, None, 0, false);
         }
         self.arm_keeper(at.slot);
     }
@@ -389,7 +417,7 @@ impl<'s> World<'s> {
         }
         self.isolates[at.slot].keeper_at = None;
         if self.isolates[at.slot].router.sync_due().is_some_and(|due| due <= self.now) {
-            self.sync(at.slot, SyncWhy::Keeper, None, None);
+            self.sync(at.slot, SyncWhy::Keeper, None, 0, false);
         }
         self.arm_keeper(at.slot);
     }
@@ -403,10 +431,18 @@ impl<'s> World<'s> {
         let group = &self.config.groups()[0];
         let policy = &self.config.router;
         match message {
-            ToCoordinator::Sync { from, asked_ms, served, failure, estimated, waiting } => {
-                let view =
-                    self.coordinator.sync_local(now, group, policy, from.isolate, &served, failure.as_ref(), estimated);
-                self.send_to_isolate(Event::View { to: from, asked_ms, view, waiting });
+            ToCoordinator::Sync { from, asked_ms, served, failure, estimated, shared } => {
+                let view = self.coordinator.sync_local(
+                    now,
+                    group,
+                    policy,
+                    from.isolate,
+                    &served,
+                    failure.as_ref(),
+                    estimated,
+                    &mut self.rng,
+                );
+                self.send_to_isolate(Event::View { to: from, asked_ms, view, shared });
             }
             ToCoordinator::Acquire { from, request, ticket } => {
                 match self.coordinator.acquire(now, group, policy, &ticket, &mut self.rng) {

@@ -44,7 +44,7 @@ impl World {
             let group = self.config.group("g").unwrap();
             match self.isolates[i].pick(now, group, &self.config.router, ask(&avoid), &mut self.rng) {
                 LocalPick::Call { deployment, .. } => return Some(deployment.id.as_str().to_owned()),
-                LocalPick::Coordinate => return None,
+                LocalPick::Coordinate | LocalPick::Full(_) => return None,
                 // As the Worker does: a fresh view whose lease or slots are used
                 // up already sends the request for a ticket.
                 LocalPick::Refresh if refreshed => return None,
@@ -61,8 +61,16 @@ impl World {
         let served = self.isolates[i].take_served(now);
         let failure = failure.map(|(id, class)| (self.id(id), ReportedFailure { class, retry_after_ms: None }));
         let group = self.config.group("g").unwrap();
-        let view =
-            self.coordinator.sync_local(now, group, &self.config.router, i as u64 + 1, &served, failure.as_ref(), 10);
+        let view = self.coordinator.sync_local(
+            now,
+            group,
+            &self.config.router,
+            i as u64 + 1,
+            &served,
+            failure.as_ref(),
+            10,
+            &mut self.rng,
+        );
         self.isolates[i].update(now, now, view);
     }
 
@@ -82,7 +90,7 @@ impl World {
 }
 
 fn ask(avoid: &[DeploymentId]) -> Ask<'_> {
-    Ask { avoid, estimated_tokens: 10, stream: false, region: None }
+    Ask { avoid, estimated_tokens: 10, stream: false, region: None, may_wait: false }
 }
 
 #[test]
@@ -197,18 +205,71 @@ fn what_only_the_coordinator_can_answer_goes_to_it() {
     w.refresh(0, 0, Some(("a", FailureClass::RateLimit)));
     w.refresh(0, 0, Some(("b", FailureClass::RateLimit)));
     assert_eq!(w.route(0, 1, &[]), None);
-    // Requests waiting in the queue come first.
-    let mut w = World::new(&format!("{TWO}  default_priority: 1\n"));
-    w.refresh(0, 0, Some(("a", FailureClass::RateLimit)));
-    w.refresh(0, 0, Some(("b", FailureClass::RateLimit)));
+}
+
+const ONE_SLOT: &str = "model_list:
+  - {model_name: g, litellm_params: {model: x, mock_response: a, max_parallel_requests: 1}, model_info: {id: a}}
+";
+
+/// A request that may wait, by the view isolate `i` holds at `now`.
+fn look_waiting(w: &mut World, i: usize, now: u64) -> String {
+    let group = w.config.group("g").unwrap();
+    let ask = Ask { may_wait: true, ..ask(&[]) };
+    match w.isolates[i].pick(now, group, &w.config.router, ask, &mut w.rng) {
+        LocalPick::Call { deployment, .. } => deployment.id.as_str().to_owned(),
+        LocalPick::Coordinate => "coordinate".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+#[test]
+fn requests_that_may_wait_line_up_behind_those_waiting_and_others_are_refused_as_the_coordinator_would() {
+    let mut w = World::new(ONE_SLOT);
+    let (_, ticket) = w.ticket(0);
     let group = w.config.group("g").unwrap();
     let queued = crate::coordinator::QueueRequest { priority: 1, max_wait_ms: 60_000, waiter: 9 };
     let request =
         TicketRequest { avoid: vec![], estimated_tokens: 10, stream: false, queue: Some(queued), region: None };
-    let admission = w.coordinator.acquire(1, group, &w.config.router, &request, &mut w.rng);
-    assert_eq!(admission, Admission::Queued);
-    let view = w.coordinator.sync_local(2, group, &w.config.router, 1, &[], None, 10);
-    assert!(view.coordinate, "{view:?}");
+    assert_eq!(w.coordinator.acquire(1, group, &w.config.router, &request, &mut w.rng), Admission::Queued);
+    w.refresh(0, 2, None);
+    let view = &w.isolates[0].view.as_ref().unwrap().0;
+    assert!(view.queued && !view.coordinate && view.slots.is_empty(), "{view:?}");
+    assert_eq!(look_waiting(&mut w, 0, 3), "coordinate", "behind the one waiting");
+    assert_eq!(w.look(0, 3, &[]), "full: Busy", "no message: the coordinator would say busy");
+    // The ticket ends: the sync that comes next admits the waiting request first
+    // (its grant goes out at the next tick), and its view says what is left: nothing.
+    let group = w.config.group("g").unwrap();
+    let report = Report { ticket, latency_ms: 5, ttft_ms: None, tokens_used: None, failure: None };
+    w.coordinator.report(4, group, &w.config.router, &report);
+    w.refresh(1, 5, None);
+    let view = &w.isolates[1].view.as_ref().unwrap().0;
+    assert!(!view.queued && view.slots.is_empty(), "{view:?}");
+    let group = w.config.group("g").unwrap();
+    let answers = w.coordinator.tick(5, group, &w.config.router, &mut w.rng);
+    assert!(matches!(answers.as_slice(), [(9, TicketReply::Granted(_))]), "{answers:?}");
+    assert_eq!(w.look(1, 6, &[]), "full: Busy");
+    assert_eq!(look_waiting(&mut w, 1, 6), "coordinate", "it may wait: the coordinator queues it");
+}
+
+#[test]
+fn a_deployment_at_its_rpm_refuses_locally_until_the_minute_turns() {
+    let mut w = World::new(
+        "model_list:\n  - {model_name: g, litellm_params: {model: x, mock_response: a, rpm: 100}, model_info: {id: a}}\n",
+    );
+    // Isolate 0 takes a lease, tickets take the rest of the minute.
+    w.refresh(0, 0, None);
+    let leased = w.isolates[0].held_for(&w.id("a")).unwrap().requests;
+    for now in 0..100 - leased {
+        w.ticket(now);
+    }
+    assert_eq!(w.look(0, 500, &[]), "a", "its lease, set aside before, still serves");
+    w.refresh(1, 1_000, None);
+    assert_eq!(w.look(1, 1_000, &[]), "full: RateLimited { retry_after_ms: 59000 }");
+    assert_eq!(w.look(1, 1_500, &[]), "full: RateLimited { retry_after_ms: 58500 }", "counted from the view");
+    assert_eq!(look_waiting(&mut w, 1, 1_500), "coordinate");
+    // The next minute's view has room again.
+    w.refresh(1, 60_000, None);
+    assert_eq!(w.look(1, 60_000, &[]), "a");
 }
 
 #[test]
@@ -308,7 +369,7 @@ fn what_a_lease_leaves_unused_goes_back_to_the_minute_when_it_is_settled() {
     assert_eq!(w.tickets_until_refused(1_000), 100 - 3 - MIN_LEASE);
     // The lease given back unused (it was taken above), the last of the minute goes by ticket.
     let group = w.config.group("g").unwrap();
-    w.coordinator.sync_local(1_001, group, &w.config.router, 1, &held, None, 10);
+    w.coordinator.sync_local(1_001, group, &w.config.router, 1, &held, None, 10, &mut w.rng);
     assert_eq!(w.tickets_until_refused(1_001), MIN_LEASE);
 }
 
@@ -326,7 +387,7 @@ fn a_used_up_lease_is_refreshed_and_the_next_one_is_twice_what_was_used() {
     let pick = w.isolates[0].pick(MIN_LEASE, group, &w.config.router, ask(&[]), &mut w.rng);
     assert!(matches!(pick, LocalPick::Refresh), "{pick:?}");
     let served = w.isolates[0].take_served(0);
-    let view = w.coordinator.sync_local(MIN_LEASE, group, &w.config.router, 1, &served, None, 10);
+    let view = w.coordinator.sync_local(MIN_LEASE, group, &w.config.router, 1, &served, None, 10, &mut w.rng);
     assert_eq!(w.lease_of(&view), 2 * MIN_LEASE);
 }
 
@@ -351,15 +412,15 @@ fn leases_from_views_fetched_side_by_side_add_up_and_are_all_settled() {
     let mut w = World::new(LIMITED);
     let group = w.config.group("g").unwrap();
     // Two requests of one isolate refresh at once: each view sets a lease aside.
-    let first = w.coordinator.sync_local(0, group, &w.config.router, 1, &[], None, 10);
-    let second = w.coordinator.sync_local(0, group, &w.config.router, 1, &[], None, 10);
+    let first = w.coordinator.sync_local(0, group, &w.config.router, 1, &[], None, 10, &mut w.rng);
+    let second = w.coordinator.sync_local(0, group, &w.config.router, 1, &[], None, 10, &mut w.rng);
     w.isolates[0].update(0, 0, first);
     w.isolates[0].update(0, 0, second);
     assert_eq!(w.route(0, 1, &[]).as_deref(), Some("a"));
     let served = w.isolates[0].take_served(0);
     assert_eq!(served[0].lease.map(|l| l.requests), Some(2 * MIN_LEASE));
     let group = w.config.group("g").unwrap();
-    let view = w.coordinator.sync_local(2, group, &w.config.router, 1, &served, None, 10);
+    let view = w.coordinator.sync_local(2, group, &w.config.router, 1, &served, None, 10, &mut w.rng);
     w.isolates[0].update(2, 2, view);
     // All of it comes back but the request used and the new lease.
     assert_eq!(w.tickets_until_refused(2), 100 - 1 - MIN_LEASE);
@@ -376,7 +437,7 @@ fn a_lease_ends_with_its_minute() {
     assert!(matches!(pick, LocalPick::Refresh), "{pick:?}");
     // A view of the next minute drops the old lease, and the request sent under it,
     // which counted in its own minute.
-    let view = w.coordinator.sync_local(60_000, group, &w.config.router, 1, &[], None, 10);
+    let view = w.coordinator.sync_local(60_000, group, &w.config.router, 1, &[], None, 10, &mut w.rng);
     w.isolates[0].update(60_000, 60_000, view);
     let served = w.isolates[0].take_served(0);
     assert_eq!(served.len(), 1);
@@ -496,7 +557,7 @@ fn an_isolates_answers_are_one_sample_weighted_by_their_number() {
     let report = Report { ticket, latency_ms: 1_000, ttft_ms: None, tokens_used: None, failure: None };
     let group = w.config.group("g").unwrap();
     w.coordinator.report(2, group, &w.config.router, &report);
-    let view = w.coordinator.sync_local(3, group, &w.config.router, 1, &[], None, 10);
+    let view = w.coordinator.sync_local(3, group, &w.config.router, 1, &[], None, 10, &mut w.rng);
     let expected = Timings { answers: 10, latency_ms: 1_900, first_token_ms: 1_900 };
     assert_eq!(view.latency, vec![(b, expected)]);
     assert_eq!(expected.average(false), Some(190.0));
@@ -518,7 +579,7 @@ fn holdings_show_what_is_granted_and_by_whom_until_it_is_given_back() {
     let report = Report { ticket, latency_ms: 5, ttft_ms: None, tokens_used: None, failure: None };
     w.coordinator.report(3, &group, &w.config.router, &report);
     let served = w.isolates[0].take_served(0);
-    w.coordinator.sync_local(4, &group, &w.config.router, 1, &served, None, 10);
+    w.coordinator.sync_local(4, &group, &w.config.router, 1, &served, None, 10, &mut w.rng);
     let held = w.coordinator.holdings(5, &group);
     assert_eq!((held.tickets, held.deployments[0].in_flight), (0, 0));
     assert_eq!(held.deployments[0].requests, 2, "the leased request and the ticket's, each once");
@@ -561,8 +622,8 @@ fn a_view_answering_an_older_refresh_that_arrives_last_changes_nothing() {
     // sent under it from the counts.
     let mut w = World::new(LIMITED);
     let group = w.config.group("g").unwrap();
-    let late = w.coordinator.sync_local(59_990, group, &w.config.router, 1, &[], None, 10);
-    let fresh = w.coordinator.sync_local(60_010, group, &w.config.router, 1, &[], None, 10);
+    let late = w.coordinator.sync_local(59_990, group, &w.config.router, 1, &[], None, 10, &mut w.rng);
+    let fresh = w.coordinator.sync_local(60_010, group, &w.config.router, 1, &[], None, 10, &mut w.rng);
     w.isolates[0].update(60_010, 60_010, fresh);
     assert_eq!(w.route(0, 60_020, &[]).as_deref(), Some("a"));
     w.isolates[0].update(60_030, 60_030, late);
@@ -727,6 +788,7 @@ impl World {
             LocalPick::Call { deployment, .. } => deployment.id.as_str().to_owned(),
             LocalPick::Refresh => "refresh".into(),
             LocalPick::Coordinate => "coordinate".into(),
+            LocalPick::Full(reason) => format!("full: {reason:?}"),
             LocalPick::Unreachable(outage) => format!("down: {outage:?}"),
         }
     }
@@ -852,7 +914,7 @@ fn a_view_is_refreshed_behind_the_requests_before_it_is_stale_unless_the_coordin
 fn a_view_lives_from_when_it_was_asked_for_not_from_when_it_came() {
     let mut w = World::new(TWO);
     let group = w.config.group("g").unwrap();
-    let view = w.coordinator.sync_local(0, group, &w.config.router, 1, &[], None, 10);
+    let view = w.coordinator.sync_local(0, group, &w.config.router, 1, &[], None, 10, &mut w.rng);
     // Asked for at 0, it came 400 ms later: a cooldown started elsewhere at 0 is
     // seen by the view's end at 1,000, not 1,400.
     w.isolates[0].update(0, 400, view);
@@ -871,9 +933,34 @@ fn a_request_finding_its_lease_settled_by_a_sync_on_its_way_waits_for_the_next_n
     let group = w.config.group("g").unwrap();
     let pick = w.isolates[0].pick(10, group, &w.config.router, ask(&[]), &mut w.rng);
     assert!(matches!(pick, LocalPick::Refresh), "the sync on its way brings a lease: {pick:?}");
-    let view = w.coordinator.sync_local(10, group, &w.config.router, 1, &served, None, 10);
+    let view = w.coordinator.sync_local(10, group, &w.config.router, 1, &served, None, 10, &mut w.rng);
     w.isolates[0].update(10, 20, view);
     let group = w.config.group("g").unwrap();
     let pick = w.isolates[0].pick(20, group, &w.config.router, ask(&[]), &mut w.rng);
     assert!(matches!(pick, LocalPick::Call { .. }), "{pick:?}");
+}
+
+#[test]
+fn near_its_limit_a_deployment_leased_no_more_gives_way_to_one_with_room_here() {
+    let mut w = World::new(
+        "model_list:
+  - {model_name: g, litellm_params: {model: x, mock_response: a, rpm: 100}, model_info: {id: a}}
+  - {model_name: g, litellm_params: {model: x, mock_response: b, rpm: 1000}, model_info: {id: b}}
+",
+    );
+    // Tickets take `a` into its last tenth, which is never leased.
+    let avoid_b = vec![w.id("b")];
+    for now in 0..91 {
+        let request =
+            TicketRequest { avoid: avoid_b.clone(), estimated_tokens: 10, stream: false, queue: None, region: None };
+        let group = w.config.group("g").unwrap();
+        let admission = w.coordinator.acquire(now, group, &w.config.router, &request, &mut w.rng);
+        assert!(matches!(admission, Admission::Now(TicketReply::Granted(ref g)) if g.deployment.as_str() == "a"));
+    }
+    w.refresh(0, 100, None);
+    assert!(w.isolates[0].held_for(&w.id("a")).is_none() && w.isolates[0].held_for(&w.id("b")).is_some());
+    let picks: HashSet<String> = (0..MIN_LEASE).map(|_| w.look(0, 101, &[])).collect();
+    assert_eq!(picks, HashSet::from(["b".to_owned()]), "a would cost a ticket");
+    // Only where nothing here has room does `a` go by ticket.
+    assert_eq!(w.look(0, 101, &["b"]), "coordinate");
 }

@@ -249,7 +249,7 @@ impl Sim {
     fn pick(&mut self, i: usize, tokens: u64, avoid_b: bool) {
         let avoid = if avoid_b { vec![self.id("b")] } else { vec![] };
         for refreshed in [false, true] {
-            let ask = Ask { avoid: &avoid, estimated_tokens: tokens, stream: false, region: None };
+            let ask = Ask { avoid: &avoid, estimated_tokens: tokens, stream: false, region: None, may_wait: false };
             let group = &self.config.groups()[0];
             match self.isolates[i].router.pick(self.now, group, &self.config.router, ask, &mut self.rng) {
                 LocalPick::Call { deployment, .. } => {
@@ -262,6 +262,8 @@ impl Sim {
                     return;
                 }
                 LocalPick::Refresh if !refreshed => self.sync(i, false),
+                // Refused as the coordinator would: nothing is sent.
+                LocalPick::Full(_) => return,
                 LocalPick::Refresh | LocalPick::Coordinate | LocalPick::Unreachable(_) => break,
             }
         }
@@ -311,7 +313,16 @@ impl Sim {
         let failure =
             failure.then(|| (self.id("a"), ReportedFailure { class: FailureClass::RateLimit, retry_after_ms: None }));
         let group = &self.config.groups()[0];
-        self.coordinator.sync_local(self.now, group, &self.config.router, i as u64 + 1, served, failure.as_ref(), 10)
+        self.coordinator.sync_local(
+            self.now,
+            group,
+            &self.config.router,
+            i as u64 + 1,
+            served,
+            failure.as_ref(),
+            10,
+            &mut self.rng,
+        )
     }
 
     fn take(&mut self, i: usize, asked_ms: u64, view: HealthView) {
