@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use super::*;
 use crate::config::{Config, load};
-use crate::coordinator::slots::SLOTS_TTL_MS;
+use crate::coordinator::slots::{NO_ISOLATE, SLOTS_TTL_MS};
 use crate::coordinator::{
     Admission, Coordinator, Report, ReportedFailure, TicketReply, TicketRequest, Timings, Unavailable,
 };
@@ -72,7 +72,14 @@ impl World {
 
     /// A ticket from the coordinator, as a request that must coordinate takes one.
     fn ticket(&mut self, now: u64) -> (String, u64) {
-        let request = TicketRequest { avoid: vec![], estimated_tokens: 10, stream: false, queue: None, region: None };
+        let request = TicketRequest {
+            avoid: vec![],
+            estimated_tokens: 10,
+            stream: false,
+            queue: None,
+            region: None,
+            isolate: NO_ISOLATE,
+        };
         let group = self.config.group("g").unwrap();
         match self.coordinator.acquire(now, group, &self.config.router, &request, &mut self.rng) {
             Admission::Now(TicketReply::Granted(g)) => (g.deployment.as_str().to_owned(), g.ticket),
@@ -203,8 +210,14 @@ fn what_only_the_coordinator_can_answer_goes_to_it() {
     w.refresh(0, 0, Some(("b", FailureClass::RateLimit)));
     let group = w.config.group("g").unwrap();
     let queued = crate::coordinator::QueueRequest { priority: 1, max_wait_ms: 60_000, waiter: 9 };
-    let request =
-        TicketRequest { avoid: vec![], estimated_tokens: 10, stream: false, queue: Some(queued), region: None };
+    let request = TicketRequest {
+        avoid: vec![],
+        estimated_tokens: 10,
+        stream: false,
+        queue: Some(queued),
+        region: None,
+        isolate: NO_ISOLATE,
+    };
     let admission = w.coordinator.acquire(1, group, &w.config.router, &request, &mut w.rng);
     assert_eq!(admission, Admission::Queued);
     let view = w.coordinator.sync_local(2, group, &w.config.router, 1, &[], None, 10);
@@ -234,7 +247,14 @@ impl World {
 
     /// Tickets of 10 tokens granted, at most `most`, until the coordinator refuses one.
     fn tickets_until_refused_at_most(&mut self, now: u64, most: u64) -> u64 {
-        let request = TicketRequest { avoid: vec![], estimated_tokens: 10, stream: false, queue: None, region: None };
+        let request = TicketRequest {
+            avoid: vec![],
+            estimated_tokens: 10,
+            stream: false,
+            queue: None,
+            region: None,
+            isolate: NO_ISOLATE,
+        };
         let mut granted = 0;
         while granted < most {
             let group = self.config.group("g").unwrap();
@@ -484,8 +504,14 @@ fn an_isolates_answers_are_one_sample_weighted_by_their_number() {
     }
     w.refresh(0, 0, None);
     // One answer by ticket, at 1,000 ms: the mean is (9 x 100 + 1,000) / 10.
-    let request =
-        TicketRequest { avoid: vec![w.id("a")], estimated_tokens: 10, stream: false, queue: None, region: None };
+    let request = TicketRequest {
+        avoid: vec![w.id("a")],
+        estimated_tokens: 10,
+        stream: false,
+        queue: None,
+        region: None,
+        isolate: NO_ISOLATE,
+    };
     let group = w.config.group("g").unwrap();
     let Admission::Now(TicketReply::Granted(grant)) =
         w.coordinator.acquire(1, group, &w.config.router, &request, &mut w.rng)
@@ -596,7 +622,14 @@ fn max_parallel_requests_holds_across_isolates_and_tickets() {
     }
     assert!(local[0] >= 8 && local[1] >= 4, "slots leased to both: {local:?}");
     let group = w.config.group("g").unwrap();
-    let request = TicketRequest { avoid: vec![], estimated_tokens: 10, stream: false, queue: None, region: None };
+    let request = TicketRequest {
+        avoid: vec![],
+        estimated_tokens: 10,
+        stream: false,
+        queue: None,
+        region: None,
+        isolate: NO_ISOLATE,
+    };
     while let Admission::Now(TicketReply::Granted(_)) =
         w.coordinator.acquire(40, group, &w.config.router, &request, &mut w.rng)
     {
