@@ -106,41 +106,4 @@ impl Tickets {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ticket(granted_ms: u64, isolate: u64) -> Ticket {
-        let deployment: DeploymentId = serde_json::from_str("\"a\"").unwrap();
-        Ticket { deployment, granted_ms, minute: 0, estimated_tokens: 0, probe: false, waiter: None, isolate }
-    }
-
-    #[test]
-    fn tickets_end_by_isolate_or_by_age_and_leave_no_trace() {
-        let mut tickets = Tickets::default();
-        tickets.insert(1, ticket(0, 7));
-        tickets.insert(2, ticket(10, NO_ISOLATE));
-        tickets.insert(3, ticket(20, 7));
-        tickets.insert(4, ticket(30, 8));
-        let of_7: Vec<_> = tickets.take_isolate(7).iter().map(|t| t.granted_ms).collect();
-        assert_eq!(of_7, [0, 20]);
-        assert!(tickets.take_isolate(7).is_empty());
-        assert_eq!(tickets.len(), 2);
-        assert!(tickets.take_expired(10 + TICKET_TTL_MS - 1).is_empty());
-        let old: Vec<_> = tickets.take_expired(30 + TICKET_TTL_MS).iter().map(|t| t.granted_ms).collect();
-        assert_eq!(old, [10, 30]);
-        assert_eq!(tickets.len(), 0);
-        assert!(tickets.by_granted.is_empty() && tickets.by_isolate.is_empty());
-    }
-
-    #[test]
-    fn a_ticket_removed_is_in_no_index() {
-        let mut tickets = Tickets::default();
-        tickets.insert(1, ticket(0, 7));
-        assert!(tickets.get_mut(1).is_some());
-        assert_eq!(tickets.remove(1).map(|t| t.isolate), Some(7));
-        assert!(tickets.remove(1).is_none());
-        assert!(tickets.take_isolate(7).is_empty());
-        assert!(tickets.take_expired(TICKET_TTL_MS).is_empty());
-        assert!(tickets.by_granted.is_empty() && tickets.by_isolate.is_empty());
-    }
-}
+mod tests;
