@@ -240,14 +240,14 @@ impl Drop for Syncing<'_> {
 /// Runs `group`'s keeper unless it runs: while this isolate holds slots or
 /// tickets, it syncs when they are due ([`LocalRouter::sync_due`]): unused slots
 /// go back within a view's life, and filled ones (and tickets) stay while long
-/// requests (streams) run with no other request to sync. It runs in the background of the request that
-/// started it, so the runtime may stop it (30 s after that request's answer): one
-/// that has not woken when it should have is started again by the next request.
-/// An isolate that is evicted dies with its requests, and the coordinator takes
-/// its slots back.
+/// requests (streams) run with no other request to sync. It runs in the
+/// background of the request that started it, so the runtime may stop it (30 s
+/// after that request's answer): one that has not woken when it should have is
+/// started again by the next request. An isolate that is evicted dies with its
+/// requests, and the coordinator takes back its slots and its tickets.
 fn keep(env: &Env, group: &str, background: &Background<'_>) {
     let now = runtime::now_ms() as u64;
-    // It wakes at least every third of the slots' TTL while it holds slots.
+    // It wakes at least every third of the slots' TTL while it holds slots or tickets.
     let alive = |woke: &u64| now.saturating_sub(*woke) <= SLOTS_TTL_MS / 3 + VIEW_TTL_MS;
     if KEEPERS.with_borrow(|keepers| keepers.get(group).is_some_and(alive)) {
         return;
