@@ -1,7 +1,8 @@
 //! The isolate's side of routing without tickets (`switchyard_core::coordinator::local`):
 //! one [`LocalRouter`] per group for the isolate's life, refreshed from the
 //! group's coordinator; the slots its requests fill freed as they end
-//! ([`InFlight`]), and a keeper that syncs for them when no request does.
+//! ([`InFlight`]), its requests' tickets counted while they run ([`TicketHeld`]),
+//! and a keeper that syncs for both when no request does.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -71,6 +72,34 @@ impl Drop for InFlight {
                 refresh(&env, &group, None, 0).await;
             });
         }
+    }
+}
+
+/// Names this isolate to the coordinators: its tickets end with it, should it die.
+pub fn isolate() -> u64 {
+    ISOLATE.with(|id| *id)
+}
+
+/// A request of this isolate holding a ticket: counted while it runs, so that
+/// the keeper syncs and the coordinator, which ends the tickets of an isolate
+/// silent for `SLOTS_TTL_MS`, keeps it ([`LocalRouter::ticket_started`]).
+/// Dropped when the request ended, however it ended.
+pub struct TicketHeld {
+    group: String,
+}
+
+impl TicketHeld {
+    /// A ticket of `group` was just granted to a request of this isolate.
+    pub fn start(env: &Env, group: &str, background: &Background<'_>) -> Self {
+        with_router(group, LocalRouter::ticket_started);
+        keep(env, group, background);
+        Self { group: group.to_owned() }
+    }
+}
+
+impl Drop for TicketHeld {
+    fn drop(&mut self) {
+        with_router(&self.group, LocalRouter::ticket_ended);
     }
 }
 
@@ -219,17 +248,17 @@ impl Drop for Syncing<'_> {
     }
 }
 
-/// Runs `group`'s keeper unless it runs: while this isolate holds slots, it syncs
-/// when they are due ([`LocalRouter::sync_due`]): unused ones go back within a
-/// view's life, and filled ones stay leased while long requests (streams) run
-/// with no other request to sync. It runs in the background of the request that
-/// started it, so the runtime may stop it (30 s after that request's answer): one
-/// that has not woken when it should have is started again by the next request.
-/// An isolate that is evicted dies with its requests, and the coordinator takes
-/// its slots back.
+/// Runs `group`'s keeper unless it runs: while this isolate holds slots or
+/// tickets, it syncs when they are due ([`LocalRouter::sync_due`]): unused slots
+/// go back within a view's life, and filled ones (and tickets) stay while long
+/// requests (streams) run with no other request to sync. It runs in the
+/// background of the request that started it, so the runtime may stop it (30 s
+/// after that request's answer): one that has not woken when it should have is
+/// started again by the next request. An isolate that is evicted dies with its
+/// requests, and the coordinator takes back its slots and its tickets.
 fn keep(env: &Env, group: &str, background: &Background<'_>) {
     let now = runtime::now_ms() as u64;
-    // It wakes at least every third of the slots' TTL while it holds slots.
+    // It wakes at least every third of the slots' TTL while it holds slots or tickets.
     let alive = |woke: &u64| now.saturating_sub(*woke) <= SLOTS_TTL_MS / 3 + VIEW_TTL_MS;
     if KEEPERS.with_borrow(|keepers| keepers.get(group).is_some_and(alive)) {
         return;
@@ -262,7 +291,7 @@ fn keep(env: &Env, group: &str, background: &Background<'_>) {
 async fn refresh(env: &Env, group: &str, failure: Option<(DeploymentId, ReportedFailure)>, estimated_tokens: u64) {
     let asked = runtime::now_ms() as u64;
     let served = with_router(group, |r| r.take_served(asked));
-    let isolate = ISOLATE.with(|id| *id);
+    let isolate = isolate();
     let tally = observe::take_tally(group);
     let fetched = coordinator::fetch_view(env, group, isolate, served, failure, estimated_tokens, tally).await;
     let now = runtime::now_ms() as u64;

@@ -267,6 +267,7 @@ async fn route(
             counts_usage: attempt.counts_usage,
             started_ms: attempt_started,
             _in_flight: picked.in_flight.take(),
+            _ticket_held: picked.ticket_held.take(),
         };
         let call = ClientCall { env, body, caller, secrets: &config.secrets, client: client.as_ref() };
         let mut reply = match run(picked.deployment, &request, endpoint, attempt, &call).await? {
@@ -318,6 +319,8 @@ struct Picked<'c> {
     left: Limits,
     /// Picked in the isolate, where it counts in flight: frees its slot when dropped.
     in_flight: Option<local_route::InFlight>,
+    /// Granted a ticket: counted in the isolate while it runs, until dropped.
+    ticket_held: Option<local_route::TicketHeld>,
 }
 
 /// Picks a deployment of `group` for the next call: in the isolate while the group
@@ -343,7 +346,7 @@ async fn pick<'c>(
     };
     match local_route::pick(env, group, serving.router(), ask, background, rng).await? {
         local_route::Local::Call(deployment, left, in_flight) => {
-            return Ok(Ok(Picked { group, deployment, grant: None, left, in_flight }));
+            return Ok(Ok(Picked { group, deployment, grant: None, left, in_flight, ticket_held: None }));
         }
         local_route::Local::Refused(reason) => return Ok(Err(reason)),
         local_route::Local::Ticket => {}
@@ -355,6 +358,7 @@ async fn pick<'c>(
         stream: request.stream,
         queue,
         region: request.allowed_region,
+        isolate: local_route::isolate(),
     };
     let reply = take_ticket(env, &group.name, ticket, caller, background).await;
     // A coordinator that failed this ticket is not asked again by the next picks at once.
@@ -369,7 +373,8 @@ async fn pick<'c>(
         return Err(ApiError::Internal(format!("coordinator chose unknown `{}`", grant.deployment)));
     };
     let left = Limits { requests: grant.remaining_requests, tokens: grant.remaining_tokens };
-    Ok(Ok(Picked { group, deployment, grant: Some(grant), left, in_flight: None }))
+    let ticket_held = Some(local_route::TicketHeld::start(env, &group.name, background));
+    Ok(Ok(Picked { group, deployment, grant: Some(grant), left, in_flight: None, ticket_held }))
 }
 
 /// What is kept of an answer: the cache's entry, a Responses client's response.
@@ -533,6 +538,9 @@ struct Settle {
     /// Picked in the isolate where it counts in flight: dropped with the settling,
     /// when the attempt's end is told, however it ended.
     _in_flight: Option<local_route::InFlight>,
+    /// With a ticket: counted in the isolate until the report is sent (or the
+    /// settling dropped), so that the isolate keeps syncing and its ticket lives.
+    _ticket_held: Option<local_route::TicketHeld>,
 }
 
 impl Settle {

@@ -24,7 +24,8 @@ fn config(extra: &str, strategy: &str) -> switchyard_core::config::Config {
 }
 
 fn request(queue: Option<QueueRequest>) -> TicketRequest {
-    TicketRequest { avoid: vec![], estimated_tokens: 100, stream: false, queue, region: None }
+    // One isolate asks, as one Worker isolate would.
+    TicketRequest { avoid: vec![], estimated_tokens: 100, stream: false, queue, region: None, isolate: 1 }
 }
 
 fn report(ticket: u64) -> Report {

@@ -32,6 +32,8 @@ impl Coordinator {
     ) -> Admission {
         self.forget_removed(group);
         self.expire_tickets(now_ms);
+        // Its isolate is alive, as a sync says: a ticket granted now is tied to it.
+        self.isolates.seen(now_ms, request.isolate);
         let waiting = self.queue.as_ref().is_some_and(|queue| !queue.is_empty());
         let reply = match request.queue {
             // Others wait already: this request takes its place in line behind them.
@@ -104,11 +106,15 @@ impl Coordinator {
                     let waited_ms = now_ms.saturating_sub(enqueued_ms);
                     self.queue_wait.observe(waited_ms);
                     if let TicketReply::Granted(grant) = &mut reply
-                        && let Some(ticket) = self.tickets.get_mut(&grant.ticket)
+                        && let Some(ticket) = self.tickets.get_mut(grant.ticket)
                     {
                         grant.waited_ms = Some(waited_ms);
                         ticket.waiter = Some(id);
                         self.admitted_waiters.insert(id, grant.ticket);
+                        // Its fetch was held open until now (the shell takes it
+                        // out of line when its caller goes away): its isolate is
+                        // alive, however long it waited since it last synced.
+                        self.isolates.seen(now_ms, request.isolate);
                     }
                     answers.push((id, reply));
                 }
@@ -158,7 +164,7 @@ impl Coordinator {
             .values()
             .filter_map(|state| state.health.next_change())
             .chain(queue.next_deadline())
-            .chain(self.slots.next_lapse())
+            .chain(self.isolates.next_lapse())
             .fold(next_minute, u64::min);
         Some(wake.max(now_ms + 1))
     }
@@ -199,7 +205,7 @@ impl Coordinator {
     /// Gives back a grant that was never used: the request did not happen, so it
     /// counts neither in flight nor against the minute.
     pub(super) fn release(&mut self, now_ms: u64, ticket: u64) {
-        let Some(ticket) = self.tickets.remove(&ticket) else {
+        let Some(ticket) = self.tickets.remove(ticket) else {
             return;
         };
         if let Some(state) = self.deployments.get_mut(&ticket.deployment) {

@@ -7,8 +7,9 @@
 
 use super::protocol::{Grant, TicketReply, TicketRequest, Unavailable};
 use super::slots::NO_ISOLATE;
+use super::tickets::Ticket;
 use super::window::MINUTE_MS;
-use super::{Coordinator, Ticket, recent, strategy};
+use super::{Coordinator, recent, strategy};
 use crate::config::{Deployment, ModelGroup, RouterPolicy, RoutingStrategy};
 use crate::region::Area;
 
@@ -138,6 +139,7 @@ impl Coordinator {
                 estimated_tokens: request.estimated_tokens,
                 probe,
                 waiter: None,
+                isolate: request.isolate,
             },
         );
         TicketReply::Granted(grant)

@@ -281,6 +281,8 @@ pub struct LocalRouter {
     refresh_after_ms: u64,
     /// The last call to the coordinator that failed, and when, since a view came.
     outage: Option<(Outage, u64)>,
+    /// Requests with a ticket in flight ([`LocalRouter::ticket_started`]).
+    tickets: u32,
 }
 
 impl LocalRouter {
@@ -516,12 +518,14 @@ impl LocalRouter {
         slots.return_at_once && slots.held > slots.busy
     }
 
-    /// When this isolate must sync for its slots even without a request asking:
-    /// soon while some are unused (others may need them), before the coordinator
-    /// would take them back while its requests fill them. `None` when it holds none.
+    /// When this isolate must sync for its slots and tickets even without a
+    /// request asking: soon while some slots are unused (others may need them),
+    /// before the coordinator would take them back (or end its tickets, see
+    /// [`LocalRouter::ticket_started`]) while its requests fill them. `None` when
+    /// it holds none.
     pub fn sync_due(&self) -> Option<u64> {
         let unused = self.slots.values().any(|s| s.held > s.busy || s.stale > 0);
-        let filled = self.slots.values().any(|s| s.held > 0 || s.busy > 0);
+        let filled = self.tickets > 0 || self.slots.values().any(|s| s.held > 0 || s.busy > 0);
         if unused {
             Some(self.last_sync_ms.saturating_add(VIEW_TTL_MS))
         } else if filled {
@@ -678,6 +682,22 @@ impl LocalRouter {
         });
         served.sort_by(|a, b| a.deployment.as_str().cmp(b.deployment.as_str()));
         served
+    }
+}
+
+/// Tickets in flight. The coordinator ends an isolate's tickets when it lapses
+/// ([`SLOTS_TTL_MS`] silent), as it takes back its slots: while a request with a
+/// ticket runs, its isolate syncs as it does for filled slots
+/// ([`LocalRouter::sync_due`]), so that a long request keeps its ticket.
+impl LocalRouter {
+    /// A request of this isolate took a ticket of the group (granted now).
+    pub fn ticket_started(&mut self) {
+        self.tickets = self.tickets.saturating_add(1);
+    }
+
+    /// A request with a ticket ended, however it ended.
+    pub fn ticket_ended(&mut self) {
+        self.tickets = self.tickets.saturating_sub(1);
     }
 }
 

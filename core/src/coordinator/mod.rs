@@ -48,6 +48,9 @@
 //!   lowest tier, then the strategy; the grant.
 //! - `strategy`: the routing strategies, each a choice among one tier.
 //! - `reports`: how tickets end (reports, failures and cooldowns, expiry).
+//! - `tickets`: the tickets granted and not ended, by id, by age and by isolate.
+//! - `isolates`: which isolates are alive; what an isolate holds (its slots, its
+//!   tickets) comes back when it lapses.
 //! - `serve_local`: the coordinator's side of routing without tickets: counts,
 //!   leases and views.
 //! - `slots`: in-flight slots leased to isolates (`max_parallel_requests`).
@@ -60,6 +63,7 @@ mod admission;
 mod grant;
 mod health;
 mod holdings;
+mod isolates;
 pub mod local;
 mod metrics;
 mod protocol;
@@ -68,6 +72,7 @@ mod reports;
 mod serve_local;
 pub mod slots;
 mod strategy;
+mod tickets;
 mod window;
 
 use std::collections::{HashMap, VecDeque};
@@ -123,22 +128,12 @@ impl DeploymentState {
     }
 }
 
-#[derive(Debug, Clone)]
-struct Ticket {
-    deployment: DeploymentId,
-    granted_ms: u64,
-    minute: u64,
-    estimated_tokens: u64,
-    probe: bool,
-    /// The waiting request it was granted to, admitted from the queue.
-    waiter: Option<u64>,
-}
-
 /// The coordinator of one model group.
 #[derive(Debug, Default)]
 pub struct Coordinator {
     deployments: HashMap<DeploymentId, DeploymentState>,
-    tickets: HashMap<u64, Ticket>,
+    /// Tickets in flight (rebuilt: after a restart they start at zero).
+    tickets: tickets::Tickets,
     next_ticket: u64,
     /// Waiting requests by waiter id (rebuilt: a restart answers them, see the shell).
     queue: Option<PriorityQueue<TicketRequest>>,
@@ -153,6 +148,8 @@ pub struct Coordinator {
     /// isolate's requests in flight count again from its next sync, as tickets'
     /// start at zero).
     slots: slots::Slots,
+    /// The isolates seen lately, whose slots and tickets lapse with them (rebuilt).
+    isolates: isolates::Isolates,
     /// For the metrics (rebuilt): the messages taken, what isolates counted, and
     /// the queue's waits.
     messages: u64,

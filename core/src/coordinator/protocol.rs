@@ -187,6 +187,11 @@ pub struct TicketRequest {
     /// Only deployments in this area may serve it (`allowed_model_region`).
     #[serde(default)]
     pub region: Option<Area>,
+    /// Names the isolate that asks: the ticket ends with it if it lapses
+    /// ([`isolates`](super::isolates)); [`NO_ISOLATE`](super::slots::NO_ISOLATE)
+    /// from older builds, whose tickets expire only with age.
+    #[serde(default)]
+    pub isolate: u64,
 }
 
 /// A request's place in line: its priority (lower first) and how long it may wait.
@@ -319,7 +324,8 @@ mod tests {
 
     /// The Worker and its coordinator may run different builds for a moment during a
     /// deploy: every message survives JSON both ways, 64-bit ids included, and a
-    /// sync from an older build (without `estimated_tokens`) is still read.
+    /// sync (without `estimated_tokens`) or an acquire (without `isolate`) from an
+    /// older build is still read.
     #[test]
     fn every_message_goes_through_json_and_back() {
         let id: DeploymentId = serde_json::from_str("\"d1\"").unwrap();
@@ -336,6 +342,7 @@ mod tests {
             stream: true,
             queue: Some(QueueRequest { priority: 2, max_wait_ms: 500, waiter: u64::MAX - 1 }),
             region: None,
+            isolate: u64::MAX - 2,
         };
         let messages = [
             Message::Acquire { group: "g".into(), request, reports: vec![report.clone()] },
@@ -362,5 +369,10 @@ mod tests {
         }
         let older: Message = serde_json::from_str(r#"{"Sync":{"group":"g","served":[],"failure":null}}"#).unwrap();
         assert!(matches!(older, Message::Sync { estimated_tokens: 0, isolate: 0, .. }));
+        let older: Message = serde_json::from_str(
+            r#"{"Acquire":{"group":"g","request":{"avoid":[],"estimated_tokens":1,"stream":false,"queue":null},"reports":[]}}"#,
+        )
+        .unwrap();
+        assert!(matches!(older, Message::Acquire { request: TicketRequest { isolate: 0, .. }, .. }));
     }
 }

@@ -1,22 +1,19 @@
 //! How tickets end: a report takes the request out of flight, reconciles its
 //! estimated tokens with the actual usage, and records the latency of a success;
 //! a failure may cool the deployment down. A ticket whose report never comes
-//! expires.
+//! ends with its isolate, or expires ([`tickets`](super::tickets)).
 
 use super::Coordinator;
 use super::health;
 use super::protocol::{Report, ReportedFailure, Timings};
-use super::window::MINUTE_MS;
+use super::tickets::Ticket;
 use crate::config::{DeploymentId, ModelGroup, RouterPolicy};
-
-/// A ticket whose report never came (its isolate died) stops counting as in flight.
-pub(super) const TICKET_TTL_MS: u64 = 10 * MINUTE_MS;
 
 impl Coordinator {
     /// Ends a ticket. A report for an unknown ticket (expired, or granted before a
     /// restart) is ignored.
     pub fn report(&mut self, now_ms: u64, group: &ModelGroup, policy: &RouterPolicy, report: &Report) {
-        let Some(ticket) = self.tickets.remove(&report.ticket) else {
+        let Some(ticket) = self.tickets.remove(report.ticket) else {
             return;
         };
         if let Some(waiter) = ticket.waiter {
@@ -78,24 +75,35 @@ impl Coordinator {
         }
     }
 
-    /// Ends tickets whose report never came, and the slot leases of isolates
-    /// that stopped syncing.
+    /// Takes back what isolates silent for [`SLOTS_TTL_MS`] held (their slots,
+    /// their tickets), and ends the tickets granted [`TICKET_TTL_MS`] ago whose
+    /// report never came: O(log n) for each that ends, nothing for the others.
+    ///
+    /// [`SLOTS_TTL_MS`]: super::slots::SLOTS_TTL_MS
+    /// [`TICKET_TTL_MS`]: super::tickets::TICKET_TTL_MS
     pub(super) fn expire_tickets(&mut self, now_ms: u64) {
-        self.slots.expire(now_ms);
-        let (deployments, admitted_waiters) = (&mut self.deployments, &mut self.admitted_waiters);
-        self.tickets.retain(|_, ticket| {
-            let alive = now_ms.saturating_sub(ticket.granted_ms) < TICKET_TTL_MS;
-            if !alive {
-                if let Some(state) = deployments.get_mut(&ticket.deployment) {
-                    state.in_flight = state.in_flight.saturating_sub(1);
-                    state.health.abandon_probe(ticket.granted_ms);
-                }
-                if let Some(waiter) = ticket.waiter {
-                    admitted_waiters.remove(&waiter);
-                }
+        for isolate in self.isolates.lapse(now_ms) {
+            self.slots.forget(isolate);
+            for ticket in self.tickets.take_isolate(isolate) {
+                self.unreported(&ticket);
             }
-            alive
-        });
+        }
+        for ticket in self.tickets.take_expired(now_ms) {
+            self.unreported(&ticket);
+        }
+    }
+
+    /// A ticket ended without its report: out of flight, its probe (if it was
+    /// one) given up so that another may go, its waiter forgotten. Its request
+    /// and estimated tokens stay counted in their minute: it may have been sent.
+    fn unreported(&mut self, ticket: &Ticket) {
+        if let Some(state) = self.deployments.get_mut(&ticket.deployment) {
+            state.in_flight = state.in_flight.saturating_sub(1);
+            state.health.abandon_probe(ticket.granted_ms);
+        }
+        if let Some(waiter) = ticket.waiter {
+            self.admitted_waiters.remove(&waiter);
+        }
     }
 }
 

@@ -27,8 +27,8 @@ impl Coordinator {
         rng: &mut fastrand::Rng,
     ) -> HealthView {
         self.forget_removed(group);
-        self.slots.expire(now_ms);
-        let epoch = if isolate == NO_ISOLATE { 0 } else { self.slots.seen(now_ms, isolate) };
+        self.expire_tickets(now_ms);
+        let epoch = self.isolates.seen(now_ms, isolate);
         for s in served {
             let Some(deployment) = group.deployments.iter().find(|d| d.id == s.deployment) else {
                 continue;
@@ -36,7 +36,7 @@ impl Coordinator {
             if let Some(since) = s.slots
                 && isolate != NO_ISOLATE
             {
-                self.slots.settle(isolate, deployment, since);
+                self.slots.settle(isolate, epoch, deployment, since);
             }
             let state = self.deployments.entry(s.deployment.clone()).or_default();
             if s.timings.answers > 0 {

@@ -10,12 +10,10 @@
 //! isolate uses. The in-flight limit is held against the tickets in flight plus
 //! every slot leased: exactly, whatever the number of isolates.
 //!
-//! An isolate that dies says nothing: its slots come back [`SLOTS_TTL_MS`] after
-//! its last sync. What the coordinator knows of an isolate has an epoch (when it
-//! first heard of it, since it last forgot it): slots given back or still on
-//! their way from an epoch gone were taken back already, and count no more. A live isolate with requests in flight syncs at least every
-//! third of that (the Worker's keeper), so its slots never lapse under requests
-//! still running, unless it cannot reach the coordinator for that long.
+//! An isolate that dies says nothing: its slots come back when it lapses,
+//! [`SLOTS_TTL_MS`] after its last sync ([`isolates`](super::isolates), which also
+//! keeps the epoch of what it holds: slots given back or still on their way from
+//! an epoch gone were taken back already, and count no more).
 
 use std::collections::HashMap;
 
@@ -23,11 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{Deployment, DeploymentId};
 
-/// The isolate id of a sync from a build before slot leases: it leases none.
-pub const NO_ISOLATE: u64 = 0;
-
-/// Slots leased to an isolate come back this long after its last sync.
-pub const SLOTS_TTL_MS: u64 = 30_000;
+pub use super::isolates::{NO_ISOLATE, SLOTS_TTL_MS};
 
 /// What an isolate says of its slots of one deployment at a sync.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,8 +49,6 @@ pub struct SlotLease {
 /// One isolate's slots and requests in flight, per deployment.
 #[derive(Debug, Default)]
 struct Isolate {
-    epoch: u64,
-    seen_ms: u64,
     /// Per deployment: slots leased, and slots its requests fill (as of its last sync).
     held: HashMap<DeploymentId, (u32, u32)>,
 }
@@ -84,11 +76,11 @@ impl Slots {
             .fold(0u32, |sum, (_, busy)| sum.saturating_add(*busy))
     }
 
-    /// Takes what `isolate` says at a sync of `deployment`: its unused slots come
-    /// back and its requests in flight are noted.
-    pub(super) fn settle(&mut self, isolate: u64, deployment: &Deployment, since: SlotsSince) {
+    /// Takes what `isolate`, of `epoch` now, says at a sync of `deployment`: its
+    /// unused slots come back and its requests in flight are noted.
+    pub(super) fn settle(&mut self, isolate: u64, epoch: u64, deployment: &Deployment, since: SlotsSince) {
         let entry = self.isolates.entry(isolate).or_default();
-        let released = if since.epoch == entry.epoch { since.released } else { 0 };
+        let released = if since.epoch == epoch { since.released } else { 0 };
         let held = entry.held.entry(deployment.id.clone()).or_default();
         let mut kept = held.0.saturating_sub(released);
         if deployment.max_parallel_requests.is_some() {
@@ -99,13 +91,6 @@ impl Slots {
         let total = self.leased.entry(deployment.id.clone()).or_default();
         *total = total.saturating_sub(held.0).saturating_add(kept);
         *held = (kept, since.busy);
-    }
-
-    /// Marks `isolate` alive at `now_ms`: it synced. Returns the epoch of its slots.
-    pub(super) fn seen(&mut self, now_ms: u64, isolate: u64) -> u64 {
-        let entry = self.isolates.entry(isolate).or_insert_with(|| Isolate { epoch: now_ms, ..Isolate::default() });
-        entry.seen_ms = entry.seen_ms.max(now_ms);
-        entry.epoch
     }
 
     /// The slots of `deployment` an isolate that filled `peak` at once may lease
@@ -136,29 +121,16 @@ impl Slots {
         *self.leased.entry(deployment.clone()).or_default() += granted;
     }
 
-    /// Takes back the slots of isolates silent for [`SLOTS_TTL_MS`].
-    pub(super) fn expire(&mut self, now_ms: u64) {
-        let leased = &mut self.leased;
-        self.isolates.retain(|_, isolate| {
-            let alive = now_ms.saturating_sub(isolate.seen_ms) < SLOTS_TTL_MS;
-            if !alive {
-                for (deployment, (slots, _)) in &isolate.held {
-                    if let Some(total) = leased.get_mut(deployment) {
-                        *total = total.saturating_sub(*slots);
-                    }
-                }
+    /// Takes back the slots of `isolate`, which lapsed.
+    pub(super) fn forget(&mut self, isolate: u64) {
+        let Some(lapsed) = self.isolates.remove(&isolate) else {
+            return;
+        };
+        for (deployment, (slots, _)) in &lapsed.held {
+            if let Some(total) = self.leased.get_mut(deployment) {
+                *total = total.saturating_sub(*slots);
             }
-            alive
-        });
-    }
-
-    /// When the next isolate holding slots lapses, if one does.
-    pub(super) fn next_lapse(&self) -> Option<u64> {
-        self.isolates
-            .values()
-            .filter(|i| i.held.values().any(|(slots, _)| *slots > 0))
-            .map(|i| i.seen_ms.saturating_add(SLOTS_TTL_MS))
-            .min()
+        }
     }
 
     /// Forgets deployments that left the group.

@@ -1,6 +1,6 @@
 //! Stories told against the coordinator with a fake clock and a seeded generator.
 
-use super::reports::TICKET_TTL_MS;
+use super::tickets::TICKET_TTL_MS;
 use super::*;
 use crate::config::{Config, load};
 use crate::coordinator::local::ServedSince;
@@ -29,6 +29,7 @@ impl World {
             stream,
             queue: None,
             region: None,
+            isolate: slots::NO_ISOLATE,
         };
         match self.coordinator.acquire(now, group, &self.config.router, &request, &mut self.rng) {
             Admission::Now(reply) => reply,
@@ -45,6 +46,7 @@ impl World {
             stream: false,
             queue: Some(QueueRequest { priority, max_wait_ms, waiter }),
             region: None,
+            isolate: slots::NO_ISOLATE,
         };
         match self.coordinator.acquire(now, group, &self.config.router, &request, &mut self.rng) {
             Admission::Now(reply) => Some(reply),
@@ -387,7 +389,7 @@ fn latency_buffer_spreads_among_near_equals_and_ttl_forgets() {
         let TicketReply::Granted(g) = w.ask(100 + i, &[], 1, false) else { panic!() };
         *seen.entry(g.deployment.as_str().to_owned()).or_insert(0) += 1;
         // Not reported: samples stay as they were.
-        w.coordinator.tickets.remove(&g.ticket);
+        w.coordinator.tickets.remove(g.ticket);
     }
     assert_eq!(seen.len(), 2, "{seen:?}");
     // After the 10 s ttl both are unmeasured again.
@@ -735,7 +737,14 @@ fn a_request_that_allows_one_area_is_served_only_by_deployments_there() {
     );
     let group = w.config.group("g").unwrap().clone();
     let ask = |w: &mut World, region: Option<Area>| {
-        let request = TicketRequest { avoid: vec![], estimated_tokens: 10, stream: false, queue: None, region };
+        let request = TicketRequest {
+            avoid: vec![],
+            estimated_tokens: 10,
+            stream: false,
+            queue: None,
+            region,
+            isolate: slots::NO_ISOLATE,
+        };
         match w.coordinator.acquire(0, &group, &w.config.router, &request, &mut w.rng) {
             Admission::Now(TicketReply::Granted(grant)) => Ok(grant.deployment.as_str().to_owned()),
             Admission::Now(TicketReply::Unavailable(reason)) => Err(reason),
@@ -751,8 +760,14 @@ fn a_request_that_allows_one_area_is_served_only_by_deployments_there() {
     );
     let mut w = only_nowhere;
     let group = w.config.group("g").unwrap().clone();
-    let request =
-        TicketRequest { avoid: vec![], estimated_tokens: 10, stream: false, queue: None, region: Some(Area::Eu) };
+    let request = TicketRequest {
+        avoid: vec![],
+        estimated_tokens: 10,
+        stream: false,
+        queue: None,
+        region: Some(Area::Eu),
+        isolate: slots::NO_ISOLATE,
+    };
     let reply = w.coordinator.acquire(0, &group, &w.config.router, &request, &mut w.rng);
     assert_eq!(
         reply,

@@ -230,6 +230,7 @@ pub fn route_every_group(config: &Config) {
                 stream: round % 2 == 1,
                 queue,
                 region: None,
+                isolate: round % 3,
             };
             if let Admission::Now(TicketReply::Granted(grant)) =
                 coordinator.acquire(now, group, policy, &request, &mut rng)

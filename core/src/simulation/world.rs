@@ -292,8 +292,14 @@ impl<'s> World<'s> {
             max_wait_ms: self.scenario.max_wait_ms,
             waiter: request.id,
         });
-        let ticket =
-            TicketRequest { avoid: vec![], estimated_tokens: request.estimated, stream: false, queue, region: None };
+        let ticket = TicketRequest {
+            avoid: vec![],
+            estimated_tokens: request.estimated,
+            stream: false,
+            queue,
+            region: None,
+            isolate: from.isolate,
+        };
         self.meter.acquire();
         self.send_to_coordinator(ToCoordinator::Acquire { from, request, ticket });
     }
@@ -325,7 +331,10 @@ impl<'s> World<'s> {
                 let index = self.group().deployments.iter().position(|d| d.id == grant.deployment);
                 if let Some(index) = index {
                     let how = if queued { How::Queued } else { How::Ticket };
+                    // Its isolate syncs while the ticket runs, or the ticket lapses with it.
+                    self.isolates[to.slot].router.ticket_started();
                     self.call(to.slot, request, index, Some(grant.ticket), minute, how);
+                    self.arm_keeper(to.slot);
                 }
             }
             TicketReply::Unavailable(reason) => {
@@ -371,6 +380,7 @@ impl<'s> World<'s> {
             let report = TicketReport { ticket, latency_ms: call.latency_ms, ttft_ms: None, tokens_used, failure };
             self.meter.report();
             self.send_to_coordinator(ToCoordinator::Report(report));
+            self.isolates[at.slot].router.ticket_ended();
             return;
         }
         let group = &self.config.groups()[0];
@@ -396,8 +406,8 @@ impl<'s> World<'s> {
         self.arm_keeper(at.slot);
     }
 
-    /// Sets the isolate's keeper to wake when its slots are due back, unless it
-    /// wakes sooner already.
+    /// Sets the isolate's keeper to wake when its slots are due back (or its
+    /// tickets need a sync to stay), unless it wakes sooner already.
     fn arm_keeper(&mut self, slot: usize) {
         let at = self.sender(slot);
         let isolate = &mut self.isolates[slot];

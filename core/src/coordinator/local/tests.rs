@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use super::*;
 use crate::config::{Config, load};
-use crate::coordinator::slots::SLOTS_TTL_MS;
+use crate::coordinator::slots::{NO_ISOLATE, SLOTS_TTL_MS};
 use crate::coordinator::{
     Admission, Coordinator, Report, ReportedFailure, TicketReply, TicketRequest, Timings, Unavailable,
 };
@@ -80,13 +80,25 @@ impl World {
 
     /// A ticket from the coordinator, as a request that must coordinate takes one.
     fn ticket(&mut self, now: u64) -> (String, u64) {
-        let request = TicketRequest { avoid: vec![], estimated_tokens: 10, stream: false, queue: None, region: None };
+        let request = TicketRequest {
+            avoid: vec![],
+            estimated_tokens: 10,
+            stream: false,
+            queue: None,
+            region: None,
+            isolate: NO_ISOLATE,
+        };
         let group = self.config.group("g").unwrap();
         match self.coordinator.acquire(now, group, &self.config.router, &request, &mut self.rng) {
             Admission::Now(TicketReply::Granted(g)) => (g.deployment.as_str().to_owned(), g.ticket),
             other => panic!("expected a grant, got {other:?}"),
         }
     }
+}
+
+/// A request that may not wait, has tried nothing, and names no isolate.
+fn plain_request() -> TicketRequest {
+    TicketRequest { avoid: vec![], estimated_tokens: 10, stream: false, queue: None, region: None, isolate: NO_ISOLATE }
 }
 
 fn ask(avoid: &[DeploymentId]) -> Ask<'_> {
@@ -228,8 +240,7 @@ fn requests_that_may_wait_line_up_behind_those_waiting_and_others_are_refused_as
     let (_, ticket) = w.ticket(0);
     let group = w.config.group("g").unwrap();
     let queued = crate::coordinator::QueueRequest { priority: 1, max_wait_ms: 60_000, waiter: 9 };
-    let request =
-        TicketRequest { avoid: vec![], estimated_tokens: 10, stream: false, queue: Some(queued), region: None };
+    let request = TicketRequest { queue: Some(queued), ..plain_request() };
     assert_eq!(w.coordinator.acquire(1, group, &w.config.router, &request, &mut w.rng), Admission::Queued);
     w.refresh(0, 2, None);
     let view = &w.isolates[0].view.as_ref().unwrap().0;
@@ -295,7 +306,14 @@ impl World {
 
     /// Tickets of 10 tokens granted, at most `most`, until the coordinator refuses one.
     fn tickets_until_refused_at_most(&mut self, now: u64, most: u64) -> u64 {
-        let request = TicketRequest { avoid: vec![], estimated_tokens: 10, stream: false, queue: None, region: None };
+        let request = TicketRequest {
+            avoid: vec![],
+            estimated_tokens: 10,
+            stream: false,
+            queue: None,
+            region: None,
+            isolate: NO_ISOLATE,
+        };
         let mut granted = 0;
         while granted < most {
             let group = self.config.group("g").unwrap();
@@ -545,8 +563,14 @@ fn an_isolates_answers_are_one_sample_weighted_by_their_number() {
     }
     w.refresh(0, 0, None);
     // One answer by ticket, at 1,000 ms: the mean is (9 x 100 + 1,000) / 10.
-    let request =
-        TicketRequest { avoid: vec![w.id("a")], estimated_tokens: 10, stream: false, queue: None, region: None };
+    let request = TicketRequest {
+        avoid: vec![w.id("a")],
+        estimated_tokens: 10,
+        stream: false,
+        queue: None,
+        region: None,
+        isolate: NO_ISOLATE,
+    };
     let group = w.config.group("g").unwrap();
     let Admission::Now(TicketReply::Granted(grant)) =
         w.coordinator.acquire(1, group, &w.config.router, &request, &mut w.rng)
@@ -657,7 +681,14 @@ fn max_parallel_requests_holds_across_isolates_and_tickets() {
     }
     assert!(local[0] >= 8 && local[1] >= 4, "slots leased to both: {local:?}");
     let group = w.config.group("g").unwrap();
-    let request = TicketRequest { avoid: vec![], estimated_tokens: 10, stream: false, queue: None, region: None };
+    let request = TicketRequest {
+        avoid: vec![],
+        estimated_tokens: 10,
+        stream: false,
+        queue: None,
+        region: None,
+        isolate: NO_ISOLATE,
+    };
     while let Admission::Now(TicketReply::Granted(_)) =
         w.coordinator.acquire(40, group, &w.config.router, &request, &mut w.rng)
     {
@@ -951,8 +982,7 @@ fn near_its_limit_a_deployment_leased_no_more_gives_way_to_one_with_room_here() 
     // Tickets take `a` into its last tenth, which is never leased.
     let avoid_b = vec![w.id("b")];
     for now in 0..91 {
-        let request =
-            TicketRequest { avoid: avoid_b.clone(), estimated_tokens: 10, stream: false, queue: None, region: None };
+        let request = TicketRequest { avoid: avoid_b.clone(), ..plain_request() };
         let group = w.config.group("g").unwrap();
         let admission = w.coordinator.acquire(now, group, &w.config.router, &request, &mut w.rng);
         assert!(matches!(admission, Admission::Now(TicketReply::Granted(ref g)) if g.deployment.as_str() == "a"));

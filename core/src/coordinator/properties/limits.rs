@@ -25,6 +25,7 @@ use proptest::prelude::*;
 
 use crate::config::{Config, DeploymentId, ModelGroup, load};
 use crate::coordinator::local::{Ask, HealthView, LocalPick, LocalRouter, ServedSince};
+use crate::coordinator::slots::NO_ISOLATE;
 use crate::coordinator::window::MINUTE_MS;
 use crate::coordinator::{Admission, Coordinator, QueueRequest, Report, ReportedFailure, TicketReply, TicketRequest};
 use crate::failure::FailureClass;
@@ -204,7 +205,8 @@ impl Sim {
             QueueRequest { priority, max_wait_ms: 20_000, waiter: self.next_waiter }
         });
         let avoid = if avoid_b { vec![self.id("b")] } else { vec![] };
-        let request = TicketRequest { avoid, estimated_tokens: tokens, stream: false, queue, region: None };
+        let request =
+            TicketRequest { avoid, estimated_tokens: tokens, stream: false, queue, region: None, isolate: NO_ISOLATE };
         let group = &self.config.groups()[0];
         match self.coordinator.acquire(self.now, group, &self.config.router, &request, &mut self.rng) {
             Admission::Now(reply) => self.granted(reply, tokens),
