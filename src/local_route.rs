@@ -86,20 +86,22 @@ pub fn isolate() -> u64 {
 /// Dropped when the request ended, however it ended.
 pub struct TicketHeld {
     group: String,
+    deployment: DeploymentId,
 }
 
 impl TicketHeld {
-    /// A ticket of `group` was just granted to a request of this isolate.
-    pub fn start(env: &Env, group: &str, background: &Background<'_>) -> Self {
+    /// A ticket of `group` to `deployment` was just granted to a request of this isolate.
+    pub fn start(env: &Env, group: &str, deployment: &DeploymentId, background: &Background<'_>) -> Self {
         with_router(group, LocalRouter::ticket_started);
         keep(env, group, background);
-        Self { group: group.to_owned() }
+        Self { group: group.to_owned(), deployment: deployment.clone() }
     }
 }
 
 impl Drop for TicketHeld {
     fn drop(&mut self) {
-        with_router(&self.group, LocalRouter::ticket_ended);
+        let now = runtime::now_ms() as u64;
+        with_router(&self.group, |r| r.ticket_ended(&self.deployment, now));
     }
 }
 

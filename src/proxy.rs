@@ -373,7 +373,7 @@ async fn pick<'c>(
         return Err(ApiError::Internal(format!("coordinator chose unknown `{}`", grant.deployment)));
     };
     let left = Limits { requests: grant.remaining_requests, tokens: grant.remaining_tokens };
-    let ticket_held = Some(local_route::TicketHeld::start(env, &group.name, background));
+    let ticket_held = Some(local_route::TicketHeld::start(env, &group.name, &deployment.id, background));
     Ok(Ok(Picked { group, deployment, grant: Some(grant), left, in_flight: None, ticket_held }))
 }
 

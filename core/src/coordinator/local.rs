@@ -228,6 +228,20 @@ fn leased_none(view: &HealthView, deployment: &Deployment) -> bool {
         || (deployment.max_parallel_requests.is_some() && !view.slots.iter().any(|(id, _)| *id == deployment.id))
 }
 
+/// Whether a request of this isolate to `deployment` with a ticket ended at or
+/// after `made_ms` (`freed`: see [`LocalRouter::ticket_ended`]), freeing a place
+/// a view made then counted: if so, the request asking now may try for it (one
+/// request per place freed).
+fn try_freed(freed: &mut HashMap<DeploymentId, (u64, u32)>, deployment: &DeploymentId, made_ms: u64) -> bool {
+    match freed.get_mut(deployment) {
+        Some((at, places)) if *at >= made_ms && *places > 0 => {
+            *places -= 1;
+            true
+        }
+        _ => false,
+    }
+}
+
 /// A lease as the isolate spends it. Tokens may go below zero: answers that used
 /// more than their estimates overdraw it.
 #[derive(Debug, Clone, Copy)]
@@ -283,6 +297,9 @@ pub struct LocalRouter {
     outage: Option<(Outage, u64)>,
     /// Requests with a ticket in flight ([`LocalRouter::ticket_started`]).
     tickets: u32,
+    /// When a request with a ticket last ended, per deployment, and how many
+    /// ended not yet tried for ([`LocalRouter::ticket_ended`]).
+    freed: HashMap<DeploymentId, (u64, u32)>,
 }
 
 impl LocalRouter {
@@ -353,6 +370,8 @@ impl LocalRouter {
         let leases = &self.leases;
         let closed =
             |d: &Deployment| (d.rpm.is_some() || d.tpm.is_some()) && (stale || (down && !leases.contains_key(&d.id)));
+        // The view was asked for then: made between then and its arrival.
+        let made_ms = valid_until_ms.saturating_sub(view.fresh_for_ms);
         let (mut open, mut full): (Vec<&Deployment>, Vec<Full>) = (Vec::new(), Vec::new());
         for d in group.deployments.iter().filter(|d| {
             in_region(d, region)
@@ -362,12 +381,14 @@ impl LocalRouter {
                 && !closed(d)
         }) {
             match view.full.iter().find(|(id, _)| *id == d.id) {
+                // At its concurrency, unless one of this isolate's own requests
+                // to it ended since the view was made.
+                Some((_, Full::Parallel)) if try_freed(&mut self.freed, &d.id, made_ms) => open.push(d),
                 Some((_, limit)) if !stale && !self.holds_room(d, estimated_tokens) => full.push(*limit),
                 _ => open.push(d),
             }
         }
         let Some(tier) = open.iter().map(|d| d.order).min() else {
-            let made_ms = valid_until_ms.saturating_sub(view.fresh_for_ms);
             return match Self::refusal(&full, now_ms.saturating_sub(made_ms)) {
                 Some(reason) if !may_wait => LocalPick::Full(reason),
                 _ => LocalPick::Coordinate,
@@ -603,6 +624,8 @@ impl LocalRouter {
             held.requests_left = held.requests_left.saturating_add(lease.requests);
             held.tokens_left = held.tokens_left.saturating_add(i64::try_from(lease.tokens).unwrap_or(i64::MAX));
         }
+        // Requests that ended before this view was asked for are in it.
+        self.freed.retain(|_, (at, _)| *at >= asked_ms);
         // From when it was asked for, not when it came: the coordinator made it in
         // between, so a cooldown started elsewhere is seen within the view's life,
         // whatever the round trip (counted from its arrival, it was that plus one).
@@ -695,9 +718,16 @@ impl LocalRouter {
         self.tickets = self.tickets.saturating_add(1);
     }
 
-    /// A request with a ticket ended, however it ended.
-    pub fn ticket_ended(&mut self) {
+    /// A request with a ticket to `deployment` ended at `now_ms`, however it
+    /// ended: a view that says the deployment is at its `max_parallel_requests`
+    /// and was asked for before then no longer holds for this isolate.
+    pub fn ticket_ended(&mut self, deployment: &DeploymentId, now_ms: u64) {
         self.tickets = self.tickets.saturating_sub(1);
+        let freed = match self.freed.get_mut(deployment) {
+            Some(freed) => freed,
+            None => self.freed.entry(deployment.clone()).or_default(),
+        };
+        (freed.0, freed.1) = (now_ms, freed.1.saturating_add(1));
     }
 }
 

@@ -185,8 +185,15 @@ impl Coordinator {
 
     /// Forgets deployments that left the group (the config changed).
     fn forget_removed(&mut self, group: &ModelGroup) {
-        self.deployments.retain(|id, _| group.deployments.iter().any(|d| &d.id == id));
-        self.slots.retain(|id| group.deployments.iter().any(|d| &d.id == id));
+        let kept = |id: &DeploymentId| group.deployments.iter().any(|d| &d.id == id);
+        // Every deployment slots were leased of has state here (its view made
+        // it): when none left, nothing is to be forgotten, and the isolates'
+        // slots (one entry per isolate) are not walked on every message.
+        if self.deployments.keys().all(kept) {
+            return;
+        }
+        self.deployments.retain(|id, _| kept(id));
+        self.slots.retain(kept);
     }
 }
 

@@ -93,11 +93,14 @@ impl Scenario {
 
     /// The group's config. Cooldowns are off: under LiteLLM's default a single 429
     /// cools a deployment at once, and random 429s at this rate would keep every
-    /// deployment out, which is not what this measures.
+    /// deployment out, which is not what this measures. Every deployment weighs
+    /// the same: by LiteLLM's rule simple-shuffle would weigh them by rpm, `a`
+    /// alone, and send `c` nothing until `a`'s minute is spent (a quarter of each
+    /// minute), so that demand would not exceed each limit throughout.
     pub(super) fn yaml(&self) -> String {
         let deployment = |id: &str, limit: String| {
             format!(
-                "  - {{model_name: g, litellm_params: {{model: openai/x, mock_response: ok, {limit}}}, model_info: {{id: {id}}}}}\n"
+                "  - {{model_name: g, litellm_params: {{model: openai/x, mock_response: ok, weight: 1, {limit}}}, model_info: {{id: {id}}}}}\n"
             )
         };
         format!(

@@ -380,7 +380,9 @@ impl<'s> World<'s> {
             let report = TicketReport { ticket, latency_ms: call.latency_ms, ttft_ms: None, tokens_used, failure };
             self.meter.report();
             self.send_to_coordinator(ToCoordinator::Report(report));
-            self.isolates[at.slot].router.ticket_ended();
+            if let Some(deployment) = self.config.groups()[0].deployments.get(call.deployment) {
+                self.isolates[at.slot].router.ticket_ended(&deployment.id, self.now);
+            }
             return;
         }
         let group = &self.config.groups()[0];

@@ -994,3 +994,22 @@ fn near_its_limit_a_deployment_leased_no_more_gives_way_to_one_with_room_here() 
     // Only where nothing here has room does `a` go by ticket.
     assert_eq!(w.look(0, 101, &["b"]), "coordinate");
 }
+
+#[test]
+fn a_deployment_full_in_the_view_is_asked_for_again_once_a_request_of_this_isolate_to_it_ended() {
+    let mut w = World::new(ONE_SLOT);
+    let (_, ticket) = w.ticket(0);
+    w.isolates[0].ticket_started();
+    w.refresh(0, 1, None);
+    assert_eq!(w.look(0, 2, &[]), "full: Busy");
+    let a = w.id("a");
+    w.isolates[0].ticket_ended(&a, 3);
+    assert_eq!(w.look(0, 4, &[]), "refresh", "its own request freed the place: the coordinator decides");
+    assert_eq!(w.look(0, 4, &[]), "full: Busy", "one place freed, one request tries for it");
+    // Its report reaches the coordinator: a view asked for since knows it.
+    let group = w.config.group("g").unwrap();
+    let report = Report { ticket, latency_ms: 2, ttft_ms: None, tokens_used: None, failure: None };
+    w.coordinator.report(5, group, &w.config.router, &report);
+    w.refresh(0, 6, None);
+    assert!(w.isolates[0].view.as_ref().unwrap().0.full.is_empty());
+}

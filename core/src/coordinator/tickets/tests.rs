@@ -61,6 +61,11 @@ impl World {
 
     /// A request of `isolate` asks for a ticket at `now` (with a priority, it
     /// may wait as `waiter`).
+    /// The group's one deployment.
+    fn a(&self) -> crate::config::DeploymentId {
+        self.config.group("g").unwrap().deployments[0].id.clone()
+    }
+
     fn acquire(&mut self, now: u64, isolate: u64, waiter: Option<u64>) -> Admission {
         let queue = waiter.map(|waiter| QueueRequest { priority: 0, max_wait_ms: 60_000, waiter });
         let request =
@@ -150,7 +155,7 @@ fn a_ticket_whose_isolate_keeps_syncing_outlives_the_lapse() {
         assert!(w.busy(now, 9), "at {now}: the ticket still counts");
     }
     w.report(now, ticket);
-    router.ticket_ended();
+    router.ticket_ended(&w.a(), now);
     assert_eq!(router.sync_due(), None, "nothing held: no keeper");
     assert_eq!(w.held(now), (0, 0, 0));
     w.granted(now, 9);
@@ -189,10 +194,11 @@ fn an_isolate_syncs_for_its_tickets_alone() {
     assert_eq!(router.sync_due(), Some(SLOTS_TTL_MS / 3), "never synced: due a third of the TTL after 0");
     router.take_served(5_000);
     assert_eq!(router.sync_due(), Some(5_000 + SLOTS_TTL_MS / 3));
-    router.ticket_ended();
+    let a = World::new().a();
+    router.ticket_ended(&a, 6_000);
     assert_eq!(router.sync_due(), Some(5_000 + SLOTS_TTL_MS / 3), "one still runs");
-    router.ticket_ended();
+    router.ticket_ended(&a, 6_000);
     assert_eq!(router.sync_due(), None);
-    router.ticket_ended();
+    router.ticket_ended(&a, 6_000);
     assert_eq!(router.sync_due(), None, "an ending too many counts nothing");
 }
