@@ -40,12 +40,24 @@
 //! the limit it gives each slot back as its request ends. Slots leased are never
 //! fewer than the isolate's requests in flight, so the limit holds exactly.
 //!
+//! **Full.** The view names the deployments with nothing left for anyone when it
+//! was made ([`HealthView::full`]: at their rpm or tpm for the minute, or at their
+//! `max_parallel_requests`). A request only those could serve, that may not wait,
+//! is refused here with the coordinator's own answer ([`LocalPick::Full`]), so
+//! that a saturated group's coordinator is not asked once per refused request.
+//! Such a deployment stays full here until the next view, except that a request
+//! of this isolate with a ticket to it that ended since lets one request try for
+//! the place it freed ([`LocalRouter::ticket_ended`]). Near a limit, a pick
+//! prefers a deployment of its tier it holds room in over one the coordinator
+//! leased it nothing of.
+//!
 //! Everything that needs one decision for the whole group still goes through a
-//! ticket: a deployment whose cooldown ended waits for its single probe, a queue
-//! with requests in it is served in order, and a request that only tried
-//! deployments are left for, or that nothing can serve, gets the coordinator's
-//! exact answer. A cooldown started in another isolate is seen here within
-//! [`VIEW_TTL_MS`].
+//! ticket: a deployment whose cooldown ended waits for its single probe; while the
+//! queue holds requests ([`HealthView::queued`]), a request that may wait lines up
+//! behind them (no lease is granted meanwhile: what frees is theirs); and a
+//! request that only tried deployments are left for, or that nothing can serve,
+//! gets the coordinator's exact answer. A cooldown started in another isolate is
+//! seen here within [`VIEW_TTL_MS`].
 //!
 //! **When the coordinator cannot be reached** (an overloaded Durable Object, a
 //! restart): see [`outage`]. The isolate keeps routing by its last view, for
