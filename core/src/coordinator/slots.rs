@@ -80,14 +80,20 @@ impl Slots {
     /// unused slots come back and its requests in flight are noted.
     pub(super) fn settle(&mut self, isolate: u64, epoch: u64, deployment: &Deployment, since: SlotsSince) {
         let entry = self.isolates.entry(isolate).or_default();
-        let released = if since.epoch == epoch { since.released } else { 0 };
         let held = entry.held.entry(deployment.id.clone()).or_default();
-        let mut kept = held.0.saturating_sub(released);
-        if deployment.max_parallel_requests.is_some() {
-            // Never under what its requests fill: a coordinator that restarted
-            // (and forgot its leases) learns them again here.
-            kept = kept.max(since.busy);
-        }
+        let kept = if since.epoch == epoch {
+            // A delta, so that syncs crossing on the way settle in any order (a
+            // floor at the requests in flight, which an older sync reports higher,
+            // would keep slots counted that the isolate gave back).
+            held.0.saturating_sub(since.released)
+        } else if deployment.max_parallel_requests.is_some() {
+            // Slots of an epoch gone were taken back already, but its requests in
+            // flight still fill theirs: a coordinator that restarted (and forgot
+            // its leases) learns them here.
+            held.0.max(since.busy)
+        } else {
+            held.0
+        };
         let total = self.leased.entry(deployment.id.clone()).or_default();
         *total = total.saturating_sub(held.0).saturating_add(kept);
         *held = (kept, since.busy);

@@ -1013,3 +1013,39 @@ fn a_deployment_full_in_the_view_is_asked_for_again_once_a_request_of_this_isola
     w.refresh(0, 6, None);
     assert!(w.isolates[0].view.as_ref().unwrap().0.full.is_empty());
 }
+
+#[test]
+fn syncs_crossing_on_the_way_give_back_exactly_the_slots_given_back() {
+    let mut w = World::new(PARALLEL);
+    let a = w.id("a");
+    // The isolate fills what it leases, a few syncs over.
+    for now in 0..5 {
+        while w.route(0, now, &[]).is_some_and(|_| w.isolates[0].busy_on(&a) < w.isolates[0].held_slots(&a)) {}
+        w.refresh(0, now, None);
+    }
+    let held = w.isolates[0].held_slots(&a);
+    let busy = w.isolates[0].busy_on(&a);
+    assert!(busy >= 8, "{busy} of {held}");
+    // Tickets take what is left to lease, so that the syncs below lease nothing new.
+    for now in 5..5 + 36 - held {
+        w.ticket(u64::from(now));
+    }
+    // Two requests end, a sync leaves; four more end, another sync leaves.
+    for _ in 0..2 {
+        w.isolates[0].release(&a);
+    }
+    let first = w.isolates[0].take_served(10);
+    for _ in 0..4 {
+        w.isolates[0].release(&a);
+    }
+    let second = w.isolates[0].take_served(11);
+    assert_eq!(w.isolates[0].held_slots(&a), busy - 6);
+    // The second arrives first; then both views come back.
+    let group = w.config.group("g").unwrap();
+    for served in [second, first] {
+        let view = w.coordinator.sync_local(12, group, &w.config.router, 1, &served, None, 10, &mut w.rng);
+        w.isolates[0].update(12, 13, view);
+    }
+    let leased = w.coordinator.holdings(13, group).deployments[0].leased_slots;
+    assert_eq!(leased, w.isolates[0].held_slots(&a), "the coordinator counts exactly what the isolate holds");
+}
