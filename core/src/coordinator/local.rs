@@ -393,10 +393,15 @@ impl LocalRouter {
                 && !closed(d)
         }) {
             match view.full.iter().find(|(id, _)| *id == d.id) {
-                // At its concurrency, unless one of this isolate's own requests
-                // to it ended since the view was made.
-                Some((_, Full::Parallel)) if try_freed(&mut self.freed, &d.id, made_ms) => open.push(d),
-                Some((_, limit)) if !stale && !self.holds_room(d, estimated_tokens) => full.push(*limit),
+                Some((_, limit)) if !stale && !self.holds_room(d, estimated_tokens) => {
+                    // At its concurrency, one of this isolate's own requests to it
+                    // that ended since the view was made lets one request try.
+                    if matches!(limit, Full::Parallel) && try_freed(&mut self.freed, &d.id, made_ms) {
+                        open.push(d);
+                    } else {
+                        full.push(*limit);
+                    }
+                }
                 _ => open.push(d),
             }
         }
