@@ -101,9 +101,9 @@ impl Slots {
 
     /// The slots of `deployment` an isolate that filled `peak` at once may lease
     /// now, with `in_flight` tickets: twice its peak (at least two) less what it
-    /// keeps, at most a quarter of what is free beyond the tenth never leased
-    /// (at least one while any is). The flag: what is left after it is under a
-    /// quarter of the limit.
+    /// keeps, at most a quarter of what is free beyond the last tenth (at least
+    /// one while any is free, of a limit over ten). The flag: what is left after
+    /// it is under a quarter of the limit.
     pub(super) fn share(&self, deployment: &Deployment, isolate: u64, peak: u32, in_flight: u32) -> SlotLease {
         let Some(max) = deployment.max_parallel_requests else {
             return SlotLease::default();
@@ -112,7 +112,12 @@ impl Slots {
         let taken = in_flight.saturating_add(self.leased(&deployment.id));
         let leasable = max.saturating_sub(taken).saturating_sub(max.div_ceil(10));
         let wanted = peak.saturating_mul(2).max(2).saturating_sub(kept);
-        let granted = wanted.min((leasable / 4).max(leasable.min(1)));
+        // Past the tenth, one slot at a time while nobody waits (no slot is leased
+        // then), each given back as its request ends: where a ticket would cost
+        // the sync that found no slot, an acquire and a report. A limit of ten
+        // or less keeps its last slot for tickets, so that the queue orders it.
+        let single = if max > 10 { max.saturating_sub(taken) } else { leasable };
+        let granted = wanted.min((leasable / 4).max(single.min(1)));
         let left = max.saturating_sub(taken).saturating_sub(granted);
         SlotLease { granted, return_at_once: left < max / 4 }
     }
