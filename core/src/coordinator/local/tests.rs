@@ -80,14 +80,7 @@ impl World {
 
     /// A ticket from the coordinator, as a request that must coordinate takes one.
     fn ticket(&mut self, now: u64) -> (String, u64) {
-        let request = TicketRequest {
-            avoid: vec![],
-            estimated_tokens: 10,
-            stream: false,
-            queue: None,
-            region: None,
-            isolate: NO_ISOLATE,
-        };
+        let request = plain_request();
         let group = self.config.group("g").unwrap();
         match self.coordinator.acquire(now, group, &self.config.router, &request, &mut self.rng) {
             Admission::Now(TicketReply::Granted(g)) => (g.deployment.as_str().to_owned(), g.ticket),
@@ -306,14 +299,7 @@ impl World {
 
     /// Tickets of 10 tokens granted, at most `most`, until the coordinator refuses one.
     fn tickets_until_refused_at_most(&mut self, now: u64, most: u64) -> u64 {
-        let request = TicketRequest {
-            avoid: vec![],
-            estimated_tokens: 10,
-            stream: false,
-            queue: None,
-            region: None,
-            isolate: NO_ISOLATE,
-        };
+        let request = plain_request();
         let mut granted = 0;
         while granted < most {
             let group = self.config.group("g").unwrap();
@@ -563,14 +549,7 @@ fn an_isolates_answers_are_one_sample_weighted_by_their_number() {
     }
     w.refresh(0, 0, None);
     // One answer by ticket, at 1,000 ms: the mean is (9 x 100 + 1,000) / 10.
-    let request = TicketRequest {
-        avoid: vec![w.id("a")],
-        estimated_tokens: 10,
-        stream: false,
-        queue: None,
-        region: None,
-        isolate: NO_ISOLATE,
-    };
+    let request = TicketRequest { avoid: vec![w.id("a")], ..plain_request() };
     let group = w.config.group("g").unwrap();
     let Admission::Now(TicketReply::Granted(grant)) =
         w.coordinator.acquire(1, group, &w.config.router, &request, &mut w.rng)
@@ -681,14 +660,7 @@ fn max_parallel_requests_holds_across_isolates_and_tickets() {
     }
     assert!(local[0] >= 8 && local[1] >= 4, "slots leased to both: {local:?}");
     let group = w.config.group("g").unwrap();
-    let request = TicketRequest {
-        avoid: vec![],
-        estimated_tokens: 10,
-        stream: false,
-        queue: None,
-        region: None,
-        isolate: NO_ISOLATE,
-    };
+    let request = plain_request();
     while let Admission::Now(TicketReply::Granted(_)) =
         w.coordinator.acquire(40, group, &w.config.router, &request, &mut w.rng)
     {
