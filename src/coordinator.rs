@@ -27,10 +27,9 @@ use futures_util::future::{Either, select};
 use serde::de::DeserializeOwned;
 use switchyard_core::config::{Config, DeploymentId, ModelGroup};
 use switchyard_core::coordinator::local::{HealthView, ServedSince};
-use switchyard_core::coordinator::slots::NO_ISOLATE;
 use switchyard_core::coordinator::{
-    self, Admission, GroupMetrics, Holdings, LineDepth, Message, QueueStatus, Report, ReportedFailure, Snapshot,
-    TicketReply, TicketRequest,
+    self, Admission, GroupMetrics, Holdings, Message, QueueStatus, Report, ReportedFailure, Snapshot, TicketReply,
+    TicketRequest,
 };
 use switchyard_core::error::ApiError;
 use switchyard_core::observe::tally::Tally;
@@ -102,11 +101,8 @@ impl DurableObject for Coordinator {
                 let reply = self.acquire(&turn, &request, caller_gone).await?;
                 respond::json(200, serde_json::to_vec(&reply)?)
             }
-            Message::Status { isolate, line, .. } => {
-                let line = line.unwrap_or_default();
-                let asking = (isolate != NO_ISOLATE).then_some((isolate, &line));
-                let status =
-                    self.with_core(|core| core.queue_status(turn.now, &group.name, asking)).unwrap_or_default();
+            Message::Status { .. } => {
+                let status = self.with_core(|core| core.queue_status(turn.now, &group.name)).unwrap_or_default();
                 respond::json(200, serde_json::to_vec(&status)?)
             }
             Message::State { .. } => {
@@ -132,14 +128,13 @@ impl DurableObject for Coordinator {
                 let metrics = self.with_core(|core| core.metrics(turn.now, group, &config.router)).unwrap_or_default();
                 respond::json(200, serde_json::to_vec(&metrics)?)
             }
-            Message::Sync { served, failure, estimated_tokens, isolate, tally, line, .. } => {
+            Message::Sync { served, failure, estimated_tokens, isolate, tally, .. } => {
                 let mut rng = runtime::rng();
                 let view = self
                     .with_core(|core| {
                         if let Some(tally) = &tally {
                             core.observed(tally);
                         }
-                        core.told_line(turn.now, isolate, line.as_ref());
                         let (policy, failure) = (&config.router, failure.as_ref());
                         core.sync_local(turn.now, group, policy, isolate, &served, failure, estimated_tokens, &mut rng)
                     })
@@ -288,9 +283,7 @@ pub async fn acquire(env: &Env, group: &str, request: TicketRequest) -> std::res
 }
 
 /// Tells the group's coordinator what isolate `isolate`, routing by itself, served
-/// (and a failure), and its waiting line's depth, and answers with the view to
-/// route by next.
-#[allow(clippy::too_many_arguments)]
+/// (and a failure), and answers with the view to route by next.
 pub async fn fetch_view(
     env: &Env,
     group: &str,
@@ -299,9 +292,8 @@ pub async fn fetch_view(
     failure: Option<(DeploymentId, ReportedFailure)>,
     estimated_tokens: u64,
     tally: Option<Tally>,
-    line: Option<LineDepth>,
 ) -> std::result::Result<HealthView, CallError> {
-    let message = Message::Sync { group: group.to_owned(), served, failure, estimated_tokens, isolate, tally, line };
+    let message = Message::Sync { group: group.to_owned(), served, failure, estimated_tokens, isolate, tally };
     ask(env, group, &message).await
 }
 
@@ -321,10 +313,9 @@ pub async fn observed(env: &Env, group: &str, tally: Tally) -> Result<()> {
     Ok(())
 }
 
-/// The group's queue as its coordinator sees it now, with the waiting line of
-/// isolate `isolate` (this one) as it is now.
-pub async fn status(env: &Env, group: &str, isolate: u64, line: Option<LineDepth>) -> Result<QueueStatus> {
-    Ok(ask(env, group, &Message::Status { group: group.to_owned(), isolate, line }).await?)
+/// The group's queue as its coordinator sees it now.
+pub async fn status(env: &Env, group: &str) -> Result<QueueStatus> {
+    Ok(ask(env, group, &Message::Status { group: group.to_owned() }).await?)
 }
 
 /// Takes a waiting request whose client went away out of the group's queue (or

@@ -20,7 +20,7 @@ use worker::{DurableObject, Env, Method, Request, Response, Result, State, durab
 use crate::background::Background;
 use crate::proxy::{self, Caller, HeaderOptions};
 use crate::respond::{self, Reply};
-use crate::{config_source, durable, local_route, runtime};
+use crate::{config_source, coordinator, durable, runtime};
 
 const JOB_KEY: &str = "job";
 
@@ -63,7 +63,7 @@ pub async fn submit(body: &[u8], api_key: Option<&str>, env: &Env, config: &Conf
         return Ok(relay(submitted));
     }
     // A rough wait: how long the group's waiting requests have waited so far.
-    let eta = match local_route::queue_status(env, &group.name).await {
+    let eta = match coordinator::status(env, &group.name).await {
         Ok(status) if status.depth > 0 => status.oldest_wait_ms.div_ceil(1000),
         _ => 0,
     };

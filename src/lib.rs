@@ -26,8 +26,6 @@
 //! - [`coordinator`]: the per-model-group Durable Object, and its client.
 //! - [`local_route`]: routing in the isolate, by the coordinator's health view,
 //!   for groups that need no ticket per request.
-//! - [`waiting_line`]: the isolate's line of requests that may wait for a
-//!   ticket, of which only the best wait in the coordinator's queue.
 //! - [`observe`]: each request's log line, and its counts handed to the
 //!   coordinators for the metrics.
 //! - [`metrics`]: `GET /metrics` and `GET /ui/state`, from every group's coordinator.
@@ -55,7 +53,6 @@ mod routes;
 mod runtime;
 mod translator;
 mod ui;
-mod waiting_line;
 
 use switchyard_core::error::ApiError;
 use worker::{Context, Env, Result, event};

@@ -11,7 +11,7 @@ use std::time::Duration;
 use switchyard_core::config::{Deployment, DeploymentId, ModelGroup, RouterPolicy};
 use switchyard_core::coordinator::local::{Ask, Lease, LocalPick, LocalRouter, Outage, VIEW_TTL_MS};
 use switchyard_core::coordinator::slots::SLOTS_TTL_MS;
-use switchyard_core::coordinator::{QueueStatus, ReportedFailure, Unavailable};
+use switchyard_core::coordinator::{ReportedFailure, Unavailable};
 use switchyard_core::error::ApiError;
 use wasm_bindgen_futures::spawn_local;
 use worker::{Delay, Env};
@@ -19,7 +19,7 @@ use worker::{Delay, Env};
 use crate::background::Background;
 use crate::durable::CallError;
 use crate::respond::Limits;
-use crate::{coordinator, observe, runtime, waiting_line};
+use crate::{coordinator, observe, runtime};
 
 thread_local! {
     static ROUTERS: RefCell<HashMap<String, LocalRouter>> = RefCell::new(HashMap::new());
@@ -78,12 +78,6 @@ impl Drop for InFlight {
 /// Names this isolate to the coordinators: its tickets end with it, should it die.
 pub fn isolate() -> u64 {
     ISOLATE.with(|id| *id)
-}
-
-/// `group`'s queue as its coordinator sees it, with this isolate's waiting line
-/// as it is now ([`waiting_line::depth`]).
-pub async fn queue_status(env: &Env, group: &str) -> worker::Result<QueueStatus> {
-    coordinator::status(env, group, isolate(), waiting_line::depth(group)).await
 }
 
 /// A request of this isolate holding a ticket: counted while it runs, so that
@@ -301,8 +295,7 @@ async fn refresh(env: &Env, group: &str, failure: Option<(DeploymentId, Reported
     let served = with_router(group, |r| r.take_served(asked));
     let isolate = isolate();
     let tally = observe::take_tally(group);
-    let line = waiting_line::depth(group);
-    let fetched = coordinator::fetch_view(env, group, isolate, served, failure, estimated_tokens, tally, line).await;
+    let fetched = coordinator::fetch_view(env, group, isolate, served, failure, estimated_tokens, tally).await;
     let now = runtime::now_ms() as u64;
     match fetched {
         Ok(view) => with_router(group, |r| r.update(asked, now, view)),

@@ -4,10 +4,12 @@
 //! group's coordinator), call it, report how it went, until an answer or the final
 //! error.
 
+use std::pin::pin;
 use std::rc::Rc;
 use std::time::Duration;
 
 use futures_channel::oneshot;
+use futures_util::future::{Either, select};
 use switchyard_core::config::{Config, Deployment, DeploymentId, ModelGroup};
 use switchyard_core::coordinator::local::Ask;
 use switchyard_core::coordinator::{
@@ -33,7 +35,7 @@ use crate::background::Background;
 use crate::cache::Cached;
 use crate::observe;
 use crate::respond::{self, Body, HeaderList, Limits, Reply, Served};
-use crate::{clients, coordinator, credentials, local_route, responses_store, runtime, waiting_line};
+use crate::{clients, coordinator, credentials, local_route, responses_store, runtime};
 
 /// Who a request is served for.
 pub enum Caller {
@@ -358,11 +360,7 @@ async fn pick<'c>(
         region: request.allowed_region,
         isolate: local_route::isolate(),
     };
-    let signal = match caller {
-        Caller::Client { request, .. } if ticket.queue.is_some() => Some(request.signal()),
-        _ => None,
-    };
-    let reply = waiting_line::wait(env, group, serving.router(), ticket, signal, background).await;
+    let reply = take_ticket(env, &group.name, ticket, caller, background).await;
     // A coordinator that failed this ticket is not asked again by the next picks at once.
     if let Err(error) = &reply {
         local_route::unreachable(&group.name, error);
@@ -494,6 +492,32 @@ fn stream_ended(end: Option<&StreamEnd>, started_ms: f64) -> StreamEnded {
         None => (None, None),
     };
     StreamEnded { usage, failure, latency_ms: (runtime::now_ms() - started_ms) as u64 }
+}
+
+/// Asks the group's coordinator for a ticket. A request that may wait there leaves
+/// the queue when its client disconnects.
+async fn take_ticket(
+    env: &Env,
+    group: &str,
+    ticket: TicketRequest,
+    caller: &Caller,
+    background: &Background<'_>,
+) -> std::result::Result<TicketReply, ApiError> {
+    let waiter = ticket.queue.map(|q| q.waiter);
+    let acquired = coordinator::acquire(env, group, ticket);
+    let (Some(waiter), Caller::Client { request, .. }) = (waiter, caller) else {
+        return acquired.await;
+    };
+    match select(pin!(acquired), pin!(runtime::aborted(request.signal()))).await {
+        Either::Left((acquired, _)) => acquired,
+        Either::Right(_) => {
+            let (env, group) = (env.clone(), group.to_owned());
+            background.run(async move {
+                let _ = coordinator::leave(&env, &group, waiter).await;
+            });
+            Err(ApiError::Internal("the client disconnected".into()))
+        }
+    }
 }
 
 /// Tells how an attempt ended: with a ticket, its report to the coordinator;

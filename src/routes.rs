@@ -226,7 +226,7 @@ fn api_key(req: &web_sys::Request) -> Option<String> {
 
 /// Every group's queue, asked of their coordinators at once.
 async fn queue_status(env: &Env, config: &Config) -> Result<Reply> {
-    let statuses = join_all(config.groups().iter().map(|group| local_route::queue_status(env, &group.name))).await;
+    let statuses = join_all(config.groups().iter().map(|group| coordinator::status(env, &group.name))).await;
     let groups = statuses.into_iter().collect::<Result<Vec<_>>>()?;
     Ok(Reply::json(200, serde_json::to_vec(&json!({ "groups": groups }))?))
 }

@@ -71,7 +71,7 @@ fn queue_of_ten_thousand() {
     }
     let pushed = started.elapsed();
     let started = Instant::now();
-    let status = black_box(coordinator.queue_status(2, "g", None));
+    let status = black_box(coordinator.queue_status(2, "g"));
     let status_took = started.elapsed();
     assert_eq!(status.depth, 10_000);
     let started = Instant::now();

@@ -1,9 +1,7 @@
 // A saturated group: what its coordinator would refuse, the isolate refuses by its
 // view, without asking, so that the coordinator's load follows the capacity that
 // frees rather than the requests that arrive; requests that may wait still line up
-// in its queue, and come first when capacity frees; of those, only the best of
-// each isolate wait in the coordinator's queue, the others in the isolate's
-// waiting line (issue 19).
+// in its queue, and come first when capacity frees (issue 19).
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { deployment, useGateway, user } from "../support/gateway.mjs";
@@ -16,7 +14,6 @@ const ctx = useGateway((upstream) => ({
     "model_list:",
     deployment(upstream, "rated", "ra", ", rpm: 100"),
     deployment(upstream, "parallel", "pp", ", max_parallel_requests: 4"),
-    deployment(upstream, "lined", "ln", ", max_parallel_requests: 1"),
     "router_settings:",
     "  num_retries: 0",
     "general_settings:",
@@ -92,32 +89,4 @@ test("a group at its max_parallel_requests refuses requests that may not wait, q
   // Once the slots are free, the next view lets requests through again.
   await sleep(1_100);
   assert.equal((await chat("parallel")).status, 200);
-});
-
-test("requests that may wait for a saturated group wait in the isolate's line: its coordinator hears of the best few, and order holds", async () => {
-  ctx.upstream.script("ln", [], { type: "ok", delayMs: 2_500 });
-  const holder = chat("lined", { tag: "holder" });
-  await sleep(300);
-  const before = await messages("lined");
-  // Thirty requests that may wait a second, behind a call of 2.5 s: none is admitted.
-  const expired = await statuses(Array.from({ length: 30 }, () => chat("lined", { priority: 1, timeout: 1 })));
-  const after = await messages("lined");
-  for (const { status, body } of expired) {
-    assert.equal(status, 408);
-    assert.equal(body.error.code, "queue_timeout");
-  }
-  // Four of them (FILED_AHEAD) waited in the coordinator's queue, the rest in the
-  // isolate; a sync or two besides, and the /metrics read itself (30 and more before).
-  assert.ok(after - before <= 8, `${after - before} coordinator messages for 30 requests that waited`);
-  // Six more, while the holder still runs, served by priority once it ends.
-  ctx.upstream.script("ln", [], { type: "ok", delayMs: 50 });
-  const sent = [];
-  for (const [tag, priority] of [["p2-first", 2], ["p1-first", 1], ["p3", 3], ["p0", 0], ["p2-second", 2], ["p1-second", 1]]) {
-    sent.push(chat("lined", { priority, tag }));
-    await sleep(30);
-  }
-  const answers = await statuses([holder, ...sent]);
-  assert.deepEqual(answers.map((a) => a.status), [200, 200, 200, 200, 200, 200, 200]);
-  const order = ctx.upstream.requests.filter((r) => r.deployment === "ln").map((r) => r.body.messages[0].content);
-  assert.deepEqual(order, ["holder", "p0", "p1-first", "p1-second", "p2-first", "p2-second", "p3"]);
 });

@@ -2,12 +2,8 @@
 //! until capacity comes back (a request finishing, a cooldown ending, a new minute)
 //! or its deadline comes; a grant whose client went away is given back.
 
-use std::collections::HashSet;
-
 use super::Coordinator;
 use super::grant::{fits, in_region};
-use super::isolates::NO_ISOLATE;
-use super::lines::LineDepth;
 use super::protocol::{QueueRequest, QueueStatus, TicketReply, TicketRequest, Unavailable};
 use super::queue::PriorityQueue;
 use super::window::MINUTE_MS;
@@ -65,19 +61,7 @@ impl Coordinator {
                 queue.push(waiter, priority, now_ms, now_ms.saturating_add(max_wait_ms), request.clone());
                 Admission::Queued
             }
-            mut other => {
-                // A request that may wait can be left before it is answered, even
-                // granted at once: an isolate's waiting line hands its grants to
-                // whichever of its requests is best, and gives back one none of
-                // them can take (`Message::Leave`).
-                if let TicketReply::Granted(grant) = &mut other
-                    && let Some(ticket) = self.tickets.get_mut(grant.ticket)
-                {
-                    ticket.waiter = Some(waiter);
-                    self.admitted_waiters.insert(waiter, grant.ticket);
-                }
-                Admission::Now(other)
-            }
+            other => Admission::Now(other),
         }
     }
 
@@ -185,33 +169,8 @@ impl Coordinator {
         Some(wake.max(now_ms + 1))
     }
 
-    /// `asking`: the isolate that asks and its waiting line now, counted in
-    /// place of what it told last.
-    pub fn queue_status(&self, now_ms: u64, group: &str, asking: Option<(u64, &LineDepth)>) -> QueueStatus {
-        let mut depth = LineDepth::default();
-        let mut counted = HashSet::new();
-        for (isolate, told_ms, line) in self.lines.fresh(now_ms) {
-            if asking.is_none_or(|(asker, _)| asker != isolate) {
-                depth.add(line, now_ms.saturating_sub(told_ms));
-                counted.insert(isolate);
-            }
-        }
-        if let Some((asker, line)) = asking {
-            depth.add(line, 0);
-            counted.insert(asker);
-        }
-        // The entries of a line counted stand for requests counted already; any
-        // other waits alone (from an older build, or a line not told lately).
-        for entry in self.queue.iter().flat_map(PriorityQueue::iter) {
-            if !counted.contains(&entry.payload.isolate) || entry.payload.isolate == NO_ISOLATE {
-                let alone = LineDepth {
-                    by_priority: [(entry.priority, 1)].into(),
-                    oldest_wait_ms: now_ms.saturating_sub(entry.enqueued_ms),
-                };
-                depth.add(&alone, 0);
-            }
-        }
-        let LineDepth { by_priority, oldest_wait_ms } = depth;
+    pub fn queue_status(&self, now_ms: u64, group: &str) -> QueueStatus {
+        let (by_priority, oldest_wait_ms) = self.queue.as_ref().map(|q| q.depth(now_ms)).unwrap_or_default();
         QueueStatus {
             group: group.to_owned(),
             depth: by_priority.values().sum(),
@@ -219,13 +178,6 @@ impl Coordinator {
             oldest_wait_ms,
             admitted: self.admitted,
             expired: self.expired,
-        }
-    }
-
-    /// Isolate `isolate` told its waiting line's depth (with a sync).
-    pub fn told_line(&mut self, now_ms: u64, isolate: u64, line: Option<&LineDepth>) {
-        if isolate != NO_ISOLATE {
-            self.lines.tell(now_ms, isolate, line);
         }
     }
 

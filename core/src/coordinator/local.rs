@@ -76,7 +76,6 @@ use crate::config::{Deployment, DeploymentId, ModelGroup, RouterPolicy, RoutingS
 use crate::region::Area;
 
 pub mod outage;
-pub mod waiting;
 pub use outage::{OUTAGE_RETRY_MS, Outage, STALE_GRACE_MS};
 
 /// `refresh_after_ms` while a sync is on its way: no time reaches it.

@@ -87,7 +87,7 @@ impl Coordinator {
             .collect();
         GroupMetrics {
             group: group.name.clone(),
-            queue: self.queue_status(now_ms, &group.name, None),
+            queue: self.queue_status(now_ms, &group.name),
             queue_wait: self.queue_wait.clone(),
             probes,
             messages: self.messages,

@@ -16,14 +16,12 @@
 //!   queue, or gives back the grant it was just sent ([`Coordinator::leave`]).
 //! - `Report`: an empty 204, once [`Coordinator::report`] took each report and
 //!   the queue was ticked.
-//! - `Status`: a [`QueueStatus`] ([`Coordinator::queue_status`]), with the
-//!   asking isolate's waiting line as it is now.
+//! - `Status`: a [`QueueStatus`] ([`Coordinator::queue_status`]).
 //! - `Leave`: an empty 204, once the request left as when its caller goes away.
 //! - `State`: the [`Holdings`] ([`Coordinator::holdings`], `GET /debug/state`).
 //! - `Sync`: a fresh [`local::HealthView`], with its leases, for an isolate that
 //!   routes the group itself ([`Coordinator::sync_local`]); then the queue is ticked,
-//!   as a settled lease may give requests back to the minute. The isolate's
-//!   waiting line's depth comes with it ([`Coordinator::told_line`]).
+//!   as a settled lease may give requests back to the minute.
 //! - `Observed`: an empty 204, once the isolate's counts are added ([`Coordinator::observed`]).
 //! - `Metrics`: the [`GroupMetrics`] ([`Coordinator::metrics`]).
 //!
@@ -53,8 +51,6 @@
 //! - `tickets`: the tickets granted and not ended, by id, by age and by isolate.
 //! - `isolates`: which isolates are alive; what an isolate holds (its slots, its
 //!   tickets) comes back when it lapses.
-//! - `lines`: the isolates' waiting lines as they last told them, for the
-//!   queue's status.
 //! - `serve_local`: the coordinator's side of routing without tickets: counts,
 //!   leases and views.
 //! - `slots`: in-flight slots leased to isolates (`max_parallel_requests`).
@@ -68,7 +64,6 @@ mod grant;
 mod health;
 mod holdings;
 mod isolates;
-mod lines;
 pub mod local;
 mod metrics;
 mod protocol;
@@ -90,7 +85,6 @@ use queue::PriorityQueue;
 use window::Window;
 
 pub use admission::Admission;
-pub use lines::LineDepth;
 pub use protocol::{
     DeploymentHoldings, DeploymentMetrics, Grant, GroupMetrics, HealthState, Holdings, Message, QueueRequest,
     QueueStatus, RECENT_FAILURE_MINUTES, Report, ReportedFailure, TicketReply, TicketRequest, Timings, Unavailable,
@@ -156,8 +150,6 @@ pub struct Coordinator {
     slots: slots::Slots,
     /// The isolates seen lately, whose slots and tickets lapse with them (rebuilt).
     isolates: isolates::Isolates,
-    /// The isolates' waiting lines as last told, for the queue's status (rebuilt).
-    lines: lines::Lines,
     /// For the metrics (rebuilt): the messages taken, what isolates counted, and
     /// the queue's waits.
     messages: u64,

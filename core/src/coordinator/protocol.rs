@@ -4,7 +4,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::lines::LineDepth;
 use super::local::ServedSince;
 use crate::config::{DeploymentId, ModelGroup, RouterPolicy, RoutingStrategy};
 use crate::failure::FailureClass;
@@ -19,16 +18,8 @@ pub enum Message {
     Acquire { group: String, request: TicketRequest, reports: Vec<Report> },
     /// Answered with an empty 204.
     Report { group: String, reports: Vec<Report> },
-    /// Answered with a [`QueueStatus`]. `isolate` and `line`: the asking
-    /// isolate and its waiting line as it is now, counted in place of what it
-    /// told last.
-    Status {
-        group: String,
-        #[serde(default)]
-        isolate: u64,
-        #[serde(default)]
-        line: Option<LineDepth>,
-    },
+    /// Answered with a [`QueueStatus`].
+    Status { group: String },
     /// The client of a waiting request went away. Answered with an empty 204.
     Leave { group: String, waiter: u64 },
     /// Answered with the coordinator's [`Holdings`] (`GET /debug/state`).
@@ -52,9 +43,6 @@ pub enum Message {
         /// travels with the sync, which saves the coordinator an `Observed`.
         #[serde(default)]
         tally: Option<Tally>,
-        /// The isolate's waiting line (`None`: empty, or an older build).
-        #[serde(default)]
-        line: Option<LineDepth>,
     },
     /// What an isolate counted of the requests it served, for the metrics.
     /// Answered with an empty 204.
@@ -69,7 +57,7 @@ impl Message {
         match self {
             Self::Acquire { group, .. }
             | Self::Report { group, .. }
-            | Self::Status { group, .. }
+            | Self::Status { group }
             | Self::Leave { group, .. }
             | Self::State { group }
             | Self::Sync { group, .. }
@@ -359,11 +347,7 @@ mod tests {
         let messages = [
             Message::Acquire { group: "g".into(), request, reports: vec![report.clone()] },
             Message::Report { group: "g".into(), reports: vec![report] },
-            Message::Status {
-                group: "g".into(),
-                isolate: 3,
-                line: Some(LineDepth { by_priority: [(1, 2)].into(), oldest_wait_ms: 9 }),
-            },
+            Message::Status { group: "g".into() },
             Message::Leave { group: "g".into(), waiter: u64::MAX },
             Message::State { group: "g".into() },
             Message::Sync {
@@ -373,7 +357,6 @@ mod tests {
                 estimated_tokens: 7,
                 isolate: u64::MAX,
                 tally: Some(Tally::default()),
-                line: None,
             },
             Message::Observed { group: "g".into(), tally: Tally::default() },
             Message::Metrics { group: "g".into() },

@@ -21,14 +21,6 @@ pub struct Entry<T> {
     key: (u64, u64),
 }
 
-impl<T> Entry<T> {
-    /// Where it stands in line, whatever its id: a lower score goes first (its
-    /// priority, aged if aging is on; see the module doc).
-    pub fn score(&self) -> u64 {
-        self.key.0
-    }
-}
-
 #[derive(Debug)]
 pub struct PriorityQueue<T> {
     /// `(score, sequence)` to id: the admission order.
@@ -74,15 +66,6 @@ impl<T> PriorityQueue<T> {
     /// The entry admitted next.
     pub fn peek(&self) -> Option<&Entry<T>> {
         self.order.values().next().and_then(|id| self.entries.get(id))
-    }
-
-    /// The waiting entries in the order they are admitted.
-    pub fn iter(&self) -> impl Iterator<Item = &Entry<T>> {
-        self.order.values().filter_map(|id| self.entries.get(id))
-    }
-
-    pub fn get(&self, id: u64) -> Option<&Entry<T>> {
-        self.entries.get(&id)
     }
 
     pub fn pop(&mut self) -> Option<Entry<T>> {

@@ -488,7 +488,7 @@ fn waiting_requests_are_admitted_by_priority_then_in_arrival_order() {
     for (waiter, priority) in [(1, 5), (2, 1), (3, 3), (4, 1), (5, 0)] {
         assert_eq!(w.wait(waiter, waiter, priority, 60_000), None, "waits");
     }
-    let status = w.coordinator.queue_status(9, "g", None);
+    let status = w.coordinator.queue_status(9, "g");
     assert_eq!(status.depth, 5);
     assert_eq!(status.by_priority, [(0, 1), (1, 2), (3, 1), (5, 1)].into_iter().collect());
     assert_eq!(status.oldest_wait_ms, 8);
@@ -505,50 +505,7 @@ fn waiting_requests_are_admitted_by_priority_then_in_arrival_order() {
         running = ticket_of(&admitted[0].1);
     }
     assert_eq!(order, [5, 2, 4, 3, 1]);
-    assert_eq!(w.coordinator.queue_status(500, "g", None).admitted, 5);
-}
-
-/// Only the best request of an isolate's waiting line waits in the queue: the
-/// status counts the lines as told (the asking isolate's as it is now), and
-/// the entries of lines not told by themselves.
-#[test]
-fn the_queue_status_counts_the_isolates_lines() {
-    let mut w = World::new(ONE_AT_A_TIME);
-    ticket_of(&w.wait(0, 100, 9, 60_000).expect("capacity: admitted at once"));
-    let group = w.config.group("g").unwrap();
-    for (waiter, isolate) in [(1, 7), (2, 8)] {
-        let request = TicketRequest {
-            avoid: vec![],
-            estimated_tokens: 10,
-            stream: false,
-            queue: Some(QueueRequest { priority: 1, max_wait_ms: 60_000, waiter }),
-            region: None,
-            isolate,
-        };
-        let admission = w.coordinator.acquire(10, group, &w.config.router, &request, &mut w.rng);
-        assert_eq!(admission, Admission::Queued);
-    }
-    assert_eq!(w.wait(10, 3, 4, 60_000), None, "an older build's request waits alone");
-    let line = |pairs: &[(u32, usize)], oldest_wait_ms| LineDepth {
-        by_priority: pairs.iter().copied().collect(),
-        oldest_wait_ms,
-    };
-    // Isolate 7 told its line of three; isolate 8 told none.
-    w.coordinator.told_line(20, 7, Some(&line(&[(1, 2), (2, 1)], 10)));
-    let status = w.coordinator.queue_status(30, "g", None);
-    assert_eq!(status.by_priority, [(1, 3), (2, 1), (4, 1)].into());
-    assert_eq!((status.depth, status.oldest_wait_ms), (5, 20));
-    // Isolate 8 asks: its line as it is now stands for its entry.
-    let own = line(&[(1, 1), (0, 2)], 25);
-    let status = w.coordinator.queue_status(30, "g", Some((8, &own)));
-    assert_eq!(status.by_priority, [(0, 2), (1, 3), (2, 1), (4, 1)].into());
-    assert_eq!(status.oldest_wait_ms, 25);
-    // A line not told again within LINE_TOLD_MS counts by its entry alone, as
-    // does one told empty.
-    let later = 20 + lines::LINE_TOLD_MS + 1;
-    assert_eq!(w.coordinator.queue_status(later, "g", None).by_priority, [(1, 2), (4, 1)].into());
-    w.coordinator.told_line(later, 7, None);
-    assert_eq!(w.coordinator.queue_status(later, "g", None).depth, 3);
+    assert_eq!(w.coordinator.queue_status(500, "g").admitted, 5);
 }
 
 #[test]
@@ -575,7 +532,7 @@ fn a_deadline_answers_with_the_wait_and_the_place_in_line() {
         [(2, TicketReply::Unavailable(Unavailable::QueueTimeout { waited_ms: 5_000, position: 1 }))]
     );
     assert_eq!(w.coordinator.next_wakeup(5_000), None, "nobody waits");
-    let status = w.coordinator.queue_status(5_000, "g", None);
+    let status = w.coordinator.queue_status(5_000, "g");
     assert_eq!((status.depth, status.expired, status.admitted), (0, 2, 0));
 }
 

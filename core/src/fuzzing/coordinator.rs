@@ -98,7 +98,7 @@ fn deliver(coordinator: &mut Coordinator, config: &Config, message: &Message, no
             }
         }
         Message::Status { .. } => {
-            round_trip(&coordinator.queue_status(now, &group.name, None));
+            round_trip(&coordinator.queue_status(now, &group.name));
         }
         Message::State { .. } => {
             round_trip(&coordinator.holdings(now, group));

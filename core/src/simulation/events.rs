@@ -72,10 +72,6 @@ pub(super) enum ToCoordinator {
         ticket: TicketRequest,
     },
     Report(Report),
-    /// A waiting line gives back the grant its entry `waiter` was sent.
-    Leave {
-        waiter: u64,
-    },
 }
 
 #[derive(Debug)]
@@ -106,10 +102,6 @@ pub(super) enum Event {
     },
     /// An isolate's keeper wakes up.
     Keeper {
-        at: Sender,
-    },
-    /// A request in an isolate's waiting line reaches its deadline.
-    LineDeadline {
         at: Sender,
     },
     /// The coordinator's alarm (`Coordinator::next_wakeup`).

@@ -223,10 +223,6 @@ impl Meter {
         self.messages.acquire += 1;
     }
 
-    pub fn give_back(&mut self) {
-        self.messages.give_back += 1;
-    }
-
     pub fn report(&mut self) {
         self.messages.report += 1;
     }

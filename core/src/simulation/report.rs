@@ -34,11 +34,7 @@ pub struct Messages {
     pub sync_release: u64,
     /// Syncs telling a failed call without a ticket.
     pub sync_failure: u64,
-    /// Ticket requests: without a priority each its own; with one, only those an
-    /// isolate's waiting line files (`coordinator::local::waiting`).
     pub acquire: u64,
-    /// Grants a waiting line gave back, nobody in it able to take them.
-    pub give_back: u64,
     /// Reports of tickets (each alone: a group with `max_parallel_requests` has
     /// `reports_may_wait` false, so the Worker sends each at once).
     pub report: u64,
@@ -46,13 +42,7 @@ pub struct Messages {
 
 impl Messages {
     pub fn total(&self) -> u64 {
-        self.sync_refresh
-            + self.sync_keeper
-            + self.sync_release
-            + self.sync_failure
-            + self.acquire
-            + self.give_back
-            + self.report
+        self.sync_refresh + self.sync_keeper + self.sync_release + self.sync_failure + self.acquire + self.report
     }
 }
 
@@ -254,7 +244,7 @@ impl fmt::Display for Report {
         let m = &self.messages;
         writeln!(
             f,
-            "coordinator messages {} ({:.4} per routed request): syncs {} (refresh {}, keeper {}, release {}, failure {}), acquires {}, grants given back {}, reports {}",
+            "coordinator messages {} ({:.4} per routed request): syncs {} (refresh {}, keeper {}, release {}, failure {}), acquires {}, reports {}",
             m.total(),
             self.messages_per_routed(),
             m.sync_refresh + m.sync_keeper + m.sync_release + m.sync_failure,
@@ -263,7 +253,6 @@ impl fmt::Display for Report {
             m.sync_release,
             m.sync_failure,
             m.acquire,
-            m.give_back,
             m.report
         )?;
         let i = &self.inversions;

@@ -27,22 +27,3 @@ fn a_run_is_reproducible() {
     assert_eq!(first, run(&scenario).unwrap());
     assert_ne!(first, run(&Scenario { seed: scenario.seed + 1, ..scenario }).unwrap());
 }
-
-/// Every request with a priority, demand over capacity: the queue never
-/// empties and a fifth of the requests wait out their time. Those wait in their
-/// isolate's line, unseen: the coordinator takes about one ticket request per
-/// request it admits by ticket (each isolate's best few, and those of them whose
-/// time runs out), not one per request that waits; and no request is admitted
-/// past a better one that waited longer than the bound.
-#[test]
-fn requests_that_wait_cost_the_coordinator_their_admissions_not_their_arrivals() {
-    let report = run(&Scenario { minutes: 1, ..Scenario::scaled(40).all_priorities() }).unwrap();
-    println!("{report}");
-    assert_eq!(report.limit_violations(), Vec::<String>::new());
-    let timed_out = report.refused.get("queue timeout").copied().unwrap_or(0);
-    let by_ticket = report.routed.ticket + report.routed.queued;
-    assert!(timed_out > by_ticket / 4, "demand over capacity: {report}");
-    let acquires = report.messages.acquire;
-    assert!(acquires < by_ticket + by_ticket / 5, "{acquires} ticket requests for {by_ticket} admitted by ticket");
-    assert_eq!(report.inversions.beyond_bound, 0, "{report}");
-}

@@ -11,7 +11,6 @@ use super::measure::{How, MINUTE_MS, Meter};
 use super::report::{DeploymentFigures, Report};
 use super::scenario::Scenario;
 use crate::config::{Config, DeploymentId, ModelGroup, load};
-use crate::coordinator::local::waiting::{WaitingLine, Want};
 use crate::coordinator::local::{Ask, HealthView, LocalPick, LocalRouter, VIEW_TTL_MS};
 use crate::coordinator::{
     Admission, Coordinator, QueueRequest, Report as TicketReport, ReportedFailure, TicketReply, TicketRequest,
@@ -30,10 +29,6 @@ struct Isolate {
     /// While a shared refresh is on its way: the requests waiting for its view
     /// (`refresh_shared` in src/local_route.rs).
     shared: Option<Vec<Request>>,
-    /// Its requests with a priority waiting for a ticket (`src/waiting_line.rs`),
-    /// and the line that decides which of them files and who takes a grant.
-    line: WaitingLine,
-    waiting: BTreeMap<u64, Request>,
 }
 
 pub(super) struct World<'s> {
@@ -45,9 +40,8 @@ pub(super) struct World<'s> {
     next_request: u64,
     /// The next arrival, unrounded (rounding each gap would bias the rate).
     next_arrival_ms: f64,
-    /// Entries waiting in the coordinator's queue, by waiter id (ordered: a
-    /// dying isolate's waiters leave in a fixed order): each filed by a
-    /// request of an isolate's waiting line, for the line.
+    /// Requests waiting in the coordinator's queue, by waiter id (ordered: a
+    /// dying isolate's waiters leave in a fixed order).
     waiters: BTreeMap<u64, (Sender, Request)>,
     /// When the coordinator's alarm is set.
     wakeup_at: Option<u64>,
@@ -135,12 +129,6 @@ impl<'s> World<'s> {
                     self.tick();
                 }
             }
-            // Only a timeout can be taken now: nothing came from the coordinator.
-            Event::LineDeadline { at } => {
-                if self.alive(at) {
-                    self.answer_line(at.slot, 0, false);
-                }
-            }
             Event::Death { slot } => self.die(slot),
         }
     }
@@ -152,14 +140,7 @@ impl<'s> World<'s> {
         let life_ms = draw::exponential(&mut self.rng, self.scenario.isolate_life_s * 1_000.0);
         self.agenda.push(self.now + life_ms as u64 + 1, Event::Death { slot });
         self.next_isolate += 1;
-        Isolate {
-            id: self.next_isolate,
-            router: LocalRouter::default(),
-            keeper_at: None,
-            shared: None,
-            line: WaitingLine::new(self.config.router.queue.aging_ms, self.config.router.queue.max_size),
-            waiting: BTreeMap::new(),
-        }
+        Isolate { id: self.next_isolate, router: LocalRouter::default(), keeper_at: None, shared: None }
     }
 
     fn alive(&self, sender: Sender) -> bool {
@@ -170,28 +151,21 @@ impl<'s> World<'s> {
         Sender { slot, isolate: self.isolates[slot].id }
     }
 
-    /// The isolate dies with everything in it: requests waiting for a view, a
-    /// ticket or in its waiting line are lost, its calls run on upstream
-    /// unwatched, its leases and slots stay set aside at the coordinator until
-    /// they lapse. Its line's entries in the queue leave it (the Durable Object
-    /// sees their fetch closed).
+    /// The isolate dies with everything in it: requests waiting for a view or a
+    /// ticket are lost, its calls run on upstream unwatched, its leases and slots
+    /// stay set aside at the coordinator until they lapse. Its requests waiting in
+    /// the queue leave it (the Durable Object sees their fetch closed).
     fn die(&mut self, slot: usize) {
         let dead = self.sender(slot);
         self.meter.deaths += 1;
         let leaving: Vec<u64> = self.waiters.iter().filter(|(_, (from, _))| *from == dead).map(|(id, _)| *id).collect();
         for waiter in leaving {
-            self.waiters.remove(&waiter);
-            self.coordinator.leave(self.now, waiter);
+            if let Some((_, request)) = self.waiters.remove(&waiter) {
+                self.coordinator.leave(self.now, waiter);
+                self.meter.vanished(&request);
+            }
         }
-        let isolate = &mut self.isolates[slot];
-        let lost: Vec<Request> = isolate
-            .shared
-            .take()
-            .unwrap_or_default()
-            .into_iter()
-            .chain(std::mem::take(&mut isolate.waiting).into_values())
-            .collect();
-        for request in lost {
+        for request in self.isolates[slot].shared.take().unwrap_or_default() {
             self.meter.vanished(&request);
         }
         self.isolates[slot] = self.born(slot);
@@ -255,10 +229,6 @@ impl<'s> World<'s> {
                 request.refreshed = true;
                 self.refresh_shared(slot, Some(request));
                 self.arm_keeper(slot);
-                return;
-            }
-            LocalPick::Refresh | LocalPick::Coordinate if may_wait => {
-                self.line_up(slot, request);
                 return;
             }
             LocalPick::Refresh | LocalPick::Coordinate => {
@@ -334,53 +304,6 @@ impl<'s> World<'s> {
         self.send_to_coordinator(ToCoordinator::Acquire { from, request, ticket });
     }
 
-    /// A request with a priority joins its isolate's waiting line, which files
-    /// for it if it stands before every entry filed.
-    fn line_up(&mut self, slot: usize, request: Request) {
-        let Some(priority) = request.priority else {
-            return;
-        };
-        let deadline = self.now + self.scenario.max_wait_ms;
-        let want = Want { avoid: vec![], estimated_tokens: request.estimated, region: None };
-        let isolate = &mut self.isolates[slot];
-        if let Err(full) = isolate.line.join(request.id, priority, self.now, deadline, want) {
-            self.meter.refused(self.now, &request, reason_name(&full), false);
-            return;
-        }
-        isolate.waiting.insert(request.id, request.clone());
-        let at = self.sender(slot);
-        self.agenda.push(deadline, Event::LineDeadline { at });
-        self.file_line(slot);
-    }
-
-    /// The requests of the line that must file now send their ticket requests
-    /// (each Worker request looks for itself on its own timer).
-    fn file_line(&mut self, slot: usize) {
-        let isolate = &mut self.isolates[slot];
-        let filing: Vec<Request> = isolate.waiting.values().filter(|r| isolate.line.file(r.id)).cloned().collect();
-        for request in filing {
-            self.acquire(slot, request);
-        }
-    }
-
-    /// The requests of the line with an answer take it: a grant is called, any
-    /// other answer refuses its request. `minute`: the coordinator's when it
-    /// granted; `queued`: the entry waited in its queue.
-    fn answer_line(&mut self, slot: usize, minute: u64, queued: bool) {
-        let now = self.now;
-        let isolate = &mut self.isolates[slot];
-        let answered: Vec<(Request, TicketReply)> = isolate
-            .waiting
-            .values()
-            .filter_map(|r| isolate.line.take(r.id, now).map(|reply| (r.clone(), reply)))
-            .collect();
-        for (request, reply) in answered {
-            self.isolates[slot].waiting.remove(&request.id);
-            self.take_reply(slot, request, reply, minute, queued);
-        }
-        self.file_line(slot);
-    }
-
     /// A view arrives; the requests waiting for it (a shared refresh's) pick
     /// again. Those of an isolate that died were lost with it (see `die`).
     fn view_arrives(&mut self, to: Sender, asked_ms: u64, view: HealthView, shared: bool) {
@@ -400,28 +323,9 @@ impl<'s> World<'s> {
             if matches!(reply, TicketReply::Granted(_)) {
                 self.meter.tickets_lost += 1;
             }
-            // A line's requests were lost with it (see `die`).
-            if request.priority.is_none() {
-                self.meter.vanished(&request);
-            }
+            self.meter.vanished(&request);
             return;
         }
-        if request.priority.is_none() {
-            self.take_reply(to.slot, request, reply, minute, queued);
-            return;
-        }
-        let group = &self.config.groups()[0];
-        let line = &mut self.isolates[to.slot].line;
-        if line.answered(request.id, reply, self.now, group, &self.config.router).is_some() {
-            self.meter.give_back();
-            self.send_to_coordinator(ToCoordinator::Leave { waiter: request.id });
-        }
-        self.answer_line(to.slot, minute, queued);
-    }
-
-    /// A request takes its ticket's answer: a grant is called, anything else refuses it.
-    fn take_reply(&mut self, slot: usize, request: Request, reply: TicketReply, minute: u64, queued: bool) {
-        let to = self.sender(slot);
         match reply {
             TicketReply::Granted(grant) => {
                 let index = self.group().deployments.iter().position(|d| d.id == grant.deployment);
@@ -555,16 +459,17 @@ impl<'s> World<'s> {
             ToCoordinator::Acquire { from, request, ticket } => {
                 match self.coordinator.acquire(now, group, policy, &ticket, &mut self.rng) {
                     Admission::Now(reply) => self.answer(from, request, reply, false),
-                    // Its isolate died on the way: the Durable Object finds the fetch
-                    // closed. (Its request was lost with the isolate's line.)
-                    Admission::Queued if !self.alive(from) => self.coordinator.leave(now, request.id),
+                    // Its isolate died on the way: the Durable Object finds the fetch closed.
+                    Admission::Queued if !self.alive(from) => {
+                        self.coordinator.leave(now, request.id);
+                        self.meter.vanished(&request);
+                    }
                     Admission::Queued => {
                         self.waiters.insert(request.id, (from, request));
                     }
                 }
             }
             ToCoordinator::Report(report) => self.coordinator.report(now, group, policy, &report),
-            ToCoordinator::Leave { waiter } => self.coordinator.leave(now, waiter),
         }
         self.tick();
     }
@@ -574,6 +479,7 @@ impl<'s> World<'s> {
         // is given back at once. Any other answer to a dead isolate is lost on its way.
         if queued && !self.alive(to) {
             self.coordinator.leave(self.now, request.id);
+            self.meter.vanished(&request);
             return;
         }
         let minute = self.now / MINUTE_MS;
