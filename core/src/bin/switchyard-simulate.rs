@@ -3,21 +3,25 @@
 //! written down in BENCHMARKS.md. Runs the issue's scenario (1,000 isolates,
 //! 20,000 requests per second, a tenth of them with a priority) for one simulated
 //! minute by default (`[minutes]`), or without priorities (`--without-priorities`:
-//! nobody waits in the queue). About 2.7 minutes per simulated minute in release:
-//! the coordinator's own cost per message grows with the tickets in flight and
-//! the isolates (see BENCHMARKS.md). Exits non-zero when a limit was exceeded.
+//! nobody waits in the queue), or with a priority on every request
+//! (`--all-priorities`: every request may wait, and the queue never empties).
+//! Run times per simulated minute are in BENCHMARKS.md. Exits non-zero when a
+//! limit was exceeded.
 
 use std::process::ExitCode;
 
 use switchyard_core::simulation::{self, Scenario};
 
 fn main() -> ExitCode {
-    // `switchyard-simulate [minutes] [--without-priorities]`.
+    // `switchyard-simulate [minutes] [--without-priorities | --all-priorities]`.
     let args: Vec<String> = std::env::args().skip(1).collect();
     let minutes = args.iter().find_map(|arg| arg.parse().ok()).unwrap_or(1);
     let mut scenario = Scenario { minutes, ..Scenario::issue() };
     if args.iter().any(|arg| arg == "--without-priorities") {
         scenario = scenario.without_priorities();
+    }
+    if args.iter().any(|arg| arg == "--all-priorities") {
+        scenario = scenario.all_priorities();
     }
     let s = &scenario;
     println!(

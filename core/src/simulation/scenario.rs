@@ -91,6 +91,13 @@ impl Scenario {
         Self { priority_share: 0.0, ..self }
     }
 
+    /// The scenario with every request carrying a priority: demand
+    /// exceeds capacity, so the queue is never empty and every request may wait
+    /// in it (what an isolate's waiting line is for).
+    pub fn all_priorities(self) -> Self {
+        Self { priority_share: 1.0, ..self }
+    }
+
     /// The group's config. Cooldowns are off: under LiteLLM's default a single 429
     /// cools a deployment at once, and random 429s at this rate would keep every
     /// deployment out, which is not what this measures. Every deployment weighs
