@@ -93,7 +93,7 @@ impl Scenario {
 
     /// The scenario with every request carrying a priority: demand
     /// exceeds capacity, so the queue is never empty and every request may wait
-    /// in it (what an isolate's waiting line is for).
+    /// in it: what the queue costs the coordinator under saturation.
     pub fn all_priorities(self) -> Self {
         Self { priority_share: 1.0, ..self }
     }
