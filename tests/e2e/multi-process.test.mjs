@@ -1,54 +1,39 @@
 // Several gateway processes, one coordinator: four gateways (each its own workerd
 // through Miniflare, so each its own isolate with its own views, leases and slots)
-// share the coordinator process of `startCoordinatorHost` through one dev registry,
+// share the coordinator process of `startSharedCoordinator` through one dev registry,
 // as Cloudflare's isolates share a group's Durable Object. What one group promises
 // must hold whichever process a request comes through: an rpm exactly, a
 // `max_parallel_requests` at the upstream, a cooldown seen by all within a
 // second, and the queue's priority order.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, beforeEach, test } from "node:test";
-import { deployment, startCoordinatorHost, startGateway, user } from "../support/gateway.mjs";
-import { startMockUpstream } from "../support/mock-upstream.mjs";
+import { deployment, startSharedCoordinator, user } from "../support/gateway.mjs";
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const RPM = 120;
 const MAX_PARALLEL = 20;
-const ctx = {};
+let ctx;
 
 before(async () => {
-  ctx.registry = mkdtempSync(join(tmpdir(), "switchyard-registry-"));
-  ctx.upstream = await startMockUpstream();
-  ctx.config = [
-    "model_list:",
-    // An rpm big enough for isolates to route under leases (a small one is never leased).
-    deployment(ctx.upstream, "limited", "lim", `, rpm: ${RPM}`),
-    deployment(ctx.upstream, "parallel", "par", `, max_parallel_requests: ${MAX_PARALLEL}`),
-    // `ca` cools for longer than the test watches it.
-    deployment(ctx.upstream, "pair", "ca", ", cooldown_time: 10"),
-    deployment(ctx.upstream, "pair", "cb"),
-    deployment(ctx.upstream, "serial", "one", ", max_parallel_requests: 1"),
-    "router_settings:",
-    "  num_retries: 0",
-  ].join("\n");
-  ctx.host = await startCoordinatorHost({ config: ctx.config, registry: ctx.registry });
-  // One at a time, here and in `after`: Miniflare's watcher of a dev registry
-  // (chokidar) sometimes leaks when instances sharing the registry start or stop
-  // together, and keeps this file's process alive (3 runs in 10 hung so).
-  ctx.gateways = [];
-  for (const n of [1, 2, 3, 4]) {
-    ctx.gateways.push(await startGateway({ config: ctx.config, coordinatorRegistry: ctx.registry, name: `gateway-${n}` }));
-  }
+  ctx = await startSharedCoordinator({
+    config: (upstream) =>
+      [
+        "model_list:",
+        // An rpm big enough for isolates to route under leases (a small one is never leased).
+        deployment(upstream, "limited", "lim", `, rpm: ${RPM}`),
+        deployment(upstream, "parallel", "par", `, max_parallel_requests: ${MAX_PARALLEL}`),
+        // `ca` cools for longer than the test watches it.
+        deployment(upstream, "pair", "ca", ", cooldown_time: 10"),
+        deployment(upstream, "pair", "cb"),
+        deployment(upstream, "serial", "one", ", max_parallel_requests: 1"),
+        "router_settings:",
+        "  num_retries: 0",
+      ].join("\n"),
+    gateways: ["gateway-1", "gateway-2", "gateway-3", "gateway-4"],
+  });
 });
 
-after(async () => {
-  for (const gateway of ctx.gateways ?? []) await gateway.close();
-  await ctx.host?.close();
-  await ctx.upstream?.close();
-  rmSync(ctx.registry, { recursive: true, force: true });
-});
+after(() => ctx?.close());
 
 beforeEach(() => ctx.upstream.reset());
 

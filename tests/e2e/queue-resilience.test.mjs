@@ -4,46 +4,40 @@
 // workerd process of their own (as a Durable Object runs apart from the Worker
 // calling it on Cloudflare), so that either side can be stopped under the other.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { deployment, startCoordinatorHost, startGateway, user } from "../support/gateway.mjs";
-import { startMockUpstream } from "../support/mock-upstream.mjs";
+import { deployment, startSharedCoordinator, user } from "../support/gateway.mjs";
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const ctx = {};
+let ctx;
+/** The gateway every test sends through (the first test starts a second one to close). */
+let gateway;
 
 before(async () => {
-  ctx.registry = mkdtempSync(join(tmpdir(), "switchyard-registry-"));
-  ctx.upstream = await startMockUpstream();
-  ctx.config = [
-    "model_list:",
-    deployment(ctx.upstream, "serial", "one", ", max_parallel_requests: 1"),
-    // Routed in the isolate: `free` by its view alone, `limited` under leases of its rpm.
-    deployment(ctx.upstream, "free", "free-1"),
-    deployment(ctx.upstream, "limited", "limited-1", ", rpm: 1000"),
-    // Every coordinator's stub is got with a location hint (workerd takes it, and ignores it).
-    "router_settings:",
-    "  coordinator_location: weur",
-    "  coordinator_locations: { limited: enam }",
-  ].join("\n");
-  ctx.host = await startCoordinatorHost({ config: ctx.config, registry: ctx.registry });
-  ctx.gateway = await startGateway({ config: ctx.config, coordinatorRegistry: ctx.registry });
+  ctx = await startSharedCoordinator({
+    config: (upstream) =>
+      [
+        "model_list:",
+        deployment(upstream, "serial", "one", ", max_parallel_requests: 1"),
+        // Routed in the isolate: `free` by its view alone, `limited` under leases of its rpm.
+        deployment(upstream, "free", "free-1"),
+        deployment(upstream, "limited", "limited-1", ", rpm: 1000"),
+        // Every coordinator's stub is got with a location hint (workerd takes it, and ignores it).
+        "router_settings:",
+        "  coordinator_location: weur",
+        "  coordinator_locations: { limited: enam }",
+      ].join("\n"),
+    gateways: ["gateway"],
+  });
+  [gateway] = ctx.gateways;
 });
 
-after(async () => {
-  await ctx.gateway?.close();
-  await ctx.host?.close();
-  await ctx.upstream?.close();
-  rmSync(ctx.registry, { recursive: true, force: true });
-});
+after(() => ctx?.close());
 
-const chat = (body = {}, gateway = ctx.gateway) =>
-  gateway.post("/v1/chat/completions", { model: "serial", messages: user(body.tag), ...body, tag: undefined });
+const chat = (body = {}, through = gateway) =>
+  through.post("/v1/chat/completions", { model: "serial", messages: user(body.tag), ...body, tag: undefined });
 
 test("a waiting request whose gateway dies leaves the queue: the next in line is served when capacity frees", async () => {
-  const doomed = await startGateway({ config: ctx.config, coordinatorRegistry: ctx.registry });
+  const doomed = await ctx.startGateway("doomed");
   ctx.upstream.script("one", [{ type: "ok", delayMs: 800 }]);
   const started = Date.now();
   const busy = chat({ priority: 0, tag: "busy" });
@@ -52,7 +46,7 @@ test("a waiting request whose gateway dies leaves the queue: the next in line is
   await sleep(150);
   const next = chat({ priority: 2, tag: "next" });
   await sleep(150);
-  const depth = async () => (await (await ctx.gateway.get("/queue/status")).json()).groups[0].depth;
+  const depth = async () => (await (await gateway.get("/queue/status")).json()).groups[0].depth;
   assert.equal(await depth(), 2);
 
   await doomed.close();
@@ -77,7 +71,7 @@ test("a coordinator restart answers its waiting requests with a retryable 503, t
   await sleep(200);
   const waiting = chat({ priority: 1, tag: "waiting" });
   await sleep(200);
-  const status = await (await ctx.gateway.get("/queue/status")).json();
+  const status = await (await gateway.get("/queue/status")).json();
   assert.equal(status.groups.find((g) => g.group === "serial").depth, 1, "the second request waits in the queue");
 
   const resetAt = Date.now();
@@ -92,7 +86,7 @@ test("a coordinator restart answers its waiting requests with a retryable 503, t
   // The request already admitted is not cut: its call finishes.
   assert.equal((await busy).status, 200);
 
-  ctx.host = await startCoordinatorHost({ config: ctx.config, registry: ctx.registry });
+  await ctx.startHost();
   let again;
   for (let tries = 0; tries < 50; tries++) {
     again = await chat({ priority: 1 });
@@ -104,13 +98,12 @@ test("a coordinator restart answers its waiting requests with a retryable 503, t
 });
 
 test("while its coordinator is down, a group without limits serves from its last view for a while; one with an rpm gets a 503 saying why", async () => {
-  const ask = (model) => ctx.gateway.post("/v1/chat/completions", { model, messages: user(model) });
+  const ask = (model) => gateway.post("/v1/chat/completions", { model, messages: user(model) });
   for (const model of ["free", "limited"]) {
     const answer = await ask(model);
     assert.equal(answer.status, 200, await answer.text());
   }
   await ctx.host.close();
-  ctx.host = undefined;
   const downAt = Date.now();
   // Past the views' second: each pick must sync, and the sync fails.
   await sleep(1_200);
@@ -134,7 +127,7 @@ test("while its coordinator is down, a group without limits serves from its last
   assert.equal(late.status, 503, "past the grace nothing is admitted without the coordinator");
   assert.equal((await late.json()).error.code, "coordinator_unavailable");
 
-  ctx.host = await startCoordinatorHost({ config: ctx.config, registry: ctx.registry });
+  await ctx.startHost();
   let again;
   for (let tries = 0; tries < 50; tries++) {
     again = await ask("limited");

@@ -6,57 +6,45 @@
 // The coordinators run in a workerd process of their own, shared by both
 // gateways through one dev registry (as in multi-process.test.mjs).
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { deployment, startCoordinatorHost, startGateway, user } from "../support/gateway.mjs";
-import { startMockUpstream } from "../support/mock-upstream.mjs";
+import { deployment, startSharedCoordinator, user } from "../support/gateway.mjs";
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 /** `SLOTS_TTL_MS` in core/src/coordinator/isolates.rs. */
 const LAPSE_MS = 30_000;
-const ctx = {};
+let ctx;
 
 before(async () => {
-  ctx.registry = mkdtempSync(join(tmpdir(), "switchyard-registry-"));
-  ctx.upstream = await startMockUpstream();
-  // One request in flight at most: no slot is ever leased (the tenth never
-  // leased is all of it), so every request takes a ticket.
-  ctx.config = ["model_list:", deployment(ctx.upstream, "serial", "one", ", max_parallel_requests: 1")].join("\n");
-  ctx.host = await startCoordinatorHost({ config: ctx.config, registry: ctx.registry });
-  ctx.doomed = await startGateway({ config: ctx.config, coordinatorRegistry: ctx.registry, name: "doomed" });
-  ctx.survivor = await startGateway({ config: ctx.config, coordinatorRegistry: ctx.registry, name: "survivor" });
+  ctx = await startSharedCoordinator({
+    // One request in flight at most: no slot is ever leased (the tenth never
+    // leased is all of it), so every request takes a ticket.
+    config: (upstream) => ["model_list:", deployment(upstream, "serial", "one", ", max_parallel_requests: 1")].join("\n"),
+    gateways: ["doomed", "survivor"],
+  });
 });
 
-after(async () => {
-  await ctx.doomed?.close();
-  await ctx.survivor?.close();
-  await ctx.host?.close();
-  await ctx.upstream?.close();
-  rmSync(ctx.registry, { recursive: true, force: true });
-});
+after(() => ctx?.close());
 
 const chat = (gateway, tag) =>
   gateway.post("/v1/chat/completions", { model: "serial", messages: user(tag), priority: 0 });
 const tagOf = (request) => request.body.messages[0].content;
 
 test("a gateway that dies holding the only ticket frees it after the lapse, not the ticket's ten minutes", async (t) => {
+  const [doomed, survivor] = ctx.gateways;
   // The doomed gateway's request takes the ticket, and its upstream never answers.
   ctx.upstream.script("one", [{ type: "stall" }], { type: "ok" });
-  const stalled = chat(ctx.doomed, "stalled").catch(() => "gone");
+  const stalled = chat(doomed, "stalled").catch(() => "gone");
   while (!ctx.upstream.requests.some((r) => tagOf(r) === "stalled")) await sleep(10);
   const takenAt = Date.now();
 
   // The survivor's request finds the group busy and waits in the queue.
-  const waiting = chat(ctx.survivor, "waiting");
-  const depth = async () => (await (await ctx.survivor.get("/queue/status")).json()).groups[0].depth;
+  const waiting = chat(survivor, "waiting");
+  const depth = async () => (await (await survivor.get("/queue/status")).json()).groups[0].depth;
   for (let tries = 0; tries < 100 && (await depth()) < 1; tries++) await sleep(20);
   assert.equal(await depth(), 1, "the survivor's request waits for the ticket");
 
   // The doomed process dies with its request holding the ticket: no report comes.
-  await ctx.doomed.close();
-  ctx.doomed = undefined;
+  await doomed.close();
   assert.equal(await stalled, "gone");
 
   const answer = await waiting;

@@ -1,7 +1,9 @@
 // Runs the built Worker (build/, from `make build`) in workerd through Miniflare,
 // listening on a real local port, with a test config and its own KV and Durable
 // Object storage. Tests talk to it over HTTP like any client.
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { after, before, beforeEach } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -111,6 +113,71 @@ export async function startCoordinatorHost({ config, registry }) {
   });
   await mf.ready;
   return { close: () => mf.dispose() };
+}
+
+/**
+ * Gateways sharing one coordinator process, as Cloudflare's isolates share a
+ * group's Durable Object: a mock upstream, a dev registry in a temp folder, the
+ * coordinator host of `startCoordinatorHost` and one gateway per name in
+ * `gateways`, each its own workerd process, all running `config(upstream)`.
+ *
+ * Processes start one at a time and stop one at a time (gateways, host, then
+ * the upstream and the registry): Miniflare's watcher of a dev registry
+ * (chokidar) sometimes leaks when instances sharing the registry start or stop
+ * together, and keeps the test file's process alive (3 runs in 10 hung so).
+ *
+ * Returns `{ upstream, registry, host, gateways, startHost, startGateway, close }`:
+ * `gateways` in the order of their names; `startHost()` a host again after the
+ * test closed `host` (a coordinator restart: the one before is closed first if
+ * it still runs); `startGateway(name)` one more gateway, joining `gateways`.
+ * Every `close` may be called again, and `close()` of the whole skips what the
+ * test already closed, so a test may stop any process under the others.
+ */
+export async function startSharedCoordinator({ config: configOf, gateways: names }) {
+  const registry = mkdtempSync(join(tmpdir(), "switchyard-registry-"));
+  const shared = { registry, gateways: [] };
+  shared.close = once(async () => {
+    // Each step runs even if one before it failed: what is left running would
+    // keep the test file's process alive.
+    const failures = [];
+    const steps = [...shared.gateways, shared.host, shared.upstream].filter(Boolean);
+    for (const running of steps) await running.close().catch((error) => failures.push(error));
+    rmSync(registry, { recursive: true, force: true });
+    if (failures.length > 0) throw new AggregateError(failures, "closing the shared coordinator's processes");
+  });
+  try {
+    shared.upstream = await startMockUpstream();
+    const config = configOf(shared.upstream);
+    shared.startHost = async () => {
+      await shared.host?.close();
+      shared.host = closesOnce(await startCoordinatorHost({ config, registry }));
+      return shared.host;
+    };
+    shared.startGateway = async (name) => {
+      const gateway = closesOnce(await startGateway({ config, coordinatorRegistry: registry, name }));
+      shared.gateways.push(gateway);
+      return gateway;
+    };
+    await shared.startHost();
+    for (const name of names) await shared.startGateway(name);
+  } catch (error) {
+    // The start's own failure is the one to report; what started is stopped.
+    await shared.close().catch(() => undefined);
+    throw error;
+  }
+  return shared;
+}
+
+/** `fn` run on its first call only; later calls return that first call's promise. */
+function once(fn) {
+  let result;
+  return () => (result ??= fn());
+}
+
+/** `handle` with a `close` that stops it once, however many times it is called. */
+function closesOnce(handle) {
+  handle.close = once(handle.close);
+  return handle;
 }
 
 /** Reads an SSE response, returning each `data:` payload with the time it arrived. */
