@@ -1,4 +1,5 @@
-//! Admission decisions per second, and a queue holding 10,000 waiting requests.
+//! Admission decisions per second, and a queue holding 10,000 waiting requests
+//! (admitted one by one, or timing out one by one, each told its place in line).
 //!
 //! `cargo bench -p switchyard-core`; figures are written down in BENCHMARKS.md.
 //! Native, single thread, release build: the coordinator's own cost, without the
@@ -11,7 +12,9 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use switchyard_core::config::load;
-use switchyard_core::coordinator::{Admission, Coordinator, QueueRequest, Report, TicketReply, TicketRequest};
+use switchyard_core::coordinator::{
+    Admission, Coordinator, QueueRequest, Report, TicketReply, TicketRequest, Unavailable,
+};
 
 fn config(extra: &str, strategy: &str) -> switchyard_core::config::Config {
     let yaml = format!(
@@ -95,6 +98,39 @@ fn queue_of_ten_thousand() {
     );
 }
 
+/// 10,000 wait behind a busy deployment, each until its own deadline, and time
+/// out one tick at a time: each is told its place in line, which a saturated
+/// group's coordinator does for every request that waits out its time.
+fn timeouts_of_ten_thousand() {
+    let config = config(", max_parallel_requests: 1", "simple-shuffle");
+    let group = config.group("g").unwrap();
+    let mut coordinator = Coordinator::default();
+    let mut rng = fastrand::Rng::with_seed(3);
+    for _ in 0..3 {
+        let admission = coordinator.acquire(0, group, &config.router, &request(None), &mut rng);
+        assert!(matches!(admission, Admission::Now(TicketReply::Granted(_))), "{admission:?}");
+    }
+    for i in 0..10_000 {
+        let queue = Some(QueueRequest { priority: (i % 10) as u32, max_wait_ms: 1_000 + i, waiter: 100 + i });
+        let admission = coordinator.acquire(0, group, &config.router, &request(queue), &mut rng);
+        assert_eq!(admission, Admission::Queued);
+    }
+    let started = Instant::now();
+    let mut timed_out = 0;
+    for i in 0..10_000 {
+        for (_, reply) in coordinator.tick(1_000 + i, group, &config.router, &mut rng) {
+            assert!(matches!(reply, TicketReply::Unavailable(Unavailable::QueueTimeout { .. })), "{reply:?}");
+            timed_out += 1;
+        }
+    }
+    let took = started.elapsed();
+    assert_eq!(timed_out, 10_000);
+    println!(
+        "time out 10,000, one per tick: {:>8.1} µs each (tick, place in line)",
+        took.as_secs_f64() * 1e6 / 10_000.0
+    );
+}
+
 fn main() {
     for strategy in
         ["simple-shuffle", "usage-based-routing-v2", "latency-based-routing", "least-busy", "cost-based-routing"]
@@ -102,4 +138,5 @@ fn main() {
         admissions_per_second(strategy);
     }
     queue_of_ten_thousand();
+    timeouts_of_ten_thousand();
 }

@@ -6,7 +6,10 @@
 //! ages at the same rate, the order never changes while they wait: comparing
 //! `priority - (now - enqueued) / aging` between two entries is comparing
 //! `priority * aging + enqueued`, a key fixed at push. So the queue is a B-tree
-//! on that key, and every operation is O(log n) however many entries wait.
+//! on that key, and every operation is O(log n) however many entries wait,
+//! telling an entry its place in line included: the B-tree counts what it
+//! holds (`indexset`), since a saturated group's queue tells one to every request
+//! that waits out its time.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -23,8 +26,8 @@ pub struct Entry<T> {
 
 #[derive(Debug)]
 pub struct PriorityQueue<T> {
-    /// `(score, sequence)` to id: the admission order.
-    order: BTreeMap<(u64, u64), u64>,
+    /// `(score, sequence)` to id: the admission order, with each key's rank.
+    order: indexset::BTreeMap<(u64, u64), u64>,
     /// `(deadline, id)`: the expiry order.
     deadlines: BTreeSet<(u64, u64)>,
     entries: HashMap<u64, Entry<T>>,
@@ -35,7 +38,7 @@ pub struct PriorityQueue<T> {
 impl<T> PriorityQueue<T> {
     pub fn new(aging_ms: Option<u64>) -> Self {
         Self {
-            order: BTreeMap::new(),
+            order: indexset::BTreeMap::new(),
             deadlines: BTreeSet::new(),
             entries: HashMap::new(),
             aging_ms: aging_ms.filter(|&ms| ms > 0),
@@ -65,11 +68,11 @@ impl<T> PriorityQueue<T> {
 
     /// The entry admitted next.
     pub fn peek(&self) -> Option<&Entry<T>> {
-        self.order.values().next().and_then(|id| self.entries.get(id))
+        self.order.first_key_value().and_then(|(_, id)| self.entries.get(id))
     }
 
     pub fn pop(&mut self) -> Option<Entry<T>> {
-        let id = *self.order.values().next()?;
+        let (_, &id) = self.order.first_key_value()?;
         self.remove(id)
     }
 
@@ -97,10 +100,10 @@ impl<T> PriorityQueue<T> {
         self.deadlines.iter().next().map(|&(deadline, _)| deadline)
     }
 
-    /// 1-based place of `id` in the admission order (O(n): for error messages only).
+    /// 1-based place of `id` in the admission order.
     pub fn position(&self, id: u64) -> Option<usize> {
         let key = self.entries.get(&id)?.key;
-        Some(self.order.range(..key).count() + 1)
+        Some(self.order.rank(&key) + 1)
     }
 
     /// How many wait at each priority, and the longest wait so far.
