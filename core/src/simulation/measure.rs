@@ -131,18 +131,24 @@ impl Meter {
         }
     }
 
-    fn done(&mut self, request: &Request) {
-        if let Some(priority) = request.priority
-            && let Some(waiting) = self.waiting.get_mut(&priority)
-        {
-            waiting.remove(&(request.arrived_ms, request.id));
+    /// `request`'s fate is decided at `now_ms`: admitted to a call (`how`) or
+    /// not, in its isolate or by the coordinator, whose answer then travels. It
+    /// no longer waits; admitted, it is an inversion if a request of a better
+    /// priority that arrived before it still waits. Later calls for the same
+    /// request (its answer arriving) change nothing.
+    pub fn decided(&mut self, now_ms: u64, request: &Request, admitted: Option<How>) {
+        let Some(waiting) = request.priority.and_then(|priority| self.waiting.get_mut(&priority)) else {
+            return self.passes(now_ms, request, admitted);
+        };
+        if waiting.remove(&(request.arrived_ms, request.id)) {
+            self.passes(now_ms, request, admitted);
         }
     }
 
-    /// `request` is admitted to a call at `now_ms`: an inversion if a request of
-    /// a better priority that arrived before it still waits.
-    pub fn admitted(&mut self, now_ms: u64, request: &Request, how: How) {
-        self.done(request);
+    fn passes(&mut self, now_ms: u64, request: &Request, admitted: Option<How>) {
+        let Some(how) = admitted else {
+            return;
+        };
         let own = request.priority.unwrap_or(u32::MAX);
         let oldest_better = self
             .waiting
@@ -160,6 +166,14 @@ impl Meter {
                 self.inversions.longest_wait_ms = self.inversions.longest_wait_ms.max(waited);
             }
         }
+    }
+
+    /// `request` is admitted to a call at `now_ms` (decided now in its
+    /// isolate, or by the coordinator before).
+    pub fn admitted(&mut self, now_ms: u64, request: &Request, how: How) {
+        if matches!(how, How::Local | How::AfterSync) {
+            self.decided(now_ms, request, Some(how));
+        }
         let counter = match how {
             How::Local => &mut self.routed.local,
             How::AfterSync => &mut self.routed.after_sync,
@@ -173,7 +187,7 @@ impl Meter {
 
     /// `request` is refused at `now_ms`; `short`: for lack of capacity.
     pub fn refused(&mut self, now_ms: u64, request: &Request, reason: &'static str, short: bool) {
-        self.done(request);
+        self.decided(now_ms, request, None);
         *self.refused.entry(reason).or_default() += 1;
         if short {
             self.short.insert(now_ms / MINUTE_MS);
@@ -182,7 +196,7 @@ impl Meter {
 
     /// `request` was lost with its isolate.
     pub fn vanished(&mut self, request: &Request) {
-        self.done(request);
+        self.decided(self.last_ms, request, None);
         self.vanished += 1;
     }
 

@@ -49,7 +49,9 @@ impl Messages {
 /// Priority inversions: a request admitted (to a call) while a request of a
 /// better (lower) priority that arrived before it had been waiting longer than
 /// `bound_ms` (from its arrival at the gateway, not yet admitted nor refused). A
-/// request without a priority counts as the worst.
+/// request without a priority counts as the worst. Both are taken when their
+/// fate is decided: in their isolate, or when the coordinator answers (a grant
+/// or a refusal then travels back; answers sent in order may arrive in another).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Inversions {
     pub bound_ms: u64,

@@ -482,6 +482,9 @@ impl<'s> World<'s> {
             self.meter.vanished(&request);
             return;
         }
+        // Decided now; the answer reaches its isolate later.
+        let how = if queued { How::Queued } else { How::Ticket };
+        self.meter.decided(self.now, &request, matches!(reply, TicketReply::Granted(_)).then_some(how));
         let minute = self.now / MINUTE_MS;
         self.send_to_isolate(Event::Ticket { to, request, reply, minute, queued });
     }
