@@ -16,13 +16,16 @@ fn main() -> ExitCode {
     // `switchyard-simulate [minutes] [--without-priorities | --all-priorities]`.
     let args: Vec<String> = std::env::args().skip(1).collect();
     let minutes = args.iter().find_map(|arg| arg.parse().ok()).unwrap_or(1);
-    let mut scenario = Scenario { minutes, ..Scenario::issue() };
-    if args.iter().any(|arg| arg == "--without-priorities") {
-        scenario = scenario.without_priorities();
-    }
-    if args.iter().any(|arg| arg == "--all-priorities") {
-        scenario = scenario.all_priorities();
-    }
+    let scenario = Scenario { minutes, ..Scenario::issue() };
+    let scenario = match (args.contains(&"--without-priorities".into()), args.contains(&"--all-priorities".into())) {
+        (false, false) => scenario,
+        (true, false) => scenario.without_priorities(),
+        (false, true) => scenario.all_priorities(),
+        (true, true) => {
+            eprintln!("--without-priorities and --all-priorities exclude each other");
+            return ExitCode::FAILURE;
+        }
+    };
     let s = &scenario;
     println!(
         "{} isolates (mean life {} s), {} requests/s for {} min, delays {}..{} ms, rpm {} (a), tpm {} (b), \
