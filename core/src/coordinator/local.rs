@@ -36,8 +36,11 @@
 //! pick fills one, the request's end frees it for the isolate's next request, and
 //! each sync gives back the slots unused at that moment. An isolate holding slots
 //! syncs within [`VIEW_TTL_MS`] while some are unused and within a third of
-//! [`SLOTS_TTL_MS`] while its requests fill them ([`LocalRouter::sync_due`]); near
-//! the limit it gives each slot back as its request ends. Slots leased are never
+//! [`SLOTS_TTL_MS`] while its requests fill them ([`LocalRouter::sync_due`]). Near
+//! the limit, while its view says requests wait in the coordinator's queue, it
+//! gives each slot back as its request ends, so that they get it; while nobody
+//! waits it keeps the slot for its own next request (a slot sent back and leased
+//! again idles for the round trip, and costs a sync). Slots leased are never
 //! fewer than the isolate's requests in flight, so the limit holds exactly.
 //!
 //! **Full.** The view names the deployments with nothing left for anyone when it
@@ -546,14 +549,15 @@ impl LocalRouter {
 
     /// A request picked here to `deployment` ended (see
     /// [`LocalRouter::counts_in_flight`]): its slot is free for the next. `true`
-    /// when the slot must go back to the coordinator now (a sync), as the
-    /// deployment is near its limit.
+    /// when the slot must go back to the coordinator now (a sync): the
+    /// deployment is near its limit and requests wait for capacity.
     pub fn release(&mut self, deployment: &DeploymentId) -> bool {
         let Some(slots) = self.slots.get_mut(deployment) else {
             return false;
         };
         slots.busy = slots.busy.saturating_sub(1);
-        slots.return_at_once && slots.held > slots.busy
+        let queued = self.view.as_ref().is_some_and(|(view, _)| view.queued);
+        slots.return_at_once && queued && slots.held > slots.busy
     }
 
     /// When this isolate must sync for its slots and tickets even without a

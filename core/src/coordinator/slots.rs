@@ -41,8 +41,9 @@ pub struct SlotsSince {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlotLease {
     pub granted: u32,
-    /// The deployment is near its limit: give each slot back as its request ends
-    /// (a sync of its own), so that the queue and other isolates get it at once.
+    /// The deployment is near its limit: while the isolate's view says requests
+    /// wait in the queue, give each slot back as its request ends (a sync of its
+    /// own), so that they get it at once.
     pub return_at_once: bool,
 }
 
@@ -113,8 +114,8 @@ impl Slots {
         let leasable = max.saturating_sub(taken).saturating_sub(max.div_ceil(10));
         let wanted = peak.saturating_mul(2).max(2).saturating_sub(kept);
         // Past the tenth, one slot at a time while nobody waits (no slot is leased
-        // then), each given back as its request ends: where a ticket would cost
-        // the sync that found no slot, an acquire and a report. A limit of ten
+        // then), given back as its request ends once requests wait: where a
+        // ticket would cost the sync that found no slot, an acquire and a report. A limit of ten
         // or less keeps its last slot for tickets, so that the queue orders it.
         let single = if max > 10 { max.saturating_sub(taken) } else { leasable };
         let granted = wanted.min((leasable / 4).max(single.min(1)));

@@ -731,7 +731,7 @@ fn an_isolate_whose_requests_fill_its_slots_syncs_before_the_coordinator_takes_t
 }
 
 #[test]
-fn near_the_limit_a_slot_goes_back_as_its_request_ends() {
+fn near_the_limit_a_slot_goes_back_as_its_request_ends_while_requests_wait() {
     let mut w = World::new(PARALLEL);
     let a = w.id("a");
     assert_eq!(w.route(0, 0, &[]).as_deref(), Some("a"));
@@ -742,7 +742,24 @@ fn near_the_limit_a_slot_goes_back_as_its_request_ends() {
     }
     w.refresh(0, 2, None);
     assert_eq!(w.route(0, 2, &[]).as_deref(), Some("a"));
-    assert!(w.isolates[0].release(&a), "near the limit: given back at once");
+    assert_eq!(w.route(0, 2, &[]).as_deref(), Some("a"));
+    assert!(!w.isolates[0].release(&a), "near the limit, nobody waiting: kept for this isolate's next request");
+    // Tickets take the rest, and two requests with a priority wait.
+    let group = w.config.group("g").unwrap();
+    while let Admission::Now(TicketReply::Granted(_)) =
+        w.coordinator.acquire(3, group, &w.config.router, &plain_request(), &mut w.rng)
+    {}
+    for waiter in [8, 9] {
+        let queue = Some(crate::coordinator::QueueRequest { priority: 1, max_wait_ms: 60_000, waiter });
+        let request = TicketRequest { queue, ..plain_request() };
+        assert_eq!(w.coordinator.acquire(3, group, &w.config.router, &request, &mut w.rng), Admission::Queued);
+    }
+    // The sync gives back the slot it kept (the first in line takes it); its
+    // view says requests wait: the slot its request fills goes back as it ends.
+    w.refresh(0, 4, None);
+    assert!(w.isolates[0].view.as_ref().unwrap().0.queued);
+    assert_eq!(w.isolates[0].busy_on(&a), 1);
+    assert!(w.isolates[0].release(&a), "requests wait: given back at once");
 }
 
 #[test]
@@ -1035,6 +1052,6 @@ fn past_the_tenth_slots_go_one_at_a_time_but_a_limit_of_ten_or_less_keeps_its_la
         let view = &w.isolates[0].view.as_ref().unwrap().0;
         let lease = view.slots.first().map(|(_, lease)| *lease);
         assert_eq!(lease.map(|l| l.granted), expected, "max_parallel_requests {max}");
-        assert!(lease.is_none_or(|l| l.return_at_once), "given back as its request ends");
+        assert!(lease.is_none_or(|l| l.return_at_once), "given back as its request ends while requests wait");
     }
 }
