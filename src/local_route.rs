@@ -13,6 +13,7 @@ use switchyard_core::coordinator::local::{Ask, Lease, LocalPick, LocalRouter, Ou
 use switchyard_core::coordinator::slots::SLOTS_TTL_MS;
 use switchyard_core::coordinator::{ReportedFailure, Unavailable};
 use switchyard_core::error::ApiError;
+use switchyard_core::region::Area;
 use wasm_bindgen_futures::spawn_local;
 use worker::{Delay, Env};
 
@@ -176,6 +177,14 @@ pub fn unreachable(group: &str, error: &ApiError) {
     };
     let now = runtime::now_ms() as u64;
     with_router(group, |r| r.unreachable(now, outage));
+}
+
+/// The coordinator refused a ticket to a request of `group` that could not wait
+/// and had tried nothing: requests like it are refused here the same way until
+/// a newer view (see [`LocalRouter::refused`]).
+pub fn refused(group: &str, estimated_tokens: u64, region: Option<Area>, reason: &Unavailable) {
+    let now = runtime::now_ms() as u64;
+    with_router(group, |r| r.refused(now, estimated_tokens, region, reason));
 }
 
 /// Tells the coordinator that a call without a ticket failed, and takes the view

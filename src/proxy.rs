@@ -352,6 +352,9 @@ async fn pick<'c>(
         local_route::Local::Ticket => {}
     }
     let queue = serving.queue(group, runtime::now_ms() as u64, rng.u64(..));
+    // A request that can neither wait nor has tried anything: its refusal holds
+    // for the isolate's requests like it (`local_route::refused`).
+    let plain = queue.is_none() && avoid.is_empty();
     let ticket = TicketRequest {
         avoid,
         estimated_tokens: request.prompt_tokens,
@@ -367,7 +370,12 @@ async fn pick<'c>(
     }
     let grant = match reply? {
         TicketReply::Granted(grant) => grant,
-        TicketReply::Unavailable(reason) => return Ok(Err(reason)),
+        TicketReply::Unavailable(reason) => {
+            if plain {
+                local_route::refused(&group.name, request.prompt_tokens, request.allowed_region, &reason);
+            }
+            return Ok(Err(reason));
+        }
     };
     let Some(deployment) = group.deployments.iter().find(|d| d.id == grant.deployment) else {
         return Err(ApiError::Internal(format!("coordinator chose unknown `{}`", grant.deployment)));

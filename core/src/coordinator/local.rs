@@ -52,7 +52,12 @@
 //! of this isolate with a ticket to it that ended since lets one request try for
 //! the place it freed ([`LocalRouter::ticket_ended`]). Near a limit, a pick
 //! prefers a deployment of its tier it holds room in over one the coordinator
-//! leased it nothing of.
+//! leased it nothing of. What the last view did not know, a refusal tells: once
+//! the coordinator refused a request of this isolate that could not wait (busy,
+//! rate limited), requests like it are refused here with that answer until a
+//! view asked for after it, or a ticket of this isolate ending
+//! ([`LocalRouter::refused`]), so that a view a moment old costs an isolate one
+//! refused acquire, not one per request.
 //!
 //! Everything that needs one decision for the whole group still goes through a
 //! ticket: a deployment whose cooldown ended waits for its single probe; while the
@@ -315,6 +320,21 @@ pub struct LocalRouter {
     /// When a request with a ticket last ended, per deployment, and how many
     /// ended not yet tried for ([`LocalRouter::ticket_ended`]).
     freed: HashMap<DeploymentId, (u64, u32)>,
+    /// The coordinator's last refusal, for lack of capacity, of a request of this
+    /// isolate that could not wait ([`LocalRouter::refused`]).
+    refused: Option<Refusal>,
+}
+
+/// A refusal by the coordinator that holds for the requests like the one refused
+/// until the next view, or until a request of this isolate with a ticket ends.
+#[derive(Debug, Clone)]
+struct Refusal {
+    reason: Unavailable,
+    at_ms: u64,
+    /// Of the request refused: one as big or bigger, asking in the same area, is
+    /// refused here too (a smaller one may fit what is left of a tpm).
+    estimated_tokens: u64,
+    region: Option<Area>,
 }
 
 impl LocalRouter {
@@ -379,6 +399,16 @@ impl LocalRouter {
         // A probe is due; or requests wait, and this one may wait: behind them.
         if (view.coordinate || (view.queued && may_wait)) && !stale {
             return LocalPick::Coordinate;
+        }
+        // The coordinator refused one like it since the view came: so would it
+        // this one, unless this isolate holds room of its own. Without this, every
+        // request of every isolate whose view is a moment old asks once the last
+        // of a limit is gone.
+        if !may_wait
+            && avoid.is_empty()
+            && let Some(reason) = self.refused_like(now_ms, group, policy, view, estimated_tokens, region)
+        {
+            return LocalPick::Full(reason);
         }
         // Limits fail closed: while the coordinator is down, a deployment with an
         // rpm or a tpm is picked only under a lease held, and never by a stale view.
@@ -513,6 +543,46 @@ impl LocalRouter {
         rate && parallel
     }
 
+    /// The coordinator's refusal of a request like this one, if one holds and
+    /// this isolate holds no room of its own in any deployment that could serve it.
+    fn refused_like(
+        &self,
+        now_ms: u64,
+        group: &ModelGroup,
+        policy: &RouterPolicy,
+        view: &HealthView,
+        estimated_tokens: u64,
+        region: Option<Area>,
+    ) -> Option<Unavailable> {
+        let refusal = self.refused.as_ref().filter(|r| r.region == region && estimated_tokens >= r.estimated_tokens)?;
+        let room = group.deployments.iter().any(|d| {
+            in_region(d, region)
+                && fits(policy, d, estimated_tokens)
+                && !view.blocked.contains(&d.id)
+                && self.holds_room(d, estimated_tokens)
+        });
+        if room {
+            return None;
+        }
+        Some(match refusal.reason {
+            Unavailable::RateLimited { retry_after_ms } => Unavailable::RateLimited {
+                retry_after_ms: retry_after_ms.saturating_sub(now_ms.saturating_sub(refusal.at_ms)),
+            },
+            ref other => other.clone(),
+        })
+    }
+
+    /// The coordinator refused, at `now_ms`, a request of this isolate that
+    /// could not wait and had tried nothing (estimated at `estimated_tokens`,
+    /// asking in `region`): for lack of capacity, requests like it are refused
+    /// here with the same answer until the next view comes, or a request of this
+    /// isolate with a ticket ends. Other answers change nothing.
+    pub fn refused(&mut self, now_ms: u64, estimated_tokens: u64, region: Option<Area>, reason: &Unavailable) {
+        if matches!(reason, Unavailable::Busy | Unavailable::RateLimited { .. }) {
+            self.refused = Some(Refusal { reason: reason.clone(), at_ms: now_ms, estimated_tokens, region });
+        }
+    }
+
     /// What the coordinator would answer a request that only `full` deployments
     /// could serve, `age_ms` after the view was made: rate limited when each is
     /// at its rpm or tpm (until the soonest minute's end), else busy. `None`
@@ -591,6 +661,10 @@ impl LocalRouter {
     /// view of an earlier minute than the one held is left out.
     pub fn update(&mut self, asked_ms: u64, now_ms: u64, view: HealthView) {
         self.outage = None;
+        // A view asked for before the refusal came knows no more than it.
+        if self.refused.as_ref().is_some_and(|refusal| asked_ms >= refusal.at_ms) {
+            self.refused = None;
+        }
         // Slots are not of a minute: those leased count however old the view,
         // but a view that took longer than half the slots' TTL may carry slots
         // the coordinator took back already (it lost track of this isolate).
@@ -744,6 +818,7 @@ impl LocalRouter {
     /// and was asked for before then no longer holds for this isolate.
     pub fn ticket_ended(&mut self, deployment: &DeploymentId, now_ms: u64) {
         self.tickets = self.tickets.saturating_sub(1);
+        self.refused = None;
         let freed = match self.freed.get_mut(deployment) {
             Some(freed) => freed,
             None => self.freed.entry(deployment.clone()).or_default(),

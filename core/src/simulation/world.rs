@@ -338,6 +338,9 @@ impl<'s> World<'s> {
                 }
             }
             TicketReply::Unavailable(reason) => {
+                if request.priority.is_none() {
+                    self.isolates[to.slot].router.refused(self.now, request.estimated, None, &reason);
+                }
                 let short = matches!(
                     reason,
                     Unavailable::RateLimited { .. } | Unavailable::Busy | Unavailable::QueueTimeout { .. }

@@ -1055,3 +1055,40 @@ fn past_the_tenth_slots_go_one_at_a_time_but_a_limit_of_ten_or_less_keeps_its_la
         assert!(lease.is_none_or(|l| l.return_at_once), "given back as its request ends while requests wait");
     }
 }
+
+#[test]
+fn a_refusal_by_the_coordinator_holds_for_requests_like_it_until_a_view_asked_after_it() {
+    let mut w = World::new(ONE_SLOT);
+    w.refresh(0, 0, None);
+    // Another isolate's ticket takes the only slot after the view was made.
+    let (_, ticket) = w.ticket(1);
+    assert_eq!(w.look(0, 2, &[]), "refresh", "the view saw room: it syncs, then asks");
+    w.isolates[0].refused(3, 10, None, &Unavailable::Busy);
+    assert_eq!(w.look(0, 4, &[]), "full: Busy", "refused here: no message");
+    let pick = |w: &mut World, ask: Ask<'_>| {
+        let group = w.config.group("g").unwrap();
+        !matches!(w.isolates[0].pick(4, group, &w.config.router, ask, &mut w.rng), LocalPick::Full(_))
+    };
+    assert!(pick(&mut w, Ask { estimated_tokens: 9, ..ask(&[]) }), "a smaller request may fit: it asks");
+    assert!(pick(&mut w, Ask { may_wait: true, ..ask(&[]) }), "one that may wait lines up");
+    let tried = [w.id("a")];
+    assert!(pick(&mut w, ask(&tried)), "one that tried a deployment gets the coordinator's own answer");
+    // A view asked for before the refusal came changes nothing; one asked after it does.
+    let group = w.config.group("g").unwrap();
+    let view = w.coordinator.sync_local(5, group, &w.config.router, 1, &[], None, 10, &mut w.rng);
+    w.isolates[0].update(2, 5, view);
+    assert_eq!(w.look(0, 5, &[]), "full: Busy");
+    w.isolates[0].refused(6, 10, None, &Unavailable::RateLimited { retry_after_ms: 1_000 });
+    assert_eq!(w.look(0, 106, &[]), "full: RateLimited { retry_after_ms: 900 }", "its wait counts down");
+    // A request of this isolate with a ticket ends: the place it freed may be had.
+    w.isolates[0].ticket_started();
+    let a = w.id("a");
+    w.isolates[0].ticket_ended(&a, 107);
+    assert_ne!(w.look(0, 108, &[]), "full: Busy");
+    w.isolates[0].refused(109, 10, None, &Unavailable::Busy);
+    let report = Report { ticket, latency_ms: 5, ttft_ms: None, tokens_used: None, failure: None };
+    let group = w.config.group("g").unwrap();
+    w.coordinator.report(110, group, &w.config.router, &report);
+    w.refresh(0, 111, None);
+    assert_eq!(w.look(0, 112, &[]), "refresh", "a newer view: the slot is free again");
+}
