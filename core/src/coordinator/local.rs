@@ -326,7 +326,8 @@ pub struct LocalRouter {
 }
 
 /// A refusal by the coordinator that holds for the requests like the one refused
-/// until the next view, or until a request of this isolate with a ticket ends.
+/// until a view asked for after it comes, or a request of this isolate with a
+/// ticket ends.
 #[derive(Debug, Clone)]
 struct Refusal {
     reason: Unavailable,
@@ -575,8 +576,8 @@ impl LocalRouter {
     /// The coordinator refused, at `now_ms`, a request of this isolate that
     /// could not wait and had tried nothing (estimated at `estimated_tokens`,
     /// asking in `region`): for lack of capacity, requests like it are refused
-    /// here with the same answer until the next view comes, or a request of this
-    /// isolate with a ticket ends. Other answers change nothing.
+    /// here with the same answer until a view asked for after it comes, or a
+    /// request of this isolate with a ticket ends. Other answers change nothing.
     pub fn refused(&mut self, now_ms: u64, estimated_tokens: u64, region: Option<Area>, reason: &Unavailable) {
         if matches!(reason, Unavailable::Busy | Unavailable::RateLimited { .. }) {
             self.refused = Some(Refusal { reason: reason.clone(), at_ms: now_ms, estimated_tokens, region });
