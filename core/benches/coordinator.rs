@@ -54,6 +54,21 @@ fn admissions_per_second(strategy: &str) {
     println!("acquire + report, 3 deployments, {strategy:<22}: {:>10.0} per second", n as f64 / seconds);
 }
 
+/// Tickets filling the three deployments' one slot each, so that what asks next waits.
+fn fill_every_slot(
+    coordinator: &mut Coordinator,
+    config: &switchyard_core::config::Config,
+    rng: &mut fastrand::Rng,
+) -> Vec<u64> {
+    let group = config.group("g").unwrap();
+    (0..3)
+        .map(|_| match coordinator.acquire(0, group, &config.router, &request(None), rng) {
+            Admission::Now(TicketReply::Granted(grant)) => grant.ticket,
+            other => panic!("{other:?}"),
+        })
+        .collect()
+}
+
 fn queue_of_ten_thousand() {
     let config = config(", max_parallel_requests: 1", "simple-shuffle");
     let group = config.group("g").unwrap();
@@ -61,12 +76,7 @@ fn queue_of_ten_thousand() {
     let mut rng = fastrand::Rng::with_seed(2);
     let wait = |i: u64| Some(QueueRequest { priority: (i % 10) as u32, max_wait_ms: 3_600_000, waiter: 100 + i });
     // Fill the three slots, then queue 10,000 behind them.
-    let mut running: Vec<u64> = (0..3)
-        .map(|_| match coordinator.acquire(0, group, &config.router, &request(None), &mut rng) {
-            Admission::Now(TicketReply::Granted(grant)) => grant.ticket,
-            other => panic!("{other:?}"),
-        })
-        .collect();
+    let mut running = fill_every_slot(&mut coordinator, &config, &mut rng);
     let started = Instant::now();
     for i in 0..10_000 {
         let admission = coordinator.acquire(1, group, &config.router, &request(wait(i)), &mut rng);
@@ -106,10 +116,7 @@ fn timeouts_of_ten_thousand() {
     let group = config.group("g").unwrap();
     let mut coordinator = Coordinator::default();
     let mut rng = fastrand::Rng::with_seed(3);
-    for _ in 0..3 {
-        let admission = coordinator.acquire(0, group, &config.router, &request(None), &mut rng);
-        assert!(matches!(admission, Admission::Now(TicketReply::Granted(_))), "{admission:?}");
-    }
+    fill_every_slot(&mut coordinator, &config, &mut rng);
     for i in 0..10_000 {
         let queue = Some(QueueRequest { priority: (i % 10) as u32, max_wait_ms: 1_000 + i, waiter: 100 + i });
         let admission = coordinator.acquire(0, group, &config.router, &request(queue), &mut rng);
