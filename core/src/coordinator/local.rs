@@ -816,7 +816,8 @@ impl LocalRouter {
 
     /// A request with a ticket to `deployment` ended at `now_ms`, however it
     /// ended: a view that says the deployment is at its `max_parallel_requests`
-    /// and was asked for before then no longer holds for this isolate.
+    /// and was asked for before then no longer holds for this isolate, nor does
+    /// the coordinator's last refusal ([`LocalRouter::refused`]).
     pub fn ticket_ended(&mut self, deployment: &DeploymentId, now_ms: u64) {
         self.tickets = self.tickets.saturating_sub(1);
         self.refused = None;

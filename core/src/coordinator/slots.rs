@@ -115,8 +115,9 @@ impl Slots {
         let wanted = peak.saturating_mul(2).max(2).saturating_sub(kept);
         // Past the tenth, one slot at a time while nobody waits (no slot is leased
         // then), given back as its request ends once requests wait: where a
-        // ticket would cost the sync that found no slot, an acquire and a report. A limit of ten
-        // or less keeps its last slot for tickets, so that the queue orders it.
+        // ticket would cost the sync that found no slot, an acquire and a report.
+        // A limit of ten or less keeps its last slot for tickets, so that the
+        // queue orders it.
         let single = if max > 10 { max.saturating_sub(taken) } else { leasable };
         let granted = wanted.min((leasable / 4).max(single.min(1)));
         let left = max.saturating_sub(taken).saturating_sub(granted);
