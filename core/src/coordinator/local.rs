@@ -40,8 +40,10 @@
 //! the limit, while its view says requests wait in the coordinator's queue, it
 //! gives each slot back as its request ends, so that they get it; while nobody
 //! waits it keeps the slot for its own next request (a slot sent back and leased
-//! again idles for the round trip, and costs a sync). Slots leased are never
-//! fewer than the isolate's requests in flight, so the limit holds exactly.
+//! again idles for the round trip, and costs a sync). A sync no request asks for
+//! (the keeper's) leases no slots to an isolate whose requests filled none since
+//! its last sync, so an idle isolate's slots go back for good. Slots leased are
+//! never fewer than the isolate's requests in flight, so the limit holds exactly.
 //!
 //! **Full.** The view names the deployments with nothing left for anyone when it
 //! was made ([`HealthView::full`]: at their rpm or tpm for the minute, or at their

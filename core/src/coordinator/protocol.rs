@@ -27,7 +27,8 @@ pub enum Message {
     /// From an isolate that routes the group itself ([`local`](super::local)): what
     /// it sent per deployment since it last said (settling its leases), the failure
     /// of one, if any, and the estimated tokens of the request that asks (a first
-    /// lease of tokens is sized by it). Answered with a fresh
+    /// lease of tokens is sized by it; 0 when no request asks, as for the keeper's
+    /// syncs, which then lease no slots). Answered with a fresh
     /// [`HealthView`](super::local::HealthView).
     Sync {
         group: String,

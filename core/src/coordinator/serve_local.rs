@@ -68,7 +68,7 @@ impl Coordinator {
             self.lease(now_ms, group, served, estimated_tokens, &mut view);
             if isolate != NO_ISOLATE {
                 view.slot_epoch = epoch;
-                self.lease_slots(group, isolate, served, &mut view);
+                self.lease_slots(group, isolate, served, estimated_tokens > 0, &mut view);
             }
         }
         self.mark_full(now_ms, group, &mut view);
@@ -148,15 +148,23 @@ impl Coordinator {
     }
 
     /// Leases in-flight slots of each deployment with `max_parallel_requests` the
-    /// isolate may call (see [`slots`](super::slots) for the sizes).
-    fn lease_slots(&mut self, group: &ModelGroup, isolate: u64, served: &[ServedSince], view: &mut HealthView) {
+    /// isolate may call (see [`slots`](super::slots) for the sizes); `asking`: a
+    /// request asks for the sync (it came with the request's estimate).
+    fn lease_slots(
+        &mut self,
+        group: &ModelGroup,
+        isolate: u64,
+        served: &[ServedSince],
+        asking: bool,
+        view: &mut HealthView,
+    ) {
         for d in &group.deployments {
             if d.max_parallel_requests.is_none() || view.blocked.contains(&d.id) {
                 continue;
             }
             let peak = served.iter().find(|s| s.deployment == d.id).and_then(|s| s.slots).map_or(0, |s| s.peak);
             let in_flight = self.deployments.get(&d.id).map_or(0, |s| s.in_flight);
-            let lease = self.slots.share(d, isolate, peak, in_flight);
+            let lease = self.slots.share(d, isolate, peak, asking, in_flight);
             self.slots.grant(isolate, &d.id, lease.granted);
             if lease.granted > 0 {
                 view.slots.push((d.id.clone(), lease));

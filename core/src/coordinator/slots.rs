@@ -104,15 +104,27 @@ impl Slots {
     /// now, with `in_flight` tickets: twice its peak (at least two) less what it
     /// keeps, at most a quarter of what is free beyond the last tenth (at least
     /// one while any is free, of a limit over ten). The flag: what is left after
-    /// it is under a quarter of the limit.
-    pub(super) fn share(&self, deployment: &Deployment, isolate: u64, peak: u32, in_flight: u32) -> SlotLease {
+    /// it is under a quarter of the limit. A sync no request asks for (`asking`
+    /// false: the keeper's, a slot given back) of an isolate whose requests
+    /// filled none since its last sync is leased none: slots do not lapse with
+    /// the view as leases do, and an idle isolate's keeper would otherwise take
+    /// back, a second at a time, the slots it gives back, while other isolates'
+    /// requests are refused for want of them.
+    pub(super) fn share(
+        &self,
+        deployment: &Deployment,
+        isolate: u64,
+        peak: u32,
+        asking: bool,
+        in_flight: u32,
+    ) -> SlotLease {
         let Some(max) = deployment.max_parallel_requests else {
             return SlotLease::default();
         };
         let kept = self.isolates.get(&isolate).and_then(|i| i.held.get(&deployment.id)).map_or(0, |h| h.0);
         let taken = in_flight.saturating_add(self.leased(&deployment.id));
         let leasable = max.saturating_sub(taken).saturating_sub(max.div_ceil(10));
-        let wanted = peak.saturating_mul(2).max(2).saturating_sub(kept);
+        let wanted = if asking || peak > 0 { peak.saturating_mul(2).max(2) } else { 0 }.saturating_sub(kept);
         // Past the tenth, one slot at a time while nobody waits (no slot is leased
         // then), given back as its request ends once requests wait: where a
         // ticket would cost the sync that found no slot, an acquire and a report.

@@ -56,8 +56,17 @@ impl World {
     }
 
     /// Isolate `i` tells the coordinator what it served (and a failure) and
-    /// takes the view it answers with.
+    /// takes the view it answers with, for a request of 10 tokens.
     fn refresh(&mut self, i: usize, now: u64, failure: Option<(&str, FailureClass)>) {
+        self.sync(i, now, failure, 10);
+    }
+
+    /// Isolate `i`'s keeper syncs: no request asks.
+    fn keeper_sync(&mut self, i: usize, now: u64) {
+        self.sync(i, now, None, 0);
+    }
+
+    fn sync(&mut self, i: usize, now: u64, failure: Option<(&str, FailureClass)>, estimated_tokens: u64) {
         let served = self.isolates[i].take_served(now);
         let failure = failure.map(|(id, class)| (self.id(id), ReportedFailure { class, retry_after_ms: None }));
         let group = self.config.group("g").unwrap();
@@ -68,7 +77,7 @@ impl World {
             i as u64 + 1,
             &served,
             failure.as_ref(),
-            10,
+            estimated_tokens,
             &mut self.rng,
         );
         self.isolates[i].update(now, now, view);
@@ -760,6 +769,25 @@ fn near_the_limit_a_slot_goes_back_as_its_request_ends_while_requests_wait() {
     assert!(w.isolates[0].view.as_ref().unwrap().0.queued);
     assert_eq!(w.isolates[0].busy_on(&a), 1);
     assert!(w.isolates[0].release(&a), "requests wait: given back at once");
+}
+
+/// A keeper's sync (no request asks for it) leases slots again only to an
+/// isolate whose requests filled some since its last sync: an idle isolate's
+/// go back to the group for good, not to be taken back a view at a time while
+/// other isolates' requests are refused for want of them.
+#[test]
+fn an_idle_isolates_keeper_gives_its_slots_back_and_takes_none() {
+    let mut w = World::new(PARALLEL);
+    let a = w.id("a");
+    assert_eq!(w.route(0, 0, &[]).as_deref(), Some("a"));
+    assert!(!w.isolates[0].release(&a), "kept for its next request");
+    w.keeper_sync(0, VIEW_TTL_MS);
+    assert!(w.coordinator.slots.leased(&a) > 0, "a request filled one since the last sync");
+    w.keeper_sync(0, 2 * VIEW_TTL_MS);
+    assert_eq!(w.coordinator.slots.leased(&a), 0, "none filled since: none leased");
+    assert_eq!(w.isolates[0].sync_due(), None, "nothing left for its keeper");
+    // A request's own sync is leased slots as ever.
+    assert_eq!(w.route(0, 3 * VIEW_TTL_MS, &[]).as_deref(), Some("a"));
 }
 
 #[test]
