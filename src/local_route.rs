@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use switchyard_core::config::{Deployment, DeploymentId, ModelGroup, RouterPolicy};
 use switchyard_core::coordinator::local::{Ask, Lease, LocalPick, LocalRouter, Outage, VIEW_TTL_MS};
-use switchyard_core::coordinator::slots::SLOTS_TTL_MS;
 use switchyard_core::coordinator::{ReportedFailure, Unavailable};
 use switchyard_core::error::ApiError;
 use switchyard_core::region::Area;
@@ -42,6 +41,11 @@ const SHARED_SYNC_MS: u64 = 2_000;
 /// that request's context, where its own I/O is refused ("Cannot perform I/O on
 /// behalf of a different request").
 const SHARED_SYNC_POLL_MS: u64 = 5;
+/// The longest a keeper sleeps before it looks again when its sync is due. A
+/// request's end can bring that time forward (a slot kept unused is due back a
+/// view's life after the last sync, where filled ones were due ten seconds
+/// after), and no other request may wake the keeper (see above).
+const KEEPER_POLL_MS: u64 = VIEW_TTL_MS / 4;
 
 fn with_router<T>(group: &str, f: impl FnOnce(&mut LocalRouter) -> T) -> T {
     // Looked up before `entry`, which would allocate the key on every request.
@@ -260,17 +264,19 @@ impl Drop for Syncing<'_> {
 }
 
 /// Runs `group`'s keeper unless it runs: while this isolate holds slots or
-/// tickets, it syncs when they are due ([`LocalRouter::sync_due`]): unused slots
-/// go back within a view's life, and filled ones (and tickets) stay while long
-/// requests (streams) run with no other request to sync. It runs in the
+/// tickets, it syncs when they are due ([`LocalRouter::sync_due`]), looking at
+/// least every [`KEEPER_POLL_MS`]: unused slots go back within a view's life of
+/// the last sync, and filled ones (and tickets) stay while long requests
+/// (streams) run with no other request to sync. It runs in the
 /// background of the request that started it, so the runtime may stop it (30 s
 /// after that request's answer): one that has not woken when it should have is
 /// started again by the next request. An isolate that is evicted dies with its
 /// requests, and the coordinator takes back its slots and its tickets.
 fn keep(env: &Env, group: &str, background: &Background<'_>) {
     let now = runtime::now_ms() as u64;
-    // It wakes at least every third of the slots' TTL while it holds slots or tickets.
-    let alive = |woke: &u64| now.saturating_sub(*woke) <= SLOTS_TTL_MS / 3 + VIEW_TTL_MS;
+    // It wakes at least every `KEEPER_POLL_MS` while it holds slots or tickets
+    // (a sync on its way may hold it up to a view's life more).
+    let alive = |woke: &u64| now.saturating_sub(*woke) <= KEEPER_POLL_MS + VIEW_TTL_MS;
     if KEEPERS.with_borrow(|keepers| keepers.get(group).is_some_and(alive)) {
         return;
     }
@@ -281,7 +287,7 @@ fn keep(env: &Env, group: &str, background: &Background<'_>) {
             let now = runtime::now_ms() as u64;
             KEEPERS.with_borrow_mut(|keepers| keepers.insert(group.clone(), now));
             if due_ms > now {
-                Delay::from(Duration::from_millis(due_ms - now)).await;
+                Delay::from(Duration::from_millis((due_ms - now).min(KEEPER_POLL_MS))).await;
             } else {
                 // A failed sync is due again a view's life later (its time was noted).
                 refresh(&env, &group, None, 0).await;
