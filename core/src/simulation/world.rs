@@ -227,7 +227,8 @@ impl<'s> World<'s> {
             }
             LocalPick::Refresh if !request.refreshed => {
                 request.refreshed = true;
-                self.refresh_shared(slot, Some(request));
+                let estimated = request.estimated;
+                self.refresh_shared(slot, Some(request), estimated);
                 self.arm_keeper(slot);
                 return;
             }
@@ -248,7 +249,7 @@ impl<'s> World<'s> {
         if let Some((index, minute)) = picked {
             let how = if request.refreshed { How::AfterSync } else { How::Local };
             if self.isolates[slot].router.refresh_ahead(now) {
-                self.refresh_shared(slot, None);
+                self.refresh_shared(slot, None, request.estimated);
             }
             self.call(slot, request, index, None, minute, how);
         }
@@ -256,9 +257,9 @@ impl<'s> World<'s> {
     }
 
     /// A refresh the requests that find the view stale share: `request` waits
-    /// for the one on its way, or one is sent.
-    fn refresh_shared(&mut self, slot: usize, request: Option<Request>) {
-        let estimated = request.as_ref().map_or(0, |r| r.estimated);
+    /// for the one on its way, or one is sent, with the `estimated` tokens of
+    /// the request that asks (as the Worker's).
+    fn refresh_shared(&mut self, slot: usize, request: Option<Request>, estimated: u64) {
         match &mut self.isolates[slot].shared {
             Some(waiting) => waiting.extend(request),
             None => {
