@@ -28,7 +28,8 @@ pub enum Message {
     /// it sent per deployment since it last said (settling its leases), the failure
     /// of one, if any, and the estimated tokens of the request that asks (a first
     /// lease of tokens is sized by it; 0 when no request asks, as for the keeper's
-    /// syncs, which then lease no slots). Answered with a fresh
+    /// syncs, which then lease no new slots to an isolate idle since its last).
+    /// Answered with a fresh
     /// [`HealthView`](super::local::HealthView).
     Sync {
         group: String,

@@ -105,11 +105,11 @@ impl Slots {
     /// keeps, at most a quarter of what is free beyond the last tenth (at least
     /// one while any is free, of a limit over ten). The flag: what is left after
     /// it is under a quarter of the limit. A sync no request asks for (`asking`
-    /// false: the keeper's, a slot given back) of an isolate whose requests
-    /// filled none since its last sync is leased none: slots do not lapse with
-    /// the view as leases do, and an idle isolate's keeper would otherwise take
-    /// back, a second at a time, the slots it gives back, while other isolates'
-    /// requests are refused for want of them.
+    /// false: the keeper's, a slot given back, a failure told) of an isolate
+    /// whose requests filled none since its last sync is leased none: slots do
+    /// not lapse with the view as leases do, and an idle isolate's keeper would
+    /// otherwise take back, a second at a time, the slots it gives back, while
+    /// other isolates' requests are refused for want of them.
     pub(super) fn share(
         &self,
         deployment: &Deployment,
