@@ -88,6 +88,27 @@ async function coordinatorCounts(gateway, group) {
   };
 }
 
+/** Waits until exactly `n` requests reached deployment `id` at the upstream (polled). */
+async function reached(id, n) {
+  const count = () => ctx.upstream.requests.filter((r) => r.deployment === id).length;
+  for (let tries = 0; tries < 500 && count() < n; tries++) await sleep(10);
+  assert.equal(count(), n, `${n} requests reached ${id} at the upstream`);
+}
+
+/**
+ * `count` requests through `gateway` to `model`, tagged `${tag}-0`, `${tag}-1`, ...,
+ * each sent once the one before reached deployment `id`, so that each is picked
+ * into a slot in turn: their answers, still to come.
+ */
+async function fillOneAtATime(gateway, model, id, count, tag) {
+  const filling = [];
+  for (let i = 0; i < count; i++) {
+    filling.push(later(chat(gateway, model, `${tag}-${i}`)));
+    await reached(id, i + 1);
+  }
+  return filling;
+}
+
 /** Waits for the next minute when fewer than `seconds` are left of this one (an rpm's window). */
 async function minuteLeft(seconds) {
   const left = 60_000 - (Date.now() % 60_000);
@@ -153,11 +174,6 @@ test("near max_parallel_requests, a slot goes back as its request ends while a r
   const held = Array.from({ length: MAX_PARALLEL - 1 }, () => ({ type: "ok", delayMs: HELD_MS }));
   ctx.upstream.script("par", [{ type: "ok", delayMs: RELEASED_MS }, ...held]);
   const started = Date.now();
-  const arrived = (n) => ctx.upstream.requests.filter((r) => r.deployment === "par").length >= n;
-  const reached = async (n) => {
-    for (let tries = 0; tries < 500 && !arrived(n); tries++) await sleep(10);
-    assert.ok(arrived(n), `${n} requests reached the upstream`);
-  };
   const depth = async () => {
     const { groups } = await (await a.get("/queue/status")).json();
     return groups.find((g) => g.group === "parallel")?.depth ?? 0;
@@ -166,17 +182,13 @@ test("near max_parallel_requests, a slot goes back as its request ends while a r
   // B fills eleven of the twelve, one request at a time: each is picked into a
   // slot B leases (the last ones one at a time, as the limit nears, marked to go
   // back as their requests end while requests wait).
-  const filling = [];
-  for (let i = 0; i < MAX_PARALLEL - 1; i++) {
-    filling.push(later(chat(b, "parallel", `b-${i}`)));
-    await reached(i + 1);
-  }
+  const filling = await fillOneAtATime(b, "parallel", "par", MAX_PARALLEL - 1, "b");
   // When the upstream answers B's first request (its clock, as the arrivals below).
   const releasedAt = ctx.upstream.requests.find((r) => tagOf(r) === "b-0").at + RELEASED_MS;
   // A takes the last one (with a priority: it may wait for the slot B leased
   // and left unused, which B gives back within a second).
   filling.push(later(chat(a, "parallel", "a-last", { priority: 0 })));
-  await reached(MAX_PARALLEL);
+  await reached("par", MAX_PARALLEL);
   // A request through A waits in the queue for a slot.
   const waiting = later(chat(a, "parallel", "a-waiting", { priority: 0 }));
   for (let tries = 0; tries < 200 && (await depth()) < 1; tries++) await sleep(10);
@@ -209,15 +221,9 @@ test("near max_parallel_requests with nobody waiting, the isolate keeps its slot
   /** How long A's requests hold nine of the twelve: past B's requests below. */
   const HELD_MS = 8_000;
   const FILLED = 9;
-  const near = () => ctx.upstream.requests.filter((r) => r.deployment === "nr");
   ctx.upstream.script("nr", Array.from({ length: FILLED }, () => ({ type: "ok", delayMs: HELD_MS })));
   // A fills nine, one request at a time, each in a slot A leases.
-  const filling = [];
-  for (let i = 0; i < FILLED; i++) {
-    filling.push(later(chat(a, "near", `a-${i}`)));
-    for (let tries = 0; tries < 500 && near().length <= i; tries++) await sleep(10);
-    assert.equal(near().length, i + 1, `A's request ${i} reached the upstream`);
-  }
+  const filling = await fillOneAtATime(a, "near", "nr", FILLED, "a");
   // B's first request syncs and is leased one slot, near the limit: one that
   // goes back as its request ends if requests wait. Nobody waits.
   assert.equal((await read(chat(b, "near", "b-first"))).status, 200);
@@ -251,15 +257,9 @@ test("a slot kept unused goes back within about two views' lives, for good: not 
   const [a, b] = ctx.gateways;
   /** How long A's requests hold eleven of the twelve: past the check below. */
   const HELD_MS = 14_000;
-  const kept = () => ctx.upstream.requests.filter((r) => r.deployment === "kp");
   ctx.upstream.script("kp", Array.from({ length: MAX_PARALLEL - 1 }, () => ({ type: "ok", delayMs: HELD_MS })));
   // A fills eleven, one request at a time.
-  const filling = [];
-  for (let i = 0; i < MAX_PARALLEL - 1; i++) {
-    filling.push(later(chat(a, "kept", `a-${i}`)));
-    for (let tries = 0; tries < 500 && kept().length <= i; tries++) await sleep(10);
-    assert.equal(kept().length, i + 1, `A's request ${i} reached the upstream`);
-  }
+  const filling = await fillOneAtATime(a, "kept", "kp", MAX_PARALLEL - 1, "a");
   // B syncs, is leased the last slot (one at a time, near the limit) and fills
   // it: its keeper is then due only ten seconds on. The request ends; nobody
   // waits, so B keeps the slot, unused.
