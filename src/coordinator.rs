@@ -8,17 +8,19 @@
 //! (cooldowns and the minute's counts: what must survive an eviction), and encodes
 //! the answer. In-flight tickets, latency samples and the queue live in memory.
 //!
-//! A request that must wait is not polled: its `fetch` stays open here on a
-//! channel, and whoever frees capacity (a report, or the timer of any waiting
-//! request at [`Coordinator::next_wakeup`]) sends it its ticket. If the object is
-//! reset, every open `fetch` fails, and the Worker answers those clients with a
-//! retryable 503 rather than leaving them hanging.
+//! A request that must wait waits in its isolate's line (`src/line.rs`), whose
+//! `Wait` is not polled: its `fetch` stays open here on a channel, and whoever
+//! frees capacity (a report, or the timer of any open `Wait` at
+//! [`Coordinator::next_wakeup`]) sends it the answers owed to its line. (A
+//! request of an older build waits the same way with an `Acquire` of its own.)
+//! If the object is reset, every open `fetch` fails, and the Worker answers
+//! those clients with a retryable 503 rather than leaving them hanging.
 //!
 //! [`Coordinator::tick`]: switchyard_core::coordinator::Coordinator::tick
 //! [`Coordinator::next_wakeup`]: switchyard_core::coordinator::Coordinator::next_wakeup
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::pin::pin;
 use std::time::Duration;
 
@@ -29,7 +31,7 @@ use switchyard_core::config::{Config, DeploymentId, ModelGroup};
 use switchyard_core::coordinator::local::{HealthView, ServedSince};
 use switchyard_core::coordinator::{
     self, Admission, GroupMetrics, Holdings, Message, QueueStatus, Report, ReportedFailure, Snapshot, TicketReply,
-    TicketRequest,
+    TicketRequest, WAIT_HOLD_MS,
 };
 use switchyard_core::error::ApiError;
 use switchyard_core::observe::tally::Tally;
@@ -51,6 +53,20 @@ pub struct Coordinator {
     persisted: RefCell<String>,
     /// Where to send each waiting request's answer.
     waiters: RefCell<HashMap<u64, oneshot::Sender<TicketReply>>>,
+    /// The `Wait`s held open, per isolate, oldest first: where to send what
+    /// its line is owed.
+    lines: RefCell<HashMap<u64, VecDeque<oneshot::Sender<Owed>>>>,
+}
+
+/// What a line's `Wait` is answered with: `(waiter, answer)`.
+type Owed = Vec<(u64, TicketReply)>;
+
+/// How a held fetch ended ([`Coordinator::hold`]).
+enum Held<T> {
+    Answered(T),
+    /// Its time was up; what may have come since is still on the receiver.
+    Expired(oneshot::Receiver<T>),
+    CallerGone,
 }
 
 /// What handling one message needs: the group it names, under the config in
@@ -69,6 +85,7 @@ impl DurableObject for Coordinator {
             core: RefCell::new(None),
             persisted: RefCell::new(String::new()),
             waiters: RefCell::new(HashMap::new()),
+            lines: RefCell::new(HashMap::new()),
         }
     }
 
@@ -107,8 +124,16 @@ impl DurableObject for Coordinator {
             }
             Message::State { .. } => {
                 let mut holdings = self.with_core(|core| core.holdings(turn.now, group)).unwrap_or_default();
-                holdings.waiters = self.waiters.borrow().len();
+                let held: usize = self.lines.borrow().values().map(VecDeque::len).sum();
+                holdings.waiters = self.waiters.borrow().len() + held;
                 respond::json(200, serde_json::to_vec(&holdings)?)
+            }
+            Message::Wait { isolate, joined, left, reports, .. } => {
+                self.apply_reports(&turn, &reports);
+                let mut rng = runtime::rng();
+                self.with_core(|core| core.wait(turn.now, group, &config.router, isolate, &joined, &left, &mut rng));
+                let owed = self.hold_line(&turn, isolate, caller_gone).await?;
+                respond::json(200, serde_json::to_vec(&owed)?)
             }
             Message::Leave { waiter, .. } => {
                 self.leave(&turn, waiter).await?;
@@ -164,35 +189,89 @@ impl Coordinator {
         let Some(waiter) = request.queue.map(|q| q.waiter) else {
             return Err(worker::Error::RustError("queued a request that may not wait".into()));
         };
-        let (sender, mut receiver) = oneshot::channel();
+        let (sender, receiver) = oneshot::channel();
         self.waiters.borrow_mut().insert(waiter, sender);
         // Capacity may be free right now (the queue was not empty when it came).
         self.tick(turn);
+        match self.hold(turn, receiver, caller_gone, None).await? {
+            Held::Answered(reply) => Ok(reply),
+            // The Worker that sent the request is gone (its isolate died, or it
+            // was cancelled): its place in line, or the grant it was just sent,
+            // goes to the next in line.
+            Held::CallerGone | Held::Expired(_) => {
+                self.leave(&Turn { now: runtime::now_ms() as u64, ..*turn }, waiter).await?;
+                Err(worker::Error::RustError("the caller went away".into()))
+            }
+        }
+    }
+
+    /// Holds an isolate's `Wait` open until answers are owed to its line, until
+    /// nothing of its line is left here, or for [`WAIT_HOLD_MS`] (then with
+    /// whatever is owed, perhaps nothing: the isolate sends another while its
+    /// line waits). When its caller goes away
+    /// with no other `Wait` of the isolate open, the isolate died: its line
+    /// leaves the queue.
+    async fn hold_line(&self, turn: &Turn<'_>, isolate: u64, caller_gone: AbortSignal) -> Result<Owed> {
+        let (sender, receiver) = oneshot::channel();
+        self.lines.borrow_mut().entry(isolate).or_default().push_back(sender);
+        // Answers may be owed right now (granted at once, or before it came); or
+        // nothing of its line is left here (it told only leavers).
+        self.tick(turn);
+        self.close_if_done(isolate);
+        let until = turn.now.saturating_add(WAIT_HOLD_MS);
+        match self.hold(turn, receiver, caller_gone, Some(until)).await? {
+            Held::Answered(owed) => Ok(owed),
+            // Dropped, its sender is skipped from now on.
+            Held::Expired(mut receiver) => Ok(receiver.try_recv().ok().flatten().unwrap_or_default()),
+            Held::CallerGone => {
+                let now = runtime::now_ms() as u64;
+                let others = self.lines.borrow_mut().get_mut(&isolate).is_some_and(|held| {
+                    held.retain(|sender| !sender.is_canceled());
+                    !held.is_empty()
+                });
+                if !others {
+                    self.lines.borrow_mut().remove(&isolate);
+                    self.with_core(|core| core.line_gone(now, isolate));
+                    self.tick(&Turn { now, ..*turn });
+                    self.persist(turn.group).await?;
+                }
+                Err(worker::Error::RustError("the caller went away".into()))
+            }
+        }
+    }
+
+    /// Holds a fetch open until its answer comes on `receiver` (then persists
+    /// what answering changed), its caller goes away, or `until_ms`. Meanwhile
+    /// its timer ticks the queue at the next wakeup: time may free capacity or
+    /// end a deadline, and each held fetch's timer serves every waiting request.
+    async fn hold<T>(
+        &self,
+        turn: &Turn<'_>,
+        mut receiver: oneshot::Receiver<T>,
+        caller_gone: AbortSignal,
+        until_ms: Option<u64>,
+    ) -> Result<Held<T>> {
         let mut caller_gone = pin!(runtime::aborted(caller_gone));
         loop {
             let now = runtime::now_ms() as u64;
-            let wait_ms = self.with_core(|core| core.wait_ms(now)).unwrap_or(1_000);
+            let left_ms = until_ms.map_or(u64::MAX, |until| until.saturating_sub(now));
+            if left_ms == 0 {
+                return Ok(Held::Expired(receiver));
+            }
+            let wait_ms = self.with_core(|core| core.wait_ms(now)).unwrap_or(1_000).min(left_ms);
             let wait = Delay::from(Duration::from_millis(wait_ms));
             match select(&mut receiver, select(pin!(wait), caller_gone.as_mut())).await {
-                Either::Left((Ok(reply), _)) => {
+                Either::Left((Ok(answer), _)) => {
                     self.persist(turn.group).await?;
-                    return Ok(reply);
+                    return Ok(Held::Answered(answer));
                 }
                 Either::Left((Err(_), _)) => {
-                    return Err(worker::Error::RustError("the queue dropped a waiting request".into()));
+                    return Err(worker::Error::RustError("the queue dropped a waiting fetch".into()));
                 }
-                // Time may have freed capacity or ended a deadline: this waiter's
-                // timer serves every waiter, itself included.
                 Either::Right((Either::Left(_), _)) => {
                     self.tick(&Turn { now: runtime::now_ms() as u64, ..*turn });
                 }
-                // The Worker that sent the request is gone (its isolate died, or it
-                // was cancelled): its place in line, or the grant it was just sent,
-                // goes to the next in line.
-                Either::Right((Either::Right(_), _)) => {
-                    self.leave(&Turn { now: runtime::now_ms() as u64, ..*turn }, waiter).await?;
-                    return Err(worker::Error::RustError("the caller went away".into()));
-                }
+                Either::Right((Either::Right(_), _)) => return Ok(Held::CallerGone),
             }
         }
     }
@@ -226,9 +305,56 @@ impl Coordinator {
                     given_back = true;
                 }
             }
+            given_back |= self.answer_lines(turn);
             if !given_back {
                 return;
             }
+        }
+    }
+
+    /// Sends each isolate with a `Wait` open what its line is owed, to the
+    /// oldest `Wait` open. Returns whether a grant was given back (sent to a
+    /// `Wait` whose caller had just gone).
+    fn answer_lines(&self, turn: &Turn<'_>) -> bool {
+        let mut given_back = false;
+        for isolate in self.with_core(|core| core.owed_to()).unwrap_or_default() {
+            let sender = {
+                let mut lines = self.lines.borrow_mut();
+                let Some(held) = lines.get_mut(&isolate) else {
+                    continue;
+                };
+                held.retain(|sender| !sender.is_canceled());
+                let sender = held.pop_front();
+                if held.is_empty() {
+                    lines.remove(&isolate);
+                }
+                sender
+            };
+            let Some(sender) = sender else {
+                continue;
+            };
+            let owed = self.with_core(|core| core.owed(isolate)).unwrap_or_default();
+            if let Err(undelivered) = sender.send(owed) {
+                for (waiter, reply) in undelivered {
+                    if matches!(reply, TicketReply::Granted(_)) {
+                        self.with_core(|core| core.leave(turn.now, waiter));
+                        given_back = true;
+                    }
+                }
+            }
+            self.close_if_done(isolate);
+        }
+        given_back
+    }
+
+    /// Answers, empty, the `Wait`s of `isolate` held open when nothing of its
+    /// line is left here: a fetch is not held for nothing.
+    fn close_if_done(&self, isolate: u64) {
+        if !self.with_core(|core| core.line_done(isolate)).unwrap_or(true) {
+            return;
+        }
+        for sender in self.lines.borrow_mut().remove(&isolate).unwrap_or_default() {
+            let _ = sender.send(Vec::new());
         }
     }
 
@@ -274,12 +400,32 @@ fn take_waiting_reports(group: &str) -> Vec<Report> {
 /// A call the object refused as overloaded is answered as such, never retried into it.
 pub async fn acquire(env: &Env, group: &str, request: TicketRequest) -> std::result::Result<TicketReply, ApiError> {
     let message = Message::Acquire { group: group.to_owned(), request, reports: take_waiting_reports(group) };
-    ask(env, group, &message).await.map_err(|error| match error {
+    ask(env, group, &message).await.map_err(|error| unreachable(group, error))
+}
+
+/// Sends isolate `isolate`'s line's news for `group` (who joined, who left), with the
+/// reports waiting to travel, and answers with what the coordinator owes the
+/// line. An overloaded coordinator's refusal is never retried into it.
+pub async fn wait(
+    env: &Env,
+    group: &str,
+    isolate: u64,
+    joined: Vec<TicketRequest>,
+    left: Vec<u64>,
+) -> std::result::Result<Owed, ApiError> {
+    let message =
+        Message::Wait { group: group.to_owned(), isolate, joined, left, reports: take_waiting_reports(group) };
+    ask(env, group, &message).await.map_err(|error| unreachable(group, error))
+}
+
+/// A coordinator's failure as the client reads it.
+fn unreachable(group: &str, error: CallError) -> ApiError {
+    match error {
         CallError::Overloaded(_) => ApiError::CoordinatorOverloaded { group: group.to_owned() },
         CallError::Failed(error) => {
             ApiError::CoordinatorUnavailable { group: group.to_owned(), detail: error.to_string() }
         }
-    })
+    }
 }
 
 /// Tells the group's coordinator what isolate `isolate`, routing by itself, served
@@ -316,13 +462,6 @@ pub async fn observed(env: &Env, group: &str, tally: Tally) -> Result<()> {
 /// The group's queue as its coordinator sees it now.
 pub async fn status(env: &Env, group: &str) -> Result<QueueStatus> {
     Ok(ask(env, group, &Message::Status { group: group.to_owned() }).await?)
-}
-
-/// Takes a waiting request whose client went away out of the group's queue (or
-/// gives back the grant it was just sent).
-pub async fn leave(env: &Env, group: &str, waiter: u64) -> Result<()> {
-    send(env, group, &Message::Leave { group: group.to_owned(), waiter }).await?;
-    Ok(())
 }
 
 /// Tells the group's coordinator how a ticket ended: at once, or, when it `may_wait`,

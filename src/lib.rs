@@ -43,6 +43,7 @@ mod coordinator;
 mod credentials;
 mod durable;
 mod jobs;
+mod line;
 mod local_route;
 mod metrics;
 mod observe;

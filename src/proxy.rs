@@ -4,12 +4,10 @@
 //! group's coordinator), call it, report how it went, until an answer or the final
 //! error.
 
-use std::pin::pin;
 use std::rc::Rc;
 use std::time::Duration;
 
 use futures_channel::oneshot;
-use futures_util::future::{Either, select};
 use switchyard_core::config::{Config, Deployment, DeploymentId, ModelGroup};
 use switchyard_core::coordinator::local::Ask;
 use switchyard_core::coordinator::{
@@ -35,7 +33,7 @@ use crate::background::Background;
 use crate::cache::Cached;
 use crate::observe;
 use crate::respond::{self, Body, HeaderList, Limits, Reply, Served};
-use crate::{clients, coordinator, credentials, local_route, responses_store, runtime};
+use crate::{clients, coordinator, credentials, line, local_route, responses_store, runtime};
 
 /// Who a request is served for.
 pub enum Caller {
@@ -502,8 +500,9 @@ fn stream_ended(end: Option<&StreamEnd>, started_ms: f64) -> StreamEnded {
     StreamEnded { usage, failure, latency_ms: (runtime::now_ms() - started_ms) as u64 }
 }
 
-/// Asks the group's coordinator for a ticket. A request that may wait there leaves
-/// the queue when its client disconnects.
+/// Asks the group's coordinator for a ticket; a request that may wait waits in
+/// this isolate's line for the group (`line`), which it leaves when its client
+/// disconnects.
 async fn take_ticket(
     env: &Env,
     group: &str,
@@ -511,21 +510,14 @@ async fn take_ticket(
     caller: &Caller,
     background: &Background<'_>,
 ) -> std::result::Result<TicketReply, ApiError> {
-    let waiter = ticket.queue.map(|q| q.waiter);
-    let acquired = coordinator::acquire(env, group, ticket);
-    let (Some(waiter), Caller::Client { request, .. }) = (waiter, caller) else {
-        return acquired.await;
-    };
-    match select(pin!(acquired), pin!(runtime::aborted(request.signal()))).await {
-        Either::Left((acquired, _)) => acquired,
-        Either::Right(_) => {
-            let (env, group) = (env.clone(), group.to_owned());
-            background.run(async move {
-                let _ = coordinator::leave(&env, &group, waiter).await;
-            });
-            Err(ApiError::Internal("the client disconnected".into()))
-        }
+    if ticket.queue.is_none() {
+        return coordinator::acquire(env, group, ticket).await;
     }
+    let client_gone = match caller {
+        Caller::Client { request, .. } => Some(request.signal()),
+        Caller::Job => None,
+    };
+    line::wait(env, group, ticket, client_gone, background).await
 }
 
 /// Tells how an attempt ended: with a ticket, its report to the coordinator;

@@ -127,13 +127,15 @@ test("past max_queue_size a request is refused at once, and default_priority que
 });
 
 test("/queue/status shows each group's waiting requests by priority, and what was admitted", async () => {
-  ctx.upstream.script("one", [], { type: "ok", delayMs: 400 });
+  ctx.upstream.script("one", [], { type: "ok", delayMs: 800 });
   const before = await (await ctx.gateway.get("/queue/status")).json();
   const admittedBefore = before.groups.find((g) => g.group === "serial").admitted;
   const running = chat("serial", { priority: 0 });
   await sleep(100);
   const waiting = [chat("serial", { priority: 2 }), chat("serial", { priority: 2 }), chat("serial", { priority: 7 })];
-  await sleep(150);
+  // The gateway's line tells the queue of those that came while its `Wait` was
+  // open a quarter second later at most (`TELL_EVERY_MS`).
+  await sleep(400);
   const during = await (await ctx.gateway.get("/queue/status")).json();
   const serial = during.groups.find((g) => g.group === "serial");
   assert.equal(serial.depth, 3);

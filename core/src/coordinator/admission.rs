@@ -77,12 +77,15 @@ impl Coordinator {
         rng: &mut fastrand::Rng,
     ) -> Vec<(u64, TicketReply)> {
         // Those admitted by a sync (`sync_local`) first: they were admitted before.
-        let ready = std::mem::take(&mut self.ready);
-        let Some(mut queue) = self.queue.take() else {
-            return ready;
-        };
+        // Before the queue is taken out: an isolate that lapsed takes its line's
+        // requests out of it.
         self.forget_removed(group);
         self.expire_tickets(now_ms);
+        self.expire_owed(now_ms);
+        let ready = std::mem::take(&mut self.ready);
+        let Some(mut queue) = self.queue.take() else {
+            return self.owe_or_answer_all(now_ms, ready);
+        };
         let expired: Vec<(u64, TicketReply)> = queue
             .expire(now_ms)
             .into_iter()
@@ -121,7 +124,16 @@ impl Coordinator {
             }
         }
         self.queue = Some(queue);
+        self.owe_or_answer_all(now_ms, answers)
+    }
+
+    /// The answers whose request waits with a fetch of its own; those of
+    /// requests in isolates' lines are owed to their isolate instead.
+    fn owe_or_answer_all(&mut self, now_ms: u64, answers: Vec<(u64, TicketReply)>) -> Vec<(u64, TicketReply)> {
         answers
+            .into_iter()
+            .filter_map(|(waiter, reply)| Some((waiter, self.owe_or_answer(now_ms, waiter, reply)?)))
+            .collect()
     }
 
     /// The earliest time a deployment can serve `request` again, when only time
@@ -192,6 +204,7 @@ impl Coordinator {
     /// was sent could not be delivered): it leaves the line, or gives back the grant
     /// it was admitted with, so that the next in line may have it.
     pub fn leave(&mut self, now_ms: u64, waiter: u64) {
+        self.forget_in_line(waiter);
         match self.admitted_waiters.remove(&waiter) {
             Some(ticket) => self.release(now_ms, ticket),
             None => {

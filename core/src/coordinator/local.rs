@@ -64,8 +64,8 @@
 //! Everything that needs one decision for the whole group still goes through a
 //! ticket: a deployment whose cooldown ended waits for its single probe; while the
 //! queue holds requests ([`HealthView::queued`]), a request that may wait lines up
-//! behind them (no lease is granted meanwhile: what frees is theirs); and a
-//! request that only tried deployments are left for, or that nothing can serve,
+//! behind them, told to the coordinator by its isolate's [`line`] (no lease is
+//! granted meanwhile: what frees is theirs); and a request that only tried deployments are left for, or that nothing can serve,
 //! gets the coordinator's exact answer. A cooldown started in another isolate is
 //! seen here within [`VIEW_TTL_MS`].
 //!
@@ -85,6 +85,7 @@ use super::{Timings, Unavailable};
 use crate::config::{Deployment, DeploymentId, ModelGroup, RouterPolicy, RoutingStrategy};
 use crate::region::Area;
 
+pub mod line;
 pub mod outage;
 pub use outage::{OUTAGE_RETRY_MS, Outage, STALE_GRACE_MS};
 
@@ -110,8 +111,8 @@ pub struct HealthView {
     /// Only the coordinator may decide now: a probe is due.
     pub coordinate: bool,
     /// Requests wait in the coordinator's queue: a request that may wait lines
-    /// up behind them (a ticket); one that may not routes as usual, under what
-    /// this isolate holds (it never joins the queue).
+    /// up behind them (through its isolate's [`line`]); one that may not routes
+    /// as usual, under what this isolate holds (it never joins the queue).
     #[serde(default)]
     pub queued: bool,
     /// Deployments with nothing left for anyone when the view was made (what

@@ -18,6 +18,9 @@
 //!   the queue was ticked.
 //! - `Status`: a [`QueueStatus`] ([`Coordinator::queue_status`]).
 //! - `Leave`: an empty 204, once the request left as when its caller goes away.
+//! - `Wait`: the answers owed to the isolate's line ([`Coordinator::wait`], then
+//!   [`Coordinator::owed`] after a tick), held open until some are owed, or for
+//!   [`WAIT_HOLD_MS`] at most.
 //! - `State`: the [`Holdings`] ([`Coordinator::holdings`], `GET /debug/state`).
 //! - `Sync`: a fresh [`local::HealthView`], with its leases, for an isolate that
 //!   routes the group itself ([`Coordinator::sync_local`]); then the queue is ticked,
@@ -44,6 +47,8 @@
 //! - `admission`: answering a request at once or queueing it; the queue's ticks,
 //!   wakeups and leavers; grants given back.
 //! - `queue`: the priority queue itself.
+//! - `lines`: requests waiting in isolates' lines, whose answers are owed to
+//!   their isolate (`Wait`).
 //! - `grant`: the selection pipeline: fits, healthy, under limits, free, not tried,
 //!   lowest tier, then the strategy; the grant.
 //! - `strategy`: the routing strategies, each a choice among one tier.
@@ -64,6 +69,7 @@ mod grant;
 mod health;
 mod holdings;
 mod isolates;
+mod lines;
 pub mod local;
 mod metrics;
 mod protocol;
@@ -85,6 +91,7 @@ use queue::PriorityQueue;
 use window::Window;
 
 pub use admission::Admission;
+pub use lines::{OWED_TTL_MS, WAIT_HOLD_MS};
 pub use protocol::{
     DeploymentHoldings, DeploymentMetrics, Grant, GroupMetrics, HealthState, Holdings, Message, QueueRequest,
     QueueStatus, RECENT_FAILURE_MINUTES, Report, ReportedFailure, TicketReply, TicketRequest, Timings, Unavailable,
@@ -140,6 +147,8 @@ pub struct Coordinator {
     /// The ticket each request admitted from the queue was granted, until it is
     /// reported: a client that left just as it was admitted gives its grant back.
     admitted_waiters: HashMap<u64, u64>,
+    /// Which waiting requests wait in isolates' lines, and the answers owed to them.
+    lines: lines::Lines,
     /// Waiting requests a sync admitted, for the next [`Coordinator::tick`] to answer.
     ready: Vec<(u64, protocol::TicketReply)>,
     admitted: u64,

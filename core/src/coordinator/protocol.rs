@@ -22,6 +22,12 @@ pub enum Message {
     Status { group: String },
     /// The client of a waiting request went away. Answered with an empty 204.
     Leave { group: String, waiter: u64 },
+    /// From an isolate whose requests wait in its own line ([`lines`](super::lines)):
+    /// those that joined it since its last `Wait` (each a request that may
+    /// wait) and the waiters that left it. Answered, once any are owed (or
+    /// after [`WAIT_HOLD_MS`](super::WAIT_HOLD_MS)), with the answers owed to its line: `Vec<(waiter, TicketReply)>`. `reports` are applied first,
+    /// as with an acquire.
+    Wait { group: String, isolate: u64, joined: Vec<TicketRequest>, left: Vec<u64>, reports: Vec<Report> },
     /// Answered with the coordinator's [`Holdings`] (`GET /debug/state`).
     State { group: String },
     /// From an isolate that routes the group itself ([`local`](super::local)): what
@@ -61,6 +67,7 @@ impl Message {
             | Self::Report { group, .. }
             | Self::Status { group }
             | Self::Leave { group, .. }
+            | Self::Wait { group, .. }
             | Self::State { group }
             | Self::Sync { group, .. }
             | Self::Observed { group, .. }
@@ -351,6 +358,7 @@ mod tests {
             Message::Report { group: "g".into(), reports: vec![report] },
             Message::Status { group: "g".into() },
             Message::Leave { group: "g".into(), waiter: u64::MAX },
+            Message::Wait { group: "g".into(), isolate: 3, joined: vec![], left: vec![u64::MAX], reports: vec![] },
             Message::State { group: "g".into() },
             Message::Sync {
                 group: "g".into(),

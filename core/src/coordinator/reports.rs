@@ -84,6 +84,7 @@ impl Coordinator {
     pub(super) fn expire_tickets(&mut self, now_ms: u64) {
         for isolate in self.isolates.lapse(now_ms) {
             self.slots.forget(isolate);
+            self.line_gone(now_ms, isolate);
             for ticket in self.tickets.take_isolate(isolate) {
                 self.unreported(&ticket);
             }

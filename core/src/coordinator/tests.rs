@@ -815,3 +815,122 @@ fn the_metrics_show_a_cooldown_its_probe_the_queues_waits_and_the_isolates_count
     let m = w.coordinator.metrics(300, &group, &policy);
     assert_eq!((m.queue_wait.count, m.queue_wait.sum_ms, m.queue.admitted), (1, 250, 1));
 }
+
+/// A request of isolate `isolate`'s line, as its `Wait` carries it.
+fn in_line(waiter: u64, priority: u32, max_wait_ms: u64) -> TicketRequest {
+    TicketRequest {
+        avoid: vec![],
+        estimated_tokens: 10,
+        stream: false,
+        queue: Some(QueueRequest { priority, max_wait_ms, waiter }),
+        region: None,
+        isolate: 0,
+    }
+}
+
+impl World {
+    /// A `Wait` of `isolate` telling `joined` and `left`, then a tick: the answers owed to it.
+    fn tell(&mut self, now: u64, isolate: u64, joined: &[TicketRequest], left: &[u64]) -> Vec<(u64, TicketReply)> {
+        let group = self.config.group(&self.group).unwrap();
+        self.coordinator.wait(now, group, &self.config.router, isolate, joined, left, &mut self.rng);
+        assert!(self.tick(now).is_empty(), "no answer of a line goes to a fetch of its own");
+        self.coordinator.owed(isolate)
+    }
+}
+
+fn waiters_of(answers: &[(u64, TicketReply)]) -> Vec<u64> {
+    answers.iter().map(|(w, _)| *w).collect()
+}
+
+#[test]
+fn lines_of_two_isolates_merge_in_the_queue_by_priority_and_answers_wait_for_their_isolate() {
+    let mut w = World::new(ONE_AT_A_TIME);
+    let group = w.config.group(&w.group).unwrap().clone();
+    let first = w.tell(0, 7, &[in_line(1, 0, 60_000)], &[]);
+    let running = ticket_of(&first[0].1);
+    // Isolate 7 tells three more at once, isolate 8 one that is better than two of them.
+    assert!(w.tell(10, 7, &[in_line(2, 0, 60_000), in_line(3, 2, 60_000), in_line(4, 2, 60_000)], &[]).is_empty());
+    assert!(w.tell(20, 8, &[in_line(5, 1, 60_000)], &[]).is_empty());
+    assert_eq!(w.coordinator.queue_status(20, "g").depth, 4);
+    w.finish(30, running, None);
+    assert!(w.tick(30).is_empty());
+    assert_eq!(w.coordinator.owed_to(), [7], "2 is admitted, owed to its isolate until it asks");
+    let answers = w.coordinator.owed(7);
+    assert_eq!(waiters_of(&answers), [2]);
+    w.finish(40, ticket_of(&answers[0].1), None);
+    w.tick(40);
+    assert_eq!(waiters_of(&w.coordinator.owed(8)), [5], "priority 1 of another isolate before 7's priority 2");
+    assert_eq!(w.coordinator.holdings(40, &group).waiting, 2);
+}
+
+#[test]
+fn a_line_leaver_leaves_the_queue_and_a_grant_it_could_not_use_goes_to_the_next() {
+    let mut w = World::new(ONE_AT_A_TIME);
+    let running = ticket_of(&w.tell(0, 7, &[in_line(1, 0, 60_000)], &[])[0].1);
+    assert!(w.tell(1, 7, &[in_line(2, 0, 60_000), in_line(3, 0, 60_000), in_line(4, 0, 60_000)], &[]).is_empty());
+    // 2 left before it was admitted; 3 is admitted, but its client leaves as the grant travels.
+    assert!(w.tell(2, 7, &[], &[2]).is_empty());
+    w.finish(3, running, None);
+    assert_eq!(waiters_of(&w.tell(3, 7, &[], &[])), [3]);
+    assert_eq!(waiters_of(&w.tell(4, 7, &[], &[3])), [4], "3's grant given back: 4 has it");
+    assert!(w.coordinator.owed_to().is_empty());
+}
+
+#[test]
+fn a_deadline_in_a_line_is_owed_like_a_grant_with_its_place() {
+    let mut w = World::new(ONE_AT_A_TIME);
+    let _running = ticket_of(&w.tell(0, 7, &[in_line(1, 0, 60_000)], &[])[0].1);
+    assert!(w.tell(0, 7, &[in_line(2, 0, 500), in_line(3, 1, 60_000)], &[]).is_empty());
+    let answers = w.tell(500, 7, &[], &[]);
+    assert!(
+        matches!(
+            answers[..],
+            [(2, TicketReply::Unavailable(Unavailable::QueueTimeout { waited_ms: 500, position: 1 }))]
+        ),
+        "{answers:?}"
+    );
+}
+
+#[test]
+fn what_a_dead_isolate_was_owed_goes_back_and_its_line_leaves_the_queue() {
+    let mut w = World::new(ONE_AT_A_TIME);
+    let group = w.config.group(&w.group).unwrap().clone();
+    let running = ticket_of(&w.tell(0, 7, &[in_line(1, 0, 60_000)], &[])[0].1);
+    assert!(w.tell(1, 7, &[in_line(2, 0, 60_000), in_line(3, 0, 60_000)], &[]).is_empty());
+    assert!(w.tell(2, 8, &[in_line(4, 1, 60_000)], &[]).is_empty());
+    w.finish(3, running, None);
+    w.tick(3);
+    assert_eq!(w.coordinator.owed_to(), [7]);
+    // Isolate 7 dies with 2's grant owed and 3 waiting: both go, and 4 is admitted.
+    w.coordinator.line_gone(4, 7);
+    assert_eq!(w.coordinator.holdings(4, &group).tickets, 0);
+    w.tick(4);
+    assert_eq!(waiters_of(&w.coordinator.owed(8)), [4]);
+    assert!(w.coordinator.owed_to().is_empty());
+}
+
+#[test]
+fn a_grant_owed_and_never_asked_for_goes_back_after_its_time() {
+    let mut w = World::new(ONE_AT_A_TIME);
+    let group = w.config.group(&w.group).unwrap().clone();
+    let running = ticket_of(&w.tell(0, 7, &[in_line(1, 0, 60_000)], &[])[0].1);
+    assert!(w.tell(1, 7, &[in_line(2, 0, 60_000)], &[]).is_empty());
+    assert!(w.tell(2, 8, &[in_line(3, 1, 60_000)], &[]).is_empty());
+    w.finish(3, running, None);
+    w.tick(3);
+    assert_eq!(w.coordinator.owed_to(), [7]);
+    w.tick(3 + OWED_TTL_MS - 1);
+    assert_eq!(w.coordinator.owed_to(), [7], "not yet");
+    w.tick(3 + OWED_TTL_MS);
+    assert_eq!(w.coordinator.owed_to(), [8], "2's grant went back, to 3");
+    assert_eq!(w.coordinator.holdings(3 + OWED_TTL_MS, &group).tickets, 1);
+}
+
+#[test]
+fn a_request_told_twice_waits_once() {
+    let mut w = World::new(ONE_AT_A_TIME);
+    let _running = ticket_of(&w.tell(0, 7, &[in_line(1, 0, 60_000)], &[])[0].1);
+    assert!(w.tell(1, 7, &[in_line(2, 0, 60_000)], &[]).is_empty());
+    assert!(w.tell(2, 7, &[in_line(2, 0, 60_000)], &[]).is_empty(), "a Wait retried");
+    assert_eq!(w.coordinator.queue_status(2, "g").depth, 1);
+}

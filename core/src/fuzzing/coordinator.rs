@@ -120,6 +120,12 @@ fn deliver(coordinator: &mut Coordinator, config: &Config, message: &Message, no
                 rng,
             ));
         }
+        Message::Wait { isolate, joined, left, reports, .. } => {
+            for report in reports {
+                coordinator.report(now, group, policy, report);
+            }
+            coordinator.wait(now, group, policy, *isolate, joined, left, rng);
+        }
         Message::Observed { tally, .. } => coordinator.observed(tally),
         Message::Metrics { .. } => {
             let metrics = round_trip(&coordinator.metrics(now, group, policy));
@@ -128,6 +134,9 @@ fn deliver(coordinator: &mut Coordinator, config: &Config, message: &Message, no
     }
     for (_, reply) in coordinator.tick(now, group, policy, rng) {
         round_trip(&reply);
+    }
+    for isolate in coordinator.owed_to() {
+        round_trip(&coordinator.owed(isolate));
     }
     let _ = coordinator.next_wakeup(now);
     let snapshot = coordinator.snapshot(group);

@@ -1,0 +1,271 @@
+//! The isolate's line for one group: its requests that wait in the group's
+//! queue, told to the coordinator together ([`Message::Wait`]) rather than
+//! each with a fetch of its own.
+//!
+//! A request that may wait joins the line; the isolate tells the coordinator
+//! who joined and who left with its next `Wait`, and the coordinator answers a
+//! `Wait` with every answer it owes the line by then ([`lines`]). So, however
+//! fast requests arrive, the isolate sends about one `Wait` per answer that
+//! comes back, and at most one per [`TELL_EVERY_MS`] while one is open: what
+//! the coordinator takes follows the capacity it hands out, not the arrivals.
+//!
+//! **When a `Wait` goes** ([`Line::due`]): at once when none is open and the
+//! line holds anything (a `Wait` must be open for answers to come back), or
+//! with news (requests joined or left since the last) while fewer than
+//! [`TELL_AT_ONCE_BELOW`] requests wait told; otherwise, with news, at most
+//! every [`TELL_EVERY_MS`]. A request that joins a long line while a `Wait` is
+//! open is told that much later at most: the line's part of the queue's
+//! ordering bound.
+//!
+//! **Nothing lost.** A grant that comes for a request no longer in the line
+//! (its client left while the grant was on its way) goes back with the next
+//! `Wait`, as a leaver. A `Wait` that fails (the coordinator restarted, or
+//! could not be reached) fails every request told so far, which the
+//! coordinator may have lost with it; each is told again as a leaver, in case
+//! it did not.
+//!
+//! Sans-IO: the Worker (`src/line.rs`) and the simulation send the `Wait`s and
+//! hand the answers out.
+//!
+//! [`Message::Wait`]: crate::coordinator::Message::Wait
+//! [`lines`]: crate::coordinator::Coordinator::wait
+
+use std::collections::BTreeSet;
+
+use crate::coordinator::{TicketReply, TicketRequest};
+
+/// While a `Wait` is open and the line is long, news goes at most this often.
+pub const TELL_EVERY_MS: u64 = 250;
+/// While fewer requests than this wait told, news goes at once: under a light
+/// load every request reaches the queue as it arrives, in the exact order it
+/// would with a fetch of its own, and the batching binds only where the
+/// coordinator's load is at stake, a line this long.
+pub const TELL_AT_ONCE_BELOW: usize = 8;
+
+/// A request waits in its line at most its `max_wait_ms` and this, then the
+/// isolate answers it itself (a retryable 503). The coordinator's answer at its
+/// deadline comes well before: this only answers a request the coordinator
+/// lost (it gave back what it owed an isolate that did not ask for it).
+pub const LOCAL_GRACE_MS: u64 = 5_000;
+
+/// What a `Wait` carries: the requests that joined, the waiters that left.
+pub type Tell = (Vec<TicketRequest>, Vec<u64>);
+
+#[derive(Debug, Default)]
+pub struct Line {
+    /// Joined, not yet told, in the order they joined.
+    untold: Vec<TicketRequest>,
+    /// Told to the coordinator, not yet answered.
+    told: BTreeSet<u64>,
+    /// Told once, left since (or their grant is given back): to tell.
+    left: Vec<u64>,
+    /// `Wait`s sent and not answered.
+    open: u32,
+    last_sent_ms: Option<u64>,
+    /// After an empty answer, a `Wait` without news waits until then.
+    quiet_until_ms: u64,
+}
+
+impl Line {
+    /// A request that may wait (its `queue` names its waiter) joins the line.
+    pub fn join(&mut self, request: TicketRequest) {
+        if request.queue.is_some() {
+            self.untold.push(request);
+        }
+    }
+
+    /// Whether the line holds `waiter`, told or not.
+    pub fn holds(&self, waiter: u64) -> bool {
+        self.told.contains(&waiter) || self.untold.iter().any(|r| waiter_of(r) == Some(waiter))
+    }
+
+    /// `waiter` leaves the line (its client went away, or its time ran out
+    /// here): not yet told, it is forgotten; told, it is told as a leaver.
+    pub fn leave(&mut self, waiter: u64) {
+        if self.told.remove(&waiter) {
+            self.left.push(waiter);
+        } else {
+            self.untold.retain(|r| waiter_of(r) != Some(waiter));
+        }
+    }
+
+    /// A grant handed to `waiter` that its request did not take (it went away
+    /// meanwhile) goes back with the next `Wait`.
+    pub fn give_back(&mut self, waiter: u64) {
+        self.left.push(waiter);
+    }
+
+    /// When the next `Wait` should go, if one should.
+    pub fn due(&self, now_ms: u64) -> Option<u64> {
+        let news = !self.untold.is_empty() || !self.left.is_empty();
+        let short = self.told.len() < TELL_AT_ONCE_BELOW;
+        if news && (self.open == 0 || short) {
+            return Some(now_ms);
+        }
+        if !news {
+            // Told requests wait: a `Wait` must be open for their answers. After
+            // an empty answer (the coordinator held the last one its time, or
+            // has nothing of this line), not at once: no loop of empty answers.
+            return (self.open == 0 && !self.told.is_empty()).then_some(now_ms.max(self.quiet_until_ms));
+        }
+        let next = self.last_sent_ms.map_or(now_ms, |at| at.saturating_add(TELL_EVERY_MS));
+        Some(next.max(now_ms))
+    }
+
+    /// What the `Wait` sent now carries; it is open until [`Line::answered`]
+    /// or [`Line::failed`].
+    pub fn take(&mut self, now_ms: u64) -> Tell {
+        let joined = std::mem::take(&mut self.untold);
+        self.told.extend(joined.iter().filter_map(waiter_of));
+        self.open += 1;
+        self.last_sent_ms = Some(now_ms);
+        (joined, std::mem::take(&mut self.left))
+    }
+
+    /// A `Wait` came back at `now_ms` with these answers: those of requests
+    /// still in the line, to hand to them. A grant for one that left goes back.
+    pub fn answered(&mut self, now_ms: u64, replies: Vec<(u64, TicketReply)>) -> Vec<(u64, TicketReply)> {
+        self.open = self.open.saturating_sub(1);
+        if replies.is_empty() {
+            self.quiet_until_ms = now_ms.saturating_add(TELL_EVERY_MS);
+        }
+        let mut kept = Vec::with_capacity(replies.len());
+        for (waiter, reply) in replies {
+            if self.told.remove(&waiter) {
+                kept.push((waiter, reply));
+            } else if matches!(reply, TicketReply::Granted(_)) {
+                self.left.push(waiter);
+            }
+        }
+        kept
+    }
+
+    /// A `Wait` failed: the requests told so far, to fail (the coordinator may
+    /// have lost them). Each is told as a leaver with the next `Wait`.
+    pub fn failed(&mut self) -> Vec<u64> {
+        self.open = self.open.saturating_sub(1);
+        let told: Vec<u64> = std::mem::take(&mut self.told).into_iter().collect();
+        self.left.extend(&told);
+        told
+    }
+
+    /// Whether nothing waits, nothing is to tell, and no `Wait` is open.
+    pub fn is_idle(&self) -> bool {
+        self.untold.is_empty() && self.told.is_empty() && self.left.is_empty() && self.open == 0
+    }
+}
+
+fn waiter_of(request: &TicketRequest) -> Option<u64> {
+    request.queue.map(|q| q.waiter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::coordinator::{Grant, QueueRequest, Unavailable};
+
+    fn request(waiter: u64) -> TicketRequest {
+        TicketRequest {
+            avoid: vec![],
+            estimated_tokens: 10,
+            stream: false,
+            queue: Some(QueueRequest { priority: 1, max_wait_ms: 5_000, waiter }),
+            region: None,
+            isolate: 9,
+        }
+    }
+
+    fn grant() -> TicketReply {
+        let deployment = serde_json::from_str("\"d\"").unwrap();
+        TicketReply::Granted(Grant {
+            ticket: 1,
+            deployment,
+            remaining_requests: None,
+            remaining_tokens: None,
+            waited_ms: Some(5),
+        })
+    }
+
+    fn waiters(tell: &Tell) -> Vec<u64> {
+        tell.0.iter().filter_map(waiter_of).collect()
+    }
+
+    #[test]
+    fn requests_joining_while_a_wait_is_open_go_together_at_most_every_tell_period() {
+        let mut line = Line::default();
+        assert_eq!(line.due(0), None);
+        line.join(request(1));
+        assert_eq!(line.due(100), Some(100), "none open: at once");
+        assert_eq!(waiters(&line.take(100)), [1]);
+        assert_eq!(line.due(150), None, "one open, nothing new");
+        line.join(request(2));
+        assert_eq!(line.due(150), Some(150), "a short line tells at once");
+        let short = TELL_AT_ONCE_BELOW as u64;
+        for waiter in 3..=short {
+            line.join(request(waiter));
+        }
+        assert_eq!(waiters(&line.take(150)).len(), TELL_AT_ONCE_BELOW - 1);
+        for waiter in short + 1..=short + 5 {
+            line.join(request(waiter));
+        }
+        assert_eq!(line.due(160), Some(150 + TELL_EVERY_MS), "a long line: at most every period");
+        let tell = line.take(150 + TELL_EVERY_MS);
+        assert_eq!(waiters(&tell), (short + 1..=short + 5).collect::<Vec<_>>(), "five arrivals, one message");
+        let kept = line.answered(0, vec![(1, grant()), (3, TicketReply::Unavailable(Unavailable::Busy))]);
+        assert_eq!(kept.iter().map(|(w, _)| *w).collect::<Vec<_>>(), [1, 3]);
+        assert_eq!(line.due(450), None, "Waits are still open for the rest");
+        line.answered(450, vec![]);
+        line.answered(450, vec![]);
+        assert_eq!(
+            line.due(500),
+            Some(450 + TELL_EVERY_MS),
+            "told requests wait: a Wait must be open, not at once after an empty answer"
+        );
+    }
+
+    #[test]
+    fn a_leaver_is_forgotten_before_it_is_told_and_told_after() {
+        let mut line = Line::default();
+        line.join(request(1));
+        line.join(request(2));
+        line.leave(2);
+        assert_eq!(waiters(&line.take(0)), [1]);
+        line.leave(1);
+        assert!(!line.holds(1));
+        let (joined, left) = line.take(TELL_EVERY_MS);
+        assert!(joined.is_empty());
+        assert_eq!(left, [1]);
+        line.give_back(7);
+        assert_eq!(line.due(TELL_EVERY_MS), Some(TELL_EVERY_MS), "a grant to give back is news, told at once");
+        assert_eq!(line.take(TELL_EVERY_MS).1, [7]);
+    }
+
+    #[test]
+    fn a_grant_for_a_request_gone_goes_back_and_a_refusal_is_dropped() {
+        let mut line = Line::default();
+        line.join(request(1));
+        line.join(request(2));
+        line.take(0);
+        line.leave(1);
+        line.leave(2);
+        let _ = line.take(TELL_EVERY_MS);
+        let kept = line.answered(0, vec![(1, grant()), (2, TicketReply::Unavailable(Unavailable::Busy))]);
+        assert!(kept.is_empty());
+        assert_eq!(line.take(2 * TELL_EVERY_MS).1, [1], "the grant is given back; the refusal needs nothing");
+    }
+
+    #[test]
+    fn a_failed_wait_fails_every_told_request_and_tells_them_as_leavers() {
+        let mut line = Line::default();
+        line.join(request(1));
+        line.take(0);
+        line.join(request(2));
+        assert_eq!(line.failed(), [1]);
+        assert!(line.holds(2), "not told yet: it is told with the next Wait");
+        let (joined, left) = line.take(10);
+        assert_eq!(waiters(&(joined, vec![])), [2]);
+        assert_eq!(left, [1]);
+        line.answered(0, vec![(2, grant())]);
+        assert!(line.is_idle());
+    }
+}
