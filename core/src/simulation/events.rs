@@ -71,6 +71,12 @@ pub(super) enum ToCoordinator {
         request: Request,
         ticket: TicketRequest,
     },
+    /// An isolate's line tells who joined and who left (`Message::Wait`).
+    Wait {
+        from: Sender,
+        joined: Vec<TicketRequest>,
+        left: Vec<u64>,
+    },
     Report(Report),
 }
 
@@ -95,10 +101,25 @@ pub(super) enum Event {
         minute: u64,
         queued: bool,
     },
+    /// The answer to a line's `Wait`: the answers owed to it, each with the
+    /// coordinator's minute when it was decided.
+    LineAnswer {
+        to: Sender,
+        replies: Vec<(u64, TicketReply, u64)>,
+    },
     /// An upstream call ends (whether or not its isolate is still alive).
     CallEnd {
         at: Sender,
         call: Call,
+    },
+    /// A request of an isolate's line reaches its own deadline there.
+    LineDeadline {
+        at: Sender,
+        waiter: u64,
+    },
+    /// An isolate's line may send its next `Wait` (`Line::due`).
+    Tell {
+        at: Sender,
     },
     /// An isolate's keeper wakes up.
     Keeper {

@@ -70,6 +70,7 @@ pub(super) struct Meter {
     pub deaths: u64,
     pub orphaned: u64,
     pub tickets_lost: u64,
+    pub lost_in_line: u64,
     pub events: u64,
 }
 
@@ -103,6 +104,7 @@ impl Meter {
             deaths: 0,
             orphaned: 0,
             tickets_lost: 0,
+            lost_in_line: 0,
             events: 0,
         }
     }
@@ -237,6 +239,10 @@ impl Meter {
         self.messages.acquire += 1;
     }
 
+    pub fn wait(&mut self) {
+        self.messages.wait += 1;
+    }
+
     pub fn report(&mut self) {
         self.messages.report += 1;
     }
@@ -284,6 +290,7 @@ impl Meter {
             isolate_deaths: self.deaths,
             orphaned_calls: self.orphaned,
             tickets_lost: self.tickets_lost,
+            lost_in_line: self.lost_in_line,
             events: self.events,
         }
     }

@@ -35,6 +35,8 @@ pub struct Messages {
     /// Syncs telling a failed call without a ticket.
     pub sync_failure: u64,
     pub acquire: u64,
+    /// `Wait`s of isolates' lines (requests that may wait, told together).
+    pub wait: u64,
     /// Reports of tickets (each alone: a group with `max_parallel_requests` has
     /// `reports_may_wait` false, so the Worker sends each at once).
     pub report: u64,
@@ -42,7 +44,13 @@ pub struct Messages {
 
 impl Messages {
     pub fn total(&self) -> u64 {
-        self.sync_refresh + self.sync_keeper + self.sync_release + self.sync_failure + self.acquire + self.report
+        self.sync_refresh
+            + self.sync_keeper
+            + self.sync_release
+            + self.sync_failure
+            + self.acquire
+            + self.wait
+            + self.report
     }
 }
 
@@ -157,6 +165,9 @@ pub struct Report {
     /// Grants that reached an isolate already dead: their tickets stay in flight
     /// at the coordinator until they expire.
     pub tickets_lost: u64,
+    /// Requests of isolates' lines answered by their isolate past their
+    /// deadline and its grace: the coordinator had lost them.
+    pub lost_in_line: u64,
     pub events: u64,
 }
 
@@ -246,7 +257,7 @@ impl fmt::Display for Report {
         let m = &self.messages;
         writeln!(
             f,
-            "coordinator messages {} ({:.4} per routed request): syncs {} (refresh {}, keeper {}, release {}, failure {}), acquires {}, reports {}",
+            "coordinator messages {} ({:.4} per routed request): syncs {} (refresh {}, keeper {}, release {}, failure {}), acquires {}, waits {}, reports {}",
             m.total(),
             self.messages_per_routed(),
             m.sync_refresh + m.sync_keeper + m.sync_release + m.sync_failure,
@@ -255,6 +266,7 @@ impl fmt::Display for Report {
             m.sync_release,
             m.sync_failure,
             m.acquire,
+            m.wait,
             m.report
         )?;
         let i = &self.inversions;
@@ -272,8 +284,8 @@ impl fmt::Display for Report {
         }
         writeln!(
             f,
-            "isolates died {}, their calls that ran on upstream {}, grants that found their isolate dead {}; events {}",
-            self.isolate_deaths, self.orphaned_calls, self.tickets_lost, self.events
+            "isolates died {}, their calls that ran on upstream {}, grants that found their isolate dead {}; requests the coordinator lost from lines {}; events {}",
+            self.isolate_deaths, self.orphaned_calls, self.tickets_lost, self.lost_in_line, self.events
         )?;
         let violations = self.limit_violations();
         if violations.is_empty() {

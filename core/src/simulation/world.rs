@@ -1,9 +1,9 @@
 //! The world: the isolates, the group's coordinator, the network between them
 //! and the upstream deployments, and what each event does to them. Each handler
-//! mirrors the Worker (`src/local_route.rs`, `src/proxy.rs`) or the Durable
-//! Object (`src/coordinator.rs`) step for step.
+//! mirrors the Worker (`src/local_route.rs`, `src/line.rs`, `src/proxy.rs`) or
+//! the Durable Object (`src/coordinator.rs`) step for step.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::draw;
 use super::events::{Agenda, Call, Event, Request, Sender, SyncWhy, ToCoordinator};
@@ -11,6 +11,7 @@ use super::measure::{How, MINUTE_MS, Meter};
 use super::report::{DeploymentFigures, Report};
 use super::scenario::Scenario;
 use crate::config::{Config, DeploymentId, ModelGroup, load};
+use crate::coordinator::local::line::{LOCAL_GRACE_MS, Line, TELL_EVERY_MS};
 use crate::coordinator::local::{Ask, HealthView, LocalPick, LocalRouter, VIEW_TTL_MS};
 use crate::coordinator::{
     Admission, Coordinator, QueueRequest, Report as TicketReport, ReportedFailure, TicketReply, TicketRequest,
@@ -29,6 +30,12 @@ struct Isolate {
     /// While a shared refresh is on its way: the requests waiting for its view
     /// (`refresh_shared` in src/local_route.rs).
     shared: Option<Vec<Request>>,
+    /// Its requests that wait in the group's queue, told together (`src/line.rs`).
+    line: Line,
+    /// The requests of its line, by waiter.
+    lined: HashMap<u64, Request>,
+    /// When its line's next `Wait` is set to go, if it is.
+    tell_at: Option<u64>,
 }
 
 pub(super) struct World<'s> {
@@ -43,6 +50,12 @@ pub(super) struct World<'s> {
     /// Requests waiting in the coordinator's queue, by waiter id (ordered: a
     /// dying isolate's waiters leave in a fixed order).
     waiters: BTreeMap<u64, (Sender, Request)>,
+    /// The `Wait`s held open at the coordinator, per isolate (ordered: answers
+    /// go out in a fixed order).
+    held: BTreeMap<u64, (Sender, u32)>,
+    /// The requests of isolates' lines as their `Wait`s told them, and the
+    /// minute each was decided in, once it was.
+    told: HashMap<u64, (Request, Option<u64>)>,
     /// When the coordinator's alarm is set.
     wakeup_at: Option<u64>,
     agenda: Agenda,
@@ -67,10 +80,11 @@ impl<'s> World<'s> {
             })
             .collect();
         // A request with a priority reaches the queue after at most three trips (a
-        // sync there and back, an acquire there); from then on every view says
-        // "coordinate", and those made before are gone a trip back and a view's
-        // life later. Past that, no isolate picks by itself while it waits.
-        let bound_ms = VIEW_TTL_MS + 4 * scenario.delay_ms.1;
+        // sync there and back, a `Wait` there, which may wait `TELL_EVERY_MS` in
+        // its line); from then on every view says "coordinate", and those made
+        // before are gone a trip back and a view's life later. Past that, no
+        // isolate picks by itself while it waits.
+        let bound_ms = VIEW_TTL_MS + 4 * scenario.delay_ms.1 + TELL_EVERY_MS;
         let meter = Meter::new(START_MS, scenario.minutes, deployments, bound_ms);
         Ok(Self {
             scenario,
@@ -81,6 +95,8 @@ impl<'s> World<'s> {
             next_request: 1,
             next_arrival_ms: START_MS as f64,
             waiters: BTreeMap::new(),
+            held: BTreeMap::new(),
+            told: HashMap::new(),
             wakeup_at: None,
             agenda: Agenda::default(),
             rng: fastrand::Rng::with_seed(scenario.seed),
@@ -123,6 +139,23 @@ impl<'s> World<'s> {
             }
             Event::CallEnd { at, call } => self.call_ends(at, call),
             Event::Keeper { at } => self.keeper_wakes(at),
+            Event::Tell { at } => {
+                if self.alive(at) && self.isolates[at.slot].tell_at == Some(self.now) {
+                    self.isolates[at.slot].tell_at = None;
+                    self.tell(at.slot);
+                }
+            }
+            Event::LineAnswer { to, replies } => self.line_answered(to, replies),
+            Event::LineDeadline { at, waiter } => {
+                if self.alive(at) && self.isolates[at.slot].line.holds(waiter) {
+                    self.isolates[at.slot].line.leave(waiter);
+                    if let Some(request) = self.isolates[at.slot].lined.remove(&waiter) {
+                        self.meter.lost_in_line += 1;
+                        self.meter.refused(self.now, &request, "lost by the coordinator", false);
+                    }
+                    self.tell(at.slot);
+                }
+            }
             Event::Wakeup => {
                 if self.wakeup_at == Some(self.now) {
                     self.wakeup_at = None;
@@ -140,7 +173,15 @@ impl<'s> World<'s> {
         let life_ms = draw::exponential(&mut self.rng, self.scenario.isolate_life_s * 1_000.0);
         self.agenda.push(self.now + life_ms as u64 + 1, Event::Death { slot });
         self.next_isolate += 1;
-        Isolate { id: self.next_isolate, router: LocalRouter::default(), keeper_at: None, shared: None }
+        Isolate {
+            id: self.next_isolate,
+            router: LocalRouter::default(),
+            keeper_at: None,
+            shared: None,
+            line: Line::default(),
+            lined: HashMap::new(),
+            tell_at: None,
+        }
     }
 
     fn alive(&self, sender: Sender) -> bool {
@@ -167,6 +208,18 @@ impl<'s> World<'s> {
         }
         for request in self.isolates[slot].shared.take().unwrap_or_default() {
             self.meter.vanished(&request);
+        }
+        // Its line's requests die with it. The Durable Object sees its `Wait`s
+        // closed, if one was open, and takes the line out of the queue; else
+        // what it was owed goes back with time.
+        let mut lined: Vec<Request> = self.isolates[slot].lined.drain().map(|(_, request)| request).collect();
+        lined.sort_by_key(|request| request.id);
+        for request in lined {
+            self.told.remove(&request.id);
+            self.meter.vanished(&request);
+        }
+        if self.held.remove(&dead.isolate).is_some() {
+            self.coordinator.line_gone(self.now, dead.isolate);
         }
         self.isolates[slot] = self.born(slot);
     }
@@ -285,7 +338,8 @@ impl<'s> World<'s> {
         self.send_to_coordinator(ToCoordinator::Sync { from, asked_ms: self.now, served, failure, estimated, shared });
     }
 
-    /// Asks for a ticket; a request with a priority may wait in the queue.
+    /// Asks for a ticket; a request with a priority joins its isolate's line
+    /// for the queue instead.
     fn acquire(&mut self, slot: usize, request: Request) {
         let from = self.sender(slot);
         let queue = request.priority.map(|priority| QueueRequest {
@@ -301,8 +355,68 @@ impl<'s> World<'s> {
             region: None,
             isolate: from.isolate,
         };
+        if ticket.queue.is_some() {
+            let isolate = &mut self.isolates[slot];
+            isolate.line.join(ticket);
+            // Past its deadline and a grace, the isolate answers it itself: the
+            // coordinator lost it (see `Line`).
+            let deadline = request.arrived_ms + self.scenario.max_wait_ms + LOCAL_GRACE_MS;
+            self.agenda.push(deadline, Event::LineDeadline { at: from, waiter: request.id });
+            isolate.lined.insert(request.id, request);
+            self.tell(slot);
+            return;
+        }
         self.meter.acquire();
         self.send_to_coordinator(ToCoordinator::Acquire { from, request, ticket });
+    }
+
+    /// The isolate's line sends its `Wait` if one is due, or sets the time it is.
+    fn tell(&mut self, slot: usize) {
+        let from = self.sender(slot);
+        let now = self.now;
+        let isolate = &mut self.isolates[slot];
+        match isolate.line.due(now) {
+            Some(at) if at <= now => {
+                let (joined, left) = isolate.line.take(now);
+                for request in &joined {
+                    let told = request.queue.and_then(|q| isolate.lined.get(&q.waiter));
+                    if let Some(told) = told {
+                        self.told.insert(told.id, (told.clone(), None));
+                    }
+                }
+                self.meter.wait();
+                self.send_to_coordinator(ToCoordinator::Wait { from, joined, left });
+                // The next news may be due at once, or later.
+                self.tell(slot);
+            }
+            Some(at) if isolate.tell_at.is_none_or(|t| at < t) => {
+                isolate.tell_at = Some(at);
+                self.agenda.push(at, Event::Tell { at: from });
+            }
+            _ => {}
+        }
+    }
+
+    /// A `Wait`'s answers reach the isolate: each goes to its request, as a
+    /// ticket's answer would, and the line tells what is new.
+    fn line_answered(&mut self, to: Sender, replies: Vec<(u64, TicketReply, u64)>) {
+        if !self.alive(to) {
+            // The grants were sent: what they hold comes back when the isolate lapses.
+            self.meter.tickets_lost +=
+                replies.iter().filter(|(_, r, _)| matches!(r, TicketReply::Granted(_))).count() as u64;
+            return;
+        }
+        let minutes: HashMap<u64, u64> = replies.iter().map(|(w, _, minute)| (*w, *minute)).collect();
+        let replies = replies.into_iter().map(|(w, r, _)| (w, r)).collect();
+        let kept = self.isolates[to.slot].line.answered(self.now, replies);
+        for (waiter, reply) in kept {
+            let Some(request) = self.isolates[to.slot].lined.remove(&waiter) else {
+                continue;
+            };
+            let minute = minutes.get(&waiter).copied().unwrap_or(self.now / MINUTE_MS);
+            self.ticket_arrives(to, request, reply, minute, true);
+        }
+        self.tell(to.slot);
     }
 
     /// A view arrives; the requests waiting for it (a shared refresh's) pick
@@ -473,6 +587,20 @@ impl<'s> World<'s> {
                     }
                 }
             }
+            ToCoordinator::Wait { from, joined, left } => {
+                self.coordinator.wait(now, group, policy, from.isolate, &joined, &left, &mut self.rng);
+                for waiter in left {
+                    self.told.remove(&waiter);
+                }
+                // Its fetch is held open, unless its isolate died on the way.
+                if self.alive(from) {
+                    self.held.entry(from.isolate).or_insert((from, 0)).1 += 1;
+                    self.tick();
+                    self.close_if_done(from.isolate);
+                    return;
+                }
+                self.coordinator.line_gone(now, from.isolate);
+            }
             ToCoordinator::Report(report) => self.coordinator.report(now, group, policy, &report),
         }
         self.tick();
@@ -501,11 +629,74 @@ impl<'s> World<'s> {
                 self.answer(from, request, reply, true);
             }
         }
+        self.answer_lines();
         if let Some(at) = self.coordinator.next_wakeup(self.now)
             && self.wakeup_at.is_none_or(|w| at < w)
         {
             self.wakeup_at = Some(at);
             self.agenda.push(at, Event::Wakeup);
+        }
+    }
+
+    /// Answers owed to isolates' lines: decided now (measured so), sent to
+    /// each isolate whose `Wait` is held open. (A `Wait` is held here until
+    /// answered, or its line is done: the Durable Object's [`WAIT_HOLD_MS`]
+    /// only keeps fetches from lasting for ever.)
+    ///
+    /// [`WAIT_HOLD_MS`]: crate::coordinator::WAIT_HOLD_MS
+    fn answer_lines(&mut self) {
+        let now = self.now;
+        let owed_to = self.coordinator.owed_to();
+        // Decided in this tick, in the order the queue decided them (refusals at
+        // their deadline first, then grants by priority and arrival), whatever
+        // isolate each is owed to.
+        let mut decided = Vec::new();
+        for &isolate in &owed_to {
+            for (waiter, reply) in self.coordinator.owed_of(isolate) {
+                if let Some((request, minute @ None)) = self.told.get_mut(waiter) {
+                    *minute = Some(now / MINUTE_MS);
+                    let admitted = matches!(reply, TicketReply::Granted(_)).then_some(How::Queued);
+                    decided.push((admitted.is_some(), request.priority, request.arrived_ms, request.clone(), admitted));
+                }
+            }
+        }
+        decided.sort_by_key(|(admitted, priority, arrived, request, _)| (*admitted, *priority, *arrived, request.id));
+        for (_, _, _, request, admitted) in decided {
+            self.meter.decided(now, &request, admitted);
+        }
+        for isolate in owed_to {
+            let Some((to, held)) = self.held.get_mut(&isolate) else {
+                continue;
+            };
+            let to = *to;
+            *held -= 1;
+            if *held == 0 {
+                self.held.remove(&isolate);
+            }
+            let replies = self
+                .coordinator
+                .owed(isolate)
+                .into_iter()
+                .map(|(waiter, reply)| {
+                    let minute = self.told.remove(&waiter).and_then(|(_, m)| m).unwrap_or(now / MINUTE_MS);
+                    (waiter, reply, minute)
+                })
+                .collect();
+            self.send_to_isolate(Event::LineAnswer { to, replies });
+            self.close_if_done(isolate);
+        }
+    }
+
+    /// The `Wait`s of `isolate` held open are answered, empty, once nothing of
+    /// its line is left at the coordinator.
+    fn close_if_done(&mut self, isolate: u64) {
+        if !self.coordinator.line_done(isolate) {
+            return;
+        }
+        if let Some((to, held)) = self.held.remove(&isolate) {
+            for _ in 0..held {
+                self.send_to_isolate(Event::LineAnswer { to, replies: Vec::new() });
+            }
         }
     }
 }
