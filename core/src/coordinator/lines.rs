@@ -63,6 +63,12 @@ impl Lines {
         self.isolate_of.contains_key(&waiter)
     }
 
+    /// `waiter` waits in `isolate`'s line.
+    fn join(&mut self, isolate: u64, waiter: u64) {
+        self.isolate_of.insert(waiter, isolate);
+        self.isolates.entry(isolate).or_default().waiting.insert(waiter);
+    }
+
     fn owe(&mut self, now_ms: u64, waiter: u64, reply: TicketReply) {
         let Some(&isolate) = self.isolate_of.get(&waiter) else {
             return;
@@ -141,8 +147,7 @@ impl Coordinator {
             let Some(queue) = request.queue.filter(|q| !self.lines.owns(q.waiter)) else {
                 continue;
             };
-            self.lines.isolate_of.insert(queue.waiter, isolate);
-            self.lines.isolates.entry(isolate).or_default().waiting.insert(queue.waiter);
+            self.lines.join(isolate, queue.waiter);
             let request = TicketRequest { isolate, ..request.clone() };
             if let Admission::Now(reply) = self.acquire(now_ms, group, policy, &request, rng) {
                 self.lines.owe(now_ms, queue.waiter, reply);
