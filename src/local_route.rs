@@ -43,8 +43,8 @@ const SHARED_SYNC_MS: u64 = 2_000;
 const SHARED_SYNC_POLL_MS: u64 = 5;
 /// The longest a keeper sleeps before it looks again when its sync is due. A
 /// request's end can bring that time forward (a slot kept unused is due back a
-/// view's life after the last sync, where filled ones were due ten seconds
-/// after), and no other request may wake the keeper (see above).
+/// view's life after the last sync, where filled ones are due a third of
+/// `SLOTS_TTL_MS` after), and no other request may wake the keeper (see above).
 const KEEPER_POLL_MS: u64 = VIEW_TTL_MS / 4;
 
 fn with_router<T>(group: &str, f: impl FnOnce(&mut LocalRouter) -> T) -> T {

@@ -1,7 +1,7 @@
 // A ticket ends with the isolate that took it: a gateway process that dies while
 // its request holds a group's only ticket does not keep the group busy for the
 // ticket's ten-minute expiry. The coordinator takes the ticket back once the
-// dead isolate has been silent for `SLOTS_TTL_MS` (30 s), as it does its slots,
+// dead isolate has been silent for `SLOTS_TTL_MS` (10 s), as it does its slots,
 // and the request waiting in the queue through another gateway gets it then.
 // The coordinators run in a workerd process of their own, shared by both
 // gateways through one dev registry (as in multi-process.test.mjs).
@@ -11,7 +11,7 @@ import { deployment, startSharedCoordinator, user } from "../support/gateway.mjs
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 /** `SLOTS_TTL_MS` in core/src/coordinator/isolates.rs. */
-const LAPSE_MS = 30_000;
+const LAPSE_MS = 10_000;
 let ctx;
 
 before(async () => {

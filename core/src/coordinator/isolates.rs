@@ -27,7 +27,7 @@ pub const NO_ISOLATE: u64 = 0;
 
 /// What an isolate holds comes back this long after it was last seen (the name
 /// is from when only slots were tied to it).
-pub const SLOTS_TTL_MS: u64 = 30_000;
+pub const SLOTS_TTL_MS: u64 = 10_000;
 
 #[derive(Debug, Clone, Copy)]
 struct Known {

@@ -29,13 +29,20 @@ use crate::config::{ModelGroup, RouterPolicy};
 
 /// A `Wait` is held open at most this long, then answered with whatever is
 /// owed (perhaps nothing): the isolate, whose line still waits, sends another,
-/// which marks it alive (well within [`SLOTS_TTL_MS`](super::isolates::SLOTS_TTL_MS)).
-pub const WAIT_HOLD_MS: u64 = 10_000;
+/// which marks it alive (half of [`SLOTS_TTL_MS`], so that a live isolate whose
+/// only business is its line never lapses).
+///
+/// [`SLOTS_TTL_MS`]: super::isolates::SLOTS_TTL_MS
+pub const WAIT_HOLD_MS: u64 = 5_000;
 
 /// An answer owed to an isolate that has not asked for it this long is given
 /// back (a grant) or dropped: a live isolate with requests in its line always
-/// has a `Wait` open or on its way.
-pub const OWED_TTL_MS: u64 = 10_000;
+/// has a `Wait` open or on its way, at most [`WAIT_HOLD_MS`] apart. Shorter
+/// than [`SLOTS_TTL_MS`]: an isolate alive by its syncs but no longer asking
+/// (its last `Wait` failed) gives its grants back before it would lapse.
+///
+/// [`SLOTS_TTL_MS`]: super::isolates::SLOTS_TTL_MS
+pub const OWED_TTL_MS: u64 = 8_000;
 
 /// Answers owed to one isolate, and its requests still waiting.
 #[derive(Debug, Default)]

@@ -34,13 +34,18 @@
 //! **Slots.** A deployment with `max_parallel_requests` is called without a ticket
 //! only in an in-flight slot leased to the isolate ([`slots`](super::slots)): a
 //! pick fills one, the request's end frees it for the isolate's next request, and
-//! each sync gives back the slots unused at that moment. An isolate holding slots
+//! each sync gives back the slots unused at that moment beyond the most its
+//! requests filled at once since the last sync (kept: a slot sent back and leased
+//! again idles for the round trip). An isolate holding slots
 //! syncs within [`VIEW_TTL_MS`] while some are unused and within a third of
 //! [`SLOTS_TTL_MS`] while its requests fill them ([`LocalRouter::sync_due`]). Near
-//! the limit, while its view says requests wait in the coordinator's queue, it
-//! gives each slot back as its request ends, so that they get it; while nobody
-//! waits it keeps the slot for its own next request (a slot sent back and leased
-//! again idles for the round trip, and costs a sync). A sync no request asks for
+//! the limit a request takes a slot held here unused before the strategy picks
+//! (an idle slot is capacity lost; a lease's requests keep for later in the
+//! minute); while its view says requests wait in the coordinator's queue, it
+//! gives each slot back as its request ends, and every unused one at a sync, so
+//! that they get them; while nobody waits it keeps the slot for its own next
+//! request (a slot sent back and leased again idles for the round trip, and
+//! costs a sync). A sync no request asks for
 //! (the keeper's) leases no slots to an isolate whose requests filled none since
 //! its last sync, so an idle isolate's slots go back for good. Slots leased are
 //! never fewer than the isolate's requests in flight, so the limit holds exactly.
@@ -81,7 +86,7 @@ use serde::{Deserialize, Serialize};
 use super::grant::{fits, in_region};
 use super::slots::{SLOTS_TTL_MS, SlotLease, SlotsSince};
 use super::strategy::{self, Candidate};
-use super::{Timings, Unavailable};
+use super::{TicketRequest, Timings, Unavailable};
 use crate::config::{Deployment, DeploymentId, ModelGroup, RouterPolicy, RoutingStrategy};
 use crate::region::Area;
 
@@ -115,6 +120,11 @@ pub struct HealthView {
     /// as usual, under what this isolate holds (it never joins the queue).
     #[serde(default)]
     pub queued: bool,
+    /// The best priority waiting in the queue when the view was made, where the
+    /// queue does not age: a slot freed here may go to a request of this
+    /// isolate's line as good as that ([`LocalRouter::hand_over`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_best: Option<u32>,
     /// Deployments with nothing left for anyone when the view was made (what
     /// was left went to this isolate's leases and slots, if anywhere): not
     /// picked here without a lease or slot of their own, nor asked for by ticket.
@@ -456,6 +466,17 @@ impl LocalRouter {
         if open.iter().any(|d| self.holds_room(d, estimated_tokens)) {
             open.retain(|d| self.holds_room(d, estimated_tokens) || !leased_none(view, d));
         }
+        // Near its concurrency limit, a slot held here and unused is capacity
+        // lost for as long as it idles, where what a lease leaves keeps for later
+        // in its minute: a request it can serve takes it first.
+        if let Some(idle) = open.iter().find(|d| {
+            d.max_parallel_requests.is_some()
+                && self.slots.get(&d.id).is_some_and(|s| s.return_at_once)
+                && self.holds_room(d, estimated_tokens)
+        }) {
+            let id = idle.id.clone();
+            open.retain(|d| d.id == id);
+        }
         let candidates: Vec<Candidate<'g>> = open
             .into_iter()
             .map(|d| {
@@ -634,6 +655,45 @@ impl LocalRouter {
         slots.return_at_once && queued && slots.held > slots.busy
     }
 
+    /// A slot of `deployment` freed at `now_ms` that must go back (see
+    /// [`LocalRouter::release`]) may go to a request of this isolate's line
+    /// instead, where the view says which: the best priority such a request
+    /// must have (the best waiting in the group's queue when the view was made),
+    /// if the slot may still be used. Nothing is asked of the coordinator:
+    /// the slot stays leased here, and the request is told as one that left.
+    pub fn hand_over(&self, now_ms: u64, deployment: &Deployment) -> Option<u32> {
+        let (view, _) = self.view.as_ref()?;
+        // A rate limit too: its lease decides, as for any pick.
+        let only_parallel = deployment.rpm.is_none() && deployment.tpm.is_none();
+        let usable = only_parallel && now_ms < self.slots_valid_until_ms && !view.blocked.contains(&deployment.id);
+        let free = self.slots.get(&deployment.id).is_some_and(|s| s.busy < s.held);
+        view.queue_best.filter(|_| usable && free)
+    }
+
+    /// Whether `deployment` may serve `request`, a request of the line: not
+    /// one it tried, in its area, with room for its tokens.
+    pub fn suits(policy: &RouterPolicy, deployment: &Deployment, request: &TicketRequest) -> bool {
+        !request.avoid.contains(&deployment.id)
+            && in_region(deployment, request.region)
+            && fits(policy, deployment, request.estimated_tokens)
+    }
+
+    /// A slot of `deployment` freed here goes to a request of the line
+    /// estimated at `estimated_tokens` ([`LocalRouter::hand_over`]): filled
+    /// again, and counted as a pick.
+    pub fn refill(&mut self, deployment: &DeploymentId, estimated_tokens: u64) {
+        let Some(slots) = self.slots.get_mut(deployment) else {
+            return;
+        };
+        slots.busy += 1;
+        slots.peak = slots.peak.max(slots.busy);
+        let estimated = i64::try_from(estimated_tokens).unwrap_or(i64::MAX);
+        self.with_usage(deployment, |usage| {
+            usage.requests += 1;
+            usage.tokens = usage.tokens.saturating_add(estimated);
+        });
+    }
+
     /// When this isolate must sync for its slots and tickets even without a
     /// request asking: soon while some slots are unused (others may need them),
     /// before the coordinator would take them back (or end its tickets, see
@@ -764,7 +824,8 @@ impl LocalRouter {
 
     /// What to tell the coordinator at a refresh sent at `now_ms`: the requests and
     /// tokens sent per deployment since the last one, the leases they settle and
-    /// the slots unused now (all given up here), and the requests in flight.
+    /// the slots unused now that it does not keep (given up here), and the
+    /// requests in flight.
     pub fn take_served(&mut self, now_ms: u64) -> Vec<ServedSince> {
         self.last_sync_ms = now_ms;
         // A sync is on its way: its view is the next, no other is asked for ahead.
@@ -787,11 +848,16 @@ impl LocalRouter {
                 None => served.push(ServedSince { lease: Some(held.lease), ..ServedSince::empty(deployment) }),
             }
         }
+        let queued = self.view.as_ref().is_some_and(|(view, _)| view.queued);
         self.slots.retain(|deployment, slots| {
-            let unused = slots.held.saturating_sub(slots.busy);
+            // It keeps what its requests filled at once since the last sync (a slot
+            // sent back and leased again idles a trip there and back), unless near
+            // the limit with requests waiting: those get every slot unused.
+            let keep =
+                if slots.return_at_once && queued { slots.busy } else { slots.held.min(slots.busy.max(slots.peak)) };
             let since = SlotsSince {
                 epoch: self.epoch,
-                released: unused.saturating_add(slots.stale),
+                released: slots.held.saturating_sub(keep).saturating_add(slots.stale),
                 busy: slots.busy,
                 peak: slots.peak,
             };
@@ -799,8 +865,8 @@ impl LocalRouter {
                 Some(s) => s.slots = Some(since),
                 None => served.push(ServedSince { slots: Some(since), ..ServedSince::empty(deployment.clone()) }),
             }
-            (slots.held, slots.peak, slots.stale) = (slots.busy, slots.busy, 0);
-            slots.busy > 0
+            (slots.held, slots.peak, slots.stale) = (keep, slots.busy, 0);
+            slots.held > 0 || slots.busy > 0
         });
         served.sort_by(|a, b| a.deployment.as_str().cmp(b.deployment.as_str()));
         served

@@ -46,6 +46,11 @@ impl<T> PriorityQueue<T> {
         }
     }
 
+    /// Whether waiting improves an entry's priority (see the module doc).
+    pub fn ages(&self) -> bool {
+        self.aging_ms.is_some()
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }

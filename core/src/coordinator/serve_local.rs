@@ -202,6 +202,12 @@ impl Coordinator {
             blocked: Vec::new(),
             coordinate: false,
             queued: self.queue.as_ref().is_some_and(|queue| !queue.is_empty()),
+            queue_best: self
+                .queue
+                .as_ref()
+                .filter(|queue| !queue.ages())
+                .and_then(|queue| queue.peek())
+                .map(|entry| entry.priority),
             full: Vec::new(),
             fresh_for_ms: VIEW_TTL_MS.min(minute_left_ms),
             minute: now_ms / MINUTE_MS,

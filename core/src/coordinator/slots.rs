@@ -2,10 +2,11 @@
 //!
 //! A deployment with `max_parallel_requests` is called without a ticket only in a
 //! slot the coordinator leased to the isolate. Leases are deltas, so that messages
-//! crossing on the way need no ordering: at each sync an isolate gives back every
-//! slot it does not use at that moment (it stops using them when it sends) and
-//! says how many its requests still fill; the coordinator takes the unused ones
-//! back and may lease more, which the isolate adds when the answer comes. So what
+//! crossing on the way need no ordering: at each sync an isolate gives back the
+//! slots it does not use at that moment beyond the most its requests filled at
+//! once since its last sync (it stops using them when it sends) and says how
+//! many its requests still fill; the coordinator takes those back and may lease
+//! more, which the isolate adds when the answer comes. So what
 //! the coordinator counts as leased to an isolate is never less than what the
 //! isolate uses. The in-flight limit is held against the tickets in flight plus
 //! every slot leased: exactly, whatever the number of isolates.
@@ -28,7 +29,7 @@ pub use super::isolates::{NO_ISOLATE, SLOTS_TTL_MS};
 pub struct SlotsSince {
     /// The epoch of the slots it holds (see the module doc).
     pub epoch: u64,
-    /// Leased slots it gives back (unused when it sent the sync).
+    /// Leased slots it gives back (unused when it sent the sync, beyond what it keeps).
     pub released: u32,
     /// Slots its requests fill now: kept.
     pub busy: u32,
@@ -41,9 +42,10 @@ pub struct SlotsSince {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlotLease {
     pub granted: u32,
-    /// The deployment is near its limit: while the isolate's view says requests
-    /// wait in the queue, give each slot back as its request ends (a sync of its
-    /// own), so that they get it at once.
+    /// The deployment is near its limit: a request takes a slot held unused
+    /// before the strategy picks, and while the isolate's view says requests
+    /// wait in the queue, each slot goes back as its request ends (a sync of its
+    /// own) and every unused one at a sync, so that they get it at once.
     pub return_at_once: bool,
 }
 

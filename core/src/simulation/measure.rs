@@ -16,13 +16,15 @@ pub(super) enum How {
     AfterSync,
     Ticket,
     Queued,
+    Handed,
 }
 
-const HOWS: [(How, &str); 4] = [
+const HOWS: [(How, &str); 5] = [
     (How::Local, "in the isolate, no wait"),
     (How::AfterSync, "in the isolate after a sync"),
     (How::Ticket, "by ticket"),
     (How::Queued, "from the queue"),
+    (How::Handed, "handed a slot in its line"),
 ];
 
 /// One deployment's counts in one minute.
@@ -181,6 +183,7 @@ impl Meter {
             How::AfterSync => &mut self.routed.after_sync,
             How::Ticket => &mut self.routed.ticket,
             How::Queued => &mut self.routed.queued,
+            How::Handed => &mut self.routed.handed,
         };
         *counter += 1;
         let delay = usize::try_from(now_ms.saturating_sub(request.arrived_ms)).unwrap_or(usize::MAX);

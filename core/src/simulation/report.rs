@@ -15,11 +15,13 @@ pub struct Routed {
     pub ticket: u64,
     /// With a ticket, after waiting in the queue.
     pub queued: u64,
+    /// Waiting in its isolate's line, in a slot freed there.
+    pub handed: u64,
 }
 
 impl Routed {
     pub fn total(&self) -> u64 {
-        self.local + self.after_sync + self.ticket + self.queued
+        self.local + self.after_sync + self.ticket + self.queued + self.handed
     }
 }
 
@@ -217,11 +219,12 @@ impl fmt::Display for Report {
         let r = &self.routed;
         writeln!(
             f,
-            "  routed: in the isolate {} (after a sync {}), by ticket {}, from the queue {}; upstream failures {}",
+            "  routed: in the isolate {} (after a sync {}), by ticket {}, from the queue {}, handed a slot in its line {}; upstream failures {}",
             r.local + r.after_sync,
             r.after_sync,
             r.ticket,
             r.queued,
+            r.handed,
             self.failed
         )?;
         let reasons: Vec<String> = self.refused.iter().map(|(why, n)| format!("{why} {n}")).collect();

@@ -514,9 +514,26 @@ impl<'s> World<'s> {
                 router.answered(&deployment.id, call.estimated, call.used);
             }
         }
-        let give_back =
+        let mut give_back =
             LocalRouter::counts_in_flight(deployment, &self.config.router) && router.release(&deployment.id);
         let id = deployment.id.clone();
+        // Near the limit with requests waiting, the slot goes to the best request
+        // of this isolate's line as good as the best in the queue, if any.
+        if give_back && let Some(best) = router.hand_over(self.now, deployment) {
+            let isolate = &mut self.isolates[at.slot];
+            let policy = &self.config.router;
+            let handed = isolate.line.hand(best, |r| LocalRouter::suits(policy, deployment, r));
+            if let Some(request) = handed.and_then(|waiter| isolate.lined.remove(&waiter)) {
+                isolate.router.refill(&id, request.estimated);
+                if let Some((_, minute @ None)) = self.told.get_mut(&request.id) {
+                    *minute = Some(self.now / MINUTE_MS);
+                }
+                self.meter.decided(self.now, &request, Some(How::Handed));
+                self.call(at.slot, request, call.deployment, None, self.now / MINUTE_MS, How::Handed);
+                self.tell(at.slot);
+                give_back = false;
+            }
+        }
         if let Some(failure) = failure {
             self.sync(at.slot, SyncWhy::Failure, Some((id, failure)), 0, false);
         }
@@ -641,7 +658,8 @@ impl<'s> World<'s> {
     /// Answers owed to isolates' lines: decided now (measured so), sent to
     /// each isolate whose `Wait` is held open. (A `Wait` is held here until
     /// answered, or its line is done: the Durable Object's [`WAIT_HOLD_MS`]
-    /// only keeps fetches from lasting for ever.)
+    /// keeps fetches from lasting for ever, and an isolate whose only business
+    /// is its line heard of; here every isolate syncs far more often.)
     ///
     /// [`WAIT_HOLD_MS`]: crate::coordinator::WAIT_HOLD_MS
     fn answer_lines(&mut self) {

@@ -30,7 +30,7 @@
 //! [`Message::Wait`]: crate::coordinator::Message::Wait
 //! [`lines`]: crate::coordinator::Coordinator::wait
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use crate::coordinator::{TicketReply, TicketRequest};
 
@@ -55,8 +55,11 @@ pub type Tell = (Vec<TicketRequest>, Vec<u64>);
 pub struct Line {
     /// Joined, not yet told, in the order they joined.
     untold: Vec<TicketRequest>,
-    /// Told to the coordinator, not yet answered.
-    told: BTreeSet<u64>,
+    /// Told to the coordinator, not yet answered, by waiter: each with the
+    /// order it joined in.
+    told: BTreeMap<u64, (u64, TicketRequest)>,
+    /// How many joined before: the next to join's place.
+    joined: u64,
     /// Told once, left since (or their grant is given back): to tell.
     left: Vec<u64>,
     /// `Wait`s sent and not answered.
@@ -76,17 +79,37 @@ impl Line {
 
     /// Whether the line holds `waiter`, told or not.
     pub fn holds(&self, waiter: u64) -> bool {
-        self.told.contains(&waiter) || self.untold.iter().any(|r| waiter_of(r) == Some(waiter))
+        self.told.contains_key(&waiter) || self.untold.iter().any(|r| waiter_of(r) == Some(waiter))
     }
 
     /// `waiter` leaves the line (its client went away, or its time ran out
     /// here): not yet told, it is forgotten; told, it is told as a leaver.
     pub fn leave(&mut self, waiter: u64) {
-        if self.told.remove(&waiter) {
+        if self.told.remove(&waiter).is_some() {
             self.left.push(waiter);
         } else {
             self.untold.retain(|r| waiter_of(r) != Some(waiter));
         }
+    }
+
+    /// The request of the line a slot freed here goes to, if one is as good as
+    /// `best` (the best priority waiting in the group's queue, as the view
+    /// says): the best of the line, first come first served, whose `suits`. It
+    /// leaves the line as [`Line::leave`] says.
+    pub fn hand(&mut self, best: u32, suits: impl Fn(&TicketRequest) -> bool) -> Option<u64> {
+        // Those not told joined after every one told: (priority, place) orders both.
+        let untold = self.untold.iter().enumerate().map(|(place, r)| (self.joined.saturating_add(place as u64), r));
+        let (_, waiter) = self
+            .told
+            .values()
+            .map(|(joined, r)| (*joined, r))
+            .chain(untold)
+            .filter_map(|(place, r)| r.queue.map(|q| (q, place, r)))
+            .filter(|(q, _, r)| q.priority <= best && suits(r))
+            .map(|(q, place, _)| ((q.priority, place), q.waiter))
+            .min()?;
+        self.leave(waiter);
+        Some(waiter)
     }
 
     /// A grant handed to `waiter` that its request did not take (it went away
@@ -116,7 +139,12 @@ impl Line {
     /// or [`Line::failed`].
     pub fn take(&mut self, now_ms: u64) -> Tell {
         let joined = std::mem::take(&mut self.untold);
-        self.told.extend(joined.iter().filter_map(waiter_of));
+        for request in &joined {
+            if let Some(queue) = request.queue {
+                self.told.insert(queue.waiter, (self.joined, request.clone()));
+                self.joined += 1;
+            }
+        }
         self.open += 1;
         self.last_sent_ms = Some(now_ms);
         (joined, std::mem::take(&mut self.left))
@@ -131,7 +159,7 @@ impl Line {
         }
         let mut kept = Vec::with_capacity(replies.len());
         for (waiter, reply) in replies {
-            if self.told.remove(&waiter) {
+            if self.told.remove(&waiter).is_some() {
                 kept.push((waiter, reply));
             } else if matches!(reply, TicketReply::Granted(_)) {
                 self.left.push(waiter);
@@ -144,7 +172,7 @@ impl Line {
     /// have lost them). Each is told as a leaver with the next `Wait`.
     pub fn failed(&mut self) -> Vec<u64> {
         self.open = self.open.saturating_sub(1);
-        let told: Vec<u64> = std::mem::take(&mut self.told).into_iter().collect();
+        let told: Vec<u64> = std::mem::take(&mut self.told).into_keys().collect();
         self.left.extend(&told);
         told
     }
@@ -165,11 +193,15 @@ mod tests {
     use crate::coordinator::{Grant, QueueRequest, Unavailable};
 
     fn request(waiter: u64) -> TicketRequest {
+        with_priority(waiter, 1)
+    }
+
+    fn with_priority(waiter: u64, priority: u32) -> TicketRequest {
         TicketRequest {
             avoid: vec![],
             estimated_tokens: 10,
             stream: false,
-            queue: Some(QueueRequest { priority: 1, max_wait_ms: 5_000, waiter }),
+            queue: Some(QueueRequest { priority, max_wait_ms: 5_000, waiter }),
             region: None,
             isolate: 9,
         }
@@ -252,6 +284,27 @@ mod tests {
         let kept = line.answered(0, vec![(1, grant()), (2, TicketReply::Unavailable(Unavailable::Busy))]);
         assert!(kept.is_empty());
         assert_eq!(line.take(2 * TELL_EVERY_MS).1, [1], "the grant is given back; the refusal needs nothing");
+    }
+
+    #[test]
+    fn a_slot_freed_goes_to_the_best_request_of_the_line_as_good_as_the_queues_best() {
+        let mut line = Line::default();
+        line.join(with_priority(1, 2));
+        line.join(with_priority(2, 1));
+        line.join(with_priority(3, 1));
+        line.take(0);
+        line.join(with_priority(4, 0));
+        line.join(with_priority(5, 0));
+        assert_eq!(line.hand(0, |r| r.queue.is_some_and(|q| q.waiter != 4)), Some(5), "untold, the best that suits");
+        assert_eq!(line.hand(0, |_| true), Some(4));
+        assert_eq!(line.hand(0, |_| true), None, "none as good as the queue's best");
+        assert_eq!(line.hand(1, |_| true), Some(2), "of one priority, the first to join");
+        assert_eq!(line.hand(2, |_| true), Some(3));
+        // Told ones leave as leavers; untold ones were never told.
+        let (joined, left) = line.take(TELL_EVERY_MS);
+        assert!(joined.is_empty());
+        assert_eq!(left, [2, 3]);
+        assert!(line.holds(1) && !line.holds(2));
     }
 
     #[test]
