@@ -28,6 +28,7 @@ use futures_channel::oneshot;
 use futures_util::future::{Either, select};
 use serde::de::DeserializeOwned;
 use switchyard_core::config::{Config, DeploymentId, ModelGroup};
+use switchyard_core::coordinator::local::line::Tell;
 use switchyard_core::coordinator::local::{HealthView, ServedSince};
 use switchyard_core::coordinator::{
     self, Admission, GroupMetrics, Holdings, Message, QueueStatus, Report, ReportedFailure, Snapshot, TicketReply,
@@ -128,10 +129,11 @@ impl DurableObject for Coordinator {
                 holdings.waiters = self.waiters.borrow().len() + held;
                 respond::json(200, serde_json::to_vec(&holdings)?)
             }
-            Message::Wait { isolate, joined, left, reports, .. } => {
+            Message::Wait { isolate, joined, left, handed, reports, .. } => {
                 self.apply_reports(&turn, &reports);
                 let mut rng = runtime::rng();
-                self.with_core(|core| core.wait(turn.now, group, &config.router, isolate, &joined, &left, &mut rng));
+                let router = &config.router;
+                self.with_core(|core| core.wait(turn.now, group, router, isolate, &joined, &left, &handed, &mut rng));
                 let owed = self.hold_line(&turn, isolate, caller_gone).await?;
                 respond::json(200, serde_json::to_vec(&owed)?)
             }
@@ -403,18 +405,14 @@ pub async fn acquire(env: &Env, group: &str, request: TicketRequest) -> std::res
     ask(env, group, &message).await.map_err(|error| unreachable(group, error))
 }
 
-/// Sends isolate `isolate`'s line's news for `group` (who joined, who left), with the
-/// reports waiting to travel, and answers with what the coordinator owes the
-/// line. An overloaded coordinator's refusal is never retried into it.
-pub async fn wait(
-    env: &Env,
-    group: &str,
-    isolate: u64,
-    joined: Vec<TicketRequest>,
-    left: Vec<u64>,
-) -> std::result::Result<Owed, ApiError> {
-    let message =
-        Message::Wait { group: group.to_owned(), isolate, joined, left, reports: take_waiting_reports(group) };
+/// Sends isolate `isolate`'s line's news for `group` (who joined, who left, who
+/// it admitted itself), with the reports waiting to travel, and answers with
+/// what the coordinator owes the line. An overloaded coordinator's refusal is
+/// never retried into it.
+pub async fn wait(env: &Env, group: &str, isolate: u64, tell: Tell) -> std::result::Result<Owed, ApiError> {
+    let Tell { joined, left, handed } = tell;
+    let reports = take_waiting_reports(group);
+    let message = Message::Wait { group: group.to_owned(), isolate, joined, left, handed, reports };
     ask(env, group, &message).await.map_err(|error| unreachable(group, error))
 }
 

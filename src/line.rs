@@ -8,8 +8,10 @@
 //! request looks on a timer of its own, every [`LINE_POLL_MS`], whether its
 //! answer came, and sends the line's next `Wait` when one is due, from its own
 //! context (kept alive after its response by `waitUntil` until the `Wait` is
-//! answered). A `Wait`'s answers are left where their requests look.
+//! answered). A `Wait`'s answers are left where their requests look, as is a
+//! slot freed in this isolate that goes to one of its requests ([`hand`]).
 
+use std::any::Any;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::pin::pin;
@@ -17,6 +19,7 @@ use std::time::Duration;
 
 use futures_util::future::{Either, select};
 
+use switchyard_core::config::DeploymentId;
 use switchyard_core::coordinator::local::line::{LOCAL_GRACE_MS, Line, Tell};
 use switchyard_core::coordinator::{TicketReply, TicketRequest};
 use switchyard_core::error::ApiError;
@@ -24,17 +27,27 @@ use web_sys::AbortSignal;
 use worker::{Delay, Env};
 
 use crate::background::Background;
-use crate::{coordinator, local_route, runtime};
+use crate::{coordinator, runtime};
 
 /// How often a waiting request looks whether its answer came: what a request
 /// admitted from the queue may wait beyond its admission.
 const LINE_POLL_MS: u64 = 10;
 
+/// What a request that waited in the line gets.
+pub enum Waited {
+    /// The coordinator's answer.
+    Answered(TicketReply),
+    /// A slot of this deployment freed in this isolate ([`hand`]), with what
+    /// frees it again when the call ends (`local_route::InFlight`; boxed, as
+    /// this module comes before that one).
+    Slot(DeploymentId, Box<dyn Any>),
+}
+
 #[derive(Default)]
 struct Pending {
     line: Line,
     /// Answers that came, for their requests to take.
-    answered: HashMap<u64, Result<TicketReply, ApiError>>,
+    answered: HashMap<u64, Result<Waited, ApiError>>,
 }
 
 thread_local! {
@@ -58,7 +71,7 @@ pub async fn wait(
     request: TicketRequest,
     client_gone: Option<AbortSignal>,
     background: &Background<'_>,
-) -> Result<TicketReply, ApiError> {
+) -> Result<Waited, ApiError> {
     let Some(queue) = request.queue else {
         return Err(ApiError::Internal("a request that may not wait joined a line".into()));
     };
@@ -92,16 +105,20 @@ pub async fn wait(
     }
 }
 
-/// `waiter` leaves the line; a grant it was answered with meanwhile goes back.
+/// `waiter` leaves the line; a grant it was answered with meanwhile goes back,
+/// and a slot handed to it is freed (for the next in line, or the coordinator).
 /// The news goes now, or, when a `Wait` went lately, from this request's
 /// `waitUntil` when it is due: no other request may be left to send it.
 fn leave(env: &Env, group: &str, waiter: u64, background: &Background<'_>) {
-    with_line(group, |pending| {
+    let answered = with_line(group, |pending| {
         pending.line.leave(waiter);
-        if let Some(Ok(TicketReply::Granted(_))) = pending.answered.remove(&waiter) {
-            pending.line.give_back(waiter);
-        }
+        pending.answered.remove(&waiter)
     });
+    match answered {
+        Some(Ok(Waited::Answered(TicketReply::Granted(_)))) => with_line(group, |p| p.line.give_back(waiter)),
+        // Dropped out of the line's borrow: freeing a slot may hand it over again.
+        other => drop(other),
+    }
     tell(env, group, background);
     let now = runtime::now_ms() as u64;
     let Some(due) = with_line(group, |pending| pending.line.due(now)) else {
@@ -131,14 +148,39 @@ fn take_due(group: &str) -> Option<Tell> {
     with_line(group, |pending| pending.line.due(now).filter(|&at| at <= now).map(|_| pending.line.take(now)))
 }
 
+/// Whether requests of this isolate wait in `group`'s line.
+pub fn waits(group: &str) -> bool {
+    LINES.with_borrow(|lines| lines.get(group).is_some_and(|pending| pending.line.waits()))
+}
+
+/// A slot of a deployment freed in this isolate goes to the best request of
+/// `group`'s line as good as `best` whose `suits` ([`Line::hand`]): `fill`
+/// counts it filled again for the request's estimated tokens and gives what
+/// frees it, left where the request looks. `false` when none takes it.
+pub fn hand(
+    group: &str,
+    best: u32,
+    deployment: &DeploymentId,
+    suits: impl Fn(&TicketRequest) -> bool,
+    fill: impl FnOnce(u64) -> Box<dyn Any>,
+) -> bool {
+    with_line(group, |pending| {
+        let Some((waiter, estimated_tokens)) = pending.line.hand(best, suits) else {
+            return false;
+        };
+        pending.answered.insert(waiter, Ok(Waited::Slot(deployment.clone(), fill(estimated_tokens))));
+        true
+    })
+}
+
 /// Sends a `Wait` and leaves its answers where their requests look.
-async fn send(env: &Env, group: &str, (joined, left): Tell) {
-    let answer = coordinator::wait(env, group, local_route::isolate(), joined, left).await;
+async fn send(env: &Env, group: &str, tell: Tell) {
+    let answer = coordinator::wait(env, group, runtime::isolate(), tell).await;
     let now = runtime::now_ms() as u64;
     with_line(group, |pending| match answer {
         Ok(replies) => {
             for (waiter, reply) in pending.line.answered(now, replies) {
-                pending.answered.insert(waiter, Ok(reply));
+                pending.answered.insert(waiter, Ok(Waited::Answered(reply)));
             }
         }
         Err(error) => {

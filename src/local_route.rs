@@ -4,13 +4,14 @@
 //! ([`InFlight`]), its requests' tickets counted while they run ([`TicketHeld`]),
 //! and a keeper that syncs for both when no request does.
 
+use std::any::Any;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::Duration;
 
 use switchyard_core::config::{Deployment, DeploymentId, ModelGroup, RouterPolicy};
 use switchyard_core::coordinator::local::{Ask, Lease, LocalPick, LocalRouter, Outage, VIEW_TTL_MS};
-use switchyard_core::coordinator::{ReportedFailure, Unavailable};
+use switchyard_core::coordinator::{ReportedFailure, TicketRequest, Unavailable};
 use switchyard_core::error::ApiError;
 use switchyard_core::region::Area;
 use wasm_bindgen_futures::spawn_local;
@@ -19,13 +20,10 @@ use worker::{Delay, Env};
 use crate::background::Background;
 use crate::durable::CallError;
 use crate::respond::Limits;
-use crate::{coordinator, observe, runtime};
+use crate::{config_source, coordinator, line, observe, runtime};
 
 thread_local! {
     static ROUTERS: RefCell<HashMap<String, LocalRouter>> = RefCell::new(HashMap::new());
-    /// Names this isolate to the coordinators, which lease it slots: random, as
-    /// isolates cannot know each other.
-    static ISOLATE: u64 = runtime::rng().u64(1..);
     /// Groups whose keeper runs, with when it last woke.
     static KEEPERS: RefCell<HashMap<String, u64>> = RefCell::new(HashMap::new());
     /// Groups with a refresh in flight, and when it started.
@@ -70,7 +68,8 @@ pub struct InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        if with_router(&self.group, |r| r.release(&self.deployment)) {
+        let line_waits = line::waits(&self.group);
+        if with_router(&self.group, |r| r.release(&self.deployment, line_waits)) && !self.hand_over() {
             // Near the limit: the slot goes back now, for the queue and other isolates.
             let (env, group) = (self.env.clone(), std::mem::take(&mut self.group));
             spawn_local(async move {
@@ -80,9 +79,40 @@ impl Drop for InFlight {
     }
 }
 
-/// Names this isolate to the coordinators: its tickets end with it, should it die.
-pub fn isolate() -> u64 {
-    ISOLATE.with(|id| *id)
+impl InFlight {
+    /// Near the limit with requests waiting, the slot just freed goes to the
+    /// best request of this isolate's line as good as the best in the queue,
+    /// if one suits ([`LocalRouter::hand_over`]): it finds it where it looks
+    /// for its answer, with what frees the slot again. No message: the request
+    /// is told as one that left with the line's next `Wait`.
+    fn hand_over(&self) -> bool {
+        let Some(config) = config_source::in_force() else {
+            return false;
+        };
+        let Some(deployment) =
+            config.group(&self.group).and_then(|g| g.deployments.iter().find(|d| d.id == self.deployment))
+        else {
+            return false;
+        };
+        let now = runtime::now_ms() as u64;
+        let Some(best) = with_router(&self.group, |r| r.hand_over(now, deployment)) else {
+            return false;
+        };
+        let suits = |request: &TicketRequest| LocalRouter::suits(&config.router, deployment, request);
+        line::hand(&self.group, best, &self.deployment, suits, |estimated_tokens| {
+            with_router(&self.group, |r| r.refill(&self.deployment, estimated_tokens));
+            Box::new(InFlight { env: self.env.clone(), group: self.group.clone(), deployment: self.deployment.clone() })
+        })
+    }
+
+    /// What [`InFlight::hand_over`] handed a request of the line, for its
+    /// call: the keeper runs while it fills the slot, as for a pick.
+    pub fn handed(env: &Env, group: &str, held: Box<dyn Any>, background: &Background<'_>) -> Result<Self, ApiError> {
+        let held =
+            held.downcast::<Self>().map_err(|_| ApiError::Internal("a slot handed over without its hold".into()))?;
+        keep(env, group, background);
+        Ok(*held)
+    }
 }
 
 /// A request of this isolate holding a ticket: counted while it runs, so that
@@ -308,7 +338,7 @@ fn keep(env: &Env, group: &str, background: &Background<'_>) {
 async fn refresh(env: &Env, group: &str, failure: Option<(DeploymentId, ReportedFailure)>, estimated_tokens: u64) {
     let asked = runtime::now_ms() as u64;
     let served = with_router(group, |r| r.take_served(asked));
-    let isolate = isolate();
+    let isolate = runtime::isolate();
     let tally = observe::take_tally(group);
     let fetched = coordinator::fetch_view(env, group, isolate, served, failure, estimated_tokens, tally).await;
     let now = runtime::now_ms() as u64;

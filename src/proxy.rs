@@ -31,9 +31,10 @@ use worker::{Context, Delay, Env, Result};
 use crate::attempt::{self, Answer, Outbound, StreamEnd, Translated};
 use crate::background::Background;
 use crate::cache::Cached;
+use crate::line::{self, Waited};
 use crate::observe;
 use crate::respond::{self, Body, HeaderList, Limits, Reply, Served};
-use crate::{clients, coordinator, credentials, line, local_route, responses_store, runtime};
+use crate::{clients, coordinator, credentials, local_route, responses_store, runtime};
 
 /// Who a request is served for.
 pub enum Caller {
@@ -359,7 +360,7 @@ async fn pick<'c>(
         stream: request.stream,
         queue,
         region: request.allowed_region,
-        isolate: local_route::isolate(),
+        isolate: runtime::isolate(),
     };
     let reply = take_ticket(env, &group.name, ticket, caller, background).await;
     // A coordinator that failed this ticket is not asked again by the next picks at once.
@@ -367,12 +368,28 @@ async fn pick<'c>(
         local_route::unreachable(&group.name, error);
     }
     let grant = match reply? {
-        TicketReply::Granted(grant) => grant,
-        TicketReply::Unavailable(reason) => {
+        Waited::Answered(TicketReply::Granted(grant)) => grant,
+        Waited::Answered(TicketReply::Unavailable(reason)) => {
             if plain {
                 local_route::refused(&group.name, request.prompt_tokens, request.allowed_region, &reason);
             }
             return Ok(Err(reason));
+        }
+        // A slot freed in this isolate came to it in its line: called as a pick.
+        Waited::Slot(id, held) => {
+            let in_flight = local_route::InFlight::handed(env, &group.name, held, background)?;
+            let Some(deployment) = group.deployments.iter().find(|d| d.id == id) else {
+                return Err(ApiError::Internal(format!("a slot of unknown `{id}` handed over")));
+            };
+            let left = Limits { requests: None, tokens: None };
+            return Ok(Ok(Picked {
+                group,
+                deployment,
+                grant: None,
+                left,
+                in_flight: Some(in_flight),
+                ticket_held: None,
+            }));
         }
     };
     let Some(deployment) = group.deployments.iter().find(|d| d.id == grant.deployment) else {
@@ -502,16 +519,16 @@ fn stream_ended(end: Option<&StreamEnd>, started_ms: f64) -> StreamEnded {
 
 /// Asks the group's coordinator for a ticket; a request that may wait waits in
 /// this isolate's line for the group (`line`), which it leaves when its client
-/// disconnects.
+/// disconnects, and where a slot freed in this isolate may come to it instead.
 async fn take_ticket(
     env: &Env,
     group: &str,
     ticket: TicketRequest,
     caller: &Caller,
     background: &Background<'_>,
-) -> std::result::Result<TicketReply, ApiError> {
+) -> std::result::Result<Waited, ApiError> {
     if ticket.queue.is_none() {
-        return coordinator::acquire(env, group, ticket).await;
+        return coordinator::acquire(env, group, ticket).await.map(Waited::Answered);
     }
     let client_gone = match caller {
         Caller::Client { request, .. } => Some(request.signal()),

@@ -22,6 +22,18 @@ pub fn rng() -> fastrand::Rng {
     fastrand::Rng::with_seed((js_sys::Math::random() * u64::MAX as f64) as u64)
 }
 
+thread_local! {
+    /// Names this isolate to the coordinators, which lease it slots: random, as
+    /// isolates cannot know each other.
+    static ISOLATE: u64 = rng().u64(1..);
+}
+
+/// Names this isolate to the coordinators: its slots, tickets and line end
+/// with it, should it die.
+pub fn isolate() -> u64 {
+    ISOLATE.with(|id| *id)
+}
+
 /// The bytes of a body the runtime reads whole in one call (the `arrayBuffer()` of a
 /// `Request` or a `Response`), rather than chunk by chunk from Wasm.
 pub async fn whole_body(

@@ -190,6 +190,7 @@ impl Coordinator {
             oldest_wait_ms,
             admitted: self.admitted,
             expired: self.expired,
+            handed_over: self.handed_over,
         }
     }
 
@@ -204,14 +205,27 @@ impl Coordinator {
     /// was sent could not be delivered): it leaves the line, or gives back the grant
     /// it was admitted with, so that the next in line may have it.
     pub fn leave(&mut self, now_ms: u64, waiter: u64) {
-        self.forget_in_line(waiter);
-        match self.admitted_waiters.remove(&waiter) {
+        match self.forget_in_line(waiter) {
             Some(ticket) => self.release(now_ms, ticket),
             None => {
                 if let Some(queue) = self.queue.as_mut() {
                     queue.remove(waiter);
                 }
             }
+        }
+    }
+
+    /// `waiter` was admitted in its isolate, in a slot freed there (its line
+    /// handed it over): out of the queue, counted as admitted from it with its
+    /// wait. A grant sent to it meanwhile comes back unused (it was counted
+    /// when granted).
+    pub(super) fn handed(&mut self, now_ms: u64, waiter: u64) {
+        if let Some(ticket) = self.forget_in_line(waiter) {
+            self.release(now_ms, ticket);
+        } else if let Some(entry) = self.queue.as_mut().and_then(|queue| queue.remove(waiter)) {
+            self.admitted += 1;
+            self.handed_over += 1;
+            self.queue_wait.observe(now_ms.saturating_sub(entry.enqueued_ms));
         }
     }
 

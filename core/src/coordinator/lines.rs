@@ -127,8 +127,10 @@ impl Coordinator {
     /// Isolate `isolate` tells who joined its line since its last `Wait` (each
     /// answered at once or queued) and who left it (a client gone, a deadline
     /// passed there, a grant it could not use): those leave the queue, or give
-    /// back the grant they were sent. The answers owed to it are then taken with
-    /// [`Coordinator::owed`], after a [`Coordinator::tick`].
+    /// back the grant they were sent; and who it admitted itself, in slots freed
+    /// there (`handed`: out of the queue as admitted from it). The answers owed
+    /// to it are then taken with [`Coordinator::owed`], after a
+    /// [`Coordinator::tick`].
     #[allow(clippy::too_many_arguments)]
     pub fn wait(
         &mut self,
@@ -138,11 +140,15 @@ impl Coordinator {
         isolate: u64,
         joined: &[TicketRequest],
         left: &[u64],
+        handed: &[u64],
         rng: &mut fastrand::Rng,
     ) {
         self.isolates.seen(now_ms, isolate);
         for &waiter in left {
             self.leave(now_ms, waiter);
+        }
+        for &waiter in handed {
+            self.handed(now_ms, waiter);
         }
         // In the queue's order (priority, then arrival): capacity free now goes
         // to the best of them first.
@@ -157,6 +163,15 @@ impl Coordinator {
             self.lines.join(isolate, queue.waiter);
             let request = TicketRequest { isolate, ..request.clone() };
             if let Admission::Now(reply) = self.acquire(now_ms, group, policy, &request, rng) {
+                // Granted at once, it is tied to its waiter as one admitted from
+                // the queue is: should the request leave (or be handed a slot in
+                // its isolate) before it takes the grant, the grant comes back.
+                if let TicketReply::Granted(grant) = &reply
+                    && let Some(ticket) = self.tickets.get_mut(grant.ticket)
+                {
+                    ticket.waiter = Some(queue.waiter);
+                    self.admitted_waiters.insert(queue.waiter, grant.ticket);
+                }
                 self.lines.owe(now_ms, queue.waiter, reply);
             }
         }
@@ -221,8 +236,10 @@ impl Coordinator {
         }
     }
 
-    /// `waiter` left: it is forgotten in its line.
-    pub(super) fn forget_in_line(&mut self, waiter: u64) {
+    /// `waiter` left: it is forgotten in its line. Returns the ticket of the
+    /// grant it was sent or owed, if it has not been reported: to give back.
+    pub(super) fn forget_in_line(&mut self, waiter: u64) -> Option<u64> {
         self.lines.forget(waiter);
+        self.admitted_waiters.remove(&waiter)
     }
 }

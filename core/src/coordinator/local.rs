@@ -258,7 +258,8 @@ pub enum LocalPick<'g> {
 /// of its rpm or tpm, or none of its slots.
 fn leased_none(view: &HealthView, deployment: &Deployment) -> bool {
     ((deployment.rpm.is_some() || deployment.tpm.is_some()) && !view.leases.iter().any(|(id, _)| *id == deployment.id))
-        || (deployment.max_parallel_requests.is_some() && !view.slots.iter().any(|(id, _)| *id == deployment.id))
+        || (deployment.max_parallel_requests.is_some()
+            && !view.slots.iter().any(|(id, lease)| *id == deployment.id && lease.granted > 0))
 }
 
 /// Whether a request of this isolate to `deployment` with a ticket ended at or
@@ -644,30 +645,35 @@ impl LocalRouter {
 
     /// A request picked here to `deployment` ended (see
     /// [`LocalRouter::counts_in_flight`]): its slot is free for the next. `true`
-    /// when the slot must go back to the coordinator now (a sync): the
-    /// deployment is near its limit and requests wait for capacity.
-    pub fn release(&mut self, deployment: &DeploymentId) -> bool {
+    /// when the slot must go to a waiting request now, of this isolate's line
+    /// ([`LocalRouter::hand_over`]) or else back to the coordinator (a sync):
+    /// the deployment is near its limit, and requests wait in the queue (as
+    /// the view says, or `line_waits`: some of this isolate's, which a view
+    /// made before they joined does not know of).
+    pub fn release(&mut self, deployment: &DeploymentId, line_waits: bool) -> bool {
         let Some(slots) = self.slots.get_mut(deployment) else {
             return false;
         };
         slots.busy = slots.busy.saturating_sub(1);
-        let queued = self.view.as_ref().is_some_and(|(view, _)| view.queued);
+        let queued = line_waits || self.view.as_ref().is_some_and(|(view, _)| view.queued);
         slots.return_at_once && queued && slots.held > slots.busy
     }
 
     /// A slot of `deployment` freed at `now_ms` that must go back (see
     /// [`LocalRouter::release`]) may go to a request of this isolate's line
     /// instead, where the view says which: the best priority such a request
-    /// must have (the best waiting in the group's queue when the view was made),
-    /// if the slot may still be used. Nothing is asked of the coordinator:
-    /// the slot stays leased here, and the request is told as one that left.
+    /// must have (the best waiting in the group's queue when the view was made;
+    /// any, where the queue was empty then), if the slot may still be used.
+    /// Nothing is asked of the coordinator: the slot stays leased here, and the
+    /// request is told as one that left.
     pub fn hand_over(&self, now_ms: u64, deployment: &Deployment) -> Option<u32> {
         let (view, _) = self.view.as_ref()?;
         // A rate limit too: its lease decides, as for any pick.
         let only_parallel = deployment.rpm.is_none() && deployment.tpm.is_none();
         let usable = only_parallel && now_ms < self.slots_valid_until_ms && !view.blocked.contains(&deployment.id);
         let free = self.slots.get(&deployment.id).is_some_and(|s| s.busy < s.held);
-        view.queue_best.filter(|_| usable && free)
+        let best = if view.queued { view.queue_best } else { Some(u32::MAX) };
+        best.filter(|_| usable && free)
     }
 
     /// Whether `deployment` may serve `request`, a request of the line: not
@@ -743,6 +749,13 @@ impl LocalRouter {
             self.epoch = view.slot_epoch;
         }
         let slots_of_now = view.slot_epoch == self.epoch;
+        if slots_of_now && !late && !view.queued && !view.coordinate {
+            // A view that leases (none does while requests wait, or a probe is
+            // due) names every deployment near its limit: the others are not.
+            for slots in self.slots.values_mut() {
+                slots.return_at_once = false;
+            }
+        }
         for (id, lease) in view.slots.iter().filter(|_| slots_of_now) {
             let slots = self.slots.entry(id.clone()).or_default();
             if late {

@@ -153,6 +153,8 @@ pub struct Coordinator {
     ready: Vec<(u64, protocol::TicketReply)>,
     admitted: u64,
     expired: u64,
+    /// Of those admitted, by their isolates in slots freed there.
+    handed_over: u64,
     /// In-flight slots leased to isolates (rebuilt: after a restart, each
     /// isolate's requests in flight count again from its next sync, as tickets'
     /// start at zero).

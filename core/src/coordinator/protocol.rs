@@ -27,7 +27,16 @@ pub enum Message {
     /// wait) and the waiters that left it. Answered, once any are owed (or
     /// after [`WAIT_HOLD_MS`](super::WAIT_HOLD_MS)), with the answers owed to its line: `Vec<(waiter, TicketReply)>`. `reports` are applied first,
     /// as with an acquire.
-    Wait { group: String, isolate: u64, joined: Vec<TicketRequest>, left: Vec<u64>, reports: Vec<Report> },
+    Wait {
+        group: String,
+        isolate: u64,
+        joined: Vec<TicketRequest>,
+        left: Vec<u64>,
+        /// Admitted in the isolate, in a slot freed there (`Line::hand`).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        handed: Vec<u64>,
+        reports: Vec<Report>,
+    },
     /// Answered with the coordinator's [`Holdings`] (`GET /debug/state`).
     State { group: String },
     /// From an isolate that routes the group itself ([`local`](super::local)): what
@@ -88,6 +97,10 @@ pub struct QueueStatus {
     /// coordinator started.
     pub admitted: u64,
     pub expired: u64,
+    /// Of those admitted, the requests their isolate admitted itself, in a slot
+    /// freed there (`Line::hand`).
+    #[serde(default)]
+    pub handed_over: u64,
 }
 
 /// What a coordinator holds at a moment, for operators and tests (`GET
@@ -358,7 +371,14 @@ mod tests {
             Message::Report { group: "g".into(), reports: vec![report] },
             Message::Status { group: "g".into() },
             Message::Leave { group: "g".into(), waiter: u64::MAX },
-            Message::Wait { group: "g".into(), isolate: 3, joined: vec![], left: vec![u64::MAX], reports: vec![] },
+            Message::Wait {
+                group: "g".into(),
+                isolate: 3,
+                joined: vec![],
+                left: vec![u64::MAX],
+                handed: vec![7],
+                reports: vec![],
+            },
             Message::State { group: "g".into() },
             Message::Sync {
                 group: "g".into(),

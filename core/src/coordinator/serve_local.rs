@@ -166,7 +166,9 @@ impl Coordinator {
             let in_flight = self.deployments.get(&d.id).map_or(0, |s| s.in_flight);
             let lease = self.slots.share(d, isolate, peak, asking, in_flight);
             self.slots.grant(isolate, &d.id, lease.granted);
-            if lease.granted > 0 {
+            // Near the limit, named even with none granted: the isolate's slots
+            // go to waiting requests as they free.
+            if lease.granted > 0 || lease.return_at_once {
                 view.slots.push((d.id.clone(), lease));
             }
         }

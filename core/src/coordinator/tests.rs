@@ -832,7 +832,7 @@ impl World {
     /// A `Wait` of `isolate` telling `joined` and `left`, then a tick: the answers owed to it.
     fn tell(&mut self, now: u64, isolate: u64, joined: &[TicketRequest], left: &[u64]) -> Vec<(u64, TicketReply)> {
         let group = self.config.group(&self.group).unwrap();
-        self.coordinator.wait(now, group, &self.config.router, isolate, joined, left, &mut self.rng);
+        self.coordinator.wait(now, group, &self.config.router, isolate, joined, left, &[], &mut self.rng);
         assert!(self.tick(now).is_empty(), "no answer of a line goes to a fetch of its own");
         self.coordinator.owed(isolate)
     }
@@ -933,4 +933,36 @@ fn a_request_told_twice_waits_once() {
     assert!(w.tell(1, 7, &[in_line(2, 0, 60_000)], &[]).is_empty());
     assert!(w.tell(2, 7, &[in_line(2, 0, 60_000)], &[]).is_empty(), "a Wait retried");
     assert_eq!(w.coordinator.queue_status(2, "g").depth, 1);
+}
+
+#[test]
+fn a_request_its_isolate_admitted_in_a_slot_freed_there_leaves_the_queue_as_admitted() {
+    let mut w = World::new(ONE_AT_A_TIME);
+    let group = w.config.group(&w.group).unwrap().clone();
+    let running = ticket_of(&w.tell(0, 7, &[in_line(1, 0, 60_000)], &[])[0].1);
+    assert!(w.tell(1, 7, &[in_line(2, 0, 60_000), in_line(3, 1, 60_000)], &[]).is_empty());
+    let admitted = w.coordinator.queue_status(1, "g").admitted;
+    w.coordinator.wait(5, &group, &w.config.router, 7, &[], &[], &[2], &mut w.rng);
+    let status = w.coordinator.queue_status(5, "g");
+    assert_eq!((status.depth, status.admitted, status.handed_over), (1, admitted + 1, 1));
+    // The running request ends: 3 is admitted next, 2 no longer waits.
+    w.finish(6, running, None);
+    w.tick(6);
+    assert_eq!(waiters_of(&w.coordinator.owed(7)), [3]);
+}
+
+#[test]
+fn a_grant_made_as_its_request_joined_comes_back_when_the_request_leaves_or_is_handed_a_slot() {
+    for handed in [false, true] {
+        let mut w = World::new(ONE_AT_A_TIME);
+        let group = w.config.group(&w.group).unwrap().clone();
+        let granted = w.tell(0, 7, &[in_line(1, 0, 60_000)], &[]);
+        assert!(matches!(granted.as_slice(), [(1, TicketReply::Granted(_))]), "{granted:?}");
+        assert_eq!(w.coordinator.holdings(1, &group).tickets, 1);
+        // The line had let it go before the grant came: the grant goes back.
+        let (left, by_isolate): (&[u64], &[u64]) = if handed { (&[], &[1]) } else { (&[1], &[]) };
+        w.coordinator.wait(2, &group, &w.config.router, 7, &[], left, by_isolate, &mut w.rng);
+        assert_eq!(w.coordinator.holdings(2, &group).tickets, 0, "handed: {handed}");
+        assert_eq!(w.coordinator.queue_status(2, "g").handed_over, 0, "it was never in the queue");
+    }
 }

@@ -5,6 +5,7 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 use crate::config::DeploymentId;
+use crate::coordinator::local::line::Tell;
 use crate::coordinator::local::{HealthView, ServedSince};
 use crate::coordinator::{Report, ReportedFailure, TicketReply, TicketRequest};
 use crate::failure::FailureClass;
@@ -71,11 +72,11 @@ pub(super) enum ToCoordinator {
         request: Request,
         ticket: TicketRequest,
     },
-    /// An isolate's line tells who joined and who left (`Message::Wait`).
+    /// An isolate's line tells who joined, who left and who it admitted
+    /// itself (`Message::Wait`).
     Wait {
         from: Sender,
-        joined: Vec<TicketRequest>,
-        left: Vec<u64>,
+        tell: Tell,
     },
     Report(Report),
 }

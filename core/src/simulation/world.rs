@@ -11,7 +11,7 @@ use super::measure::{How, MINUTE_MS, Meter};
 use super::report::{DeploymentFigures, Report};
 use super::scenario::Scenario;
 use crate::config::{Config, DeploymentId, ModelGroup, load};
-use crate::coordinator::local::line::{LOCAL_GRACE_MS, Line, TELL_EVERY_MS};
+use crate::coordinator::local::line::{LOCAL_GRACE_MS, Line, TELL_EVERY_MS, Tell};
 use crate::coordinator::local::{Ask, HealthView, LocalPick, LocalRouter, VIEW_TTL_MS};
 use crate::coordinator::{
     Admission, Coordinator, QueueRequest, Report as TicketReport, ReportedFailure, TicketReply, TicketRequest,
@@ -377,15 +377,15 @@ impl<'s> World<'s> {
         let isolate = &mut self.isolates[slot];
         match isolate.line.due(now) {
             Some(at) if at <= now => {
-                let (joined, left) = isolate.line.take(now);
-                for request in &joined {
+                let tell = isolate.line.take(now);
+                for request in &tell.joined {
                     let told = request.queue.and_then(|q| isolate.lined.get(&q.waiter));
                     if let Some(told) = told {
                         self.told.insert(told.id, (told.clone(), None));
                     }
                 }
                 self.meter.wait();
-                self.send_to_coordinator(ToCoordinator::Wait { from, joined, left });
+                self.send_to_coordinator(ToCoordinator::Wait { from, tell });
                 // The next news may be due at once, or later.
                 self.tell(slot);
             }
@@ -507,6 +507,7 @@ impl<'s> World<'s> {
         let Some(deployment) = group.deployments.get(call.deployment) else {
             return;
         };
+        let line_waits = self.isolates[at.slot].line.waits();
         let router = &mut self.isolates[at.slot].router;
         if failure.is_none() {
             router.timed(&deployment.id, call.latency_ms, None);
@@ -514,8 +515,8 @@ impl<'s> World<'s> {
                 router.answered(&deployment.id, call.estimated, call.used);
             }
         }
-        let mut give_back =
-            LocalRouter::counts_in_flight(deployment, &self.config.router) && router.release(&deployment.id);
+        let mut give_back = LocalRouter::counts_in_flight(deployment, &self.config.router)
+            && router.release(&deployment.id, line_waits);
         let id = deployment.id.clone();
         // Near the limit with requests waiting, the slot goes to the best request
         // of this isolate's line as good as the best in the queue, if any.
@@ -523,7 +524,7 @@ impl<'s> World<'s> {
             let isolate = &mut self.isolates[at.slot];
             let policy = &self.config.router;
             let handed = isolate.line.hand(best, |r| LocalRouter::suits(policy, deployment, r));
-            if let Some(request) = handed.and_then(|waiter| isolate.lined.remove(&waiter)) {
+            if let Some(request) = handed.and_then(|(waiter, _)| isolate.lined.remove(&waiter)) {
                 isolate.router.refill(&id, request.estimated);
                 if let Some((_, minute @ None)) = self.told.get_mut(&request.id) {
                     *minute = Some(self.now / MINUTE_MS);
@@ -604,9 +605,10 @@ impl<'s> World<'s> {
                     }
                 }
             }
-            ToCoordinator::Wait { from, joined, left } => {
-                self.coordinator.wait(now, group, policy, from.isolate, &joined, &left, &mut self.rng);
-                for waiter in left {
+            ToCoordinator::Wait { from, tell } => {
+                let Tell { joined, left, handed } = tell;
+                self.coordinator.wait(now, group, policy, from.isolate, &joined, &left, &handed, &mut self.rng);
+                for waiter in left.into_iter().chain(handed) {
                     self.told.remove(&waiter);
                 }
                 // Its fetch is held open, unless its isolate died on the way.

@@ -48,8 +48,14 @@ pub const TELL_AT_ONCE_BELOW: usize = 8;
 /// lost (it gave back what it owed an isolate that did not ask for it).
 pub const LOCAL_GRACE_MS: u64 = 5_000;
 
-/// What a `Wait` carries: the requests that joined, the waiters that left.
-pub type Tell = (Vec<TicketRequest>, Vec<u64>);
+/// What a `Wait` carries: the requests that joined, the waiters that left, and
+/// those the isolate admitted itself ([`Line::hand`]).
+#[derive(Debug, Default)]
+pub struct Tell {
+    pub joined: Vec<TicketRequest>,
+    pub left: Vec<u64>,
+    pub handed: Vec<u64>,
+}
 
 #[derive(Debug, Default)]
 pub struct Line {
@@ -62,6 +68,8 @@ pub struct Line {
     joined: u64,
     /// Told once, left since (or their grant is given back): to tell.
     left: Vec<u64>,
+    /// Told once, handed a slot here since: to tell.
+    handed: Vec<u64>,
     /// `Wait`s sent and not answered.
     open: u32,
     last_sent_ms: Option<u64>,
@@ -94,9 +102,10 @@ impl Line {
 
     /// The request of the line a slot freed here goes to, if one is as good as
     /// `best` (the best priority waiting in the group's queue, as the view
-    /// says): the best of the line, first come first served, whose `suits`. It
-    /// leaves the line as [`Line::leave`] says.
-    pub fn hand(&mut self, best: u32, suits: impl Fn(&TicketRequest) -> bool) -> Option<u64> {
+    /// says): the best of the line, first come first served, whose `suits`, as
+    /// its waiter and its estimated tokens. It leaves the line: told, it is told
+    /// as admitted here; not yet told, it is forgotten.
+    pub fn hand(&mut self, best: u32, suits: impl Fn(&TicketRequest) -> bool) -> Option<(u64, u64)> {
         // Those not told joined after every one told: (priority, place) orders both.
         let untold = self.untold.iter().enumerate().map(|(place, r)| (self.joined.saturating_add(place as u64), r));
         let (_, waiter) = self
@@ -106,9 +115,13 @@ impl Line {
             .chain(untold)
             .filter_map(|(place, r)| r.queue.map(|q| (q, place, r)))
             .filter(|(q, _, r)| q.priority <= best && suits(r))
-            .map(|(q, place, _)| ((q.priority, place), q.waiter))
+            .map(|(q, place, r)| ((q.priority, place), (q.waiter, r.estimated_tokens)))
             .min()?;
-        self.leave(waiter);
+        if self.told.remove(&waiter.0).is_some() {
+            self.handed.push(waiter.0);
+        } else {
+            self.untold.retain(|r| waiter_of(r) != Some(waiter.0));
+        }
         Some(waiter)
     }
 
@@ -120,7 +133,7 @@ impl Line {
 
     /// When the next `Wait` should go, if one should.
     pub fn due(&self, now_ms: u64) -> Option<u64> {
-        let news = !self.untold.is_empty() || !self.left.is_empty();
+        let news = !self.untold.is_empty() || !self.left.is_empty() || !self.handed.is_empty();
         let short = self.told.len() < TELL_AT_ONCE_BELOW;
         if news && (self.open == 0 || short) {
             return Some(now_ms);
@@ -147,7 +160,7 @@ impl Line {
         }
         self.open += 1;
         self.last_sent_ms = Some(now_ms);
-        (joined, std::mem::take(&mut self.left))
+        Tell { joined, left: std::mem::take(&mut self.left), handed: std::mem::take(&mut self.handed) }
     }
 
     /// A `Wait` came back at `now_ms` with these answers: those of requests
@@ -177,9 +190,18 @@ impl Line {
         told
     }
 
+    /// Whether requests wait in the line, told or not.
+    pub fn waits(&self) -> bool {
+        !self.untold.is_empty() || !self.told.is_empty()
+    }
+
     /// Whether nothing waits, nothing is to tell, and no `Wait` is open.
     pub fn is_idle(&self) -> bool {
-        self.untold.is_empty() && self.told.is_empty() && self.left.is_empty() && self.open == 0
+        self.untold.is_empty()
+            && self.told.is_empty()
+            && self.left.is_empty()
+            && self.handed.is_empty()
+            && self.open == 0
     }
 }
 
@@ -219,7 +241,7 @@ mod tests {
     }
 
     fn waiters(tell: &Tell) -> Vec<u64> {
-        tell.0.iter().filter_map(waiter_of).collect()
+        tell.joined.iter().filter_map(waiter_of).collect()
     }
 
     #[test]
@@ -264,12 +286,12 @@ mod tests {
         assert_eq!(waiters(&line.take(0)), [1]);
         line.leave(1);
         assert!(!line.holds(1));
-        let (joined, left) = line.take(TELL_EVERY_MS);
+        let Tell { joined, left, .. } = line.take(TELL_EVERY_MS);
         assert!(joined.is_empty());
         assert_eq!(left, [1]);
         line.give_back(7);
         assert_eq!(line.due(TELL_EVERY_MS), Some(TELL_EVERY_MS), "a grant to give back is news, told at once");
-        assert_eq!(line.take(TELL_EVERY_MS).1, [7]);
+        assert_eq!(line.take(TELL_EVERY_MS).left, [7]);
     }
 
     #[test]
@@ -283,7 +305,7 @@ mod tests {
         let _ = line.take(TELL_EVERY_MS);
         let kept = line.answered(0, vec![(1, grant()), (2, TicketReply::Unavailable(Unavailable::Busy))]);
         assert!(kept.is_empty());
-        assert_eq!(line.take(2 * TELL_EVERY_MS).1, [1], "the grant is given back; the refusal needs nothing");
+        assert_eq!(line.take(2 * TELL_EVERY_MS).left, [1], "the grant is given back; the refusal needs nothing");
     }
 
     #[test]
@@ -295,15 +317,19 @@ mod tests {
         line.take(0);
         line.join(with_priority(4, 0));
         line.join(with_priority(5, 0));
-        assert_eq!(line.hand(0, |r| r.queue.is_some_and(|q| q.waiter != 4)), Some(5), "untold, the best that suits");
-        assert_eq!(line.hand(0, |_| true), Some(4));
+        assert_eq!(
+            line.hand(0, |r| r.queue.is_some_and(|q| q.waiter != 4)),
+            Some((5, 10)),
+            "untold, the best that suits"
+        );
+        assert_eq!(line.hand(0, |_| true), Some((4, 10)));
         assert_eq!(line.hand(0, |_| true), None, "none as good as the queue's best");
-        assert_eq!(line.hand(1, |_| true), Some(2), "of one priority, the first to join");
-        assert_eq!(line.hand(2, |_| true), Some(3));
-        // Told ones leave as leavers; untold ones were never told.
-        let (joined, left) = line.take(TELL_EVERY_MS);
-        assert!(joined.is_empty());
-        assert_eq!(left, [2, 3]);
+        assert_eq!(line.hand(1, |_| true), Some((2, 10)), "of one priority, the first to join");
+        assert_eq!(line.hand(2, |_| true), Some((3, 10)));
+        // Told ones are told as admitted here; untold ones were never told.
+        let tell = line.take(TELL_EVERY_MS);
+        assert_eq!((tell.joined.len(), tell.left.len()), (0, 0));
+        assert_eq!(tell.handed, [2, 3]);
         assert!(line.holds(1) && !line.holds(2));
     }
 
@@ -315,9 +341,9 @@ mod tests {
         line.join(request(2));
         assert_eq!(line.failed(), [1]);
         assert!(line.holds(2), "not told yet: it is told with the next Wait");
-        let (joined, left) = line.take(10);
-        assert_eq!(waiters(&(joined, vec![])), [2]);
-        assert_eq!(left, [1]);
+        let tell = line.take(10);
+        assert_eq!(waiters(&tell), [2]);
+        assert_eq!(tell.left, [1]);
         line.answered(0, vec![(2, grant())]);
         assert!(line.is_idle());
     }

@@ -282,7 +282,7 @@ impl Sim {
         isolate.router.timed(&call.deployment, 80, None);
         let deployment = self.group().deployments.iter().find(|d| d.id == call.deployment);
         if deployment.is_some_and(|d| LocalRouter::counts_in_flight(d, &self.config.router))
-            && self.isolates[i].router.release(&call.deployment)
+            && self.isolates[i].router.release(&call.deployment, false)
         {
             self.sync(i, false);
         }
