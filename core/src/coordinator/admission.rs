@@ -108,12 +108,10 @@ impl Coordinator {
                     self.admitted += 1;
                     let waited_ms = now_ms.saturating_sub(enqueued_ms);
                     self.queue_wait.observe(waited_ms);
-                    if let TicketReply::Granted(grant) = &mut reply
-                        && let Some(ticket) = self.tickets.get_mut(grant.ticket)
-                    {
+                    if let TicketReply::Granted(grant) = &mut reply {
                         grant.waited_ms = Some(waited_ms);
-                        ticket.waiter = Some(id);
-                        self.admitted_waiters.insert(id, grant.ticket);
+                    }
+                    if self.tie_to_waiter(id, &reply) {
                         // Its fetch was held open until now (the shell takes it
                         // out of line when its caller goes away): its isolate is
                         // alive, however long it waited since it last synced.
@@ -213,6 +211,22 @@ impl Coordinator {
                 }
             }
         }
+    }
+
+    /// Ties a grant to the waiter it answers until it is reported: should the
+    /// request go before it takes the grant (its client gone, handed a slot in
+    /// its isolate, its isolate dead), the grant comes back ([`Coordinator::leave`]).
+    /// `false` when `reply` is no grant of a ticket held.
+    pub(super) fn tie_to_waiter(&mut self, waiter: u64, reply: &TicketReply) -> bool {
+        let TicketReply::Granted(grant) = reply else {
+            return false;
+        };
+        let Some(ticket) = self.tickets.get_mut(grant.ticket) else {
+            return false;
+        };
+        ticket.waiter = Some(waiter);
+        self.admitted_waiters.insert(waiter, grant.ticket);
+        true
     }
 
     /// `waiter` was admitted in its isolate, in a slot freed there (its line

@@ -164,14 +164,8 @@ impl Coordinator {
             let request = TicketRequest { isolate, ..request.clone() };
             if let Admission::Now(reply) = self.acquire(now_ms, group, policy, &request, rng) {
                 // Granted at once, it is tied to its waiter as one admitted from
-                // the queue is: should the request leave (or be handed a slot in
-                // its isolate) before it takes the grant, the grant comes back.
-                if let TicketReply::Granted(grant) = &reply
-                    && let Some(ticket) = self.tickets.get_mut(grant.ticket)
-                {
-                    ticket.waiter = Some(queue.waiter);
-                    self.admitted_waiters.insert(queue.waiter, grant.ticket);
-                }
+                // the queue is.
+                self.tie_to_waiter(queue.waiter, &reply);
                 self.lines.owe(now_ms, queue.waiter, reply);
             }
         }

@@ -539,19 +539,26 @@ impl LocalRouter {
                 remaining_tokens = Some(held.lease.remaining_tokens.saturating_add_signed(held.tokens_left));
             }
         }
-        self.with_usage(&deployment.id, |usage| {
+        self.count_pick(&deployment.id, estimated, Self::counts_in_flight(deployment, policy));
+        LocalPick::Call { deployment, remaining_requests, remaining_tokens }
+    }
+
+    /// What a request picked here to `deployment`, estimated at `estimated`
+    /// tokens, counts: its usage, told at the next sync, and, `in_flight`, a
+    /// slot it fills (or least-busy's count).
+    fn count_pick(&mut self, deployment: &DeploymentId, estimated: i64, in_flight: bool) {
+        self.with_usage(deployment, |usage| {
             usage.requests += 1;
             usage.tokens = usage.tokens.saturating_add(estimated);
         });
-        if Self::counts_in_flight(deployment, policy) {
-            let slots = match self.slots.get_mut(&deployment.id) {
+        if in_flight {
+            let slots = match self.slots.get_mut(deployment) {
                 Some(slots) => slots,
-                None => self.slots.entry(deployment.id.clone()).or_default(),
+                None => self.slots.entry(deployment.clone()).or_default(),
             };
             slots.busy += 1;
             slots.peak = slots.peak.max(slots.busy);
         }
-        LocalPick::Call { deployment, remaining_requests, remaining_tokens }
     }
 
     /// Whether this isolate holds room of its own in `deployment` for a request
@@ -651,12 +658,17 @@ impl LocalRouter {
     /// the view says, or `line_waits`: some of this isolate's, which a view
     /// made before they joined does not know of).
     pub fn release(&mut self, deployment: &DeploymentId, line_waits: bool) -> bool {
+        let queued = line_waits || self.queued();
         let Some(slots) = self.slots.get_mut(deployment) else {
             return false;
         };
         slots.busy = slots.busy.saturating_sub(1);
-        let queued = line_waits || self.view.as_ref().is_some_and(|(view, _)| view.queued);
         slots.return_at_once && queued && slots.held > slots.busy
+    }
+
+    /// Whether the view says requests wait in the coordinator's queue.
+    fn queued(&self) -> bool {
+        self.view.as_ref().is_some_and(|(view, _)| view.queued)
     }
 
     /// A slot of `deployment` freed at `now_ms` that must go back (see
@@ -688,16 +700,9 @@ impl LocalRouter {
     /// estimated at `estimated_tokens` ([`LocalRouter::hand_over`]): filled
     /// again, and counted as a pick.
     pub fn refill(&mut self, deployment: &DeploymentId, estimated_tokens: u64) {
-        let Some(slots) = self.slots.get_mut(deployment) else {
-            return;
-        };
-        slots.busy += 1;
-        slots.peak = slots.peak.max(slots.busy);
-        let estimated = i64::try_from(estimated_tokens).unwrap_or(i64::MAX);
-        self.with_usage(deployment, |usage| {
-            usage.requests += 1;
-            usage.tokens = usage.tokens.saturating_add(estimated);
-        });
+        if self.slots.contains_key(deployment) {
+            self.count_pick(deployment, i64::try_from(estimated_tokens).unwrap_or(i64::MAX), true);
+        }
     }
 
     /// When this isolate must sync for its slots and tickets even without a
@@ -861,7 +866,7 @@ impl LocalRouter {
                 None => served.push(ServedSince { lease: Some(held.lease), ..ServedSince::empty(deployment) }),
             }
         }
-        let queued = self.view.as_ref().is_some_and(|(view, _)| view.queued);
+        let queued = self.queued();
         self.slots.retain(|deployment, slots| {
             // It keeps what its requests filled at once since the last sync (a slot
             // sent back and leased again idles a trip there and back), unless near

@@ -93,11 +93,19 @@ impl Line {
     /// `waiter` leaves the line (its client went away, or its time ran out
     /// here): not yet told, it is forgotten; told, it is told as a leaver.
     pub fn leave(&mut self, waiter: u64) {
-        if self.told.remove(&waiter).is_some() {
+        if self.take_out(waiter) {
             self.left.push(waiter);
-        } else {
+        }
+    }
+
+    /// Takes `waiter` out of the line: `true` when it was told, and the
+    /// coordinator must hear why it went.
+    fn take_out(&mut self, waiter: u64) -> bool {
+        let told = self.told.remove(&waiter).is_some();
+        if !told {
             self.untold.retain(|r| waiter_of(r) != Some(waiter));
         }
+        told
     }
 
     /// The request of the line a slot freed here goes to, if one is as good as
@@ -117,10 +125,8 @@ impl Line {
             .filter(|(q, _, r)| q.priority <= best && suits(r))
             .map(|(q, place, r)| ((q.priority, place), (q.waiter, r.estimated_tokens)))
             .min()?;
-        if self.told.remove(&waiter.0).is_some() {
+        if self.take_out(waiter.0) {
             self.handed.push(waiter.0);
-        } else {
-            self.untold.retain(|r| waiter_of(r) != Some(waiter.0));
         }
         Some(waiter)
     }
