@@ -11,7 +11,7 @@
 // is driven natively, `Line::leave` and `Coordinator::wait`'s leavers.)
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { deployment, useGateway, user } from "../support/gateway.mjs";
+import { coordinatorMessages, deployment, useGateway, user } from "../support/gateway.mjs";
 
 const ctx = useGateway((upstream) => ({
   config: [
@@ -27,13 +27,7 @@ const chat = (model, tag, extra = {}) =>
   ctx.gateway.post("/v1/chat/completions", { model, messages: user(tag), ...extra });
 const tagOf = (request) => request.body.messages[0].content;
 
-/** The messages `group`'s coordinator took since it started (this read is one). */
-async function messages(group) {
-  const text = await (await ctx.gateway.get("/metrics")).text();
-  const found = new RegExp(`^switchyard_coordinator_messages_total\\{model_group="${group}"\\} (\\d+)$`, "m").exec(text);
-  assert.ok(found, `the coordinator's messages for ${group} in /metrics`);
-  return Number(found[1]);
-}
+const messages = (group) => coordinatorMessages(ctx.gateway, group);
 
 test("forty requests waiting through one isolate cost its coordinator a handful of messages, not one each", async () => {
   ctx.upstream.script("cr", [{ type: "ok", delayMs: 2_500 }], { type: "ok" });

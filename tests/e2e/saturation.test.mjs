@@ -4,7 +4,7 @@
 // in its queue, and come first when capacity frees (issue 19).
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { deployment, useGateway, user } from "../support/gateway.mjs";
+import { coordinatorMessages, deployment, useGateway, user } from "../support/gateway.mjs";
 
 const MASTER_KEY = "sk-master-saturation-0123456789";
 const AUTH = { authorization: `Bearer ${MASTER_KEY}` };
@@ -32,12 +32,7 @@ async function minuteLeft(seconds) {
 }
 
 /** Messages the group's coordinator took so far (`/metrics`). */
-async function messages(group) {
-  const text = await (await ctx.gateway.get("/metrics", AUTH)).text();
-  const line = text.split("\n").find((l) => l.startsWith(`switchyard_coordinator_messages_total{model_group="${group}"}`));
-  assert.ok(line, `no coordinator messages line for ${group}`);
-  return Number(line.split(" ").at(-1));
-}
+const messages = (group) => coordinatorMessages(ctx.gateway, group, AUTH);
 
 async function statuses(requests) {
   const responses = await Promise.all(requests);

@@ -8,7 +8,7 @@
 // multi-process.test.mjs; here, one gateway, whose requests share one isolate.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { deployment, useGateway, user } from "../support/gateway.mjs";
+import { coordinatorMessages, deployment, useGateway, user } from "../support/gateway.mjs";
 
 const ctx = useGateway((upstream) => ({
   config: [
@@ -24,13 +24,6 @@ const chat = (tag, extra = {}) =>
   ctx.gateway.post("/v1/chat/completions", { model: "handy", messages: user(tag), ...extra });
 const tagOf = (request) => request.body.messages[0].content;
 
-/** A Prometheus counter of `group` in /metrics (this read is a coordinator message). */
-async function counter(name, group) {
-  const text = await (await ctx.gateway.get("/metrics")).text();
-  const found = new RegExp(`^${name}\\{model_group="${group}"\\} (\\d+)$`, "m").exec(text);
-  assert.ok(found, `${name} for ${group} in /metrics`);
-  return Number(found[1]);
-}
 
 async function queueOf(group) {
   const status = await (await ctx.gateway.get("/queue/status")).json();
@@ -45,7 +38,7 @@ test("slots freed near the limit go to the isolate's own waiting requests, best 
   const warm = await Promise.all(Array.from({ length: 12 }, (_, i) => chat(`warm${i}`, { priority: 1 })));
   for (const answer of warm) assert.equal(answer.status, 200);
   const queueBefore = await queueOf("handy");
-  const before = await counter("switchyard_coordinator_messages_total", "handy");
+  const before = await coordinatorMessages(ctx.gateway, "handy");
   const calledBefore = ctx.upstream.requests.length;
 
   // Twelve fill it again; then 24 wait, of three priorities, the worst first.
@@ -57,7 +50,7 @@ test("slots freed near the limit go to the isolate's own waiting requests, best 
   }
   const answers = await Promise.all([...fill, ...waiting]);
   for (const answer of answers) assert.equal(answer.status, 200, await answer.text());
-  const taken = (await counter("switchyard_coordinator_messages_total", "handy")) - before - 1;
+  const taken = (await coordinatorMessages(ctx.gateway, "handy")) - before - 1;
 
   // Never more than twelve at once, each request called once.
   assert.ok(ctx.upstream.peak("hd") <= 12, `peak ${ctx.upstream.peak("hd")}`);
