@@ -73,7 +73,12 @@ test("a 429 cools the deployment; after cooldown_time one probe goes first, then
   ctx.upstream.script("pa", [{ type: "ok", delayMs: 400 }]);
   const probeBurst = await ids("pair", 8);
   assert.equal(probeBurst.filter((id) => id === "pa").length, 1, `one probe: ${probeBurst}`);
-  // The probe succeeded: pa is back in rotation.
+  // The probe succeeded: pa is back in rotation, in every isolate once the views
+  // made while it was out have lapsed (VIEW_TTL_MS, a second).
+  const probed = Date.now();
+  while (!(await ids("pair", 4)).includes("pa")) {
+    assert.ok(Date.now() - probed < 1_500, "pa serves again within a view's life of its probe");
+  }
   const after = await ids("pair", 30);
   assert.ok(after.filter((id) => id === "pa").length >= 5, `${after}`);
 });

@@ -405,9 +405,21 @@ fn a_used_up_lease_is_refreshed_and_the_next_one_is_twice_what_was_used() {
 }
 
 #[test]
+fn a_lease_is_at_most_a_quarter_of_what_is_left_and_never_the_last_twentieth() {
+    // 10,000 a minute, 9,000 taken: 500 never leased, a quarter of the other 500.
+    assert_eq!(Lease::share(10_000, 9_000, 1_000, MIN_LEASE), Some(125));
+    assert_eq!(Lease::share(10_000, 9_000, 40, MIN_LEASE), Some(40), "what it used twice over");
+    assert_eq!(Lease::share(10_000, 9_000, 1, MIN_LEASE), Some(MIN_LEASE), "never under the least");
+    // 9,436 taken: a quarter of 64 is 16, the least; 9,437: 15, none.
+    assert_eq!(Lease::share(10_000, 9_436, 1_000, MIN_LEASE), Some(MIN_LEASE));
+    assert_eq!(Lease::share(10_000, 9_437, 1_000, MIN_LEASE), None);
+    assert_eq!(Lease::share(10_000, 9_500, 1_000, 1), None, "the last twentieth goes by ticket");
+}
+
+#[test]
 fn near_the_limit_no_lease_is_granted_and_requests_go_by_ticket_where_the_queue_decides() {
     let mut w = World::new(LIMITED);
-    // 80 of 100 by ticket: what is left beyond the never-leased tenth is 10, under a
+    // 80 of 100 by ticket: what is left beyond the never-leased twentieth is 15, under a
     // quarter of which is worth leasing.
     for _ in 0..80 {
         w.ticket(0);
@@ -1080,7 +1092,8 @@ fn near_its_limit_a_deployment_leased_no_more_gives_way_to_one_with_room_here() 
   - {model_name: g, litellm_params: {model: x, mock_response: b, rpm: 1000}, model_info: {id: b}}
 ",
     );
-    // Tickets take `a` into its last tenth, which is never leased.
+    // Tickets take `a` into what is never leased (91 of 100: a quarter of the
+    // 4 left beyond its last twentieth is under the least lease).
     let avoid_b = vec![w.id("b")];
     for now in 0..91 {
         let request = TicketRequest { avoid: avoid_b.clone(), ..plain_request() };
