@@ -21,7 +21,7 @@
 //   the slot it gave back.
 import assert from "node:assert/strict";
 import { after, before, beforeEach, test } from "node:test";
-import { deployment, startSharedCoordinator, user } from "../support/gateway.mjs";
+import { deployment, metricSample, startSharedCoordinator, user } from "../support/gateway.mjs";
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 /** `VIEW_TTL_MS` in core/src/coordinator/local.rs: how long an isolate routes by a view. */
@@ -77,14 +77,9 @@ async function coordinatorCounts(gateway, group) {
   const response = await gateway.get("/metrics");
   assert.equal(response.status, 200);
   const text = await response.text();
-  const sample = (name, label) => {
-    const found = new RegExp(`^${name}\\{${label}="${group}"\\} (\\d+)$`, "m").exec(text);
-    assert.ok(found, `${name} for ${group} in /metrics`);
-    return Number(found[1]);
-  };
   return {
-    messages: sample("switchyard_coordinator_messages_total", "model_group"),
-    observed: sample("litellm_requests_metric_total", "model"),
+    messages: metricSample(text, "switchyard_coordinator_messages_total", "model_group", group),
+    observed: metricSample(text, "litellm_requests_metric_total", "model", group),
   };
 }
 

@@ -24,7 +24,6 @@ const chat = (tag, extra = {}) =>
   ctx.gateway.post("/v1/chat/completions", { model: "handy", messages: user(tag), ...extra });
 const tagOf = (request) => request.body.messages[0].content;
 
-
 async function queueOf(group) {
   const status = await (await ctx.gateway.get("/queue/status")).json();
   return status.groups.find((g) => g.group === group);

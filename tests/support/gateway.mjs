@@ -237,12 +237,20 @@ export const deployment = (upstream, group, name, extra = "") =>
   `  - { model_name: ${group}, litellm_params: { model: openai/m, api_base: "${upstream.base(name)}"${extra} }, model_info: { id: ${name} } }`;
 
 /**
+ * The value of the Prometheus sample `name{label="value"}` in `text` (a
+ * `/metrics` answer); throws when it is missing.
+ */
+export function metricSample(text, name, label, value) {
+  const found = new RegExp(`^${name}\\{${label}="${value}"\\} (\\d+)$`, "m").exec(text);
+  if (!found) throw new Error(`no ${name}{${label}="${value}"} in /metrics`);
+  return Number(found[1]);
+}
+
+/**
  * The messages `group`'s coordinator took since it started, from the gateway's
  * `/metrics` (this read is one of them); `headers` for a gateway behind a master key.
  */
 export async function coordinatorMessages(gateway, group, headers = {}) {
   const text = await (await gateway.get("/metrics", headers)).text();
-  const found = new RegExp(`^switchyard_coordinator_messages_total\\{model_group="${group}"\\} (\\d+)$`, "m").exec(text);
-  if (!found) throw new Error(`no coordinator messages for ${group} in /metrics`);
-  return Number(found[1]);
+  return metricSample(text, "switchyard_coordinator_messages_total", "model_group", group);
 }
