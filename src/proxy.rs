@@ -248,7 +248,7 @@ async fn route(
         };
         let attempt_started = runtime::now_ms();
         record.calling(&group.name, picked.deployment);
-        if let Some(waited_ms) = picked.grant.as_ref().and_then(|g| g.waited_ms) {
+        if let Some(waited_ms) = picked.queue_wait_ms {
             record.queue_wait_ms = Some(record.queue_wait_ms.unwrap_or(0) + waited_ms);
         }
         let ticket = picked.grant.as_ref().map(|g| g.ticket);
@@ -314,6 +314,12 @@ struct Picked<'c> {
     group: &'c ModelGroup,
     deployment: &'c Deployment,
     grant: Option<Grant>,
+    /// How long it waited in the group's queue, as its client did: from asking
+    /// to the answer, for a request the coordinator queued or that was handed a
+    /// slot freed in this isolate (which the coordinator may never have heard
+    /// of); the coordinator's own count leaves out the isolate's line before it
+    /// was told and the way back. None when granted at once.
+    queue_wait_ms: Option<u64>,
     /// What its ticket or lease says is left of its rpm and tpm.
     left: Limits,
     /// Picked in the isolate, where it counts in flight: frees its slot when dropped.
@@ -345,7 +351,9 @@ async fn pick<'c>(
     };
     match local_route::pick(env, group, serving.router(), ask, background, rng).await? {
         local_route::Local::Call(deployment, left, in_flight) => {
-            return Ok(Ok(Picked { group, deployment, grant: None, left, in_flight, ticket_held: None }));
+            let picked =
+                Picked { group, deployment, grant: None, queue_wait_ms: None, left, in_flight, ticket_held: None };
+            return Ok(Ok(picked));
         }
         local_route::Local::Refused(reason) => return Ok(Err(reason)),
         local_route::Local::Ticket => {}
@@ -362,7 +370,9 @@ async fn pick<'c>(
         region: request.allowed_region,
         isolate: runtime::isolate(),
     };
+    let asked_ms = runtime::now_ms() as u64;
     let reply = take_ticket(env, &group.name, ticket, caller, background).await;
+    let waited_ms = (runtime::now_ms() as u64).saturating_sub(asked_ms);
     // A coordinator that failed this ticket is not asked again by the next picks at once.
     if let Err(error) = &reply {
         local_route::unreachable(&group.name, error);
@@ -386,6 +396,7 @@ async fn pick<'c>(
                 group,
                 deployment,
                 grant: None,
+                queue_wait_ms: Some(waited_ms),
                 left,
                 in_flight: Some(in_flight),
                 ticket_held: None,
@@ -397,7 +408,8 @@ async fn pick<'c>(
     };
     let left = Limits { requests: grant.remaining_requests, tokens: grant.remaining_tokens };
     let ticket_held = Some(local_route::TicketHeld::start(env, &group.name, &deployment.id, background));
-    Ok(Ok(Picked { group, deployment, grant: Some(grant), left, in_flight: None, ticket_held }))
+    let queue_wait_ms = grant.waited_ms.map(|_| waited_ms);
+    Ok(Ok(Picked { group, deployment, grant: Some(grant), queue_wait_ms, left, in_flight: None, ticket_held }))
 }
 
 /// What is kept of an answer: the cache's entry, a Responses client's response.

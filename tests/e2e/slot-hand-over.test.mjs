@@ -6,9 +6,19 @@
 // the line; its report is saved), the request told as one that left with the
 // line's next `Wait`. The order across gateways is held by
 // multi-process.test.mjs; here, one gateway, whose requests share one isolate.
+// Each request's record (here at an OTLP collector) says how long it waited,
+// whether the coordinator admitted it or its gateway handed it a slot.
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { after, before, test } from "node:test";
 import { coordinatorMessages, deployment, useGateway, user } from "../support/gateway.mjs";
+import { startOtelSink } from "../support/sinks/otel.mjs";
+
+// Started before the gateway, whose config names it.
+const sinks = {};
+before(async () => {
+  sinks.otel = await startOtelSink();
+});
+after(() => sinks.otel?.close());
 
 const ctx = useGateway((upstream) => ({
   config: [
@@ -16,12 +26,16 @@ const ctx = useGateway((upstream) => ({
     deployment(upstream, "handy", "hd", ", max_parallel_requests: 12"),
     "router_settings:",
     "  num_retries: 0",
+    "litellm_settings:",
+    "  callbacks: [otel]",
   ].join("\n"),
+  bindings: { OTEL_EXPORTER_OTLP_ENDPOINT: sinks.otel.url, OTEL_SERVICE_NAME: "switchyard-e2e" },
 }));
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+// The tag is the request's id in its record, too.
 const chat = (tag, extra = {}) =>
-  ctx.gateway.post("/v1/chat/completions", { model: "handy", messages: user(tag), ...extra });
+  ctx.gateway.post("/v1/chat/completions", { model: "handy", messages: user(tag), ...extra }, { "x-litellm-call-id": tag });
 const tagOf = (request) => request.body.messages[0].content;
 
 async function queueOf(group) {
@@ -43,10 +57,8 @@ test("slots freed near the limit go to the isolate's own waiting requests, best 
   // Twelve fill it again; then 24 wait, of three priorities, the worst first.
   const fill = Array.from({ length: 12 }, (_, i) => chat(`fill${i}`, { priority: 1 }));
   await sleep(150);
-  const waiting = [];
-  for (const priority of [2, 1, 0]) {
-    for (let i = 0; i < 8; i += 1) waiting.push(chat(`p${priority}-${i}`, { priority, timeout: 20 }));
-  }
+  const tags = [2, 1, 0].flatMap((priority) => Array.from({ length: 8 }, (_, i) => [`p${priority}-${i}`, priority]));
+  const waiting = tags.map(([tag, priority]) => chat(tag, { priority, timeout: 20 }));
   const answers = await Promise.all([...fill, ...waiting]);
   for (const answer of answers) assert.equal(answer.status, 200, await answer.text());
   const taken = (await coordinatorMessages(ctx.gateway, "handy")) - before - 1;
@@ -72,4 +84,29 @@ test("slots freed near the limit go to the isolate's own waiting requests, best 
   assert.equal(queue.depth, 0, JSON.stringify(queue));
   assert.equal(admitted, 24);
   assert.ok(handed > 0, `${handed} handed over of ${admitted} admitted`);
+
+  // Each that waited says so in its record: it joined while the fill's calls
+  // had most of their 600 ms to run, so it waited at least 300 ms, whoever
+  // admitted it.
+  const roots = await recordsOf(tags.map(([tag]) => tag));
+  for (const [tag] of tags) {
+    const wait = roots.get(tag).attrs["switchyard.queue_wait_ms"];
+    assert.ok(wait >= 300 && wait < 20_000, `${tag} waited ${wait} ms by its record`);
+  }
 });
+
+/** The root spans of the requests `tags` at the collector, by tag, once all came. */
+async function recordsOf(tags) {
+  const end = Date.now() + 10_000;
+  for (;;) {
+    const roots = new Map(
+      sinks.otel
+        .spans()
+        .filter((s) => !s.parentSpanId)
+        .map((s) => [s.attrs["switchyard.request_id"], s]),
+    );
+    if (tags.every((tag) => roots.has(tag))) return roots;
+    if (Date.now() > end) throw new Error(`records of ${tags.filter((t) => !roots.has(t))} not received`);
+    await sleep(50);
+  }
+}
