@@ -110,7 +110,7 @@ const LEASE_SHARE: u64 = 4;
 /// simulation measured a tenth at 0.54 coordinator messages per routed request
 /// against 0.47 for a twentieth, with the same utilisation and no inversion
 /// beyond the queue's bound (BENCHMARKS.md).
-const LEASE_RESERVE: u64 = 20;
+pub(super) const LEASE_RESERVE: u64 = 20;
 
 /// What an isolate needs to know of its group to route by itself.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,6 +134,15 @@ pub struct HealthView {
     /// picked here without a lease or slot of their own, nor asked for by ticket.
     #[serde(default)]
     pub full: Vec<(DeploymentId, Full)>,
+    /// Deployments with a tpm of which less is left this minute than is never
+    /// leased (what is left goes by ticket), with what was left when the view
+    /// was made, counting leases: a request estimated at more would be
+    /// refused, so it is refused here ([`Full::Rate`]) without asking, unless
+    /// this isolate holds room for it. Without this, near the end of a busy
+    /// minute every isolate's requests ask for a few tokens left that none fits
+    /// in ([`LocalRouter::refused`] holds one refusal only for requests as large).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tokens_left: Vec<(DeploymentId, TokensLeft)>,
     /// How long the view holds from when it was made: [`VIEW_TTL_MS`], or less
     /// when a cooldown ends or the minute turns sooner. Relative, so that the
     /// clocks of the isolate and of the coordinator (which may run elsewhere)
@@ -171,6 +180,14 @@ pub enum Full {
     Rate { retry_after_ms: u64 },
     /// Its `max_parallel_requests`, until requests end.
     Parallel,
+}
+
+/// What is left of a deployment's tpm this minute ([`HealthView::tokens_left`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokensLeft {
+    pub tokens: u64,
+    /// When the minute turns, after the view was made.
+    pub retry_after_ms: u64,
 }
 
 /// What an isolate may send to a deployment with an rpm or a tpm without tickets.
@@ -444,14 +461,21 @@ impl LocalRouter {
                 && !avoid.contains(&d.id)
                 && !closed(d)
         }) {
-            match view.full.iter().find(|(id, _)| *id == d.id) {
-                Some((_, limit)) if !stale && !self.holds_room(d, estimated_tokens) => {
+            let too_big = view.tokens_left.iter().find(|(id, left)| *id == d.id && estimated_tokens > left.tokens);
+            let limit = view
+                .full
+                .iter()
+                .find(|(id, _)| *id == d.id)
+                .map(|(_, limit)| *limit)
+                .or_else(|| too_big.map(|(_, left)| Full::Rate { retry_after_ms: left.retry_after_ms }));
+            match limit {
+                Some(limit) if !stale && !self.holds_room(d, estimated_tokens) => {
                     // At its concurrency, one of this isolate's own requests to it
                     // that ended since the view was made lets one request try.
                     if matches!(limit, Full::Parallel) && try_freed(&mut self.freed, &d.id, made_ms) {
                         open.push(d);
                     } else {
-                        full.push(*limit);
+                        full.push(limit);
                     }
                 }
                 _ => open.push(d),

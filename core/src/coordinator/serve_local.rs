@@ -3,7 +3,7 @@
 //! and answers with the view they route by next.
 
 use super::health::Health;
-use super::local::{Full, HealthView, Lease, MIN_LEASE, ServedSince, VIEW_TTL_MS};
+use super::local::{Full, HealthView, LEASE_RESERVE, Lease, MIN_LEASE, ServedSince, TokensLeft, VIEW_TTL_MS};
 use super::protocol::ReportedFailure;
 use super::slots::NO_ISOLATE;
 use super::window::MINUTE_MS;
@@ -176,7 +176,8 @@ impl Coordinator {
 
     /// Notes in `view` the deployments with nothing left for anyone, leases and
     /// slots granted included: at their rpm or tpm for the minute (what the last
-    /// tenth or a ticket could have is taken too), or at their `max_parallel_requests`.
+    /// tenth or a ticket could have is taken too), or at their `max_parallel_requests`;
+    /// and what is left of a tpm once it is down to the part never leased.
     fn mark_full(&mut self, now_ms: u64, group: &ModelGroup, view: &mut HealthView) {
         let minute_left_ms = MINUTE_MS - now_ms % MINUTE_MS;
         for d in &group.deployments {
@@ -191,6 +192,11 @@ impl Coordinator {
                 view.full.push((d.id.clone(), Full::Rate { retry_after_ms: minute_left_ms }));
             } else if parallel {
                 view.full.push((d.id.clone(), Full::Parallel));
+            } else if let Some(tpm) = d.tpm {
+                let tokens = tpm.saturating_sub(window.tokens_taken());
+                if tokens < tpm.div_ceil(LEASE_RESERVE) {
+                    view.tokens_left.push((d.id.clone(), TokensLeft { tokens, retry_after_ms: minute_left_ms }));
+                }
             }
         }
     }
@@ -211,6 +217,7 @@ impl Coordinator {
                 .and_then(|queue| queue.peek())
                 .map(|entry| entry.priority),
             full: Vec::new(),
+            tokens_left: Vec::new(),
             fresh_for_ms: VIEW_TTL_MS.min(minute_left_ms),
             minute: now_ms / MINUTE_MS,
             leases: Vec::new(),

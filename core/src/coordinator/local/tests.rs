@@ -486,6 +486,42 @@ fn a_tpm_is_held_by_leases_and_tickets_together_across_isolates() {
     assert_eq!((window.tokens, window.leased_tokens), (10_000, 0));
 }
 
+/// Down to the part of its tpm never leased, the view says what is left: a
+/// request estimated at more is refused here as the coordinator would refuse
+/// it, without asking; a smaller one still takes a ticket for it.
+#[test]
+fn a_tpm_down_to_a_few_tokens_refuses_here_the_requests_that_would_not_fit() {
+    let mut w = World::new(TPM);
+    let group = w.config.group("g").unwrap();
+    // A ticket takes all but 60 of the 10,000 tokens: 500 are never leased.
+    let request = TicketRequest { estimated_tokens: 9_940, ..plain_request() };
+    let granted = w.coordinator.acquire(0, group, &w.config.router, &request, &mut w.rng);
+    assert!(matches!(granted, Admission::Now(TicketReply::Granted(_))), "{granted:?}");
+    w.refresh(0, 1_000, None);
+    let view = &w.isolates[0].view.as_ref().unwrap().0;
+    assert!(view.full.is_empty() && view.leases.is_empty(), "{view:?}");
+    let left = TokensLeft { tokens: 60, retry_after_ms: 59_000 };
+    assert_eq!(view.tokens_left, [(w.id("a"), left)]);
+    let look = |w: &mut World, now: u64, estimated_tokens: u64| {
+        let group = w.config.group("g").unwrap();
+        let ask = Ask { estimated_tokens, ..ask(&[]) };
+        match w.isolates[0].pick(now, group, &w.config.router, ask, &mut w.rng) {
+            LocalPick::Full(reason) => format!("full: {reason:?}"),
+            LocalPick::Coordinate => "coordinate".into(),
+            other => format!("{other:?}"),
+        }
+    };
+    assert_eq!(look(&mut w, 1_500, 61), "full: RateLimited { retry_after_ms: 58500 }");
+    assert_eq!(look(&mut w, 1_500, 60), "coordinate", "it fits: a ticket");
+    let may_wait = Ask { estimated_tokens: 61, may_wait: true, ..ask(&[]) };
+    let group = w.config.group("g").unwrap();
+    let pick = w.isolates[0].pick(1_500, group, &w.config.router, may_wait, &mut w.rng);
+    assert!(matches!(pick, LocalPick::Coordinate), "one that may wait queues for the next minute: {pick:?}");
+    // Far from the limit, the view says nothing of it.
+    w.refresh(0, 60_000, None);
+    assert!(w.isolates[0].view.as_ref().unwrap().0.tokens_left.is_empty());
+}
+
 #[test]
 fn answers_that_use_more_than_their_estimate_overdraw_the_lease_and_count_in_full() {
     let mut w = World::new(TPM);
