@@ -31,8 +31,8 @@ use switchyard_core::config::{Config, DeploymentId, ModelGroup};
 use switchyard_core::coordinator::local::line::Tell;
 use switchyard_core::coordinator::local::{HealthView, ServedSince};
 use switchyard_core::coordinator::{
-    self, Admission, GroupMetrics, Holdings, Message, QueueStatus, Report, ReportedFailure, Snapshot, TicketReply,
-    TicketRequest, WAIT_HOLD_MS,
+    self, Admission, GroupMetrics, Holdings, Message, QueueStatus, REPORT_WAIT_MS, Report, ReportedFailure, Snapshot,
+    TicketReply, TicketRequest, WAIT_HOLD_MS,
 };
 use switchyard_core::error::ApiError;
 use switchyard_core::observe::tally::Tally;
@@ -155,7 +155,8 @@ impl DurableObject for Coordinator {
                 let metrics = self.with_core(|core| core.metrics(turn.now, group, &config.router)).unwrap_or_default();
                 respond::json(200, serde_json::to_vec(&metrics)?)
             }
-            Message::Sync { served, failure, estimated_tokens, isolate, tally, .. } => {
+            Message::Sync { served, failure, estimated_tokens, isolate, tally, reports, .. } => {
+                self.apply_reports(&turn, &reports);
                 let mut rng = runtime::rng();
                 let view = self
                     .with_core(|core| {
@@ -383,10 +384,6 @@ impl Coordinator {
     }
 }
 
-/// How long a report that may wait ([`coordinator::reports_may_wait`]) waits for
-/// the isolate's next ticket to travel with before it is sent on its own.
-const REPORT_DELAY_MS: u64 = 100;
-
 thread_local! {
     /// Reports waiting to travel with this isolate's next message, per group.
     static WAITING_REPORTS: RefCell<HashMap<String, Vec<Report>>> = RefCell::new(HashMap::new());
@@ -427,7 +424,8 @@ fn unreachable(group: &str, error: CallError) -> ApiError {
 }
 
 /// Tells the group's coordinator what isolate `isolate`, routing by itself, served
-/// (and a failure), and answers with the view to route by next.
+/// (and a failure), with the reports waiting to travel, and answers with the view
+/// to route by next.
 pub async fn fetch_view(
     env: &Env,
     group: &str,
@@ -437,7 +435,8 @@ pub async fn fetch_view(
     estimated_tokens: u64,
     tally: Option<Tally>,
 ) -> std::result::Result<HealthView, CallError> {
-    let message = Message::Sync { group: group.to_owned(), served, failure, estimated_tokens, isolate, tally };
+    let reports = take_waiting_reports(group);
+    let message = Message::Sync { group: group.to_owned(), served, failure, estimated_tokens, isolate, tally, reports };
     ask(env, group, &message).await
 }
 
@@ -463,8 +462,8 @@ pub async fn status(env: &Env, group: &str) -> Result<QueueStatus> {
 }
 
 /// Tells the group's coordinator how a ticket ended: at once, or, when it `may_wait`,
-/// with this isolate's next ticket for the group, or on its own [`REPORT_DELAY_MS`]
-/// later if none was asked for by then. Under load that halves the requests to
+/// with this isolate's next message for the group (a ticket, a sync, its line's
+/// `Wait`), or on its own [`REPORT_WAIT_MS`] later if none went by then. Under load that halves the requests to
 /// the coordinator; a report lost with its isolate costs only accuracy (the ticket
 /// expires).
 pub async fn report(env: &Env, group: &str, report: Report, may_wait: bool) -> Result<()> {
@@ -482,7 +481,7 @@ pub async fn report(env: &Env, group: &str, report: Report, may_wait: bool) -> R
     if !first {
         return Ok(());
     }
-    Delay::from(Duration::from_millis(REPORT_DELAY_MS)).await;
+    Delay::from(Duration::from_millis(REPORT_WAIT_MS)).await;
     let reports = take_waiting_reports(group);
     if reports.is_empty() {
         return Ok(());

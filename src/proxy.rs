@@ -11,7 +11,7 @@ use futures_channel::oneshot;
 use switchyard_core::config::{Config, Deployment, DeploymentId, ModelGroup};
 use switchyard_core::coordinator::local::Ask;
 use switchyard_core::coordinator::{
-    Grant, Report, ReportedFailure, TicketReply, TicketRequest, Unavailable, reports_may_wait,
+    Grant, Report, ReportedFailure, TicketReply, TicketRequest, Unavailable, report_may_wait,
 };
 use switchyard_core::cost;
 use switchyard_core::endpoint::Endpoint;
@@ -261,7 +261,7 @@ async fn route(
             group: group.name.clone(),
             deployment: picked.deployment.id.clone(),
             ticket,
-            reports_may_wait: reports_may_wait(group, &config.router),
+            report_may_wait: report_may_wait(picked.deployment, &config.router),
             estimated_tokens: request.prompt_tokens,
             counts_usage: attempt.counts_usage,
             started_ms: attempt_started,
@@ -557,8 +557,8 @@ struct Settle {
     group: String,
     deployment: DeploymentId,
     ticket: Option<u64>,
-    /// A success may travel with the isolate's next ticket ([`reports_may_wait`]).
-    reports_may_wait: bool,
+    /// A success may travel with the isolate's next message ([`report_may_wait`]).
+    report_may_wait: bool,
     /// The prompt's estimated tokens, spent at the pick; an answer's usage corrects them.
     estimated_tokens: u64,
     /// The answer's usage is told (see [`switchyard_core::serving::Attempt::counts_usage`]).
@@ -591,7 +591,7 @@ impl Settle {
             }
             return;
         };
-        let may_wait = failure.is_none() && self.reports_may_wait;
+        let may_wait = failure.is_none() && self.report_may_wait;
         let latency_ms = self.elapsed_ms();
         let report = Report { ticket, latency_ms, ttft_ms, tokens_used, failure };
         // A lost report costs only accuracy (the ticket expires); never the answer.

@@ -94,8 +94,8 @@ pub use admission::Admission;
 pub use lines::{OWED_TTL_MS, WAIT_HOLD_MS};
 pub use protocol::{
     DeploymentHoldings, DeploymentMetrics, Grant, GroupMetrics, HealthState, Holdings, Message, QueueRequest,
-    QueueStatus, RECENT_FAILURE_MINUTES, Report, ReportedFailure, TicketReply, TicketRequest, Timings, Unavailable,
-    reports_may_wait,
+    QueueStatus, RECENT_FAILURE_MINUTES, REPORT_WAIT_MS, Report, ReportedFailure, TicketReply, TicketRequest, Timings,
+    Unavailable, report_may_wait,
 };
 
 /// Latency samples kept per deployment, at most: a ticket's report is one, an

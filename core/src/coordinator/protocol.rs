@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::local::ServedSince;
-use crate::config::{DeploymentId, ModelGroup, RouterPolicy, RoutingStrategy};
+use crate::config::{Deployment, DeploymentId, RouterPolicy, RoutingStrategy};
 use crate::failure::FailureClass;
 use crate::observe::tally::{Histogram, Tally};
 use crate::region::Area;
@@ -14,7 +14,7 @@ use crate::region::Area;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Message {
     /// Answered with a [`TicketReply`]. `reports` are this isolate's successes that
-    /// waited to travel with its next message ([`reports_may_wait`]), applied first.
+    /// waited to travel with its next message ([`report_may_wait`]), applied first.
     Acquire { group: String, request: TicketRequest, reports: Vec<Report> },
     /// Answered with an empty 204.
     Report { group: String, reports: Vec<Report> },
@@ -60,6 +60,10 @@ pub enum Message {
         /// travels with the sync, which saves the coordinator an `Observed`.
         #[serde(default)]
         tally: Option<Tally>,
+        /// Reports that waited to travel with the isolate's next message
+        /// ([`report_may_wait`]), applied first.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        reports: Vec<Report>,
     },
     /// What an isolate counted of the requests it served, for the metrics.
     /// Answered with an empty 204.
@@ -329,14 +333,19 @@ pub struct ReportedFailure {
     pub retry_after_ms: Option<u64>,
 }
 
-/// Whether the report of a successful ticket may wait, at most a moment, to travel
-/// with the isolate's next message to the coordinator instead of one of its own:
-/// only where no one waits on it to free capacity (no `max_parallel_requests`) and
-/// no strategy reads the requests in flight. Failures never wait: they may start a
-/// cooldown the next attempt must see.
-pub fn reports_may_wait(group: &ModelGroup, policy: &RouterPolicy) -> bool {
-    !matches!(policy.strategy, RoutingStrategy::LeastBusy)
-        && group.deployments.iter().all(|d| d.max_parallel_requests.is_none())
+/// How long a report that may wait ([`report_may_wait`]) waits for the isolate's
+/// next message to the coordinator before it is sent on its own.
+pub const REPORT_WAIT_MS: u64 = 100;
+
+/// Whether the report of a successful ticket to `deployment` may wait, at most
+/// [`REPORT_WAIT_MS`], to travel with the isolate's next message to the
+/// coordinator instead of one of its own: only where no one waits on it to free
+/// capacity (the deployment has no `max_parallel_requests`; its rpm was counted
+/// at the grant, and its tpm counts the estimate until the answer's usage
+/// comes) and no strategy reads the requests in flight. Failures never wait:
+/// they may start a cooldown the next attempt must see.
+pub fn report_may_wait(deployment: &Deployment, policy: &RouterPolicy) -> bool {
+    !matches!(policy.strategy, RoutingStrategy::LeastBusy) && deployment.max_parallel_requests.is_none()
 }
 
 #[cfg(test)]
@@ -368,7 +377,7 @@ mod tests {
         };
         let messages = [
             Message::Acquire { group: "g".into(), request, reports: vec![report.clone()] },
-            Message::Report { group: "g".into(), reports: vec![report] },
+            Message::Report { group: "g".into(), reports: vec![report.clone()] },
             Message::Status { group: "g".into() },
             Message::Leave { group: "g".into(), waiter: u64::MAX },
             Message::Wait {
@@ -387,6 +396,7 @@ mod tests {
                 estimated_tokens: 7,
                 isolate: u64::MAX,
                 tally: Some(Tally::default()),
+                reports: vec![report],
             },
             Message::Observed { group: "g".into(), tally: Tally::default() },
             Message::Metrics { group: "g".into() },
@@ -398,7 +408,9 @@ mod tests {
             assert_eq!(back.group(), "g");
         }
         let older: Message = serde_json::from_str(r#"{"Sync":{"group":"g","served":[],"failure":null}}"#).unwrap();
-        assert!(matches!(older, Message::Sync { estimated_tokens: 0, isolate: 0, .. }));
+        assert!(
+            matches!(older, Message::Sync { estimated_tokens: 0, isolate: 0, ref reports, .. } if reports.is_empty())
+        );
         let older: Message = serde_json::from_str(
             r#"{"Acquire":{"group":"g","request":{"avoid":[],"estimated_tokens":1,"stream":false,"queue":null},"reports":[]}}"#,
         )

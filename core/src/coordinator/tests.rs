@@ -669,15 +669,19 @@ fn the_snapshot_changes_with_health_and_limited_windows_only() {
 
 #[test]
 fn only_reports_nobody_waits_on_may_wait_for_the_next_message() {
+    // Of each of the group's two deployments.
     let may_wait = |yaml: &str| {
         let w = World::new(yaml);
-        reports_may_wait(w.config.group(&w.group).unwrap(), &w.config.router)
+        let group = w.config.group(&w.group).unwrap();
+        let each: Vec<bool> = group.deployments.iter().map(|d| report_may_wait(d, &w.config.router)).collect();
+        (each[0], each[1])
     };
-    assert!(may_wait(&two("routing_strategy: usage-based-routing-v2", "", "")));
-    assert!(may_wait(&two("routing_strategy: latency-based-routing", "", "")));
-    assert!(may_wait(&two("routing_strategy: simple-shuffle", ", rpm: 5", ", tpm: 50")));
-    assert!(!may_wait(&two("routing_strategy: least-busy", "", "")));
-    assert!(!may_wait(&two("routing_strategy: simple-shuffle", ", max_parallel_requests: 1", "")));
+    assert_eq!(may_wait(&two("routing_strategy: usage-based-routing-v2", "", "")), (true, true));
+    assert_eq!(may_wait(&two("routing_strategy: latency-based-routing", "", "")), (true, true));
+    assert_eq!(may_wait(&two("routing_strategy: simple-shuffle", ", rpm: 5", ", tpm: 50")), (true, true));
+    assert_eq!(may_wait(&two("routing_strategy: least-busy", "", "")), (false, false));
+    // A slot frees with the report: only the other's may wait.
+    assert_eq!(may_wait(&two("routing_strategy: simple-shuffle", ", max_parallel_requests: 1", "")), (false, true));
 }
 
 #[test]

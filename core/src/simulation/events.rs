@@ -78,60 +78,39 @@ pub(super) enum ToCoordinator {
         from: Sender,
         tell: Tell,
     },
-    Report(Report),
+    /// Reports that waited their time for another message, sent on their own.
+    Report,
 }
 
 #[derive(Debug)]
 pub(super) enum Event {
     /// The next client request arrives.
     Arrival,
-    AtCoordinator(ToCoordinator),
+    /// A message arrives at the coordinator, with the reports of tickets that
+    /// waited to travel with it (`report_may_wait`), applied first.
+    AtCoordinator(ToCoordinator, Vec<Report>),
     /// A view arrives at the isolate that asked for it at `asked_ms`.
-    View {
-        to: Sender,
-        asked_ms: u64,
-        view: HealthView,
-        shared: bool,
-    },
+    View { to: Sender, asked_ms: u64, view: HealthView, shared: bool },
     /// A ticket's answer arrives; `minute`: the coordinator's when it granted it;
     /// `queued`: the request waited in the queue for it.
-    Ticket {
-        to: Sender,
-        request: Request,
-        reply: TicketReply,
-        minute: u64,
-        queued: bool,
-    },
+    Ticket { to: Sender, request: Request, reply: TicketReply, minute: u64, queued: bool },
     /// The answer to a line's `Wait`: the answers owed to it, each with the
     /// coordinator's minute when it was decided.
-    LineAnswer {
-        to: Sender,
-        replies: Vec<(u64, TicketReply, u64)>,
-    },
+    LineAnswer { to: Sender, replies: Vec<(u64, TicketReply, u64)> },
     /// An upstream call ends (whether or not its isolate is still alive).
-    CallEnd {
-        at: Sender,
-        call: Call,
-    },
+    CallEnd { at: Sender, call: Call },
     /// A request of an isolate's line reaches its own deadline there.
-    LineDeadline {
-        at: Sender,
-        waiter: u64,
-    },
+    LineDeadline { at: Sender, waiter: u64 },
     /// An isolate's line may send its next `Wait` (`Line::due`).
-    Tell {
-        at: Sender,
-    },
+    Tell { at: Sender },
     /// An isolate's keeper wakes up.
-    Keeper {
-        at: Sender,
-    },
+    Keeper { at: Sender },
+    /// The reports an isolate holds have waited their time (`REPORT_WAIT_MS`).
+    ReportsDue { at: Sender },
     /// The coordinator's alarm (`Coordinator::next_wakeup`).
     Wakeup,
     /// The isolate in this slot dies; a new one takes its place.
-    Death {
-        slot: usize,
-    },
+    Death { slot: usize },
 }
 
 struct Scheduled {

@@ -39,8 +39,9 @@ pub struct Messages {
     pub acquire: u64,
     /// `Wait`s of isolates' lines (requests that may wait, told together).
     pub wait: u64,
-    /// Reports of tickets (each alone: a group with `max_parallel_requests` has
-    /// `reports_may_wait` false, so the Worker sends each at once).
+    /// Messages of reports of their own: a report that frees a slot or tells a
+    /// failure goes at once, with those waiting; any other waits `REPORT_WAIT_MS`
+    /// for another message (`report_may_wait`), as the Worker's.
     pub report: u64,
 }
 

@@ -14,8 +14,8 @@ use crate::config::{Config, DeploymentId, ModelGroup, load};
 use crate::coordinator::local::line::{LOCAL_GRACE_MS, Line, TELL_EVERY_MS, Tell};
 use crate::coordinator::local::{Ask, HealthView, LocalPick, LocalRouter, VIEW_TTL_MS};
 use crate::coordinator::{
-    Admission, Coordinator, QueueRequest, Report as TicketReport, ReportedFailure, TicketReply, TicketRequest,
-    Unavailable,
+    Admission, Coordinator, QueueRequest, REPORT_WAIT_MS, Report as TicketReport, ReportedFailure, TicketReply,
+    TicketRequest, Unavailable, report_may_wait,
 };
 use crate::failure::FailureClass;
 
@@ -36,6 +36,9 @@ struct Isolate {
     lined: HashMap<u64, Request>,
     /// When its line's next `Wait` is set to go, if it is.
     tell_at: Option<u64>,
+    /// Reports of its tickets waiting to travel with its next message
+    /// (`reports` in src/coordinator.rs).
+    reports: Vec<TicketReport>,
 }
 
 pub(super) struct World<'s> {
@@ -132,13 +135,19 @@ impl<'s> World<'s> {
     fn handle(&mut self, event: Event) {
         match event {
             Event::Arrival => self.arrive(),
-            Event::AtCoordinator(message) => self.at_coordinator(message),
+            Event::AtCoordinator(message, reports) => self.at_coordinator(message, reports),
             Event::View { to, asked_ms, view, shared } => self.view_arrives(to, asked_ms, view, shared),
             Event::Ticket { to, request, reply, minute, queued } => {
                 self.ticket_arrives(to, request, reply, minute, queued)
             }
             Event::CallEnd { at, call } => self.call_ends(at, call),
             Event::Keeper { at } => self.keeper_wakes(at),
+            Event::ReportsDue { at } => {
+                if self.alive(at) && !self.isolates[at.slot].reports.is_empty() {
+                    self.meter.report();
+                    self.send_to_coordinator(at.slot, ToCoordinator::Report);
+                }
+            }
             Event::Tell { at } => {
                 if self.alive(at) && self.isolates[at.slot].tell_at == Some(self.now) {
                     self.isolates[at.slot].tell_at = None;
@@ -181,6 +190,7 @@ impl<'s> World<'s> {
             line: Line::default(),
             lined: HashMap::new(),
             tell_at: None,
+            reports: Vec::new(),
         }
     }
 
@@ -230,9 +240,11 @@ impl<'s> World<'s> {
         self.rng.u64(low..=high)
     }
 
-    fn send_to_coordinator(&mut self, message: ToCoordinator) {
+    /// Sends `message` from the isolate in `slot`, with the reports waiting there.
+    fn send_to_coordinator(&mut self, slot: usize, message: ToCoordinator) {
+        let reports = std::mem::take(&mut self.isolates[slot].reports);
         let at = self.now + self.delay();
-        self.agenda.push(at, Event::AtCoordinator(message));
+        self.agenda.push(at, Event::AtCoordinator(message, reports));
     }
 
     fn send_to_isolate(&mut self, event: Event) {
@@ -335,7 +347,10 @@ impl<'s> World<'s> {
         let from = self.sender(slot);
         let served = self.isolates[slot].router.take_served(self.now);
         self.meter.sync(why);
-        self.send_to_coordinator(ToCoordinator::Sync { from, asked_ms: self.now, served, failure, estimated, shared });
+        self.send_to_coordinator(
+            slot,
+            ToCoordinator::Sync { from, asked_ms: self.now, served, failure, estimated, shared },
+        );
     }
 
     /// Asks for a ticket; a request with a priority joins its isolate's line
@@ -367,7 +382,7 @@ impl<'s> World<'s> {
             return;
         }
         self.meter.acquire();
-        self.send_to_coordinator(ToCoordinator::Acquire { from, request, ticket });
+        self.send_to_coordinator(slot, ToCoordinator::Acquire { from, request, ticket });
     }
 
     /// The isolate's line sends its `Wait` if one is due, or sets the time it is.
@@ -385,7 +400,7 @@ impl<'s> World<'s> {
                     }
                 }
                 self.meter.wait();
-                self.send_to_coordinator(ToCoordinator::Wait { from, tell });
+                self.send_to_coordinator(slot, ToCoordinator::Wait { from, tell });
                 // The next news may be due at once, or later.
                 self.tell(slot);
             }
@@ -496,8 +511,19 @@ impl<'s> World<'s> {
         if let Some(ticket) = call.ticket {
             let tokens_used = failure.is_none().then_some(call.used);
             let report = TicketReport { ticket, latency_ms: call.latency_ms, ttft_ms: None, tokens_used, failure };
-            self.meter.report();
-            self.send_to_coordinator(ToCoordinator::Report(report));
+            let group = &self.config.groups()[0];
+            let deployment = group.deployments.get(call.deployment);
+            let may_wait =
+                report.failure.is_none() && deployment.is_some_and(|d| report_may_wait(d, &self.config.router));
+            let waiting = &mut self.isolates[at.slot].reports;
+            waiting.push(report);
+            // The first to wait also sends whatever is left waiting when its time ends.
+            if !may_wait {
+                self.meter.report();
+                self.send_to_coordinator(at.slot, ToCoordinator::Report);
+            } else if waiting.len() == 1 {
+                self.agenda.push(self.now + REPORT_WAIT_MS, Event::ReportsDue { at });
+            }
             if let Some(deployment) = self.config.groups()[0].deployments.get(call.deployment) {
                 self.isolates[at.slot].router.ticket_ended(&deployment.id, self.now);
             }
@@ -574,10 +600,13 @@ impl<'s> World<'s> {
 
     /// The Durable Object takes a message, then answers the waiting requests it
     /// made admissible and sets its alarm.
-    fn at_coordinator(&mut self, message: ToCoordinator) {
+    fn at_coordinator(&mut self, message: ToCoordinator, reports: Vec<TicketReport>) {
         let now = self.now;
         let group = &self.config.groups()[0];
         let policy = &self.config.router;
+        for report in &reports {
+            self.coordinator.report(now, group, policy, report);
+        }
         match message {
             ToCoordinator::Sync { from, asked_ms, served, failure, estimated, shared } => {
                 let view = self.coordinator.sync_local(
@@ -620,7 +649,7 @@ impl<'s> World<'s> {
                 }
                 self.coordinator.line_gone(now, from.isolate);
             }
-            ToCoordinator::Report(report) => self.coordinator.report(now, group, policy, &report),
+            ToCoordinator::Report => {}
         }
         self.tick();
     }
