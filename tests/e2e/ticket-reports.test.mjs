@@ -29,23 +29,23 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 test("reports of tickets to a deployment without a concurrency limit travel with the next message, and every ticket ends", async () => {
   ctx.upstream.script("rt", [], { type: "ok" });
   const before = await coordinatorMessages(ctx.gateway, "mixed", AUTH);
-  // Five clients, each sending its next request as its last is answered: a
-  // message to the coordinator goes well within each report's 100 ms (a ticket,
-  // and past the view's life the sync that refreshes it).
+  // Ten clients, each sending its next request as its last is answered: a
+  // message to the coordinator (another's ticket) goes well within each
+  // report's 100 ms.
   const REQUESTS = 50;
   const client = async (c) => {
-    for (let i = 0; i < REQUESTS / 5; i += 1) {
+    for (let i = 0; i < REQUESTS / 10; i += 1) {
       const answer = await ctx.gateway.post("/v1/chat/completions", { model: "mixed", messages: user(`c${c}-${i}`) }, AUTH);
       assert.equal(answer.status, 200, await answer.text());
       assert.equal(answer.headers.get("x-litellm-model-id"), "rt");
     }
   };
-  await Promise.all([0, 1, 2, 3, 4].map(client));
+  await Promise.all(Array.from({ length: 10 }, (_, c) => client(c)));
   await sleep(300);
   const taken = (await coordinatorMessages(ctx.gateway, "mixed", AUTH)) - before - 1;
   console.log(`${REQUESTS} requests by ticket: ${taken} coordinator messages`);
   // A ticket each, and few reports of their own (each alone: 100).
-  assert.ok(taken >= REQUESTS && taken < REQUESTS * 1.3, `${taken} messages`);
+  assert.ok(taken >= REQUESTS && taken < REQUESTS * 1.5, `${taken} messages`);
   // Every report came, whatever it travelled with: no ticket is left open.
   const state = await (await ctx.gateway.get("/debug/state", AUTH)).json();
   const { coordinator } = state.groups.find((g) => g.coordinator.group === "mixed");
