@@ -463,9 +463,9 @@ pub async fn status(env: &Env, group: &str) -> Result<QueueStatus> {
 
 /// Tells the group's coordinator how a ticket ended: at once, or, when it `may_wait`,
 /// with this isolate's next message for the group (a ticket, a sync, its line's
-/// `Wait`), or on its own [`REPORT_WAIT_MS`] later if none went by then. Under load that halves the requests to
-/// the coordinator; a report lost with its isolate costs only accuracy (the ticket
-/// expires).
+/// `Wait`), or on its own [`REPORT_WAIT_MS`] later if none went by then. Under load
+/// that halves the requests to the coordinator; a report lost with its isolate
+/// costs only accuracy (the ticket expires).
 pub async fn report(env: &Env, group: &str, report: Report, may_wait: bool) -> Result<()> {
     if !may_wait {
         let message = Message::Report { group: group.to_owned(), reports: vec![report] };

@@ -461,13 +461,10 @@ impl LocalRouter {
                 && !avoid.contains(&d.id)
                 && !closed(d)
         }) {
-            let too_big = view.tokens_left.iter().find(|(id, left)| *id == d.id && estimated_tokens > left.tokens);
-            let limit = view
-                .full
-                .iter()
-                .find(|(id, _)| *id == d.id)
-                .map(|(_, limit)| *limit)
-                .or_else(|| too_big.map(|(_, left)| Full::Rate { retry_after_ms: left.retry_after_ms }));
+            let limit = view.full.iter().find(|(id, _)| *id == d.id).map(|(_, limit)| *limit).or_else(|| {
+                let left = view.tokens_left.iter().find(|(id, _)| *id == d.id).map(|(_, left)| left)?;
+                (estimated_tokens > left.tokens).then_some(Full::Rate { retry_after_ms: left.retry_after_ms })
+            });
             match limit {
                 Some(limit) if !stale && !self.holds_room(d, estimated_tokens) => {
                     // At its concurrency, one of this isolate's own requests to it

@@ -175,8 +175,8 @@ impl Coordinator {
     }
 
     /// Notes in `view` the deployments with nothing left for anyone, leases and
-    /// slots granted included: at their rpm or tpm for the minute (what the last
-    /// tenth or a ticket could have is taken too), or at their `max_parallel_requests`;
+    /// slots granted included: at their rpm or tpm for the minute (what is never
+    /// leased, or a ticket could have, is taken too), or at their `max_parallel_requests`;
     /// and what is left of a tpm once it is down to the part never leased.
     fn mark_full(&mut self, now_ms: u64, group: &ModelGroup, view: &mut HealthView) {
         let minute_left_ms = MINUTE_MS - now_ms % MINUTE_MS;

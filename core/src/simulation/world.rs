@@ -511,21 +511,20 @@ impl<'s> World<'s> {
         if let Some(ticket) = call.ticket {
             let tokens_used = failure.is_none().then_some(call.used);
             let report = TicketReport { ticket, latency_ms: call.latency_ms, ttft_ms: None, tokens_used, failure };
-            let group = &self.config.groups()[0];
-            let deployment = group.deployments.get(call.deployment);
+            let deployment = self.config.groups()[0].deployments.get(call.deployment);
             let may_wait =
                 report.failure.is_none() && deployment.is_some_and(|d| report_may_wait(d, &self.config.router));
-            let waiting = &mut self.isolates[at.slot].reports;
-            waiting.push(report);
-            // The first to wait also sends whatever is left waiting when its time ends.
+            let isolate = &mut self.isolates[at.slot];
+            if let Some(deployment) = deployment {
+                isolate.router.ticket_ended(&deployment.id, self.now);
+            }
+            isolate.reports.push(report);
             if !may_wait {
                 self.meter.report();
                 self.send_to_coordinator(at.slot, ToCoordinator::Report);
-            } else if waiting.len() == 1 {
+            } else if isolate.reports.len() == 1 {
+                // The first to wait also sends whatever is left waiting when its time ends.
                 self.agenda.push(self.now + REPORT_WAIT_MS, Event::ReportsDue { at });
-            }
-            if let Some(deployment) = self.config.groups()[0].deployments.get(call.deployment) {
-                self.isolates[at.slot].router.ticket_ended(&deployment.id, self.now);
             }
             return;
         }
