@@ -498,13 +498,6 @@ fn check_http_url(path: &str, value: &str) -> Result<(), ConfigError> {
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => Ok(()),
         // The value may be a resolved secret: name the problem, not the value.
         Ok(_) => Err(ConfigError::at(path, "must be an http:// or https:// URL")),
-        // The build leaves IDNA's Unicode tables out (`idna_adapter` pinned in
-        // core/Cargo.toml: 49 KB of the gzipped Wasm), so a host in Unicode is
-        // refused; its ASCII form (`xn--`, punycode) is read as any other.
-        Err(url::ParseError::IdnaError) => Err(ConfigError::at(
-            path,
-            "is not a valid URL: a host name beyond ASCII must be written in its ASCII form (xn--..., punycode)",
-        )),
         Err(error) => Err(ConfigError::at(path, format!("is not a valid URL: {error}"))),
     }
 }
