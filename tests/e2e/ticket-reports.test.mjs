@@ -32,6 +32,12 @@ const ctx = useGateway((upstream) => ({
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** What `group`'s coordinator holds now, from the gateway's `/debug/state`. */
+async function coordinatorState(group) {
+  const state = await (await ctx.gateway.get("/debug/state", AUTH)).json();
+  return state.groups.find((g) => g.coordinator.group === group).coordinator;
+}
+
 test("reports of tickets to a deployment without a concurrency limit travel with the next message, and every ticket ends", async () => {
   ctx.upstream.script("rt", [], { type: "ok" });
   const before = await coordinatorMessages(ctx.gateway, "mixed", AUTH);
@@ -53,8 +59,7 @@ test("reports of tickets to a deployment without a concurrency limit travel with
   // A ticket each, and few reports of their own (each alone: 100).
   assert.ok(taken >= REQUESTS && taken < REQUESTS * 1.5, `${taken} messages`);
   // Every report came, whatever it travelled with: no ticket is left open.
-  const state = await (await ctx.gateway.get("/debug/state", AUTH)).json();
-  const { coordinator } = state.groups.find((g) => g.coordinator.group === "mixed");
+  const coordinator = await coordinatorState("mixed");
   assert.equal(coordinator.tickets, 0, JSON.stringify(coordinator));
   for (const d of coordinator.deployments) assert.equal(d.in_flight, 0, `${d.id}: ${JSON.stringify(d)}`);
 });
@@ -63,7 +68,7 @@ test("reports of tickets to a deployment without a concurrency limit travel with
 // waiting as an acquire and a `Wait` do, and the coordinator applies them.
 test("a report waiting for the next message travels with a sync", async () => {
   const post = (content, extra = {}) =>
-    ctx.gateway.post("/v1/chat/completions", { model: "carried", messages: [{ role: "user", content }], ...extra }, AUTH);
+    ctx.gateway.post("/v1/chat/completions", { model: "carried", messages: user(content), ...extra }, AUTH);
   const counts = [];
   // A slow moment can let the report's 100 ms pass before the sync goes (then it
   // goes alone, one message more): three tries.
@@ -78,8 +83,7 @@ test("a report waiting for the next message travels with a sync", async () => {
     const failed = await post(`long ${attempt} ${"word ".repeat(200)}`, { num_retries: 0 });
     assert.equal(failed.status, 500, await failed.text());
     // Read before the report's 100 ms are up: its ticket ended with the sync.
-    const state = await (await ctx.gateway.get("/debug/state", AUTH)).json();
-    const { coordinator } = state.groups.find((g) => g.coordinator.group === "carried");
+    const coordinator = await coordinatorState("carried");
     assert.equal(coordinator.tickets, 0, JSON.stringify(coordinator));
     await sleep(300);
     // Less this read and the state's.
