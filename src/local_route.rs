@@ -13,6 +13,7 @@ use switchyard_core::config::{Deployment, DeploymentId, ModelGroup, RouterPolicy
 use switchyard_core::coordinator::local::{Ask, Lease, LocalPick, LocalRouter, Outage, VIEW_TTL_MS};
 use switchyard_core::coordinator::{ReportedFailure, TicketRequest, Unavailable};
 use switchyard_core::error::ApiError;
+use switchyard_core::failure::FailureClass;
 use switchyard_core::region::Area;
 use wasm_bindgen_futures::spawn_local;
 use worker::{Delay, Env};
@@ -225,6 +226,12 @@ pub fn refused(group: &str, estimated_tokens: u64, region: Option<Area>, reason:
 /// it answers with, so that the next pick already sees a cooldown it started.
 pub async fn failed(env: &Env, group: &str, deployment: &DeploymentId, failure: ReportedFailure) {
     refresh(env, group, Some((deployment.clone(), failure)), 0).await;
+}
+
+/// A call of a deployment picked here failed in a way that can start no
+/// cooldown: told with the next sync (see [`LocalRouter::failed`]).
+pub fn failed_later(group: &str, deployment: &DeploymentId, class: FailureClass) {
+    with_router(group, |r| r.failed(deployment, class));
 }
 
 /// An answer of a deployment picked here came after `latency_ms` (a stream's first

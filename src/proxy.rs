@@ -11,7 +11,7 @@ use futures_channel::oneshot;
 use switchyard_core::config::{Config, Deployment, DeploymentId, ModelGroup};
 use switchyard_core::coordinator::local::Ask;
 use switchyard_core::coordinator::{
-    Grant, Report, ReportedFailure, TicketReply, TicketRequest, Unavailable, report_may_wait,
+    Grant, Report, ReportedFailure, TicketReply, TicketRequest, Unavailable, cools_down, report_may_wait,
 };
 use switchyard_core::cost;
 use switchyard_core::endpoint::Endpoint;
@@ -262,6 +262,7 @@ async fn route(
             deployment: picked.deployment.id.clone(),
             ticket,
             report_may_wait: report_may_wait(picked.deployment, &config.router),
+            cools_down: cools_down(group, picked.deployment, &config.router),
             estimated_tokens: request.prompt_tokens,
             counts_usage: attempt.counts_usage,
             started_ms: attempt_started,
@@ -550,7 +551,8 @@ async fn take_ticket(
 }
 
 /// Tells how an attempt ended: with a ticket, its report to the coordinator;
-/// picked in the isolate, a failure at once, a success's latency (and usage) to
+/// picked in the isolate, a failure that may start a cooldown at once (any
+/// other with the isolate's next sync), a success's latency (and usage) to
 /// the isolate's router (which tells it at its next sync).
 struct Settle {
     env: Env,
@@ -559,6 +561,8 @@ struct Settle {
     ticket: Option<u64>,
     /// A success may travel with the isolate's next message ([`report_may_wait`]).
     report_may_wait: bool,
+    /// A failure picked in the isolate may start a cooldown ([`cools_down`]).
+    cools_down: bool,
     /// The prompt's estimated tokens, spent at the pick; an answer's usage corrects them.
     estimated_tokens: u64,
     /// The answer's usage is told (see [`switchyard_core::serving::Attempt::counts_usage`]).
@@ -586,7 +590,10 @@ impl Settle {
     async fn ended(self, ttft_ms: Option<u64>, tokens_used: Option<u64>, failure: Option<ReportedFailure>) {
         let Some(ticket) = self.ticket else {
             match failure {
-                Some(failure) => local_route::failed(&self.env, &self.group, &self.deployment, failure).await,
+                Some(failure) if self.cools_down && failure.class.counts_for_cooldown() => {
+                    local_route::failed(&self.env, &self.group, &self.deployment, failure).await;
+                }
+                Some(failure) => local_route::failed_later(&self.group, &self.deployment, failure.class),
                 None => self.answered_here(ttft_ms, tokens_used),
             }
             return;

@@ -9,8 +9,9 @@
 //! may use. So the isolate keeps a [`HealthView`] from the coordinator, refreshed at
 //! most [`VIEW_TTL_MS`] after it was fetched, and picks from it itself. It tells
 //! the coordinator what it sent to each deployment, and how long the answers
-//! took, when it refreshes, and every failure at once (the answer is a fresh
-//! view, so a retry already sees the cooldown the failure started). Usage- and
+//! took, when it refreshes, and every failure that may start a cooldown at once
+//! (the answer is a fresh view, so a retry already sees the cooldown the failure
+//! started; any other failure waits for the refresh, [`LocalRouter::failed`]). Usage- and
 //! latency-based routing here go by the view plus what this isolate sent and
 //! timed since: what other isolates saw since the view is seen at the next
 //! refresh, as LiteLLM's instances see each other's through Redis.
@@ -88,6 +89,7 @@ use super::slots::{SLOTS_TTL_MS, SlotLease, SlotsSince};
 use super::strategy::{self, Candidate};
 use super::{TicketRequest, Timings, Unavailable};
 use crate::config::{Deployment, DeploymentId, ModelGroup, RouterPolicy, RoutingStrategy};
+use crate::failure::FailureClass;
 use crate::region::Area;
 
 pub mod line;
@@ -234,11 +236,24 @@ pub struct ServedSince {
     /// ([`LocalRouter::counts_in_flight`]).
     #[serde(default)]
     pub slots: Option<SlotsSince>,
+    /// Failures since the last refresh that could start no cooldown
+    /// ([`LocalRouter::failed`]); each of the others went at once, with a sync
+    /// of its own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<FailureClass>,
 }
 
 impl ServedSince {
     fn empty(deployment: DeploymentId) -> Self {
-        Self { deployment, requests: 0, tokens: 0, lease: None, timings: Timings::default(), slots: None }
+        Self {
+            deployment,
+            requests: 0,
+            tokens: 0,
+            lease: None,
+            timings: Timings::default(),
+            slots: None,
+            failures: Vec::new(),
+        }
     }
 }
 
@@ -306,13 +321,14 @@ struct Held {
     tokens_left: i64,
 }
 
-/// What the isolate sent to a deployment since its last refresh, and how long
-/// the answers that came since took.
-#[derive(Debug, Clone, Copy, Default)]
+/// What the isolate sent to a deployment since its last refresh, how long the
+/// answers that came since took, and the failures that wait for the refresh.
+#[derive(Debug, Clone, Default)]
 struct Usage {
     requests: u64,
     tokens: i64,
     timings: Timings,
+    failures: Vec<FailureClass>,
 }
 
 /// A deployment's slots as the isolate holds them: leased, filled by its requests
@@ -503,11 +519,12 @@ impl LocalRouter {
             let id = idle.id.clone();
             open.retain(|d| d.id == id);
         }
+        let unsent = Usage::default();
         let candidates: Vec<Candidate<'g>> = open
             .into_iter()
             .map(|d| {
                 let mut candidate = Candidate::unloaded(d);
-                let own = self.served.get(&d.id).copied().unwrap_or_default();
+                let own = self.served.get(&d.id).unwrap_or(&unsent);
                 match policy.strategy {
                     RoutingStrategy::UsageBased => {
                         let seen = view.usage.iter().find(|(id, ..)| *id == d.id).map_or((0, 0), |(_, t, r)| (*t, *r));
@@ -673,6 +690,15 @@ impl LocalRouter {
     /// once, and in every isolate from the next refresh.
     pub fn timed(&mut self, deployment: &DeploymentId, latency_ms: u64, ttft_ms: Option<u64>) {
         self.with_usage(deployment, |usage| usage.timings.add(Timings::one(latency_ms, ttft_ms)));
+    }
+
+    /// A call of `deployment` picked here failed in a way that can start no
+    /// cooldown (see [`cools_down`](super::cools_down)): no next attempt needs
+    /// to see it at once, so it is told with the next refresh, whatever that is
+    /// for, not with a sync of its own (the coordinator counts it then, in the
+    /// minute's failures and the metrics, as it counts the requests sent).
+    pub fn failed(&mut self, deployment: &DeploymentId, class: FailureClass) {
+        self.with_usage(deployment, |usage| usage.failures.push(class));
     }
 
     /// A request picked here to `deployment` ended (see
@@ -883,6 +909,7 @@ impl LocalRouter {
                 lease: None,
                 timings: usage.timings,
                 slots: None,
+                failures: usage.failures,
             })
             .collect();
         for (deployment, held) in self.leases.drain() {

@@ -95,7 +95,7 @@ pub use lines::{OWED_TTL_MS, WAIT_HOLD_MS};
 pub use protocol::{
     DeploymentHoldings, DeploymentMetrics, Grant, GroupMetrics, HealthState, Holdings, Message, QueueRequest,
     QueueStatus, RECENT_FAILURE_MINUTES, REPORT_WAIT_MS, Report, ReportedFailure, TicketReply, TicketRequest, Timings,
-    Unavailable, report_may_wait,
+    Unavailable, cools_down, report_may_wait,
 };
 
 /// Latency samples kept per deployment, at most: a ticket's report is one, an

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::local::ServedSince;
-use crate::config::{Deployment, DeploymentId, RouterPolicy, RoutingStrategy};
+use crate::config::{Deployment, DeploymentId, ModelGroup, RouterPolicy, RoutingStrategy};
 use crate::failure::FailureClass;
 use crate::observe::tally::{Histogram, Tally};
 use crate::region::Area;
@@ -348,6 +348,19 @@ pub fn report_may_wait(deployment: &Deployment, policy: &RouterPolicy) -> bool {
     !matches!(policy.strategy, RoutingStrategy::LeastBusy) && deployment.max_parallel_requests.is_none()
 }
 
+/// Whether a failure of `deployment` of a class that counts
+/// ([`FailureClass::counts_for_cooldown`]) may cool it down: its group has
+/// another deployment to send requests to, cooldowns are on, and its own
+/// `cooldown_time` is not 0. The failure of a call picked in the isolate that
+/// can start no cooldown waits for the isolate's next sync
+/// ([`LocalRouter::failed`](super::local::LocalRouter::failed)): no next attempt must
+/// see it (a retry avoids the deployment anyway), and a group with one
+/// deployment, cooldowns off or a client's bad request would otherwise cost its
+/// coordinator a message, and the retry or fallback a round trip, per failure.
+pub fn cools_down(group: &ModelGroup, deployment: &Deployment, policy: &RouterPolicy) -> bool {
+    group.deployments.len() > 1 && policy.cooldown.enabled && deployment.cooldown_ms != Some(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -416,5 +429,7 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(older, Message::Acquire { request: TicketRequest { isolate: 0, .. }, .. }));
+        let older: ServedSince = serde_json::from_str(r#"{"deployment":"d1","requests":1,"lease":null}"#).unwrap();
+        assert!(older.failures.is_empty());
     }
 }

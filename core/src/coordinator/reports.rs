@@ -5,7 +5,7 @@
 
 use super::Coordinator;
 use super::health;
-use super::protocol::{Report, ReportedFailure, Timings};
+use super::protocol::{Report, ReportedFailure, Timings, cools_down};
 use super::tickets::Ticket;
 use crate::config::{DeploymentId, ModelGroup, RouterPolicy};
 
@@ -51,7 +51,6 @@ impl Coordinator {
         let Some(deployment) = group.deployments.iter().find(|d| &d.id == id) else {
             return;
         };
-        let several = group.deployments.len() > 1;
         let state = self.deployments.entry(id.clone()).or_default();
         let window = state.window.current(now_ms);
         window.failures += 1;
@@ -59,7 +58,8 @@ impl Coordinator {
         state.recent_failures.count(now_ms, failure.class);
         let was_cooling = matches!(state.health, health::Health::Cooling { .. });
         let length = cooldown_length(deployment.cooldown_ms, failure.retry_after_ms, policy);
-        let may_cool = several && policy.cooldown.enabled && failure.class.counts_for_cooldown() && length > 0;
+        // `cools_down` holds exactly when `length` > 0 with cooldowns on.
+        let may_cool = cools_down(group, deployment, policy) && failure.class.counts_for_cooldown();
         state.health.on_failure(health::FailureContext {
             now_ms,
             class: failure.class,

@@ -54,6 +54,9 @@ impl Coordinator {
                 Some(_) => {}
                 None => window.count(s.requests, s.tokens),
             }
+            for &class in &s.failures {
+                self.fail(now_ms, group, policy, &s.deployment, ReportedFailure { class, retry_after_ms: None }, false);
+            }
         }
         if let Some((id, failure)) = failure {
             self.fail(now_ms, group, policy, id, *failure, false);

@@ -685,6 +685,25 @@ fn only_reports_nobody_waits_on_may_wait_for_the_next_message() {
 }
 
 #[test]
+fn only_a_failure_that_may_cool_its_deployment_is_told_at_once() {
+    // Of each of the group's deployments; the class is the caller's to add.
+    let cools = |yaml: &str| {
+        let w = World::new(yaml);
+        let group = w.config.group(&w.group).unwrap();
+        group.deployments.iter().map(|d| cools_down(group, d, &w.config.router)).collect::<Vec<bool>>()
+    };
+    assert_eq!(cools(&two("num_retries: 0", "", "")), [true, true]);
+    assert_eq!(cools(&two("disable_cooldowns: true", "", "")), [false, false]);
+    assert_eq!(cools(&two("cooldown_time: 0", "", "")), [false, false]);
+    assert_eq!(cools(&two("cooldown_time: 5", ", cooldown_time: 0", "")), [false, true]);
+    // A group of one has nowhere else to send requests: LiteLLM never cools it.
+    assert_eq!(
+        cools("model_list:\n  - {model_name: g, litellm_params: {model: x, mock_response: x}, model_info: {id: a}}\n"),
+        [false]
+    );
+}
+
+#[test]
 fn a_cooldown_too_long_to_add_to_the_clock_lasts_to_its_end() {
     // Found by the config and coordinator_message fuzz targets: `cooldown_time: 1e300`,
     // or a provider's `Retry-After: 1e300`, made `now + length` overflow (a panic
@@ -716,6 +735,7 @@ fn counts_told_at_the_edge_of_u64_saturate() {
         lease: None,
         timings: Timings::default(),
         slots: None,
+        failures: Vec::new(),
     }];
     for now in [4, 5] {
         w.coordinator.sync_local(now, group, &w.config.router, 1, &served, None, u64::MAX, &mut w.rng);

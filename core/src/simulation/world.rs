@@ -15,7 +15,7 @@ use crate::coordinator::local::line::{LOCAL_GRACE_MS, Line, TELL_EVERY_MS, Tell}
 use crate::coordinator::local::{Ask, HealthView, LocalPick, LocalRouter, VIEW_TTL_MS};
 use crate::coordinator::{
     Admission, Coordinator, QueueRequest, REPORT_WAIT_MS, Report as TicketReport, ReportedFailure, TicketReply,
-    TicketRequest, Unavailable, report_may_wait,
+    TicketRequest, Unavailable, cools_down, report_may_wait,
 };
 use crate::failure::FailureClass;
 
@@ -532,6 +532,9 @@ impl<'s> World<'s> {
         let Some(deployment) = group.deployments.get(call.deployment) else {
             return;
         };
+        // A failure that may start a cooldown is told at once; any other waits for
+        // the isolate's next sync, as in the Worker.
+        let cools_down = cools_down(group, deployment, &self.config.router);
         let line_waits = self.isolates[at.slot].line.waits();
         let router = &mut self.isolates[at.slot].router;
         if failure.is_none() {
@@ -560,8 +563,12 @@ impl<'s> World<'s> {
                 give_back = false;
             }
         }
-        if let Some(failure) = failure {
-            self.sync(at.slot, SyncWhy::Failure, Some((id, failure)), 0, false);
+        match failure {
+            Some(failure) if cools_down && failure.class.counts_for_cooldown() => {
+                self.sync(at.slot, SyncWhy::Failure, Some((id, failure)), 0, false);
+            }
+            Some(failure) => self.isolates[at.slot].router.failed(&id, failure.class),
+            None => {}
         }
         if give_back {
             self.sync(at.slot, SyncWhy::Release, None, 0, false);

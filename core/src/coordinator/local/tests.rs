@@ -211,6 +211,34 @@ fn the_requests_an_isolate_served_count_for_the_failure_rate_rule() {
 }
 
 #[test]
+fn failures_that_can_cool_nothing_travel_with_the_next_sync_once_and_count_there() {
+    let mut w = World::new(TWO);
+    for _ in 0..7 {
+        w.route(0, 0, &["b"]);
+    }
+    let a = w.id("a");
+    for _ in 0..4 {
+        w.isolates[0].failed(&a, FailureClass::BadRequest);
+    }
+    // Told with the next sync (7 requests, 4 failures): a bad request cools nothing.
+    w.refresh(0, 10, None);
+    w.refresh(0, 15, None);
+    assert_eq!(w.route(0, 20, &["b"]).as_deref(), Some("a"));
+    // They count for the failure-rate rule: one server error told at once makes
+    // 5 of 8 failed, over half, and `a` cools.
+    w.refresh(0, 30, Some(("a", FailureClass::Internal)));
+    assert_eq!(w.route(0, 30, &["b"]), None, "only the avoided `b` is left: the coordinator answers");
+
+    // Each is told once.
+    let mut router = LocalRouter::default();
+    router.failed(&a, FailureClass::ContextWindow);
+    router.failed(&a, FailureClass::BadRequest);
+    let served = router.take_served(0);
+    assert_eq!(served[0].failures, [FailureClass::ContextWindow, FailureClass::BadRequest]);
+    assert!(router.take_served(1).iter().all(|s| s.failures.is_empty()));
+}
+
+#[test]
 fn what_only_the_coordinator_can_answer_goes_to_it() {
     let mut w = World::new(TWO);
     // Every deployment tried already.
