@@ -21,7 +21,9 @@
 //! counts for this isolate. A pick spends one request and the prompt's estimated
 //! tokens; the answer's usage then corrects the tokens, as a ticket's report does.
 //! The isolate settles the lease at its next refresh, saying what it used; the
-//! rest goes back to the minute. So the limits hold as with tickets (exactly for
+//! rest goes back to the minute, but for a part it keeps, while the view lasts,
+//! for the requests that come before the refresh's answer ([`Held::carry`]; the
+//! next refresh settles it). So the limits hold as with tickets (exactly for
 //! requests; for tokens, up to what answers in flight use beyond their
 //! estimates), whatever the number of isolates. A lease is sized by what the
 //! isolate used of its last one (twice that, so a busy isolate refreshes about
@@ -107,6 +109,12 @@ pub const VIEW_TTL_MS: u64 = 1_000;
 pub const MIN_LEASE: u64 = 16;
 /// A lease is at most this fraction of what is left of the minute's rpm or tpm.
 const LEASE_SHARE: u64 = 4;
+/// At a sync, at most this fraction of a lease stays in the isolate for the
+/// requests that come before the answer ([`Held::carry`]). A lease is sized at
+/// twice what the isolate used in a view, and the answer of a sync sent at three
+/// quarters of the view's life is due before its end: a quarter of the lease is
+/// half a view's worth, twice what that last quarter needs.
+const LEASE_CARRIED: u64 = 4;
 /// The part of an rpm or tpm never leased: `1 / LEASE_RESERVE` of it. A twentieth:
 /// each request near a limit takes a ticket (an acquire and a report), and the
 /// simulation measured a tenth at 0.54 coordinator messages per routed request
@@ -298,6 +306,16 @@ fn leased_none(view: &HealthView, deployment: &Deployment) -> bool {
             && !view.slots.iter().any(|(id, lease)| *id == deployment.id && lease.granted > 0))
 }
 
+/// Whether `deployment` has no rpm nor tpm, or a lease held of it has room for a
+/// request of `estimated_tokens`.
+fn lease_room(leases: &HashMap<DeploymentId, Held>, deployment: &Deployment, estimated_tokens: u64) -> bool {
+    (deployment.rpm.is_none() && deployment.tpm.is_none())
+        || leases.get(&deployment.id).is_some_and(|held| {
+            (deployment.rpm.is_none() || held.requests_left > 0)
+                && (deployment.tpm.is_none() || held.tokens_left >= i64::try_from(estimated_tokens).unwrap_or(i64::MAX))
+        })
+}
+
 /// Whether a request of this isolate to `deployment` with a ticket ended at or
 /// after `made_ms` (`freed`: see [`LocalRouter::ticket_ended`]), freeing a place
 /// a view made then counted: if so, the request asking now may try for it (one
@@ -319,6 +337,33 @@ struct Held {
     lease: Lease,
     requests_left: u64,
     tokens_left: i64,
+}
+
+impl Held {
+    /// Splits the lease at a sync sent while its view lasts: the part settled
+    /// (all of it but what is carried), and the part kept here, still set aside
+    /// in the coordinator's counts, for the requests that come before the sync's
+    /// answer. Without it, every request to the deployment in that round trip
+    /// waits for the answer (the sync ahead of a view's end goes at three
+    /// quarters of its life, so that under steady traffic none would wait, and
+    /// a far coordinator's trip is what it would add). The part carried is what
+    /// is left, up to `1 / LEASE_CARRIED` of the lease; the next sync settles it
+    /// with the lease its answer adds to it. `None` when nothing is left.
+    fn carry(self) -> (Lease, Option<Held>) {
+        let requests = self.requests_left.min(self.lease.requests.div_ceil(LEASE_CARRIED));
+        let tokens = self.tokens_left.max(0).unsigned_abs().min(self.lease.tokens.div_ceil(LEASE_CARRIED));
+        if requests == 0 && tokens == 0 {
+            return (self.lease, None);
+        }
+        let settled =
+            Lease { requests: self.lease.requests - requests, tokens: self.lease.tokens - tokens, ..self.lease };
+        let carried = Held {
+            lease: Lease { requests, tokens, ..self.lease },
+            requests_left: requests,
+            tokens_left: i64::try_from(tokens).unwrap_or(i64::MAX),
+        };
+        (settled, Some(carried))
+    }
 }
 
 /// What the isolate sent to a deployment since its last refresh, how long the
@@ -463,10 +508,12 @@ impl LocalRouter {
             return LocalPick::Full(reason);
         }
         // Limits fail closed: while the coordinator is down, a deployment with an
-        // rpm or a tpm is picked only under a lease held, and never by a stale view.
+        // rpm or a tpm is picked only under a lease held with room for the
+        // request, and never by a stale view.
         let leases = &self.leases;
-        let closed =
-            |d: &Deployment| (d.rpm.is_some() || d.tpm.is_some()) && (stale || (down && !leases.contains_key(&d.id)));
+        let closed = |d: &Deployment| {
+            (d.rpm.is_some() || d.tpm.is_some()) && (stale || (down && !lease_room(leases, d, estimated_tokens)))
+        };
         // The view was asked for then: made between then and its arrival.
         let made_ms = valid_until_ms.saturating_sub(view.fresh_for_ms);
         let (mut open, mut full): (Vec<&Deployment>, Vec<Full>) = (Vec::new(), Vec::new());
@@ -607,12 +654,7 @@ impl LocalRouter {
     /// estimated at `estimated_tokens`: under each of its limits, a lease or a
     /// slot with some left.
     fn holds_room(&self, deployment: &Deployment, estimated_tokens: u64) -> bool {
-        let rate = (deployment.rpm.is_none() && deployment.tpm.is_none())
-            || self.leases.get(&deployment.id).is_some_and(|held| {
-                (deployment.rpm.is_none() || held.requests_left > 0)
-                    && (deployment.tpm.is_none()
-                        || held.tokens_left >= i64::try_from(estimated_tokens).unwrap_or(i64::MAX))
-            });
+        let rate = lease_room(&self.leases, deployment, estimated_tokens);
         let parallel = deployment.max_parallel_requests.is_none()
             || self.slots.get(&deployment.id).is_some_and(|s| s.busy < s.held);
         rate && parallel
@@ -912,10 +954,17 @@ impl LocalRouter {
                 failures: usage.failures,
             })
             .collect();
-        for (deployment, held) in self.leases.drain() {
+        // While the view lasts, a part of each lease stays here for the requests
+        // that come while the sync is on its way, and the rest is settled.
+        let fresh = self.view.as_ref().is_some_and(|(_, valid_until_ms)| now_ms < *valid_until_ms);
+        for (deployment, held) in std::mem::take(&mut self.leases) {
+            let (settled, carried) = if fresh { held.carry() } else { (held.lease, None) };
+            if let Some(carried) = carried {
+                self.leases.insert(deployment.clone(), carried);
+            }
             match served.iter_mut().find(|s| s.deployment == deployment) {
-                Some(s) => s.lease = Some(held.lease),
-                None => served.push(ServedSince { lease: Some(held.lease), ..ServedSince::empty(deployment) }),
+                Some(s) => s.lease = Some(settled),
+                None => served.push(ServedSince { lease: Some(settled), ..ServedSince::empty(deployment) }),
             }
         }
         let queued = self.queued();

@@ -402,7 +402,8 @@ fn what_a_lease_leaves_unused_goes_back_to_the_minute_when_it_is_settled() {
     }
     // Settled at the refresh: 3 used, and a new lease of the smallest size set aside.
     w.refresh(0, 1_000, None);
-    let held = w.isolates[0].take_served(0);
+    // Past the new view's time: all of it is settled, nothing carried.
+    let held = w.isolates[0].take_served(2_000);
     assert_eq!(held.len(), 1);
     let lease = held[0].lease.expect("a new lease");
     assert_eq!(lease.requests, MIN_LEASE);
@@ -470,13 +471,14 @@ fn leases_from_views_fetched_side_by_side_add_up_and_are_all_settled() {
     w.isolates[0].update(0, 0, first);
     w.isolates[0].update(0, 0, second);
     assert_eq!(w.route(0, 1, &[]).as_deref(), Some("a"));
-    let served = w.isolates[0].take_served(0);
+    // Past the views' time: nothing is carried past the sync.
+    let served = w.isolates[0].take_served(VIEW_TTL_MS);
     assert_eq!(served[0].lease.map(|l| l.requests), Some(2 * MIN_LEASE));
     let group = w.config.group("g").unwrap();
-    let view = w.coordinator.sync_local(2, group, &w.config.router, 1, &served, None, 10, &mut w.rng);
-    w.isolates[0].update(2, 2, view);
+    let view = w.coordinator.sync_local(VIEW_TTL_MS, group, &w.config.router, 1, &served, None, 10, &mut w.rng);
+    w.isolates[0].update(VIEW_TTL_MS, VIEW_TTL_MS, view);
     // All of it comes back but the request used and the new lease.
-    assert_eq!(w.tickets_until_refused(2), 100 - 1 - MIN_LEASE);
+    assert_eq!(w.tickets_until_refused(VIEW_TTL_MS), 100 - 1 - MIN_LEASE);
 }
 
 #[test]
@@ -693,13 +695,19 @@ fn a_view_with_figures_at_the_edge_of_u64_does_not_overflow() {
         ..HealthView::default()
     };
     w.isolates[0].update(0, 0, view.clone());
-    w.isolates[0].update(0, 0, view);
+    w.isolates[0].update(0, 0, view.clone());
     let group = w.config.group("g").unwrap();
     let pick = w.isolates[0].pick(1, group, &w.config.router, ask(&[w.id("b")]), &mut w.rng);
     let LocalPick::Call { remaining_requests, .. } = pick else { panic!("{pick:?}") };
     assert_eq!(remaining_requests, Some(u64::MAX));
-    let served = w.isolates[0].take_served(0);
+    let served = w.isolates[0].take_served(VIEW_TTL_MS);
     assert_eq!(served[0].lease.map(|l| l.requests), Some(u64::MAX));
+    // Split while the view lasts, the two parts still add up to the lease.
+    w.isolates[0].update(VIEW_TTL_MS, VIEW_TTL_MS, view);
+    let served = w.isolates[0].take_served(VIEW_TTL_MS + 1);
+    let carried = w.isolates[0].held()[0].1;
+    let settled = served[0].lease.unwrap();
+    assert_eq!((settled.requests + carried.requests, settled.tokens + carried.tokens), (u64::MAX, u64::MAX));
 }
 
 #[test]
@@ -717,7 +725,9 @@ fn a_view_answering_an_older_refresh_that_arrives_last_changes_nothing() {
     w.isolates[0].update(60_030, 60_030, late);
     w.refresh(0, 60_040, None);
     let window = w.coordinator.snapshot(w.group()).deployments[0].2;
-    assert_eq!((window.minute, window.requests, window.leased), (1, 1, MIN_LEASE), "one request, one lease held");
+    // One request; the new lease, and the part of the last one the refresh carried.
+    let held = MIN_LEASE + MIN_LEASE.div_ceil(LEASE_CARRIED);
+    assert_eq!((window.minute, window.requests, window.leased), (1, 1, held));
 }
 
 const PARALLEL: &str = "model_list:
@@ -1060,8 +1070,12 @@ fn limits_fail_closed_while_the_coordinator_is_down() {
     // A failed call while the view is fresh (a ticket's, say): the lease held still serves `a`.
     w.isolates[0].unreachable(100, Outage::Overloaded);
     assert_eq!(w.look(0, 100, &["b"]), "a");
-    // A failed sync gave the lease up: no new one comes, `a` is out, `b` serves.
+    // A failed sync gave up the part of the lease it settled: no new one comes.
+    // The part it carried (still set aside in the coordinator's counts) serves
+    // `a` to its end; then `a` is out and `b` serves.
     w.sync_fails(0, 200, Outage::Overloaded);
+    let carried = (0..MIN_LEASE).take_while(|_| w.look(0, 200, &["b"]) == "a").count();
+    assert_eq!(carried as u64, MIN_LEASE.div_ceil(LEASE_CARRIED));
     assert_eq!(w.looks(0, 200, &[]), HashSet::from(["b".to_owned()]));
     assert_eq!(w.look(0, 200, &["b"]), "down: Overloaded", "`a` needs the coordinator");
     // Nor does a stale view ever serve it.
@@ -1085,6 +1099,15 @@ fn a_used_up_lease_while_the_coordinator_is_down_is_not_refreshed() {
         assert_eq!(w.look(0, 10, &[]), "a");
     }
     assert_eq!(w.look(0, 10, &[]), "down: Overloaded");
+    // Beside a deployment without limits, the one whose lease is spent is out.
+    let mut w = World::new(ONE_LIMITED);
+    w.refresh(0, 0, None);
+    w.isolates[0].unreachable(0, Outage::Overloaded);
+    for _ in 0..MIN_LEASE {
+        assert_eq!(w.look(0, 10, &["b"]), "a");
+    }
+    assert_eq!(w.looks(0, 10, &[]), HashSet::from(["b".to_owned()]));
+    assert_eq!(w.look(0, 10, &["b"]), "down: Overloaded");
 }
 
 #[test]
@@ -1134,11 +1157,16 @@ fn a_view_lives_from_when_it_was_asked_for_not_from_when_it_came() {
 }
 
 #[test]
-fn a_request_finding_its_lease_settled_by_a_sync_on_its_way_waits_for_the_next_not_a_ticket() {
+fn a_request_finding_its_lease_spent_while_a_sync_is_on_its_way_waits_for_the_next_not_a_ticket() {
     let mut w = World::new(LIMITED);
     assert_eq!(w.route(0, 0, &[]).as_deref(), Some("a"), "under a lease");
     let served = w.isolates[0].take_served(10);
     let group = w.config.group("g").unwrap();
+    // The part of the lease the sync carried serves first (see the test below).
+    for _ in 0..MIN_LEASE.div_ceil(LEASE_CARRIED) {
+        let pick = w.isolates[0].pick(10, group, &w.config.router, ask(&[]), &mut w.rng);
+        assert!(matches!(pick, LocalPick::Call { .. }), "{pick:?}");
+    }
     let pick = w.isolates[0].pick(10, group, &w.config.router, ask(&[]), &mut w.rng);
     assert!(matches!(pick, LocalPick::Refresh), "the sync on its way brings a lease: {pick:?}");
     let view = w.coordinator.sync_local(10, group, &w.config.router, 1, &served, None, 10, &mut w.rng);
@@ -1146,6 +1174,42 @@ fn a_request_finding_its_lease_settled_by_a_sync_on_its_way_waits_for_the_next_n
     let group = w.config.group("g").unwrap();
     let pick = w.isolates[0].pick(20, group, &w.config.router, ask(&[]), &mut w.rng);
     assert!(matches!(pick, LocalPick::Call { .. }), "{pick:?}");
+}
+
+#[test]
+fn a_sync_sent_while_the_view_lasts_carries_part_of_the_lease_for_the_requests_before_its_answer() {
+    let mut w = World::new(LIMITED);
+    assert_eq!(w.route(0, 0, &[]).as_deref(), Some("a"));
+    // Ahead of the view's end: a quarter of the lease stays, the rest is settled.
+    let served = w.isolates[0].take_served(750);
+    let carried = MIN_LEASE.div_ceil(LEASE_CARRIED);
+    assert_eq!((served[0].requests, served[0].lease.map(|l| l.requests)), (1, Some(MIN_LEASE - carried)));
+    let group = w.config.group("g").unwrap();
+    let mut sent = 1;
+    // Requests while the sync is on its way go under the part carried, not after the answer.
+    while matches!(w.isolates[0].pick(760, group, &w.config.router, ask(&[]), &mut w.rng), LocalPick::Call { .. }) {
+        sent += 1;
+    }
+    assert_eq!(sent, 1 + carried);
+    let view = w.coordinator.sync_local(800, group, &w.config.router, 1, &served, None, 10, &mut w.rng);
+    let leased = w.lease_of(&view);
+    w.isolates[0].update(750, 850, view);
+    // The part carried is still set aside, beside the new lease.
+    let window = w.coordinator.snapshot(w.group()).deployments[0].2;
+    assert_eq!((window.requests, window.leased), (1, carried + leased));
+    // The next sync settles the part carried with the new lease: every request counted once.
+    while w.route(0, 900, &[]).is_some() {
+        sent += 1;
+        if sent == 60 {
+            break;
+        }
+    }
+    w.refresh(0, 1_750, None);
+    let served = w.isolates[0].take_served(3_000);
+    let group = w.config.group("g").unwrap();
+    w.coordinator.sync_local(3_000, group, &w.config.router, 1, &served, None, 10, &mut w.rng);
+    let window = w.coordinator.snapshot(w.group()).deployments[0].2;
+    assert_eq!((window.requests, window.leased), (sent, 0));
 }
 
 #[test]
