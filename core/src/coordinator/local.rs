@@ -22,7 +22,7 @@
 //! tokens; the answer's usage then corrects the tokens, as a ticket's report does.
 //! The isolate settles the lease at its next refresh, saying what it used; the
 //! rest goes back to the minute, but for a part it keeps, while the view lasts,
-//! for the requests that come before the refresh's answer ([`Held::carry`]; the
+//! for the requests that come before the refresh's answer (`Held::carry`; the
 //! next refresh settles it). So the limits hold as with tickets (exactly for
 //! requests; for tokens, up to what answers in flight use beyond their
 //! estimates), whatever the number of isolates. A lease is sized by what the
@@ -235,7 +235,9 @@ pub struct ServedSince {
     /// of the answers that came since (so it may be below zero).
     #[serde(default)]
     pub tokens: i64,
-    /// The lease they were sent under, settled by this refresh.
+    /// The lease they were sent under, settled by this refresh: all of it, or
+    /// all but the part the isolate carries past it (`Held::carry`), which is
+    /// still set aside and settled by the next.
     pub lease: Option<Lease>,
     /// The answers that came since the last refresh (of requests sent before it, too).
     #[serde(default)]
