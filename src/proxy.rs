@@ -590,7 +590,7 @@ impl Settle {
     async fn ended(self, ttft_ms: Option<u64>, tokens_used: Option<u64>, failure: Option<ReportedFailure>) {
         let Some(ticket) = self.ticket else {
             match failure {
-                Some(failure) if self.cools_down && failure.class.counts_for_cooldown() => {
+                Some(failure) if failure.may_cool(self.cools_down) => {
                     local_route::failed(&self.env, &self.group, &self.deployment, failure).await;
                 }
                 Some(failure) => local_route::failed_later(&self.group, &self.deployment, failure.class),

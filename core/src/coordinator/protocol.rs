@@ -333,6 +333,15 @@ pub struct ReportedFailure {
     pub retry_after_ms: Option<u64>,
 }
 
+impl ReportedFailure {
+    /// Whether this failure may cool its deployment down, where `cools_down`
+    /// says whether any may ([`cools_down`]): the one rule the coordinator
+    /// decides by, and by which an isolate tells it at once or with its next sync.
+    pub fn may_cool(&self, cools_down: bool) -> bool {
+        cools_down && self.class.counts_for_cooldown()
+    }
+}
+
 /// How long a report that may wait ([`report_may_wait`]) waits for the isolate's
 /// next message to the coordinator before it is sent on its own.
 pub const REPORT_WAIT_MS: u64 = 100;

@@ -59,7 +59,7 @@ impl Coordinator {
         let was_cooling = matches!(state.health, health::Health::Cooling { .. });
         let length = cooldown_length(deployment.cooldown_ms, failure.retry_after_ms, policy);
         // `cools_down` holds exactly when `length` > 0 with cooldowns on.
-        let may_cool = cools_down(group, deployment, policy) && failure.class.counts_for_cooldown();
+        let may_cool = failure.may_cool(cools_down(group, deployment, policy));
         state.health.on_failure(health::FailureContext {
             now_ms,
             class: failure.class,

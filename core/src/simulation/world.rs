@@ -564,7 +564,7 @@ impl<'s> World<'s> {
             }
         }
         match failure {
-            Some(failure) if cools_down && failure.class.counts_for_cooldown() => {
+            Some(failure) if failure.may_cool(cools_down) => {
                 self.sync(at.slot, SyncWhy::Failure, Some((id, failure)), 0, false);
             }
             Some(failure) => self.isolates[at.slot].router.failed(&id, failure.class),
