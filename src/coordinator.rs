@@ -4,8 +4,9 @@
 //! One object per model group (named after it) is the single source of truth for
 //! its deployments' cooldowns, usage and queue, shared by every isolate. For each
 //! [`Message`] it calls the core with the time, answers waiting requests that the
-//! message made admissible ([`Coordinator::tick`]), persists the core's snapshot
-//! (cooldowns and the minute's counts: what must survive an eviction), and encodes
+//! message made admissible ([`Coordinator::tick`]), writes the core's snapshot
+//! when one is due (cooldowns and the minute's counts, written ahead: what must
+//! survive an eviction, see `switchyard_core::coordinator::Snapshot`), and encodes
 //! the answer. In-flight tickets, latency samples and the queue live in memory.
 //!
 //! A request that must wait waits in its isolate's line (`src/line.rs`), whose
@@ -50,8 +51,6 @@ pub struct Coordinator {
     env: Env,
     /// `None` until the persisted snapshot is read, on the first message.
     core: RefCell<Option<coordinator::Coordinator>>,
-    /// The last snapshot written, so that an unchanged state is not written again.
-    persisted: RefCell<String>,
     /// Where to send each waiting request's answer.
     waiters: RefCell<HashMap<u64, oneshot::Sender<TicketReply>>>,
     /// The `Wait`s held open, per isolate, oldest first: where to send what
@@ -84,7 +83,6 @@ impl DurableObject for Coordinator {
             state,
             env,
             core: RefCell::new(None),
-            persisted: RefCell::new(String::new()),
             waiters: RefCell::new(HashMap::new()),
             lines: RefCell::new(HashMap::new()),
         }
@@ -371,16 +369,22 @@ impl Coordinator {
         self.core.borrow_mut().as_mut().map(f)
     }
 
+    /// Writes the core's snapshot when one is due ([`coordinator::Coordinator::snapshot_due`]),
+    /// by the clock now: a held fetch persists what its answer changed seconds
+    /// after its message came, maybe in another minute.
     async fn persist(&self, group: &ModelGroup) -> Result<()> {
-        let Some(snapshot) = self.with_core(|core| serde_json::to_string(&core.snapshot(group))) else {
+        let now = runtime::now_ms() as u64;
+        let Some(snapshot) = self.with_core(|core| core.snapshot_due(now, group)).flatten() else {
             return Ok(());
         };
-        let snapshot = snapshot?;
-        if *self.persisted.borrow() != snapshot {
-            self.state.storage().put(SNAPSHOT_KEY, &snapshot).await?;
-            *self.persisted.borrow_mut() = snapshot;
+        let written = match serde_json::to_string(&snapshot) {
+            Ok(text) => self.state.storage().put(SNAPSHOT_KEY, &text).await,
+            Err(error) => Err(error.into()),
+        };
+        if written.is_err() {
+            self.with_core(coordinator::Coordinator::unwritten);
         }
-        Ok(())
+        written
     }
 }
 

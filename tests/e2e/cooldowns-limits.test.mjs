@@ -1,14 +1,9 @@
 // Cooldowns shared through the coordinator, rpm held exactly, order tiers, pre-call checks.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { deployment, useGateway, user } from "../support/gateway.mjs";
+import { deployment, minuteLeft, useGateway, user } from "../support/gateway.mjs";
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-/** Waits for the next minute when fewer than `seconds` are left of this one. */
-async function minuteLeft(seconds) {
-  const second = new Date().getSeconds();
-  if (second >= 60 - seconds) await sleep((61 - second) * 1_000);
-}
 
 const ctx = useGateway((upstream) => ({
   config: [

@@ -21,7 +21,7 @@
 //   the slot it gave back.
 import assert from "node:assert/strict";
 import { after, before, beforeEach, test } from "node:test";
-import { deployment, metricSample, startSharedCoordinator, user } from "../support/gateway.mjs";
+import { deployment, metricSample, minuteLeft, startSharedCoordinator, user } from "../support/gateway.mjs";
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 /** `VIEW_TTL_MS` in core/src/coordinator/local.rs: how long an isolate routes by a view. */
@@ -102,13 +102,6 @@ async function fillOneAtATime(gateway, model, id, count, tag) {
     await reached(id, i + 1);
   }
   return filling;
-}
-
-/** Waits for the next minute when fewer than `seconds` are left of this one (an rpm's window). */
-async function minuteLeft(seconds) {
-  const left = 60_000 - (Date.now() % 60_000);
-  if (left > seconds * 1_000) return;
-  await sleep(left + 100);
 }
 
 /** OpenAI's 429 for a group at its limit. */

@@ -246,6 +246,13 @@ export function metricSample(text, name, label, value) {
   return Number(found[1]);
 }
 
+/** Waits for the next minute when fewer than `seconds` are left of this one (an rpm's window). */
+export async function minuteLeft(seconds) {
+  const left = 60_000 - (Date.now() % 60_000);
+  if (left > seconds * 1_000) return;
+  await new Promise((resolve) => setTimeout(resolve, left + 100));
+}
+
 /**
  * The messages `group`'s coordinator took since it started, from the gateway's
  * `/metrics` (this read is one of them); `headers` for a gateway behind a master key.

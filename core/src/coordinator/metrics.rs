@@ -91,6 +91,7 @@ impl Coordinator {
             queue_wait: self.queue_wait.clone(),
             probes,
             messages: self.messages,
+            writes: self.writes,
             observed: self.observed.clone(),
             deployments,
         }

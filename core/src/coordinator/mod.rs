@@ -4,8 +4,8 @@
 //! A sans-IO state machine: every call takes `now_ms`, nothing reads a clock. The
 //! Durable Object (`src/coordinator.rs`) is a thin shell that decodes a
 //! [`Message`], calls the coordinator with the time, answers the waiting requests
-//! the message made admissible ([`Coordinator::tick`]), and persists
-//! [`Coordinator::snapshot`].
+//! the message made admissible ([`Coordinator::tick`]), and writes the snapshot
+//! [`Coordinator::snapshot_due`] hands it.
 //!
 //! # What it answers
 //! Each [`Message`] names its group, and the shell answers it with:
@@ -30,17 +30,17 @@
 //!
 //! # What it holds
 //! Per deployment:
-//! - **persisted** (in the snapshot, survives an eviction of the Durable Object):
-//!   the cooldown state, and the current minute's request, token and failure
-//!   counts of deployments with rpm/tpm limits, so that limits and cooldowns hold
-//!   across a restart;
+//! - **persisted** (in the [`Snapshot`], survives an eviction of the Durable
+//!   Object): the cooldown state, and the current minute's request, token and
+//!   failure counts of deployments with rpm/tpm limits, written ahead (see
+//!   `snapshot`), so that limits and cooldowns hold across a restart;
 //! - **rebuilt** (memory only): in-flight tickets, latency samples, the queue, and
 //!   the counts of unlimited deployments. After a restart in-flight counts start at
 //!   zero and latency-based routing relearns.
 //!
 //! # Layout
-//! - `mod.rs`: the [`Coordinator`] and its state per deployment, its [`Snapshot`],
-//!   and the latency samples.
+//! - `mod.rs`: the [`Coordinator`] and its state per deployment, and the latency samples.
+//! - `snapshot`: what is kept in storage ([`Snapshot`]), and when it is written.
 //! - `protocol`: the messages, and the requests and replies they carry.
 //! - `window`: one minute of a deployment's usage, that rpm and tpm are held against.
 //! - `health`: a deployment's health: healthy, cooling down, or half-open with one probe.
@@ -77,13 +77,12 @@ mod queue;
 mod reports;
 mod serve_local;
 pub mod slots;
+mod snapshot;
 mod strategy;
 mod tickets;
 mod window;
 
 use std::collections::{HashMap, VecDeque};
-
-use serde::{Deserialize, Serialize};
 
 use crate::config::{DeploymentId, ModelGroup};
 use health::Health;
@@ -97,16 +96,11 @@ pub use protocol::{
     QueueStatus, RECENT_FAILURE_MINUTES, REPORT_WAIT_MS, Report, ReportedFailure, TicketReply, TicketRequest, Timings,
     Unavailable, cools_down, report_may_wait,
 };
+pub use snapshot::{Snapshot, WRITTEN_AHEAD};
 
 /// Latency samples kept per deployment, at most: a ticket's report is one, an
 /// isolate's sync one more (the sum of its answers since its last sync).
 const MAX_SAMPLES: usize = 256;
-
-/// The persisted part of the state (see the module doc).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Snapshot {
-    deployments: Vec<(DeploymentId, Health, Window)>,
-}
 
 #[derive(Debug, Clone, Copy)]
 struct Sample {
@@ -161,39 +155,17 @@ pub struct Coordinator {
     slots: slots::Slots,
     /// The isolates seen lately, whose slots and tickets lapse with them (rebuilt).
     isolates: isolates::Isolates,
-    /// For the metrics (rebuilt): the messages taken, what isolates counted, and
-    /// the queue's waits.
+    /// For the metrics (rebuilt): the messages taken, the snapshots written, what
+    /// isolates counted, and the queue's waits.
     messages: u64,
+    writes: u64,
     observed: crate::observe::tally::Tally,
     queue_wait: crate::observe::tally::Histogram,
+    /// The last snapshot handed to the shell to write ([`Coordinator::snapshot_due`]).
+    written: Option<Snapshot>,
 }
 
 impl Coordinator {
-    pub fn restore(snapshot: Snapshot) -> Self {
-        let deployments = snapshot
-            .deployments
-            .into_iter()
-            .map(|(id, health, window)| (id, DeploymentState { health, window, ..DeploymentState::default() }))
-            .collect();
-        Self { deployments, ..Self::default() }
-    }
-
-    /// What must survive an eviction: every deployment's health, and the minute's
-    /// counts of those with rpm/tpm limits (so that the limits hold across a
-    /// restart). Other counts only steer usage-based routing and are rebuilt, which
-    /// keeps the snapshot unchanged, and unwritten, while nothing that matters changes.
-    pub fn snapshot(&self, group: &ModelGroup) -> Snapshot {
-        let limited =
-            |id: &DeploymentId| group.deployments.iter().any(|d| &d.id == id && (d.rpm.is_some() || d.tpm.is_some()));
-        let mut deployments: Vec<_> = self
-            .deployments
-            .iter()
-            .map(|(id, state)| (id.clone(), state.health, if limited(id) { state.window } else { Window::default() }))
-            .collect();
-        deployments.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
-        Snapshot { deployments }
-    }
-
     /// Forgets deployments that left the group (the config changed).
     fn forget_removed(&mut self, group: &ModelGroup) {
         let kept = |id: &DeploymentId| group.deployments.iter().any(|d| &d.id == id);

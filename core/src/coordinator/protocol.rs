@@ -156,6 +156,11 @@ pub struct GroupMetrics {
     /// Messages the coordinator took since it started: its load.
     #[serde(default)]
     pub messages: u64,
+    /// Snapshots it wrote to its storage since it started ([`Coordinator::snapshot_due`]).
+    ///
+    /// [`Coordinator::snapshot_due`]: super::Coordinator::snapshot_due
+    #[serde(default)]
+    pub writes: u64,
     /// What isolates counted and handed over ([`Message::Observed`]) since the
     /// coordinator started.
     pub observed: Tally,

@@ -171,9 +171,15 @@ pub fn render(config: &Config, metrics: &[GroupMetrics]) -> String {
         ("switchyard_queue_expired", "Requests answered at their deadline in the queue", |m| m.queue.expired),
         ("switchyard_probes", "Half-open probes granted", |m| m.probes),
     ];
-    let taken: Figure<GroupMetrics> =
-        ("switchyard_coordinator_messages", "Messages the group's coordinator took (its load)", |m| m.messages);
-    for (name, help, count) in queue.into_iter().chain([taken]) {
+    let load: [Figure<GroupMetrics>; 2] = [
+        ("switchyard_coordinator_messages", "Messages the group's coordinator took (its load)", |m| m.messages),
+        (
+            "switchyard_coordinator_writes",
+            "Snapshots the group's coordinator wrote to its storage (cooldowns, limited deployments' counts)",
+            |m| m.writes,
+        ),
+    ];
+    for (name, help, count) in queue.into_iter().chain(load) {
         out.family(name, "counter", help);
         for (group, m) in &groups {
             out.sample(&format!("{name}_total"), &group_label(&group.name), count(m));
@@ -340,6 +346,7 @@ mod tests {
             queue: QueueStatus { by_priority: [(0, 2)].into(), ..QueueStatus::default() },
             observed,
             messages: 41,
+            writes: 3,
             deployments: vec![DeploymentMetrics {
                 id: group.deployments[0].id.clone(),
                 state: HealthState::Cooling,
@@ -385,6 +392,7 @@ mod tests {
             && l.ends_with(" 0")));
         assert!(lines.iter().any(|l| l.starts_with("litellm_llm_api_latency_metric_sum{") && l.ends_with(" 1.2")));
         assert!(lines.iter().any(|l| l.starts_with("switchyard_coordinator_messages_total{") && l.ends_with(" 41")));
+        assert!(lines.iter().any(|l| l.starts_with("switchyard_coordinator_writes_total{") && l.ends_with(" 3")));
         assert!(lines.iter().any(|l| l.starts_with("switchyard_leased_slots{") && l.ends_with(" 3")));
         assert!(
             lines.iter().any(|l| l.starts_with("switchyard_queue_depth{")

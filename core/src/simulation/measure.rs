@@ -64,6 +64,7 @@ pub(super) struct Meter {
     vanished: u64,
     failed: u64,
     messages: Messages,
+    writes: u64,
     /// Requests with a priority not yet admitted nor refused: per priority,
     /// (arrival, id), the oldest first.
     waiting: BTreeMap<u32, BTreeSet<(u64, u64)>>,
@@ -100,6 +101,7 @@ impl Meter {
             vanished: 0,
             failed: 0,
             messages: Messages::default(),
+            writes: 0,
             waiting: BTreeMap::new(),
             inversions: Inversions { bound_ms: inversion_bound_ms, ..Inversions::default() },
             delays: HOWS.iter().map(|_| vec![0; DELAY_BUCKETS]).collect(),
@@ -250,6 +252,10 @@ impl Meter {
         self.messages.report += 1;
     }
 
+    pub fn write(&mut self) {
+        self.writes += 1;
+    }
+
     pub fn finish(self) -> Report {
         let minutes = self.start_minute..self.start_minute + self.minutes;
         let deployments = self
@@ -288,6 +294,7 @@ impl Meter {
             failed: self.failed,
             deployments,
             messages: self.messages,
+            writes: self.writes,
             inversions: self.inversions,
             delays,
             isolate_deaths: self.deaths,

@@ -159,6 +159,9 @@ pub struct Report {
     pub deployments: Vec<DeploymentFigures>,
     pub messages: Messages,
     pub inversions: Inversions,
+    /// Snapshots the coordinator wrote to its storage (`Coordinator::snapshot_due`
+    /// after each message, as the Durable Object's).
+    pub writes: u64,
     /// Arrival to call, by how the request was routed.
     pub delays: Vec<(&'static str, Delay)>,
     pub isolate_deaths: u64,
@@ -175,6 +178,11 @@ pub struct Report {
 }
 
 impl Report {
+    /// Storage writes per coordinator message.
+    pub fn writes_per_message(&self) -> f64 {
+        self.writes as f64 / self.messages.total().max(1) as f64
+    }
+
     /// Coordinator messages per request routed.
     pub fn messages_per_routed(&self) -> f64 {
         self.messages.total() as f64 / self.routed.total().max(1) as f64
@@ -273,6 +281,7 @@ impl fmt::Display for Report {
             m.wait,
             m.report
         )?;
+        writeln!(f, "coordinator storage writes {} ({:.4} per message)", self.writes, self.writes_per_message())?;
         let i = &self.inversions;
         writeln!(
             f,

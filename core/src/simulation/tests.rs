@@ -5,7 +5,8 @@ use super::{Scenario, run};
 /// A fortieth of the scenario (25 isolates, 500 requests per second,
 /// rpm 7,500, tpm 7.5 M, 125 in flight at most), isolates living a minute on
 /// average: rpm never exceeded in any minute, `max_parallel_requests` at no
-/// instant (calls of dead isolates included), tpm within what estimates allow.
+/// instant (calls of dead isolates included), tpm within what estimates allow;
+/// and the coordinator's storage written a few times a minute.
 #[test]
 fn every_limit_holds_at_a_fortieth_of_the_edge() {
     let report = run(&Scenario::scaled(40)).unwrap();
@@ -17,6 +18,9 @@ fn every_limit_holds_at_a_fortieth_of_the_edge() {
         assert!(mean > 0.2, "{}: {mean}", d.id);
     }
     assert!(report.isolate_deaths > 20 && report.orphaned_calls > 0, "{report}");
+    // The coordinator writes its counts ahead, about a fiftieth of each limit at
+    // a time (two limited deployments, two minutes), not once per message.
+    assert!(report.writes > 0 && report.writes <= 2 * 2 * 60, "{report}");
 }
 
 /// The same scenario and seed give the same report; another seed another one.

@@ -169,6 +169,7 @@ impl<'s> World<'s> {
                 if self.wakeup_at == Some(self.now) {
                     self.wakeup_at = None;
                     self.tick();
+                    self.persist();
                 }
             }
             Event::Death { slot } => self.die(slot),
@@ -651,6 +652,7 @@ impl<'s> World<'s> {
                     self.held.entry(from.isolate).or_insert((from, 0)).1 += 1;
                     self.tick();
                     self.close_if_done(from.isolate);
+                    self.persist();
                     return;
                 }
                 self.coordinator.line_gone(now, from.isolate);
@@ -658,6 +660,14 @@ impl<'s> World<'s> {
             ToCoordinator::Report => {}
         }
         self.tick();
+        self.persist();
+    }
+
+    /// The Durable Object writes its snapshot when one is due.
+    fn persist(&mut self) {
+        if self.coordinator.snapshot_due(self.now, &self.config.groups()[0]).is_some() {
+            self.meter.write();
+        }
     }
 
     fn answer(&mut self, to: Sender, request: Request, reply: TicketReply, queued: bool) {
