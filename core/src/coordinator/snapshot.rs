@@ -122,45 +122,37 @@ fn covers(d: &Deployment, written: &Window, now: &Window, minute: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Config, load};
+    use crate::coordinator::TicketReply;
+    use crate::coordinator::Timings;
     use crate::coordinator::local::{Lease, ServedSince};
-    use crate::coordinator::slots::NO_ISOLATE;
-    use crate::coordinator::{Admission, Report, ReportedFailure, TicketReply, TicketRequest, Timings};
+    use crate::coordinator::tests::World;
     use crate::failure::FailureClass;
 
     const RPM: u64 = 1_000;
 
-    fn config(limit: &str) -> Config {
-        let yaml = format!(
-            "model_list:\n  - {{model_name: g, litellm_params: {{model: x, mock_response: x, {limit}}}, model_info: {{id: a}}}}\n  - {{model_name: g, litellm_params: {{model: x, mock_response: x}}, model_info: {{id: free}}}}\nrouter_settings:\n  allowed_fails: 3\n"
-        );
-        load(&yaml, &|_| None).unwrap_or_else(|e| panic!("{e}")).config
-    }
-
-    /// A coordinator and what its storage holds: written when due, as the shell does.
+    /// The coordinator's tests' world (deployment `a` with `limit`, `free` with
+    /// none), and what its storage holds: written when due, as the shell does.
     struct Stored {
-        config: Config,
-        coordinator: Coordinator,
+        w: World,
         storage: Option<String>,
         writes: u32,
-        rng: fastrand::Rng,
     }
 
     impl Stored {
         fn new(limit: &str) -> Self {
-            let config = config(limit);
-            Self {
-                config,
-                coordinator: Coordinator::default(),
-                storage: None,
-                writes: 0,
-                rng: fastrand::Rng::with_seed(3),
-            }
+            let yaml = format!(
+                "model_list:\n  - {{model_name: g, litellm_params: {{model: x, mock_response: x, {limit}}}, model_info: {{id: a}}}}\n  - {{model_name: g, litellm_params: {{model: x, mock_response: x}}, model_info: {{id: free}}}}\nrouter_settings:\n  allowed_fails: 3\n"
+            );
+            Self { w: World::new(&yaml), storage: None, writes: 0 }
+        }
+
+        fn group(&self) -> ModelGroup {
+            self.w.config.group(&self.w.group).unwrap().clone()
         }
 
         fn persist(&mut self, now: u64) {
-            let group = &self.config.groups()[0];
-            if let Some(snapshot) = self.coordinator.snapshot_due(now, group) {
+            let group = self.group();
+            if let Some(snapshot) = self.w.coordinator.snapshot_due(now, &group) {
                 self.storage = Some(serde_json::to_string(&snapshot).unwrap());
                 self.writes += 1;
             }
@@ -168,33 +160,18 @@ mod tests {
 
         fn restart(&mut self) {
             let stored = self.storage.as_deref().map(|s| serde_json::from_str(s).unwrap()).unwrap_or_default();
-            self.coordinator = Coordinator::restore(stored);
+            self.w.coordinator = Coordinator::restore(stored);
         }
 
-        /// A request to `a` by ticket, reported at once (`free` is avoided):
-        /// whether it was granted.
+        /// A request to `a` by ticket (`free` is avoided), its report counting
+        /// its estimate: whether it was granted.
         fn request(&mut self, now: u64, tokens: u64) -> bool {
-            let group = &self.config.groups()[0].clone();
-            let free = group.deployments[1].id.clone();
-            let request = TicketRequest {
-                avoid: vec![free],
-                estimated_tokens: tokens,
-                stream: false,
-                queue: None,
-                region: None,
-                isolate: NO_ISOLATE,
-            };
-            let reply = match self.coordinator.acquire(now, group, &self.config.router, &request, &mut self.rng) {
-                Admission::Now(reply) => reply,
-                Admission::Queued => panic!("a request without a priority never waits"),
-            };
+            let reply = self.w.ask(now, &["free"], tokens, false);
             self.persist(now);
             let TicketReply::Granted(grant) = reply else {
                 return false;
             };
-            let report =
-                Report { ticket: grant.ticket, latency_ms: 5, ttft_ms: None, tokens_used: Some(tokens), failure: None };
-            self.coordinator.report(now, group, &self.config.router, &report);
+            self.w.finish(now, grant.ticket, None);
             self.persist(now);
             true
         }
@@ -227,7 +204,7 @@ mod tests {
     /// wrote at the round `crash_at_round`: the requests sent.
     fn leased_minute(crash_at_round: Option<u64>) -> u64 {
         let mut s = Stored::new("rpm: 1000");
-        let group = s.config.groups()[0].clone();
+        let group = s.group();
         let a = group.deployments[0].id.clone();
         let mut held: Vec<Option<Lease>> = vec![None; 4];
         let mut sent = 0;
@@ -250,8 +227,9 @@ mod tests {
                     })
                     .into_iter()
                     .collect();
-                let policy = &s.config.router;
-                let view = s.coordinator.sync_local(now, &group, policy, isolate, &served, None, 10, &mut s.rng);
+                let w = &mut s.w;
+                let view =
+                    w.coordinator.sync_local(now, &group, &w.config.router, isolate, &served, None, 10, &mut w.rng);
                 s.persist(now);
                 *lease = view.leases.iter().find(|(id, _)| *id == a).map(|(_, lease)| *lease);
                 sent += lease.map_or(0, |lease| lease.requests);
@@ -287,37 +265,20 @@ mod tests {
         let mut s = Stored::new("rpm: 1000");
         s.request(60_000, 10);
         let writes = s.writes;
-        let group = &s.config.groups()[0];
-        let (a, free) = (group.deployments[0].id.clone(), group.deployments[1].id.clone());
-        let policy = &s.config.router;
+        let group = s.group();
         // The unlimited deployment's traffic: nothing to write.
         for i in 0..10 {
-            let request = TicketRequest {
-                avoid: vec![a.clone()],
-                estimated_tokens: 10,
-                stream: false,
-                queue: None,
-                region: None,
-                isolate: NO_ISOLATE,
-            };
-            let Admission::Now(TicketReply::Granted(grant)) =
-                s.coordinator.acquire(60_100 + i, group, policy, &request, &mut s.rng)
-            else {
-                panic!("free serves")
-            };
-            let report =
-                Report { ticket: grant.ticket, latency_ms: 5, ttft_ms: None, tokens_used: Some(10), failure: None };
-            s.coordinator.report(60_100 + i, group, policy, &report);
-            assert_eq!(s.coordinator.snapshot_due(60_100 + i, group), None);
+            let (_, ticket) = s.w.grant(60_100 + i, &["a"]);
+            s.w.finish(60_100 + i, ticket, None);
+            assert_eq!(s.w.coordinator.snapshot_due(60_100 + i, &group), None);
         }
         // A failure toward a cooldown of `free` is written with the message that told it.
-        let failure = ReportedFailure { class: FailureClass::Internal, retry_after_ms: None };
-        s.coordinator.fail(60_200, group, policy, &free, failure, false);
-        assert!(s.coordinator.snapshot_due(60_200, group).is_some());
-        assert_eq!(s.coordinator.snapshot_due(60_201, group), None, "written once");
+        s.w.fail(60_200, "free", FailureClass::Internal);
+        assert!(s.w.coordinator.snapshot_due(60_200, &group).is_some());
+        assert_eq!(s.w.coordinator.snapshot_due(60_201, &group), None, "written once");
         // A write that failed is due again.
-        s.coordinator.unwritten();
-        assert!(s.coordinator.snapshot_due(60_202, group).is_some());
+        s.w.coordinator.unwritten();
+        assert!(s.w.coordinator.snapshot_due(60_202, &group).is_some());
         assert_eq!(writes, 1, "the first request's message wrote the first snapshot");
     }
 
@@ -328,8 +289,8 @@ mod tests {
             s.request(60_000 + i, 10);
         }
         s.restart();
-        let group = &s.config.groups()[0];
-        assert_eq!(s.coordinator.snapshot_due(60_010, group), None);
+        let group = s.group();
+        assert_eq!(s.w.coordinator.snapshot_due(60_010, &group), None);
         // A new minute's first request is written: the one stored counted the last.
         let writes = s.writes;
         s.request(120_000, 10);

@@ -7,21 +7,22 @@ use crate::coordinator::local::ServedSince;
 use crate::failure::FailureClass;
 use crate::region::Area;
 
-struct World {
-    config: Config,
-    group: String,
-    coordinator: Coordinator,
-    rng: fastrand::Rng,
+/// Shared with the other modules' tests of the coordinator (`snapshot`).
+pub(super) struct World {
+    pub(super) config: Config,
+    pub(super) group: String,
+    pub(super) coordinator: Coordinator,
+    pub(super) rng: fastrand::Rng,
 }
 
 impl World {
-    fn new(yaml: &str) -> Self {
+    pub(super) fn new(yaml: &str) -> Self {
         let config = load(yaml, &|_| None).unwrap_or_else(|e| panic!("{e}")).config;
         let group = config.listed_models()[0].clone();
         Self { config, group, coordinator: Coordinator::default(), rng: fastrand::Rng::with_seed(7) }
     }
 
-    fn ask(&mut self, now: u64, avoid: &[&str], tokens: u64, stream: bool) -> TicketReply {
+    pub(super) fn ask(&mut self, now: u64, avoid: &[&str], tokens: u64, stream: bool) -> TicketReply {
         let group = self.config.group(&self.group).unwrap();
         let request = TicketRequest {
             avoid: avoid.iter().map(|id| id_of(group, id)).collect(),
@@ -64,14 +65,14 @@ impl World {
     }
 
     /// The granted deployment and ticket, or a panic naming what came instead.
-    fn grant(&mut self, now: u64, avoid: &[&str]) -> (String, u64) {
+    pub(super) fn grant(&mut self, now: u64, avoid: &[&str]) -> (String, u64) {
         match self.ask(now, avoid, 10, false) {
             TicketReply::Granted(g) => (g.deployment.as_str().to_owned(), g.ticket),
             other => panic!("expected a grant at {now}, got {other:?}"),
         }
     }
 
-    fn finish(&mut self, now: u64, ticket: u64, failure: Option<(FailureClass, Option<u64>)>) {
+    pub(super) fn finish(&mut self, now: u64, ticket: u64, failure: Option<(FailureClass, Option<u64>)>) {
         self.finish_with(now, ticket, 100, None, failure);
     }
 
@@ -95,7 +96,7 @@ impl World {
     }
 
     /// Calls `id` (avoiding the others) and fails it with `class`.
-    fn fail(&mut self, now: u64, id: &str, class: FailureClass) {
+    pub(super) fn fail(&mut self, now: u64, id: &str, class: FailureClass) {
         let others: Vec<String> = self.ids().into_iter().filter(|d| d != id).collect();
         let avoid: Vec<&str> = others.iter().map(String::as_str).collect();
         let (got, ticket) = self.grant(now, &avoid);
