@@ -455,6 +455,9 @@ fn leases_settle_once(rpm: u64, strategy: &str, steps: &[Step], straddles: &[boo
         for i in 0..2 {
             sim.sync(i, false);
         }
+        // A sync may admit a waiting request into the capacity it freed, answered
+        // by the tick that follows every message, as the coordinator's object does.
+        sim.tick();
         let minute = sim.minute();
         for id in &ids {
             let window = sim.coordinator.minute_of(id, sim.now);
