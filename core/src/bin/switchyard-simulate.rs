@@ -4,8 +4,9 @@
 //! 20,000 requests per second, a tenth of them with a priority) for one simulated
 //! minute by default (`[minutes]`), or without priorities (`--without-priorities`:
 //! nobody waits in the queue), or with a priority on every request
-//! (`--all-priorities`: every request may wait, and the queue never empties).
-//! Run times per simulated minute are in BENCHMARKS.md. Exits non-zero when a
+//! (`--all-priorities`: every request may wait, and the queue never empties),
+//! with the scenario's random draws from its seed, or from another
+//! (`--seed <n>`). Run times per simulated minute are in BENCHMARKS.md. Exits non-zero when a
 //! limit was exceeded.
 
 use std::process::ExitCode;
@@ -13,10 +14,19 @@ use std::process::ExitCode;
 use switchyard_core::simulation::{self, Scenario};
 
 fn main() -> ExitCode {
-    // `switchyard-simulate [minutes] [--without-priorities | --all-priorities]`.
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    // `switchyard-simulate [minutes] [--without-priorities | --all-priorities] [--seed <n>]`.
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let mut scenario = Scenario::issue();
+    if let Some(at) = args.iter().position(|arg| arg == "--seed") {
+        let Some(seed) = args.get(at + 1).and_then(|n| n.parse().ok()) else {
+            eprintln!("--seed takes a number");
+            return ExitCode::FAILURE;
+        };
+        scenario.seed = seed;
+        args.drain(at..=at + 1);
+    }
     let minutes = args.iter().find_map(|arg| arg.parse().ok()).unwrap_or(1);
-    let scenario = Scenario { minutes, ..Scenario::issue() };
+    let scenario = Scenario { minutes, ..scenario };
     let scenario = match (args.contains(&"--without-priorities".into()), args.contains(&"--all-priorities".into())) {
         (false, false) => scenario,
         (true, false) => scenario.without_priorities(),
