@@ -171,8 +171,7 @@ pub fn health_view(data: &[u8]) {
     let mut router = LocalRouter::default();
     let mut coordinator = Coordinator::default();
     let mut rng = fastrand::Rng::with_seed(2);
-    // Per deployment: the minute of the leases held, the requests they allow, the requests sent.
-    let mut held: HashMap<DeploymentId, (u64, u64, u64)> = HashMap::new();
+    let mut held = Leased::default();
     let mut views = 0;
     each_input(data, |view: HealthView, now| {
         round_trip(&view);
@@ -182,7 +181,7 @@ pub fn health_view(data: &[u8]) {
             let ask = Ask { avoid: &[], estimated_tokens, stream: turn % 3 == 0, region: None, may_wait: false };
             if let LocalPick::Call { deployment, .. } = router.pick(now, group, policy, ask, &mut rng) {
                 if deployment.rpm.is_some() {
-                    let (_, allowed, sent) = held.entry(deployment.id.clone()).or_default();
+                    let (_, allowed, sent) = held.leases.entry(deployment.id.clone()).or_default();
                     *sent += 1;
                     assert!(sent <= allowed, "{} sent {sent} requests on leases of {allowed}", deployment.id);
                 }
@@ -194,7 +193,16 @@ pub fn health_view(data: &[u8]) {
         views += 1;
         if views % 2 == 0 {
             let served = router.take_served(now);
-            held.clear();
+            // What the sync settles goes back. A sync sent while the view lasts
+            // keeps a part of a lease for the requests before its answer: at most
+            // what was left of it, and all the isolate may still send on it.
+            let carried: HashMap<DeploymentId, u64> =
+                router.held().into_iter().map(|(id, lease)| (id, lease.requests)).collect();
+            for (id, (_, allowed, sent)) in &mut held.leases {
+                let kept = carried.get(id).copied().unwrap_or(0);
+                assert!(*sent + kept <= *allowed, "{id} carries {kept} past a sync, with {sent} of {allowed} sent");
+                *allowed = *sent + kept;
+            }
             let failure = (views % 4 == 0).then(|| (group.deployments[0].id.clone(), rate_limited(Some(1_500))));
             let fresh = coordinator.sync_local(now, group, policy, 1, &served, failure.as_ref(), 10, &mut rng);
             take(&mut router, &mut held, now, fresh);
@@ -202,9 +210,26 @@ pub fn health_view(data: &[u8]) {
     });
 }
 
+/// What the isolate was leased, as the target follows it.
+#[derive(Default)]
+struct Leased {
+    /// The minute of the newest view taken.
+    newest: u64,
+    /// Per deployment: the minute of the leases held, the requests they allow,
+    /// the requests sent.
+    leases: HashMap<DeploymentId, (u64, u64, u64)>,
+}
+
 /// `router` takes `view`, and `held` follows the leases it keeps: those of the
-/// view's minute, added up.
-fn take(router: &mut LocalRouter, held: &mut HashMap<DeploymentId, (u64, u64, u64)>, now: u64, view: HealthView) {
+/// view's minute, added up. A view of a minute before the newest taken (an
+/// answer overtaken on the way) is not taken, nor are its leases.
+fn take(router: &mut LocalRouter, held: &mut Leased, now: u64, view: HealthView) {
+    if view.minute < held.newest {
+        router.update(now, now, view);
+        return;
+    }
+    held.newest = view.minute;
+    let held = &mut held.leases;
     held.retain(|_, (minute, ..)| *minute == view.minute);
     for (id, lease) in &view.leases {
         let entry = held.entry(id.clone()).or_insert((lease.minute, 0, 0));
