@@ -142,6 +142,11 @@ pub(super) fn parse_for(body: &[u8], endpoint: Endpoint) -> Result<Request, Mess
     if model.is_empty() {
         return Err(root.key("model").error("String should have at least 1 character"));
     }
+    // Only whitespace names no model either: refused as the chat and Responses
+    // endpoints refuse it, rather than let through to a chat body they would not take.
+    if model.trim().is_empty() {
+        return Err(root.key("model").error("String should have at least 1 character other than whitespace"));
+    }
     let max_tokens = match create {
         true => integer(required(&mut fields, "max_tokens", root)?, root.key("max_tokens"))?,
         false => 0,

@@ -87,6 +87,7 @@ fn every_malformed_field_is_refused_naming_it() {
         (json!({"model": "<absent>"}), "model: Field required"),
         (json!({"model": 5}), "model: Input should be a valid string"),
         (json!({"model": ""}), "model: String should have at least 1 character"),
+        (json!({"model": " \t"}), "model: String should have at least 1 character other than whitespace"),
         (json!({"max_tokens": "<absent>"}), "max_tokens: Field required"),
         (json!({"max_tokens": "100"}), "max_tokens: Input should be a valid integer"),
         (json!({"max_tokens": -1}), "max_tokens: Input should be greater than or equal to 0"),
