@@ -6,8 +6,8 @@
 //! nobody waits in the queue), or with a priority on every request
 //! (`--all-priorities`: every request may wait, and the queue never empties),
 //! with the scenario's random draws from its seed, or from another
-//! (`--seed <n>`). Run times per simulated minute are in BENCHMARKS.md. Exits non-zero when a
-//! limit was exceeded.
+//! (`--seed <n>`). Run times per simulated minute are in BENCHMARKS.md. Exits
+//! non-zero when a limit was exceeded.
 
 use std::process::ExitCode;
 
