@@ -72,6 +72,11 @@ impl Isolates {
         lapsed
     }
 
+    /// How many isolates were seen within [`SLOTS_TTL_MS`].
+    pub(super) fn count(&self) -> usize {
+        self.known.len()
+    }
+
     /// When the next isolate lapses, if any is known. It may hold nothing: a
     /// wakeup then finds nothing to take back, which costs less than finding the
     /// next one that holds something.

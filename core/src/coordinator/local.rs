@@ -7,7 +7,8 @@
 //! least-busy how many requests each has in flight elsewhere, and, for a
 //! deployment with an rpm, a tpm or a `max_parallel_requests`, how much of it it
 //! may use. So the isolate keeps a [`HealthView`] from the coordinator, refreshed at
-//! most [`VIEW_TTL_MS`] after it was fetched, and picks from it itself. It tells
+//! most [`VIEW_TTL_MS`] after it was fetched (longer where the coordinator hears
+//! from more isolates than [`VIEWS_PER_S`]: [`view_life`]), and picks from it itself. It tells
 //! the coordinator what it sent to each deployment, and how long the answers
 //! took, when it refreshes, and every failure that may start a cooldown at once
 //! (the answer is a fresh view, so a retry already sees the cooldown the failure
@@ -40,7 +41,7 @@
 //! each sync gives back the slots unused at that moment beyond the most its
 //! requests filled at once since the last sync (kept: a slot sent back and leased
 //! again idles for the round trip). An isolate holding slots
-//! syncs within [`VIEW_TTL_MS`] while some are unused and within a third of
+//! syncs within a view's life while some are unused and within a third of
 //! [`SLOTS_TTL_MS`] while its requests fill them ([`LocalRouter::sync_due`]). Near
 //! the limit a request takes a slot held here unused before the strategy picks
 //! (an idle slot is capacity lost; a lease's requests keep for later in the
@@ -75,7 +76,7 @@
 //! behind them, told to the coordinator by its isolate's [`line`] (no lease is
 //! granted meanwhile: what frees is theirs); and a request that only tried deployments are left for, or that nothing can serve,
 //! gets the coordinator's exact answer. A cooldown started in another isolate is
-//! seen here within [`VIEW_TTL_MS`].
+//! seen here within a view's life ([`view_life`]).
 //!
 //! **When the coordinator cannot be reached** (an overloaded Durable Object, a
 //! restart): see [`outage`]. The isolate keeps routing by its last view, for
@@ -101,8 +102,30 @@ pub use outage::{OUTAGE_RETRY_MS, Outage, STALE_GRACE_MS};
 /// `refresh_after_ms` while a sync is on its way: no time reaches it.
 const SYNC_ON_ITS_WAY: u64 = u64::MAX;
 
-/// How long an isolate relies on a view before it asks again.
+/// How long an isolate relies on a view before it asks again, while the
+/// coordinator hears from at most [`VIEWS_PER_S`] isolates ([`view_life`]).
 pub const VIEW_TTL_MS: u64 = 1_000;
+/// The views a second a coordinator makes for its isolates' refreshes, at
+/// most, before it makes each last longer: one Durable Object serves about
+/// 1,000 requests a second (Cloudflare's guidance), and tickets, lines and
+/// reports need the rest.
+pub const VIEWS_PER_S: u64 = 400;
+/// The longest a view lasts, however many isolates ask. Under a third of
+/// [`SLOTS_TTL_MS`]: an isolate whose requests fill its slots syncs that often
+/// anyway, so a longer view would save no sync.
+pub const MAX_VIEW_TTL_MS: u64 = 3_000;
+
+/// How long a view lasts when the coordinator heard from `isolates` lately:
+/// [`VIEW_TTL_MS`] up to [`VIEWS_PER_S`] isolates, then as long as keeps their
+/// refreshes near that many a second, up to [`MAX_VIEW_TTL_MS`] (from 1,200
+/// isolates on). Past [`VIEWS_PER_S`] isolates, then, a cooldown started
+/// elsewhere, or a queue that started to hold requests, is seen within this
+/// instead of a second: what keeps the coordinator's load from growing with
+/// the number of isolates.
+pub fn view_life(isolates: usize) -> u64 {
+    let isolates = u64::try_from(isolates).unwrap_or(u64::MAX);
+    (isolates.saturating_mul(1_000) / VIEWS_PER_S).clamp(VIEW_TTL_MS, MAX_VIEW_TTL_MS)
+}
 /// The smallest lease, in requests: one saves a Durable Object round trip per
 /// request it covers, for the one sync that settles it; a smaller one is not worth
 /// the capacity it holds away from other isolates and the queue.
@@ -153,7 +176,7 @@ pub struct HealthView {
     /// in ([`LocalRouter::refused`] holds one refusal only for requests as large).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tokens_left: Vec<(DeploymentId, TokensLeft)>,
-    /// How long the view holds from when it was made: [`VIEW_TTL_MS`], or less
+    /// How long the view holds from when it was made: [`view_life`], or less
     /// when a cooldown ends or the minute turns sooner. Relative, so that the
     /// clocks of the isolate and of the coordinator (which may run elsewhere)
     /// need not agree.
@@ -809,7 +832,10 @@ impl LocalRouter {
         let unused = self.slots.values().any(|s| s.held > s.busy || s.stale > 0);
         let filled = self.tickets > 0 || self.slots.values().any(|s| s.held > 0 || s.busy > 0);
         if unused {
-            Some(self.last_sync_ms.saturating_add(VIEW_TTL_MS))
+            // A view's life, as a refresh would: where many isolates stretch it,
+            // the keeper does not sync more often than their requests do.
+            let life = self.view.as_ref().map_or(VIEW_TTL_MS, |(view, _)| view.fresh_for_ms.max(VIEW_TTL_MS));
+            Some(self.last_sync_ms.saturating_add(life))
         } else if filled {
             Some(self.last_sync_ms.saturating_add(SLOTS_TTL_MS / 3))
         } else {

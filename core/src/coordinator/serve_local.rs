@@ -3,7 +3,7 @@
 //! and answers with the view they route by next.
 
 use super::health::Health;
-use super::local::{Full, HealthView, LEASE_RESERVE, Lease, MIN_LEASE, ServedSince, TokensLeft, VIEW_TTL_MS};
+use super::local::{Full, HealthView, LEASE_RESERVE, Lease, MIN_LEASE, ServedSince, TokensLeft, view_life};
 use super::protocol::ReportedFailure;
 use super::slots::NO_ISOLATE;
 use super::window::MINUTE_MS;
@@ -221,7 +221,7 @@ impl Coordinator {
                 .map(|entry| entry.priority),
             full: Vec::new(),
             tokens_left: Vec::new(),
-            fresh_for_ms: VIEW_TTL_MS.min(minute_left_ms),
+            fresh_for_ms: view_life(self.isolates.count()).min(minute_left_ms),
             minute: now_ms / MINUTE_MS,
             leases: Vec::new(),
             usage: Vec::new(),

@@ -12,7 +12,8 @@ use super::report::{DeploymentFigures, Report};
 use super::scenario::Scenario;
 use crate::config::{Config, DeploymentId, ModelGroup, load};
 use crate::coordinator::local::line::{LOCAL_GRACE_MS, Line, TELL_EVERY_MS, Tell};
-use crate::coordinator::local::{Ask, HealthView, LocalPick, LocalRouter, VIEW_TTL_MS};
+use crate::coordinator::local::{Ask, HealthView, LocalPick, LocalRouter, view_life};
+use crate::coordinator::slots::SLOTS_TTL_MS;
 use crate::coordinator::{
     Admission, Coordinator, QueueRequest, REPORT_WAIT_MS, Report as TicketReport, ReportedFailure, TicketReply,
     TicketRequest, Unavailable, cools_down, report_may_wait,
@@ -86,8 +87,12 @@ impl<'s> World<'s> {
         // sync there and back, a `Wait` there, which may wait `TELL_EVERY_MS` in
         // its line); from then on every view says "coordinate", and those made
         // before are gone a trip back and a view's life later. Past that, no
-        // isolate picks by itself while it waits.
-        let bound_ms = VIEW_TTL_MS + 4 * scenario.delay_ms.1 + TELL_EVERY_MS;
+        // isolate picks by itself while it waits. A view's life grows with the
+        // isolates the coordinator knows: those alive, and those dead in the last
+        // `SLOTS_TTL_MS`, not yet lapsed (twice as many as die then on average).
+        let dying = scenario.isolates as f64 * (SLOTS_TTL_MS as f64 / 1_000.0) / scenario.isolate_life_s;
+        let known = scenario.isolates + (2.0 * dying).ceil() as usize;
+        let bound_ms = view_life(known) + 4 * scenario.delay_ms.1 + TELL_EVERY_MS;
         let meter = Meter::new(START_MS, scenario.minutes, deployments, bound_ms);
         Ok(Self {
             scenario,

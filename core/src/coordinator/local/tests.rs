@@ -826,6 +826,48 @@ fn an_isolate_whose_requests_fill_its_slots_syncs_before_the_coordinator_takes_t
 }
 
 #[test]
+fn a_view_lasts_a_second_up_to_views_per_s_isolates_then_longer_up_to_its_most() {
+    assert_eq!(view_life(0), VIEW_TTL_MS);
+    assert_eq!(view_life(VIEWS_PER_S as usize), VIEW_TTL_MS);
+    assert_eq!(view_life(2 * VIEWS_PER_S as usize), 2 * VIEW_TTL_MS);
+    assert_eq!(view_life(1_000), 2_500);
+    assert_eq!(view_life(100_000), MAX_VIEW_TTL_MS);
+    assert_eq!(view_life(usize::MAX), MAX_VIEW_TTL_MS);
+}
+
+impl World {
+    /// `n` other isolates sync once at `now` (ids past this world's two), idle.
+    fn others_sync(&mut self, n: u64, now: u64) -> HealthView {
+        let group = self.config.group("g").unwrap();
+        let mut last = None;
+        for isolate in 100..100 + n {
+            let view =
+                self.coordinator.sync_local(now, group, &self.config.router, isolate, &[], None, 0, &mut self.rng);
+            last = Some(view);
+        }
+        last.unwrap()
+    }
+}
+
+#[test]
+fn a_coordinator_that_hears_from_many_isolates_makes_its_views_last_longer_and_keepers_follow() {
+    let mut w = World::new(PARALLEL);
+    assert_eq!(w.others_sync(VIEWS_PER_S, 0).fresh_for_ms, VIEW_TTL_MS, "as many as it serves views a second");
+    assert_eq!(w.others_sync(2 * VIEWS_PER_S, 0).fresh_for_ms, 2 * VIEW_TTL_MS, "twice as many: twice as long");
+    // Isolate 0's view, then, lasts 2 s (and 2 ms: it counts too), and so does
+    // the wait for its unused slots.
+    w.route(0, 0, &[]);
+    let a = w.id("a");
+    assert!(w.isolates[0].held_slots(&a) > w.isolates[0].busy_on(&a), "some of its slots are unused");
+    assert_eq!(w.isolates[0].sync_due(), Some(2 * VIEW_TTL_MS + 2));
+    // The others lapse: views last a second again.
+    let group = w.config.group("g").unwrap();
+    w.coordinator.expire_tickets(SLOTS_TTL_MS + 1);
+    let view = w.coordinator.sync_local(SLOTS_TTL_MS + 1, group, &w.config.router, 1, &[], None, 0, &mut w.rng);
+    assert_eq!(view.fresh_for_ms, VIEW_TTL_MS);
+}
+
+#[test]
 fn near_the_limit_a_slot_goes_back_as_its_request_ends_while_requests_wait() {
     let mut w = World::new(PARALLEL);
     let a = w.id("a");
