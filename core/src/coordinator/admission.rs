@@ -34,6 +34,9 @@ impl Coordinator {
         self.expire_tickets(now_ms);
         // Its isolate is alive, as a sync says: a ticket granted now is tied to it.
         self.isolates.seen(now_ms, request.isolate);
+        if request.queue.is_some() {
+            self.ordered(now_ms);
+        }
         let waiting = self.queue.as_ref().is_some_and(|queue| !queue.is_empty());
         let reply = match request.queue {
             // Others wait already: this request takes its place in line behind them.

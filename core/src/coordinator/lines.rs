@@ -144,6 +144,9 @@ impl Coordinator {
         rng: &mut fastrand::Rng,
     ) {
         self.isolates.seen(now_ms, isolate);
+        if !joined.is_empty() {
+            self.ordered(now_ms);
+        }
         for &waiter in left {
             self.leave(now_ms, waiter);
         }

@@ -30,10 +30,11 @@
 //! isolate used of its last one (twice that, so a busy isolate refreshes about
 //! once per view), is at most a quarter of what is left, and is never smaller
 //! than [`MIN_LEASE`] requests (or their tokens); the last twentieth of a minute's
-//! rpm and tpm is never leased. Near a limit, then, requests take tickets again, and
-//! the priority queue decides who gets what is left. A lease lives no longer than
-//! its view, nor past its minute; one held by an isolate that dies comes back
-//! with the next minute.
+//! rpm and tpm is never leased ([`LEASE_RESERVE`]; a four-hundredth while no request
+//! that may wait came to the coordinator in this minute or the last). Near a limit,
+//! then, requests take tickets again, and the priority queue decides who gets what
+//! is left. A lease lives no longer than its view, nor past its minute; one held
+//! by an isolate that dies comes back with the next minute.
 //!
 //! **Slots.** A deployment with `max_parallel_requests` is called without a ticket
 //! only in an in-flight slot leased to the isolate ([`slots`](super::slots)): a
@@ -138,12 +139,18 @@ const LEASE_SHARE: u64 = 4;
 /// quarters of the view's life is due before its end: a quarter of the lease is
 /// half a view's worth, twice what that last quarter needs.
 const LEASE_CARRIED: u64 = 4;
-/// The part of an rpm or tpm never leased: `1 / LEASE_RESERVE` of it. A twentieth:
-/// each request near a limit takes a ticket (an acquire and a report), and the
-/// simulation measured a tenth at 0.54 coordinator messages per routed request
-/// against 0.47 for a twentieth, with the same utilisation and no inversion
-/// beyond the queue's bound (BENCHMARKS.md).
+/// The part of an rpm or tpm never leased while requests that may wait come to
+/// the group (`1 / LEASE_RESERVE` of it), so that the queue decides who gets it. A
+/// twentieth: each request near a limit takes a ticket (an acquire and a report),
+/// and the simulation measured a tenth at 0.54 coordinator messages per routed
+/// request against 0.47 for a twentieth, with the same utilisation and no
+/// inversion beyond the queue's bound (BENCHMARKS.md).
 pub(super) const LEASE_RESERVE: u64 = 20;
+/// The part never leased while no request that may wait came to the coordinator
+/// in this minute or the last: there is no order to keep, so all but a sliver
+/// goes by lease (a lease of a minute's last requests would take many isolates'
+/// syncs for a few requests each: the sliver goes by ticket).
+pub(super) const LEASE_RESERVE_UNORDERED: u64 = 400;
 
 /// What an isolate needs to know of its group to route by itself.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -240,9 +247,10 @@ pub struct Lease {
 impl Lease {
     /// What to set aside of a per-minute `limit` of which `taken` is counted or set
     /// aside already: `wanted`, or `least` if more, but at most a quarter of what
-    /// is left beyond the part never leased. `None` when that is under `least`.
-    pub fn share(limit: u64, taken: u64, wanted: u64, least: u64) -> Option<u64> {
-        let leasable = limit.saturating_sub(taken).saturating_sub(limit.div_ceil(LEASE_RESERVE));
+    /// is left beyond the part never leased (`1 / reserve` of the limit). `None`
+    /// when that is under `least`.
+    pub fn share(limit: u64, taken: u64, wanted: u64, least: u64, reserve: u64) -> Option<u64> {
+        let leasable = limit.saturating_sub(taken).saturating_sub(limit.div_ceil(reserve));
         Some((leasable / LEASE_SHARE).min(wanted.max(least))).filter(|&size| size >= least)
     }
 }

@@ -155,6 +155,12 @@ pub struct Coordinator {
     slots: slots::Slots,
     /// The isolates seen lately, whose slots and tickets lapse with them (rebuilt).
     isolates: isolates::Isolates,
+    /// The last minute in which a request that may wait (one with a priority)
+    /// came here, by ticket or through a line: the part of each limit never
+    /// leased is kept for the queue from then to the next minute's end
+    /// ([`Coordinator::lease_reserve`]). Rebuilt: until such a request comes
+    /// again after a restart, less is kept, which only the queue's order feels.
+    ordered_minute: Option<u64>,
     /// For the metrics (rebuilt): the messages taken, the snapshots written, what
     /// isolates counted, and the queue's waits.
     messages: u64,
@@ -166,6 +172,20 @@ pub struct Coordinator {
 }
 
 impl Coordinator {
+    /// A request that may wait came at `now_ms`.
+    fn ordered(&mut self, now_ms: u64) {
+        self.ordered_minute = Some(now_ms / window::MINUTE_MS);
+    }
+
+    /// The part of each rpm and tpm never leased now, as `1 / reserve` of it.
+    fn lease_reserve(&self, now_ms: u64) -> u64 {
+        let minute = now_ms / window::MINUTE_MS;
+        match self.ordered_minute {
+            Some(ordered) if minute <= ordered.saturating_add(1) => local::LEASE_RESERVE,
+            _ => local::LEASE_RESERVE_UNORDERED,
+        }
+    }
+
     /// Forgets deployments that left the group (the config changed).
     fn forget_removed(&mut self, group: &ModelGroup) {
         let kept = |id: &DeploymentId| group.deployments.iter().any(|d| &d.id == id);

@@ -3,7 +3,7 @@
 //! and answers with the view they route by next.
 
 use super::health::Health;
-use super::local::{Full, HealthView, LEASE_RESERVE, Lease, MIN_LEASE, ServedSince, TokensLeft, view_life};
+use super::local::{Full, HealthView, Lease, MIN_LEASE, ServedSince, TokensLeft, view_life};
 use super::protocol::ReportedFailure;
 use super::slots::NO_ISOLATE;
 use super::window::MINUTE_MS;
@@ -110,6 +110,7 @@ impl Coordinator {
         estimated_tokens: u64,
         view: &mut HealthView,
     ) {
+        let reserve = self.lease_reserve(now_ms);
         for d in &group.deployments {
             if (d.rpm.is_none() && d.tpm.is_none()) || view.blocked.contains(&d.id) {
                 continue;
@@ -120,7 +121,7 @@ impl Coordinator {
             let per_request = used_tokens.checked_div(used_requests).unwrap_or(estimated_tokens).max(1);
             let window = self.deployments.entry(d.id.clone()).or_default().window.current(now_ms);
             let requests = match d.rpm {
-                Some(rpm) => Lease::share(rpm, window.taken(), used_requests.saturating_mul(2), MIN_LEASE),
+                Some(rpm) => Lease::share(rpm, window.taken(), used_requests.saturating_mul(2), MIN_LEASE, reserve),
                 None => Some(0),
             };
             let tokens = match d.tpm {
@@ -129,6 +130,7 @@ impl Coordinator {
                     window.tokens_taken(),
                     used_tokens.saturating_mul(2),
                     MIN_LEASE.saturating_mul(per_request),
+                    reserve,
                 ),
                 None => Some(0),
             };
@@ -183,6 +185,7 @@ impl Coordinator {
     /// and what is left of a tpm once it is down to the part never leased.
     fn mark_full(&mut self, now_ms: u64, group: &ModelGroup, view: &mut HealthView) {
         let minute_left_ms = MINUTE_MS - now_ms % MINUTE_MS;
+        let reserve = self.lease_reserve(now_ms);
         for d in &group.deployments {
             let state = self.deployments.entry(d.id.clone()).or_default();
             let in_flight = state.in_flight;
@@ -197,7 +200,7 @@ impl Coordinator {
                 view.full.push((d.id.clone(), Full::Parallel));
             } else if let Some(tpm) = d.tpm {
                 let tokens = tpm.saturating_sub(window.tokens_taken());
-                if tokens < tpm.div_ceil(LEASE_RESERVE) {
+                if tokens < tpm.div_ceil(reserve) {
                     view.tokens_left.push((d.id.clone(), TokensLeft { tokens, retry_after_ms: minute_left_ms }));
                 }
             }

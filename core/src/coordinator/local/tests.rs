@@ -6,7 +6,7 @@ use super::*;
 use crate::config::{Config, load};
 use crate::coordinator::slots::{NO_ISOLATE, SLOTS_TTL_MS};
 use crate::coordinator::{
-    Admission, Coordinator, Report, ReportedFailure, TicketReply, TicketRequest, Timings, Unavailable,
+    Admission, Coordinator, QueueRequest, Report, ReportedFailure, TicketReply, TicketRequest, Timings, Unavailable,
 };
 use crate::failure::FailureClass;
 
@@ -436,20 +436,20 @@ fn a_used_up_lease_is_refreshed_and_the_next_one_is_twice_what_was_used() {
 #[test]
 fn a_lease_is_at_most_a_quarter_of_what_is_left_and_never_the_last_twentieth() {
     // 10,000 a minute, 9,000 taken: 500 never leased, a quarter of the other 500.
-    assert_eq!(Lease::share(10_000, 9_000, 1_000, MIN_LEASE), Some(125));
-    assert_eq!(Lease::share(10_000, 9_000, 40, MIN_LEASE), Some(40), "what it used twice over");
-    assert_eq!(Lease::share(10_000, 9_000, 1, MIN_LEASE), Some(MIN_LEASE), "never under the least");
+    assert_eq!(Lease::share(10_000, 9_000, 1_000, MIN_LEASE, LEASE_RESERVE), Some(125));
+    assert_eq!(Lease::share(10_000, 9_000, 40, MIN_LEASE, LEASE_RESERVE), Some(40), "what it used twice over");
+    assert_eq!(Lease::share(10_000, 9_000, 1, MIN_LEASE, LEASE_RESERVE), Some(MIN_LEASE), "never under the least");
     // 9,436 taken: a quarter of 64 is 16, the least; 9,437: 15, none.
-    assert_eq!(Lease::share(10_000, 9_436, 1_000, MIN_LEASE), Some(MIN_LEASE));
-    assert_eq!(Lease::share(10_000, 9_437, 1_000, MIN_LEASE), None);
-    assert_eq!(Lease::share(10_000, 9_500, 1_000, 1), None, "the last twentieth goes by ticket");
+    assert_eq!(Lease::share(10_000, 9_436, 1_000, MIN_LEASE, LEASE_RESERVE), Some(MIN_LEASE));
+    assert_eq!(Lease::share(10_000, 9_437, 1_000, MIN_LEASE, LEASE_RESERVE), None);
+    assert_eq!(Lease::share(10_000, 9_500, 1_000, 1, LEASE_RESERVE), None, "the last twentieth goes by ticket");
 }
 
 #[test]
 fn near_the_limit_no_lease_is_granted_and_requests_go_by_ticket_where_the_queue_decides() {
     let mut w = World::new(LIMITED);
-    // 80 of 100 by ticket: what is left beyond the never-leased twentieth is 15, under a
-    // quarter of which is worth leasing.
+    // 80 of 100 by ticket: what is left beyond the never-leased part is 15 or 19, under
+    // a quarter of which is worth leasing.
     for _ in 0..80 {
         w.ticket(0);
     }
@@ -459,6 +459,31 @@ fn near_the_limit_no_lease_is_granted_and_requests_go_by_ticket_where_the_queue_
     let mut w = World::new(&LIMITED.replace("rpm: 100", "rpm: 40"));
     w.refresh(0, 0, None);
     assert_eq!(w.route(0, 1, &[]), None);
+}
+
+#[test]
+fn without_requests_that_may_wait_all_but_a_sliver_is_leased_and_one_that_may_keeps_the_twentieth_a_minute_more() {
+    let mut w = World::new(&LIMITED.replace("rpm: 100", "rpm: 1000"));
+    let lease_after_900 = |w: &mut World, now: u64| {
+        assert_eq!(w.tickets_until_refused_at_most(now, 900), 900);
+        let group = w.config.group("g").unwrap();
+        let view = w.coordinator.sync_local(now, group, &w.config.router, 1, &[], None, 10, &mut w.rng);
+        w.lease_of(&view)
+    };
+    // 100 left: 3 never leased (a four-hundredth), a quarter of the rest is 24.
+    assert_eq!(lease_after_900(&mut w, 0), MIN_LEASE, "no order to keep: leased");
+    // A request that may wait comes, by ticket: from then on the last twentieth
+    // (50) waits for the queue, this minute and the next.
+    let queue = Some(QueueRequest { priority: 3, max_wait_ms: 1_000, waiter: 9 });
+    let group = w.config.group("g").unwrap();
+    let request = TicketRequest { queue, ..plain_request() };
+    let granted = w.coordinator.acquire(1, group, &w.config.router, &request, &mut w.rng);
+    assert!(matches!(granted, Admission::Now(TicketReply::Granted(_))), "{granted:?}");
+    let group = w.config.group("g").unwrap();
+    let view = w.coordinator.sync_local(2, group, &w.config.router, 1, &[], None, 10, &mut w.rng);
+    assert_eq!(w.lease_of(&view), 0, "83 left, 50 of them kept: a quarter of 33 is under the least");
+    assert_eq!(lease_after_900(&mut w, 60_000), 0, "the next minute too");
+    assert_eq!(lease_after_900(&mut w, 120_000), MIN_LEASE, "a minute without one: leased again");
 }
 
 #[test]
@@ -523,8 +548,10 @@ fn a_tpm_is_held_by_leases_and_tickets_together_across_isolates() {
 fn a_tpm_down_to_a_few_tokens_refuses_here_the_requests_that_would_not_fit() {
     let mut w = World::new(TPM);
     let group = w.config.group("g").unwrap();
-    // A ticket takes all but 60 of the 10,000 tokens: 500 are never leased.
-    let request = TicketRequest { estimated_tokens: 9_940, ..plain_request() };
+    // A ticket of a request that may wait takes all but 60 of the 10,000 tokens:
+    // 500 are never leased (requests that may wait come).
+    let queue = Some(QueueRequest { priority: 0, max_wait_ms: 1_000, waiter: 1 });
+    let request = TicketRequest { estimated_tokens: 9_940, queue, ..plain_request() };
     let granted = w.coordinator.acquire(0, group, &w.config.router, &request, &mut w.rng);
     assert!(matches!(granted, Admission::Now(TicketReply::Granted(_))), "{granted:?}");
     w.refresh(0, 1_000, None);
