@@ -8,11 +8,12 @@
 //! deployment with an rpm, a tpm or a `max_parallel_requests`, how much of it it
 //! may use. So the isolate keeps a [`HealthView`] from the coordinator, refreshed at
 //! most [`VIEW_TTL_MS`] after it was fetched (longer where the coordinator hears
-//! from more isolates than [`VIEWS_PER_S`]: [`view_life`]), and picks from it itself. It tells
-//! the coordinator what it sent to each deployment, and how long the answers
-//! took, when it refreshes, and every failure that may start a cooldown at once
-//! (the answer is a fresh view, so a retry already sees the cooldown the failure
-//! started; any other failure waits for the refresh, [`LocalRouter::failed`]). Usage- and
+//! from more isolates than [`VIEWS_PER_S`]: [`view_life`]), and picks from it
+//! itself. It tells the coordinator what it sent to each deployment, and how long
+//! the answers took, when it refreshes, and every failure that may start a
+//! cooldown at once (the answer is a fresh view, so a retry already sees the
+//! cooldown the failure started; any other failure waits for the refresh,
+//! [`LocalRouter::failed`]). Usage- and
 //! latency-based routing here go by the view plus what this isolate sent and
 //! timed since: what other isolates saw since the view is seen at the next
 //! refresh, as LiteLLM's instances see each other's through Redis.
@@ -30,7 +31,7 @@
 //! isolate used of its last one (twice that, so a busy isolate refreshes about
 //! once per view), is at most a quarter of what is left, and is never smaller
 //! than [`MIN_LEASE`] requests (or their tokens); the last twentieth of a minute's
-//! rpm and tpm is never leased ([`LEASE_RESERVE`]; a four-hundredth while no request
+//! rpm and tpm is never leased (`LEASE_RESERVE`; a four-hundredth while no request
 //! that may wait came to the coordinator in this minute or the last). Near a limit,
 //! then, requests take tickets again, and the priority queue decides who gets what
 //! is left. A lease lives no longer than its view, nor past its minute; one held
@@ -127,6 +128,7 @@ pub fn view_life(isolates: usize) -> u64 {
     let isolates = u64::try_from(isolates).unwrap_or(u64::MAX);
     (isolates.saturating_mul(1_000) / VIEWS_PER_S).clamp(VIEW_TTL_MS, MAX_VIEW_TTL_MS)
 }
+
 /// The smallest lease, in requests: one saves a Durable Object round trip per
 /// request it covers, for the one sync that settles it; a smaller one is not worth
 /// the capacity it holds away from other isolates and the queue.
