@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { after, before, test } from "node:test";
-import { startGateway, user } from "../support/gateway.mjs";
+import { minuteLeft, startGateway, user } from "../support/gateway.mjs";
 import { startMockUpstream } from "../support/mock-upstream.mjs";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -80,6 +80,8 @@ test("/metrics is the master key's, as a bearer token", async () => {
 });
 
 test("the figures are those of the requests sent, under LiteLLM's names and labels", async () => {
+  // solo's rpm counts and leases are a minute's, read here and by the next test.
+  await minuteLeft(20);
   // solo: 5 complete answers and a stream with its usage, each 1,000 prompt and 3
   // completion tokens, at s1's prices.
   for (let i = 0; i < 5; i++) {

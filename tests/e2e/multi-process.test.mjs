@@ -7,7 +7,7 @@
 // second, and the queue's priority order.
 import assert from "node:assert/strict";
 import { after, before, beforeEach, test } from "node:test";
-import { deployment, startSharedCoordinator, user } from "../support/gateway.mjs";
+import { deployment, minuteLeft, startSharedCoordinator, user } from "../support/gateway.mjs";
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const RPM = 120;
@@ -50,14 +50,6 @@ async function burst(model, n, extra = {}, label = model) {
       return { status: response.status, headers: response.headers, body: await response.json() };
     }),
   );
-}
-
-/** Waits for the next minute when fewer than `seconds` are left of this one. */
-async function minuteLeft(seconds) {
-  const left = 60_000 - (Date.now() % 60_000);
-  if (left > seconds * 1_000) return 0;
-  await sleep(left + 100);
-  return left + 100;
 }
 
 const tagOf = (request) => request.body.messages[0].content;

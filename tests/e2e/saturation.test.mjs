@@ -4,7 +4,7 @@
 // in its queue, and come first when capacity frees (issue 19).
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { coordinatorMessages, deployment, useGateway, user } from "../support/gateway.mjs";
+import { coordinatorMessages, deployment, minuteLeft, useGateway, user } from "../support/gateway.mjs";
 
 const MASTER_KEY = "sk-master-saturation-0123456789";
 const AUTH = { authorization: `Bearer ${MASTER_KEY}` };
@@ -24,12 +24,6 @@ const ctx = useGateway((upstream) => ({
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const chat = (model, extra = {}) =>
   ctx.gateway.post("/v1/chat/completions", { model, messages: user(extra.tag ?? "x"), ...extra, tag: undefined }, AUTH);
-
-/** Waits for the next minute when fewer than `seconds` are left of this one. */
-async function minuteLeft(seconds) {
-  const second = new Date().getSeconds();
-  if (second >= 60 - seconds) await sleep((61 - second) * 1_000);
-}
 
 /** Messages the group's coordinator took so far (`/metrics`). */
 const messages = (group) => coordinatorMessages(ctx.gateway, group, AUTH);

@@ -6,7 +6,7 @@ import { mkdirSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { nextUpdates, openPage } from "../support/browser.mjs";
-import { deployment, readEvents, useGateway, user } from "../support/gateway.mjs";
+import { deployment, minuteLeft, readEvents, useGateway, user } from "../support/gateway.mjs";
 
 const MASTER_KEY = "sk-master-ui-1234";
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -30,11 +30,6 @@ const ctx = useGateway((upstream) => ({
 const auth = { authorization: `Bearer ${MASTER_KEY}` };
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-/** Waits for the next minute when fewer than `seconds` are left of this one. */
-async function minuteLeft(seconds) {
-  const second = new Date().getSeconds();
-  if (second >= 60 - seconds) await sleep((61 - second) * 1_000);
-}
 
 let asked = 0;
 /** `n` requests to `model`, `concurrency` at a time, each a new prompt (no cache hit); each body read. */

@@ -246,11 +246,12 @@ export function metricSample(text, name, label, value) {
   return Number(found[1]);
 }
 
-/** Waits for the next minute when fewer than `seconds` are left of this one (an rpm's window). */
+/** Waits for the next minute when fewer than `seconds` are left of this one (an rpm's window); the ms it waited. */
 export async function minuteLeft(seconds) {
   const left = 60_000 - (Date.now() % 60_000);
-  if (left > seconds * 1_000) return;
+  if (left > seconds * 1_000) return 0;
   await new Promise((resolve) => setTimeout(resolve, left + 100));
+  return left + 100;
 }
 
 /**
