@@ -127,11 +127,13 @@ impl DurableObject for Coordinator {
                 holdings.waiters = self.waiters.borrow().len() + held;
                 respond::json(200, serde_json::to_vec(&holdings)?)
             }
-            Message::Wait { isolate, joined, left, handed, reports, .. } => {
+            Message::Wait { isolate, joined, left, handed, handed_untold, reports, .. } => {
                 self.apply_reports(&turn, &reports);
                 let mut rng = runtime::rng();
                 let router = &config.router;
-                self.with_core(|core| core.wait(turn.now, group, router, isolate, &joined, &left, &handed, &mut rng));
+                self.with_core(|core| {
+                    core.wait(turn.now, group, router, isolate, &joined, &left, &handed, &handed_untold, &mut rng)
+                });
                 let owed = self.hold_line(&turn, isolate, caller_gone).await?;
                 respond::json(200, serde_json::to_vec(&owed)?)
             }
@@ -411,9 +413,9 @@ pub async fn acquire(env: &Env, group: &str, request: TicketRequest) -> std::res
 /// what the coordinator owes the line. An overloaded coordinator's refusal is
 /// never retried into it.
 pub async fn wait(env: &Env, group: &str, isolate: u64, tell: Tell) -> std::result::Result<Owed, ApiError> {
-    let Tell { joined, left, handed } = tell;
+    let Tell { joined, left, handed, handed_untold } = tell;
     let reports = take_waiting_reports(group);
-    let message = Message::Wait { group: group.to_owned(), isolate, joined, left, handed, reports };
+    let message = Message::Wait { group: group.to_owned(), isolate, joined, left, handed, handed_untold, reports };
     ask(env, group, &message).await.map_err(|error| unreachable(group, error))
 }
 

@@ -77,7 +77,7 @@ pub async fn wait(
     };
     let joined_ms = runtime::now_ms() as u64;
     let deadline_ms = joined_ms.saturating_add(queue.max_wait_ms).saturating_add(LOCAL_GRACE_MS);
-    with_line(group, |pending| pending.line.join(request));
+    with_line(group, |pending| pending.line.join(joined_ms, request));
     // A client's disconnection is an event: the request's timers may not fire
     // again once it is gone.
     let mut gone = pin!(async {
@@ -165,7 +165,7 @@ pub fn hand(
     fill: impl FnOnce(u64) -> Box<dyn Any>,
 ) -> bool {
     with_line(group, |pending| {
-        let Some((waiter, estimated_tokens)) = pending.line.hand(best, suits) else {
+        let Some((waiter, estimated_tokens)) = pending.line.hand(runtime::now_ms() as u64, best, suits) else {
             return false;
         };
         pending.answered.insert(waiter, Ok(Waited::Slot(deployment.clone(), fill(estimated_tokens))));

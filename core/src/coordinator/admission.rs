@@ -240,10 +240,16 @@ impl Coordinator {
         if let Some(ticket) = self.forget_in_line(waiter) {
             self.release(now_ms, ticket);
         } else if let Some(entry) = self.queue.as_mut().and_then(|queue| queue.remove(waiter)) {
-            self.admitted += 1;
-            self.handed_over += 1;
-            self.queue_wait.observe(now_ms.saturating_sub(entry.enqueued_ms));
+            self.admitted_here(now_ms.saturating_sub(entry.enqueued_ms));
         }
+    }
+
+    /// A request was admitted in its isolate after waiting `waited_ms`:
+    /// counted as admitted from the queue, and handed over.
+    pub(super) fn admitted_here(&mut self, waited_ms: u64) {
+        self.admitted += 1;
+        self.handed_over += 1;
+        self.queue_wait.observe(waited_ms);
     }
 
     /// Gives back a grant that was never used: the request did not happen, so it

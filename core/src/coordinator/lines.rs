@@ -128,7 +128,9 @@ impl Coordinator {
     /// answered at once or queued) and who left it (a client gone, a deadline
     /// passed there, a grant it could not use): those leave the queue, or give
     /// back the grant they were sent; and who it admitted itself, in slots freed
-    /// there (`handed`: out of the queue as admitted from it). The answers owed
+    /// there (`handed`: out of the queue as admitted from it; `handed_untold`:
+    /// the waits of those admitted before it told of them, counted as admitted
+    /// from the queue, whose part its line is). The answers owed
     /// to it are then taken with [`Coordinator::owed`], after a
     /// [`Coordinator::tick`].
     #[allow(clippy::too_many_arguments)]
@@ -141,6 +143,7 @@ impl Coordinator {
         joined: &[TicketRequest],
         left: &[u64],
         handed: &[u64],
+        handed_untold: &[u64],
         rng: &mut fastrand::Rng,
     ) {
         self.isolates.seen(now_ms, isolate);
@@ -152,6 +155,9 @@ impl Coordinator {
         }
         for &waiter in handed {
             self.handed(now_ms, waiter);
+        }
+        for &waited_ms in handed_untold {
+            self.admitted_here(waited_ms);
         }
         // In the queue's order (priority, then arrival): capacity free now goes
         // to the best of them first.

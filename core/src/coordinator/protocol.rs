@@ -35,6 +35,9 @@ pub enum Message {
         /// Admitted in the isolate, in a slot freed there (`Line::hand`).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         handed: Vec<u64>,
+        /// The waits (ms) of those admitted there before the isolate told of them.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        handed_untold: Vec<u64>,
         reports: Vec<Report>,
     },
     /// Answered with the coordinator's [`Holdings`] (`GET /debug/state`).
@@ -413,6 +416,7 @@ mod tests {
                 joined: vec![],
                 left: vec![u64::MAX],
                 handed: vec![7],
+                handed_untold: vec![120],
                 reports: vec![],
             },
             Message::State { group: "g".into() },

@@ -857,7 +857,7 @@ impl World {
     /// A `Wait` of `isolate` telling `joined` and `left`, then a tick: the answers owed to it.
     fn tell(&mut self, now: u64, isolate: u64, joined: &[TicketRequest], left: &[u64]) -> Vec<(u64, TicketReply)> {
         let group = self.config.group(&self.group).unwrap();
-        self.coordinator.wait(now, group, &self.config.router, isolate, joined, left, &[], &mut self.rng);
+        self.coordinator.wait(now, group, &self.config.router, isolate, joined, left, &[], &[], &mut self.rng);
         assert!(self.tick(now).is_empty(), "no answer of a line goes to a fetch of its own");
         self.coordinator.owed(isolate)
     }
@@ -967,9 +967,15 @@ fn a_request_its_isolate_admitted_in_a_slot_freed_there_leaves_the_queue_as_admi
     let running = ticket_of(&w.tell(0, 7, &[in_line(1, 0, 60_000)], &[])[0].1);
     assert!(w.tell(1, 7, &[in_line(2, 0, 60_000), in_line(3, 1, 60_000)], &[]).is_empty());
     let admitted = w.coordinator.queue_status(1, "g").admitted;
-    w.coordinator.wait(5, &group, &w.config.router, 7, &[], &[], &[2], &mut w.rng);
+    w.coordinator.wait(5, &group, &w.config.router, 7, &[], &[], &[2], &[], &mut w.rng);
     let status = w.coordinator.queue_status(5, "g");
     assert_eq!((status.depth, status.admitted, status.handed_over), (1, admitted + 1, 1));
+    // Two admitted there before the isolate told of them: counted all the same.
+    w.coordinator.wait(5, &group, &w.config.router, 7, &[], &[], &[], &[40, 90], &mut w.rng);
+    let status = w.coordinator.queue_status(5, "g");
+    assert_eq!((status.depth, status.admitted, status.handed_over), (1, admitted + 3, 3));
+    let waits = w.coordinator.metrics(5, &group, &w.config.router).queue_wait;
+    assert_eq!((waits.count, waits.sum_ms), (3, 4 + 40 + 90), "2's wait (joined at 1), then theirs");
     // The running request ends: 3 is admitted next, 2 no longer waits.
     w.finish(6, running, None);
     w.tick(6);
@@ -986,7 +992,7 @@ fn a_grant_made_as_its_request_joined_comes_back_when_the_request_leaves_or_is_h
         assert_eq!(w.coordinator.holdings(1, &group).tickets, 1);
         // The line had let it go before the grant came: the grant goes back.
         let (left, by_isolate): (&[u64], &[u64]) = if handed { (&[], &[1]) } else { (&[1], &[]) };
-        w.coordinator.wait(2, &group, &w.config.router, 7, &[], left, by_isolate, &mut w.rng);
+        w.coordinator.wait(2, &group, &w.config.router, 7, &[], left, by_isolate, &[], &mut w.rng);
         assert_eq!(w.coordinator.holdings(2, &group).tickets, 0, "handed: {handed}");
         assert_eq!(w.coordinator.queue_status(2, "g").handed_over, 0, "it was never in the queue");
     }

@@ -120,11 +120,11 @@ fn deliver(coordinator: &mut Coordinator, config: &Config, message: &Message, no
                 rng,
             ));
         }
-        Message::Wait { isolate, joined, left, handed, reports, .. } => {
+        Message::Wait { isolate, joined, left, handed, handed_untold, reports, .. } => {
             for report in reports {
                 coordinator.report(now, group, policy, report);
             }
-            coordinator.wait(now, group, policy, *isolate, joined, left, handed, rng);
+            coordinator.wait(now, group, policy, *isolate, joined, left, handed, handed_untold, rng);
         }
         Message::Observed { tally, .. } => coordinator.observed(tally),
         Message::Metrics { .. } => {

@@ -378,7 +378,7 @@ impl<'s> World<'s> {
         };
         if ticket.queue.is_some() {
             let isolate = &mut self.isolates[slot];
-            isolate.line.join(ticket);
+            isolate.line.join(self.now, ticket);
             // Past its deadline and a grace, the isolate answers it itself: the
             // coordinator lost it (see `Line`).
             let deadline = request.arrived_ms + self.scenario.max_wait_ms + LOCAL_GRACE_MS;
@@ -557,7 +557,7 @@ impl<'s> World<'s> {
         if give_back && let Some(best) = router.hand_over(self.now, deployment) {
             let isolate = &mut self.isolates[at.slot];
             let policy = &self.config.router;
-            let handed = isolate.line.hand(best, |r| LocalRouter::suits(policy, deployment, r));
+            let handed = isolate.line.hand(self.now, best, |r| LocalRouter::suits(policy, deployment, r));
             if let Some(request) = handed.and_then(|(waiter, _)| isolate.lined.remove(&waiter)) {
                 isolate.router.refill(&id, request.estimated);
                 if let Some((_, minute @ None)) = self.told.get_mut(&request.id) {
@@ -647,8 +647,19 @@ impl<'s> World<'s> {
                 }
             }
             ToCoordinator::Wait { from, tell } => {
-                let Tell { joined, left, handed } = tell;
-                self.coordinator.wait(now, group, policy, from.isolate, &joined, &left, &handed, &mut self.rng);
+                let Tell { joined, left, handed, handed_untold } = tell;
+                let coordinator = &mut self.coordinator;
+                coordinator.wait(
+                    now,
+                    group,
+                    policy,
+                    from.isolate,
+                    &joined,
+                    &left,
+                    &handed,
+                    &handed_untold,
+                    &mut self.rng,
+                );
                 for waiter in left.into_iter().chain(handed) {
                     self.told.remove(&waiter);
                 }

@@ -49,18 +49,21 @@ pub const TELL_AT_ONCE_BELOW: usize = 8;
 pub const LOCAL_GRACE_MS: u64 = 5_000;
 
 /// What a `Wait` carries: the requests that joined, the waiters that left, and
-/// those the isolate admitted itself ([`Line::hand`]).
+/// those the isolate admitted itself ([`Line::hand`]): by waiter when they were
+/// told, else by how long each waited (the coordinator counts them admitted from
+/// the queue all the same).
 #[derive(Debug, Default)]
 pub struct Tell {
     pub joined: Vec<TicketRequest>,
     pub left: Vec<u64>,
     pub handed: Vec<u64>,
+    pub handed_untold: Vec<u64>,
 }
 
 #[derive(Debug, Default)]
 pub struct Line {
-    /// Joined, not yet told, in the order they joined.
-    untold: Vec<TicketRequest>,
+    /// Joined, not yet told, in the order they joined, each with when.
+    untold: Vec<(u64, TicketRequest)>,
     /// Told to the coordinator, not yet answered, by waiter: each with the
     /// order it joined in.
     told: BTreeMap<u64, (u64, TicketRequest)>,
@@ -70,6 +73,8 @@ pub struct Line {
     left: Vec<u64>,
     /// Told once, handed a slot here since: to tell.
     handed: Vec<u64>,
+    /// The waits of those handed a slot here before they were told: to tell.
+    handed_untold: Vec<u64>,
     /// `Wait`s sent and not answered.
     open: u32,
     last_sent_ms: Option<u64>,
@@ -78,44 +83,45 @@ pub struct Line {
 }
 
 impl Line {
-    /// A request that may wait (its `queue` names its waiter) joins the line.
-    pub fn join(&mut self, request: TicketRequest) {
+    /// A request that may wait (its `queue` names its waiter) joins the line at `now_ms`.
+    pub fn join(&mut self, now_ms: u64, request: TicketRequest) {
         if request.queue.is_some() {
-            self.untold.push(request);
+            self.untold.push((now_ms, request));
         }
     }
 
     /// Whether the line holds `waiter`, told or not.
     pub fn holds(&self, waiter: u64) -> bool {
-        self.told.contains_key(&waiter) || self.untold.iter().any(|r| waiter_of(r) == Some(waiter))
+        self.told.contains_key(&waiter) || self.untold.iter().any(|(_, r)| waiter_of(r) == Some(waiter))
     }
 
     /// `waiter` leaves the line (its client went away, or its time ran out
     /// here): not yet told, it is forgotten; told, it is told as a leaver.
     pub fn leave(&mut self, waiter: u64) {
-        if self.take_out(waiter) {
+        if self.take_out(waiter).is_none() {
             self.left.push(waiter);
         }
     }
 
-    /// Takes `waiter` out of the line: `true` when it was told, and the
-    /// coordinator must hear why it went.
-    fn take_out(&mut self, waiter: u64) -> bool {
-        let told = self.told.remove(&waiter).is_some();
-        if !told {
-            self.untold.retain(|r| waiter_of(r) != Some(waiter));
+    /// Takes `waiter` out of the line: `None` when it was told (the
+    /// coordinator must hear why it went), else when it joined.
+    fn take_out(&mut self, waiter: u64) -> Option<u64> {
+        if self.told.remove(&waiter).is_some() {
+            return None;
         }
-        told
+        let place = self.untold.iter().position(|(_, r)| waiter_of(r) == Some(waiter))?;
+        Some(self.untold.remove(place).0)
     }
 
     /// The request of the line a slot freed here goes to, if one is as good as
     /// `best` (the best priority waiting in the group's queue, as the view
     /// says): the best of the line, first come first served, whose `suits`, as
-    /// its waiter and its estimated tokens. It leaves the line: told, it is told
-    /// as admitted here; not yet told, it is forgotten.
-    pub fn hand(&mut self, best: u32, suits: impl Fn(&TicketRequest) -> bool) -> Option<(u64, u64)> {
+    /// its waiter and its estimated tokens. It leaves the line, and is told as
+    /// admitted here at `now_ms`: by its waiter, or, not told yet, by its wait.
+    pub fn hand(&mut self, now_ms: u64, best: u32, suits: impl Fn(&TicketRequest) -> bool) -> Option<(u64, u64)> {
         // Those not told joined after every one told: (priority, place) orders both.
-        let untold = self.untold.iter().enumerate().map(|(place, r)| (self.joined.saturating_add(place as u64), r));
+        let untold =
+            self.untold.iter().enumerate().map(|(place, (_, r))| (self.joined.saturating_add(place as u64), r));
         let (_, waiter) = self
             .told
             .values()
@@ -125,8 +131,9 @@ impl Line {
             .filter(|(q, _, r)| q.priority <= best && suits(r))
             .map(|(q, place, r)| ((q.priority, place), (q.waiter, r.estimated_tokens)))
             .min()?;
-        if self.take_out(waiter.0) {
-            self.handed.push(waiter.0);
+        match self.take_out(waiter.0) {
+            None => self.handed.push(waiter.0),
+            Some(joined_ms) => self.handed_untold.push(now_ms.saturating_sub(joined_ms)),
         }
         Some(waiter)
     }
@@ -139,7 +146,10 @@ impl Line {
 
     /// When the next `Wait` should go, if one should.
     pub fn due(&self, now_ms: u64) -> Option<u64> {
-        let news = !self.untold.is_empty() || !self.left.is_empty() || !self.handed.is_empty();
+        let news = !self.untold.is_empty()
+            || !self.left.is_empty()
+            || !self.handed.is_empty()
+            || !self.handed_untold.is_empty();
         let short = self.told.len() < TELL_AT_ONCE_BELOW;
         if news && (self.open == 0 || short) {
             return Some(now_ms);
@@ -157,7 +167,7 @@ impl Line {
     /// What the `Wait` sent now carries; it is open until [`Line::answered`]
     /// or [`Line::failed`].
     pub fn take(&mut self, now_ms: u64) -> Tell {
-        let joined = std::mem::take(&mut self.untold);
+        let joined: Vec<TicketRequest> = std::mem::take(&mut self.untold).into_iter().map(|(_, r)| r).collect();
         for request in &joined {
             if let Some(queue) = request.queue {
                 self.told.insert(queue.waiter, (self.joined, request.clone()));
@@ -166,7 +176,12 @@ impl Line {
         }
         self.open += 1;
         self.last_sent_ms = Some(now_ms);
-        Tell { joined, left: std::mem::take(&mut self.left), handed: std::mem::take(&mut self.handed) }
+        Tell {
+            joined,
+            left: std::mem::take(&mut self.left),
+            handed: std::mem::take(&mut self.handed),
+            handed_untold: std::mem::take(&mut self.handed_untold),
+        }
     }
 
     /// A `Wait` came back at `now_ms` with these answers: those of requests
@@ -207,6 +222,7 @@ impl Line {
             && self.told.is_empty()
             && self.left.is_empty()
             && self.handed.is_empty()
+            && self.handed_untold.is_empty()
             && self.open == 0
     }
 }
@@ -254,19 +270,19 @@ mod tests {
     fn requests_joining_while_a_wait_is_open_go_together_at_most_every_tell_period() {
         let mut line = Line::default();
         assert_eq!(line.due(0), None);
-        line.join(request(1));
+        line.join(0, request(1));
         assert_eq!(line.due(100), Some(100), "none open: at once");
         assert_eq!(waiters(&line.take(100)), [1]);
         assert_eq!(line.due(150), None, "one open, nothing new");
-        line.join(request(2));
+        line.join(0, request(2));
         assert_eq!(line.due(150), Some(150), "a short line tells at once");
         let short = TELL_AT_ONCE_BELOW as u64;
         for waiter in 3..=short {
-            line.join(request(waiter));
+            line.join(0, request(waiter));
         }
         assert_eq!(waiters(&line.take(150)).len(), TELL_AT_ONCE_BELOW - 1);
         for waiter in short + 1..=short + 5 {
-            line.join(request(waiter));
+            line.join(0, request(waiter));
         }
         assert_eq!(line.due(160), Some(150 + TELL_EVERY_MS), "a long line: at most every period");
         let tell = line.take(150 + TELL_EVERY_MS);
@@ -286,8 +302,8 @@ mod tests {
     #[test]
     fn a_leaver_is_forgotten_before_it_is_told_and_told_after() {
         let mut line = Line::default();
-        line.join(request(1));
-        line.join(request(2));
+        line.join(0, request(1));
+        line.join(0, request(2));
         line.leave(2);
         assert_eq!(waiters(&line.take(0)), [1]);
         line.leave(1);
@@ -303,8 +319,8 @@ mod tests {
     #[test]
     fn a_grant_for_a_request_gone_goes_back_and_a_refusal_is_dropped() {
         let mut line = Line::default();
-        line.join(request(1));
-        line.join(request(2));
+        line.join(0, request(1));
+        line.join(0, request(2));
         line.take(0);
         line.leave(1);
         line.leave(2);
@@ -317,34 +333,36 @@ mod tests {
     #[test]
     fn a_slot_freed_goes_to_the_best_request_of_the_line_as_good_as_the_queues_best() {
         let mut line = Line::default();
-        line.join(with_priority(1, 2));
-        line.join(with_priority(2, 1));
-        line.join(with_priority(3, 1));
+        line.join(0, with_priority(1, 2));
+        line.join(0, with_priority(2, 1));
+        line.join(0, with_priority(3, 1));
         line.take(0);
-        line.join(with_priority(4, 0));
-        line.join(with_priority(5, 0));
+        line.join(20, with_priority(4, 0));
+        line.join(30, with_priority(5, 0));
         assert_eq!(
-            line.hand(0, |r| r.queue.is_some_and(|q| q.waiter != 4)),
+            line.hand(100, 0, |r| r.queue.is_some_and(|q| q.waiter != 4)),
             Some((5, 10)),
             "untold, the best that suits"
         );
-        assert_eq!(line.hand(0, |_| true), Some((4, 10)));
-        assert_eq!(line.hand(0, |_| true), None, "none as good as the queue's best");
-        assert_eq!(line.hand(1, |_| true), Some((2, 10)), "of one priority, the first to join");
-        assert_eq!(line.hand(2, |_| true), Some((3, 10)));
-        // Told ones are told as admitted here; untold ones were never told.
+        assert_eq!(line.due(100), Some(100), "one handed before it was told is news");
+        assert_eq!(line.hand(120, 0, |_| true), Some((4, 10)));
+        assert_eq!(line.hand(120, 0, |_| true), None, "none as good as the queue's best");
+        assert_eq!(line.hand(120, 1, |_| true), Some((2, 10)), "of one priority, the first to join");
+        assert_eq!(line.hand(120, 2, |_| true), Some((3, 10)));
+        // Told ones are told as admitted here by waiter; untold ones by their waits.
         let tell = line.take(TELL_EVERY_MS);
         assert_eq!((tell.joined.len(), tell.left.len()), (0, 0));
         assert_eq!(tell.handed, [2, 3]);
+        assert_eq!(tell.handed_untold, [70, 100]);
         assert!(line.holds(1) && !line.holds(2));
     }
 
     #[test]
     fn a_failed_wait_fails_every_told_request_and_tells_them_as_leavers() {
         let mut line = Line::default();
-        line.join(request(1));
+        line.join(0, request(1));
         line.take(0);
-        line.join(request(2));
+        line.join(0, request(2));
         assert_eq!(line.failed(), [1]);
         assert!(line.holds(2), "not told yet: it is told with the next Wait");
         let tell = line.take(10);
