@@ -97,6 +97,8 @@ test("a failed probe cools the deployment again, for twice as long", async () =>
 test("a deployment failing every call is cooled once its minute has five requests, over half failed", async () => {
   // LiteLLM's default rule for 5xx: it needs the minute's request count, which the
   // isolate routing this unlimited group tells the coordinator with each failure.
+  // Its five must fall in one minute.
+  await minuteLeft(10);
   ctx.upstream.script("xa", [], { type: "error", status: 500 });
   const statuses = await statusesInTurn("failing", 40);
   const calls = ctx.upstream.requests.filter((r) => r.deployment === "xa").length;
