@@ -37,6 +37,7 @@ test: lint test-core test-mocks test-e2e
 lint: setup
 	cargo fmt --check
 	cargo clippy -q --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" cargo doc -q --no-deps --workspace
 
 ## The core's tests, and the shell's pure pieces (natively, no Worker).
 test-core: setup

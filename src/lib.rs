@@ -33,6 +33,10 @@
 //! - [`durable`]: calling a Durable Object by name.
 //! - [`ui`]: the live page's files (`GET /ui`), which poll `/ui/state`.
 
+// The Worker's API is what it exports to the runtime; its documentation is for
+// those who work on it, and names its private modules.
+#![allow(rustdoc::private_intra_doc_links)]
+
 mod attempt;
 mod background;
 mod cache;

@@ -151,7 +151,7 @@ pub struct ProviderModel<'a> {
     /// The model name the provider expects: the prefix stripped.
     pub model: &'a str,
     pub default_api_base: Option<&'static str>,
-    /// See [`Provider::openai_root`].
+    /// See `Provider::openai_root`.
     pub openai_root: Option<&'static str>,
 }
 

@@ -3,11 +3,11 @@
 //!
 //! A translated request goes through four pure steps, each provider one module of
 //! [`crate::provider`]:
-//! 1. **request**: the client's body, parsed once into an [`openai::ChatRequest`],
+//! 1. **request**: the client's body, parsed once into an [`crate::openai::ChatRequest`],
 //!    becomes the provider's body (the glue in `provider` adds its URL and headers);
-//! 2. **answer**: the provider's complete answer becomes an [`openai::ChatResponse`];
+//! 2. **answer**: the provider's complete answer becomes an [`crate::openai::ChatResponse`];
 //! 3. **stream**: a [`StreamDecoder`] is fed the provider's bytes as they arrive and
-//!    yields [`openai::ChatChunk`]s; a [`ChunkEncoder`] writes them in the client's
+//!    yields [`ChatChunk`]s; a [`ChunkEncoder`] writes them in the client's
 //!    format (OpenAI's SSE, [`OpenAiSse`], for a Chat Completions client). Nothing is
 //!    buffered whole, and any split of the bytes gives the same chunks;
 //! 4. **errors**: the provider's error answer becomes a [`Failure`] of the classes

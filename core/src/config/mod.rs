@@ -1,6 +1,6 @@
 //! Configuration: LiteLLM's YAML turned once into runtime types that cannot be invalid.
 //!
-//! [`load`] parses the YAML into the raw form ([`raw`]), reports every key it does
+//! [`load`] parses the YAML into the raw form (`raw`), reports every key it does
 //! not act on as a warning, resolves `os.environ/NAME` references, applies defaults
 //! and builds the model-group index. A config error names the key path and what
 //! is wrong with it.

@@ -22,7 +22,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 /// The isolate id of a message from a build before isolates were named: it
-/// holds no slots, and its tickets last [`TICKET_TTL_MS`](super::tickets::TICKET_TTL_MS).
+/// holds no slots, and its tickets last `TICKET_TTL_MS` (`tickets`).
 pub const NO_ISOLATE: u64 = 0;
 
 /// What an isolate holds comes back this long after it was last seen (the name

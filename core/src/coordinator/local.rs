@@ -75,7 +75,7 @@
 //! Everything that needs one decision for the whole group still goes through a
 //! ticket: a deployment whose cooldown ended waits for its single probe; while the
 //! queue holds requests ([`HealthView::queued`]), a request that may wait lines up
-//! behind them, told to the coordinator by its isolate's [`line`] (no lease is
+//! behind them, told to the coordinator by its isolate's [`line`](mod@line) (no lease is
 //! granted meanwhile: what frees is theirs); and a request that only tried deployments are left for, or that nothing can serve,
 //! gets the coordinator's exact answer. A cooldown started in another isolate is
 //! seen here within a view's life ([`view_life`]).
@@ -162,7 +162,7 @@ pub struct HealthView {
     /// Only the coordinator may decide now: a probe is due.
     pub coordinate: bool,
     /// Requests wait in the coordinator's queue: a request that may wait lines
-    /// up behind them (through its isolate's [`line`]); one that may not routes
+    /// up behind them (through its isolate's [`line`](mod@line)); one that may not routes
     /// as usual, under what this isolate holds (it never joins the queue).
     #[serde(default)]
     pub queued: bool,

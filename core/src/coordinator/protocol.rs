@@ -22,7 +22,7 @@ pub enum Message {
     Status { group: String },
     /// The client of a waiting request went away. Answered with an empty 204.
     Leave { group: String, waiter: u64 },
-    /// From an isolate whose requests wait in its own line ([`lines`](super::lines)):
+    /// From an isolate whose requests wait in its own line (`coordinator::lines`):
     /// those that joined it since its last `Wait` (each a request that may
     /// wait) and the waiters that left it. Answered, once any are owed (or
     /// after [`WAIT_HOLD_MS`](super::WAIT_HOLD_MS)), with the answers owed to its line: `Vec<(waiter, TicketReply)>`. `reports` are applied first,
@@ -222,7 +222,7 @@ pub struct TicketRequest {
     #[serde(default)]
     pub region: Option<Area>,
     /// Names the isolate that asks: the ticket ends with it if it lapses
-    /// ([`isolates`](super::isolates)); [`NO_ISOLATE`](super::slots::NO_ISOLATE)
+    /// (`coordinator::isolates`); [`NO_ISOLATE`](super::slots::NO_ISOLATE)
     /// from older builds, whose tickets expire only with age.
     #[serde(default)]
     pub isolate: u64,

@@ -12,7 +12,7 @@
 //! every slot leased: exactly, whatever the number of isolates.
 //!
 //! An isolate that dies says nothing: its slots come back when it lapses,
-//! [`SLOTS_TTL_MS`] after its last sync ([`isolates`](super::isolates), which also
+//! [`SLOTS_TTL_MS`] after its last sync (`coordinator::isolates`, which also
 //! keeps the epoch of what it holds: slots given back or still on their way from
 //! an epoch gone were taken back already, and count no more).
 

@@ -96,7 +96,7 @@ impl Dialect {
     }
 
     /// A translator for a stream begun at `created`, written for the client by
-    /// `encoder` ([`OpenAiSse`] for a Chat Completions client); `None` for a
+    /// `encoder` ([`OpenAiSse`](crate::translate::OpenAiSse) for a Chat Completions client); `None` for a
     /// dialect that does not stream (embeddings).
     pub fn stream(&self, created: u64, encoder: Box<dyn ChunkEncoder>, secrets: Secrets) -> Option<StreamTranslation> {
         let decoder: Box<dyn StreamDecoder> = match self {

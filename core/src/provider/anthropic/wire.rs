@@ -351,7 +351,7 @@ pub struct DeltaUsage {
 }
 
 /// One event of a stream (`stream: true`), by its `type` (which the SSE `event:`
-/// name repeats). Read through [`flat_event::FlatEvent`], in one pass.
+/// name repeats). Read through `flat_event::FlatEvent`, in one pass.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", try_from = "flat_event::FlatEvent")]
 pub enum StreamEvent {
