@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use switchyard_core::config::{Deployment, DeploymentId, ModelGroup, RouterPolicy};
 use switchyard_core::coordinator::local::{Ask, Lease, LocalPick, LocalRouter, Outage, VIEW_TTL_MS};
-use switchyard_core::coordinator::{ReportedFailure, TicketRequest, Unavailable};
+use switchyard_core::coordinator::{Grant, ReportedFailure, TicketRequest, Unavailable};
 use switchyard_core::error::ApiError;
 use switchyard_core::failure::FailureClass;
 use switchyard_core::region::Area;
@@ -126,11 +126,15 @@ pub struct TicketHeld {
 }
 
 impl TicketHeld {
-    /// A ticket of `group` to `deployment` was just granted to a request of this isolate.
-    pub fn start(env: &Env, group: &str, deployment: &DeploymentId, background: &Background<'_>) -> Self {
-        with_router(group, LocalRouter::ticket_started);
+    /// `grant`, a ticket of `group`, was just granted to a request of this isolate.
+    pub fn start(env: &Env, group: &str, grant: &Grant, background: &Background<'_>) -> Self {
+        let now = runtime::now_ms() as u64;
+        with_router(group, |r| {
+            r.ticket_started();
+            r.granted(now, grant);
+        });
         keep(env, group, background);
-        Self { group: group.to_owned(), deployment: deployment.clone() }
+        Self { group: group.to_owned(), deployment: grant.deployment.clone() }
     }
 }
 

@@ -408,7 +408,7 @@ async fn pick<'c>(
         return Err(ApiError::Internal(format!("coordinator chose unknown `{}`", grant.deployment)));
     };
     let left = Limits { requests: grant.remaining_requests, tokens: grant.remaining_tokens };
-    let ticket_held = Some(local_route::TicketHeld::start(env, &group.name, &deployment.id, background));
+    let ticket_held = Some(local_route::TicketHeld::start(env, &group.name, &grant, background));
     let queue_wait_ms = grant.waited_ms.map(|_| waited_ms);
     Ok(Ok(Picked { group, deployment, grant: Some(grant), queue_wait_ms, left, in_flight: None, ticket_held }))
 }

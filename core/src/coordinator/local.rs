@@ -92,7 +92,7 @@ use serde::{Deserialize, Serialize};
 use super::grant::{fits, in_region};
 use super::slots::{SLOTS_TTL_MS, SlotLease, SlotsSince};
 use super::strategy::{self, Candidate};
-use super::{TicketRequest, Timings, Unavailable};
+use super::{Grant, TicketRequest, Timings, Unavailable};
 use crate::config::{Deployment, DeploymentId, ModelGroup, RouterPolicy, RoutingStrategy};
 use crate::failure::FailureClass;
 use crate::region::Area;
@@ -454,6 +454,9 @@ pub struct LocalRouter {
     /// The coordinator's last refusal, for lack of capacity, of a request of this
     /// isolate that could not wait ([`LocalRouter::refused`]).
     refused: Option<Refusal>,
+    /// Deployments whose minute a ticket of this isolate spent since its view,
+    /// and when ([`LocalRouter::granted`]).
+    spent: Vec<(DeploymentId, u64)>,
 }
 
 /// A refusal by the coordinator that holds for the requests like the one refused
@@ -559,6 +562,11 @@ impl LocalRouter {
                 && !avoid.contains(&d.id)
                 && !closed(d)
         }) {
+            // Nothing left of its minute: where it alone could serve, the
+            // request asks, and the coordinator says when it frees.
+            if !stale && self.spent.iter().any(|(id, _)| *id == d.id) && !self.holds_room(d, estimated_tokens) {
+                continue;
+            }
             let limit = view.full.iter().find(|(id, _)| *id == d.id).map(|(_, limit)| *limit).or_else(|| {
                 let left = view.tokens_left.iter().find(|(id, _)| *id == d.id).map(|(_, left)| left)?;
                 (estimated_tokens > left.tokens).then_some(Full::Rate { retry_after_ms: left.retry_after_ms })
@@ -871,6 +879,7 @@ impl LocalRouter {
         if self.refused.as_ref().is_some_and(|refusal| asked_ms >= refusal.at_ms) {
             self.refused = None;
         }
+        self.spent.retain(|(_, at_ms)| asked_ms < *at_ms);
         // Slots are not of a minute: those leased count however old the view,
         // but a view that took longer than half the slots' TTL may carry slots
         // the coordinator took back already (it lost track of this isolate).
@@ -1038,6 +1047,19 @@ impl LocalRouter {
     /// A request of this isolate took a ticket of the group (granted now).
     pub fn ticket_started(&mut self) {
         self.tickets = self.tickets.saturating_add(1);
+    }
+
+    /// A ticket of this isolate was granted at `now_ms`. Where it took the last
+    /// of its deployment's rpm or tpm this minute, requests here leave that
+    /// deployment out until a view asked for after now comes, rather than each
+    /// take a ticket for it (where its rpm is too small to lease, say) that the
+    /// coordinator grants on another deployment, or refuses. Where nothing else
+    /// can serve them, they still ask.
+    pub fn granted(&mut self, now_ms: u64, grant: &Grant) {
+        if grant.remaining_requests == Some(0) || grant.remaining_tokens == Some(0) {
+            self.spent.retain(|(id, _)| *id != grant.deployment);
+            self.spent.push((grant.deployment.clone(), now_ms));
+        }
     }
 
     /// A request with a ticket to `deployment` ended at `now_ms`, however it

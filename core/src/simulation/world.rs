@@ -468,7 +468,9 @@ impl<'s> World<'s> {
                 if let Some(index) = index {
                     let how = if queued { How::Queued } else { How::Ticket };
                     // Its isolate syncs while the ticket runs, or the ticket lapses with it.
-                    self.isolates[to.slot].router.ticket_started();
+                    let router = &mut self.isolates[to.slot].router;
+                    router.ticket_started();
+                    router.granted(self.now, &grant);
                     self.call(to.slot, request, index, Some(grant.ticket), minute, how);
                     self.arm_keeper(to.slot);
                 }

@@ -1415,3 +1415,45 @@ fn a_refusal_by_the_coordinator_holds_for_requests_like_it_until_a_view_asked_af
     w.refresh(0, 111, None);
     assert_eq!(w.look(0, 112, &[]), "refresh", "a newer view: the slot is free again");
 }
+
+const SMALL_FIRST: &str = "model_list:
+  - {model_name: g, litellm_params: {model: x, mock_response: a, rpm: 1, order: 1}, model_info: {id: a}}
+  - {model_name: g, litellm_params: {model: x, mock_response: b, rpm: 1000, order: 2}, model_info: {id: b}}
+";
+
+#[test]
+fn a_ticket_that_spent_a_deployments_minute_leaves_it_out_here_until_a_view_asked_after_it() {
+    let mut w = World::new(SMALL_FIRST);
+    w.refresh(0, 0, None);
+    w.refresh(1, 0, None);
+    // `a` comes first, and its rpm is too small to lease: each request asks for it.
+    assert_eq!(w.look(0, 1, &[]), "coordinate");
+    let group = w.config.group("g").unwrap();
+    let Admission::Now(TicketReply::Granted(grant)) =
+        w.coordinator.acquire(2, group, &w.config.router, &plain_request(), &mut w.rng)
+    else {
+        panic!("a grant of `a`");
+    };
+    assert_eq!((grant.deployment.as_str(), grant.remaining_requests), ("a", Some(0)));
+    w.isolates[0].granted(2, &grant);
+    // Its minute is spent: here the next tier serves; the other isolate, whose
+    // view says `a` has room, still asks.
+    assert_eq!(w.look(0, 3, &[]), "b");
+    assert_eq!(w.look(1, 3, &[]), "coordinate");
+    // A request only `a` could serve still asks: the coordinator says when it frees.
+    assert_eq!(w.look(0, 3, &["b"]), "coordinate");
+    // A view asked for before the grant leaves it out still; one asked for after
+    // it says so itself.
+    let group = w.config.group("g").unwrap();
+    let before = w.coordinator.sync_local(4, group, &w.config.router, 1, &[], None, 10, &mut w.rng);
+    w.isolates[0].update(1, 4, before);
+    assert_eq!(w.look(0, 5, &[]), "b");
+    w.refresh(0, 6, None);
+    assert_eq!(w.look(0, 7, &[]), "b");
+    assert!(w.look(0, 7, &["b"]).starts_with("full: RateLimited"), "the view says `a` is spent");
+    // A grant that leaves room spends nothing.
+    let mut w = World::new(SMALL_FIRST);
+    w.refresh(0, 0, None);
+    w.isolates[0].granted(1, &Grant { remaining_requests: Some(1), ..grant });
+    assert_eq!(w.look(0, 2, &[]), "coordinate");
+}
