@@ -63,10 +63,17 @@ test("a 429 cools the deployment; after cooldown_time one probe goes first, then
   const cooledAt = Date.now();
   // Cooling: everything goes to pb, whichever isolate asks.
   assert.deepEqual(new Set(await ids("pair", 12)), new Set(["pb"]));
-  await sleep(Math.max(0, 1_100 - (Date.now() - cooledAt)));
   // Half-open: pa gets one probe, slow enough that the others arrive while it is out.
   ctx.upstream.script("pa", [{ type: "ok", delayMs: 400 }]);
-  const probeBurst = await ids("pair", 8);
+  await sleep(Math.max(0, 1_000 - (Date.now() - cooledAt)));
+  // The cooldown began when the gateway told the coordinator of the 429, a moment
+  // after the upstream answered it (longer on a loaded machine): bursts until one
+  // finds it over, well within twice its time.
+  let probeBurst;
+  do {
+    probeBurst = await ids("pair", 8);
+    if (!probeBurst.includes("pa")) await sleep(50);
+  } while (!probeBurst.includes("pa") && Date.now() - cooledAt < 2_000);
   assert.equal(probeBurst.filter((id) => id === "pa").length, 1, `one probe: ${probeBurst}`);
   // The probe succeeded: pa is back in rotation, in every isolate once the views
   // made while it was out have lapsed (VIEW_TTL_MS, a second).
