@@ -650,8 +650,7 @@ impl<'s> World<'s> {
             }
             ToCoordinator::Wait { from, tell } => {
                 let Tell { joined, left, handed, handed_untold } = tell;
-                let coordinator = &mut self.coordinator;
-                coordinator.wait(
+                self.coordinator.wait(
                     now,
                     group,
                     policy,

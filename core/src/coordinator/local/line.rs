@@ -98,19 +98,18 @@ impl Line {
     /// `waiter` leaves the line (its client went away, or its time ran out
     /// here): not yet told, it is forgotten; told, it is told as a leaver.
     pub fn leave(&mut self, waiter: u64) {
-        if self.take_out(waiter).is_none() {
+        if let Some(Taken::Told) = self.take_out(waiter) {
             self.left.push(waiter);
         }
     }
 
-    /// Takes `waiter` out of the line: `None` when it was told (the
-    /// coordinator must hear why it went), else when it joined.
-    fn take_out(&mut self, waiter: u64) -> Option<u64> {
+    /// Takes `waiter` out of the line, if it is in it.
+    fn take_out(&mut self, waiter: u64) -> Option<Taken> {
         if self.told.remove(&waiter).is_some() {
-            return None;
+            return Some(Taken::Told);
         }
         let place = self.untold.iter().position(|(_, r)| waiter_of(r) == Some(waiter))?;
-        Some(self.untold.remove(place).0)
+        Some(Taken::Untold { joined_ms: self.untold.remove(place).0 })
     }
 
     /// The request of the line a slot freed here goes to, if one is as good as
@@ -132,8 +131,9 @@ impl Line {
             .map(|(q, place, r)| ((q.priority, place), (q.waiter, r.estimated_tokens)))
             .min()?;
         match self.take_out(waiter.0) {
-            None => self.handed.push(waiter.0),
-            Some(joined_ms) => self.handed_untold.push(now_ms.saturating_sub(joined_ms)),
+            Some(Taken::Told) => self.handed.push(waiter.0),
+            Some(Taken::Untold { joined_ms }) => self.handed_untold.push(now_ms.saturating_sub(joined_ms)),
+            None => {}
         }
         Some(waiter)
     }
@@ -227,6 +227,14 @@ impl Line {
     }
 }
 
+/// Where a waiter taken out of the line was.
+enum Taken {
+    /// Told to the coordinator, which must hear why it went.
+    Told,
+    /// Not told yet: the coordinator knows nothing of it.
+    Untold { joined_ms: u64 },
+}
+
 fn waiter_of(request: &TicketRequest) -> Option<u64> {
     request.queue.map(|q| q.waiter)
 }
@@ -308,6 +316,8 @@ mod tests {
         assert_eq!(waiters(&line.take(0)), [1]);
         line.leave(1);
         assert!(!line.holds(1));
+        line.leave(9);
+        assert!(line.left == [1], "one never in the line is not told as a leaver");
         let Tell { joined, left, .. } = line.take(TELL_EVERY_MS);
         assert!(joined.is_empty());
         assert_eq!(left, [1]);
