@@ -9,7 +9,7 @@ CONFIG ?=
 SHELL := /bin/bash
 ENV := source .tools/env
 
-.PHONY: setup build dev test lint test-core test-mocks test-e2e check fuzz bench profile clean
+.PHONY: setup build dev test lint test-core test-mocks test-e2e check fuzz bench bench-coordinator profile clean
 
 setup:
 	bash scripts/setup.sh
@@ -75,6 +75,11 @@ bench: build
 		npm install --prefix bench/.portkey --no-audit --no-fund -s @portkey-ai/gateway@$(PORTKEY_VERSION))
 	cargo bench -q -p switchyard-core
 	bench/.venv/bin/python bench/run.py
+
+## What one group's coordinator (its Durable Object) spends per message under
+## workerd, beside a Durable Object that does nothing (BENCHMARKS.md).
+bench-coordinator: build
+	node bench/coordinator.mjs
 
 ## Where the routed path spends its CPU under workerd (V8's sampling profiler).
 profile: build

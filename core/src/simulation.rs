@@ -2,7 +2,9 @@
 //! many isolates routing by themselves and taking tickets, against the real
 //! coordinator and the real isolate router ([`crate::coordinator`]), with a fake
 //! clock, a network delay on every message, upstream calls of random latency that
-//! sometimes fail, and isolates that die with leases and calls outstanding.
+//! sometimes fail, isolates that die with leases and calls outstanding, and, when
+//! the scenario gives one, a time the coordinator takes on each message, one at a
+//! time.
 //!
 //! Nothing here decides anything the gateway does: the simulation drives the same
 //! calls the Worker and the Durable Object make (`LocalRouter::pick`, `update`,
@@ -28,7 +30,7 @@ mod report;
 mod scenario;
 mod world;
 
-pub use report::{Delay, DeploymentFigures, Inversions, Messages, MinuteFigures, Report, Routed};
+pub use report::{Busy, Delay, DeploymentFigures, Inversions, Messages, MinuteFigures, Report, Routed};
 pub use scenario::{Latency, Scenario};
 
 /// Runs `scenario` to its end. Fails only when its config does not load.

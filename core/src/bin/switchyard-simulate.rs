@@ -6,7 +6,8 @@
 //! nobody waits in the queue), or with a priority on every request
 //! (`--all-priorities`: every request may wait, and the queue never empties),
 //! with the scenario's random draws from its seed, or from another
-//! (`--seed <n>`). Run times per simulated minute are in BENCHMARKS.md. Exits
+//! (`--seed <n>`), and with the coordinator answering each message as it comes
+//! or taking `--service-us <n>` of CPU time on each, one at a time. Run times per simulated minute are in BENCHMARKS.md. Exits
 //! non-zero when a limit was exceeded.
 
 use std::process::ExitCode;
@@ -14,16 +15,18 @@ use std::process::ExitCode;
 use switchyard_core::simulation::{self, Scenario};
 
 fn main() -> ExitCode {
-    // `switchyard-simulate [minutes] [--without-priorities | --all-priorities] [--seed <n>]`.
+    // `switchyard-simulate [minutes] [--without-priorities | --all-priorities] [--seed <n>] [--service-us <n>]`.
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let mut scenario = Scenario::issue();
-    if let Some(at) = args.iter().position(|arg| arg == "--seed") {
-        let Some(seed) = args.get(at + 1).and_then(|n| n.parse().ok()) else {
-            eprintln!("--seed takes a number");
-            return ExitCode::FAILURE;
-        };
-        scenario.seed = seed;
-        args.drain(at..=at + 1);
+    for (flag, field) in [("--seed", &mut scenario.seed), ("--service-us", &mut scenario.service_us)] {
+        if let Some(at) = args.iter().position(|arg| arg == flag) {
+            let Some(n) = args.get(at + 1).and_then(|n| n.parse().ok()) else {
+                eprintln!("{flag} takes a number");
+                return ExitCode::FAILURE;
+            };
+            *field = n;
+            args.drain(at..=at + 1);
+        }
     }
     let minutes = args.iter().find_map(|arg| arg.parse().ok()).unwrap_or(1);
     let scenario = Scenario { minutes, ..scenario };
@@ -39,7 +42,7 @@ fn main() -> ExitCode {
     let s = &scenario;
     println!(
         "{} isolates (mean life {} s), {} requests/s for {} min, delays {}..{} ms, rpm {} (a), tpm {} (b), \
-         max_parallel_requests {} (c), {}% with a priority, {}% failures, seed {}",
+         max_parallel_requests {} (c), {}% with a priority, {}% failures, {} µs a message at the coordinator, seed {}",
         s.isolates,
         s.isolate_life_s,
         s.requests_per_s,
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
         s.max_parallel,
         s.priority_share * 100.0,
         s.failure_rate * 100.0,
+        s.service_us,
         s.seed
     );
     match simulation::run(s) {

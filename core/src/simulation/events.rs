@@ -89,6 +89,8 @@ pub(super) enum Event {
     /// A message arrives at the coordinator, with the reports of tickets that
     /// waited to travel with it (`report_may_wait`), applied first.
     AtCoordinator(ToCoordinator, Vec<Report>),
+    /// The coordinator is done with the messages it took: it takes the next.
+    CoordinatorTurn,
     /// A view arrives at the isolate that asked for it at `asked_ms`.
     View { to: Sender, asked_ms: u64, view: HealthView, shared: bool },
     /// A ticket's answer arrives; `minute`: the coordinator's when it granted it;

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::events::{Request, SyncWhy};
-use super::report::{Delay, DeploymentFigures, Inversions, Messages, MinuteFigures, Report, Routed};
+use super::report::{Busy, Delay, DeploymentFigures, Inversions, Messages, MinuteFigures, Report, Routed};
 
 pub(super) const MINUTE_MS: u64 = 60_000;
 /// Arrival-to-call delays are kept per millisecond up to this; longer ones in the last.
@@ -64,6 +64,10 @@ pub(super) struct Meter {
     vanished: u64,
     failed: u64,
     messages: Messages,
+    /// The coordinator's time spent on messages (µs), and how long each
+    /// waited for its turn (per millisecond, as `delays`).
+    busy_us: u64,
+    turns: Vec<u64>,
     writes: u64,
     /// Requests with a priority not yet admitted nor refused: per priority,
     /// (arrival, id), the oldest first.
@@ -101,6 +105,8 @@ impl Meter {
             vanished: 0,
             failed: 0,
             messages: Messages::default(),
+            busy_us: 0,
+            turns: vec![0; DELAY_BUCKETS],
             writes: 0,
             waiting: BTreeMap::new(),
             inversions: Inversions { bound_ms: inversion_bound_ms, ..Inversions::default() },
@@ -252,6 +258,13 @@ impl Meter {
         self.messages.report += 1;
     }
 
+    /// The coordinator took a message that waited `waited_ms` for its turn.
+    pub fn served(&mut self, waited_ms: u64, service_us: u64) {
+        self.busy_us += service_us;
+        let bucket = (waited_ms as usize).min(DELAY_BUCKETS - 1);
+        self.turns[bucket] += 1;
+    }
+
     pub fn write(&mut self) {
         self.writes += 1;
     }
@@ -294,6 +307,10 @@ impl Meter {
             failed: self.failed,
             deployments,
             messages: self.messages,
+            busy: Busy {
+                share: self.busy_us as f64 / (self.minutes * MINUTE_MS * 1_000) as f64,
+                turn: summary(&self.turns),
+            },
             writes: self.writes,
             inversions: self.inversions,
             delays,

@@ -78,6 +78,15 @@ pub struct Inversions {
     pub longest_wait_ms: u64,
 }
 
+/// How busy the coordinator was, taking one message at a time.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Busy {
+    /// Of the run's time, the share it spent on messages.
+    pub share: f64,
+    /// How long messages waited for their turn once they arrived.
+    pub turn: Delay,
+}
+
 /// How long requests of one kind waited between their arrival and their call.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Delay {
@@ -158,6 +167,8 @@ pub struct Report {
     pub failed: u64,
     pub deployments: Vec<DeploymentFigures>,
     pub messages: Messages,
+    /// The coordinator's time on those messages ([`Scenario::service_us`](super::Scenario::service_us) each).
+    pub busy: Busy,
     pub inversions: Inversions,
     /// Snapshots the coordinator wrote to its storage (`Coordinator::snapshot_due`
     /// after each message, as the Durable Object's).
@@ -280,6 +291,15 @@ impl fmt::Display for Report {
             m.acquire,
             m.wait,
             m.report
+        )?;
+        let b = &self.busy;
+        writeln!(
+            f,
+            "coordinator busy {:.1}% of the time; a message's wait for its turn: mean {:.2} ms, p99 {} ms, max {} ms",
+            b.share * 100.0,
+            b.turn.mean_ms,
+            b.turn.p99_ms,
+            b.turn.max_ms
         )?;
         writeln!(f, "coordinator storage writes {} ({:.4} per message)", self.writes, self.writes_per_message())?;
         let i = &self.inversions;

@@ -51,3 +51,26 @@ fn priority_order_holds_when_every_request_may_wait() {
     assert!(report.routed.queued > 1_000 && report.refused.get("queue timeout").is_some_and(|&n| n > 0), "{report}");
     assert!(report.routed.handed > 1_000, "{report}");
 }
+
+/// A coordinator that takes time on each message takes them one at a time:
+/// its busy time is the messages it took times the time each took, messages
+/// that came while it was busy waited their turn, and every limit still holds.
+/// Without a service time it is never busy and no message waits.
+#[test]
+fn a_coordinator_with_a_service_time_takes_messages_in_turn() {
+    let scenario = Scenario { minutes: 1, ..Scenario::scaled(40) };
+    let at_once = run(&scenario).unwrap();
+    assert_eq!((at_once.busy.share, at_once.busy.turn.max_ms), (0.0, 0), "{at_once}");
+
+    let service_us = 2_000;
+    let report = run(&Scenario { service_us, ..scenario }).unwrap();
+    println!("{report}");
+    assert_eq!(report.limit_violations(), Vec::<String>::new());
+    let taken = report.busy.turn.count;
+    // Messages still on their way or waiting their turn when the run ends were
+    // counted as sent but not taken.
+    assert!(taken > 0 && taken <= report.messages.total(), "{report}");
+    let busy_share = (taken * service_us) as f64 / (60_000.0 * 1_000.0);
+    assert!((report.busy.share - busy_share).abs() < 1e-9, "{report}");
+    assert!(report.busy.turn.max_ms > 0 && report.busy.turn.mean_ms > 0.0, "{report}");
+}

@@ -3,7 +3,7 @@
 //! mirrors the Worker (`src/local_route.rs`, `src/line.rs`, `src/proxy.rs`) or
 //! the Durable Object (`src/coordinator.rs`) step for step.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use super::draw;
 use super::events::{Agenda, Call, Event, Request, Sender, SyncWhy, ToCoordinator};
@@ -62,6 +62,10 @@ pub(super) struct World<'s> {
     told: HashMap<u64, (Request, Option<u64>)>,
     /// When the coordinator's alarm is set.
     wakeup_at: Option<u64>,
+    /// Messages that came while the coordinator was busy, in order, each with
+    /// when it came; and until when (µs) it is busy with those it took.
+    pending: VecDeque<(ToCoordinator, Vec<TicketReport>, u64)>,
+    busy_until_us: u64,
     agenda: Agenda,
     rng: fastrand::Rng,
     meter: Meter,
@@ -106,6 +110,8 @@ impl<'s> World<'s> {
             held: BTreeMap::new(),
             told: HashMap::new(),
             wakeup_at: None,
+            pending: VecDeque::new(),
+            busy_until_us: 0,
             agenda: Agenda::default(),
             rng: fastrand::Rng::with_seed(scenario.seed),
             meter,
@@ -140,7 +146,14 @@ impl<'s> World<'s> {
     fn handle(&mut self, event: Event) {
         match event {
             Event::Arrival => self.arrive(),
-            Event::AtCoordinator(message, reports) => self.at_coordinator(message, reports),
+            Event::AtCoordinator(message, reports) => {
+                self.pending.push_back((message, reports, self.now));
+                // Otherwise a turn is due already.
+                if self.pending.len() == 1 {
+                    self.take_turns();
+                }
+            }
+            Event::CoordinatorTurn => self.take_turns(),
             Event::View { to, asked_ms, view, shared } => self.view_arrives(to, asked_ms, view, shared),
             Event::Ticket { to, request, reply, minute, queued } => {
                 self.ticket_arrives(to, request, reply, minute, queued)
@@ -611,6 +624,24 @@ impl<'s> World<'s> {
     }
 
     // --- The coordinator (src/coordinator.rs) -----------------------------------
+
+    /// The Durable Object takes the messages that came, one at a time and
+    /// `service_us` each, as many as this millisecond leaves it time for; the
+    /// others at its next turn.
+    fn take_turns(&mut self) {
+        let now_us = self.now * 1_000;
+        while self.busy_until_us < now_us + 1_000 {
+            let Some((message, reports, came_ms)) = self.pending.pop_front() else {
+                return;
+            };
+            self.busy_until_us = self.busy_until_us.max(now_us) + self.scenario.service_us;
+            self.meter.served(self.now - came_ms, self.scenario.service_us);
+            self.at_coordinator(message, reports);
+        }
+        if !self.pending.is_empty() {
+            self.agenda.push(self.busy_until_us / 1_000, Event::CoordinatorTurn);
+        }
+    }
 
     /// The Durable Object takes a message, then answers the waiting requests it
     /// made admissible and sets its alarm.
