@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use switchyard_core::config::{Deployment, DeploymentId, ModelGroup, RouterPolicy};
+use switchyard_core::coordinator::local::asking::Asking;
 use switchyard_core::coordinator::local::{Ask, Lease, LocalPick, LocalRouter, Outage, VIEW_TTL_MS};
 use switchyard_core::coordinator::{Grant, ReportedFailure, TicketRequest, Unavailable};
 use switchyard_core::error::ApiError;
@@ -29,6 +30,8 @@ thread_local! {
     static KEEPERS: RefCell<HashMap<String, u64>> = RefCell::new(HashMap::new());
     /// Groups with a refresh in flight, and when it started.
     static SYNCING: RefCell<HashMap<String, u64>> = RefCell::new(HashMap::new());
+    /// Per group, the tickets this isolate's requests that may not wait are asking for.
+    static ASKING: RefCell<HashMap<String, Asking>> = RefCell::new(HashMap::new());
 }
 
 /// How long a request waits for another's refresh, after which a refresh in
@@ -150,8 +153,9 @@ pub enum Local<'g> {
     /// The deployment to call without a ticket, with what its lease says is left
     /// of its rpm and tpm, and, when it counts in flight, what frees it.
     Call(&'g Deployment, Limits, Option<InFlight>),
-    /// Take a ticket: the group needs coordination.
-    Ticket,
+    /// Take a ticket: the group needs coordination. Counted among the tickets
+    /// this isolate asks for at once while held, for a request that may not wait.
+    Ticket(Option<AskingTicket>),
     /// What the coordinator would answer: every deployment that could serve the
     /// request is full, and it may not wait.
     Refused(Unavailable),
@@ -190,19 +194,77 @@ pub async fn pick<'g>(
                 });
                 return Ok(Local::Call(deployment, limits, in_flight));
             }
-            LocalPick::Coordinate => return Ok(Local::Ticket),
+            LocalPick::Coordinate => {}
             LocalPick::Full(reason) => return Ok(Local::Refused(reason)),
             LocalPick::Unreachable(outage) => return Err(outage.error(&group.name)),
             // A view just fetched that is already stale (a cooldown ending now), or
             // whose lease is used up already: ask for a ticket.
-            LocalPick::Refresh if refreshed => return Ok(Local::Ticket),
+            LocalPick::Refresh if refreshed => {}
             // A failed refresh marks the router: the next pick routes by the old
             // view or answers Unreachable, never Refresh.
             LocalPick::Refresh => {
                 refresh_shared(env, &group.name, ask.estimated_tokens).await;
                 refreshed = true;
+                continue;
             }
         }
+        // Only the coordinator can decide: a ticket. A request that may wait goes
+        // through its line, which tells many at once.
+        if ask.may_wait {
+            return Ok(Local::Ticket(None));
+        }
+        if let Some(asking) = AskingTicket::ask(&group.name) {
+            return Ok(Local::Ticket(Some(asking)));
+        }
+        // As many ask already: once one is answered, pick again (a refusal holds
+        // for this request too, and a grant may have come with a view).
+        while !AskingTicket::has_room(&group.name) {
+            Delay::from(Duration::from_millis(SHARED_SYNC_POLL_MS)).await;
+        }
+    }
+}
+
+/// A ticket asked for by a request that may not wait, counted among those this
+/// isolate asks for at once ([`Asking`]) until dropped: after its answer was
+/// taken in (a refusal recorded for the requests waiting to ask).
+pub struct AskingTicket {
+    group: String,
+    asked_ms: u64,
+    answered: bool,
+}
+
+impl AskingTicket {
+    fn has_room(group: &str) -> bool {
+        let now = runtime::now_ms() as u64;
+        ASKING.with_borrow_mut(|asking| asking.get_mut(group).is_none_or(|a| a.has_room(now)))
+    }
+
+    /// Counts a ticket asked for now, if there is room for one.
+    fn ask(group: &str) -> Option<Self> {
+        let now = runtime::now_ms() as u64;
+        ASKING.with_borrow_mut(|asking| {
+            let of_group = match asking.get_mut(group) {
+                Some(of_group) => of_group,
+                None => asking.entry(group.to_owned()).or_default(),
+            };
+            let asked_ms = of_group.has_room(now).then(|| of_group.ask(now))?;
+            Some(Self { group: group.to_owned(), asked_ms, answered: false })
+        })
+    }
+
+    /// The coordinator answered (how soon sets how many may ask at once).
+    pub fn answered(&mut self) {
+        self.answered = true;
+    }
+}
+
+impl Drop for AskingTicket {
+    fn drop(&mut self) {
+        ASKING.with_borrow_mut(|asking| {
+            if let Some(of_group) = asking.get_mut(&self.group) {
+                of_group.answered(self.asked_ms, self.answered.then(|| runtime::now_ms() as u64));
+            }
+        });
     }
 }
 

@@ -350,15 +350,16 @@ async fn pick<'c>(
         region: request.allowed_region,
         may_wait: serving.priority.is_some(),
     };
-    match local_route::pick(env, group, serving.router(), ask, background, rng).await? {
+    // Held until this function returns: after a refusal is recorded below.
+    let mut asking = match local_route::pick(env, group, serving.router(), ask, background, rng).await? {
         local_route::Local::Call(deployment, left, in_flight) => {
             let picked =
                 Picked { group, deployment, grant: None, queue_wait_ms: None, left, in_flight, ticket_held: None };
             return Ok(Ok(picked));
         }
         local_route::Local::Refused(reason) => return Ok(Err(reason)),
-        local_route::Local::Ticket => {}
-    }
+        local_route::Local::Ticket(asking) => asking,
+    };
     let queue = serving.queue(group, runtime::now_ms() as u64, rng.u64(..));
     // A request that can neither wait nor has tried anything: its refusal holds
     // for the isolate's requests like it (`local_route::refused`).
@@ -373,6 +374,9 @@ async fn pick<'c>(
     };
     let asked_ms = runtime::now_ms() as u64;
     let reply = take_ticket(env, &group.name, ticket, caller, background).await;
+    if let (Some(asking), Ok(_)) = (&mut asking, &reply) {
+        asking.answered();
+    }
     let waited_ms = (runtime::now_ms() as u64).saturating_sub(asked_ms);
     // A coordinator that failed this ticket is not asked again by the next picks at once.
     if let Err(error) = &reply {

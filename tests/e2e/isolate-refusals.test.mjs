@@ -8,6 +8,11 @@
 //   like it with the same answer, without asking, until a view asked for after the
 //   refusal comes (`LocalRouter::refused`, `refused_like`). What it saves: the
 //   isolate's view, a moment old, says there is room, and another gateway took it;
+// - requests sent together that each need a ticket do not all ask: at most eight of
+//   an isolate's ask at once (`coordinator::local::asking`, `AskingTicket` in
+//   src/local_route.rs), the others wait for an answer and pick again, so the first
+//   refusal holds for them (what keeps a coordinator that falls behind from being
+//   asked once per request that waited for its late view);
 // - near a `max_parallel_requests`, an in-flight slot goes back to the coordinator
 //   as its request ends while requests wait in the queue (`LocalRouter::release`,
 //   `return_at_once`), so that the request waiting through another gateway is
@@ -38,6 +43,7 @@ before(async () => {
       [
         "model_list:",
         deployment(upstream, "limited", "lim", `, rpm: ${RPM}`),
+        deployment(upstream, "burst", "bu", `, rpm: ${RPM}`),
         deployment(upstream, "parallel", "par", `, max_parallel_requests: ${MAX_PARALLEL}`),
         deployment(upstream, "near", "nr", `, max_parallel_requests: ${MAX_PARALLEL}`),
         deployment(upstream, "kept", "kp", `, max_parallel_requests: ${MAX_PARALLEL}`),
@@ -115,33 +121,50 @@ function assertRefused(answer, code) {
   assert.equal(typeof error.message, "string");
 }
 
-test("a coordinator's refusal holds in the isolate: the requests like it are refused there, not asked one by one", async (t) => {
-  await minuteLeft(10);
+/**
+ * Spends `group`'s minute (rpm 2) so that gateway B does not know: B's view is
+ * made while there is room (one of the two requests left; its request syncs, then
+ * takes a ticket, as an rpm this small is never leased), and A takes what is left.
+ * Returns when B's view was asked for, and the coordinator's counts then.
+ */
+async function spentBehindB(group) {
   const [a, b] = ctx.gateways;
-  // B's view is made while there is room (one of the two requests left): its
-  // request syncs, then takes a ticket, as an rpm this small is never leased.
   const viewAsked = Date.now();
-  assert.equal((await read(chat(b, "limited", "b-first"))).status, 200);
-  // A takes what is left of the minute: B's view, still fresh, does not know.
-  assert.equal((await read(chat(a, "limited", "a-last"))).status, 200);
+  assert.equal((await read(chat(b, group, "b-first"))).status, 200);
+  assert.equal((await read(chat(a, group, "a-last"))).status, 200);
   // The tickets' reports wait 100 ms for a next ticket to travel with
   // (`coordinator::report`), and B's ticket ends only once its report left:
-  // an end that would lift the refusal below. Let both go first.
+  // an end that would lift a refusal. Let both go first.
   await sleep(300);
-  const before = await coordinatorCounts(a, "limited");
+  return { viewAsked, before: await coordinatorCounts(a, group) };
+}
+
+/**
+ * The messages `group`'s coordinator took since `before`, less the read of the
+ * counts; `handedOver`: the messages of counts handed over on their own (2 s after
+ * a request), one per gateway, if `observed` says any were.
+ */
+async function messagesSince(before, group) {
+  const afterwards = await coordinatorCounts(ctx.gateways[0], group);
+  return {
+    messages: afterwards.messages - before.messages - 1,
+    handedOver: afterwards.observed === before.observed ? 0 : 2,
+  };
+}
+
+test("a coordinator's refusal holds in the isolate: the requests like it are refused there, not asked one by one", async (t) => {
+  await minuteLeft(10);
+  const b = ctx.gateways[1];
+  const { viewAsked, before } = await spentBehindB("limited");
 
   // B's next request asks the coordinator, which refuses it; the eight after it,
   // sent once that answer came and within the view's life, ask nothing.
   const refused = [await read(chat(b, "limited", "b-refused"))];
   refused.push(...(await Promise.all(Array.from({ length: 8 }, (_, i) => read(chat(b, "limited", `b-like-${i}`))))));
   const sinceView = Date.now() - viewAsked;
-  const afterwards = await coordinatorCounts(a, "limited");
+  const { messages, handedOver } = await messagesSince(before, "limited");
 
   for (const answer of refused) assertRefused(answer, "rate_limit_exceeded");
-  // Less this read of the counts. Counts handed over on their own (2 s after a
-  // request) would be messages too: one per gateway, seen in `observed`.
-  const messages = afterwards.messages - before.messages - 1;
-  const handedOver = afterwards.observed === before.observed ? 0 : 2;
   assert.ok(
     messages <= 1 + handedOver,
     `${messages} messages to the coordinator for B's ${refused.length} refused requests (counts handed over: ${handedOver > 0})`,
@@ -150,6 +173,28 @@ test("a coordinator's refusal holds in the isolate: the requests like it are ref
   t.diagnostic(
     `${refused.length} refused through B at ${sinceView} ms of its view's ${VIEW_TTL_MS} ms, for ${messages} coordinator message(s)`,
   );
+});
+
+test("requests sent together that each need a ticket: at most eight ask, the rest are refused by the refusal they bring", async (t) => {
+  await minuteLeft(10);
+  const b = ctx.gateways[1];
+  const { viewAsked, before } = await spentBehindB("burst");
+
+  // Thirty at once through B, whose view says one is left: each would take a ticket.
+  const burst = await Promise.all(Array.from({ length: 30 }, (_, i) => read(chat(b, "burst", `b-burst-${i}`))));
+  const sinceView = Date.now() - viewAsked;
+  const { messages, handedOver } = await messagesSince(before, "burst");
+
+  for (const answer of burst) assertRefused(answer, "rate_limit_exceeded");
+  // Eight acquires at most (`MAX_ASKING`), a sync if B's view was refreshed
+  // ahead, and the counts handed over, if they were: where each of the thirty
+  // asked before (30 messages).
+  assert.ok(
+    messages >= 1 && messages <= 8 + 1 + handedOver,
+    `${messages} messages to the coordinator for B's ${burst.length} requests sent together (counts handed over: ${handedOver > 0})`,
+  );
+  assert.deepEqual(ctx.upstream.requests.map(tagOf), ["b-first", "a-last"], "nothing over the rpm reached the upstream");
+  t.diagnostic(`${burst.length} sent together through B at ${sinceView} ms of its view, for ${messages} coordinator message(s)`);
 });
 
 test("near max_parallel_requests, a slot goes back as its request ends while a request waits through another gateway", async (t) => {

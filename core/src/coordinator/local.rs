@@ -97,6 +97,7 @@ use crate::config::{Deployment, DeploymentId, ModelGroup, RouterPolicy, RoutingS
 use crate::failure::FailureClass;
 use crate::region::Area;
 
+pub mod asking;
 pub mod line;
 pub mod outage;
 pub use outage::{OUTAGE_RETRY_MS, Outage, STALE_GRACE_MS};

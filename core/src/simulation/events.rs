@@ -27,6 +27,9 @@ pub(super) struct Request {
     pub estimated: u64,
     /// It asked for a view already (the Worker refreshes once, then takes a ticket).
     pub refreshed: bool,
+    /// When it asked for its ticket, which names it among those its isolate
+    /// asks for at once (`Asking`).
+    pub asked_ms: u64,
 }
 
 /// A call to an upstream deployment.

@@ -11,6 +11,7 @@ use super::measure::{How, MINUTE_MS, Meter};
 use super::report::{DeploymentFigures, Report};
 use super::scenario::Scenario;
 use crate::config::{Config, DeploymentId, ModelGroup, load};
+use crate::coordinator::local::asking::Asking;
 use crate::coordinator::local::line::{LOCAL_GRACE_MS, Line, TELL_EVERY_MS, Tell};
 use crate::coordinator::local::{Ask, HealthView, LocalPick, LocalRouter, view_life};
 use crate::coordinator::slots::SLOTS_TTL_MS;
@@ -40,6 +41,11 @@ struct Isolate {
     /// Reports of its tickets waiting to travel with its next message
     /// (`reports` in src/coordinator.rs).
     reports: Vec<TicketReport>,
+    /// The tickets its requests that may not wait ask for at once, and the
+    /// requests waiting for one's answer to pick again (`AskingTicket` in
+    /// src/local_route.rs).
+    asking: Asking,
+    to_ask: VecDeque<Request>,
 }
 
 pub(super) struct World<'s> {
@@ -210,6 +216,8 @@ impl<'s> World<'s> {
             lined: HashMap::new(),
             tell_at: None,
             reports: Vec::new(),
+            asking: Asking::default(),
+            to_ask: VecDeque::new(),
         }
     }
 
@@ -235,7 +243,8 @@ impl<'s> World<'s> {
                 self.meter.vanished(&request);
             }
         }
-        for request in self.isolates[slot].shared.take().unwrap_or_default() {
+        let waiting = self.isolates[slot].shared.take().unwrap_or_default();
+        for request in waiting.into_iter().chain(std::mem::take(&mut self.isolates[slot].to_ask)) {
             self.meter.vanished(&request);
         }
         // Its line's requests die with it. The Durable Object sees its `Wait`s
@@ -284,6 +293,7 @@ impl<'s> World<'s> {
             priority,
             estimated: self.rng.u64(s.estimated_tokens.0..=s.estimated_tokens.1),
             refreshed: false,
+            asked_ms: 0,
         };
         self.next_request += 1;
         self.meter.arrived(&request);
@@ -374,7 +384,7 @@ impl<'s> World<'s> {
 
     /// Asks for a ticket; a request with a priority joins its isolate's line
     /// for the queue instead.
-    fn acquire(&mut self, slot: usize, request: Request) {
+    fn acquire(&mut self, slot: usize, mut request: Request) {
         let from = self.sender(slot);
         let queue = request.priority.map(|priority| QueueRequest {
             priority,
@@ -400,8 +410,27 @@ impl<'s> World<'s> {
             self.tell(slot);
             return;
         }
+        let isolate = &mut self.isolates[slot];
+        if !isolate.asking.has_room(self.now) {
+            // As many ask already: it picks again once one is answered.
+            isolate.to_ask.push_back(request);
+            return;
+        }
+        request.asked_ms = isolate.asking.ask(self.now);
         self.meter.acquire();
         self.send_to_coordinator(slot, ToCoordinator::Acquire { from, request, ticket });
+    }
+
+    /// A ticket asked for at `asked_ms` was answered: the requests waiting to
+    /// ask pick again, as long as there is room to ask.
+    fn pick_again(&mut self, slot: usize, asked_ms: u64) {
+        self.isolates[slot].asking.answered(asked_ms, Some(self.now));
+        while self.isolates[slot].asking.has_room(self.now) {
+            let Some(request) = self.isolates[slot].to_ask.pop_front() else {
+                break;
+            };
+            self.route(slot, request);
+        }
     }
 
     /// The isolate's line sends its `Wait` if one is due, or sets the time it is.
@@ -475,6 +504,7 @@ impl<'s> World<'s> {
             self.meter.vanished(&request);
             return;
         }
+        let asked_ms = request.asked_ms;
         match reply {
             TicketReply::Granted(grant) => {
                 let index = self.group().deployments.iter().position(|d| d.id == grant.deployment);
@@ -498,6 +528,9 @@ impl<'s> World<'s> {
                 );
                 self.meter.refused(self.now, &request, reason_name(&reason), short);
             }
+        }
+        if !queued {
+            self.pick_again(to.slot, asked_ms);
         }
     }
 
