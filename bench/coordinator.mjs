@@ -170,9 +170,10 @@ try {
   await run("echo", 2);
   for (const kind of ["echo", "status", "sync", "ticket"]) {
     const r = await run(kind, SECONDS);
+    const settled = kind === "sync" ? `, ${(r.settled / r.sent).toFixed(2)} deployments settled each` : "";
     console.log(
-      `${kind}: ${r.sent} messages (${r.failed} failed; ${(r.settled / r.sent).toFixed(2)} deployments settled each) in ${SECONDS} s: ${Math.round(r.perSecond)} a second, ` +
-        `coordinator process ${r.cpuUsPerMessage.toFixed(0)} µs of CPU per message, busy ${(100 * r.cpuShare).toFixed(0)}%`,
+      `${kind}: ${r.sent} messages (${r.failed} failed${settled}) in ${SECONDS} s: ${Math.round(r.perSecond)} a second, ` +
+        `the object's process ${r.cpuUsPerMessage.toFixed(0)} µs of CPU per message, busy ${(100 * r.cpuShare).toFixed(0)}%`,
     );
   }
 } finally {

@@ -7,8 +7,9 @@
 //! (`--all-priorities`: every request may wait, and the queue never empties),
 //! with the scenario's random draws from its seed, or from another
 //! (`--seed <n>`), and with the coordinator answering each message as it comes
-//! or taking `--service-us <n>` of CPU time on each, one at a time. Run times per simulated minute are in BENCHMARKS.md. Exits
-//! non-zero when a limit was exceeded.
+//! or taking `--service-us <n>` of CPU time on each, one at a time. Run times
+//! per simulated minute are in BENCHMARKS.md. Exits non-zero when a limit was
+//! exceeded.
 
 use std::process::ExitCode;
 

@@ -72,8 +72,8 @@ impl Scenario {
             priority_levels: 3,
             max_wait_ms: 10_000,
             // BENCHMARKS.md's table is measured so. `make bench-coordinator`
-            // measured 100 to 150 µs a message under workerd; from about 100 µs
-            // on this scenario's coordinator falls behind once the group is
+            // measured 100 to 150 µs a message under workerd; at 150 µs this
+            // scenario's coordinator lags up to 1.6 s once the group is
             // saturated (BENCHMARKS.md, "A coordinator that takes time").
             service_us: 0,
         }
