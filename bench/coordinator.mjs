@@ -23,7 +23,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Miniflare } from "miniflare";
-import { startCoordinatorHost } from "../tests/support/gateway.mjs";
+import { startCoordinatorHost, workerdChildren } from "../tests/support/gateway.mjs";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
@@ -114,19 +114,9 @@ function cpuSeconds(pid) {
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S;
 }
 
-/** The workerd processes this one started. */
-function workerdChildren() {
-  const out = execFileSync("ps", ["-o", "pid=,comm=", "--ppid", String(process.pid)]).toString();
-  return out
-    .split("\n")
-    .map((line) => line.trim().split(/\s+/))
-    .filter(([, comm]) => comm === "workerd")
-    .map(([pid]) => Number(pid));
-}
-
 const registry = mkdtempSync(join(tmpdir(), "switchyard-bench-registry-"));
 const host = await startCoordinatorHost({ config: CONFIG, registry });
-const [hostPid] = workerdChildren();
+const hostPid = host.pid;
 const echo = new Miniflare({
   name: "echo-host",
   modules: true,

@@ -148,6 +148,13 @@ fn take_due(group: &str) -> Option<Tell> {
     with_line(group, |pending| pending.line.due(now).filter(|&at| at <= now).map(|_| pending.line.take(now)))
 }
 
+/// Whether `group`'s coordinator lags, as this isolate's last view of it says
+/// ([`Line::pace`]): news held back for the line's pace goes, if due, with the
+/// next look of a waiting request.
+pub fn pace(group: &str, lags: bool) {
+    with_line(group, |pending| pending.line.pace(lags));
+}
+
 /// Whether requests of this isolate wait in `group`'s line.
 pub fn waits(group: &str) -> bool {
     LINES.with_borrow(|lines| lines.get(group).is_some_and(|pending| pending.line.waits()))

@@ -416,7 +416,13 @@ async fn refresh(env: &Env, group: &str, failure: Option<(DeploymentId, Reported
     let fetched = coordinator::fetch_view(env, group, isolate, served, failure, estimated_tokens, tally).await;
     let now = runtime::now_ms() as u64;
     match fetched {
-        Ok(view) => with_router(group, |r| r.update(asked, now, view)),
+        Ok(view) => {
+            let lags = with_router(group, |r| {
+                r.update(asked, now, view);
+                r.lags()
+            });
+            line::pace(group, lags);
+        }
         Err(error) => {
             worker::console_error!("syncing with the coordinator of `{group}` failed: {error}");
             let outage = match error {

@@ -1,6 +1,7 @@
 // Runs the built Worker (build/, from `make build`) in workerd through Miniflare,
 // listening on a real local port, with a test config and its own KV and Durable
 // Object storage. Tests talk to it over HTTP like any client.
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -101,9 +102,11 @@ const COORDINATOR_HOST = "coordinator-host";
  * The Worker in a workerd process of its own, serving the coordinator Durable
  * Objects of the gateway started with the same `registry`, as Cloudflare runs an
  * object apart from the Worker calling it. Returns a handle whose `close` is a
- * reset of every coordinator under the gateway's feet.
+ * reset of every coordinator under the gateway's feet, and whose `pid` is its
+ * workerd process's (paused with SIGSTOP, a coordinator that falls behind).
  */
 export async function startCoordinatorHost({ config, registry }) {
+  const running = workerdChildren();
   const mf = new Miniflare({
     ...workerOptions({ config }),
     name: COORDINATOR_HOST,
@@ -112,7 +115,19 @@ export async function startCoordinatorHost({ config, registry }) {
     unsafeDevRegistryPath: registry,
   });
   await mf.ready;
-  return { close: () => mf.dispose() };
+  // Started one at a time (see `startSharedCoordinator`): the new workerd is its.
+  const pid = workerdChildren().find((child) => !running.includes(child));
+  return { pid, close: () => mf.dispose() };
+}
+
+/** The workerd processes this one started and that still run. */
+export function workerdChildren() {
+  const out = execFileSync("ps", ["-o", "pid=,comm=", "--ppid", String(process.pid)]).toString();
+  return out
+    .split("\n")
+    .map((line) => line.trim().split(/\s+/))
+    .filter(([, comm]) => comm === "workerd")
+    .map(([pid]) => Number(pid));
 }
 
 /**

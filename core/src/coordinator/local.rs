@@ -89,6 +89,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use self::asking::SLOW_ANSWER_MS;
 use super::grant::{fits, in_region};
 use super::slots::{SLOTS_TTL_MS, SlotLease, SlotsSince};
 use super::strategy::{self, Candidate};
@@ -128,6 +129,14 @@ pub const MAX_VIEW_TTL_MS: u64 = 3_000;
 pub fn view_life(isolates: usize) -> u64 {
     let isolates = u64::try_from(isolates).unwrap_or(u64::MAX);
     (isolates.saturating_mul(1_000) / VIEWS_PER_S).clamp(VIEW_TTL_MS, MAX_VIEW_TTL_MS)
+}
+
+/// A view that took longer than this to come, for a view of `life_ms`, says the
+/// coordinator lags ([`LocalRouter::lags`]): half the view's life, and at most
+/// [`SLOW_ANSWER_MS`] (a round trip across the world is 300 ms at most, and a
+/// view lives a second at least).
+pub fn lag_bound(life_ms: u64) -> u64 {
+    (life_ms / 2).min(SLOW_ANSWER_MS)
 }
 
 /// The smallest lease, in requests: one saves a Durable Object round trip per
@@ -458,6 +467,8 @@ pub struct LocalRouter {
     /// Deployments whose minute a ticket of this isolate spent since its view,
     /// and when ([`LocalRouter::granted`]).
     spent: Vec<(DeploymentId, u64)>,
+    /// Whether the last view came late ([`LocalRouter::lags`]).
+    lags: bool,
 }
 
 /// A refusal by the coordinator that holds for the requests like the one refused
@@ -876,6 +887,7 @@ impl LocalRouter {
     /// view of an earlier minute than the one held is left out.
     pub fn update(&mut self, asked_ms: u64, now_ms: u64, view: HealthView) {
         self.outage = None;
+        self.lags = now_ms.saturating_sub(asked_ms) > lag_bound(view.fresh_for_ms);
         // A view asked for before the refusal came knows no more than it.
         if self.refused.as_ref().is_some_and(|refusal| asked_ms >= refusal.at_ms) {
             self.refused = None;
@@ -950,6 +962,14 @@ impl LocalRouter {
         let valid_until_ms = asked_ms.saturating_add(view.fresh_for_ms);
         self.refresh_after_ms = asked_ms.saturating_add(view.fresh_for_ms.saturating_mul(3) / 4);
         self.view = Some((view, valid_until_ms));
+    }
+
+    /// Whether the coordinator lags: the last view took longer than
+    /// [`lag_bound`] to come. Its isolate's line then tells its news at the
+    /// line's pace ([`Line::pace`](line::Line::pace)), so that a coordinator
+    /// that falls behind is not sent a `Wait` per request that joins.
+    pub fn lags(&self) -> bool {
+        self.lags
     }
 
     /// Whether a sync was sent since the last view came: its view, and the leases

@@ -488,7 +488,11 @@ impl<'s> World<'s> {
         if !self.alive(to) {
             return;
         }
-        self.isolates[to.slot].router.update(asked_ms, self.now, view);
+        let isolate = &mut self.isolates[to.slot];
+        isolate.router.update(asked_ms, self.now, view);
+        isolate.line.pace(isolate.router.lags());
+        // News held back while the coordinator lagged may be due now.
+        self.tell(to.slot);
         let waiting = if shared { self.isolates[to.slot].shared.take().unwrap_or_default() } else { Vec::new() };
         for request in waiting {
             self.route(to.slot, request);

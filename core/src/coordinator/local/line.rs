@@ -12,10 +12,11 @@
 //! **When a `Wait` goes** ([`Line::due`]): at once when none is open and the
 //! line holds anything (a `Wait` must be open for answers to come back), or
 //! with news (requests joined or left since the last) while fewer than
-//! [`TELL_AT_ONCE_BELOW`] requests wait told; otherwise, with news, at most
-//! every [`TELL_EVERY_MS`]. A request that joins a long line while a `Wait` is
-//! open is told that much later at most: the line's part of the queue's
-//! ordering bound.
+//! [`TELL_AT_ONCE_BELOW`] requests wait told and the coordinator keeps up;
+//! otherwise, with news, at most every [`TELL_EVERY_MS`]. A request that joins
+//! a long line while a `Wait` is open, or any line while the coordinator lags
+//! ([`Line::pace`]), is told that much later at most: the line's part of the
+//! queue's ordering bound.
 //!
 //! **Nothing lost.** A grant that comes for a request no longer in the line
 //! (its client left while the grant was on its way) goes back with the next
@@ -80,6 +81,8 @@ pub struct Line {
     last_sent_ms: Option<u64>,
     /// After an empty answer, a `Wait` without news waits until then.
     quiet_until_ms: u64,
+    /// The coordinator lags: news goes at the line's pace, however short.
+    paced: bool,
 }
 
 impl Line {
@@ -144,13 +147,27 @@ impl Line {
         self.left.push(waiter);
     }
 
+    /// Whether the coordinator lags (its isolate's last view came late,
+    /// [`LocalRouter::lags`]). While it does, news goes at most every
+    /// [`TELL_EVERY_MS`] while a `Wait` is open, however short the line: a
+    /// coordinator that takes its messages in turn and has fallen behind would
+    /// otherwise take a `Wait` per request that joins, most of them
+    /// while the one before still waits for its turn, and fall further
+    /// behind. What the short line's exact order is worth is lost to the lag
+    /// anyway.
+    ///
+    /// [`LocalRouter::lags`]: super::LocalRouter::lags
+    pub fn pace(&mut self, lags: bool) {
+        self.paced = lags;
+    }
+
     /// When the next `Wait` should go, if one should.
     pub fn due(&self, now_ms: u64) -> Option<u64> {
         let news = !self.untold.is_empty()
             || !self.left.is_empty()
             || !self.handed.is_empty()
             || !self.handed_untold.is_empty();
-        let short = self.told.len() < TELL_AT_ONCE_BELOW;
+        let short = self.told.len() < TELL_AT_ONCE_BELOW && !self.paced;
         if news && (self.open == 0 || short) {
             return Some(now_ms);
         }
@@ -305,6 +322,21 @@ mod tests {
             Some(450 + TELL_EVERY_MS),
             "told requests wait: a Wait must be open, not at once after an empty answer"
         );
+    }
+
+    #[test]
+    fn while_the_coordinator_lags_even_a_short_line_tells_at_its_pace() {
+        let mut line = Line::default();
+        line.pace(true);
+        line.join(0, request(1));
+        assert_eq!(line.due(10), Some(10), "none open: at once, lagging or not");
+        line.take(10);
+        line.join(20, request(2));
+        assert_eq!(line.due(20), Some(10 + TELL_EVERY_MS), "one open: at the line's pace");
+        line.join(30, request(3));
+        line.pace(false);
+        assert_eq!(line.due(30), Some(30), "in time again: a short line tells at once");
+        assert_eq!(waiters(&line.take(30)), [2, 3]);
     }
 
     #[test]

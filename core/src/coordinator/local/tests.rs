@@ -862,6 +862,22 @@ fn a_view_lasts_a_second_up_to_views_per_s_isolates_then_longer_up_to_its_most()
     assert_eq!(view_life(usize::MAX), MAX_VIEW_TTL_MS);
 }
 
+#[test]
+fn a_view_that_came_after_half_its_life_or_a_second_says_the_coordinator_lags() {
+    let mut router = LocalRouter::default();
+    assert!(!router.lags());
+    let view = |fresh_for_ms| HealthView { fresh_for_ms, ..HealthView::default() };
+    router.update(0, 500, view(1_000));
+    assert!(!router.lags(), "half a one-second view's life: a far coordinator, not a late one");
+    router.update(1_000, 1_501, view(1_000));
+    assert!(router.lags());
+    router.update(2_000, 2_900, view(2_500));
+    assert!(!router.lags(), "in time again; a longer view may take longer");
+    router.update(3_000, 4_001, view(2_500));
+    assert!(router.lags(), "but never more than a second");
+    assert_eq!((lag_bound(VIEW_TTL_MS), lag_bound(MAX_VIEW_TTL_MS)), (500, 1_000));
+}
+
 impl World {
     /// `n` other isolates sync once at `now` (ids past this world's two), idle.
     fn others_sync(&mut self, n: u64, now: u64) -> HealthView {

@@ -1,0 +1,90 @@
+// A coordinator that falls behind, for real: its workerd process is paused
+// (SIGSTOP) while a gateway's sync waits for it, so the view comes late, as from a
+// Durable Object that takes its messages one at a time and has more than it can
+// take. While an isolate's last view came late (after half its life, or a second:
+// `LocalRouter::lags`), its line tells the requests that join it at the line's
+// pace, a `Wait` for many at most every quarter second (`Line::pace`,
+// core/src/coordinator/local/line.rs; wired in src/local_route.rs `refresh`),
+// where a short line otherwise sends a `Wait` per request that joins, so that the
+// queue keeps their exact order while the coordinator keeps up.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { coordinatorMessages, deployment, startSharedCoordinator, user } from "../support/gateway.mjs";
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+/** `VIEW_TTL_MS` in core/src/coordinator/local.rs: how long a view lasts here. */
+const VIEW_TTL_MS = 1_000;
+/** Over half a view's life: the view comes late. Under three quarters of it,
+ * when the next request would sync again ahead of its end. */
+const PAUSE_MS = 600;
+/** Requests that join the line after the first, one every `SPACING_MS`. */
+const JOINERS = 6;
+const SPACING_MS = 10;
+let ctx;
+
+before(async () => {
+  ctx = await startSharedCoordinator({
+    config: (upstream) =>
+      [
+        "model_list:",
+        deployment(upstream, "steady", "st", ", max_parallel_requests: 1"),
+        deployment(upstream, "lagging", "lg", ", max_parallel_requests: 1"),
+        "router_settings:",
+        "  num_retries: 0",
+      ].join("\n"),
+    gateways: ["gateway-a"],
+  });
+});
+
+after(() => ctx?.close());
+
+/**
+ * The messages `group`'s coordinator took while one request joined the line
+ * behind a blocker, then `JOINERS` more, `SPACING_MS` apart; with `pause`, the
+ * coordinator's process stopped for `PAUSE_MS` while the first one's sync waited.
+ */
+async function joinersCost(group, tag, pause) {
+  const [gateway] = ctx.gateways;
+  const chat = (name, extra = {}) =>
+    gateway.post("/v1/chat/completions", { model: group, messages: user(name), ...extra });
+  // It outlasts every deadline, that the paused coordinator's pushed back too.
+  ctx.upstream.script(tag, [{ type: "ok", delayMs: 6_000 }], { type: "ok" });
+  const blocker = chat("blocker");
+  // The blocker's view is stale by now: the first to join syncs.
+  await sleep(VIEW_TTL_MS + 200);
+  const before = await coordinatorMessages(gateway, group);
+  const waiting = [];
+  const wait = (i) => waiting.push(chat(`w${i}`, { priority: 0, timeout: 2 }));
+  if (pause) process.kill(ctx.host.pid, "SIGSTOP");
+  try {
+    wait(0);
+    await sleep(PAUSE_MS);
+  } finally {
+    if (pause) process.kill(ctx.host.pid, "SIGCONT");
+  }
+  for (let i = 1; i <= JOINERS; i++) {
+    wait(i);
+    await sleep(SPACING_MS);
+  }
+  // Before the paced `Wait` is due: a quarter second after the first one's.
+  await sleep(50);
+  const taken = (await coordinatorMessages(gateway, group)) - before - 1;
+  const answers = await Promise.all(waiting);
+  for (const answer of answers) {
+    assert.equal(answer.status, 408);
+    assert.equal((await answer.json()).error.code, "queue_timeout");
+  }
+  assert.equal(ctx.upstream.peak(tag), 1);
+  assert.equal((await blocker).status, 200);
+  return taken;
+}
+
+test("while the coordinator lags, a short line tells its joiners together at its pace, not a Wait each", async () => {
+  const steady = await joinersCost("steady", "st", false);
+  const lagging = await joinersCost("lagging", "lg", true);
+  console.log(`coordinator messages while ${JOINERS} requests joined a line: ${steady} steady, ${lagging} lagging`);
+  // Steady: the first one's sync and `Wait`, and a `Wait` per joiner. Lagging:
+  // the sync and the first `Wait` only, the joiners held for the line's pace.
+  assert.ok(steady >= JOINERS, `${steady} messages with a coordinator keeping up`);
+  assert.ok(lagging <= 3, `${lagging} messages with a lagging coordinator`);
+});
