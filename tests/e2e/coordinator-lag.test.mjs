@@ -6,7 +6,9 @@
 // pace, a `Wait` for many at most every quarter second (`Line::pace`,
 // core/src/coordinator/local/line.rs; wired in src/local_route.rs `refresh`),
 // where a short line otherwise sends a `Wait` per request that joins, so that the
-// queue keeps their exact order while the coordinator keeps up.
+// queue keeps their exact order while the coordinator keeps up. And a request told
+// late so is told with what is left of its wait (`Line::take`): the coordinator's
+// deadline for it is its client's, not a quarter second and a trip later.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { coordinatorMessages, deployment, startSharedCoordinator, user } from "../support/gateway.mjs";
@@ -29,6 +31,7 @@ before(async () => {
         "model_list:",
         deployment(upstream, "steady", "st", ", max_parallel_requests: 1"),
         deployment(upstream, "lagging", "lg", ", max_parallel_requests: 1"),
+        deployment(upstream, "late", "lt", ", max_parallel_requests: 1"),
         "router_settings:",
         "  num_retries: 0",
       ].join("\n"),
@@ -40,15 +43,16 @@ after(() => ctx?.close());
 
 /**
  * The messages `group`'s coordinator took while one request joined the line
- * behind a blocker, then `JOINERS` more, `SPACING_MS` apart; with `pause`, the
- * coordinator's process stopped for `PAUSE_MS` while the first one's sync waited.
+ * behind a blocker of `blockerMs`, then `JOINERS` more, `SPACING_MS` apart, each
+ * with a 2 s timeout; with `pause`, the coordinator's process stopped for
+ * `PAUSE_MS` while the first one's sync waited. Every one of them times out in
+ * the queue, and none reaches the upstream.
  */
-async function joinersCost(group, tag, pause) {
+async function joinersCost(group, tag, pause, blockerMs = 6_000) {
   const [gateway] = ctx.gateways;
   const chat = (name, extra = {}) =>
     gateway.post("/v1/chat/completions", { model: group, messages: user(name), ...extra });
-  // It outlasts every deadline, that the paused coordinator's pushed back too.
-  ctx.upstream.script(tag, [{ type: "ok", delayMs: 6_000 }], { type: "ok" });
+  ctx.upstream.script(tag, [{ type: "ok", delayMs: blockerMs }], { type: "ok" });
   const blocker = chat("blocker");
   // The blocker's view is stale by now: the first to join syncs.
   await sleep(VIEW_TTL_MS + 200);
@@ -74,7 +78,10 @@ async function joinersCost(group, tag, pause) {
     assert.equal(answer.status, 408);
     assert.equal((await answer.json()).error.code, "queue_timeout");
   }
-  assert.equal(ctx.upstream.peak(tag), 1);
+  assert.deepEqual(
+    ctx.upstream.requests.filter((r) => r.deployment === tag).map((r) => r.body.messages[0].content),
+    ["blocker"],
+  );
   assert.equal((await blocker).status, 200);
   return taken;
 }
@@ -87,4 +94,12 @@ test("while the coordinator lags, a short line tells its joiners together at its
   // the sync and the first `Wait` only, the joiners held for the line's pace.
   assert.ok(steady >= JOINERS, `${steady} messages with a coordinator keeping up`);
   assert.ok(lagging <= 3, `${lagging} messages with a lagging coordinator`);
+});
+
+test("a request its line told late times out at its client's deadline: not admitted after it, called with a moment left", async () => {
+  // The joiners' 2 s run out 3.8 s after the blocker started; told a quarter
+  // second late, with all of their wait, they were admitted as it ended at 4 s
+  // (and called upstream with a millisecond of their timeout left).
+  const taken = await joinersCost("late", "lt", true, 4_000);
+  assert.ok(taken <= 3, `${taken} messages with a lagging coordinator`);
 });

@@ -182,9 +182,21 @@ impl Line {
     }
 
     /// What the `Wait` sent now carries; it is open until [`Line::answered`]
-    /// or [`Line::failed`].
+    /// or [`Line::failed`]. Each request joined is told with what is left of its
+    /// `max_wait_ms`: the coordinator's deadline for it counts from when it is
+    /// told, and must not pass its client's (told late, by the line's pace or a
+    /// lagging coordinator, it would otherwise be admitted after its client's
+    /// timeout, or with a moment of it left, and called for nothing).
     pub fn take(&mut self, now_ms: u64) -> Tell {
-        let joined: Vec<TicketRequest> = std::mem::take(&mut self.untold).into_iter().map(|(_, r)| r).collect();
+        let joined: Vec<TicketRequest> = std::mem::take(&mut self.untold)
+            .into_iter()
+            .map(|(joined_ms, mut request)| {
+                if let Some(queue) = request.queue.as_mut() {
+                    queue.max_wait_ms = queue.max_wait_ms.saturating_sub(now_ms.saturating_sub(joined_ms));
+                }
+                request
+            })
+            .collect();
         for request in &joined {
             if let Some(queue) = request.queue {
                 self.told.insert(queue.waiter, (self.joined, request.clone()));
@@ -337,6 +349,18 @@ mod tests {
         line.pace(false);
         assert_eq!(line.due(30), Some(30), "in time again: a short line tells at once");
         assert_eq!(waiters(&line.take(30)), [2, 3]);
+    }
+
+    #[test]
+    fn a_request_is_told_with_what_is_left_of_its_wait() {
+        let mut line = Line::default();
+        line.join(100, request(1));
+        line.join(350, request(2));
+        let tell = line.take(400);
+        let waits: Vec<u64> = tell.joined.iter().filter_map(|r| r.queue.map(|q| q.max_wait_ms)).collect();
+        assert_eq!(waits, [5_000 - 300, 5_000 - 50]);
+        line.join(400, request(3));
+        assert_eq!(line.take(9_000).joined[0].queue.map(|q| q.max_wait_ms), Some(0), "its time is up");
     }
 
     #[test]
