@@ -8,7 +8,9 @@
 // where a short line otherwise sends a `Wait` per request that joins, so that the
 // queue keeps their exact order while the coordinator keeps up. And a request told
 // late so is told with what is left of its wait (`Line::take`): the coordinator's
-// deadline for it is its client's, not a quarter second and a trip later.
+// deadline for it is its client's, not a quarter second and a trip later. Nor
+// does a slot freed in the isolate go to a request of its line whose wait ran out
+// while the coordinator's answer (its timeout) is late (`Line::hand`).
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { coordinatorMessages, deployment, startSharedCoordinator, user } from "../support/gateway.mjs";
@@ -32,6 +34,7 @@ before(async () => {
         deployment(upstream, "steady", "st", ", max_parallel_requests: 1"),
         deployment(upstream, "lagging", "lg", ", max_parallel_requests: 1"),
         deployment(upstream, "late", "lt", ", max_parallel_requests: 1"),
+        deployment(upstream, "expiring", "ex", ", max_parallel_requests: 12"),
         "router_settings:",
         "  num_retries: 0",
       ].join("\n"),
@@ -102,4 +105,41 @@ test("a request its line told late times out at its client's deadline: not admit
   // (and called upstream with a millisecond of their timeout left).
   const taken = await joinersCost("late", "lt", true, 4_000);
   assert.ok(taken <= 3, `${taken} messages with a lagging coordinator`);
+});
+
+test("a slot freed in its isolate goes to no request whose wait ran out: the coordinator answers it, and it is not called", async () => {
+  const [gateway] = ctx.gateways;
+  const chat = (name, extra = {}) =>
+    gateway.post("/v1/chat/completions", { model: "expiring", messages: user(name), ...extra });
+  // A first wave brings the gateway to hold most of the twelve slots, so that
+  // the second's calls free slots in it (`slot-hand-over.test.mjs`).
+  ctx.upstream.script("ex", [], { type: "ok", delayMs: 300 });
+  for (const answer of await Promise.all(Array.from({ length: 12 }, (_, i) => chat(`warm${i}`, { priority: 1 })))) {
+    assert.equal(answer.status, 200);
+  }
+  ctx.upstream.script("ex", [], { type: "ok", delayMs: 2_000 });
+  const fill = Array.from({ length: 12 }, (_, i) => chat(`fill${i}`, { priority: 1 }));
+  await sleep(150);
+  // Its 1 s runs out at 1.15 s; the coordinator, paused from 0.85 s to 2.65 s,
+  // answers its timeout late, after the fill's calls end at 2 s and free their
+  // slots in the gateway: with the build before, the first of them was handed
+  // to it, and it was called with its time gone (408 `timeout`).
+  const late = chat("late", { priority: 0, timeout: 1 });
+  await sleep(700);
+  process.kill(ctx.host.pid, "SIGSTOP");
+  try {
+    await sleep(1_800);
+  } finally {
+    process.kill(ctx.host.pid, "SIGCONT");
+  }
+  const answer = await late;
+  const body = await answer.json();
+  assert.equal(answer.status, 408, JSON.stringify(body));
+  assert.equal(body.error.code, "queue_timeout");
+  // Counted from when it joined its line, as its client waited.
+  const waited = Number(body.error.message.match(/waited (\d+) ms/)?.[1]);
+  assert.ok(waited >= 1_000, body.error.message);
+  for (const answer of await Promise.all(fill)) assert.equal(answer.status, 200);
+  const called = ctx.upstream.requests.filter((r) => r.deployment === "ex").map((r) => r.body.messages[0].content);
+  assert.ok(!called.includes("late"), `called: ${called}`);
 });

@@ -33,7 +33,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::coordinator::{TicketReply, TicketRequest};
+use crate::coordinator::{TicketReply, TicketRequest, Unavailable};
 
 /// While a `Wait` is open and the line is long, news goes at most this often.
 pub const TELL_EVERY_MS: u64 = 250;
@@ -65,9 +65,8 @@ pub struct Tell {
 pub struct Line {
     /// Joined, not yet told, in the order they joined, each with when.
     untold: Vec<(u64, TicketRequest)>,
-    /// Told to the coordinator, not yet answered, by waiter: each with the
-    /// order it joined in.
-    told: BTreeMap<u64, (u64, TicketRequest)>,
+    /// Told to the coordinator, not yet answered, by waiter.
+    told: BTreeMap<u64, Told>,
     /// How many joined before: the next to join's place.
     joined: u64,
     /// Told once, left since (or their grant is given back): to tell.
@@ -118,18 +117,23 @@ impl Line {
     /// The request of the line a slot freed here goes to, if one is as good as
     /// `best` (the best priority waiting in the group's queue, as the view
     /// says): the best of the line, first come first served, whose `suits`, as
-    /// its waiter and its estimated tokens. It leaves the line, and is told as
-    /// admitted here at `now_ms`: by its waiter, or, not told yet, by its wait.
+    /// its waiter and its estimated tokens, and whose wait has not run out at
+    /// `now_ms` (one whose has waits for the coordinator's answer, a timeout: it
+    /// would be called after its client's deadline). It leaves the line, and is
+    /// told as admitted here: by its waiter, or, not told yet, by its wait.
     pub fn hand(&mut self, now_ms: u64, best: u32, suits: impl Fn(&TicketRequest) -> bool) -> Option<(u64, u64)> {
         // Those not told joined after every one told: (priority, place) orders both.
-        let untold =
-            self.untold.iter().enumerate().map(|(place, (_, r))| (self.joined.saturating_add(place as u64), r));
+        let untold = self.untold.iter().enumerate().map(|(place, (joined_ms, r))| {
+            let deadline_ms = r.queue.map_or(0, |q| joined_ms.saturating_add(q.max_wait_ms));
+            (self.joined.saturating_add(place as u64), deadline_ms, r)
+        });
         let (_, waiter) = self
             .told
             .values()
-            .map(|(joined, r)| (*joined, r))
+            .map(|told| (told.place, told.deadline_ms, &told.request))
             .chain(untold)
-            .filter_map(|(place, r)| r.queue.map(|q| (q, place, r)))
+            .filter(|&(_, deadline_ms, _)| deadline_ms > now_ms)
+            .filter_map(|(place, _, r)| r.queue.map(|q| (q, place, r)))
             .filter(|(q, _, r)| q.priority <= best && suits(r))
             .map(|(q, place, r)| ((q.priority, place), (q.waiter, r.estimated_tokens)))
             .min()?;
@@ -188,20 +192,16 @@ impl Line {
     /// lagging coordinator, it would otherwise be admitted after its client's
     /// timeout, or with a moment of it left, and called for nothing).
     pub fn take(&mut self, now_ms: u64) -> Tell {
-        let joined: Vec<TicketRequest> = std::mem::take(&mut self.untold)
-            .into_iter()
-            .map(|(joined_ms, mut request)| {
-                if let Some(queue) = request.queue.as_mut() {
-                    queue.max_wait_ms = queue.max_wait_ms.saturating_sub(now_ms.saturating_sub(joined_ms));
-                }
-                request
-            })
-            .collect();
-        for request in &joined {
-            if let Some(queue) = request.queue {
-                self.told.insert(queue.waiter, (self.joined, request.clone()));
-                self.joined += 1;
-            }
+        let mut joined = Vec::with_capacity(self.untold.len());
+        for (joined_ms, mut request) in std::mem::take(&mut self.untold) {
+            let Some(queue) = request.queue.as_mut() else { continue };
+            let deadline_ms = joined_ms.saturating_add(queue.max_wait_ms);
+            queue.max_wait_ms = deadline_ms.saturating_sub(now_ms.max(joined_ms));
+            let waiter = queue.waiter;
+            let told = Told { place: self.joined, joined_ms, deadline_ms, request: request.clone() };
+            self.told.insert(waiter, told);
+            self.joined += 1;
+            joined.push(request);
         }
         self.open += 1;
         self.last_sent_ms = Some(now_ms);
@@ -215,14 +215,19 @@ impl Line {
 
     /// A `Wait` came back at `now_ms` with these answers: those of requests
     /// still in the line, to hand to them. A grant for one that left goes back.
+    /// A queue timeout says how long its request waited since it joined the
+    /// line: the coordinator counts from when it was told.
     pub fn answered(&mut self, now_ms: u64, replies: Vec<(u64, TicketReply)>) -> Vec<(u64, TicketReply)> {
         self.open = self.open.saturating_sub(1);
         if replies.is_empty() {
             self.quiet_until_ms = now_ms.saturating_add(TELL_EVERY_MS);
         }
         let mut kept = Vec::with_capacity(replies.len());
-        for (waiter, reply) in replies {
-            if self.told.remove(&waiter).is_some() {
+        for (waiter, mut reply) in replies {
+            if let Some(told) = self.told.remove(&waiter) {
+                if let TicketReply::Unavailable(Unavailable::QueueTimeout { waited_ms, .. }) = &mut reply {
+                    *waited_ms = (*waited_ms).max(now_ms.saturating_sub(told.joined_ms));
+                }
                 kept.push((waiter, reply));
             } else if matches!(reply, TicketReply::Granted(_)) {
                 self.left.push(waiter);
@@ -256,6 +261,17 @@ impl Line {
     }
 }
 
+/// A request told to the coordinator, not yet answered.
+#[derive(Debug)]
+struct Told {
+    /// The order it joined the line in.
+    place: u64,
+    joined_ms: u64,
+    /// When its client's wait runs out (`max_wait_ms` from when it joined).
+    deadline_ms: u64,
+    request: TicketRequest,
+}
+
 /// Where a waiter taken out of the line was.
 enum Taken {
     /// Told to the coordinator, which must hear why it went.
@@ -271,7 +287,7 @@ fn waiter_of(request: &TicketRequest) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::coordinator::{Grant, QueueRequest, Unavailable};
+    use crate::coordinator::{Grant, QueueRequest};
 
     fn request(waiter: u64) -> TicketRequest {
         with_priority(waiter, 1)
@@ -421,6 +437,38 @@ mod tests {
         assert_eq!(tell.handed, [2, 3]);
         assert_eq!(tell.handed_untold, [70, 100]);
         assert!(line.holds(1) && !line.holds(2));
+    }
+
+    #[test]
+    fn a_slot_freed_goes_to_none_whose_wait_ran_out() {
+        let mut line = Line::default();
+        line.join(0, with_priority(1, 0));
+        line.take(1_000);
+        line.join(2_000, with_priority(2, 0));
+        line.join(2_500, with_priority(3, 1));
+        assert_eq!(line.hand(5_000, 1, |_| true), Some((2, 10)), "the first's 5 s ran out, told or not");
+        assert_eq!(line.hand(7_499, 1, |_| true), Some((3, 10)), "a moment left");
+        line.join(7_499, with_priority(4, 0));
+        assert_eq!(line.hand(12_499, 1, |_| true), None, "untold, its 5 s ran out too");
+        assert!(line.holds(1) && line.holds(4), "both wait for the coordinator's answer");
+    }
+
+    #[test]
+    fn a_queue_timeout_says_how_long_its_request_waited_since_it_joined() {
+        let mut line = Line::default();
+        line.join(100, request(1));
+        line.join(400, request(2));
+        line.take(400);
+        let timeout = |waited_ms| TicketReply::Unavailable(Unavailable::QueueTimeout { waited_ms, position: 1 });
+        let kept = line.answered(5_450, vec![(1, timeout(4_700)), (2, timeout(5_000)), (3, timeout(9))]);
+        let waited: Vec<(u64, u64)> = kept
+            .iter()
+            .filter_map(|(w, r)| match r {
+                TicketReply::Unavailable(Unavailable::QueueTimeout { waited_ms, .. }) => Some((*w, *waited_ms)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(waited, [(1, 5_350), (2, 5_050)], "from when each joined, as its client waited");
     }
 
     #[test]
