@@ -32,8 +32,8 @@ use switchyard_core::config::{Config, DeploymentId, ModelGroup};
 use switchyard_core::coordinator::local::line::Tell;
 use switchyard_core::coordinator::local::{HealthView, ServedSince};
 use switchyard_core::coordinator::{
-    self, Admission, GroupMetrics, Holdings, Message, QueueStatus, REPORT_WAIT_MS, Report, ReportedFailure, Snapshot,
-    TicketReply, TicketRequest, WAIT_HOLD_MS,
+    self, Admission, BatchReply, GroupMetrics, Holdings, Message, QueueStatus, REPORT_WAIT_MS, Relayed, Report,
+    ReportedFailure, Snapshot, TicketReply, TicketRequest, WAIT_HOLD_MS,
 };
 use switchyard_core::error::ApiError;
 use switchyard_core::observe::tally::Tally;
@@ -41,7 +41,7 @@ use web_sys::AbortSignal;
 use worker::{Delay, DurableObject, Env, Request, Response, Result, State, durable_object};
 
 use crate::durable::CallError;
-use crate::{config_source, durable, respond, runtime};
+use crate::{config_source, durable, relay, respond, runtime};
 
 const SNAPSHOT_KEY: &str = "snapshot";
 
@@ -151,22 +151,16 @@ impl DurableObject for Coordinator {
                 self.with_core(|core| core.observed(&tally));
                 Ok(Response::empty()?.with_status(204))
             }
+            Message::Batch { messages, polls, gone, .. } => {
+                let reply = self.batch(&turn, messages, polls, gone).await?;
+                respond::json(200, serde_json::to_vec(&reply)?)
+            }
             Message::Metrics { .. } => {
                 let metrics = self.with_core(|core| core.metrics(turn.now, group, &config.router)).unwrap_or_default();
                 respond::json(200, serde_json::to_vec(&metrics)?)
             }
-            Message::Sync { served, failure, estimated_tokens, isolate, tally, reports, .. } => {
-                self.apply_reports(&turn, &reports);
-                let mut rng = runtime::rng();
-                let view = self
-                    .with_core(|core| {
-                        if let Some(tally) = &tally {
-                            core.observed(tally);
-                        }
-                        let (policy, failure) = (&config.router, failure.as_ref());
-                        core.sync_local(turn.now, group, policy, isolate, &served, failure, estimated_tokens, &mut rng)
-                    })
-                    .unwrap_or_default();
+            message @ Message::Sync { .. } => {
+                let view = self.sync(&turn, message);
                 // What the sync gave back went to waiting requests first: answer them.
                 self.tick(&turn);
                 self.persist(group).await?;
@@ -177,6 +171,91 @@ impl DurableObject for Coordinator {
 }
 
 impl Coordinator {
+    /// A sync's view, its reports applied and its counts added first.
+    fn sync(&self, turn: &Turn<'_>, message: Message) -> HealthView {
+        let Message::Sync { served, failure, estimated_tokens, isolate, tally, reports, .. } = message else {
+            return HealthView::default();
+        };
+        self.apply_reports(turn, &reports);
+        let mut rng = runtime::rng();
+        let (group, policy) = (turn.group, &turn.config.router);
+        self.with_core(|core| {
+            if let Some(tally) = &tally {
+                core.observed(tally);
+            }
+            core.sync_local(turn.now, group, policy, isolate, &served, failure.as_ref(), estimated_tokens, &mut rng)
+        })
+        .unwrap_or_default()
+    }
+
+    /// A relay's batch (`switchyard_core::coordinator::relay`): each message
+    /// taken in turn as on its own, but a `Wait`, which is not held: what its
+    /// line is owed goes in the reply's `lines`, now or with a later batch, as
+    /// for every isolate the relay polls. One tick and one write for all.
+    async fn batch(
+        &self,
+        turn: &Turn<'_>,
+        messages: Vec<Message>,
+        polls: Vec<u64>,
+        gone: Vec<u64>,
+    ) -> Result<BatchReply> {
+        for isolate in gone {
+            self.lines.borrow_mut().remove(&isolate);
+            self.with_core(|core| core.line_gone(turn.now, isolate));
+        }
+        let mut lines = polls;
+        let mut answers = Vec::with_capacity(messages.len());
+        for message in messages {
+            answers.push(match message {
+                Message::Wait { isolate, joined, left, handed, handed_untold, reports, .. } => {
+                    self.apply_reports(turn, &reports);
+                    let mut rng = runtime::rng();
+                    let (group, router) = (turn.group, &turn.config.router);
+                    self.with_core(|core| {
+                        core.wait(turn.now, group, router, isolate, &joined, &left, &handed, &handed_untold, &mut rng)
+                    });
+                    lines.push(isolate);
+                    Relayed { status: 202, body: String::new() }
+                }
+                message @ Message::Sync { .. } => {
+                    Relayed { status: 200, body: serde_json::to_string(&self.sync(turn, message))? }
+                }
+                Message::Acquire { request, reports, .. } if request.queue.is_none() => {
+                    self.apply_reports(turn, &reports);
+                    let mut rng = runtime::rng();
+                    let (group, router) = (turn.group, &turn.config.router);
+                    match self.with_core(|core| core.acquire(turn.now, group, router, &request, &mut rng)) {
+                        Some(Admission::Now(reply)) => Relayed { status: 200, body: serde_json::to_string(&reply)? },
+                        _ => Relayed { status: 500, body: "a relayed ticket was not answered at once".into() },
+                    }
+                }
+                Message::Report { reports, .. } => {
+                    self.apply_reports(turn, &reports);
+                    Relayed { status: 204, body: String::new() }
+                }
+                Message::Observed { tally, .. } => {
+                    self.with_core(|core| core.observed(&tally));
+                    Relayed { status: 204, body: String::new() }
+                }
+                _ => Relayed { status: 400, body: "not a message a relay carries".into() },
+            });
+        }
+        self.tick(turn);
+        lines.sort_unstable();
+        lines.dedup();
+        let lines = lines
+            .into_iter()
+            .filter_map(|isolate| {
+                let owed = self.with_core(|core| core.owed(isolate)).unwrap_or_default();
+                // Nothing of its line left here: its `Wait` ends, empty.
+                let done = owed.is_empty() && self.with_core(|core| core.line_done(isolate)).unwrap_or(true);
+                (!owed.is_empty() || done).then_some((isolate, owed))
+            })
+            .collect();
+        self.persist(turn.group).await?;
+        Ok(BatchReply { answers, lines })
+    }
+
     async fn acquire(&self, turn: &Turn<'_>, request: &TicketRequest, caller_gone: AbortSignal) -> Result<TicketReply> {
         let mut rng = runtime::rng();
         let admission =
@@ -506,11 +585,22 @@ async fn ask<T: DeserializeOwned>(env: &Env, group: &str, message: &Message) -> 
     Ok(serde_json::from_str(&answer.text)?)
 }
 
+/// Sends a relay's batch of its isolates' messages (`crate::relay`), and reads
+/// the answer to each.
+pub async fn batch(env: &Env, group: &str, batch: &Message) -> std::result::Result<BatchReply, CallError> {
+    ask(env, group, batch).await
+}
+
 /// Every call to a coordinator carries its group's location hint
 /// (`ModelGroup::coordinator_location`), from the config this isolate serves:
 /// whichever call comes first creates the object, and Cloudflare reads the hint
-/// only then.
+/// only then. What an isolate sends as it routes goes through its location's
+/// relay instead when the config names a relay's period.
 async fn send(env: &Env, group: &str, message: &Message) -> std::result::Result<durable::ObjectReply, CallError> {
-    let location = config_source::in_force().and_then(|config| config.group(group)?.coordinator_location);
+    let config = config_source::in_force();
+    if message.relayed() && config.as_ref().is_some_and(|config| config.router.coordinator_relay_ms.is_some()) {
+        return relay::call(env, group, message).await;
+    }
+    let location = config.as_ref().and_then(|config| config.group(group)?.coordinator_location);
     durable::call_located(env, "COORDINATOR", group, location, Some(serde_json::to_string(message)?)).await
 }

@@ -24,6 +24,8 @@
 //! - [`background`]: where work off the response's critical path runs.
 //! - [`runtime`]: the clock and the random seed, read from JavaScript.
 //! - [`coordinator`]: the per-model-group Durable Object, and its client.
+//! - [`relay`]: the Durable Object per group and location that batches that
+//!   location's messages to the group's coordinator, when the config asks.
 //! - [`local_route`]: routing in the isolate, by the coordinator's health view,
 //!   for groups that need no ticket per request.
 //! - [`observe`]: each request's log line, and its counts handed to the
@@ -52,6 +54,7 @@ mod local_route;
 mod metrics;
 mod observe;
 mod proxy;
+mod relay;
 mod respond;
 mod responses_store;
 mod routes;
@@ -77,6 +80,7 @@ fn start() {
 async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
     // A failure of the runtime itself still answers in OpenAI's shape, not as the
     // runtime's plain-text 500.
+    runtime::note_location(&req);
     let reply = routes::handle(req, env, ctx).await;
     reply.unwrap_or_else(|error| Reply::error(&ApiError::Internal(error.to_string()))).into_response()
 }

@@ -34,6 +34,32 @@ pub fn isolate() -> u64 {
     ISOLATE.with(|id| *id)
 }
 
+thread_local! {
+    /// The data center this isolate runs in, read from its first request
+    /// (empty where requests carry none, as under plain workerd).
+    static LOCATION: std::cell::OnceCell<String> = const { std::cell::OnceCell::new() };
+}
+
+/// Notes the data center this isolate runs in (`request.cf.colo`), from its
+/// first request: an isolate never moves, so one look is enough.
+pub fn note_location(request: &web_sys::Request) {
+    LOCATION.with(|location| {
+        location.get_or_init(|| {
+            js_sys::Reflect::get(request, &"cf".into())
+                .and_then(|cf| js_sys::Reflect::get(&cf, &"colo".into()))
+                .ok()
+                .and_then(|colo| colo.as_string())
+                .unwrap_or_default()
+        });
+    });
+}
+
+/// The data center this isolate runs in (empty if its first request did not
+/// say): it names the relay its coordinators' messages go through (`relay`).
+pub fn location() -> String {
+    LOCATION.with(|location| location.get().cloned().unwrap_or_default())
+}
+
 /// The bytes of a body the runtime reads whole in one call (the `arrayBuffer()` of a
 /// `Request` or a `Response`), rather than chunk by chunk from Wasm.
 pub async fn whole_body(

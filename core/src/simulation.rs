@@ -18,7 +18,8 @@
 //! - `scenario`: the parameters, the group's config, and the two scenarios used
 //!   (the issue's, and a scaled-down one for `cargo test`).
 //! - `events`: the agenda (a priority queue of timed events) and what each event carries.
-//! - `world`: the isolates, the coordinator and the network: what each event does.
+//! - `world`: the isolates, the coordinator, the relays when the scenario has
+//!   them, and the network: what each event does.
 //! - `draw`: the random distributions (arrivals, latencies, delays).
 //! - `measure`: what is counted while the simulation runs.
 //! - `report`: the figures, and the limits checked against them.

@@ -23,7 +23,7 @@ test("wrangler deploy --dry-run bundles the Worker with every binding and no id 
     cwd: root,
     env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
   });
-  for (const binding of ["env.COORDINATOR (Coordinator)", "env.JOBS (Job)", "env.RESPONSES (ResponseStore)", "env.CONFIG", "env.CACHE"]) {
+  for (const binding of ["env.COORDINATOR (Coordinator)", "env.RELAY (Relay)", "env.JOBS (Job)", "env.RESPONSES (ResponseStore)", "env.CONFIG", "env.CACHE"]) {
     assert.ok(stdout.includes(binding), `${binding} in:\n${stdout}`);
   }
   const gzip = stdout.match(/gzip: ([\d.]+) KiB/);

@@ -63,7 +63,7 @@ export async function startGateway({
   const mf = new Miniflare({
     ...workerOptions({ config, bindings }),
     kvNamespaces: noCacheKv ? ["CONFIG"] : ["CONFIG", "CACHE"],
-    durableObjects: { COORDINATOR: coordinator, JOBS: "Job", RESPONSES: "ResponseStore" },
+    durableObjects: { COORDINATOR: coordinator, RELAY: "Relay", JOBS: "Job", RESPONSES: "ResponseStore" },
     ...(persist ? { durableObjectsPersist: `${persist}/do`, kvPersist: `${persist}/kv` } : {}),
     ...(coordinatorRegistry ? { name, unsafeDevRegistryPath: coordinatorRegistry } : {}),
     host: "127.0.0.1",
@@ -111,7 +111,7 @@ export async function startCoordinatorHost({ config, registry }) {
     ...workerOptions({ config }),
     name: COORDINATOR_HOST,
     kvNamespaces: ["CONFIG", "CACHE"],
-    durableObjects: { COORDINATOR: "Coordinator", JOBS: "Job", RESPONSES: "ResponseStore" },
+    durableObjects: { COORDINATOR: "Coordinator", RELAY: "Relay", JOBS: "Job", RESPONSES: "ResponseStore" },
     unsafeDevRegistryPath: registry,
   });
   await mf.ready;

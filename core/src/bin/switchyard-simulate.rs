@@ -7,7 +7,10 @@
 //! (`--all-priorities`: every request may wait, and the queue never empties),
 //! with the scenario's random draws from its seed, or from another
 //! (`--seed <n>`), and with the coordinator answering each message as it comes
-//! or taking `--service-us <n>` of CPU time on each, one at a time. Run times
+//! or taking `--service-us <n>` of CPU time on each, one at a time (and
+//! `--inner-us <n>` on each further message of a relay's batch), and with
+//! `--relays <n>` relays between the isolates and the coordinator, each sending
+//! a batch at most every `--relay-every-ms <n>` (100 unless given). Run times
 //! per simulated minute are in BENCHMARKS.md. Exits non-zero when a limit was
 //! exceeded.
 
@@ -16,10 +19,18 @@ use std::process::ExitCode;
 use switchyard_core::simulation::{self, Scenario};
 
 fn main() -> ExitCode {
-    // `switchyard-simulate [minutes] [--without-priorities | --all-priorities] [--seed <n>] [--service-us <n>]`.
+    // `switchyard-simulate [minutes] [--without-priorities | --all-priorities] [--seed <n>] [--service-us <n>]
+    // [--inner-us <n>] [--relays <n>] [--relay-every-ms <n>]`.
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let mut scenario = Scenario::issue();
-    for (flag, field) in [("--seed", &mut scenario.seed), ("--service-us", &mut scenario.service_us)] {
+    let mut relays = 0;
+    for (flag, field) in [
+        ("--seed", &mut scenario.seed),
+        ("--service-us", &mut scenario.service_us),
+        ("--inner-us", &mut scenario.inner_us),
+        ("--relays", &mut relays),
+        ("--relay-every-ms", &mut scenario.relay_every_ms),
+    ] {
         if let Some(at) = args.iter().position(|arg| arg == flag) {
             let Some(n) = args.get(at + 1).and_then(|n| n.parse().ok()) else {
                 eprintln!("{flag} takes a number");
@@ -30,7 +41,7 @@ fn main() -> ExitCode {
         }
     }
     let minutes = args.iter().find_map(|arg| arg.parse().ok()).unwrap_or(1);
-    let scenario = Scenario { minutes, ..scenario };
+    let scenario = Scenario { minutes, relays: relays as usize, ..scenario };
     let scenario = match (args.contains(&"--without-priorities".into()), args.contains(&"--all-priorities".into())) {
         (false, false) => scenario,
         (true, false) => scenario.without_priorities(),
@@ -43,7 +54,8 @@ fn main() -> ExitCode {
     let s = &scenario;
     println!(
         "{} isolates (mean life {} s), {} requests/s for {} min, delays {}..{} ms, rpm {} (a), tpm {} (b), \
-         max_parallel_requests {} (c), {}% with a priority, {}% failures, {} µs a message at the coordinator, seed {}",
+         max_parallel_requests {} (c), {}% with a priority, {}% failures, {} µs a message at the coordinator \
+         ({} µs each further one of a batch), {} relays (a batch at most every {} ms), seed {}",
         s.isolates,
         s.isolate_life_s,
         s.requests_per_s,
@@ -56,6 +68,9 @@ fn main() -> ExitCode {
         s.priority_share * 100.0,
         s.failure_rate * 100.0,
         s.service_us,
+        s.inner_us,
+        s.relays,
+        s.relay_every_ms,
         s.seed
     );
     match simulation::run(s) {

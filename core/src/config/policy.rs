@@ -142,6 +142,11 @@ pub struct QueuePolicy {
     pub job_ttl_ms: u64,
 }
 
+/// A relay's period at most: every message of its isolates waits up to this
+/// for its batch, a view's life is a second, and a line tells what is new
+/// every quarter second.
+const MAX_RELAY_MS: u64 = 1_000;
+
 /// Everything `router_settings` says about reliability.
 #[derive(Debug, Clone)]
 pub struct RouterPolicy {
@@ -161,6 +166,10 @@ pub struct RouterPolicy {
     pub cooldown: CooldownPolicy,
     pub pre_call_checks: bool,
     pub queue: QueuePolicy,
+    /// Isolates send a group's coordinator their messages through a relay in
+    /// their location, which sends them on in one batch at most this often
+    /// (`coordinator::relay`); `None`: each isolate sends its own.
+    pub coordinator_relay_ms: Option<u64>,
 }
 
 impl RouterPolicy {
@@ -270,6 +279,14 @@ pub(super) fn build(
         ));
     }
     let router_cooldown = seconds_to_ms("router_settings.cooldown_time", raw.cooldown_time)?;
+    if let Some(period) = raw.coordinator_relay_ms
+        && !(1..=MAX_RELAY_MS).contains(&period)
+    {
+        return Err(ConfigError::at(
+            "router_settings.coordinator_relay_ms",
+            format!("must be between 1 and {MAX_RELAY_MS} milliseconds, got {period}"),
+        ));
+    }
     let policy = RouterPolicy {
         strategy,
         latency_ttl_ms: seconds_to_ms("router_settings.routing_strategy_args.ttl", raw.routing_strategy_args.ttl)?
@@ -299,6 +316,7 @@ pub(super) fn build(
             job_ttl_ms: seconds_to_ms("router_settings.job_ttl", raw.job_ttl)?
                 .unwrap_or(crate::jobs::DEFAULT_JOB_TTL_MS),
         },
+        coordinator_relay_ms: raw.coordinator_relay_ms,
     };
     Ok(policy)
 }

@@ -122,6 +122,9 @@ pub struct RawRouterSettings {
     /// A location hint per model group, over `coordinator_location`.
     #[serde(default)]
     pub coordinator_locations: BTreeMap<String, String>,
+    /// Milliseconds: isolates reach each group's coordinator through a relay
+    /// in their location, which batches their messages this often at most.
+    pub coordinator_relay_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -645,3 +645,17 @@ fn coordinator_locations_refuses_a_name_that_is_not_a_group() {
     assert_eq!(error.path, "router_settings.coordinator_locations.gpt4");
     assert!(error.message.contains("not a model_name"), "{}", error.message);
 }
+
+#[test]
+fn coordinator_relay_ms_is_a_period_of_a_millisecond_to_a_second() {
+    assert_eq!(load_ok(TWO_GROUPS_NO_SETTINGS).config.router.coordinator_relay_ms, None);
+    let yaml = format!("{TWO_GROUPS_NO_SETTINGS}router_settings:\n  coordinator_relay_ms: 100\n");
+    let loaded = load_ok(&yaml);
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    assert_eq!(loaded.config.router.coordinator_relay_ms, Some(100));
+    for period in ["0", "1001"] {
+        let error = load_err(&format!("{TWO_GROUPS_NO_SETTINGS}router_settings:\n  coordinator_relay_ms: {period}\n"));
+        assert_eq!(error.path, "router_settings.coordinator_relay_ms");
+        assert!(error.message.contains("between 1 and 1000"), "{}", error.message);
+    }
+}

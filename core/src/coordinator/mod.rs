@@ -27,6 +27,9 @@
 //!   as a settled lease may give requests back to the minute.
 //! - `Observed`: an empty 204, once the isolate's counts are added ([`Coordinator::observed`]).
 //! - `Metrics`: the [`GroupMetrics`] ([`Coordinator::metrics`]).
+//! - `Batch`: a relay's messages ([`relay`]), each answered as above but for a
+//!   `Wait`, which is not held: a [`BatchReply`] with each one's answer and
+//!   what is owed to the lines of the relay's isolates.
 //!
 //! # What it holds
 //! Per deployment:
@@ -58,6 +61,7 @@
 //!   tickets) comes back when it lapses.
 //! - `serve_local`: the coordinator's side of routing without tickets: counts,
 //!   leases and views.
+//! - `relay`: when a relay's batch of its isolates' messages goes (`Batch`).
 //! - `slots`: in-flight slots leased to isolates (`max_parallel_requests`).
 //! - `holdings`: what is held at a moment, for `GET /debug/state`.
 //! - `metrics`: the counts isolates hand over and the state of each deployment,
@@ -74,6 +78,7 @@ pub mod local;
 mod metrics;
 mod protocol;
 mod queue;
+pub mod relay;
 mod reports;
 mod serve_local;
 pub mod slots;
@@ -92,9 +97,9 @@ use window::Window;
 pub use admission::Admission;
 pub use lines::{OWED_TTL_MS, WAIT_HOLD_MS};
 pub use protocol::{
-    DeploymentHoldings, DeploymentMetrics, Grant, GroupMetrics, HealthState, Holdings, Message, QueueRequest,
-    QueueStatus, RECENT_FAILURE_MINUTES, REPORT_WAIT_MS, Report, ReportedFailure, TicketReply, TicketRequest, Timings,
-    Unavailable, cools_down, report_may_wait,
+    BatchReply, DeploymentHoldings, DeploymentMetrics, Grant, GroupMetrics, HealthState, Holdings, Message,
+    QueueRequest, QueueStatus, RECENT_FAILURE_MINUTES, REPORT_WAIT_MS, Relayed, Report, ReportedFailure, TicketReply,
+    TicketRequest, Timings, Unavailable, cools_down, report_may_wait,
 };
 pub use snapshot::{Snapshot, WRITTEN_AHEAD};
 

@@ -73,6 +73,40 @@ pub enum Message {
     Observed { group: String, tally: Tally },
     /// Answered with the group's [`GroupMetrics`] (`GET /metrics`, `GET /ui/state`).
     Metrics { group: String },
+    /// From a relay ([`relay`](super::relay)): its isolates' messages since its
+    /// last batch, each a [`relayed`](Message::relayed) one, taken in order.
+    /// Answered with a [`BatchReply`]: the answer to each, where a `Wait` is not
+    /// held (its answers come in `lines`, now or with a later batch); and what
+    /// is owed to the lines of the isolates in `polls` (those with a `Wait`
+    /// open at the relay) and of those whose `Wait` came in this batch.
+    /// `gone`: isolates whose every `Wait` the relay held closed (they died).
+    Batch {
+        group: String,
+        messages: Vec<Message>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        polls: Vec<u64>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        gone: Vec<u64>,
+    },
+}
+
+/// The answer to a [`Message::Batch`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BatchReply {
+    /// The answer to each message of the batch, in its order.
+    pub answers: Vec<Relayed>,
+    /// What is owed to each line answered now: an isolate's answers, or none
+    /// when nothing of its line is left at the coordinator (its `Wait` ends).
+    pub lines: Vec<(u64, Vec<(u64, TicketReply)>)>,
+}
+
+/// One message's answer in a [`BatchReply`]: what the coordinator would have
+/// answered it with on its own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Relayed {
+    pub status: u16,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub body: String,
 }
 
 impl Message {
@@ -87,8 +121,23 @@ impl Message {
             | Self::State { group }
             | Self::Sync { group, .. }
             | Self::Observed { group, .. }
-            | Self::Metrics { group } => group,
+            | Self::Metrics { group }
+            | Self::Batch { group, .. } => group,
         }
+    }
+
+    /// Whether a relay carries it: what isolates send as they route. What
+    /// people ask (status, state, metrics) and a leaver (whose fetch ends with
+    /// the answer) go to the coordinator itself.
+    pub fn relayed(&self) -> bool {
+        matches!(
+            self,
+            Self::Acquire { request: TicketRequest { queue: None, .. }, .. }
+                | Self::Report { .. }
+                | Self::Wait { .. }
+                | Self::Sync { .. }
+                | Self::Observed { .. }
+        )
     }
 }
 

@@ -131,6 +131,16 @@ fn deliver(coordinator: &mut Coordinator, config: &Config, message: &Message, no
             let metrics = round_trip(&coordinator.metrics(now, group, policy));
             crate::metrics::prometheus::render(config, &[metrics]);
         }
+        // A relay's batch: its isolates' messages in turn (one a relay carries
+        // never nests a batch), and the lines of those gone leave.
+        Message::Batch { messages, gone, .. } => {
+            for &isolate in gone {
+                coordinator.line_gone(now, isolate);
+            }
+            for message in messages.iter().filter(|m| m.relayed()) {
+                deliver(coordinator, config, message, now, rng);
+            }
+        }
     }
     for (_, reply) in coordinator.tick(now, group, policy, rng) {
         round_trip(&reply);

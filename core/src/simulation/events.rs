@@ -114,8 +114,27 @@ pub(super) enum Event {
     ReportsDue { at: Sender },
     /// The coordinator's alarm (`Coordinator::next_wakeup`).
     Wakeup,
+    /// A message from one of its isolates arrives at a relay, with its reports.
+    AtRelay { relay: usize, message: ToCoordinator, reports: Vec<Report> },
+    /// A relay's next batch may go.
+    RelayFlush { relay: usize },
+    /// A relay's batch arrives at the coordinator.
+    Batch { relay: usize, batch: Vec<(ToCoordinator, Vec<Report>)> },
+    /// The answer to a relay's batch arrives there: what the coordinator owed
+    /// its isolates, for each.
+    RelayBack { relay: usize, answers: Vec<Event> },
     /// The isolate in this slot dies; a new one takes its place.
     Death { slot: usize },
+}
+
+impl Event {
+    /// The isolate an answer from the coordinator goes to.
+    pub fn to(&self) -> Option<Sender> {
+        match self {
+            Self::View { to, .. } | Self::Ticket { to, .. } | Self::LineAnswer { to, .. } => Some(*to),
+            _ => None,
+        }
+    }
 }
 
 struct Scheduled {

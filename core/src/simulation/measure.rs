@@ -258,6 +258,11 @@ impl Meter {
         self.messages.report += 1;
     }
 
+    /// A relay sent a batch.
+    pub fn batch(&mut self) {
+        self.messages.batches += 1;
+    }
+
     /// The coordinator took a message that waited `waited_ms` for its turn.
     pub fn served(&mut self, waited_ms: u64, service_us: u64) {
         self.busy_us += service_us;

@@ -43,6 +43,9 @@ pub struct Messages {
     /// failure goes at once, with those waiting; any other waits `REPORT_WAIT_MS`
     /// for another message (`report_may_wait`), as the Worker's.
     pub report: u64,
+    /// Relays' batches, each one request to the coordinator carrying the
+    /// messages above (`Scenario::relays`; none without relays).
+    pub batches: u64,
 }
 
 impl Messages {
@@ -199,6 +202,17 @@ impl Report {
         self.messages.total() as f64 / self.routed.total().max(1) as f64
     }
 
+    /// Requests the coordinator took: its isolates' messages, or, with relays,
+    /// the relays' batches that carried them.
+    pub fn coordinator_requests(&self) -> u64 {
+        if self.messages.batches > 0 { self.messages.batches } else { self.messages.total() }
+    }
+
+    /// Requests to the coordinator per request routed.
+    pub fn requests_per_routed(&self) -> f64 {
+        self.coordinator_requests() as f64 / self.routed.total().max(1) as f64
+    }
+
     /// Every limit exceeded: an rpm in any minute of the coordinator, a
     /// `max_parallel_requests` at any instant (counting calls whose isolate died,
     /// which the upstream still serves), a tpm beyond what estimates allow
@@ -292,6 +306,14 @@ impl fmt::Display for Report {
             m.wait,
             m.report
         )?;
+        if m.batches > 0 {
+            writeln!(
+                f,
+                "  carried in relays' batches {} ({:.4} per routed request): the requests the coordinator took",
+                m.batches,
+                self.requests_per_routed()
+            )?;
+        }
         let b = &self.busy;
         writeln!(
             f,

@@ -44,8 +44,19 @@ pub struct Scenario {
     pub max_wait_ms: u64,
     /// The CPU time the coordinator spends on each message: as a Durable Object
     /// it takes one at a time, so a message that comes while it is busy waits
-    /// its turn. 0: each is answered as it comes.
+    /// its turn. 0: each is answered as it comes. A batch from a relay costs
+    /// this once and `inner_us` for each message in it past the first.
     pub service_us: u64,
+    /// Relays between the isolates and the coordinator (`relay`): each isolate
+    /// sends to its location's, which sends what came in one batch at most every
+    /// `relay_every_ms`. 0: every isolate sends to the coordinator itself.
+    pub relays: usize,
+    pub relay_every_ms: u64,
+    /// One-way delay between an isolate and its relay (the same location).
+    pub relay_delay_ms: (u64, u64),
+    /// The coordinator's CPU time on each further message of a batch: its own
+    /// work, without what the runtime costs per request it takes.
+    pub inner_us: u64,
 }
 
 impl Scenario {
@@ -76,6 +87,10 @@ impl Scenario {
             // scenario's coordinator lags up to 1.6 s once the group is
             // saturated (BENCHMARKS.md, "A coordinator that takes time").
             service_us: 0,
+            relays: 0,
+            relay_every_ms: 100,
+            relay_delay_ms: (1, 5),
+            inner_us: 0,
         }
     }
 
@@ -93,6 +108,12 @@ impl Scenario {
             max_parallel: issue.max_parallel / scale,
             ..issue
         }
+    }
+
+    /// The same with `relays` relays, each sending a batch at most every
+    /// `every_ms`.
+    pub fn relayed(self, relays: usize, every_ms: u64) -> Self {
+        Self { relays, relay_every_ms: every_ms, ..self }
     }
 
     /// The issue's scenario without priorities: no request waits in the queue.

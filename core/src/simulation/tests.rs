@@ -114,3 +114,32 @@ fn a_lagging_coordinators_lines_tell_at_their_pace() {
     assert!(lagging.busy.turn.max_ms < 1_000, "{lagging}");
     assert_eq!(lagging.inversions.beyond_bound, 0, "{lagging}");
 }
+
+/// Relays between the isolates and the coordinator (`relay`): the coordinator
+/// takes at most one batch per relay per period, however many messages the
+/// isolates send; every limit holds, and the priority order holds within its
+/// bound (which grows by the relays' trips and periods). Where the coordinator
+/// lagged past half a second at 4 ms a message (above), behind relays, at 4 ms a
+/// batch and 1 ms for each further message in it, it keeps up.
+#[test]
+fn relays_bound_the_coordinators_requests_by_their_number_and_period() {
+    let relays = 5;
+    let scenario = Scenario {
+        minutes: 1,
+        service_us: 4_000,
+        inner_us: 1_000,
+        ..Scenario::scaled(40).all_priorities().relayed(relays, 100)
+    };
+    let report = run(&scenario).unwrap();
+    println!("{report}");
+    assert_eq!(report.limit_violations(), Vec::<String>::new());
+    assert_eq!(report.inversions.beyond_bound, 0, "{report}");
+    assert!(report.routed.queued > 1_000 && report.routed.handed > 1_000, "{report}");
+    let batches = report.messages.batches;
+    assert!(batches <= relays as u64 * 60_000 / 100, "{batches} batches");
+    // Five isolates a relay here: about three messages a batch.
+    assert!(report.messages.total() > 2 * batches, "{report}");
+    assert!(report.busy.turn.max_ms < 250, "{report}");
+    let direct = run(&Scenario { relays: 0, ..scenario }).unwrap();
+    assert!(direct.busy.turn.max_ms > 500, "without relays it lags: {direct}");
+}

@@ -14,6 +14,7 @@ use crate::config::{Config, DeploymentId, ModelGroup, load};
 use crate::coordinator::local::asking::Asking;
 use crate::coordinator::local::line::{LOCAL_GRACE_MS, Line, TELL_EVERY_MS, Tell};
 use crate::coordinator::local::{Ask, HealthView, LocalPick, LocalRouter, view_life};
+use crate::coordinator::relay::Relay;
 use crate::coordinator::slots::SLOTS_TTL_MS;
 use crate::coordinator::{
     Admission, Coordinator, QueueRequest, REPORT_WAIT_MS, Report as TicketReport, ReportedFailure, TicketReply,
@@ -48,6 +49,21 @@ struct Isolate {
     to_ask: VecDeque<Request>,
 }
 
+/// Messages as they travel to the coordinator: each with the reports that
+/// waited to go with it.
+type Messages = Vec<(ToCoordinator, Vec<TicketReport>)>;
+
+/// A relay (`coordinator::relay`, `src/relay.rs`) at a location.
+#[derive(Default)]
+struct RelayAt {
+    relay: Relay<(ToCoordinator, Vec<TicketReport>)>,
+    /// What the coordinator owes its isolates outside a batch (a `Wait`'s
+    /// answers), for the answer to its next batch.
+    owed: Vec<Event>,
+    /// When its next batch is set to go, if it is.
+    flush_at: Option<u64>,
+}
+
 pub(super) struct World<'s> {
     scenario: &'s Scenario,
     config: Config,
@@ -68,10 +84,17 @@ pub(super) struct World<'s> {
     told: HashMap<u64, (Request, Option<u64>)>,
     /// When the coordinator's alarm is set.
     wakeup_at: Option<u64>,
-    /// Messages that came while the coordinator was busy, in order, each with
-    /// when it came; and until when (µs) it is busy with those it took.
-    pending: VecDeque<(ToCoordinator, Vec<TicketReport>, u64)>,
+    /// Requests that came while the coordinator was busy, in order, each with
+    /// the relay it came from (none: an isolate's own message) and when it
+    /// came; and until when (µs) it is busy with those it took.
+    pending: VecDeque<(Messages, Option<usize>, u64)>,
     busy_until_us: u64,
+    /// The relays, by location (an isolate's is its slot's, modulo their number).
+    relays: Vec<RelayAt>,
+    /// While the coordinator takes a relay's batch: that relay, and the answers
+    /// that go back with it.
+    batch_from: Option<usize>,
+    back: Vec<Event>,
     agenda: Agenda,
     rng: fastrand::Rng,
     meter: Meter,
@@ -102,7 +125,12 @@ impl<'s> World<'s> {
         // `SLOTS_TTL_MS`, not yet lapsed (twice as many as die then on average).
         let dying = scenario.isolates as f64 * (SLOTS_TTL_MS as f64 / 1_000.0) / scenario.isolate_life_s;
         let known = scenario.isolates + (2.0 * dying).ceil() as usize;
-        let bound_ms = view_life(known) + 4 * scenario.delay_ms.1 + TELL_EVERY_MS;
+        let mut bound_ms = view_life(known) + 4 * scenario.delay_ms.1 + TELL_EVERY_MS;
+        if scenario.relays > 0 {
+            // Each trip goes by way of a relay, and the two towards the
+            // coordinator wait for their relay's next batch.
+            bound_ms += 4 * scenario.relay_delay_ms.1 + 2 * scenario.relay_every_ms;
+        }
         let meter = Meter::new(START_MS, scenario.minutes, deployments, bound_ms);
         Ok(Self {
             scenario,
@@ -118,6 +146,9 @@ impl<'s> World<'s> {
             wakeup_at: None,
             pending: VecDeque::new(),
             busy_until_us: 0,
+            relays: (0..scenario.relays).map(|_| RelayAt::default()).collect(),
+            batch_from: None,
+            back: Vec::new(),
             agenda: Agenda::default(),
             rng: fastrand::Rng::with_seed(scenario.seed),
             meter,
@@ -152,12 +183,19 @@ impl<'s> World<'s> {
     fn handle(&mut self, event: Event) {
         match event {
             Event::Arrival => self.arrive(),
-            Event::AtCoordinator(message, reports) => {
-                self.pending.push_back((message, reports, self.now));
-                // Otherwise a turn is due already.
-                if self.pending.len() == 1 {
-                    self.take_turns();
+            Event::AtCoordinator(message, reports) => self.at_door(vec![(message, reports)], None),
+            Event::Batch { relay, batch } => self.at_door(batch, Some(relay)),
+            Event::AtRelay { relay, message, reports } => {
+                self.relays[relay].relay.push((message, reports));
+                self.arm_relay(relay);
+            }
+            Event::RelayFlush { relay } => self.flush(relay),
+            Event::RelayBack { relay, answers } => {
+                for answer in answers {
+                    let at = self.now + self.relay_delay();
+                    self.agenda.push(at, answer);
                 }
+                self.arm_relay(relay);
             }
             Event::CoordinatorTurn => self.take_turns(),
             Event::View { to, asked_ms, view, shared } => self.view_arrives(to, asked_ms, view, shared),
@@ -268,16 +306,79 @@ impl<'s> World<'s> {
         self.rng.u64(low..=high)
     }
 
-    /// Sends `message` from the isolate in `slot`, with the reports waiting there.
+    /// One-way delay between an isolate and its relay.
+    fn relay_delay(&mut self) -> u64 {
+        let (low, high) = self.scenario.relay_delay_ms;
+        self.rng.u64(low..=high)
+    }
+
+    /// Sends `message` from the isolate in `slot`, with the reports waiting
+    /// there: to the coordinator, or to the isolate's relay.
     fn send_to_coordinator(&mut self, slot: usize, message: ToCoordinator) {
         let reports = std::mem::take(&mut self.isolates[slot].reports);
+        if !self.relays.is_empty() {
+            let at = self.now + self.relay_delay();
+            self.agenda.push(at, Event::AtRelay { relay: slot % self.relays.len(), message, reports });
+            return;
+        }
         let at = self.now + self.delay();
         self.agenda.push(at, Event::AtCoordinator(message, reports));
     }
 
+    /// Sends the coordinator's answer to its isolate: at once, or with the
+    /// answer to the batch of the isolate's relay being taken, or else with
+    /// the answer to that relay's next batch.
     fn send_to_isolate(&mut self, event: Event) {
-        let at = self.now + self.delay();
-        self.agenda.push(at, event);
+        let relay = event.to().filter(|_| !self.relays.is_empty()).map(|to| to.slot % self.relays.len());
+        match relay {
+            None => {
+                let at = self.now + self.delay();
+                self.agenda.push(at, event);
+            }
+            Some(relay) if self.batch_from == Some(relay) => self.back.push(event),
+            Some(relay) => {
+                self.relays[relay].owed.push(event);
+                self.arm_relay(relay);
+            }
+        }
+    }
+
+    // --- Relays (`relay`) -------------------------------------------------------
+
+    /// Sets `relay`'s next batch to go when it is due, unless it is set already.
+    fn arm_relay(&mut self, relay: usize) {
+        if self.relays[relay].flush_at.is_some() {
+            return;
+        }
+        let polling = self.polling(relay);
+        if let Some(at) = self.relays[relay].relay.due(self.now, self.scenario.relay_every_ms, polling) {
+            self.relays[relay].flush_at = Some(at);
+            self.agenda.push(at, Event::RelayFlush { relay });
+        }
+    }
+
+    /// Whether the coordinator may owe `relay`'s isolates answers: it owes
+    /// some, holds a `Wait` of one of them, or one of their requests waits in
+    /// its queue (the relay holds those isolates' fetches open).
+    fn polling(&self, relay: usize) -> bool {
+        let ours = |from: &Sender| from.slot % self.relays.len() == relay;
+        !self.relays[relay].owed.is_empty()
+            || self.held.values().any(|(from, _)| ours(from))
+            || self.waiters.values().any(|(from, _)| ours(from))
+    }
+
+    /// `relay`'s batch goes, if one is due: empty, it asks for what is owed.
+    fn flush(&mut self, relay: usize) {
+        self.relays[relay].flush_at = None;
+        let polling = self.polling(relay);
+        let due = self.relays[relay].relay.due(self.now, self.scenario.relay_every_ms, polling);
+        if due.is_some_and(|at| at <= self.now) {
+            let batch = self.relays[relay].relay.take(self.now);
+            self.meter.batch();
+            let at = self.now + self.delay();
+            self.agenda.push(at, Event::Batch { relay, batch });
+        }
+        self.arm_relay(relay);
     }
 
     // --- Requests in an isolate (src/local_route.rs, src/proxy.rs) --------------
@@ -662,22 +763,55 @@ impl<'s> World<'s> {
 
     // --- The coordinator (src/coordinator.rs) -----------------------------------
 
-    /// The Durable Object takes the messages that came, one at a time and
-    /// `service_us` each, as many as this millisecond leaves it time for; the
-    /// others at its next turn.
+    /// A request reaches the Durable Object: an isolate's message, or a
+    /// relay's batch. It waits for its turn if the object is busy.
+    fn at_door(&mut self, messages: Messages, relay: Option<usize>) {
+        self.pending.push_back((messages, relay, self.now));
+        // Otherwise a turn is due already.
+        if self.pending.len() == 1 {
+            self.take_turns();
+        }
+    }
+
+    /// The Durable Object takes the requests that came, one at a time,
+    /// `service_us` each (and `inner_us` for each further message of a batch),
+    /// as many as this millisecond leaves it time for; the others at its next turn.
     fn take_turns(&mut self) {
         let now_us = self.now * 1_000;
         while self.busy_until_us < now_us + 1_000 {
-            let Some((message, reports, came_ms)) = self.pending.pop_front() else {
+            let Some((messages, relay, came_ms)) = self.pending.pop_front() else {
                 return;
             };
-            self.busy_until_us = self.busy_until_us.max(now_us) + self.scenario.service_us;
-            self.meter.served(self.now - came_ms, self.scenario.service_us);
-            self.at_coordinator(message, reports);
+            let further = messages.len().saturating_sub(1) as u64;
+            let cost = self.scenario.service_us + further * self.scenario.inner_us;
+            self.busy_until_us = self.busy_until_us.max(now_us) + cost;
+            self.meter.served(self.now - came_ms, cost);
+            match relay {
+                None => {
+                    for (message, reports) in messages {
+                        self.at_coordinator(message, reports);
+                    }
+                }
+                Some(relay) => self.take_batch(relay, messages),
+            }
         }
         if !self.pending.is_empty() {
             self.agenda.push(self.busy_until_us / 1_000, Event::CoordinatorTurn);
         }
+    }
+
+    /// The Durable Object takes a relay's batch, message by message, and
+    /// answers it with what it owes the relay's isolates by then.
+    fn take_batch(&mut self, relay: usize, batch: Messages) {
+        self.batch_from = Some(relay);
+        self.back = std::mem::take(&mut self.relays[relay].owed);
+        for (message, reports) in batch {
+            self.at_coordinator(message, reports);
+        }
+        self.batch_from = None;
+        let answers = std::mem::take(&mut self.back);
+        let at = self.now + self.delay();
+        self.agenda.push(at, Event::RelayBack { relay, answers });
     }
 
     /// The Durable Object takes a message, then answers the waiting requests it
