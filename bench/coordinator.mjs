@@ -12,6 +12,9 @@
 // - `ticket`: an acquire and the ticket's report, two messages;
 // - `status`: the queue's status, which decides nothing: what any call to the
 //   coordinator costs;
+// - `batch`: a relay's batch (src/relay.rs) of `BENCH_BATCH` syncs (20 unless
+//   given), each of another isolate: what a batch and each message in it cost
+//   (the simulation's `--service-us` and `--inner-us`);
 // - `echo`: a Durable Object of a few lines that answers "{}", in a process of
 //   its own: what the runtime alone costs per call here.
 // It reads the coordinator process's CPU time (/proc) before and after each run,
@@ -28,6 +31,7 @@ import { startCoordinatorHost, workerdChildren } from "../tests/support/gateway.
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const ISOLATES = 1000;
+const BATCH = Number(process.env.BENCH_BATCH ?? 20);
 const TICKS_PER_S = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim());
 
 // The simulation's group (core/src/simulation/scenario.rs): one deployment per limit.
@@ -60,7 +64,7 @@ function served(view) {
 }
 export default {
   async fetch(request, env) {
-    const { kind, seconds, concurrency, isolates } = await request.json();
+    const { kind, seconds, concurrency, isolates, batch } = await request.json();
     const namespace = kind === "echo" ? env.ECHO : env.COORDINATOR;
     const stub = namespace.get(namespace.idFromName("g"));
     const views = new Map();
@@ -70,7 +74,13 @@ export default {
       return [answer.status, await answer.text()];
     };
     const end = Date.now() + seconds * 1000;
-    let sent = 0, failed = 0, settled = 0;
+    let sent = 0, failed = 0, settled = 0, inner = 0;
+    const sync = (isolate) => {
+      const view = views.get(isolate);
+      const settling = view ? served(view) : [];
+      settled += settling.length;
+      return { Sync: { group: "g", served: settling, failure: null, estimated_tokens: TOKENS, isolate, tally: null } };
+    };
     async function loop(first) {
       for (let n = first; Date.now() < end; n += concurrency) {
         const isolate = 1 + (n % isolates);
@@ -79,13 +89,19 @@ export default {
           sent += 1;
           if (status !== 200) failed += 1;
         } else if (kind === "sync") {
-          const view = views.get(isolate);
-          const settling = view ? served(view) : [];
-          settled += settling.length;
-          const [status, text] = await call({ Sync: { group: "g", served: settling, failure: null,
-            estimated_tokens: TOKENS, isolate, tally: null } });
+          const [status, text] = await call(sync(isolate));
           sent += 1;
+          inner += 1;
           if (status === 200) views.set(isolate, JSON.parse(text)); else failed += 1;
+        } else if (kind === "batch") {
+          const ids = Array.from({ length: batch }, (_, k) => 1 + ((n * batch + k) % isolates));
+          const [status, text] = await call({ Batch: { group: "g", messages: ids.map(sync) } });
+          sent += 1;
+          inner += batch;
+          if (status !== 200) { failed += 1; continue; }
+          JSON.parse(text).answers.forEach((answer, k) => {
+            if (answer.status === 200) views.set(ids[k], JSON.parse(answer.body)); else failed += 1;
+          });
         } else {
           const [status, text] = await call({ Acquire: { group: "g", request: { avoid: [], estimated_tokens: TOKENS,
             stream: false, queue: null, region: null, isolate }, reports: [] } });
@@ -100,7 +116,7 @@ export default {
       }
     }
     await Promise.all(Array.from({ length: concurrency }, (_, n) => loop(n)));
-    return Response.json({ sent, failed, settled });
+    return Response.json({ sent, failed, settled, inner });
   },
 };`;
 
@@ -146,24 +162,26 @@ async function run(kind, seconds) {
   const started = performance.now();
   const answer = await fetch(url, {
     method: "POST",
-    body: JSON.stringify({ kind, seconds, concurrency: CONCURRENCY, isolates: ISOLATES }),
+    body: JSON.stringify({ kind, seconds, concurrency: CONCURRENCY, isolates: ISOLATES, batch: BATCH }),
   });
-  const { sent, failed, settled } = await answer.json();
+  const { sent, failed, settled, inner } = await answer.json();
   const wall = (performance.now() - started) / 1000;
   const cpu = cpuSeconds(pid) - before;
-  return { kind, sent, failed, settled, perSecond: sent / wall, cpuUsPerMessage: (cpu * 1e6) / sent, cpuShare: cpu / wall };
+  return { kind, sent, failed, settled, inner, perSecond: sent / wall, cpuUsPerMessage: (cpu * 1e6) / sent, cpuShare: cpu / wall };
 }
 
 try {
   await run("sync", 2); // warm-up: the object created, its code compiled
   await run("ticket", 2);
   await run("echo", 2);
-  for (const kind of ["echo", "status", "sync", "ticket"]) {
+  await run("batch", 2);
+  for (const kind of ["echo", "status", "sync", "ticket", "batch"]) {
     const r = await run(kind, SECONDS);
-    const settled = kind === "sync" ? `, ${(r.settled / r.sent).toFixed(2)} deployments settled each` : "";
+    const settled = r.inner > 0 ? `, ${(r.settled / r.inner).toFixed(2)} deployments settled a sync` : "";
+    const each = kind === "batch" ? ` (${BATCH} syncs each: ${((r.cpuUsPerMessage) / BATCH).toFixed(0)} µs a sync)` : "";
     console.log(
       `${kind}: ${r.sent} messages (${r.failed} failed${settled}) in ${SECONDS} s: ${Math.round(r.perSecond)} a second, ` +
-        `the object's process ${r.cpuUsPerMessage.toFixed(0)} µs of CPU per message, busy ${(100 * r.cpuShare).toFixed(0)}%`,
+        `the object's process ${r.cpuUsPerMessage.toFixed(0)} µs of CPU per message${each}, busy ${(100 * r.cpuShare).toFixed(0)}%`,
     );
   }
 } finally {

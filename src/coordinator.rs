@@ -41,7 +41,7 @@ use web_sys::AbortSignal;
 use worker::{Delay, DurableObject, Env, Request, Response, Result, State, durable_object};
 
 use crate::durable::CallError;
-use crate::{config_source, durable, relay, respond, runtime};
+use crate::{config_source, durable, respond, runtime};
 
 const SNAPSHOT_KEY: &str = "snapshot";
 
@@ -595,11 +595,15 @@ pub async fn batch(env: &Env, group: &str, batch: &Message) -> std::result::Resu
 /// (`ModelGroup::coordinator_location`), from the config this isolate serves:
 /// whichever call comes first creates the object, and Cloudflare reads the hint
 /// only then. What an isolate sends as it routes goes through its location's
-/// relay instead when the config names a relay's period.
+/// relay instead when the config names a relay's period (a relay's failure to
+/// reach the coordinator passed on as the coordinator's).
 async fn send(env: &Env, group: &str, message: &Message) -> std::result::Result<durable::ObjectReply, CallError> {
     let config = config_source::in_force();
     if message.relayed() && config.as_ref().is_some_and(|config| config.router.coordinator_relay_ms.is_some()) {
-        return relay::call(env, group, message).await;
+        // This isolate's data center's relay (`crate::relay`), read as the coordinator.
+        let relay = format!("{group}@{}", runtime::location());
+        let answer = durable::call_located(env, "RELAY", &relay, None, Some(serde_json::to_string(message)?)).await?;
+        return durable::passed_on(answer);
     }
     let location = config.as_ref().and_then(|config| config.group(group)?.coordinator_location);
     durable::call_located(env, "COORDINATOR", group, location, Some(serde_json::to_string(message)?)).await

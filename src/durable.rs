@@ -54,6 +54,19 @@ impl From<CallError> for worker::Error {
     }
 }
 
+/// How an object that calls another for its caller (a relay, `crate::relay`)
+/// says that the other refused as overloaded: a 503 whose text starts so,
+/// read back as [`CallError::Overloaded`] by [`passed_on`].
+pub const PASSED_ON_OVERLOADED: &str = "overloaded: ";
+
+/// An object's answer, an overloaded refusal it passed on told apart.
+pub fn passed_on(answer: ObjectReply) -> std::result::Result<ObjectReply, CallError> {
+    match answer.text.strip_prefix(PASSED_ON_OVERLOADED) {
+        Some(detail) if answer.status == 503 => Err(CallError::Overloaded(detail.to_owned())),
+        _ => Ok(answer),
+    }
+}
+
 /// Sends `body` (a POST; a GET without one) to the object named `name` of the
 /// namespace bound as `binding`.
 pub async fn call(env: &Env, binding: &str, name: &str, body: Option<String>) -> Result<ObjectReply> {

@@ -5,7 +5,7 @@
 //! a batch goes).
 //!
 //! An isolate sends its relay what it would send the coordinator as it routes
-//! (`Message::relayed`); the relay sends what came in one `Batch` at most every
+//! (`Message::relayed`; `coordinator::send` chooses); the relay sends what came in one `Batch` at most every
 //! period, and answers each message with the coordinator's answer to it. A
 //! `Wait` is held here as the coordinator holds it: until answers are owed to
 //! its line, nothing of its line is left at the coordinator, or for
@@ -35,7 +35,7 @@ use switchyard_core::error::ApiError;
 use web_sys::AbortSignal;
 use worker::{Delay, DurableObject, Env, Request, Response, Result, State, durable_object};
 
-use crate::durable::{self, CallError, ObjectReply};
+use crate::durable::{CallError, PASSED_ON_OVERLOADED};
 use crate::{config_source, coordinator, respond, runtime};
 
 /// A relay's period when the config no longer names one (it changed while a
@@ -43,8 +43,6 @@ use crate::{config_source, coordinator, respond, runtime};
 const DEFAULT_PERIOD_MS: u64 = 100;
 /// A request waiting here with nothing due looks again this often at most.
 const LOOK_MS: u64 = 1_000;
-/// How a relay says that the coordinator refused a batch as overloaded.
-const OVERLOADED: &str = "overloaded: ";
 
 /// What a line's `Wait` is answered with: `(waiter, answer)`.
 type Owed = Vec<(u64, TicketReply)>;
@@ -303,17 +301,7 @@ fn owed_answer(answer: std::result::Result<Owed, Failure>) -> Result<Response> {
 /// The coordinator could not be reached: told to the isolate, an overloaded
 /// coordinator as such.
 fn failed(failure: &Failure) -> Result<Response> {
-    let text = if failure.overloaded { format!("{OVERLOADED}{}", failure.detail) } else { failure.detail.clone() };
+    let text =
+        if failure.overloaded { format!("{PASSED_ON_OVERLOADED}{}", failure.detail) } else { failure.detail.clone() };
     Ok(Response::ok(text)?.with_status(503))
-}
-
-/// Sends `message` for `group` through this isolate's location's relay, and
-/// reads its answer as the coordinator's.
-pub async fn call(env: &Env, group: &str, message: &Message) -> std::result::Result<ObjectReply, CallError> {
-    let name = format!("{group}@{}", runtime::location());
-    let answer = durable::call_located(env, "RELAY", &name, None, Some(serde_json::to_string(message)?)).await?;
-    match answer.text.strip_prefix(OVERLOADED) {
-        Some(detail) if answer.status == 503 => Err(CallError::Overloaded(detail.to_owned())),
-        _ => Ok(answer),
-    }
 }
