@@ -251,9 +251,14 @@ impl Relay {
     /// back with the next batch, as leavers.
     fn hand_out(&self, turn: &Turn<'_>, ids: Vec<Option<u64>>, reply: BatchReply) {
         let mut inner = self.inner.borrow_mut();
-        for (id, answer) in ids.into_iter().zip(reply.answers) {
+        // In the batch's order; one the reply left out is answered so rather
+        // than left waiting for ever.
+        let mut answers = reply.answers.into_iter();
+        for id in ids {
+            let answer = answers.next();
             if let Some(sender) = id.and_then(|id| inner.answers.remove(&id)) {
-                let _ = sender.send(Ok(answer));
+                let missing = || Failure { overloaded: false, detail: "the coordinator's reply left it out".into() };
+                let _ = sender.send(answer.ok_or_else(missing));
             }
         }
         for (isolate, owed) in reply.lines {
