@@ -1,7 +1,8 @@
 //! The world: the isolates, the group's coordinator, the network between them
 //! and the upstream deployments, and what each event does to them. Each handler
 //! mirrors the Worker (`src/local_route.rs`, `src/line.rs`, `src/proxy.rs`) or
-//! the Durable Object (`src/coordinator.rs`) step for step.
+//! the Durable Objects (`src/coordinator.rs`, and `src/relay.rs` when the
+//! scenario has relays) step for step.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
