@@ -128,12 +128,7 @@ impl DurableObject for Coordinator {
                 respond::json(200, serde_json::to_vec(&holdings)?)
             }
             Message::Wait { isolate, joined, left, handed, handed_untold, reports, .. } => {
-                self.apply_reports(&turn, &reports);
-                let mut rng = runtime::rng();
-                let router = &config.router;
-                self.with_core(|core| {
-                    core.wait(turn.now, group, router, isolate, &joined, &left, &handed, &handed_untold, &mut rng)
-                });
+                self.tell_line(&turn, isolate, &Tell { joined, left, handed, handed_untold }, &reports);
                 let owed = self.hold_line(&turn, isolate, caller_gone).await?;
                 respond::json(200, serde_json::to_vec(&owed)?)
             }
@@ -188,6 +183,17 @@ impl Coordinator {
         .unwrap_or_default()
     }
 
+    /// What an isolate's `Wait` tells of its line, its reports applied first.
+    fn tell_line(&self, turn: &Turn<'_>, isolate: u64, tell: &Tell, reports: &[Report]) {
+        self.apply_reports(turn, reports);
+        let mut rng = runtime::rng();
+        let (group, router) = (turn.group, &turn.config.router);
+        let Tell { joined, left, handed, handed_untold } = tell;
+        self.with_core(|core| {
+            core.wait(turn.now, group, router, isolate, joined, left, handed, handed_untold, &mut rng)
+        });
+    }
+
     /// A relay's batch (`switchyard_core::coordinator::relay`): each message
     /// taken in turn as on its own, but a `Wait`, which is not held: what its
     /// line is owed goes in the reply's `lines`, now or with a later batch, as
@@ -208,12 +214,7 @@ impl Coordinator {
         for message in messages {
             answers.push(match message {
                 Message::Wait { isolate, joined, left, handed, handed_untold, reports, .. } => {
-                    self.apply_reports(turn, &reports);
-                    let mut rng = runtime::rng();
-                    let (group, router) = (turn.group, &turn.config.router);
-                    self.with_core(|core| {
-                        core.wait(turn.now, group, router, isolate, &joined, &left, &handed, &handed_untold, &mut rng)
-                    });
+                    self.tell_line(turn, isolate, &Tell { joined, left, handed, handed_untold }, &reports);
                     lines.push(isolate);
                     Relayed { status: 202, body: String::new() }
                 }
@@ -222,9 +223,7 @@ impl Coordinator {
                 }
                 Message::Acquire { request, reports, .. } if request.queue.is_none() => {
                     self.apply_reports(turn, &reports);
-                    let mut rng = runtime::rng();
-                    let (group, router) = (turn.group, &turn.config.router);
-                    match self.with_core(|core| core.acquire(turn.now, group, router, &request, &mut rng)) {
+                    match self.admission(turn, &request) {
                         Some(Admission::Now(reply)) => Relayed { status: 200, body: serde_json::to_string(&reply)? },
                         _ => Relayed { status: 500, body: "a relayed ticket was not answered at once".into() },
                     }
@@ -256,11 +255,14 @@ impl Coordinator {
         Ok(BatchReply { answers, lines })
     }
 
-    async fn acquire(&self, turn: &Turn<'_>, request: &TicketRequest, caller_gone: AbortSignal) -> Result<TicketReply> {
+    /// A ticket now, or the request queued ([`coordinator::Coordinator::acquire`]).
+    fn admission(&self, turn: &Turn<'_>, request: &TicketRequest) -> Option<Admission> {
         let mut rng = runtime::rng();
-        let admission =
-            self.with_core(|core| core.acquire(turn.now, turn.group, &turn.config.router, request, &mut rng));
-        match admission {
+        self.with_core(|core| core.acquire(turn.now, turn.group, &turn.config.router, request, &mut rng))
+    }
+
+    async fn acquire(&self, turn: &Turn<'_>, request: &TicketRequest, caller_gone: AbortSignal) -> Result<TicketReply> {
+        match self.admission(turn, request) {
             None => return Err(worker::Error::RustError("coordinator state missing".into())),
             Some(Admission::Now(reply)) => {
                 self.persist(turn.group).await?;

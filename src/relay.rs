@@ -1,12 +1,13 @@
-//! The relay Durable Object, and its client: one object per model group and
-//! location (named `<group>@<colo>`), between that location's isolates and the
-//! group's coordinator, when `router_settings.coordinator_relay_ms` says how
-//! often it may send (`switchyard_core::coordinator::relay`, which decides when
-//! a batch goes).
+//! The relay Durable Object: one object per model group and location (named
+//! `<group>@<colo>`), between that location's isolates and the group's
+//! coordinator, when `router_settings.coordinator_relay_ms` says how often it
+//! may send (`switchyard_core::coordinator::relay`, which decides when a batch
+//! goes).
 //!
 //! An isolate sends its relay what it would send the coordinator as it routes
-//! (`Message::relayed`; `coordinator::send` chooses); the relay sends what came in one `Batch` at most every
-//! period, and answers each message with the coordinator's answer to it. A
+//! (`Message::relayed`; `coordinator::send` chooses); the relay sends what came
+//! in one `Batch` at most every period, and answers each message with the
+//! coordinator's answer to it. A
 //! `Wait` is held here as the coordinator holds it: until answers are owed to
 //! its line, nothing of its line is left at the coordinator, or for
 //! `WAIT_HOLD_MS`. The coordinator pushes nothing: what it owes a line comes
@@ -206,23 +207,20 @@ impl Relay {
         let (ids, messages, polls, gone) = {
             let mut inner = self.inner.borrow_mut();
             let batch = inner.batching.take(now);
+            // The isolates with a `Wait` still open here; those of this
+            // batch's `Wait`s among them.
             let mut polls: Vec<u64> = Vec::new();
             inner.held.retain(|&isolate, held| {
                 held.retain(|sender| !sender.is_canceled());
-                polls.push(isolate);
-                !held.is_empty()
+                let open = !held.is_empty();
+                if open {
+                    polls.push(isolate);
+                }
+                open
             });
-            polls.retain(|isolate| inner.held.contains_key(isolate));
             let (ids, messages): (Vec<_>, Vec<_>) = batch.into_iter().map(|o| (o.id, o.message)).unzip();
             (ids, messages, polls, std::mem::take(&mut inner.gone))
         };
-        let waited: Vec<u64> = messages
-            .iter()
-            .filter_map(|m| match m {
-                Message::Wait { isolate, .. } => Some(*isolate),
-                _ => None,
-            })
-            .collect();
         let batch = Message::Batch { group: turn.group.to_owned(), messages, polls: polls.clone(), gone };
         match coordinator::batch(&self.env, turn.group, &batch).await {
             Ok(reply) => self.hand_out(turn, ids, reply),
@@ -237,7 +235,7 @@ impl Relay {
                         let _ = sender.send(Err(failure.clone()));
                     }
                 }
-                for isolate in polls.into_iter().chain(waited) {
+                for isolate in polls {
                     for sender in inner.held.remove(&isolate).unwrap_or_default() {
                         let _ = sender.send(Err(failure.clone()));
                     }
