@@ -59,6 +59,7 @@ mod respond;
 mod responses_store;
 mod routes;
 mod runtime;
+mod slot_wait;
 mod translator;
 mod ui;
 

@@ -22,7 +22,7 @@ use worker::{Delay, Env};
 use crate::background::Background;
 use crate::durable::CallError;
 use crate::respond::Limits;
-use crate::{config_source, coordinator, line, observe, runtime};
+use crate::{config_source, coordinator, line, observe, runtime, slot_wait};
 
 thread_local! {
     static ROUTERS: RefCell<HashMap<String, LocalRouter>> = RefCell::new(HashMap::new());
@@ -73,7 +73,10 @@ pub struct InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         let line_waits = line::waits(&self.group);
-        if with_router(&self.group, |r| r.release(&self.deployment, line_waits)) && !self.hand_over() {
+        if !with_router(&self.group, |r| r.release(&self.deployment, line_waits)) {
+            // Nobody waits in the queue: to a request of this isolate waiting for one.
+            self.hand_to_waiter();
+        } else if !self.hand_over() {
             // Near the limit: the slot goes back now, for the queue and other isolates.
             let (env, group) = (self.env.clone(), std::mem::take(&mut self.group));
             spawn_local(async move {
@@ -109,8 +112,31 @@ impl InFlight {
         })
     }
 
-    /// What [`InFlight::hand_over`] handed a request of the line, for its
-    /// call: the keeper runs while it fills the slot, as for a pick.
+    /// The slot just freed goes to the first request of this isolate waiting
+    /// for one ([`slot_wait`]), if the router lets it ([`LocalRouter::hand_to_waiter`]).
+    fn hand_to_waiter(&self) {
+        let Some(config) = config_source::in_force() else {
+            return;
+        };
+        let Some(deployment) =
+            config.group(&self.group).and_then(|g| g.deployments.iter().find(|d| d.id == self.deployment))
+        else {
+            return;
+        };
+        let now = runtime::now_ms() as u64;
+        slot_wait::hand(&self.group, &self.deployment, |estimated_tokens| {
+            with_router(&self.group, |r| r.hand_to_waiter(now, deployment, estimated_tokens)).then(|| {
+                Box::new(InFlight {
+                    env: self.env.clone(),
+                    group: self.group.clone(),
+                    deployment: self.deployment.clone(),
+                }) as Box<dyn Any>
+            })
+        });
+    }
+
+    /// What [`InFlight::hand_over`] or [`InFlight::hand_to_waiter`] handed a
+    /// request, for its call: the keeper runs while it fills the slot, as for a pick.
     pub fn handed(env: &Env, group: &str, held: Box<dyn Any>, background: &Background<'_>) -> Result<Self, ApiError> {
         let held =
             held.downcast::<Self>().map_err(|_| ApiError::Internal("a slot handed over without its hold".into()))?;
@@ -172,8 +198,9 @@ pub async fn pick<'g>(
     background: &Background<'_>,
     rng: &mut fastrand::Rng,
 ) -> Result<Local<'g>, ApiError> {
-    let mut refreshed = false;
+    let (mut ask, mut refreshed) = (ask, false);
     loop {
+        ask.await_slot = ask.await_slot && slot_wait::room(&group.name);
         let now = runtime::now_ms() as u64;
         // One look-up of the router for both: this runs for every request.
         let (picked, ahead) = with_router(&group.name, |r| {
@@ -193,6 +220,16 @@ pub async fn pick<'g>(
                     InFlight { env: env.clone(), group: group.name.clone(), deployment: deployment.id.clone() }
                 });
                 return Ok(Local::Call(deployment, limits, in_flight));
+            }
+            LocalPick::AwaitSlot(deployment) => {
+                if let Some(held) = slot_wait::wait(&group.name, &deployment.id, ask.estimated_tokens).await {
+                    let in_flight = InFlight::handed(env, &group.name, held, background)?;
+                    let limits = Limits { requests: None, tokens: None };
+                    return Ok(Local::Call(deployment, limits, Some(in_flight)));
+                }
+                // None freed in time: it picks again, and waits no more.
+                ask.await_slot = false;
+                continue;
             }
             LocalPick::Coordinate => {}
             LocalPick::Full(reason) => return Ok(Local::Refused(reason)),

@@ -349,6 +349,7 @@ async fn pick<'c>(
         stream: request.stream,
         region: request.allowed_region,
         may_wait: serving.priority.is_some(),
+        await_slot: serving.priority.is_none(),
     };
     // Held until this function returns: after a refusal is recorded below.
     let mut asking = match local_route::pick(env, group, serving.router(), ask, background, rng).await? {

@@ -101,6 +101,7 @@ use crate::region::Area;
 pub mod asking;
 pub mod line;
 pub mod outage;
+pub mod slot_wait;
 pub use outage::{OUTAGE_RETRY_MS, Outage, STALE_GRACE_MS};
 
 /// `refresh_after_ms` while a sync is on its way: no time reaches it.
@@ -223,6 +224,11 @@ pub struct HealthView {
     /// and other isolates' as of their last syncs).
     #[serde(default)]
     pub in_flight: Vec<(DeploymentId, u32)>,
+    /// A deployment of the group was at its rpm or tpm in this minute or the
+    /// last: its demand exceeds what its minutes allow, so a request served in
+    /// a slot that would idle is one more served ([`slot_wait`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub saturated: bool,
 }
 
 /// Which limit a [`HealthView::full`] deployment is at.
@@ -321,6 +327,9 @@ pub struct Ask<'a> {
     pub region: Option<Area>,
     /// It has a priority: it may wait in the group's queue.
     pub may_wait: bool,
+    /// It may wait in this isolate for a slot ([`slot_wait`]): it waited for
+    /// none yet, and fewer than [`slot_wait::SLOT_WAITERS`] wait.
+    pub await_slot: bool,
 }
 
 /// Where a request goes, as far as this isolate can tell.
@@ -341,6 +350,10 @@ pub enum LocalPick<'g> {
     /// Only the coordinator could admit this request, and it could not be asked
     /// lately: answer [`Outage::error`] rather than call it again.
     Unreachable(Outage),
+    /// Wait up to [`slot_wait::SLOT_WAIT_MS`] for a slot of this deployment that
+    /// one of this isolate's requests frees ([`LocalRouter::hand_to_waiter`]),
+    /// then pick again without `await_slot`.
+    AwaitSlot(&'g Deployment),
 }
 
 /// Whether `view` leased nothing of `deployment` under one of its limits: none
@@ -532,7 +545,7 @@ impl LocalRouter {
         ask: Ask<'_>,
         rng: &mut fastrand::Rng,
     ) -> LocalPick<'g> {
-        let Ask { avoid, estimated_tokens, stream, region, may_wait } = ask;
+        let Ask { avoid, estimated_tokens, stream, region, may_wait, await_slot } = ask;
         let Some((view, valid_until_ms)) = &self.view else {
             return LocalPick::Refresh;
         };
@@ -546,6 +559,16 @@ impl LocalRouter {
         // A probe is due; or requests wait, and this one may wait: behind them.
         if (view.coordinate || (view.queued && may_wait)) && !stale {
             return LocalPick::Coordinate;
+        }
+        // Every slot this isolate holds of a deployment near its concurrency
+        // limit is filled: one of them frees sooner than the next request would
+        // come to take it (see `slot_wait`).
+        if await_slot
+            && !may_wait
+            && !stale
+            && let Some(deployment) = self.slot_to_await(now_ms, view, group, policy, avoid, estimated_tokens, region)
+        {
+            return LocalPick::AwaitSlot(deployment);
         }
         // The coordinator refused one like it since the view came: so would it
         // this one, unless this isolate holds room of its own. Without this, every

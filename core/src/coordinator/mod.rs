@@ -166,6 +166,11 @@ pub struct Coordinator {
     /// ([`Coordinator::lease_reserve`]). Rebuilt: until such a request comes
     /// again after a restart, less is kept, which only the queue's order feels.
     ordered_minute: Option<u64>,
+    /// The last minute in which a view found a deployment at its rpm or tpm:
+    /// until the next minute's end, views say the group is saturated
+    /// ([`local::HealthView::saturated`]). Rebuilt: a restart forgets it until
+    /// a limit is reached again.
+    rate_spent_minute: Option<u64>,
     /// For the metrics (rebuilt): the messages taken, the snapshots written, what
     /// isolates counted, and the queue's waits.
     messages: u64,

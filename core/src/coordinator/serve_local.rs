@@ -195,6 +195,7 @@ impl Coordinator {
             let parallel =
                 d.max_parallel_requests.is_some_and(|max| in_flight.saturating_add(self.slots.leased(&d.id)) >= max);
             if rate {
+                self.rate_spent_minute = Some(now_ms / MINUTE_MS);
                 view.full.push((d.id.clone(), Full::Rate { retry_after_ms: minute_left_ms }));
             } else if parallel {
                 view.full.push((d.id.clone(), Full::Parallel));
@@ -205,6 +206,7 @@ impl Coordinator {
                 }
             }
         }
+        view.saturated = self.rate_spent_minute.is_some_and(|minute| minute.saturating_add(1) >= now_ms / MINUTE_MS);
     }
 
     /// Which deployments an isolate must leave out, and whether it must ask for
@@ -232,6 +234,7 @@ impl Coordinator {
             slots: Vec::new(),
             slot_epoch: 0,
             in_flight: Vec::new(),
+            saturated: false,
         };
         for d in &group.deployments {
             let health = &mut self.deployments.entry(d.id.clone()).or_default().health;

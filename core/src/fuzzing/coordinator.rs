@@ -188,7 +188,14 @@ pub fn health_view(data: &[u8]) {
         take(&mut router, &mut held, now, view);
         for turn in 0..8u64 {
             let estimated_tokens = [0, 10, 900, 5_000][(turn % 4) as usize];
-            let ask = Ask { avoid: &[], estimated_tokens, stream: turn % 3 == 0, region: None, may_wait: false };
+            let ask = Ask {
+                avoid: &[],
+                estimated_tokens,
+                stream: turn % 3 == 0,
+                region: None,
+                may_wait: false,
+                await_slot: false,
+            };
             if let LocalPick::Call { deployment, .. } = router.pick(now, group, policy, ask, &mut rng) {
                 if deployment.rpm.is_some() {
                     let (_, allowed, sent) = held.leases.entry(deployment.id.clone()).or_default();
@@ -312,7 +319,14 @@ fn route_locally(
     router.update(now, now, coordinator.sync_local(now, group, policy, 1, &[], None, 100, rng));
     let mut first = None;
     for turn in 0..6 {
-        let ask = Ask { avoid: &[], estimated_tokens: 100, stream: turn % 2 == 0, region: None, may_wait: false };
+        let ask = Ask {
+            avoid: &[],
+            estimated_tokens: 100,
+            stream: turn % 2 == 0,
+            region: None,
+            may_wait: false,
+            await_slot: false,
+        };
         if let LocalPick::Call { deployment, .. } = router.pick(now, group, policy, ask, rng) {
             router.answered(&deployment.id, 100, 120);
             router.timed(&deployment.id, 40, None);

@@ -30,6 +30,8 @@ pub(super) struct Request {
     /// When it asked for its ticket, which names it among those its isolate
     /// asks for at once (`Asking`).
     pub asked_ms: u64,
+    /// It waited in its isolate for a slot (`slot_wait`): it does not again.
+    pub awaited_slot: bool,
 }
 
 /// A call to an upstream deployment.
@@ -108,6 +110,8 @@ pub(super) enum Event {
     LineDeadline { at: Sender, waiter: u64 },
     /// An isolate's line may send its next `Wait` (`Line::due`).
     Tell { at: Sender },
+    /// A request's wait in its isolate for a slot (`slot_wait`) ends.
+    SlotWaitOver { at: Sender, request: u64 },
     /// An isolate's keeper wakes up.
     Keeper { at: Sender },
     /// The reports an isolate holds have waited their time (`REPORT_WAIT_MS`).

@@ -17,14 +17,16 @@ pub(super) enum How {
     Ticket,
     Queued,
     Handed,
+    AwaitedSlot,
 }
 
-const HOWS: [(How, &str); 5] = [
+const HOWS: [(How, &str); 6] = [
     (How::Local, "in the isolate, no wait"),
     (How::AfterSync, "in the isolate after a sync"),
     (How::Ticket, "by ticket"),
     (How::Queued, "from the queue"),
     (How::Handed, "handed a slot in its line"),
+    (How::AwaitedSlot, "after waiting for a slot in the isolate (in it or not)"),
 ];
 
 /// One deployment's counts in one minute.
@@ -183,7 +185,7 @@ impl Meter {
     /// `request` is admitted to a call at `now_ms` (decided now in its
     /// isolate, or by the coordinator before).
     pub fn admitted(&mut self, now_ms: u64, request: &Request, how: How) {
-        if matches!(how, How::Local | How::AfterSync) {
+        if matches!(how, How::Local | How::AfterSync | How::AwaitedSlot) {
             self.decided(now_ms, request, Some(how));
         }
         let counter = match how {
@@ -192,6 +194,7 @@ impl Meter {
             How::Ticket => &mut self.routed.ticket,
             How::Queued => &mut self.routed.queued,
             How::Handed => &mut self.routed.handed,
+            How::AwaitedSlot => &mut self.routed.awaited_slot,
         };
         *counter += 1;
         let delay = usize::try_from(now_ms.saturating_sub(request.arrived_ms)).unwrap_or(usize::MAX);

@@ -17,11 +17,14 @@ pub struct Routed {
     pub queued: u64,
     /// Waiting in its isolate's line, in a slot freed there.
     pub handed: u64,
+    /// Without a priority, in a slot freed in its isolate while it waited
+    /// there for one (`slot_wait`).
+    pub awaited_slot: u64,
 }
 
 impl Routed {
     pub fn total(&self) -> u64 {
-        self.local + self.after_sync + self.ticket + self.queued + self.handed
+        self.local + self.after_sync + self.ticket + self.queued + self.handed + self.awaited_slot
     }
 }
 
@@ -253,9 +256,10 @@ impl fmt::Display for Report {
         let r = &self.routed;
         writeln!(
             f,
-            "  routed: in the isolate {} (after a sync {}), by ticket {}, from the queue {}, handed a slot in its line {}; upstream failures {}",
-            r.local + r.after_sync,
+            "  routed: in the isolate {} (after a sync {}, after waiting for a slot {}), by ticket {}, from the queue {}, handed a slot in its line {}; upstream failures {}",
+            r.local + r.after_sync + r.awaited_slot,
             r.after_sync,
+            r.awaited_slot,
             r.ticket,
             r.queued,
             r.handed,

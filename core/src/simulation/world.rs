@@ -14,6 +14,7 @@ use super::scenario::Scenario;
 use crate::config::{Config, DeploymentId, ModelGroup, load};
 use crate::coordinator::local::asking::Asking;
 use crate::coordinator::local::line::{LOCAL_GRACE_MS, Line, TELL_EVERY_MS, Tell};
+use crate::coordinator::local::slot_wait::{SLOT_WAIT_MS, SLOT_WAITERS};
 use crate::coordinator::local::{Ask, HealthView, LocalPick, LocalRouter, view_life};
 use crate::coordinator::relay::Relay;
 use crate::coordinator::slots::SLOTS_TTL_MS;
@@ -48,6 +49,10 @@ struct Isolate {
     /// src/local_route.rs).
     asking: Asking,
     to_ask: VecDeque<Request>,
+    /// Its requests waiting for a slot one of its requests frees, first come
+    /// first served, with the deployment each waits for (`slot_wait` in
+    /// src/local_route.rs).
+    awaiting_slot: VecDeque<(Request, usize)>,
 }
 
 /// Messages as they travel to the coordinator: each with the reports that
@@ -236,6 +241,15 @@ impl<'s> World<'s> {
                 }
             }
             Event::Death { slot } => self.die(slot),
+            Event::SlotWaitOver { at, request } => {
+                let alive = self.alive(at);
+                let isolate = &mut self.isolates[at.slot];
+                let waiting = isolate.awaiting_slot.iter().position(|(r, _)| r.id == request);
+                if alive && let Some((mut request, _)) = waiting.and_then(|i| isolate.awaiting_slot.remove(i)) {
+                    request.awaited_slot = true;
+                    self.route(at.slot, request);
+                }
+            }
         }
     }
 
@@ -257,6 +271,7 @@ impl<'s> World<'s> {
             reports: Vec::new(),
             asking: Asking::default(),
             to_ask: VecDeque::new(),
+            awaiting_slot: VecDeque::new(),
         }
     }
 
@@ -283,7 +298,8 @@ impl<'s> World<'s> {
             }
         }
         let waiting = self.isolates[slot].shared.take().unwrap_or_default();
-        for request in waiting.into_iter().chain(std::mem::take(&mut self.isolates[slot].to_ask)) {
+        let awaiting = self.isolates[slot].awaiting_slot.drain(..).map(|(request, _)| request).collect::<Vec<_>>();
+        for request in waiting.into_iter().chain(std::mem::take(&mut self.isolates[slot].to_ask)).chain(awaiting) {
             self.meter.vanished(&request);
         }
         // Its line's requests die with it. The Durable Object sees its `Wait`s
@@ -396,6 +412,7 @@ impl<'s> World<'s> {
             estimated: self.rng.u64(s.estimated_tokens.0..=s.estimated_tokens.1),
             refreshed: false,
             asked_ms: 0,
+            awaited_slot: false,
         };
         self.next_request += 1;
         self.meter.arrived(&request);
@@ -409,7 +426,9 @@ impl<'s> World<'s> {
         let now = self.now;
         let group = &self.config.groups()[0];
         let may_wait = request.priority.is_some();
-        let ask = Ask { avoid: &[], estimated_tokens: request.estimated, stream: false, region: None, may_wait };
+        let await_slot = !request.awaited_slot && self.isolates[slot].awaiting_slot.len() < SLOT_WAITERS;
+        let ask =
+            Ask { avoid: &[], estimated_tokens: request.estimated, stream: false, region: None, may_wait, await_slot };
         let router = &mut self.isolates[slot].router;
         let picked = match router.pick(now, group, &self.config.router, ask, &mut self.rng) {
             LocalPick::Call { deployment, .. } => {
@@ -441,9 +460,23 @@ impl<'s> World<'s> {
                 self.arm_keeper(slot);
                 return;
             }
+            LocalPick::AwaitSlot(deployment) => {
+                if let Some(index) = group.deployments.iter().position(|d| d.id == deployment.id) {
+                    let at = self.sender(slot);
+                    self.agenda.push(now + SLOT_WAIT_MS, Event::SlotWaitOver { at, request: request.id });
+                    self.isolates[slot].awaiting_slot.push_back((request, index));
+                }
+                return;
+            }
         };
         if let Some((index, minute)) = picked {
-            let how = if request.refreshed { How::AfterSync } else { How::Local };
+            let how = if request.awaited_slot {
+                How::AwaitedSlot
+            } else if request.refreshed {
+                How::AfterSync
+            } else {
+                How::Local
+            };
             if self.isolates[slot].router.refresh_ahead(now) {
                 self.refresh_shared(slot, None, request.estimated);
             }
@@ -721,6 +754,19 @@ impl<'s> World<'s> {
                 self.call(at.slot, request, call.deployment, None, self.now / MINUTE_MS, How::Handed);
                 self.tell(at.slot);
                 give_back = false;
+            }
+        }
+        // Else, nobody waiting in the queue, to a request waiting here for one.
+        if !give_back
+            && let Some(i) = self.isolates[at.slot].awaiting_slot.iter().position(|(_, d)| *d == call.deployment)
+        {
+            let isolate = &mut self.isolates[at.slot];
+            let estimated = isolate.awaiting_slot[i].0.estimated;
+            let freed = &self.config.groups()[0].deployments[call.deployment];
+            if isolate.router.hand_to_waiter(self.now, freed, estimated)
+                && let Some((request, _)) = isolate.awaiting_slot.remove(i)
+            {
+                self.call(at.slot, request, call.deployment, None, self.now / MINUTE_MS, How::AwaitedSlot);
             }
         }
         match failure {

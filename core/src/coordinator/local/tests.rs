@@ -50,6 +50,7 @@ impl World {
                 LocalPick::Refresh if refreshed => return None,
                 LocalPick::Refresh => self.refresh(i, now, None),
                 LocalPick::Unreachable(outage) => panic!("no outage in this world: {outage:?}"),
+                LocalPick::AwaitSlot(d) => panic!("a request that may not wait for a slot waits for {}", d.id),
             }
         }
         None
@@ -104,7 +105,7 @@ fn plain_request() -> TicketRequest {
 }
 
 fn ask(avoid: &[DeploymentId]) -> Ask<'_> {
-    Ask { avoid, estimated_tokens: 10, stream: false, region: None, may_wait: false }
+    Ask { avoid, estimated_tokens: 10, stream: false, region: None, may_wait: false, await_slot: false }
 }
 
 #[test]
@@ -1000,6 +1001,83 @@ fn near_its_limit_a_slot_held_here_is_taken_before_the_strategy_picks() {
     assert!(routed.len() == 40 && routed.iter().all(|d| d == "a"), "{routed:?}");
 }
 
+const PARALLEL_AND_RATE: &str = "model_list:
+  - {model_name: g, litellm_params: {model: x, mock_response: a, max_parallel_requests: 40, weight: 1}, model_info: {id: a}}
+  - {model_name: g, litellm_params: {model: x, mock_response: b, rpm: 1000, weight: 1}, model_info: {id: b}}
+";
+
+/// A view says the group is saturated from when a deployment of it is found
+/// at its rpm or tpm to the end of the next minute.
+#[test]
+fn views_say_a_group_is_saturated_from_a_rate_limit_reached_to_the_next_minutes_end() {
+    let mut w = World::new(&PARALLEL_AND_RATE.replace("rpm: 1000", "rpm: 5"));
+    let saturated = |w: &mut World, now: u64| {
+        w.refresh(1, now, None);
+        w.isolates[1].view.as_ref().is_some_and(|(view, _)| view.saturated)
+    };
+    assert!(!saturated(&mut w, 0));
+    let mut on_b = 0;
+    while on_b < 5 {
+        on_b += u32::from(w.ticket(1).0 == "b");
+    }
+    assert!(saturated(&mut w, 2));
+    assert!(saturated(&mut w, 60_002), "the next minute too");
+    assert!(!saturated(&mut w, 120_002));
+}
+
+/// Near its concurrency limit, where every slot this isolate holds is filled
+/// and the group is saturated (its view says so), a request
+/// without a priority waits for a slot rather than go elsewhere or be refused,
+/// and a slot that frees goes to it; while requests wait in the queue, or
+/// where no rate limit ran out, it does not wait.
+#[test]
+fn a_saturated_groups_request_waits_for_a_slot_its_isolate_frees() {
+    let mut w = World::new(PARALLEL_AND_RATE);
+    let a = w.id("a");
+    let wants_slot = |w: &mut World, now: u64, await_slot: bool| {
+        let group = w.config.group("g").unwrap();
+        let ask = Ask { await_slot, ..ask(&[]) };
+        match w.isolates[0].pick(now, group, &w.config.router, ask, &mut w.rng) {
+            LocalPick::AwaitSlot(d) => Some(d.id.as_str().to_owned()),
+            _ => None,
+        }
+    };
+    // Tickets fill `a` to 30 of its 40, so that what is left is under a quarter.
+    let mut on_a = 0;
+    while on_a < 30 {
+        on_a += u32::from(w.ticket(1).0 == "a");
+    }
+    w.refresh(0, 2, None);
+    let held = w.isolates[0].held_slots(&a);
+    assert!(held > 0 && w.isolates[0].slots.get(&a).is_some_and(|s| s.return_at_once), "{held}");
+    while w.isolates[0].slots.get(&a).is_some_and(|s| s.busy < s.held) {
+        w.isolates[0].count_pick(&a, 10, true);
+    }
+    assert_eq!(wants_slot(&mut w, 3, true), None, "no rate limit ran out: it goes elsewhere");
+    if let Some((view, _)) = w.isolates[0].view.as_mut() {
+        view.saturated = true;
+    }
+    assert_eq!(wants_slot(&mut w, 5, true).as_deref(), Some("a"));
+    assert_eq!(wants_slot(&mut w, 5, false), None, "one that waited once picks as ever");
+    let group = w.config.group("g").unwrap();
+    let priority = Ask { may_wait: true, await_slot: true, ..ask(&[]) };
+    assert!(!matches!(w.isolates[0].pick(5, group, &w.config.router, priority, &mut w.rng), LocalPick::AwaitSlot(_)));
+    // A slot frees: nobody waits in the queue, so it goes to the waiting request.
+    let busy = w.isolates[0].slots.get(&a).map_or(0, |s| s.busy);
+    assert!(!w.isolates[0].release(&a, false), "not given back");
+    let deployment = w.group().deployments[0].clone();
+    assert!(w.isolates[0].hand_to_waiter(6, &deployment, 10));
+    assert_eq!(w.isolates[0].slots.get(&a).map_or(0, |s| s.busy), busy, "filled again");
+    assert!(!w.isolates[0].hand_to_waiter(6, &deployment, 10), "none free");
+    // While the queue holds requests, freed slots are theirs.
+    w.isolates[0].release(&a, false);
+    if let Some((view, _)) = w.isolates[0].view.as_mut() {
+        view.queued = true;
+    }
+    assert!(!w.isolates[0].hand_to_waiter(6, &deployment, 10));
+    assert_eq!(wants_slot(&mut w, 6, true), None);
+}
+
 /// A sync keeps the slots its requests filled at once since the last sync and
 /// gives back only the rest: a slot sent back and leased again idles for a trip
 /// there and back. One whose requests filled none keeps none.
@@ -1093,6 +1171,7 @@ impl World {
             LocalPick::Coordinate => "coordinate".into(),
             LocalPick::Full(reason) => format!("full: {reason:?}"),
             LocalPick::Unreachable(outage) => format!("down: {outage:?}"),
+            LocalPick::AwaitSlot(d) => format!("await: {}", d.id),
         }
     }
 

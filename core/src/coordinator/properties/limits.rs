@@ -251,7 +251,14 @@ impl Sim {
     fn pick(&mut self, i: usize, tokens: u64, avoid_b: bool) {
         let avoid = if avoid_b { vec![self.id("b")] } else { vec![] };
         for refreshed in [false, true] {
-            let ask = Ask { avoid: &avoid, estimated_tokens: tokens, stream: false, region: None, may_wait: false };
+            let ask = Ask {
+                avoid: &avoid,
+                estimated_tokens: tokens,
+                stream: false,
+                region: None,
+                may_wait: false,
+                await_slot: false,
+            };
             let group = &self.config.groups()[0];
             match self.isolates[i].router.pick(self.now, group, &self.config.router, ask, &mut self.rng) {
                 LocalPick::Call { deployment, .. } => {
@@ -266,7 +273,9 @@ impl Sim {
                 LocalPick::Refresh if !refreshed => self.sync(i, false),
                 // Refused as the coordinator would: nothing is sent.
                 LocalPick::Full(_) => return,
-                LocalPick::Refresh | LocalPick::Coordinate | LocalPick::Unreachable(_) => break,
+                LocalPick::Refresh | LocalPick::Coordinate | LocalPick::Unreachable(_) | LocalPick::AwaitSlot(_) => {
+                    break;
+                }
             }
         }
         self.ticket(tokens, avoid_b, None);

@@ -1,0 +1,63 @@
+// In a saturated group (a deployment ran out of its rpm this minute), a
+// request without a priority that finds every slot its isolate holds of a
+// deployment near its `max_parallel_requests` filled waits there for one of
+// them to free, rather than be refused, and the slot goes to it as the call
+// that held it ends (core/src/coordinator/local/slot_wait.rs,
+// src/slot_wait.rs). One request per isolate waits at a time, up to 250 ms.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { deployment, useGateway, user } from "../support/gateway.mjs";
+
+const ctx = useGateway((upstream) => ({
+  config: [
+    "model_list:",
+    deployment(upstream, "sat", "slow", ", max_parallel_requests: 12, weight: 1"),
+    deployment(upstream, "sat", "spent", ", rpm: 2, weight: 1"),
+    "router_settings:",
+    "  num_retries: 0",
+  ].join("\n"),
+}));
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const chat = (tag) => ctx.gateway.post("/v1/chat/completions", { model: "sat", messages: user(tag) });
+const tagOf = (request) => request.body.messages[0].content;
+
+test("a saturated group's request waits in its isolate for a slot one of its calls frees", async () => {
+  ctx.upstream.script("slow", [], { type: "ok", delayMs: 400 });
+  // Two waves fill `slow` (the isolate's slots grow with what its requests
+  // filled) and spend `spent`'s rpm, which makes the group saturated.
+  for (let wave = 0; wave < 2; wave++) {
+    await Promise.all(Array.from({ length: 14 }, (_, i) => chat(`warm${wave}-${i}`)));
+  }
+  assert.equal(ctx.upstream.requests.filter((r) => r.deployment === "spent").length, 2);
+  // A view made after that says so.
+  await sleep(1_100);
+  const calledBefore = ctx.upstream.requests.length;
+  const fill = Array.from({ length: 12 }, (_, i) => chat(`fill${i}`));
+  await sleep(150);
+  const started = Date.now();
+  const late = await Promise.all(
+    Array.from({ length: 4 }, async (_, i) => {
+      const answer = await chat(`late${i}`);
+      return { status: answer.status, ms: Date.now() - started, body: await answer.text() };
+    }),
+  );
+  const filled = await Promise.all(fill);
+  for (const answer of filled) assert.equal(answer.status, 200, await answer.text());
+
+  assert.ok(ctx.upstream.peak("slow") <= 12, `peak ${ctx.upstream.peak("slow")}`);
+  const called = ctx.upstream.requests.slice(calledBefore).map(tagOf);
+  const served = late.filter((l) => l.status === 200);
+  console.log(`late requests: ${late.map((l) => `${l.status} in ${l.ms} ms`).join(", ")}; called ${called.length}`);
+  // One waited for a slot that the fill freed (its calls end about 250 ms
+  // after these started), then took its own 400 ms: served after about 650
+  // ms, where a call at once would have taken about 400. The others were
+  // refused at once (the group holds nothing else, and one waits already).
+  assert.equal(served.length, 1, JSON.stringify(late));
+  assert.ok(served[0].ms >= 550, `served after ${served[0].ms} ms: it waited for the fill's slot`);
+  for (const refused of late.filter((l) => l.status !== 200)) {
+    assert.equal(refused.status, 429, refused.body);
+    assert.ok(refused.ms < 200 || refused.ms >= 250, `refused after ${refused.ms} ms`);
+  }
+  assert.equal(called.filter((t) => t.startsWith("late")).length, 1, `${called}`);
+});
