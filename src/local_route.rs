@@ -115,16 +115,12 @@ impl InFlight {
     /// The slot just freed goes to the first request of this isolate waiting
     /// for one ([`slot_wait`]), if the router lets it ([`LocalRouter::hand_to_waiter`]).
     fn hand_to_waiter(&self) {
-        let Some(config) = config_source::in_force() else {
-            return;
-        };
-        let Some(deployment) =
-            config.group(&self.group).and_then(|g| g.deployments.iter().find(|d| d.id == self.deployment))
-        else {
-            return;
-        };
-        let now = runtime::now_ms() as u64;
+        // The config is looked up only when a request waits: this runs as every
+        // request that filled a slot ends.
         slot_wait::hand(&self.group, &self.deployment, |estimated_tokens| {
+            let config = config_source::in_force()?;
+            let deployment = config.group(&self.group)?.deployments.iter().find(|d| d.id == self.deployment)?;
+            let now = runtime::now_ms() as u64;
             with_router(&self.group, |r| r.hand_to_waiter(now, deployment, estimated_tokens)).then(|| {
                 Box::new(InFlight {
                     env: self.env.clone(),
