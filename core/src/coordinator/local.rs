@@ -225,8 +225,9 @@ pub struct HealthView {
     #[serde(default)]
     pub in_flight: Vec<(DeploymentId, u32)>,
     /// A deployment of the group was at its rpm or tpm in this minute or the
-    /// last: its demand exceeds what its minutes allow, so a request served in
-    /// a slot that would idle is one more served ([`slot_wait`]).
+    /// last, or on pace to reach it before its minute's end: the group's demand
+    /// exceeds what its minutes allow, so a request served in a slot that
+    /// would idle is one more served ([`slot_wait`]).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub saturated: bool,
 }

@@ -166,8 +166,9 @@ pub struct Coordinator {
     /// ([`Coordinator::lease_reserve`]). Rebuilt: until such a request comes
     /// again after a restart, less is kept, which only the queue's order feels.
     ordered_minute: Option<u64>,
-    /// The last minute in which a view found a deployment at its rpm or tpm:
-    /// until the next minute's end, views say the group is saturated
+    /// The last minute in which a view found a deployment at its rpm or tpm,
+    /// or on pace to reach it before the minute ends: until the next minute's
+    /// end, views say the group is saturated
     /// ([`local::HealthView::saturated`]). Rebuilt: a restart forgets it until
     /// a limit is reached again.
     rate_spent_minute: Option<u64>,

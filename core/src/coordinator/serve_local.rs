@@ -182,7 +182,8 @@ impl Coordinator {
     /// Notes in `view` the deployments with nothing left for anyone, leases and
     /// slots granted included: at their rpm or tpm for the minute (what is never
     /// leased, or a ticket could have, is taken too), or at their `max_parallel_requests`;
-    /// and what is left of a tpm once it is down to the part never leased.
+    /// and what is left of a tpm once it is down to the part never leased; and
+    /// whether the group is saturated ([`HealthView::saturated`]).
     fn mark_full(&mut self, now_ms: u64, group: &ModelGroup, view: &mut HealthView) {
         let minute_left_ms = MINUTE_MS - now_ms % MINUTE_MS;
         let reserve = self.lease_reserve(now_ms);
@@ -194,6 +195,11 @@ impl Coordinator {
                 d.rpm.is_some_and(|rpm| window.taken() >= rpm) || d.tpm.is_some_and(|tpm| window.tokens_taken() >= tpm);
             let parallel =
                 d.max_parallel_requests.is_some_and(|max| in_flight.saturating_add(self.slots.leased(&d.id)) >= max);
+            let pace = |used: u64, limit: u64| on_pace(now_ms, used, limit);
+            if d.rpm.is_some_and(|rpm| pace(window.requests, rpm)) || d.tpm.is_some_and(|tpm| pace(window.tokens, tpm))
+            {
+                self.rate_spent_minute = Some(now_ms / MINUTE_MS);
+            }
             if rate {
                 self.rate_spent_minute = Some(now_ms / MINUTE_MS);
                 view.full.push((d.id.clone(), Full::Rate { retry_after_ms: minute_left_ms }));
@@ -251,4 +257,17 @@ impl Coordinator {
         }
         view
     }
+}
+
+/// How far into a minute its pace says whether a limit will run out before
+/// its end ([`on_pace`]): before, a burst says little.
+const PACE_AFTER_MS: u64 = 10_000;
+
+/// Whether `used` of a minute's `limit` by `now_ms` (requests or tokens the
+/// isolates told they sent, leases left out: those are set aside ahead of use)
+/// reaches the limit before the minute ends at that pace.
+fn on_pace(now_ms: u64, used: u64, limit: u64) -> bool {
+    let elapsed_ms = now_ms % MINUTE_MS;
+    elapsed_ms >= PACE_AFTER_MS
+        && u128::from(used) * u128::from(MINUTE_MS) >= u128::from(limit) * u128::from(elapsed_ms)
 }

@@ -1025,6 +1025,31 @@ fn views_say_a_group_is_saturated_from_a_rate_limit_reached_to_the_next_minutes_
     assert!(!saturated(&mut w, 120_002));
 }
 
+/// So does a view made when a deployment is on pace to reach its rpm before
+/// its minute ends, by what was sent (not leased) from a sixth of it on.
+#[test]
+fn views_say_a_group_is_saturated_when_a_limit_is_on_pace_to_run_out() {
+    let mut w = World::new(PARALLEL_AND_RATE);
+    let saturated = |w: &mut World, now: u64| {
+        w.refresh(1, now, None);
+        w.isolates[1].view.as_ref().is_some_and(|(view, _)| view.saturated)
+    };
+    let mut on_b = 0;
+    // 40 tickets fill `a` (never reported here), the rest go to `b` (rpm 1000).
+    while on_b < 180 {
+        on_b += u32::from(w.ticket(1_000).0 == "b");
+    }
+    assert!(!saturated(&mut w, 9_999), "180 in 10 s would reach 1,080, but a sixth has not passed");
+    assert!(saturated(&mut w, 10_000));
+    assert!(saturated(&mut w, 60_000 + 30_000), "to the next minute's end");
+    // Two minutes on, `a`'s tickets still fill it: 100 in 15 s is under pace.
+    let mut on_b = 0;
+    while on_b < 100 {
+        on_b += u32::from(w.ticket(120_000).0 == "b");
+    }
+    assert!(!saturated(&mut w, 135_000), "100 in 15 s would reach 400");
+}
+
 /// Near its concurrency limit, where every slot this isolate holds is filled
 /// and the group is saturated (its view says so), a request
 /// without a priority waits for a slot rather than go elsewhere or be refused,
