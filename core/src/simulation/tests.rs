@@ -18,6 +18,9 @@ fn every_limit_holds_at_a_fortieth_of_the_edge() {
         assert!(mean > 0.2, "{}: {mean}", d.id);
     }
     assert!(report.isolate_deaths > 20 && report.orphaned_calls > 0, "{report}");
+    // Saturated, requests waited in their isolates for slots freed there, and
+    // `max_parallel_requests` held with them.
+    assert!(report.routed.awaited_slot > 1_000, "{report}");
     // The coordinator writes its counts ahead, about a fiftieth of each limit at
     // a time (two limited deployments, two minutes), not once per message.
     assert!(report.writes > 0 && report.writes <= 2 * 2 * 60, "{report}");
