@@ -173,8 +173,9 @@ impl Drop for TicketHeld {
 /// Where the isolate sends a request, as far as it can tell.
 pub enum Local<'g> {
     /// The deployment to call without a ticket, with what its lease says is left
-    /// of its rpm and tpm, and, when it counts in flight, what frees it.
-    Call(&'g Deployment, Limits, Option<InFlight>),
+    /// of its rpm and tpm, when it counts in flight what frees it, and how long
+    /// it waited in the isolate for a slot ([`slot_wait`]), if it did.
+    Call(&'g Deployment, Limits, Option<InFlight>, Option<u64>),
     /// Take a ticket: the group needs coordination. Counted among the tickets
     /// this isolate asks for at once while held, for a request that may not wait.
     Ticket(Option<AskingTicket>),
@@ -194,7 +195,7 @@ pub async fn pick<'g>(
     background: &Background<'_>,
     rng: &mut fastrand::Rng,
 ) -> Result<Local<'g>, ApiError> {
-    let (mut ask, mut refreshed) = (ask, false);
+    let (mut ask, mut refreshed, mut slot_wait_ms) = (ask, false, None);
     loop {
         ask.await_slot = ask.await_slot && slot_wait::room(&group.name);
         let now = runtime::now_ms() as u64;
@@ -215,13 +216,15 @@ pub async fn pick<'g>(
                     keep(env, &group.name, background);
                     InFlight { env: env.clone(), group: group.name.clone(), deployment: deployment.id.clone() }
                 });
-                return Ok(Local::Call(deployment, limits, in_flight));
+                return Ok(Local::Call(deployment, limits, in_flight, slot_wait_ms));
             }
             LocalPick::AwaitSlot(deployment) => {
-                if let Some(held) = slot_wait::wait(&group.name, &deployment.id, ask.estimated_tokens).await {
+                let held = slot_wait::wait(&group.name, &deployment.id, ask.estimated_tokens).await;
+                slot_wait_ms = Some((runtime::now_ms() as u64).saturating_sub(now));
+                if let Some(held) = held {
                     let in_flight = InFlight::handed(env, &group.name, held, background)?;
                     let limits = Limits { requests: None, tokens: None };
-                    return Ok(Local::Call(deployment, limits, Some(in_flight)));
+                    return Ok(Local::Call(deployment, limits, Some(in_flight), slot_wait_ms));
                 }
                 // None freed in time: it picks again, and waits no more.
                 ask.await_slot = false;

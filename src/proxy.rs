@@ -251,6 +251,9 @@ async fn route(
         if let Some(waited_ms) = picked.queue_wait_ms {
             record.queue_wait_ms = Some(record.queue_wait_ms.unwrap_or(0) + waited_ms);
         }
+        if let Some(waited_ms) = picked.slot_wait_ms {
+            record.slot_wait_ms = Some(record.slot_wait_ms.unwrap_or(0) + waited_ms);
+        }
         let ticket = picked.grant.as_ref().map(|g| g.ticket);
         // A stream written for a client of another API is not kept whole: the
         // cache keeps chat answers.
@@ -321,6 +324,9 @@ struct Picked<'c> {
     /// of); the coordinator's own count leaves out the isolate's line before it
     /// was told and the way back. None when granted at once.
     queue_wait_ms: Option<u64>,
+    /// How long it waited in this isolate for a slot its requests free
+    /// (`slot_wait`), if it did, served in it or elsewhere after.
+    slot_wait_ms: Option<u64>,
     /// What its ticket or lease says is left of its rpm and tpm.
     left: Limits,
     /// Picked in the isolate, where it counts in flight: frees its slot when dropped.
@@ -353,9 +359,17 @@ async fn pick<'c>(
     };
     // Held until this function returns: after a refusal is recorded below.
     let mut asking = match local_route::pick(env, group, serving.router(), ask, background, rng).await? {
-        local_route::Local::Call(deployment, left, in_flight) => {
-            let picked =
-                Picked { group, deployment, grant: None, queue_wait_ms: None, left, in_flight, ticket_held: None };
+        local_route::Local::Call(deployment, left, in_flight, slot_wait_ms) => {
+            let picked = Picked {
+                group,
+                deployment,
+                grant: None,
+                queue_wait_ms: None,
+                slot_wait_ms,
+                left,
+                in_flight,
+                ticket_held: None,
+            };
             return Ok(Ok(picked));
         }
         local_route::Local::Refused(reason) => return Ok(Err(reason)),
@@ -403,6 +417,7 @@ async fn pick<'c>(
                 deployment,
                 grant: None,
                 queue_wait_ms: Some(waited_ms),
+                slot_wait_ms: None,
                 left,
                 in_flight: Some(in_flight),
                 ticket_held: None,
@@ -415,7 +430,17 @@ async fn pick<'c>(
     let left = Limits { requests: grant.remaining_requests, tokens: grant.remaining_tokens };
     let ticket_held = Some(local_route::TicketHeld::start(env, &group.name, &grant, background));
     let queue_wait_ms = grant.waited_ms.map(|_| waited_ms);
-    Ok(Ok(Picked { group, deployment, grant: Some(grant), queue_wait_ms, left, in_flight: None, ticket_held }))
+    let picked = Picked {
+        group,
+        deployment,
+        grant: Some(grant),
+        queue_wait_ms,
+        slot_wait_ms: None,
+        left,
+        in_flight: None,
+        ticket_held,
+    };
+    Ok(Ok(picked))
 }
 
 /// What is kept of an answer: the cache's entry, a Responses client's response.

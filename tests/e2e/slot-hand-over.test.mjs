@@ -88,25 +88,9 @@ test("slots freed near the limit go to the isolate's own waiting requests, best 
   // Each that waited says so in its record: it joined while the fill's calls
   // had most of their 600 ms to run, so it waited at least 300 ms, whoever
   // admitted it.
-  const roots = await recordsOf(tags.map(([tag]) => tag));
+  const roots = await sinks.otel.rootsOf(tags.map(([tag]) => tag));
   for (const [tag] of tags) {
     const wait = roots.get(tag).attrs["switchyard.queue_wait_ms"];
     assert.ok(wait >= 300 && wait < 20_000, `${tag} waited ${wait} ms by its record`);
   }
 });
-
-/** The root spans of the requests `tags` at the collector, by tag, once all came. */
-async function recordsOf(tags) {
-  const end = Date.now() + 10_000;
-  for (;;) {
-    const roots = new Map(
-      sinks.otel
-        .spans()
-        .filter((s) => !s.parentSpanId)
-        .map((s) => [s.attrs["switchyard.request_id"], s]),
-    );
-    if (tags.every((tag) => roots.has(tag))) return roots;
-    if (Date.now() > end) throw new Error(`records of ${tags.filter((t) => !roots.has(t))} not received`);
-    await sleep(50);
-  }
-}

@@ -3,10 +3,19 @@
 // deployment near its `max_parallel_requests` filled waits there for one of
 // them to free, rather than be refused, and the slot goes to it as the call
 // that held it ends (core/src/coordinator/local/slot_wait.rs,
-// src/slot_wait.rs). One request per isolate waits at a time, up to 250 ms.
+// src/slot_wait.rs). One request per isolate waits at a time, up to 250 ms;
+// its record (here at an OTLP collector) says how long.
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { after, before, test } from "node:test";
 import { deployment, useGateway, user } from "../support/gateway.mjs";
+import { startOtelSink } from "../support/sinks/otel.mjs";
+
+// Started before the gateway, whose config names it.
+const sinks = {};
+before(async () => {
+  sinks.otel = await startOtelSink();
+});
+after(() => sinks.otel?.close());
 
 const ctx = useGateway((upstream) => ({
   config: [
@@ -15,11 +24,16 @@ const ctx = useGateway((upstream) => ({
     deployment(upstream, "sat", "spent", ", rpm: 2, weight: 1"),
     "router_settings:",
     "  num_retries: 0",
+    "litellm_settings:",
+    "  callbacks: [otel]",
   ].join("\n"),
+  bindings: { OTEL_EXPORTER_OTLP_ENDPOINT: sinks.otel.url, OTEL_SERVICE_NAME: "switchyard-e2e" },
 }));
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const chat = (tag) => ctx.gateway.post("/v1/chat/completions", { model: "sat", messages: user(tag) });
+// The tag is the request's id in its record, too.
+const chat = (tag) =>
+  ctx.gateway.post("/v1/chat/completions", { model: "sat", messages: user(tag) }, { "x-litellm-call-id": tag });
 const tagOf = (request) => request.body.messages[0].content;
 
 test("a saturated group's request waits in its isolate for a slot one of its calls frees", async () => {
@@ -40,7 +54,7 @@ test("a saturated group's request waits in its isolate for a slot one of its cal
   const late = await Promise.all(
     Array.from({ length: 4 }, async (_, i) => {
       const answer = await chat(`late${i}`);
-      return { status: answer.status, ms: Date.now() - started, body: await answer.text() };
+      return { tag: `late${i}`, status: answer.status, ms: Date.now() - started, body: await answer.text() };
     }),
   );
   const filled = await Promise.all(fill);
@@ -61,4 +75,12 @@ test("a saturated group's request waits in its isolate for a slot one of its cal
     assert.ok(refused.ms < 200 || refused.ms >= 250, `refused after ${refused.ms} ms`);
   }
   assert.equal(called.filter((t) => t.startsWith("late")).length, 1, `${called}`);
+
+  // Its record says it waited for a slot, about 120 ms; the others' say nothing of one.
+  const roots = await sinks.otel.rootsOf(late.map((l) => l.tag));
+  const waited = roots.get(served[0].tag).attrs["switchyard.slot_wait_ms"];
+  assert.ok(waited >= 20 && waited <= 260, `${served[0].tag} waited ${waited} ms for a slot by its record`);
+  for (const refused of late.filter((l) => l.status !== 200)) {
+    assert.equal(roots.get(refused.tag).attrs["switchyard.slot_wait_ms"], undefined);
+  }
 });

@@ -109,6 +109,7 @@ fn generation_metadata(record: &RequestRecord) -> Map<String, Value> {
     insert_some(&mut metadata, "user_api_key_hash", record.hashed_api_key.clone().map(Value::from));
     insert_some(&mut metadata, "priority", record.priority.map(Value::from));
     insert_some(&mut metadata, "queue_wait_ms", record.queue_wait_ms.map(Value::from));
+    insert_some(&mut metadata, "slot_wait_ms", record.slot_wait_ms.map(Value::from));
     insert_some(&mut metadata, "error_type", record.error_type.clone().map(Value::from));
     if !record.failed_attempts.is_empty() {
         let attempts = record.failed_attempts.iter().map(

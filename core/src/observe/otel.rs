@@ -96,6 +96,21 @@ fn spans(record: &RequestRecord) -> Vec<Value> {
         ));
         cursor = window.1;
     }
+    if let Some(wait) = record.slot_wait_ms {
+        let id = span_id(&record.request_id, "slot");
+        let window = (cursor, cursor.saturating_add(wait).min(end));
+        out.push(span(
+            &trace_id,
+            &id,
+            Some(&root_id),
+            "slot wait".into(),
+            Kind::Internal,
+            window,
+            vec![],
+            (Status::Unset, None),
+        ));
+        cursor = window.1;
+    }
     for (index, failed) in record.failed_attempts.iter().enumerate() {
         let class = format!("{:?}", failed.class);
         let attributes = vec![
@@ -164,6 +179,7 @@ fn request_attributes(record: &RequestRecord, operation: &str) -> Vec<(&'static 
         ("switchyard.model_group", record.group.clone().map(AttrValue::Str)),
         ("switchyard.priority", record.priority.map(|p| AttrValue::Int(p.into()))),
         ("switchyard.queue_wait_ms", record.queue_wait_ms.map(AttrValue::Int)),
+        ("switchyard.slot_wait_ms", record.slot_wait_ms.map(AttrValue::Int)),
         ("switchyard.ttft_ms", record.ttft_ms.map(AttrValue::Int)),
         ("switchyard.cost", record.cost.filter(|c| c.is_finite()).map(AttrValue::Double)),
         ("switchyard.hashed_api_key", record.hashed_api_key.clone().map(AttrValue::Str)),

@@ -62,6 +62,10 @@ pub struct RequestRecord {
     /// How long it waited in its group's queue, if it waited there.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub queue_wait_ms: Option<u64>,
+    /// How long it waited in its isolate for a slot one of the isolate's
+    /// requests freed (`coordinator::local::slot_wait`), if it waited there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slot_wait_ms: Option<u64>,
     /// The caller's key hashed ([`crate::secret::hashed`]), as LiteLLM's `hashed_api_key`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hashed_api_key: Option<String>,

@@ -9,6 +9,7 @@
 //
 //   const sink = await startOtelSink();  sink.url is the OTEL_EXPORTER_OTLP_ENDPOINT
 //   sink.spans()  every accepted span, each with its resource's service.name
+//   await sink.rootsOf(ids)  the root spans of those requests, by id, once all came
 //   sink.mode("slow" | "fail" | "ok"), sink.received, sink.refused, reset(), close()
 import { refuse, startSink, text } from "./server.mjs";
 
@@ -120,6 +121,20 @@ export async function startOtelSink() {
           const service = rs.resource?.attributes?.find((a) => a.key === "service.name")?.value?.stringValue;
           return rs.scopeSpans.flatMap((ss) => ss.spans.map((span) => ({ ...span, service, attrs: plain(span.attributes) })));
         });
+    },
+    /** The root spans of the requests `ids` (`switchyard.request_id`), by id, once all came (10 s at most). */
+    async rootsOf(ids) {
+      const end = Date.now() + 10_000;
+      for (;;) {
+        const roots = new Map(
+          this.spans()
+            .filter((s) => !s.parentSpanId)
+            .map((s) => [s.attrs["switchyard.request_id"], s]),
+        );
+        if (ids.every((id) => roots.has(id))) return roots;
+        if (Date.now() > end) throw new Error(`records of ${ids.filter((id) => !roots.has(id))} not received`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
     },
   };
 }

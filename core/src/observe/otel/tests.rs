@@ -85,6 +85,22 @@ fn a_request_is_a_server_span_with_a_child_per_attempt_and_one_for_its_wait() {
     }
 }
 
+/// A wait in the isolate for a slot comes after the queue's, before the
+/// attempts, and its length is an attribute of the request's span.
+#[test]
+fn a_wait_for_a_slot_is_a_span_of_its_own_after_the_queues() {
+    let body = export_of(&[RequestRecord { slot_wait_ms: Some(120), ..retried() }]);
+    let spans = spans_of(&body);
+    let names: Vec<&str> = spans.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["chat gpt-4o", "queue wait", "slot wait", "attempt d1", "chat claude-sonnet-4-5"]);
+    let start = |s: &Value| s["startTimeUnixNano"].as_str().unwrap().parse::<u128>().unwrap() / 1_000_000;
+    assert_eq!(start(&spans[2]) - start(&spans[0]), 50);
+    assert_eq!(start(&spans[3]) - start(&spans[0]), 170);
+    let attributes = spans[0]["attributes"].as_array().unwrap();
+    let slot = attributes.iter().find(|a| a["key"] == "switchyard.slot_wait_ms").unwrap();
+    assert_eq!(slot["value"]["intValue"], "120");
+}
+
 #[test]
 fn times_are_nanosecond_strings_laid_end_to_end() {
     let body = export_of(&[retried()]);
