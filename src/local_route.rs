@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use switchyard_core::config::{Deployment, DeploymentId, ModelGroup, RouterPolicy};
+use switchyard_core::config::{Config, Deployment, DeploymentId, ModelGroup, RouterPolicy};
 use switchyard_core::coordinator::local::asking::Asking;
 use switchyard_core::coordinator::local::{Ask, Lease, LocalPick, LocalRouter, Outage, VIEW_TTL_MS};
 use switchyard_core::coordinator::{Grant, ReportedFailure, TicketRequest, Unavailable};
@@ -93,23 +93,16 @@ impl InFlight {
     /// for its answer, with what frees the slot again. No message: the request
     /// is told as one that left with the line's next `Wait`.
     fn hand_over(&self) -> bool {
-        let Some(config) = config_source::in_force() else {
-            return false;
-        };
-        let Some(deployment) =
-            config.group(&self.group).and_then(|g| g.deployments.iter().find(|d| d.id == self.deployment))
-        else {
-            return false;
-        };
-        let now = runtime::now_ms() as u64;
-        let Some(best) = with_router(&self.group, |r| r.hand_over(now, deployment)) else {
-            return false;
-        };
-        let suits = |request: &TicketRequest| LocalRouter::suits(&config.router, deployment, request);
-        line::hand(&self.group, best, &self.deployment, suits, |estimated_tokens| {
-            with_router(&self.group, |r| r.refill(&self.deployment, estimated_tokens));
-            Box::new(InFlight { env: self.env.clone(), group: self.group.clone(), deployment: self.deployment.clone() })
+        self.with_deployment(|config, deployment| {
+            let now = runtime::now_ms() as u64;
+            let best = with_router(&self.group, |r| r.hand_over(now, deployment))?;
+            let suits = |request: &TicketRequest| LocalRouter::suits(&config.router, deployment, request);
+            Some(line::hand(&self.group, best, &self.deployment, suits, |estimated_tokens| {
+                with_router(&self.group, |r| r.refill(&self.deployment, estimated_tokens));
+                Box::new(self.again())
+            }))
         })
+        .unwrap_or(false)
     }
 
     /// The slot just freed goes to the first request of this isolate waiting
@@ -118,17 +111,24 @@ impl InFlight {
         // The config is looked up only when a request waits: this runs as every
         // request that filled a slot ends.
         slot_wait::hand(&self.group, &self.deployment, |estimated_tokens| {
-            let config = config_source::in_force()?;
-            let deployment = config.group(&self.group)?.deployments.iter().find(|d| d.id == self.deployment)?;
-            let now = runtime::now_ms() as u64;
-            with_router(&self.group, |r| r.hand_to_waiter(now, deployment, estimated_tokens)).then(|| {
-                Box::new(InFlight {
-                    env: self.env.clone(),
-                    group: self.group.clone(),
-                    deployment: self.deployment.clone(),
-                }) as Box<dyn Any>
+            self.with_deployment(|_, deployment| {
+                let now = runtime::now_ms() as u64;
+                with_router(&self.group, |r| r.hand_to_waiter(now, deployment, estimated_tokens))
+                    .then(|| Box::new(self.again()) as Box<dyn Any>)
             })
         });
+    }
+
+    /// `f` of the config in force and this slot's deployment in it, if both are there.
+    fn with_deployment<T>(&self, f: impl FnOnce(&Config, &Deployment) -> Option<T>) -> Option<T> {
+        let config = config_source::in_force()?;
+        let deployment = config.group(&self.group)?.deployments.iter().find(|d| d.id == self.deployment)?;
+        f(&config, deployment)
+    }
+
+    /// What holds the same slot again, for a request it is handed to.
+    fn again(&self) -> Self {
+        InFlight { env: self.env.clone(), group: self.group.clone(), deployment: self.deployment.clone() }
     }
 
     /// What [`InFlight::hand_over`] or [`InFlight::hand_to_waiter`] handed a

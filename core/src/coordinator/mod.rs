@@ -171,7 +171,7 @@ pub struct Coordinator {
     /// end, views say the group is saturated
     /// ([`local::HealthView::saturated`]). Rebuilt: a restart forgets it until
     /// a limit is reached again.
-    rate_spent_minute: Option<u64>,
+    saturated_minute: Option<u64>,
     /// For the metrics (rebuilt): the messages taken, the snapshots written, what
     /// isolates counted, and the queue's waits.
     messages: u64,

@@ -196,12 +196,13 @@ impl Coordinator {
             let parallel =
                 d.max_parallel_requests.is_some_and(|max| in_flight.saturating_add(self.slots.leased(&d.id)) >= max);
             let pace = |used: u64, limit: u64| on_pace(now_ms, used, limit);
-            if d.rpm.is_some_and(|rpm| pace(window.requests, rpm)) || d.tpm.is_some_and(|tpm| pace(window.tokens, tpm))
+            if rate
+                || d.rpm.is_some_and(|rpm| pace(window.requests, rpm))
+                || d.tpm.is_some_and(|tpm| pace(window.tokens, tpm))
             {
-                self.rate_spent_minute = Some(now_ms / MINUTE_MS);
+                self.saturated_minute = Some(now_ms / MINUTE_MS);
             }
             if rate {
-                self.rate_spent_minute = Some(now_ms / MINUTE_MS);
                 view.full.push((d.id.clone(), Full::Rate { retry_after_ms: minute_left_ms }));
             } else if parallel {
                 view.full.push((d.id.clone(), Full::Parallel));
@@ -212,7 +213,7 @@ impl Coordinator {
                 }
             }
         }
-        view.saturated = self.rate_spent_minute.is_some_and(|minute| minute.saturating_add(1) >= now_ms / MINUTE_MS);
+        view.saturated = self.saturated_minute.is_some_and(|minute| minute.saturating_add(1) >= now_ms / MINUTE_MS);
     }
 
     /// Which deployments an isolate must leave out, and whether it must ask for

@@ -71,22 +71,13 @@ impl LocalRouter {
 
     /// A slot of `deployment` freed at `now_ms` goes to a request waiting for
     /// one here, estimated at `estimated_tokens`: `true` when it may (nobody
-    /// waits in the queue, the slot is free and may still be used), and it is
-    /// filled again, counted as a pick.
+    /// waits in the queue, and [`LocalRouter::hand_over`] would give the slot
+    /// to any request), and it is filled again, counted as a pick.
     pub fn hand_to_waiter(&mut self, now_ms: u64, deployment: &Deployment, estimated_tokens: u64) -> bool {
-        let Some((view, _)) = &self.view else {
-            return false;
-        };
-        let free = self.slots.get(&deployment.id).is_some_and(|s| s.busy < s.held);
-        if !only_parallel(deployment)
-            || view.queued
-            || view.blocked.contains(&deployment.id)
-            || now_ms >= self.slots_valid_until_ms
-            || !free
-        {
-            return false;
+        let handed = !self.queued() && self.hand_over(now_ms, deployment).is_some();
+        if handed {
+            self.refill(&deployment.id, estimated_tokens);
         }
-        self.refill(&deployment.id, estimated_tokens);
-        true
+        handed
     }
 }
