@@ -173,9 +173,8 @@ impl Drop for TicketHeld {
 /// Where the isolate sends a request, as far as it can tell.
 pub enum Local<'g> {
     /// The deployment to call without a ticket, with what its lease says is left
-    /// of its rpm and tpm, when it counts in flight what frees it, and how long
-    /// it waited in the isolate for a slot ([`slot_wait`]), if it did.
-    Call(&'g Deployment, Limits, Option<InFlight>, Option<u64>),
+    /// of its rpm and tpm, and when it counts in flight what frees it.
+    Call(&'g Deployment, Limits, Option<InFlight>),
     /// Take a ticket: the group needs coordination. Counted among the tickets
     /// this isolate asks for at once while held, for a request that may not wait.
     Ticket(Option<AskingTicket>),
@@ -186,7 +185,9 @@ pub enum Local<'g> {
 
 /// Where the request goes ([`Local`]); the error to answer when only the
 /// coordinator could admit the request and it could not be reached lately
-/// (`core::coordinator::local::outage`).
+/// (`core::coordinator::local::outage`). What it waited in the isolate for a
+/// slot ([`slot_wait`]) adds to `slot_wait_ms`, whatever comes of it after:
+/// served in the slot, elsewhere, by ticket, or refused.
 pub async fn pick<'g>(
     env: &Env,
     group: &'g ModelGroup,
@@ -194,8 +195,9 @@ pub async fn pick<'g>(
     ask: Ask<'_>,
     background: &Background<'_>,
     rng: &mut fastrand::Rng,
+    slot_wait_ms: &mut Option<u64>,
 ) -> Result<Local<'g>, ApiError> {
-    let (mut ask, mut refreshed, mut slot_wait_ms) = (ask, false, None);
+    let (mut ask, mut refreshed) = (ask, false);
     loop {
         ask.await_slot = ask.await_slot && slot_wait::room(&group.name);
         let now = runtime::now_ms() as u64;
@@ -216,15 +218,16 @@ pub async fn pick<'g>(
                     keep(env, &group.name, background);
                     InFlight { env: env.clone(), group: group.name.clone(), deployment: deployment.id.clone() }
                 });
-                return Ok(Local::Call(deployment, limits, in_flight, slot_wait_ms));
+                return Ok(Local::Call(deployment, limits, in_flight));
             }
             LocalPick::AwaitSlot(deployment) => {
                 let held = slot_wait::wait(&group.name, &deployment.id, ask.estimated_tokens).await;
-                slot_wait_ms = Some((runtime::now_ms() as u64).saturating_sub(now));
+                let waited_ms = (runtime::now_ms() as u64).saturating_sub(now);
+                *slot_wait_ms = Some(slot_wait_ms.unwrap_or(0).saturating_add(waited_ms));
                 if let Some(held) = held {
                     let in_flight = InFlight::handed(env, &group.name, held, background)?;
                     let limits = Limits { requests: None, tokens: None };
-                    return Ok(Local::Call(deployment, limits, Some(in_flight), slot_wait_ms));
+                    return Ok(Local::Call(deployment, limits, Some(in_flight)));
                 }
                 // None freed in time: it picks again, and waits no more.
                 ask.await_slot = false;

@@ -238,21 +238,20 @@ async fn route(
             let error = ApiError::Internal(format!("fallback group `{group}` vanished"));
             return Ok(Reply::error_for(endpoint, &error));
         };
-        let mut picked = match pick(env, group, &serving, &request, avoid, caller, background, &mut rng).await {
-            Ok(Ok(picked)) => picked,
-            Ok(Err(reason)) => {
-                step = plan.on_unavailable(runtime::now_ms() as u64, &reason, &config.router, &mut rng);
-                continue;
-            }
-            Err(error) => return Ok(Reply::error_for(endpoint, &error)),
-        };
+        let slot_wait_ms = &mut record.slot_wait_ms;
+        let mut picked =
+            match pick(env, group, &serving, &request, avoid, caller, background, &mut rng, slot_wait_ms).await {
+                Ok(Ok(picked)) => picked,
+                Ok(Err(reason)) => {
+                    step = plan.on_unavailable(runtime::now_ms() as u64, &reason, &config.router, &mut rng);
+                    continue;
+                }
+                Err(error) => return Ok(Reply::error_for(endpoint, &error)),
+            };
         let attempt_started = runtime::now_ms();
         record.calling(&group.name, picked.deployment);
         if let Some(waited_ms) = picked.queue_wait_ms {
             record.queue_wait_ms = Some(record.queue_wait_ms.unwrap_or(0) + waited_ms);
-        }
-        if let Some(waited_ms) = picked.slot_wait_ms {
-            record.slot_wait_ms = Some(record.slot_wait_ms.unwrap_or(0) + waited_ms);
         }
         let ticket = picked.grant.as_ref().map(|g| g.ticket);
         // A stream written for a client of another API is not kept whole: the
@@ -324,9 +323,6 @@ struct Picked<'c> {
     /// of); the coordinator's own count leaves out the isolate's line before it
     /// was told and the way back. None when granted at once.
     queue_wait_ms: Option<u64>,
-    /// How long it waited in this isolate for a slot its requests free
-    /// (`slot_wait`), if it did, served in it or elsewhere after.
-    slot_wait_ms: Option<u64>,
     /// What its ticket or lease says is left of its rpm and tpm.
     left: Limits,
     /// Picked in the isolate, where it counts in flight: frees its slot when dropped.
@@ -338,6 +334,8 @@ struct Picked<'c> {
 /// Picks a deployment of `group` for the next call: in the isolate while the group
 /// needs no coordination, else with a ticket (for which a request with a priority
 /// may wait in the group's queue). `Ok(Err(reason))`: no deployment can be called.
+/// What it waited in the isolate for a slot adds to `slot_wait_ms` (the record's)
+/// whatever the outcome.
 #[allow(clippy::too_many_arguments)]
 async fn pick<'c>(
     env: &Env,
@@ -348,6 +346,7 @@ async fn pick<'c>(
     caller: &Caller,
     background: &Background<'_>,
     rng: &mut fastrand::Rng,
+    slot_wait_ms: &mut Option<u64>,
 ) -> std::result::Result<std::result::Result<Picked<'c>, Unavailable>, ApiError> {
     let ask = Ask {
         avoid: &avoid,
@@ -358,18 +357,10 @@ async fn pick<'c>(
         await_slot: serving.priority.is_none(),
     };
     // Held until this function returns: after a refusal is recorded below.
-    let mut asking = match local_route::pick(env, group, serving.router(), ask, background, rng).await? {
-        local_route::Local::Call(deployment, left, in_flight, slot_wait_ms) => {
-            let picked = Picked {
-                group,
-                deployment,
-                grant: None,
-                queue_wait_ms: None,
-                slot_wait_ms,
-                left,
-                in_flight,
-                ticket_held: None,
-            };
+    let mut asking = match local_route::pick(env, group, serving.router(), ask, background, rng, slot_wait_ms).await? {
+        local_route::Local::Call(deployment, left, in_flight) => {
+            let picked =
+                Picked { group, deployment, grant: None, queue_wait_ms: None, left, in_flight, ticket_held: None };
             return Ok(Ok(picked));
         }
         local_route::Local::Refused(reason) => return Ok(Err(reason)),
@@ -417,7 +408,6 @@ async fn pick<'c>(
                 deployment,
                 grant: None,
                 queue_wait_ms: Some(waited_ms),
-                slot_wait_ms: None,
                 left,
                 in_flight: Some(in_flight),
                 ticket_held: None,
@@ -430,16 +420,7 @@ async fn pick<'c>(
     let left = Limits { requests: grant.remaining_requests, tokens: grant.remaining_tokens };
     let ticket_held = Some(local_route::TicketHeld::start(env, &group.name, &grant, background));
     let queue_wait_ms = grant.waited_ms.map(|_| waited_ms);
-    let picked = Picked {
-        group,
-        deployment,
-        grant: Some(grant),
-        queue_wait_ms,
-        slot_wait_ms: None,
-        left,
-        in_flight: None,
-        ticket_held,
-    };
+    let picked = Picked { group, deployment, grant: Some(grant), queue_wait_ms, left, in_flight: None, ticket_held };
     Ok(Ok(picked))
 }
 

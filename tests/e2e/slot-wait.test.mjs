@@ -4,10 +4,11 @@
 // them to free, rather than be refused, and the slot goes to it as the call
 // that held it ends (core/src/coordinator/local/slot_wait.rs,
 // src/slot_wait.rs). One request per isolate waits at a time, up to 250 ms;
-// its record (here at an OTLP collector) says how long.
+// its record (here at an OTLP collector) says how long, whether it was served
+// after or, its wait run out, refused.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { deployment, useGateway, user } from "../support/gateway.mjs";
+import { deployment, minuteLeft, useGateway, user } from "../support/gateway.mjs";
 import { startOtelSink } from "../support/sinks/otel.mjs";
 
 // Started before the gateway, whose config names it.
@@ -36,16 +37,22 @@ const chat = (tag) =>
   ctx.gateway.post("/v1/chat/completions", { model: "sat", messages: user(tag) }, { "x-litellm-call-id": tag });
 const tagOf = (request) => request.body.messages[0].content;
 
-test("a saturated group's request waits in its isolate for a slot one of its calls frees", async () => {
+// Two waves fill `slow` (the isolate's slots grow with what its requests
+// filled) and spend `spent`'s rpm, which makes the group saturated; a view made
+// after that says so.
+async function saturate() {
   ctx.upstream.script("slow", [], { type: "ok", delayMs: 400 });
-  // Two waves fill `slow` (the isolate's slots grow with what its requests
-  // filled) and spend `spent`'s rpm, which makes the group saturated.
   for (let wave = 0; wave < 2; wave++) {
-    await Promise.all(Array.from({ length: 14 }, (_, i) => chat(`warm${wave}-${i}`)));
+    await Promise.all(Array.from({ length: 14 }, (_, i) => chat(`warm${wave}-${i}-${Date.now()}`)));
   }
-  assert.equal(ctx.upstream.requests.filter((r) => r.deployment === "spent").length, 2);
-  // A view made after that says so.
   await sleep(1_100);
+}
+
+test("a saturated group's request waits in its isolate for a slot one of its calls frees", async () => {
+  // `spent`'s rpm is of the clock's minute: spent throughout the test.
+  await minuteLeft(8);
+  await saturate();
+  assert.equal(ctx.upstream.requests.filter((r) => r.deployment === "spent").length, 2);
   const calledBefore = ctx.upstream.requests.length;
   const fill = Array.from({ length: 12 }, (_, i) => chat(`fill${i}`));
   // The late ones come while the fill's calls run, about 120 ms before they end.
@@ -83,4 +90,34 @@ test("a saturated group's request waits in its isolate for a slot one of its cal
   for (const refused of late.filter((l) => l.status !== 200)) {
     assert.equal(roots.get(refused.tag).attrs["switchyard.slot_wait_ms"], undefined);
   }
+});
+
+test("a request whose wait for a slot runs out is refused, and its record says how long it waited", async () => {
+  // `spent`'s rpm is of the clock's minute: spent throughout the test.
+  await minuteLeft(8);
+  await saturate();
+  // Calls of 1.5 s fill the twelve slots: none frees within the wait's 250 ms.
+  ctx.upstream.script("slow", [], { type: "ok", delayMs: 1_500 });
+  const calledBefore = ctx.upstream.requests.length;
+  const fill = Array.from({ length: 12 }, (_, i) => chat(`long-fill${i}`));
+  await sleep(300);
+  const started = Date.now();
+  const answer = await chat("gave-up");
+  const ms = Date.now() - started;
+  const body = await answer.text();
+  for (const filled of await Promise.all(fill)) assert.equal(filled.status, 200, await filled.text());
+
+  // It waited its 250 ms, then picked again, and nothing had room: refused as
+  // the coordinator would refuse it, long before a slot freed (about 1.2 s).
+  assert.equal(answer.status, 429, body);
+  assert.ok(ms >= 240 && ms < 1_000, `refused after ${ms} ms`);
+  assert.equal(JSON.parse(body).error.type, "rate_limit_error", body);
+  const called = ctx.upstream.requests.slice(calledBefore).map(tagOf);
+  assert.ok(!called.includes("gave-up"), `${called}`);
+
+  const roots = await sinks.otel.rootsOf(["gave-up"]);
+  const root = roots.get("gave-up");
+  const waited = root.attrs["switchyard.slot_wait_ms"];
+  assert.ok(waited >= 240 && waited <= 400, `it waited ${waited} ms for a slot by its record`);
+  assert.equal(root.attrs["http.response.status_code"], 429);
 });

@@ -63,7 +63,8 @@ pub struct RequestRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub queue_wait_ms: Option<u64>,
     /// How long it waited in its isolate for a slot one of the isolate's
-    /// requests freed (`coordinator::local::slot_wait`), if it waited there.
+    /// requests freed (`coordinator::local::slot_wait`), if it waited there,
+    /// whether it was served in the slot, elsewhere, or refused after.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slot_wait_ms: Option<u64>,
     /// The caller's key hashed ([`crate::secret::hashed`]), as LiteLLM's `hashed_api_key`.
