@@ -354,7 +354,7 @@ async fn pick<'c>(
         stream: request.stream,
         region: request.allowed_region,
         may_wait: serving.priority.is_some(),
-        await_slot: serving.priority.is_none(),
+        await_slot: true,
     };
     // Held until this function returns: after a refusal is recorded below.
     let mut asking = match local_route::pick(env, group, serving.router(), ask, background, rng, slot_wait_ms).await? {

@@ -3,7 +3,8 @@
 // deployment near its `max_parallel_requests` filled waits there for one of
 // them to free, rather than be refused, and the slot goes to it as the call
 // that held it ends (core/src/coordinator/local/slot_wait.rs,
-// src/slot_wait.rs). One request per isolate waits at a time, up to 250 ms;
+// src/slot_wait.rs). One request per isolate waits at a time, up to 250 ms,
+// with a priority or without while nobody waits in the queue;
 // its record (here at an OTLP collector) says how long, whether it was served
 // after or, its wait run out, refused.
 import assert from "node:assert/strict";
@@ -33,8 +34,8 @@ const ctx = useGateway((upstream) => ({
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 // The tag is the request's id in its record, too.
-const chat = (tag) =>
-  ctx.gateway.post("/v1/chat/completions", { model: "sat", messages: user(tag) }, { "x-litellm-call-id": tag });
+const chat = (tag, extra = {}) =>
+  ctx.gateway.post("/v1/chat/completions", { model: "sat", messages: user(tag), ...extra }, { "x-litellm-call-id": tag });
 const tagOf = (request) => request.body.messages[0].content;
 
 // Two waves fill `slow` (the isolate's slots grow with what its requests
@@ -120,4 +121,27 @@ test("a request whose wait for a slot runs out is refused, and its record says h
   const waited = root.attrs["switchyard.slot_wait_ms"];
   assert.ok(waited >= 240 && waited <= 400, `it waited ${waited} ms for a slot by its record`);
   assert.equal(root.attrs["http.response.status_code"], 429);
+});
+
+test("a request with a priority waits for the slot too while nobody waits in the queue, and never joins it", async () => {
+  await minuteLeft(8);
+  await saturate();
+  const fill = Array.from({ length: 12 }, (_, i) => chat(`p-fill${i}`));
+  await sleep(280);
+  const started = Date.now();
+  const answer = await chat("p-late", { priority: 1 });
+  const ms = Date.now() - started;
+  assert.equal(answer.status, 200, await answer.text());
+  for (const filled of await Promise.all(fill)) assert.equal(filled.status, 200, await filled.text());
+
+  // Served in the first slot the fill freed (about 120 ms after it came), then
+  // its own 400 ms call; by its record it waited for that slot in its isolate,
+  // not in the queue, which it would have joined before (and been admitted
+  // from when the same slot went back to the coordinator).
+  assert.ok(ms >= 450, `served after ${ms} ms`);
+  const root = (await sinks.otel.rootsOf(["p-late"])).get("p-late");
+  const waited = root.attrs["switchyard.slot_wait_ms"];
+  assert.ok(waited >= 20 && waited <= 260, `it waited ${waited} ms for a slot by its record`);
+  assert.equal(root.attrs["switchyard.queue_wait_ms"], undefined, "it waited in no queue");
+  assert.equal(root.attrs["switchyard.priority"], 1);
 });

@@ -329,7 +329,8 @@ pub struct Ask<'a> {
     /// It has a priority: it may wait in the group's queue.
     pub may_wait: bool,
     /// It may wait in this isolate for a slot ([`slot_wait`]): it waited for
-    /// none yet, and fewer than [`slot_wait::SLOT_WAITERS`] wait.
+    /// none yet, and fewer than [`slot_wait::SLOT_WAITERS`] wait (with a
+    /// priority or without: only while nobody waits in the queue).
     pub await_slot: bool,
 }
 
@@ -483,6 +484,10 @@ pub struct LocalRouter {
     spent: Vec<(DeploymentId, u64)>,
     /// Whether the last view came late ([`LocalRouter::lags`]).
     lags: bool,
+    /// Whether the last view came within a quarter of its life: what it says of
+    /// the queue was true lately enough for a request with a priority to wait
+    /// for a slot here on its word ([`slot_wait`]).
+    prompt: bool,
 }
 
 /// A refusal by the coordinator that holds for the requests like the one refused
@@ -563,9 +568,12 @@ impl LocalRouter {
         }
         // Every slot this isolate holds of a deployment near its concurrency
         // limit is filled: one of them frees sooner than the next request would
-        // come to take it (see `slot_wait`).
+        // come to take it (see `slot_wait`). A request with a priority only on
+        // the word of a view that came promptly: one that took longer may say
+        // the queue is empty long after requests joined it (a coordinator that
+        // lags), and the slot would go past them.
         if await_slot
-            && !may_wait
+            && (!may_wait || self.prompt)
             && !stale
             && let Some(deployment) = self.slot_to_await(now_ms, view, group, policy, avoid, estimated_tokens, region)
         {
@@ -912,6 +920,7 @@ impl LocalRouter {
     pub fn update(&mut self, asked_ms: u64, now_ms: u64, view: HealthView) {
         self.outage = None;
         self.lags = now_ms.saturating_sub(asked_ms) > lag_bound(view.fresh_for_ms);
+        self.prompt = now_ms.saturating_sub(asked_ms) <= view.fresh_for_ms / 4;
         // A view asked for before the refusal came knows no more than it.
         if self.refused.as_ref().is_some_and(|refusal| asked_ms >= refusal.at_ms) {
             self.refused = None;

@@ -17,8 +17,8 @@ pub struct Routed {
     pub queued: u64,
     /// Waiting in its isolate's line, in a slot freed there.
     pub handed: u64,
-    /// Without a priority, in a slot freed in its isolate while it waited
-    /// there for one (`slot_wait`).
+    /// In its isolate after waiting there for a slot (`slot_wait`): in the
+    /// slot freed, or picked there when the wait ran out.
     pub awaited_slot: u64,
 }
 

@@ -7,13 +7,17 @@
 //! calls of about a second in issue 19's scenario, and longer where the strategy
 //! sends the next requests elsewhere. Giving it back idles it longer (a trip to
 //! the coordinator and a lease's trip back). So where every slot an isolate
-//! holds of such a deployment is filled, a request without a priority that
-//! could otherwise go elsewhere may wait for one here instead, as LiteLLM's
-//! requests wait on a deployment's semaphore: at most [`SLOT_WAITERS`] of the
-//! isolate's requests at once, each for at most [`SLOT_WAIT_MS`], after which
-//! it picks again and does not wait a second time. Only while the view says the
-//! group's queue is empty: requests with a priority waiting there get the slots
-//! first (see [`LocalRouter::release`]).
+//! holds of such a deployment is filled, a request that could otherwise go
+//! elsewhere, be refused, or (with a priority) join the queue may wait for one
+//! here instead, as LiteLLM's requests wait on a deployment's semaphore: at
+//! most [`SLOT_WAITERS`] of the isolate's requests at once, each for at most
+//! [`SLOT_WAIT_MS`], after which it picks again and does not wait a second
+//! time. Only while the view says the group's queue is empty: requests with a
+//! priority waiting there get the slots first (see [`LocalRouter::release`]).
+//! A request with a priority handed a slot so is admitted by the same rule as
+//! one of its isolate's line handed a slot while the queue was empty when the
+//! view was made ([`LocalRouter::hand_over`]): the queue's order binds it
+//! within a view's life.
 
 use crate::config::{Deployment, DeploymentId, ModelGroup, RouterPolicy};
 use crate::region::Area;

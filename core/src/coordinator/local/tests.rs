@@ -1051,8 +1051,8 @@ fn views_say_a_group_is_saturated_when_a_limit_is_on_pace_to_run_out() {
 }
 
 /// Near its concurrency limit, where every slot this isolate holds is filled
-/// and the group is saturated (its view says so), a request
-/// without a priority waits for a slot rather than go elsewhere or be refused,
+/// and the group is saturated (its view says so), a request waits for a slot
+/// rather than go elsewhere, be refused or (with a priority) join the queue,
 /// and a slot that frees goes to it; while requests wait in the queue, or
 /// where no rate limit ran out, it does not wait.
 #[test]
@@ -1085,8 +1085,11 @@ fn a_saturated_groups_request_waits_for_a_slot_its_isolate_frees() {
     assert_eq!(wants_slot(&mut w, 5, true).as_deref(), Some("a"));
     assert_eq!(wants_slot(&mut w, 5, false), None, "one that waited once picks as ever");
     let group = w.config.group("g").unwrap();
+    // One with a priority, too, while nobody waits in the queue: it would join
+    // the queue only to be handed the next slot that frees.
     let priority = Ask { may_wait: true, await_slot: true, ..ask(&[]) };
-    assert!(!matches!(w.isolates[0].pick(5, group, &w.config.router, priority, &mut w.rng), LocalPick::AwaitSlot(_)));
+    let picked = w.isolates[0].pick(5, group, &w.config.router, priority, &mut w.rng);
+    assert!(matches!(picked, LocalPick::AwaitSlot(d) if d.id == a), "{picked:?}");
     // A slot frees: nobody waits in the queue, so it goes to the waiting request.
     let busy = w.isolates[0].slots.get(&a).map_or(0, |s| s.busy);
     assert!(!w.isolates[0].release(&a, false), "not given back");
@@ -1101,6 +1104,10 @@ fn a_saturated_groups_request_waits_for_a_slot_its_isolate_frees() {
     }
     assert!(!w.isolates[0].hand_to_waiter(6, &deployment, 10));
     assert_eq!(wants_slot(&mut w, 6, true), None);
+    // And a request with a priority lines up behind them.
+    let group = w.config.group("g").unwrap();
+    let picked = w.isolates[0].pick(6, group, &w.config.router, priority, &mut w.rng);
+    assert!(matches!(picked, LocalPick::Coordinate), "{picked:?}");
 }
 
 /// A sync keeps the slots its requests filled at once since the last sync and
