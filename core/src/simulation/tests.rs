@@ -40,8 +40,9 @@ fn a_run_is_reproducible() {
 /// no request is admitted while one of a better priority that arrived before it
 /// has waited beyond the bound, every limit holds, and requests do reach their
 /// calls from the queue (or the order would be held by nobody being served), and
-/// in slots their isolates freed (handed over in the line, which the order binds
-/// as much).
+/// in slots their isolates freed (handed over in the line, or to a request that
+/// waited for one there while the queue was empty, which the order binds as
+/// much).
 #[test]
 fn priority_order_holds_when_every_request_may_wait() {
     let report = run(&Scenario::scaled(40).all_priorities()).unwrap();
@@ -53,6 +54,7 @@ fn priority_order_holds_when_every_request_may_wait() {
     assert!(report.inversions.any > 0, "{report}");
     assert!(report.routed.queued > 1_000 && report.refused.get("queue timeout").is_some_and(|&n| n > 0), "{report}");
     assert!(report.routed.handed > 1_000, "{report}");
+    assert!(report.routed.awaited_slot > 1_000, "{report}");
 }
 
 /// A coordinator that takes time on each message takes them one at a time:
