@@ -919,8 +919,9 @@ impl LocalRouter {
     /// view of an earlier minute than the one held is left out.
     pub fn update(&mut self, asked_ms: u64, now_ms: u64, view: HealthView) {
         self.outage = None;
-        self.lags = now_ms.saturating_sub(asked_ms) > lag_bound(view.fresh_for_ms);
-        self.prompt = now_ms.saturating_sub(asked_ms) <= view.fresh_for_ms / 4;
+        let trip_ms = now_ms.saturating_sub(asked_ms);
+        self.lags = trip_ms > lag_bound(view.fresh_for_ms);
+        self.prompt = trip_ms <= view.fresh_for_ms / 4;
         // A view asked for before the refusal came knows no more than it.
         if self.refused.as_ref().is_some_and(|refusal| asked_ms >= refusal.at_ms) {
             self.refused = None;

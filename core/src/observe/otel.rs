@@ -75,40 +75,22 @@ fn spans(record: &RequestRecord) -> Vec<Value> {
     }
     out.push(root);
 
-    // The record keeps durations, not start times: the queue wait and the attempts
-    // are laid end to end from the arrival, the answer's attempt ending with it
-    // (any backoff between attempts falls into the attempt after it).
+    // The record keeps durations, not start times: the waits (the queue's, then
+    // one for a slot in the isolate) and the attempts are laid end to end from
+    // the arrival, the answer's attempt ending with it (any backoff between
+    // attempts falls into the attempt after it).
     let mut cursor = start;
-    if let Some(wait) = record.queue_wait_ms {
-        let attributes = vec![("switchyard.priority", record.priority.map(|p| AttrValue::Int(p.into())))];
-        let id = span_id(&record.request_id, "queue");
+    let priority = record.priority.map(|p| ("switchyard.priority", AttrValue::Int(p.into())));
+    let waits = [
+        ("queue", "queue wait", record.queue_wait_ms, priority.into_iter().collect()),
+        ("slot", "slot wait", record.slot_wait_ms, Vec::new()),
+    ];
+    for (key, name, wait, attributes) in waits {
+        let Some(wait) = wait else { continue };
+        let id = span_id(&record.request_id, key);
         let window = (cursor, cursor.saturating_add(wait).min(end));
-        let attributes = attributes.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect();
-        out.push(span(
-            &trace_id,
-            &id,
-            Some(&root_id),
-            "queue wait".into(),
-            Kind::Internal,
-            window,
-            attributes,
-            (Status::Unset, None),
-        ));
-        cursor = window.1;
-    }
-    if let Some(wait) = record.slot_wait_ms {
-        let id = span_id(&record.request_id, "slot");
-        let window = (cursor, cursor.saturating_add(wait).min(end));
-        out.push(span(
-            &trace_id,
-            &id,
-            Some(&root_id),
-            "slot wait".into(),
-            Kind::Internal,
-            window,
-            vec![],
-            (Status::Unset, None),
-        ));
+        let unset = (Status::Unset, None);
+        out.push(span(&trace_id, &id, Some(&root_id), name.into(), Kind::Internal, window, attributes, unset));
         cursor = window.1;
     }
     for (index, failed) in record.failed_attempts.iter().enumerate() {
