@@ -63,7 +63,9 @@
 //! that a saturated group's coordinator is not asked once per refused request.
 //! Such a deployment stays full here until the next view, except that a request
 //! of this isolate with a ticket to it that ended since lets one request try for
-//! the place it freed ([`LocalRouter::ticket_ended`]). Near a limit, a pick
+//! the place it freed ([`LocalRouter::ticket_ended`]), and one whose slots this
+//! isolate gave back with a sync is not full here until that sync's answer
+//! says what is (its requests wait for it). Near a limit, a pick
 //! prefers a deployment of its tier it holds room in over one the coordinator
 //! leased it nothing of. What the last view did not know, a refusal tells: once
 //! the coordinator refused a request of this isolate that could not wait (busy,
@@ -482,6 +484,10 @@ pub struct LocalRouter {
     /// Deployments whose minute a ticket of this isolate spent since its view,
     /// and when ([`LocalRouter::granted`]).
     spent: Vec<(DeploymentId, u64)>,
+    /// Deployments some of whose slots a sync gave back, and when it was sent
+    /// ([`LocalRouter::take_served`]): until a view asked for after it comes,
+    /// what the last one says of their concurrency counted those slots.
+    given_back: Vec<(DeploymentId, u64)>,
     /// Whether the last view came late ([`LocalRouter::lags`]).
     lags: bool,
     /// Whether the last view came within a quarter of its life: what it says of
@@ -618,8 +624,13 @@ impl LocalRouter {
             match limit {
                 Some(limit) if !stale && !self.holds_room(d, estimated_tokens) => {
                     // At its concurrency, one of this isolate's own requests to it
-                    // that ended since the view was made lets one request try.
-                    if matches!(limit, Full::Parallel) && try_freed(&mut self.freed, &d.id, made_ms) {
+                    // that ended since the view was made lets one request try; and
+                    // slots this isolate gave back since, all: the view counted
+                    // them as its, and the sync's answer, which the request waits
+                    // for, says what is free.
+                    if matches!(limit, Full::Parallel)
+                        && (self.gave_back(&d.id) || try_freed(&mut self.freed, &d.id, made_ms))
+                    {
                         open.push(d);
                     } else {
                         full.push(limit);
@@ -737,6 +748,11 @@ impl LocalRouter {
         }
     }
 
+    /// Whether a sync whose answer has not come gave back slots of `deployment`.
+    fn gave_back(&self, deployment: &DeploymentId) -> bool {
+        self.given_back.iter().any(|(id, _)| id == deployment)
+    }
+
     /// Whether this isolate holds room of its own in `deployment` for a request
     /// estimated at `estimated_tokens`: under each of its limits, a lease or a
     /// slot with some left.
@@ -763,7 +779,7 @@ impl LocalRouter {
             in_region(d, region)
                 && fits(policy, d, estimated_tokens)
                 && !view.blocked.contains(&d.id)
-                && self.holds_room(d, estimated_tokens)
+                && (self.holds_room(d, estimated_tokens) || self.gave_back(&d.id))
         });
         if room {
             return None;
@@ -927,6 +943,7 @@ impl LocalRouter {
             self.refused = None;
         }
         self.spent.retain(|(_, at_ms)| asked_ms < *at_ms);
+        self.given_back.retain(|(_, at_ms)| asked_ms < *at_ms);
         // Slots are not of a minute: those leased count however old the view,
         // but a view that took longer than half the slots' TTL may carry slots
         // the coordinator took back already (it lost track of this isolate).
@@ -1085,6 +1102,10 @@ impl LocalRouter {
             match served.iter_mut().find(|s| s.deployment == *deployment) {
                 Some(s) => s.slots = Some(since),
                 None => served.push(ServedSince { slots: Some(since), ..ServedSince::empty(deployment.clone()) }),
+            }
+            // Not those given back for the requests waiting in the queue: theirs.
+            if since.released > 0 && !(slots.return_at_once && queued) {
+                self.given_back.push((deployment.clone(), now_ms));
             }
             (slots.held, slots.peak, slots.stale) = (keep, slots.busy, 0);
             slots.held > 0 || slots.busy > 0

@@ -960,6 +960,10 @@ fn near_the_limit_a_slot_goes_back_as_its_request_ends_while_requests_wait() {
     let served = w.isolates[0].take_served(5);
     assert_eq!(served.iter().find_map(|s| s.slots).map(|s| (s.released, s.busy, s.peak)), Some((held, 0, 1)));
     assert_eq!(w.isolates[0].held_slots(&a), 0);
+    // Given back for the requests waiting, not for this isolate's next: one
+    // that may not wait is refused by the view's word meanwhile, as the
+    // coordinator would refuse it.
+    assert_eq!(w.look(0, 6, &[]), "full: Busy");
 }
 
 const PARALLEL_AND_FREE: &str = "model_list:
@@ -1134,6 +1138,36 @@ fn a_sync_keeps_the_slots_its_requests_filled_at_once_since_the_last() {
     let third = since(&w.isolates[0].take_served(3));
     assert_eq!((third.released, third.busy, third.peak), (1, 0, 0));
     assert_eq!(w.isolates[0].held_slots(&a), 0, "none filled since: none kept");
+}
+
+/// The view said the deployment was at its concurrency limit when this
+/// isolate held every slot; its requests ended, and a sync gave back all but
+/// one. Until that sync's answer comes, the view's word counted the slots
+/// given back: a request waits for the answer rather than be refused on it.
+#[test]
+fn a_request_after_a_sync_that_gave_back_slots_waits_for_its_answer_not_refused() {
+    let mut w = World::new(PARALLEL);
+    let a = w.id("a");
+    let mut filled = 0;
+    while w.route(0, 0, &[]).is_some() {
+        filled += 1;
+    }
+    assert_eq!(filled, 40, "every slot leased here");
+    for _ in 0..filled {
+        w.isolates[0].release(&a, false);
+    }
+    // Its keeper's sync keeps them (its requests filled all at once since the last).
+    w.keeper_sync(0, 100);
+    assert_eq!(w.coordinator.slots.leased(&a), 40);
+    assert_eq!(w.look(0, 110, &[]), "a", "a slot held here");
+    // A sync goes (ahead of the view's end) keeping the one filled since.
+    let served = w.isolates[0].take_served(120);
+    assert_eq!(served[0].slots.map(|s| s.released), Some(39));
+    assert_eq!(w.look(0, 121, &[]), "refresh", "the sync's answer says what is free");
+    let group = w.config.group("g").unwrap();
+    let view = w.coordinator.sync_local(122, group, &w.config.router, 1, &served, None, 10, &mut w.rng);
+    w.isolates[0].update(120, 123, view);
+    assert_eq!(w.look(0, 124, &[]), "a", "leased again by the answer");
 }
 
 /// A keeper's sync (no request asks for it) leases slots again only to an
