@@ -1091,8 +1091,8 @@ impl LocalRouter {
             // It keeps what its requests filled at once since the last sync (a slot
             // sent back and leased again idles a trip there and back), unless near
             // the limit with requests waiting: those get every slot unused.
-            let keep =
-                if slots.return_at_once && queued { slots.busy } else { slots.held.min(slots.busy.max(slots.peak)) };
+            let for_the_queue = slots.return_at_once && queued;
+            let keep = if for_the_queue { slots.busy } else { slots.held.min(slots.busy.max(slots.peak)) };
             let since = SlotsSince {
                 epoch: self.epoch,
                 released: slots.held.saturating_sub(keep).saturating_add(slots.stale),
@@ -1104,7 +1104,7 @@ impl LocalRouter {
                 None => served.push(ServedSince { slots: Some(since), ..ServedSince::empty(deployment.clone()) }),
             }
             // Not those given back for the requests waiting in the queue: theirs.
-            if since.released > 0 && !(slots.return_at_once && queued) {
+            if since.released > 0 && !for_the_queue {
                 self.given_back.push((deployment.clone(), now_ms));
             }
             (slots.held, slots.peak, slots.stale) = (keep, slots.busy, 0);
