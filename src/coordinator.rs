@@ -21,14 +21,14 @@
 //! [`Coordinator::next_wakeup`]: switchyard_core::coordinator::Coordinator::next_wakeup
 
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::pin::pin;
 use std::time::Duration;
 
 use futures_channel::oneshot;
 use futures_util::future::{Either, select};
 use serde::de::DeserializeOwned;
-use switchyard_core::config::{Config, DeploymentId, ModelGroup};
+use switchyard_core::config::{Config, DeploymentId, ModelGroup, Relaying};
 use switchyard_core::coordinator::local::line::Tell;
 use switchyard_core::coordinator::local::{HealthView, ServedSince};
 use switchyard_core::coordinator::{
@@ -109,8 +109,12 @@ impl DurableObject for Coordinator {
             let snapshot: Snapshot = stored.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default();
             self.core.borrow_mut().get_or_insert_with(|| coordinator::Coordinator::restore(snapshot));
         }
-        self.with_core(coordinator::Coordinator::took_message);
         let turn = Turn { config: &config, group, now: runtime::now_ms() as u64 };
+        let routing = match &message {
+            Message::Batch { messages, .. } => messages.len() as u64,
+            message => u64::from(message.relayed()),
+        };
+        self.with_core(|core| core.took_message(turn.now, routing, &config.router));
         match message {
             Message::Acquire { request, reports, .. } => {
                 self.apply_reports(&turn, &reports);
@@ -474,6 +478,9 @@ impl Coordinator {
 thread_local! {
     /// Reports waiting to travel with this isolate's next message, per group.
     static WAITING_REPORTS: RefCell<HashMap<String, Vec<Report>>> = RefCell::new(HashMap::new());
+    /// Groups whose last view said to relay (`HealthView::relay`), for
+    /// automatic relays: until the next view, which comes through the relay.
+    static RELAYED_GROUPS: RefCell<HashSet<String>> = RefCell::new(HashSet::new());
 }
 
 fn take_waiting_reports(group: &str) -> Vec<Report> {
@@ -524,7 +531,15 @@ pub async fn fetch_view(
 ) -> std::result::Result<HealthView, CallError> {
     let reports = take_waiting_reports(group);
     let message = Message::Sync { group: group.to_owned(), served, failure, estimated_tokens, isolate, tally, reports };
-    ask(env, group, &message).await
+    let view: HealthView = ask(env, group, &message).await?;
+    // Looked up before changed, as each view says the same for long.
+    if view.relay != RELAYED_GROUPS.with_borrow(|groups| groups.contains(group)) {
+        RELAYED_GROUPS.with_borrow_mut(|groups| match view.relay {
+            true => groups.insert(group.to_owned()),
+            false => groups.remove(group),
+        });
+    }
+    Ok(view)
 }
 
 /// What the group's coordinator holds now (`GET /debug/state`).
@@ -597,11 +612,17 @@ pub async fn batch(env: &Env, group: &str, batch: &Message) -> std::result::Resu
 /// (`ModelGroup::coordinator_location`), from the config this isolate serves:
 /// whichever call comes first creates the object, and Cloudflare reads the hint
 /// only then. What an isolate sends as it routes goes through its location's
-/// relay instead when the config names a relay's period (a relay's failure to
-/// reach the coordinator passed on as the coordinator's).
+/// relay instead when the config says to, or its group's last view does under
+/// automatic relays (a relay's failure to reach the coordinator passed on as
+/// the coordinator's).
 async fn send(env: &Env, group: &str, message: &Message) -> std::result::Result<durable::ObjectReply, CallError> {
     let config = config_source::in_force();
-    if message.relayed() && config.as_ref().is_some_and(|config| config.router.coordinator_relay_ms.is_some()) {
+    let relays = match config.as_ref().map(|config| config.router.relaying) {
+        Some(Relaying::Always { .. }) => true,
+        Some(Relaying::Auto { .. }) => RELAYED_GROUPS.with_borrow(|groups| groups.contains(group)),
+        Some(Relaying::Off) | None => false,
+    };
+    if message.relayed() && relays {
         // This isolate's data center's relay (`crate::relay`), read as the coordinator.
         let relay = format!("{group}@{}", runtime::location());
         let answer = durable::call_located(env, "RELAY", &relay, None, Some(serde_json::to_string(message)?)).await?;

@@ -30,6 +30,7 @@ use std::time::Duration;
 
 use futures_channel::oneshot;
 use futures_util::future::{Either, select};
+use switchyard_core::config::DEFAULT_RELAY_MS;
 use switchyard_core::coordinator::relay::Relay as Batching;
 use switchyard_core::coordinator::{BatchReply, Message, Relayed, TicketReply, WAIT_HOLD_MS};
 use switchyard_core::error::ApiError;
@@ -39,9 +40,6 @@ use worker::{Delay, DurableObject, Env, Request, Response, Result, State, durabl
 use crate::durable::{CallError, PASSED_ON_OVERLOADED};
 use crate::{config_source, coordinator, respond, runtime};
 
-/// A relay's period when the config no longer names one (it changed while a
-/// message was on its way).
-const DEFAULT_PERIOD_MS: u64 = 100;
 /// A request waiting here with nothing due looks again this often at most.
 const LOOK_MS: u64 = 1_000;
 
@@ -103,7 +101,11 @@ impl DurableObject for Relay {
         };
         let group = message.group().to_owned();
         let period = match config_source::current(&self.env).await {
-            Ok(current) => current.config.router.coordinator_relay_ms.unwrap_or(DEFAULT_PERIOD_MS),
+            Ok(current) =>
+            // The config changed while the message was on its way: the default.
+            {
+                current.config.router.relaying.period_ms().unwrap_or(DEFAULT_RELAY_MS)
+            }
             Err(error) => return respond::error(&error),
         };
         let turn = Turn { group: &group, period };

@@ -23,7 +23,10 @@ pub use access::{Access, AwsCredential, AzureAccess, AzureCredential, BedrockAcc
 pub use cache::CachePolicy;
 pub use callbacks::{Callbacks, LangfuseSink, OtelSink, Outcomes};
 pub use location::LOCATION_HINTS;
-pub use policy::{CooldownPolicy, DEFAULT_COOLDOWN_MS, FallbackKind, RetryPolicy, RouterPolicy, RoutingStrategy};
+pub use policy::{
+    CooldownPolicy, DEFAULT_COOLDOWN_MS, DEFAULT_RELAY_ABOVE_PER_S, DEFAULT_RELAY_MS, FallbackKind, Relaying,
+    RetryPolicy, RouterPolicy, RoutingStrategy,
+};
 
 use crate::cors::AllowedOrigins;
 use crate::endpoint::Endpoint;

@@ -146,6 +146,39 @@ pub struct QueuePolicy {
 /// for its batch, a view's life is a second, and a line tells what is new
 /// every quarter second.
 const MAX_RELAY_MS: u64 = 1_000;
+/// A relay's period when the config names none: a message waits a tenth of a
+/// second at most, and the coordinator takes ten batches a second per location.
+pub const DEFAULT_RELAY_MS: u64 = 100;
+/// The isolates' messages a second to a group's coordinator above which they
+/// relay, when the config names no threshold: half what one Durable Object
+/// takes (about a thousand requests a second, Cloudflare's guidance), so that
+/// relays start before the object is the bottleneck.
+pub const DEFAULT_RELAY_ABOVE_PER_S: u64 = 500;
+
+/// How isolates reach a group's coordinator (`router_settings.coordinator_relay_ms`
+/// and `coordinator_relay_above`; `coordinator::relay`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Relaying {
+    /// Each isolate sends its own messages (`coordinator_relay_ms: 0`).
+    Off,
+    /// Through their location's relay, which sends a batch at most every
+    /// `period_ms` (`coordinator_relay_ms` alone).
+    Always { period_ms: u64 },
+    /// Through relays while the coordinator's views say so: from a second in
+    /// which its isolates sent it `above_per_s` messages or more, to one in
+    /// which they sent fewer than half that (the default).
+    Auto { period_ms: u64, above_per_s: u64 },
+}
+
+impl Relaying {
+    /// A relay's period, if relays may be used.
+    pub fn period_ms(self) -> Option<u64> {
+        match self {
+            Self::Off => None,
+            Self::Always { period_ms } | Self::Auto { period_ms, .. } => Some(period_ms),
+        }
+    }
+}
 
 /// Everything `router_settings` says about reliability.
 #[derive(Debug, Clone)]
@@ -166,10 +199,9 @@ pub struct RouterPolicy {
     pub cooldown: CooldownPolicy,
     pub pre_call_checks: bool,
     pub queue: QueuePolicy,
-    /// Isolates send a group's coordinator their messages through a relay in
-    /// their location, which sends them on in one batch at most this often
-    /// (`coordinator::relay`); `None`: each isolate sends its own.
-    pub coordinator_relay_ms: Option<u64>,
+    /// Whether isolates send a group's coordinator their messages through a
+    /// relay in their location, which sends them on in one batch.
+    pub relaying: Relaying,
 }
 
 impl RouterPolicy {
@@ -279,14 +311,7 @@ pub(super) fn build(
         ));
     }
     let router_cooldown = seconds_to_ms("router_settings.cooldown_time", raw.cooldown_time)?;
-    if let Some(period) = raw.coordinator_relay_ms
-        && !(1..=MAX_RELAY_MS).contains(&period)
-    {
-        return Err(ConfigError::at(
-            "router_settings.coordinator_relay_ms",
-            format!("must be between 1 and {MAX_RELAY_MS} milliseconds, got {period}"),
-        ));
-    }
+    let relaying = relaying(raw.coordinator_relay_ms, raw.coordinator_relay_above)?;
     let policy = RouterPolicy {
         strategy,
         latency_ttl_ms: seconds_to_ms("router_settings.routing_strategy_args.ttl", raw.routing_strategy_args.ttl)?
@@ -316,7 +341,28 @@ pub(super) fn build(
             job_ttl_ms: seconds_to_ms("router_settings.job_ttl", raw.job_ttl)?
                 .unwrap_or(crate::jobs::DEFAULT_JOB_TTL_MS),
         },
-        coordinator_relay_ms: raw.coordinator_relay_ms,
+        relaying,
     };
     Ok(policy)
+}
+
+/// `coordinator_relay_ms` and `coordinator_relay_above`: 0 turns relays off; a
+/// period alone relays always; otherwise they relay above a threshold.
+fn relaying(period_ms: Option<u64>, above_per_s: Option<u64>) -> Result<Relaying, ConfigError> {
+    const PERIOD: &str = "router_settings.coordinator_relay_ms";
+    const ABOVE: &str = "router_settings.coordinator_relay_above";
+    match (period_ms, above_per_s) {
+        (Some(0), None) => Ok(Relaying::Off),
+        (Some(0), Some(_)) => Err(ConfigError::at(ABOVE, "has no effect with coordinator_relay_ms: 0 (relays off)")),
+        (Some(period), _) if period > MAX_RELAY_MS => Err(ConfigError::at(
+            PERIOD,
+            format!("must be 0 (off) or between 1 and {MAX_RELAY_MS} milliseconds, got {period}"),
+        )),
+        (_, Some(0)) => Err(ConfigError::at(ABOVE, "must be at least 1 message a second")),
+        (Some(period_ms), None) => Ok(Relaying::Always { period_ms }),
+        (period_ms, above_per_s) => Ok(Relaying::Auto {
+            period_ms: period_ms.unwrap_or(DEFAULT_RELAY_MS),
+            above_per_s: above_per_s.unwrap_or(DEFAULT_RELAY_ABOVE_PER_S),
+        }),
+    }
 }

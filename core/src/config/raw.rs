@@ -123,8 +123,12 @@ pub struct RawRouterSettings {
     #[serde(default)]
     pub coordinator_locations: BTreeMap<String, String>,
     /// Milliseconds: isolates reach each group's coordinator through a relay
-    /// in their location, which batches their messages this often at most.
+    /// in their location, which batches their messages this often at most; 0:
+    /// never.
     pub coordinator_relay_ms: Option<u64>,
+    /// Messages a second: isolates relay while they send a group's coordinator
+    /// this many or more.
+    pub coordinator_relay_above: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -647,15 +647,36 @@ fn coordinator_locations_refuses_a_name_that_is_not_a_group() {
 }
 
 #[test]
-fn coordinator_relay_ms_is_a_period_of_a_millisecond_to_a_second() {
-    assert_eq!(load_ok(TWO_GROUPS_NO_SETTINGS).config.router.coordinator_relay_ms, None);
-    let yaml = format!("{TWO_GROUPS_NO_SETTINGS}router_settings:\n  coordinator_relay_ms: 100\n");
-    let loaded = load_ok(&yaml);
-    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
-    assert_eq!(loaded.config.router.coordinator_relay_ms, Some(100));
-    for period in ["0", "1001"] {
-        let error = load_err(&format!("{TWO_GROUPS_NO_SETTINGS}router_settings:\n  coordinator_relay_ms: {period}\n"));
-        assert_eq!(error.path, "router_settings.coordinator_relay_ms");
-        assert!(error.message.contains("between 1 and 1000"), "{}", error.message);
+fn relays_are_automatic_unless_a_period_alone_says_always_or_0_says_never() {
+    use crate::config::{DEFAULT_RELAY_ABOVE_PER_S, DEFAULT_RELAY_MS, Relaying};
+    let relaying = |settings: &str| {
+        load_ok(&format!("{TWO_GROUPS_NO_SETTINGS}router_settings:\n{settings}")).config.router.relaying
+    };
+    assert_eq!(
+        load_ok(TWO_GROUPS_NO_SETTINGS).config.router.relaying,
+        Relaying::Auto { period_ms: DEFAULT_RELAY_MS, above_per_s: DEFAULT_RELAY_ABOVE_PER_S }
+    );
+    assert_eq!(relaying("  coordinator_relay_ms: 0\n"), Relaying::Off);
+    assert_eq!(relaying("  coordinator_relay_ms: 50\n"), Relaying::Always { period_ms: 50 });
+    assert_eq!(
+        relaying("  coordinator_relay_ms: 50\n  coordinator_relay_above: 20\n"),
+        Relaying::Auto { period_ms: 50, above_per_s: 20 }
+    );
+    assert_eq!(
+        relaying("  coordinator_relay_above: 20\n"),
+        Relaying::Auto { period_ms: DEFAULT_RELAY_MS, above_per_s: 20 }
+    );
+    for (settings, path, says) in [
+        ("  coordinator_relay_ms: 1001\n", "router_settings.coordinator_relay_ms", "between 1 and 1000"),
+        ("  coordinator_relay_above: 0\n", "router_settings.coordinator_relay_above", "at least 1"),
+        (
+            "  coordinator_relay_ms: 0\n  coordinator_relay_above: 5\n",
+            "router_settings.coordinator_relay_above",
+            "no effect",
+        ),
+    ] {
+        let error = load_err(&format!("{TWO_GROUPS_NO_SETTINGS}router_settings:\n{settings}"));
+        assert_eq!(error.path, path);
+        assert!(error.message.contains(says), "{}", error.message);
     }
 }

@@ -232,6 +232,11 @@ pub struct HealthView {
     /// would idle is one more served ([`slot_wait`]).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub saturated: bool,
+    /// The coordinator takes more of its isolates' messages than it should
+    /// alone (`RouterPolicy::relaying`): under `Relaying::Auto`, the isolate
+    /// sends them through its location's relay until a view says otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub relay: bool,
 }
 
 /// Which limit a [`HealthView::full`] deployment is at.
@@ -1043,6 +1048,12 @@ impl LocalRouter {
     /// do not ask it again (see [`LocalRouter::pick`]).
     pub fn unreachable(&mut self, now_ms: u64, outage: Outage) {
         self.outage = Some((outage, now_ms));
+    }
+
+    /// Whether the last view said to relay ([`HealthView::relay`]): an old
+    /// view's word holds until the next, which its relay brings.
+    pub fn relays(&self) -> bool {
+        self.view.as_ref().is_some_and(|(view, _)| view.relay)
     }
 
     /// The leases this isolate holds now, as granted (for `GET /debug/state`).

@@ -5,7 +5,7 @@ use super::health::Health;
 use super::protocol::{DeploymentMetrics, GroupMetrics, HealthState, RECENT_FAILURE_MINUTES};
 use super::window::MINUTE_MS;
 use super::{Coordinator, recent};
-use crate::config::{ModelGroup, RouterPolicy};
+use crate::config::{ModelGroup, Relaying, RouterPolicy};
 use crate::failure::FailureClass;
 use crate::observe::tally::{Tally, entry};
 
@@ -39,9 +39,14 @@ impl RecentFailures {
 }
 
 impl Coordinator {
-    /// Counts a message taken, whatever it asked: the coordinator's load.
-    pub fn took_message(&mut self) {
+    /// Counts a request taken at `now_ms`, whatever it asked: the
+    /// coordinator's load. `routing`: the isolates' messages in it (one, or a
+    /// relay's batch's), for whether views say to relay (`policy.relaying`).
+    pub fn took_message(&mut self, now_ms: u64, routing: u64, policy: &RouterPolicy) {
         self.messages = self.messages.saturating_add(1);
+        if let Relaying::Auto { above_per_s, .. } = policy.relaying {
+            self.load.took(now_ms, routing, above_per_s);
+        }
     }
 
     /// Adds what an isolate counted.
@@ -92,6 +97,7 @@ impl Coordinator {
             probes,
             messages: self.messages,
             writes: self.writes,
+            relaying: self.load.relay(),
             observed: self.observed.clone(),
             deployments,
         }

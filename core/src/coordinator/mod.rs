@@ -62,6 +62,7 @@
 //! - `serve_local`: the coordinator's side of routing without tickets: counts,
 //!   leases and views.
 //! - `relay`: when a relay's batch of its isolates' messages goes (`Batch`).
+//! - `load`: the isolates' messages a second, and whether views say to relay.
 //! - `slots`: in-flight slots leased to isolates (`max_parallel_requests`).
 //! - `holdings`: what is held at a moment, for `GET /debug/state`.
 //! - `metrics`: the counts isolates hand over and the state of each deployment,
@@ -74,6 +75,7 @@ mod health;
 mod holdings;
 mod isolates;
 mod lines;
+mod load;
 pub mod local;
 mod metrics;
 mod protocol;
@@ -176,6 +178,9 @@ pub struct Coordinator {
     /// isolates counted, and the queue's waits.
     messages: u64,
     writes: u64,
+    /// The isolates' messages a second (rebuilt: after a restart, relays start
+    /// again a second after the isolates' traffic).
+    load: load::Load,
     observed: crate::observe::tally::Tally,
     queue_wait: crate::observe::tally::Histogram,
     /// The last snapshot handed to the shell to write ([`Coordinator::snapshot_due`]).

@@ -213,6 +213,10 @@ pub struct GroupMetrics {
     /// [`Coordinator::snapshot_due`]: super::Coordinator::snapshot_due
     #[serde(default)]
     pub writes: u64,
+    /// Its views tell isolates to send through relays now (automatic relays,
+    /// `RouterPolicy::relaying`).
+    #[serde(default)]
+    pub relaying: bool,
     /// What isolates counted and handed over ([`Message::Observed`]) since the
     /// coordinator started.
     pub observed: Tally,

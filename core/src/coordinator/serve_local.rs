@@ -242,6 +242,7 @@ impl Coordinator {
             slot_epoch: 0,
             in_flight: Vec::new(),
             saturated: false,
+            relay: self.load.relay(),
         };
         for d in &group.deployments {
             let health = &mut self.deployments.entry(d.id.clone()).or_default().health;

@@ -997,3 +997,38 @@ fn a_grant_made_as_its_request_joined_comes_back_when_the_request_leaves_or_is_h
         assert_eq!(w.coordinator.queue_status(2, "g").handed_over, 0, "it was never in the queue");
     }
 }
+
+#[test]
+fn views_say_to_relay_after_a_second_of_messages_at_the_threshold_and_stop_below_half() {
+    let view_at = |w: &mut World, now: u64| {
+        let group = w.config.group(&w.group).unwrap();
+        w.coordinator.sync_local(now, group, &w.config.router, 1, &[], None, 10, &mut w.rng)
+    };
+    // Each message is taken as the shell takes it: counted, then answered.
+    let took = |w: &mut World, now: u64, messages: u64| w.coordinator.took_message(now, messages, &w.config.router);
+    let mut w = World::new(&two("coordinator_relay_above: 10", "", ""));
+    for ms in 0..9 {
+        took(&mut w, 1_000 + ms * 100, 1);
+    }
+    took(&mut w, 2_000, 1);
+    assert!(!view_at(&mut w, 2_000).relay, "9 a second");
+    // A relay's batch of 9, and one more message: 10 in the second.
+    took(&mut w, 2_100, 9);
+    took(&mut w, 2_200, 1);
+    took(&mut w, 3_000, 1);
+    assert!(view_at(&mut w, 3_000).relay, "10 a second");
+    took(&mut w, 3_500, 4);
+    took(&mut w, 4_000, 1);
+    assert!(view_at(&mut w, 4_000).relay, "5 a second: half");
+    took(&mut w, 4_500, 3);
+    took(&mut w, 5_000, 1);
+    assert!(!view_at(&mut w, 5_000).relay, "4 a second: below half");
+
+    // A period alone relays always, whatever the views say; 0 never.
+    for settings in ["coordinator_relay_ms: 100", "coordinator_relay_ms: 0"] {
+        let mut w = World::new(&two(settings, "", ""));
+        took(&mut w, 1_000, 10_000);
+        took(&mut w, 2_000, 1);
+        assert!(!view_at(&mut w, 2_000).relay, "{settings}");
+    }
+}

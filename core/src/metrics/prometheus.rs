@@ -185,6 +185,15 @@ pub fn render(config: &Config, metrics: &[GroupMetrics]) -> String {
             out.sample(&format!("{name}_total"), &group_label(&group.name), count(m));
         }
     }
+    let relaying = "switchyard_coordinator_relaying";
+    out.family(
+        relaying,
+        "gauge",
+        "1 while the group's coordinator tells isolates to send through relays (automatic relays)",
+    );
+    for (group, m) in &groups {
+        out.sample(relaying, &group_label(&group.name), u64::from(m.relaying));
+    }
     let held: [Figure<DeploymentMetrics>; 4] = [
         ("switchyard_in_flight_requests", "Calls holding a ticket now", |n| u64::from(n.in_flight)),
         ("switchyard_leased_slots", "In-flight slots leased to isolates now", |n| u64::from(n.leased_slots)),
@@ -347,6 +356,7 @@ mod tests {
             observed,
             messages: 41,
             writes: 3,
+            relaying: true,
             deployments: vec![DeploymentMetrics {
                 id: group.deployments[0].id.clone(),
                 state: HealthState::Cooling,
@@ -393,6 +403,7 @@ mod tests {
         assert!(lines.iter().any(|l| l.starts_with("litellm_llm_api_latency_metric_sum{") && l.ends_with(" 1.2")));
         assert!(lines.iter().any(|l| l.starts_with("switchyard_coordinator_messages_total{") && l.ends_with(" 41")));
         assert!(lines.iter().any(|l| l.starts_with("switchyard_coordinator_writes_total{") && l.ends_with(" 3")));
+        assert!(lines.iter().any(|l| l.starts_with("switchyard_coordinator_relaying{") && l.ends_with(" 1")));
         assert!(lines.iter().any(|l| l.starts_with("switchyard_leased_slots{") && l.ends_with(" 3")));
         assert!(
             lines.iter().any(|l| l.starts_with("switchyard_queue_depth{")
