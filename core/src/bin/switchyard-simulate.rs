@@ -10,7 +10,9 @@
 //! or taking `--service-us <n>` of CPU time on each, one at a time (and
 //! `--inner-us <n>` on each further message of a relay's batch), and with
 //! `--relays <n>` relays between the isolates and the coordinator, each sending
-//! a batch at most every `--relay-every-ms <n>` (100 unless given). Run times
+//! a batch at most every `--relay-every-ms <n>` (100 unless given), always, or
+//! with `--relay-above <n>` while the coordinator's views say so (from a second
+//! in which it took n of the isolates' messages: automatic relays). Run times
 //! per simulated minute are in BENCHMARKS.md. Exits non-zero when a limit was
 //! exceeded.
 
@@ -20,16 +22,18 @@ use switchyard_core::simulation::{self, Scenario};
 
 fn main() -> ExitCode {
     // `switchyard-simulate [minutes] [--without-priorities | --all-priorities] [--seed <n>] [--service-us <n>]
-    // [--inner-us <n>] [--relays <n>] [--relay-every-ms <n>]`.
+    // [--inner-us <n>] [--relays <n>] [--relay-every-ms <n>] [--relay-above <n>]`.
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let mut scenario = Scenario::issue();
     let mut relays = 0;
+    let mut relay_above = 0;
     for (flag, field) in [
         ("--seed", &mut scenario.seed),
         ("--service-us", &mut scenario.service_us),
         ("--inner-us", &mut scenario.inner_us),
         ("--relays", &mut relays),
         ("--relay-every-ms", &mut scenario.relay_every_ms),
+        ("--relay-above", &mut relay_above),
     ] {
         if let Some(at) = args.iter().position(|arg| arg == flag) {
             let Some(n) = args.get(at + 1).and_then(|n| n.parse().ok()) else {
@@ -41,7 +45,8 @@ fn main() -> ExitCode {
         }
     }
     let minutes = args.iter().find_map(|arg| arg.parse().ok()).unwrap_or(1);
-    let scenario = Scenario { minutes, relays: relays as usize, ..scenario };
+    let relay_above_per_s = (relay_above > 0).then_some(relay_above);
+    let scenario = Scenario { minutes, relays: relays as usize, relay_above_per_s, ..scenario };
     let scenario = match (args.contains(&"--without-priorities".into()), args.contains(&"--all-priorities".into())) {
         (false, false) => scenario,
         (true, false) => scenario.without_priorities(),
@@ -55,7 +60,7 @@ fn main() -> ExitCode {
     println!(
         "{} isolates (mean life {} s), {} requests/s for {} min, delays {}..{} ms, rpm {} (a), tpm {} (b), \
          max_parallel_requests {} (c), {}% with a priority, {}% failures, {} µs a message at the coordinator \
-         ({} µs each further one of a batch), {} relays (a batch at most every {} ms), seed {}",
+         ({} µs each further one of a batch), {} relays (a batch at most every {} ms, {}), seed {}",
         s.isolates,
         s.isolate_life_s,
         s.requests_per_s,
@@ -71,6 +76,7 @@ fn main() -> ExitCode {
         s.inner_us,
         s.relays,
         s.relay_every_ms,
+        s.relay_above_per_s.map_or("always".to_owned(), |above| format!("from {above} messages a second")),
         s.seed
     );
     match simulation::run(s) {

@@ -261,6 +261,11 @@ impl Meter {
         self.messages.report += 1;
     }
 
+    /// An isolate sent a message to the coordinator itself, not through a relay.
+    pub fn direct(&mut self) {
+        self.messages.direct += 1;
+    }
+
     /// A relay sent a batch.
     pub fn batch(&mut self) {
         self.messages.batches += 1;

@@ -49,6 +49,10 @@ pub struct Messages {
     /// Relays' batches, each one request to the coordinator carrying the
     /// messages above (`Scenario::relays`; none without relays).
     pub batches: u64,
+    /// Of the messages above, those their isolates sent to the coordinator
+    /// themselves: all without relays, none with relays always, those sent
+    /// while views did not say to relay with automatic relays.
+    pub direct: u64,
 }
 
 impl Messages {
@@ -205,10 +209,10 @@ impl Report {
         self.messages.total() as f64 / self.routed.total().max(1) as f64
     }
 
-    /// Requests the coordinator took: its isolates' messages, or, with relays,
-    /// the relays' batches that carried them.
+    /// Requests the coordinator took: its isolates' messages sent to it
+    /// directly, and the relays' batches that carried the others.
     pub fn coordinator_requests(&self) -> u64 {
-        if self.messages.batches > 0 { self.messages.batches } else { self.messages.total() }
+        self.messages.direct + self.messages.batches
     }
 
     /// Requests to the coordinator per request routed.
@@ -313,8 +317,10 @@ impl fmt::Display for Report {
         if m.batches > 0 {
             writeln!(
                 f,
-                "  carried in relays' batches {} ({:.4} per routed request): the requests the coordinator took",
+                "  carried in relays' batches {} but {} sent directly: the coordinator took {} requests ({:.4} per routed request)",
                 m.batches,
+                m.direct,
+                self.coordinator_requests(),
                 self.requests_per_routed()
             )?;
         }

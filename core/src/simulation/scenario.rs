@@ -52,6 +52,10 @@ pub struct Scenario {
     /// `relay_every_ms`. 0: every isolate sends to the coordinator itself.
     pub relays: usize,
     pub relay_every_ms: u64,
+    /// With relays: `None`, isolates always send through them; `Some(n)`,
+    /// while the coordinator's views say so, from a second in which it took
+    /// `n` of their messages (`Relaying::Auto`).
+    pub relay_above_per_s: Option<u64>,
     /// One-way delay between an isolate and its relay (the same location).
     pub relay_delay_ms: (u64, u64),
     /// The coordinator's CPU time on each further message of a batch: its own
@@ -89,6 +93,7 @@ impl Scenario {
             service_us: 0,
             relays: 0,
             relay_every_ms: 100,
+            relay_above_per_s: None,
             relay_delay_ms: (1, 5),
             inner_us: 0,
         }
@@ -111,9 +116,15 @@ impl Scenario {
     }
 
     /// The same with `relays` relays, each sending a batch at most every
-    /// `every_ms`.
+    /// `every_ms`, always.
     pub fn relayed(self, relays: usize, every_ms: u64) -> Self {
         Self { relays, relay_every_ms: every_ms, ..self }
+    }
+
+    /// The same with relays used while the coordinator takes `above_per_s`
+    /// messages a second or more.
+    pub fn relayed_above(self, above_per_s: u64) -> Self {
+        Self { relay_above_per_s: Some(above_per_s), ..self }
     }
 
     /// The scenario without priorities: no request waits in the queue.
@@ -140,8 +151,15 @@ impl Scenario {
                 "  - {{model_name: g, litellm_params: {{model: openai/x, mock_response: ok, weight: 1, {limit}}}, model_info: {{id: {id}}}}}\n"
             )
         };
+        let relaying = match (self.relays, self.relay_above_per_s) {
+            (0, _) => "coordinator_relay_ms: 0".to_owned(),
+            (_, None) => format!("coordinator_relay_ms: {}", self.relay_every_ms),
+            (_, Some(above)) => {
+                format!("coordinator_relay_ms: {}\n  coordinator_relay_above: {above}", self.relay_every_ms)
+            }
+        };
         format!(
-            "model_list:\n{}{}{}router_settings:\n  disable_cooldowns: true\n",
+            "model_list:\n{}{}{}router_settings:\n  disable_cooldowns: true\n  {relaying}\n",
             deployment("a", format!("rpm: {}", self.rpm)),
             deployment("b", format!("tpm: {}", self.tpm)),
             deployment("c", format!("max_parallel_requests: {}", self.max_parallel)),

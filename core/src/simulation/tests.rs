@@ -148,3 +148,23 @@ fn relays_bound_the_coordinators_requests_by_their_number_and_period() {
     let direct = run(&Scenario { relays: 0, ..scenario }).unwrap();
     assert!(direct.busy.turn.max_ms > 500, "without relays it lags: {direct}");
 }
+
+/// Automatic relays (`Relaying::Auto`): isolates relay once the coordinator's
+/// views say so, a second after its isolates' messages passed the threshold,
+/// and not while they stay below it; every limit and the priority order hold
+/// through the switch.
+#[test]
+fn automatic_relays_start_when_the_coordinators_messages_pass_the_threshold() {
+    let scenario = Scenario { minutes: 1, ..Scenario::scaled(40).relayed(5, 100) };
+    let busy = run(&scenario.clone().relayed_above(50)).unwrap();
+    println!("{busy}");
+    assert_eq!(busy.limit_violations(), Vec::<String>::new());
+    assert_eq!(busy.inversions.beyond_bound, 0, "{busy}");
+    let per_s = busy.messages.total() / 60;
+    assert!(per_s > 50, "the isolates send {per_s} messages a second");
+    // Direct only until the first views that say to relay came.
+    assert!(busy.messages.batches > 0 && busy.messages.direct * 10 < busy.messages.total(), "{busy}");
+    // A threshold no second reaches (the whole minute's messages).
+    let quiet = run(&scenario.relayed_above(busy.messages.total())).unwrap();
+    assert_eq!((quiet.messages.batches, quiet.messages.direct), (0, quiet.messages.total()), "{quiet}");
+}

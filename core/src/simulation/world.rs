@@ -11,7 +11,7 @@ use super::events::{Agenda, Call, Event, Request, Sender, SyncWhy, ToCoordinator
 use super::measure::{How, MINUTE_MS, Meter};
 use super::report::{DeploymentFigures, Report};
 use super::scenario::Scenario;
-use crate::config::{Config, DeploymentId, ModelGroup, load};
+use crate::config::{Config, DeploymentId, ModelGroup, Relaying, load};
 use crate::coordinator::local::asking::Asking;
 use crate::coordinator::local::line::{LOCAL_GRACE_MS, Line, TELL_EVERY_MS, Tell};
 use crate::coordinator::local::slot_wait::{SLOT_WAIT_MS, SLOT_WAITERS};
@@ -333,11 +333,12 @@ impl<'s> World<'s> {
     /// there: to the coordinator, or to the isolate's relay.
     fn send_to_coordinator(&mut self, slot: usize, message: ToCoordinator) {
         let reports = std::mem::take(&mut self.isolates[slot].reports);
-        if !self.relays.is_empty() {
+        if let Some(relay) = self.relay_of(slot) {
             let at = self.now + self.relay_delay();
-            self.agenda.push(at, Event::AtRelay { relay: slot % self.relays.len(), message, reports });
+            self.agenda.push(at, Event::AtRelay { relay, message, reports });
             return;
         }
+        self.meter.direct();
         let at = self.now + self.delay();
         self.agenda.push(at, Event::AtCoordinator(message, reports));
     }
@@ -346,8 +347,7 @@ impl<'s> World<'s> {
     /// answer to the batch of the isolate's relay being taken, or else with
     /// the answer to that relay's next batch.
     fn send_to_isolate(&mut self, event: Event) {
-        let relay = event.to().filter(|_| !self.relays.is_empty()).map(|to| to.slot % self.relays.len());
-        match relay {
+        match event.to().and_then(|to| self.relay_of(to.slot)) {
             None => {
                 let at = self.now + self.delay();
                 self.agenda.push(at, event);
@@ -361,6 +361,20 @@ impl<'s> World<'s> {
     }
 
     // --- Relays (`relay`) -------------------------------------------------------
+
+    /// The relay the isolate in `slot` sends through now, if any: its
+    /// location's, always or while its last view says so (`Relaying`). An
+    /// answer goes back the way its isolate sends now: at the moment an isolate
+    /// switches, one owed from before may take the other way.
+    fn relay_of(&self, slot: usize) -> Option<usize> {
+        let relays = match self.config.router.relaying {
+            _ if self.relays.is_empty() => false,
+            Relaying::Off => false,
+            Relaying::Always { .. } => true,
+            Relaying::Auto { .. } => self.isolates.get(slot).is_some_and(|isolate| isolate.router.relays()),
+        };
+        relays.then(|| slot % self.relays.len())
+    }
 
     /// Sets `relay`'s next batch to go when it is due, unless it is set already.
     fn arm_relay(&mut self, relay: usize) {
@@ -378,7 +392,7 @@ impl<'s> World<'s> {
     /// some, holds a `Wait` of one of them, or one of their requests waits in
     /// its queue (the relay holds those isolates' fetches open).
     fn polling(&self, relay: usize) -> bool {
-        let ours = |from: &Sender| from.slot % self.relays.len() == relay;
+        let ours = |from: &Sender| self.relay_of(from.slot) == Some(relay);
         !self.relays[relay].owed.is_empty()
             || self.held.values().any(|(from, _)| ours(from))
             || self.waiters.values().any(|(from, _)| ours(from))
@@ -833,6 +847,7 @@ impl<'s> World<'s> {
             let cost = self.scenario.service_us + further * self.scenario.inner_us;
             self.busy_until_us = self.busy_until_us.max(now_us) + cost;
             self.meter.served(self.now - came_ms, cost);
+            self.coordinator.took_message(self.now, messages.len() as u64, &self.config.router);
             match relay {
                 None => {
                     for (message, reports) in messages {
