@@ -21,7 +21,7 @@
 //! [`Coordinator::next_wakeup`]: switchyard_core::coordinator::Coordinator::next_wakeup
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::pin::pin;
 use std::time::Duration;
 
@@ -41,7 +41,7 @@ use web_sys::AbortSignal;
 use worker::{Delay, DurableObject, Env, Request, Response, Result, State, durable_object};
 
 use crate::durable::CallError;
-use crate::{config_source, durable, respond, runtime};
+use crate::{config_source, durable, relay_way, respond, runtime};
 
 const SNAPSHOT_KEY: &str = "snapshot";
 
@@ -478,9 +478,6 @@ impl Coordinator {
 thread_local! {
     /// Reports waiting to travel with this isolate's next message, per group.
     static WAITING_REPORTS: RefCell<HashMap<String, Vec<Report>>> = RefCell::new(HashMap::new());
-    /// Groups whose last view said to relay (`HealthView::relay`), for
-    /// automatic relays: until the next view, which comes through the relay.
-    static RELAYED_GROUPS: RefCell<HashSet<String>> = RefCell::new(HashSet::new());
 }
 
 fn take_waiting_reports(group: &str) -> Vec<Report> {
@@ -532,13 +529,7 @@ pub async fn fetch_view(
     let reports = take_waiting_reports(group);
     let message = Message::Sync { group: group.to_owned(), served, failure, estimated_tokens, isolate, tally, reports };
     let view: HealthView = ask(env, group, &message).await?;
-    // Looked up before changed, as each view says the same for long.
-    if view.relay != RELAYED_GROUPS.with_borrow(|groups| groups.contains(group)) {
-        RELAYED_GROUPS.with_borrow_mut(|groups| match view.relay {
-            true => groups.insert(group.to_owned()),
-            false => groups.remove(group),
-        });
-    }
+    relay_way::view_says(group, view.relay);
     Ok(view)
 }
 
@@ -614,19 +605,28 @@ pub async fn batch(env: &Env, group: &str, batch: &Message) -> std::result::Resu
 /// only then. What an isolate sends as it routes goes through its location's
 /// relay instead when the config says to, or its group's last view does under
 /// automatic relays (a relay's failure to reach the coordinator passed on as
-/// the coordinator's).
+/// the coordinator's; under automatic relays, a relay that fails sends its
+/// group's messages directly for a while, `relay_way`).
 async fn send(env: &Env, group: &str, message: &Message) -> std::result::Result<durable::ObjectReply, CallError> {
     let config = config_source::in_force();
-    let relays = match config.as_ref().map(|config| config.router.relaying) {
-        Some(Relaying::Always { .. }) => true,
-        Some(Relaying::Auto { .. }) => RELAYED_GROUPS.with_borrow(|groups| groups.contains(group)),
-        Some(Relaying::Off) | None => false,
-    };
-    if message.relayed() && relays {
+    let relaying = config.as_ref().map_or(Relaying::Off, |config| config.router.relaying);
+    if message.relayed() && relay_way::through_relay(group, relaying) {
         // This isolate's data center's relay (`crate::relay`), read as the coordinator.
         let relay = format!("{group}@{}", runtime::location());
-        let answer = durable::call_located(env, "RELAY", &relay, None, Some(serde_json::to_string(message)?)).await?;
-        return durable::passed_on(answer);
+        match durable::call_located(env, "RELAY", &relay, None, Some(serde_json::to_string(message)?)).await {
+            Ok(answer) => return durable::passed_on(answer),
+            // Its relay itself failed (not the coordinator behind it, whose
+            // failure it answers with). A message it never took goes directly
+            // now, under automatic relays; one it may have taken fails, as it
+            // may be on its way in a batch.
+            Err(error) => {
+                relay_way::relay_failed(group, relaying);
+                let never_taken = matches!(error, CallError::Overloaded(_)) || env.durable_object("RELAY").is_err();
+                if !(never_taken && matches!(relaying, Relaying::Auto { .. })) {
+                    return Err(error);
+                }
+            }
+        }
     }
     let location = config.as_ref().and_then(|config| config.group(group)?.coordinator_location);
     durable::call_located(env, "COORDINATOR", group, location, Some(serde_json::to_string(message)?)).await

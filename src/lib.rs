@@ -26,6 +26,8 @@
 //! - [`coordinator`]: the per-model-group Durable Object, and its client.
 //! - [`relay`]: the Durable Object per group and location that batches that
 //!   location's messages to the group's coordinator, when the config asks.
+//! - [`relay_way`]: whether an isolate's messages to a group's coordinator go
+//!   through its relay now.
 //! - [`local_route`]: routing in the isolate, by the coordinator's health view,
 //!   for groups that need no ticket per request.
 //! - [`observe`]: each request's log line, and its counts handed to the
@@ -55,6 +57,7 @@ mod metrics;
 mod observe;
 mod proxy;
 mod relay;
+mod relay_way;
 mod respond;
 mod responses_store;
 mod routes;

@@ -39,6 +39,8 @@ function workerOptions({ config, bindings = {} }) {
  * @param {string} [options.persist]  a folder keeping Durable Object and KV storage
  *                                    across gateways (a restart of the server)
  * @param {boolean} [options.noCacheKv]  leave the CACHE namespace unbound (a broken KV)
+ * @param {boolean} [options.noRelay]  leave the RELAY namespace unbound (a
+ *                                     wrangler.toml from before relays)
  * @param {string} [options.coordinatorRegistry]  take the coordinators from the
  *   Worker of `startCoordinatorHost` sharing this dev registry: another workerd
  *   process, which a test can stop and start again under the gateway
@@ -47,6 +49,7 @@ function workerOptions({ config, bindings = {} }) {
  * @param {(line: string) => void} [options.onLog]  each line the Worker writes to
  *   its log (stdout: the request log); without it they are dropped, as one line
  *   per request would bury the test output. stderr always passes.
+ * @param {(line: string) => void} [options.onErrorLog]  each line it writes to stderr, too
  */
 export async function startGateway({
   config,
@@ -54,22 +57,30 @@ export async function startGateway({
   configKv = {},
   persist,
   noCacheKv = false,
+  noRelay = false,
   coordinatorRegistry,
   name = "gateway",
   onLog,
+  onErrorLog,
 }) {
   if (!existsSync(script)) throw new Error("build/ is missing: run `make build` (make test does)");
   const coordinator = coordinatorRegistry ? { className: "Coordinator", scriptName: COORDINATOR_HOST } : "Coordinator";
   const mf = new Miniflare({
     ...workerOptions({ config, bindings }),
     kvNamespaces: noCacheKv ? ["CONFIG"] : ["CONFIG", "CACHE"],
-    durableObjects: { COORDINATOR: coordinator, RELAY: "Relay", JOBS: "Job", RESPONSES: "ResponseStore" },
+    durableObjects: {
+      COORDINATOR: coordinator,
+      ...(noRelay ? {} : { RELAY: "Relay" }),
+      JOBS: "Job",
+      RESPONSES: "ResponseStore",
+    },
     ...(persist ? { durableObjectsPersist: `${persist}/do`, kvPersist: `${persist}/kv` } : {}),
     ...(coordinatorRegistry ? { name, unsafeDevRegistryPath: coordinatorRegistry } : {}),
     host: "127.0.0.1",
     port: 0,
     handleRuntimeStdio(stdout, stderr) {
       stderr.pipe(process.stderr);
+      if (onErrorLog) createInterface({ input: stderr }).on("line", onErrorLog);
       if (onLog) createInterface({ input: stdout }).on("line", onLog);
       else stdout.resume();
     },
