@@ -620,9 +620,10 @@ async fn send(env: &Env, group: &str, message: &Message) -> std::result::Result<
             // now, under automatic relays; one it may have taken fails, as it
             // may be on its way in a batch.
             Err(error) => {
-                relay_way::relay_failed(group, relaying);
+                let Relaying::Auto { .. } = relaying else { return Err(error) };
+                relay_way::relay_failed(group);
                 let never_taken = matches!(error, CallError::Overloaded(_)) || env.durable_object("RELAY").is_err();
-                if !(never_taken && matches!(relaying, Relaying::Auto { .. })) {
+                if !never_taken {
                     return Err(error);
                 }
             }

@@ -52,16 +52,14 @@ pub fn view_says(group: &str, relay: bool) {
     });
 }
 
-/// `group`'s relay failed (itself, not the coordinator behind it, whose
-/// failure it answers with): under automatic relays, its messages go directly
-/// for a while.
-pub fn relay_failed(group: &str, relaying: Relaying) {
-    if let Relaying::Auto { .. } = relaying {
-        let until = (runtime::now_ms() as u64).saturating_add(RELAY_DOWN_MS);
-        WAYS.with_borrow_mut(|ways| ways.entry(group.to_owned()).or_default().down_until_ms = until);
-        let seconds = RELAY_DOWN_MS / 1_000;
-        worker::console_error!(
-            "the relay of `{group}` failed: its messages go to the coordinator directly for {seconds} s"
-        );
-    }
+/// `group`'s relay failed under automatic relays (itself, not the coordinator
+/// behind it, whose failure it answers with): its messages go directly for a
+/// while.
+pub fn relay_failed(group: &str) {
+    let until = (runtime::now_ms() as u64).saturating_add(RELAY_DOWN_MS);
+    WAYS.with_borrow_mut(|ways| ways.entry(group.to_owned()).or_default().down_until_ms = until);
+    let seconds = RELAY_DOWN_MS / 1_000;
+    worker::console_error!(
+        "the relay of `{group}` failed: its messages go to the coordinator directly for {seconds} s"
+    );
 }
