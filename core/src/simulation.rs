@@ -22,8 +22,10 @@
 //!   them, and the network: what each event does.
 //! - `draw`: the random distributions (arrivals, latencies, delays).
 //! - `measure`: what is counted while the simulation runs.
+//! - `census`: where a concurrency limit's slots are, counted as it runs.
 //! - `report`: the figures, and the limits checked against them.
 
+mod census;
 mod draw;
 mod events;
 mod measure;

@@ -1,12 +1,14 @@
 //! What a coordinator holds at a moment (`GET /debug/state`): tickets granted and
-//! not given back, each deployment's counts and leases this minute, and what waits.
+//! not given back, each deployment's counts and leases this minute, and what waits;
+//! and, for the simulation's count of where a concurrency limit's slots are, the
+//! slots it counts as taken, without the expiries a message would run first.
 
 use super::Coordinator;
 use super::health::Health;
 use super::protocol::{DeploymentHoldings, Holdings};
 use super::queue::PriorityQueue;
 use super::window::MINUTE_MS;
-use crate::config::ModelGroup;
+use crate::config::{DeploymentId, ModelGroup};
 
 impl Coordinator {
     /// What is granted and not given back, and what waits, now.
@@ -43,5 +45,19 @@ impl Coordinator {
             deployments,
             ..Holdings::default()
         }
+    }
+}
+
+impl Coordinator {
+    /// Of `deployment`'s `max_parallel_requests`: tickets in flight, and slots
+    /// leased to isolates, as counted now.
+    pub fn slots_taken(&self, deployment: &DeploymentId) -> (u32, u32) {
+        let tickets = self.deployments.get(deployment).map_or(0, |state| state.in_flight);
+        (tickets, self.slots.leased(deployment))
+    }
+
+    /// Slots of `deployment` counted as leased to `isolate` now.
+    pub fn slots_leased_to(&self, isolate: u64, deployment: &DeploymentId) -> u32 {
+        self.slots.leased_to(isolate, deployment)
     }
 }

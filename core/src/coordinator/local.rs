@@ -1162,6 +1162,17 @@ impl LocalRouter {
         };
         (freed.0, freed.1) = (now_ms, freed.1.saturating_add(1));
     }
+
+    /// Requests picked here to `deployment` in flight (the simulation's census
+    /// of slots, and tests).
+    pub fn busy_on(&self, deployment: &DeploymentId) -> u32 {
+        self.slots.get(deployment).map_or(0, |s| s.busy)
+    }
+
+    /// Slots of `deployment` held here.
+    pub fn held_slots(&self, deployment: &DeploymentId) -> u32 {
+        self.slots.get(deployment).map_or(0, |s| s.held)
+    }
 }
 
 #[cfg(test)]
@@ -1169,16 +1180,6 @@ impl LocalRouter {
     /// The lease held for `deployment`: those of one minute, added up.
     pub(crate) fn held_for(&self, deployment: &DeploymentId) -> Option<Lease> {
         self.leases.get(deployment).map(|held| held.lease)
-    }
-
-    /// Requests picked here to `deployment` in flight.
-    pub(crate) fn busy_on(&self, deployment: &DeploymentId) -> u32 {
-        self.slots.get(deployment).map_or(0, |s| s.busy)
-    }
-
-    /// Slots of `deployment` held here.
-    pub(crate) fn held_slots(&self, deployment: &DeploymentId) -> u32 {
-        self.slots.get(deployment).map_or(0, |s| s.held)
     }
 }
 

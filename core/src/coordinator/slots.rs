@@ -69,6 +69,11 @@ impl Slots {
         self.leased.get(deployment).copied().unwrap_or(0)
     }
 
+    /// Slots of `deployment` leased to `isolate` now.
+    pub(super) fn leased_to(&self, isolate: u64, deployment: &DeploymentId) -> u32 {
+        self.isolates.get(&isolate).and_then(|i| i.held.get(deployment)).map_or(0, |held| held.0)
+    }
+
     /// Requests in flight on `deployment` in isolates other than `isolate`, as of
     /// their last syncs: what least-busy adds to the tickets in flight.
     pub(super) fn busy_elsewhere(&self, deployment: &DeploymentId, isolate: u64) -> u32 {
@@ -123,7 +128,7 @@ impl Slots {
         let Some(max) = deployment.max_parallel_requests else {
             return SlotLease::default();
         };
-        let kept = self.isolates.get(&isolate).and_then(|i| i.held.get(&deployment.id)).map_or(0, |h| h.0);
+        let kept = self.leased_to(isolate, &deployment.id);
         let taken = in_flight.saturating_add(self.leased(&deployment.id));
         let leasable = max.saturating_sub(taken).saturating_sub(max.div_ceil(10));
         let wanted = if asking || peak > 0 { peak.saturating_mul(2).max(2) } else { 0 }.saturating_sub(kept);

@@ -138,6 +138,11 @@ impl Meter {
         }
     }
 
+    /// Calls on deployment `index`'s upstream now.
+    pub fn in_flight(&self, index: usize) -> u64 {
+        self.deployments.get(index).map_or(0, |d| d.in_flight)
+    }
+
     pub fn arrived(&mut self, request: &Request) {
         self.arrived += 1;
         if let Some(priority) = request.priority {
@@ -293,6 +298,7 @@ impl Meter {
                 tpm: d.tpm,
                 max_parallel: d.max_parallel,
                 max_in_flight: d.max_in_flight,
+                slots: None,
                 minutes: minutes
                     .clone()
                     .map(|minute| {

@@ -140,6 +140,42 @@ pub struct DeploymentFigures {
     pub max_parallel: Option<u32>,
     pub max_in_flight: u64,
     pub minutes: Vec<MinuteFigures>,
+    /// With `max_parallel_requests`: where its slots were (`census`).
+    pub slots: Option<SlotShares>,
+}
+
+/// Where a deployment's `max_parallel_requests` slots were, on average over the
+/// run's counts (`census`, which says what each part is).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SlotShares {
+    pub limit: u32,
+    pub counts: u64,
+    pub in_calls: f64,
+    pub idle: f64,
+    pub on_their_way: f64,
+    pub dead: f64,
+    pub tickets_not_in_call: f64,
+    pub free: f64,
+    /// Counts where the calls on the upstream were not those the other counts
+    /// say (the parts then do not add up to the limit).
+    pub unsplit: u64,
+    /// Live isolates found holding more slots than the coordinator counted as
+    /// leased to them, over all counts.
+    pub overheld: u64,
+}
+
+impl SlotShares {
+    /// The parts, named, each with its share of the limit.
+    pub fn parts(&self) -> [(&'static str, f64); 6] {
+        [
+            ("in calls", self.in_calls),
+            ("idle in live isolates", self.idle),
+            ("on their way", self.on_their_way),
+            ("held for dead isolates", self.dead),
+            ("tickets not in a call", self.tickets_not_in_call),
+            ("free", self.free),
+        ]
+    }
 }
 
 impl DeploymentFigures {
@@ -296,6 +332,21 @@ impl fmt::Display for Report {
                     m.tokens,
                     m.token_bound,
                     m.mean_in_flight
+                )?;
+            }
+            if let Some(slots) = &d.slots {
+                let parts: Vec<String> = slots
+                    .parts()
+                    .iter()
+                    .map(|(name, n)| format!("{name} {n:.0} ({:.2}%)", n * 100.0 / f64::from(slots.limit.max(1))))
+                    .collect();
+                writeln!(
+                    f,
+                    "  its slots, on average over {} counts: {}; counts whose calls did not split so {}, isolates found holding more than leased {}",
+                    slots.counts,
+                    parts.join(", "),
+                    slots.unsplit,
+                    slots.overheld
                 )?;
             }
         }

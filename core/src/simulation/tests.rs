@@ -26,6 +26,25 @@ fn every_limit_holds_at_a_fortieth_of_the_edge() {
     assert!(report.writes > 0 && report.writes <= 2 * 2 * 60, "{report}");
 }
 
+/// Every slot of `max_parallel_requests` is counted in exactly one place at
+/// each count: the calls on the upstream are those the isolates' and the
+/// coordinator's counts say, the parts add up to the limit, no live isolate
+/// ever holds more than the coordinator counts as leased to it, and the calls
+/// counted are the utilisation measured. Isolates died holding slots.
+#[test]
+fn the_slots_of_a_concurrency_limit_are_all_accounted_for() {
+    let report = run(&Scenario { minutes: 1, ..Scenario::scaled(40) }).unwrap();
+    let c = report.deployments.iter().find(|d| d.max_parallel.is_some()).unwrap();
+    let slots = c.slots.as_ref().unwrap();
+    assert_eq!(slots.counts, 60_000 / 50, "{report}");
+    assert_eq!((slots.unsplit, slots.overheld), (0, 0), "{report}");
+    let sum: f64 = slots.parts().iter().map(|(_, n)| n).sum();
+    assert!((sum - f64::from(slots.limit)).abs() < 1e-6, "{sum}: {report}");
+    let (utilisation, _) = c.utilisation().unwrap();
+    assert!((slots.in_calls / f64::from(slots.limit) - utilisation).abs() < 0.005, "{report}");
+    assert!(slots.dead > 0.0 && slots.idle > 0.0, "{report}");
+}
+
 /// The same scenario and seed give the same report; another seed another one.
 #[test]
 fn a_run_is_reproducible() {

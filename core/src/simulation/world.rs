@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
+use super::census::{CENSUS_EVERY_MS, Census, Count};
 use super::draw;
 use super::events::{Agenda, Call, Event, Request, Sender, SyncWhy, ToCoordinator};
 use super::measure::{How, MINUTE_MS, Meter};
@@ -104,6 +105,10 @@ pub(super) struct World<'s> {
     agenda: Agenda,
     rng: fastrand::Rng,
     meter: Meter,
+    /// Where the slots of each deployment with `max_parallel_requests` are,
+    /// and when they are next counted.
+    census: Vec<Census>,
+    census_at: u64,
     now: u64,
 }
 
@@ -138,6 +143,12 @@ impl<'s> World<'s> {
             bound_ms += 4 * scenario.relay_delay_ms.1 + 2 * scenario.relay_every_ms;
         }
         let meter = Meter::new(START_MS, scenario.minutes, deployments, bound_ms);
+        let census = group
+            .deployments
+            .iter()
+            .enumerate()
+            .filter_map(|(index, d)| Some(Census::new(index, d.max_parallel_requests?)))
+            .collect();
         Ok(Self {
             scenario,
             config,
@@ -158,6 +169,8 @@ impl<'s> World<'s> {
             agenda: Agenda::default(),
             rng: fastrand::Rng::with_seed(scenario.seed),
             meter,
+            census,
+            census_at: START_MS,
             now: START_MS,
         })
     }
@@ -173,12 +186,45 @@ impl<'s> World<'s> {
             if at_ms >= end_ms {
                 break;
             }
+            self.count_slots(at_ms);
             self.meter.advance(at_ms);
             self.now = at_ms;
             self.handle(event);
         }
+        self.count_slots(end_ms);
         self.meter.advance(end_ms);
-        Ok(self.meter.finish())
+        let mut report = self.meter.finish();
+        for census in &self.census {
+            if let Some(d) = report.deployments.get_mut(census.index) {
+                d.slots = Some(census.finish());
+            }
+        }
+        Ok(report)
+    }
+
+    /// Counts where the slots are at each census time before `until_ms`: nothing
+    /// changes between events, so what is counted now holds then.
+    fn count_slots(&mut self, until_ms: u64) {
+        while self.census_at < until_ms {
+            self.census_at += CENSUS_EVERY_MS;
+            for census in &mut self.census {
+                let Some(d) = self.config.groups()[0].deployments.get(census.index) else {
+                    continue;
+                };
+                let (tickets, leased) = self.coordinator.slots_taken(&d.id);
+                let mut count =
+                    Count { calls: self.meter.in_flight(census.index), tickets, leased, ..Count::default() };
+                for isolate in &self.isolates {
+                    let counted = self.coordinator.slots_leased_to(isolate.id, &d.id);
+                    let held = isolate.router.held_slots(&d.id);
+                    count.leased_to_live += counted;
+                    count.held += held;
+                    count.busy += isolate.router.busy_on(&d.id);
+                    count.overheld += u32::from(held > counted);
+                }
+                census.add(count);
+            }
+        }
     }
 
     fn group(&self) -> &ModelGroup {
@@ -313,6 +359,11 @@ impl<'s> World<'s> {
         }
         if self.held.remove(&dead.isolate).is_some() {
             self.coordinator.line_gone(self.now, dead.isolate);
+        }
+        for census in &mut self.census {
+            if let Some(d) = self.config.groups()[0].deployments.get(census.index) {
+                census.died(self.isolates[slot].router.busy_on(&d.id));
+            }
         }
         self.isolates[slot] = self.born(slot);
     }
@@ -700,6 +751,9 @@ impl<'s> World<'s> {
         let used =
             if failure.is_some() { request.estimated } else { (request.estimated as f64 * share).round() as u64 };
         self.meter.call_started(index, minute, self.now, request.estimated, used);
+        if let Some(census) = self.census.iter_mut().find(|c| c.index == index) {
+            census.call_started(ticket.is_some());
+        }
         let call = Call { deployment: index, ticket, estimated: request.estimated, used, latency_ms, failure };
         let at = self.sender(slot);
         self.agenda.push(self.now + latency_ms, Event::CallEnd { at, call });
@@ -710,7 +764,11 @@ impl<'s> World<'s> {
     /// and a failure told at once.
     fn call_ends(&mut self, at: Sender, call: Call) {
         self.meter.call_ended(call.deployment, call.failure.is_some());
-        if !self.alive(at) {
+        let alive = self.alive(at);
+        if let Some(census) = self.census.iter_mut().find(|c| c.index == call.deployment) {
+            census.call_ended(call.ticket.is_some(), alive);
+        }
+        if !alive {
             self.meter.orphaned += 1;
             return;
         }
