@@ -57,13 +57,24 @@ pub(super) struct Census {
     counts: u64,
     /// In the order of [`SlotShares`]'s parts.
     sums: [f64; 6],
+    tickets: f64,
     unsplit: u64,
     overheld: u64,
 }
 
 impl Census {
     pub fn new(index: usize, limit: u32) -> Self {
-        Self { index, limit, ticket_calls: 0, dead_slot_calls: 0, counts: 0, sums: [0.0; 6], unsplit: 0, overheld: 0 }
+        Self {
+            index,
+            limit,
+            ticket_calls: 0,
+            dead_slot_calls: 0,
+            counts: 0,
+            sums: [0.0; 6],
+            tickets: 0.0,
+            unsplit: 0,
+            overheld: 0,
+        }
     }
 
     /// A call leaves, with a ticket or in a slot.
@@ -104,6 +115,7 @@ impl Census {
         for (sum, part) in self.sums.iter_mut().zip(parts) {
             *sum += part;
         }
+        self.tickets += f64::from(c.tickets);
         self.counts += 1;
     }
 
@@ -119,6 +131,7 @@ impl Census {
             dead: mean(3),
             tickets_not_in_call: mean(4),
             free: mean(5),
+            tickets: self.tickets / self.counts.max(1) as f64,
             unsplit: self.unsplit,
             overheld: self.overheld,
         }

@@ -156,6 +156,9 @@ pub struct SlotShares {
     pub dead: f64,
     pub tickets_not_in_call: f64,
     pub free: f64,
+    /// Tickets in flight as the coordinator counts them (those in a call, and
+    /// those not).
+    pub tickets: f64,
     /// Counts where the calls on the upstream were not those the other counts
     /// say (the parts then do not add up to the limit).
     pub unsplit: u64,
@@ -342,9 +345,10 @@ impl fmt::Display for Report {
                     .collect();
                 writeln!(
                     f,
-                    "  its slots, on average over {} counts: {}; counts whose calls did not split so {}, isolates found holding more than leased {}",
+                    "  its slots, on average over {} counts: {} (of {:.0} tickets); counts whose calls did not split so {}, isolates found holding more than leased {}",
                     slots.counts,
                     parts.join(", "),
+                    slots.tickets,
                     slots.unsplit,
                     slots.overheld
                 )?;
