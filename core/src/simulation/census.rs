@@ -23,6 +23,7 @@
 //! counted as overheld.
 
 use super::report::SlotShares;
+use crate::config::DeploymentId;
 
 /// How often the slots are counted, in simulated time.
 pub(super) const CENSUS_EVERY_MS: u64 = 50;
@@ -47,8 +48,9 @@ pub(super) struct Count {
 /// The counts of one deployment with `max_parallel_requests`, summed.
 #[derive(Debug)]
 pub(super) struct Census {
-    /// The deployment's index in its group, and its limit.
+    /// The deployment's index in its group, its id, and its limit.
     pub index: usize,
+    pub id: DeploymentId,
     limit: u32,
     /// Calls with a ticket running on the upstream, and calls in slots of
     /// isolates that died.
@@ -63,9 +65,10 @@ pub(super) struct Census {
 }
 
 impl Census {
-    pub fn new(index: usize, limit: u32) -> Self {
+    pub fn new(index: usize, id: DeploymentId, limit: u32) -> Self {
         Self {
             index,
+            id,
             limit,
             ticket_calls: 0,
             dead_slot_calls: 0,
@@ -98,8 +101,7 @@ impl Census {
         self.dead_slot_calls += busy;
     }
 
-    pub fn add(&mut self, count: Count) {
-        let c = count;
+    pub fn add(&mut self, c: Count) {
         let split = u64::from(c.busy) + u64::from(self.ticket_calls) + u64::from(self.dead_slot_calls);
         self.unsplit += u64::from(c.calls != split);
         self.overheld += u64::from(c.overheld);

@@ -147,7 +147,7 @@ impl<'s> World<'s> {
             .deployments
             .iter()
             .enumerate()
-            .filter_map(|(index, d)| Some(Census::new(index, d.max_parallel_requests?)))
+            .filter_map(|(index, d)| Some(Census::new(index, d.id.clone(), d.max_parallel_requests?)))
             .collect();
         Ok(Self {
             scenario,
@@ -208,18 +208,15 @@ impl<'s> World<'s> {
         while self.census_at < until_ms {
             self.census_at += CENSUS_EVERY_MS;
             for census in &mut self.census {
-                let Some(d) = self.config.groups()[0].deployments.get(census.index) else {
-                    continue;
-                };
-                let (tickets, leased) = self.coordinator.slots_taken(&d.id);
+                let (tickets, leased) = self.coordinator.slots_taken(&census.id);
                 let mut count =
                     Count { calls: self.meter.in_flight(census.index), tickets, leased, ..Count::default() };
                 for isolate in &self.isolates {
-                    let counted = self.coordinator.slots_leased_to(isolate.id, &d.id);
-                    let held = isolate.router.held_slots(&d.id);
+                    let counted = self.coordinator.slots_leased_to(isolate.id, &census.id);
+                    let held = isolate.router.held_slots(&census.id);
                     count.leased_to_live += counted;
                     count.held += held;
-                    count.busy += isolate.router.busy_on(&d.id);
+                    count.busy += isolate.router.busy_on(&census.id);
                     count.overheld += u32::from(held > counted);
                 }
                 census.add(count);
@@ -361,9 +358,7 @@ impl<'s> World<'s> {
             self.coordinator.line_gone(self.now, dead.isolate);
         }
         for census in &mut self.census {
-            if let Some(d) = self.config.groups()[0].deployments.get(census.index) {
-                census.died(self.isolates[slot].router.busy_on(&d.id));
-            }
+            census.died(self.isolates[slot].router.busy_on(&census.id));
         }
         self.isolates[slot] = self.born(slot);
     }
